@@ -1,0 +1,483 @@
+"""The admin <-> executor wire protocol, as XXL-JOB 2.x/3.x speaks it.
+
+Every message is a typed dataclass with `from_wire(obj)` (tolerant of the variants real XXL-JOB
+admins and executors send, strict about types and sizes) and `to_wire()` (what we send, shaped so
+that both old and new XXL-JOB peers understand it). camelCase lives only in this module.
+
+Variants accepted:
+  * response envelope payload under `content` (<= 3.2) or `data` (>= 3.3); we send both;
+  * `logDateTim` (<= 3.4.2) or `logDateTime` (3.5); we send both;
+  * callbacks as a JSON array (<= 3.4.2) or `{"callbackList": [...]}` (3.5), each result as
+    `handleCode`/`handleMsg` (>= 2.3) or as `executeResult: {code, msg}` (2.1-2.2);
+  * executor addresses with or without a trailing slash;
+  * unknown keys, which are ignored; absent optional keys (Gson omits nulls).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ShardcronError
+
+ACCESS_TOKEN_HEADER = "XXL-JOB-ACCESS-TOKEN"
+#: Some clients send the token under the older RPC name; it is accepted as an alias.
+ACCESS_TOKEN_HEADER_ALIASES = ("XXL-JOB-ACCESS-TOKEN", "XXL-RPC-ACCESS-TOKEN")
+APPNAME_HEADER = "XXL-JOB-APPNAME"
+
+#: Largest request or response body read from a peer (XXL-JOB's executor limit too).
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_HANDLER_CHARS = 255
+MAX_PARAM_CHARS = 65_535
+MAX_GLUE_SOURCE_CHARS = 1_048_576
+MAX_ADDRESS_CHARS = 255
+MAX_APP_NAME_CHARS = 64
+#: Callback messages longer than this are cut (with a marker), never refused: a result must not
+#: be lost because its message was long.
+MAX_HANDLE_MSG_CHARS = 50_000
+MAX_CALLBACK_BATCH = 1_000
+
+REGISTRY_GROUP_EXECUTOR = "EXECUTOR"
+
+
+class ProtocolError(ShardcronError):
+    """A body that is not a valid protocol message. `field` names the culprit when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class ResultCode(IntEnum):
+    """Trigger and handle codes, shared by the wire and the admin database."""
+
+    PENDING = 0  # in the database only: not known yet
+    SUCCESS = 200
+    FAIL = 500
+    TIMEOUT = 502
+
+
+class BlockStrategy(StrEnum):
+    SERIAL_EXECUTION = "SERIAL_EXECUTION"
+    DISCARD_LATER = "DISCARD_LATER"
+    COVER_EARLY = "COVER_EARLY"
+
+    @classmethod
+    def from_wire(cls, value: str | None) -> "BlockStrategy":
+        """Unknown or missing values behave as SERIAL_EXECUTION, as XXL-JOB executors do."""
+        try:
+            return cls(value) if value else cls.SERIAL_EXECUTION
+        except ValueError:
+            return cls.SERIAL_EXECUTION
+
+
+class GlueType(StrEnum):
+    BEAN = "BEAN"
+    GLUE_GROOVY = "GLUE_GROOVY"
+    GLUE_SHELL = "GLUE_SHELL"
+    GLUE_PYTHON = "GLUE_PYTHON"
+    GLUE_PYTHON2 = "GLUE_PYTHON2"
+    GLUE_NODEJS = "GLUE_NODEJS"
+    GLUE_POWERSHELL = "GLUE_POWERSHELL"
+    GLUE_PHP = "GLUE_PHP"
+
+
+# --------------------------------------------------------------------------- decoding helpers
+
+
+def decode_json(raw: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> Any:
+    """Parse a request or response body, refusing oversize and non-JSON bodies."""
+    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    if size > max_bytes:
+        raise ProtocolError(f"body of {size} bytes is over the {max_bytes}-byte limit")
+    if not raw or not raw.strip():
+        raise ProtocolError("empty body, expected JSON")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"body is not valid JSON: {exc}") from None
+
+
+def encode_json(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class _Fields:
+    """Typed access to one JSON object; every error names the message and the key."""
+
+    def __init__(self, obj: Any, what: str) -> None:
+        if not isinstance(obj, Mapping):
+            raise ProtocolError(f"{what}: expected a JSON object, got {_json_type(obj)}")
+        self.obj = obj
+        self.what = what
+
+    def _get(self, names: tuple[str, ...]) -> tuple[str, Any]:
+        for name in names:
+            if name in self.obj and self.obj[name] is not None:
+                return name, self.obj[name]
+        return names[0], None
+
+    def int(self, *names: str, default: int | None = None) -> int:
+        name, value = self._get(names)
+        if value is None:
+            if default is None:
+                raise ProtocolError(f"{self.what}: missing required field {name!r}", name)
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise ProtocolError(f"{self.what}: field {name!r} must be an integer, got {_json_type(value)}", name)
+        return int(value)
+
+    def str(self, *names: str, default: str | None = None, max_chars: int | None = None) -> str:
+        name, value = self._get(names)
+        if value is None:
+            if default is None:
+                raise ProtocolError(f"{self.what}: missing required field {name!r}", name)
+            return default
+        if not isinstance(value, str):
+            raise ProtocolError(f"{self.what}: field {name!r} must be a string, got {_json_type(value)}", name)
+        if max_chars is not None and len(value) > max_chars:
+            raise ProtocolError(f"{self.what}: field {name!r} is {len(value)} characters, over the limit of {max_chars}", name)
+        return value
+
+    def bool(self, *names: str, default: bool) -> bool:
+        name, value = self._get(names)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ProtocolError(f"{self.what}: field {name!r} must be true or false, got {_json_type(value)}", name)
+        return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def cap_message(msg: str | None, max_chars: int = MAX_HANDLE_MSG_CHARS) -> str | None:
+    """Cut a result message to `max_chars`, saying how much was dropped."""
+    if msg is None or len(msg) <= max_chars:
+        return msg
+    marker = f"... [{len(msg) - max_chars} more characters cut]"
+    return msg[: max_chars - len(marker)] + marker
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def normalize_address(value: str) -> str:
+    """An executor or admin base URL in canonical form: http(s), host present, no trailing slash.
+
+    `http://10.0.0.5:9999/` and `http://10.0.0.5:9999` are the same executor. A context path
+    (`http://host/xxl-job-admin/`) is kept. Anything but http/https is refused: these addresses
+    are called by the other side, and other schemes are how SSRF starts.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError("address is empty", "address")
+    text = value.strip()
+    if len(text) > MAX_ADDRESS_CHARS:
+        raise ProtocolError(f"address is over {MAX_ADDRESS_CHARS} characters", "address")
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ProtocolError(f"address {text!r} must start with http:// or https://", "address")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ProtocolError(f"address {text!r} has an invalid port", "address") from None
+    if not parts.hostname:
+        raise ProtocolError(f"address {text!r} has no host", "address")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ProtocolError(f"address {text!r} must not carry credentials, a query or a fragment", "address")
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
+
+
+def join_address(address: str, path: str) -> str:
+    """`address` + `path` with exactly one slash between them."""
+    return address.rstrip("/") + "/" + path.lstrip("/")
+
+
+# --------------------------------------------------------------------------- envelope
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """`{"code", "msg", "content"|"data"}`: the answer to every call."""
+
+    code: int
+    msg: str | None = None
+    content: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == ResultCode.SUCCESS
+
+    @classmethod
+    def success(cls, content: Any = None, msg: str | None = None) -> "Envelope":
+        return cls(int(ResultCode.SUCCESS), msg, content)
+
+    @classmethod
+    def failure(cls, msg: str, code: int = ResultCode.FAIL) -> "Envelope":
+        return cls(int(code), msg, None)
+
+    def to_wire(self) -> dict[str, Any]:
+        # Both payload names, so that XXL-JOB peers before and after 3.3 read it.
+        return {"code": self.code, "msg": self.msg, "content": self.content, "data": self.content}
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "Envelope":
+        f = _Fields(obj, "response")
+        content = obj.get("content")
+        if content is None:
+            content = obj.get("data")
+        return cls(code=f.int("code"), msg=f.str("msg", default="") or None, content=content)
+
+
+# --------------------------------------------------------------------------- admin -> executor
+
+
+@dataclass(frozen=True)
+class TriggerParam:
+    """Body of `/run`: one trigger of one job (one shard of a broadcast)."""
+
+    job_id: int
+    log_id: int
+    log_date_time_ms: int
+    executor_handler: str = ""
+    executor_params: str = ""
+    executor_block_strategy: BlockStrategy = BlockStrategy.SERIAL_EXECUTION
+    executor_timeout_s: int = 0
+    glue_type: str = GlueType.BEAN.value
+    glue_source: str = ""
+    glue_updatetime_ms: int = 0
+    broadcast_index: int = 0
+    broadcast_total: int = 1
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "TriggerParam":
+        f = _Fields(obj, "trigger")
+        index = f.int("broadcastIndex", default=0)
+        total = f.int("broadcastTotal", default=1)
+        if total == 0 and index == 0:
+            total = 1  # an admin that left the pair unset means "not sharded"
+        if total < 1 or not 0 <= index < total:
+            raise ProtocolError(f"trigger: shard {index}/{total} is out of range", "broadcastIndex")
+        glue_type = f.str("glueType", default=GlueType.BEAN.value, max_chars=32)
+        handler = f.str("executorHandler", default="", max_chars=MAX_HANDLER_CHARS)
+        if glue_type == GlueType.BEAN and not handler.strip():
+            raise ProtocolError("trigger: missing required field 'executorHandler' for a BEAN job", "executorHandler")
+        return cls(
+            job_id=f.int("jobId"),
+            log_id=f.int("logId"),
+            log_date_time_ms=f.int("logDateTime", "logDateTim"),
+            executor_handler=handler,
+            executor_params=f.str("executorParams", "executorParam", default="", max_chars=MAX_PARAM_CHARS),
+            executor_block_strategy=BlockStrategy.from_wire(f.str("executorBlockStrategy", default="", max_chars=64)),
+            executor_timeout_s=max(0, f.int("executorTimeout", default=0)),
+            glue_type=glue_type,
+            glue_source=f.str("glueSource", default="", max_chars=MAX_GLUE_SOURCE_CHARS),
+            glue_updatetime_ms=f.int("glueUpdatetime", "glueUpdateTime", default=0),
+            broadcast_index=index,
+            broadcast_total=total,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "jobId": self.job_id,
+            "executorHandler": self.executor_handler,
+            "executorParams": self.executor_params,
+            "executorBlockStrategy": str(self.executor_block_strategy),
+            "executorTimeout": self.executor_timeout_s,
+            "logId": self.log_id,
+            "logDateTime": self.log_date_time_ms,
+            "glueType": self.glue_type,
+            "glueSource": self.glue_source,
+            "glueUpdatetime": self.glue_updatetime_ms,
+            "broadcastIndex": self.broadcast_index,
+            "broadcastTotal": self.broadcast_total,
+        }
+
+
+@dataclass(frozen=True)
+class JobIdParam:
+    """Body of `/idleBeat` and `/kill`."""
+
+    job_id: int
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "JobIdParam":
+        return cls(job_id=_Fields(obj, "request").int("jobId"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"jobId": self.job_id}
+
+
+@dataclass(frozen=True)
+class LogParam:
+    """Body of `/log`: page a run's log from `from_line_num` (1-based)."""
+
+    log_id: int
+    log_date_time_ms: int
+    from_line_num: int = 1
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "LogParam":
+        f = _Fields(obj, "log request")
+        from_line = f.int("fromLineNum", default=1)
+        if from_line < 1:
+            raise ProtocolError("log request: 'fromLineNum' must be 1 or more", "fromLineNum")
+        return cls(log_id=f.int("logId"), log_date_time_ms=f.int("logDateTim", "logDateTime"), from_line_num=from_line)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "logDateTim": self.log_date_time_ms,
+            "logDateTime": self.log_date_time_ms,
+            "logId": self.log_id,
+            "fromLineNum": self.from_line_num,
+        }
+
+
+@dataclass(frozen=True)
+class LogResult:
+    """Answer to `/log`: lines `from_line_num`..`to_line_num` inclusive; `is_end` once the run ended."""
+
+    from_line_num: int
+    to_line_num: int
+    log_content: str
+    is_end: bool
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "LogResult":
+        f = _Fields(obj, "log result")
+        return cls(
+            from_line_num=f.int("fromLineNum", default=1),
+            to_line_num=f.int("toLineNum", default=0),
+            log_content=f.str("logContent", default="", max_chars=MAX_BODY_BYTES),
+            is_end=f.bool("isEnd", "end", default=False),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "fromLineNum": self.from_line_num,
+            "toLineNum": self.to_line_num,
+            "logContent": self.log_content,
+            "isEnd": self.is_end,
+        }
+
+
+# --------------------------------------------------------------------------- executor -> admin
+
+
+@dataclass(frozen=True)
+class RegistryParam:
+    """Body of `/api/registry` and `/api/registryRemove`. `registry_value` is normalized."""
+
+    registry_key: str
+    registry_value: str
+    registry_group: str = REGISTRY_GROUP_EXECUTOR
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "RegistryParam":
+        f = _Fields(obj, "registry")
+        group = f.str("registryGroup", max_chars=32).strip()
+        key = f.str("registryKey", max_chars=MAX_APP_NAME_CHARS).strip()
+        value = f.str("registryValue", max_chars=MAX_ADDRESS_CHARS)
+        if not group:
+            raise ProtocolError("registry: 'registryGroup' is blank", "registryGroup")
+        if not key:
+            raise ProtocolError("registry: 'registryKey' is blank", "registryKey")
+        try:
+            address = normalize_address(value)
+        except ProtocolError as exc:
+            raise ProtocolError(f"registry: 'registryValue' {exc}", "registryValue") from None
+        return cls(registry_key=key, registry_value=address, registry_group=group)
+
+    def to_wire(self) -> dict[str, Any]:
+        # XXL-JOB executors register with a trailing slash; send the same shape.
+        return {
+            "registryGroup": self.registry_group,
+            "registryKey": self.registry_key,
+            "registryValue": self.registry_value.rstrip("/") + "/",
+        }
+
+
+@dataclass(frozen=True)
+class CallbackParam:
+    """One run's result, as an executor reports it."""
+
+    log_id: int
+    log_date_time_ms: int
+    handle_code: int
+    handle_msg: str | None = None
+    #: shardcron's own optional key: structured result data (e.g. a drainer's counts).
+    result_data: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_wire(cls, obj: Any, where: str = "callback") -> "CallbackParam":
+        f = _Fields(obj, where)
+        result = f
+        if obj.get("handleCode") is None and isinstance(obj.get("executeResult"), Mapping):
+            result = _Fields(obj["executeResult"], f"{where}.executeResult")  # XXL-JOB 2.1-2.2
+            code, msg_key = result.int("code"), "msg"
+        else:
+            code, msg_key = f.int("handleCode"), "handleMsg"
+        handle_msg = result.obj.get(msg_key)
+        if handle_msg is not None and not isinstance(handle_msg, str):
+            raise ProtocolError(f"{where}: field {msg_key!r} must be a string, got {_json_type(handle_msg)}", msg_key)
+        result_data = obj.get("resultData")
+        if result_data is not None and not isinstance(result_data, Mapping):
+            raise ProtocolError(f"{where}: field 'resultData' must be an object", "resultData")
+        return cls(
+            log_id=f.int("logId"),
+            log_date_time_ms=f.int("logDateTim", "logDateTime", default=0),
+            handle_code=code,
+            handle_msg=cap_message(handle_msg),
+            result_data=result_data,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "logId": self.log_id,
+            "logDateTim": self.log_date_time_ms,
+            "logDateTime": self.log_date_time_ms,
+            "handleCode": self.handle_code,
+            "handleMsg": self.handle_msg,
+        }
+        if self.result_data is not None:
+            body["resultData"] = dict(self.result_data)
+        return body
+
+
+def parse_callback_body(obj: Any) -> list[CallbackParam]:
+    """A callback body: a JSON array (XXL-JOB <= 3.4.2) or `{"callbackList": [...]}` (3.5)."""
+    if isinstance(obj, Mapping):
+        if "callbackList" not in obj:
+            raise ProtocolError("callback: expected a JSON array or an object with 'callbackList'", "callbackList")
+        obj = obj["callbackList"]
+    if not isinstance(obj, list):
+        raise ProtocolError(f"callback: expected a JSON array, got {_json_type(obj)}", "callbackList")
+    if len(obj) > MAX_CALLBACK_BATCH:
+        raise ProtocolError(f"callback: batch of {len(obj)} results is over the limit of {MAX_CALLBACK_BATCH}")
+    return [CallbackParam.from_wire(item, f"callback[{i}]") for i, item in enumerate(obj)]
+
+
+def callbacks_to_wire(items: Iterable[CallbackParam]) -> list[dict[str, Any]]:
+    """The array form, which every shardcron admin and XXL-JOB admin up to 3.4.2 accepts."""
+    return [item.to_wire() for item in items]
