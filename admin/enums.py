@@ -1,0 +1,78 @@
+"""The admin's vocabularies. Values equal the database strings (and XXL-JOB's names where it has one)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AddressType(StrEnum):
+    AUTO = "AUTO"  # executors register themselves
+    MANUAL = "MANUAL"  # an admin lists the addresses
+
+
+class ScheduleType(StrEnum):
+    NONE = "NONE"
+    CRON = "CRON"
+    FIX_RATE = "FIX_RATE"
+
+
+class MisfireStrategy(StrEnum):
+    DO_NOTHING = "DO_NOTHING"
+    FIRE_ONCE_NOW = "FIRE_ONCE_NOW"
+
+
+class RouteStrategy(StrEnum):
+    FIRST = "FIRST"
+    LAST = "LAST"
+    ROUND = "ROUND"
+    RANDOM = "RANDOM"
+    CONSISTENT_HASH = "CONSISTENT_HASH"
+    LEAST_FREQUENTLY_USED = "LEAST_FREQUENTLY_USED"
+    LEAST_RECENTLY_USED = "LEAST_RECENTLY_USED"
+    FAILOVER = "FAILOVER"
+    BUSYOVER = "BUSYOVER"
+    SHARDING_BROADCAST = "SHARDING_BROADCAST"
+
+
+class TriggerType(StrEnum):
+    CRON = "CRON"  # a planned fire of the schedule (CRON or FIX_RATE)
+    MISFIRE = "MISFIRE"  # FIRE_ONCE_NOW after a missed fire
+    MANUAL = "MANUAL"  # console
+    API = "API"  # REST API
+    RETRY = "RETRY"  # a failed run tried again
+    PARENT = "PARENT"  # child job fired by its parent's success
+
+
+class FireStatus(StrEnum):
+    PENDING = "PENDING"  # recorded, nobody owns it yet
+    CLAIMED = "CLAIMED"  # a scheduler owns it under a lease
+    DONE = "DONE"  # its run rows exist; it will never be dispatched again
+
+
+class RunStatus(StrEnum):
+    PENDING = "PENDING"  # row written, /run not answered yet
+    RUNNING = "RUNNING"  # the executor accepted it
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"  # refused, failed, timed out, killed or lost; the codes say which
+
+
+class FollowupStatus(StrEnum):
+    NONE = "NONE"  # nothing to do (not failed, or not finished)
+    PENDING = "PENDING"  # failed: retry and alarm still to be decided
+    DONE = "DONE"
+
+
+class UserRole(StrEnum):
+    ADMIN = "ADMIN"
+    USER = "USER"
+
+
+class AlarmChannel(StrEnum):
+    EMAIL = "EMAIL"
+    WEBHOOK = "WEBHOOK"
+
+
+class AlarmStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"

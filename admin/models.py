@@ -1,0 +1,341 @@
+"""The admin database, as SQLAlchemy 2.0 typed models.
+
+`sql/mysql/admin.sql` and `sql/sqlite/admin.sql` are the same schema written out for DBAs; a test
+applies them, reflects them and compares them with these models on both engines.
+
+Instants are UTC epoch milliseconds in BIGINT columns named `*_at_ms`: exact, free of the
+session-time-zone traps of DATETIME, and the unit XXL-JOB's protocol already uses.
+High-churn tables (fires, run logs, alarms) carry no foreign keys, so retention deletes and hot
+inserts take no locks on the job rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .enums import (
+    AddressType,
+    AlarmChannel,
+    AlarmStatus,
+    FireStatus,
+    FollowupStatus,
+    MisfireStrategy,
+    RouteStrategy,
+    RunStatus,
+    ScheduleType,
+    TriggerType,
+    UserRole,
+)
+
+SCHEMA_VERSION = 1
+
+#: BIGINT everywhere but SQLite, where only INTEGER PRIMARY KEY is the auto-incrementing rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+MYSQL_TABLE_ARGS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+#: Tables with a surrogate id: on SQLite, AUTOINCREMENT so an id is never handed out twice (a run
+#: log's id is the executor's log file name and its duplicate-trigger key).
+ID_TABLE_ARGS: dict[str, Any] = {**MYSQL_TABLE_ARGS, "sqlite_autoincrement": True}
+
+
+class EnumText(TypeDecorator):
+    """A StrEnum stored as VARCHAR (no native ENUM: adding a value must not need an ALTER)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_cls: type[StrEnum], length: int = 32) -> None:
+        super().__init__(length)
+        self.enum_cls = enum_cls
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else self.enum_cls(value).value
+
+    def process_result_value(self, value: Any, dialect: Any) -> StrEnum | None:
+        return None if value is None else self.enum_cls(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key/value facts about the schema itself (its version)."""
+
+    __tablename__ = "sc_meta"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class ExecutorGroup(Base):
+    """An application's executors, by app name (XXL-JOB: xxl_job_group)."""
+
+    __tablename__ = "sc_executor_group"
+    __table_args__ = (UniqueConstraint("app_name", name="uq_group_app_name"), ID_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    app_name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(128))
+    address_type: Mapped[AddressType] = mapped_column(EnumText(AddressType, 16), default=AddressType.AUTO)
+    #: For MANUAL groups: normalized executor URLs, one per line.
+    manual_addresses: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+    jobs: Mapped[list[Job]] = relationship(back_populates="group")
+
+
+class ExecutorRegistry(Base):
+    """One live (or recently live) executor address, refreshed by its heartbeat."""
+
+    __tablename__ = "sc_executor_registry"
+    __table_args__ = (
+        UniqueConstraint("registry_group", "app_name", "address", name="uq_registry_address"),
+        Index("ix_registry_heartbeat", "heartbeat_at_ms"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    registry_group: Mapped[str] = mapped_column(String(32))
+    app_name: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(255))
+    registered_at_ms: Mapped[int] = mapped_column(BigInteger)
+    heartbeat_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Job(Base):
+    """A job definition and its schedule state (XXL-JOB: xxl_job_info)."""
+
+    __tablename__ = "sc_job"
+    __table_args__ = (
+        # The fire loop's due-job query: enabled AND next_fire_at_ms <= horizon ORDER BY next_fire_at_ms.
+        Index("ix_job_due", "enabled", "next_fire_at_ms"),
+        Index("ix_job_group_name", "group_id", "name"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_executor_group.id", name="fk_job_group"))
+    name: Mapped[str] = mapped_column(String(128))
+    author: Mapped[str] = mapped_column(String(64), default="")
+    schedule_type: Mapped[ScheduleType] = mapped_column(EnumText(ScheduleType, 16), default=ScheduleType.NONE)
+    #: Cron expression, or the FIX_RATE period in seconds; empty for NONE.
+    schedule_conf: Mapped[str] = mapped_column(String(255), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    misfire_strategy: Mapped[MisfireStrategy] = mapped_column(EnumText(MisfireStrategy, 16), default=MisfireStrategy.DO_NOTHING)
+    route_strategy: Mapped[RouteStrategy] = mapped_column(EnumText(RouteStrategy, 32), default=RouteStrategy.FIRST)
+    handler: Mapped[str] = mapped_column(String(255), default="")
+    param: Mapped[str | None] = mapped_column(Text, nullable=True)
+    block_strategy: Mapped[str] = mapped_column(String(32), default="SERIAL_EXECUTION")
+    timeout_s: Mapped[int] = mapped_column(Integer, default=0)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Delay before the first retry; each further retry multiplies it, up to retry_max_delay_s.
+    retry_delay_s: Mapped[int] = mapped_column(Integer, default=10)
+    retry_backoff_multiplier: Mapped[int] = mapped_column(Integer, default=2)
+    retry_max_delay_s: Mapped[int] = mapped_column(Integer, default=600)
+    glue_type: Mapped[str] = mapped_column(String(32), default="BEAN")
+    glue_source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    glue_updated_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Comma-separated job ids fired when a run of this job succeeds.
+    child_job_ids: Mapped[str] = mapped_column(String(512), default="")
+    alarm_emails: Mapped[str] = mapped_column(String(512), default="")
+    alarm_webhook: Mapped[str] = mapped_column(String(512), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Next planned fire not yet claimed (0 when disabled or unscheduled).
+    next_fire_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_fire_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+    group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
+
+
+class Fire(Base):
+    """One fire of one job, recorded before it is dispatched so that it happens exactly once.
+
+    Scheduled fires are unique per (job, planned time); retries, child-job and manual fires carry
+    an `origin_ref` (the failed run, the parent run, a request id) that keeps them distinct.
+    A scheduler owns a CLAIMED fire until `lease_until_ms`; past that, another node adopts it.
+    """
+
+    __tablename__ = "sc_fire"
+    __table_args__ = (
+        UniqueConstraint("job_id", "fire_at_ms", "trigger_type", "origin_ref", name="uq_fire_once"),
+        Index("ix_fire_claimable", "status", "lease_until_ms"),
+        Index("ix_fire_created", "created_at_ms"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    fire_at_ms: Mapped[int] = mapped_column(BigInteger)
+    trigger_type: Mapped[TriggerType] = mapped_column(EnumText(TriggerType, 16))
+    origin_ref: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[FireStatus] = mapped_column(EnumText(FireStatus, 16), default=FireStatus.PENDING)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Overrides for this fire only (manual trigger, retry of one shard, ...).
+    param: Mapped[str | None] = mapped_column(Text, nullable=True)
+    shard_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    shard_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    done_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RunLog(Base):
+    """One trigger of a job, or one shard of a broadcast. Its id is the wire `logId`."""
+
+    __tablename__ = "sc_run_log"
+    __table_args__ = (
+        Index("ix_run_job_time", "job_id", "trigger_at_ms"),
+        Index("ix_run_group_time", "group_id", "trigger_at_ms"),
+        Index("ix_run_status_time", "status", "trigger_at_ms"),
+        Index("ix_run_time", "trigger_at_ms"),
+        Index("ix_run_fire", "fire_id"),
+        Index("ix_run_followup", "followup_status"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    group_id: Mapped[int] = mapped_column(BigInteger)
+    fire_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    trigger_type: Mapped[TriggerType] = mapped_column(EnumText(TriggerType, 16))
+    #: Planned fire time, sent as logDateTime (the same for every shard of a broadcast).
+    fire_at_ms: Mapped[int] = mapped_column(BigInteger)
+    trigger_at_ms: Mapped[int] = mapped_column(BigInteger)
+    executor_address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    handler: Mapped[str] = mapped_column(String(255), default="")
+    param: Mapped[str | None] = mapped_column(Text, nullable=True)
+    shard_index: Mapped[int] = mapped_column(Integer, default=0)
+    shard_total: Mapped[int] = mapped_column(Integer, default=1)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    retry_remaining: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[RunStatus] = mapped_column(EnumText(RunStatus, 16), default=RunStatus.PENDING)
+    trigger_code: Mapped[int] = mapped_column(Integer, default=0)
+    trigger_msg: Mapped[str | None] = mapped_column(Text, nullable=True)
+    handle_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    handle_code: Mapped[int] = mapped_column(Integer, default=0)
+    handle_msg: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Structured result (JSON), e.g. a retry-task drainer's claimed/succeeded/retried/dead counts.
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    followup_status: Mapped[FollowupStatus] = mapped_column(EnumText(FollowupStatus, 16), default=FollowupStatus.NONE)
+
+
+class User(Base):
+    __tablename__ = "sc_user"
+    __table_args__ = (
+        UniqueConstraint("username", name="uq_user_username"),
+        UniqueConstraint("api_token_hash", name="uq_user_api_token"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[UserRole] = mapped_column(EnumText(UserRole, 16), default=UserRole.USER)
+    #: SHA-256 of the user's API token (tokens are random, so a fast hash is enough).
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Bumped on password change and logout-everywhere; sessions carrying an older value are void.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+    grants: Mapped[list[UserGroupGrant]] = relationship(cascade="all, delete-orphan", back_populates="user")
+
+
+class UserGroupGrant(Base):
+    """A normal user may see and act on the jobs of the groups granted here."""
+
+    __tablename__ = "sc_user_group"
+    __table_args__ = (Index("ix_user_group_group", "group_id"), MYSQL_TABLE_ARGS)
+
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_user.id", name="fk_user_group_user", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_executor_group.id", name="fk_user_group_group", ondelete="CASCADE"), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="grants")
+
+
+class DailyReport(Base):
+    """Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report)."""
+
+    __tablename__ = "sc_daily_report"
+    __table_args__ = (UniqueConstraint("day", "group_id", name="uq_daily_report_day_group"), ID_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    group_id: Mapped[int] = mapped_column(BigInteger)
+    running_count: Mapped[int] = mapped_column(Integer, default=0)
+    success_count: Mapped[int] = mapped_column(Integer, default=0)
+    fail_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Alarm(Base):
+    """One alarm for one failed run on one channel, with its delivery state."""
+
+    __tablename__ = "sc_alarm"
+    __table_args__ = (
+        UniqueConstraint("run_log_id", "channel", name="uq_alarm_run_channel"),
+        Index("ix_alarm_due", "status", "next_attempt_at_ms"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    run_log_id: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[AlarmChannel] = mapped_column(EnumText(AlarmChannel, 16))
+    target: Mapped[str] = mapped_column(String(512))
+    status: Mapped[AlarmStatus] = mapped_column(EnumText(AlarmStatus, 16), default=AlarmStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at_ms: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    sent_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SchedulerNode(Base):
+    """A scheduler process; its heartbeat shows it alive (readiness, console, lease owners)."""
+
+    __tablename__ = "sc_scheduler_node"
+    __table_args__ = (Index("ix_scheduler_node_heartbeat", "heartbeat_at_ms"), MYSQL_TABLE_ARGS)
+
+    node_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at_ms: Mapped[int] = mapped_column(BigInteger)
+    heartbeat_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SingletonLease(Base):
+    """A named lease for work one node at a time should do (registry sweep, reports, retention)."""
+
+    __tablename__ = "sc_singleton_lease"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_run_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)

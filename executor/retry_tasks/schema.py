@@ -1,0 +1,58 @@
+"""The retry-task table, which lives in the application's own (business) database.
+
+`sql/mysql/retry_task.sql` and `sql/sqlite/retry_task.sql` are the same table for DBAs; a test
+keeps them equal to this definition on both engines. Instants are UTC epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+TABLE_NAME = "shardcron_retry_task"
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"  # waiting for its next attempt (or leased by a drainer right now)
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"  # failed for good by an external callback (`tasks.fail`)
+    DEAD = "DEAD"  # out of attempts; an operator may re-drive it
+
+
+metadata = MetaData()
+
+retry_task = Table(
+    TABLE_NAME,
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("task_code", String(64), nullable=False),
+    #: The end-to-end id of the request this task stands for; unique per task_code.
+    Column("request_no", String(128), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON object
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    #: When the row is next due. A claim moves it to the lease's end, so a row whose drainer
+    #: died becomes due again by itself.
+    Column("next_attempt_at_ms", BigInteger, nullable=False),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=False),
+    Column("stages_done", Text, nullable=True),  # JSON list of finished stage names
+    Column("last_error", Text, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=False),
+    Column("finished_at_ms", BigInteger, nullable=True),
+    UniqueConstraint("task_code", "request_no", name="uq_retry_task_request"),
+    # The drainer's claim: status = PENDING AND next_attempt_at_ms <= now (then id % n = i).
+    Index("ix_retry_task_due", "status", "next_attempt_at_ms"),
+    # Retention: finished rows by finish time.
+    Index("ix_retry_task_finished", "status", "finished_at_ms"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+    sqlite_autoincrement=True,
+)
