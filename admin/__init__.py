@@ -1,0 +1,47 @@
+"""shardcron's admin: web console, REST API, executor-facing API and scheduler.
+
+`create_app()` builds the Flask app for one configuration and binds the database; like Flask's
+own factory pattern, it starts nothing: threads (the scheduler, monitors) start only from the
+command line runners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, jsonify
+
+from shardcron.executor.clock import SYSTEM_CLOCK, Clock
+
+from .config import Config, load_config, read_or_create_secret
+from .db import Database
+
+
+@dataclass
+class AdminContext:
+    """What every request handler and service needs: configuration, database, clock."""
+
+    config: Config
+    db: Database
+    clock: Clock
+
+
+def create_app(config: Config | None = None, *, db: Database | None = None, clock: Clock | None = None) -> Flask:
+    config = config or load_config()
+    # The instance folder is ours (config.instance_dir); Flask cannot find one by itself for a
+    # package mapped into the `shardcron` namespace.
+    app = Flask(__name__, instance_path=str(config.instance_dir.resolve()))
+    app.config["SECRET_KEY"] = read_or_create_secret(config, "secret_key")
+    app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
+    ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
+    app.extensions["shardcron"] = ctx
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    return app
+
+
+def admin_context(app: Flask) -> AdminContext:
+    return app.extensions["shardcron"]

@@ -1,0 +1,57 @@
+"""`shardcron admin`: the console, the APIs (and, later, the scheduler) in one process."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from shardcron.executor.errors import ShardcronError
+
+from ..db import Database, DatabaseError, check_server, init_schema, redact_url, schema_is_current
+
+log = logging.getLogger("shardcron.admin")
+
+
+def prepare_database(config) -> Database:
+    """Open the database; on the embedded SQLite file, create the schema if it is missing.
+
+    On MySQL the schema is the operator's to create (`shardcron db init`), so several nodes
+    starting at once never race to create tables.
+    """
+    database = Database(config.effective_database_url)
+    check_server(database.engine)
+    if config.is_sqlite:
+        init_schema(database.engine)
+    elif not schema_is_current(database.engine):
+        raise DatabaseError(f"database {redact_url(config.effective_database_url)} has no shardcron schema yet: run `shardcron db init` first")
+    return database
+
+
+@click.command("admin")
+@click.option("--bind", default=None, help="HOST:PORT to serve on (default: the `bind` setting, 127.0.0.1:8080).")
+@click.option("--database-url", default=None, help="Admin database URL (default: the configured one, else the embedded SQLite file).")
+@click.pass_obj
+def admin(state, bind: str | None, database_url: str | None) -> None:
+    """Run the admin: web console and APIs, on the embedded SQLite default unless configured."""
+    from waitress import create_server
+
+    from .. import create_app
+
+    config = state.config(bind=bind, database_url=database_url)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    database = prepare_database(config)
+    app = create_app(config, db=database)
+    host, _, port = config.bind.rpartition(":")
+    try:
+        server = create_server(app, host=host, port=int(port), threads=16, ident="shardcron")
+    except OSError as exc:
+        raise ShardcronError(f"cannot listen on {config.bind}: {exc.strerror}") from None
+    click.echo(f"shardcron admin on http://{config.bind}/ (database {redact_url(config.effective_database_url)})")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        database.dispose()

@@ -1,0 +1,187 @@
+"""The admin's configuration: one typed object, read once at the edge and passed in.
+
+Sources, later ones winning: the defaults below -> a TOML file (`--config FILE` or
+`SHARDCRON_CONFIG`) -> `SHARDCRON_<KEY>` environment variables -> explicit overrides (CLI flags,
+tests). `shardcron config show` prints the effective values; the README's table is checked
+against this class by a test.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shardcron.executor.errors import ConfigError
+from shardcron.executor.settings import describe_settings, load_settings, setting
+
+ENV_PREFIX = "SHARDCRON_"
+CONFIG_FILE_ENV = "SHARDCRON_CONFIG"
+SQLITE_FILE_NAME = "shardcron.db"
+
+
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def default_instance_dir() -> Path:
+    """`$XDG_DATA_HOME/shardcron`, i.e. `~/.local/share/shardcron` on most systems."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "shardcron"
+
+
+def _check_url(value: str) -> str | None:
+    lowered = value.lower()
+    if not (lowered.startswith("sqlite:") or lowered.startswith(("mysql+pymysql://", "mariadb+pymysql://"))):
+        return "use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DATABASE"
+    return None
+
+
+def _check_bind(value: str) -> str | None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return "expected HOST:PORT, e.g. 127.0.0.1:8080"
+    return None
+
+
+def _check_zone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "not an IANA time zone name (e.g. UTC, Europe/Berlin)"
+    return None
+
+
+def _check_secret(value: str | None) -> str | None:
+    if value is not None and len(value) < 16:
+        return "must be at least 16 characters"
+    return None
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- storage
+    instance_dir: Path = setting(default_instance_dir(), "Folder for the embedded SQLite database and generated secrets.")
+    database_url: str | None = setting(
+        None,
+        "Admin database. Empty: SQLite file `shardcron.db` in instance_dir. MySQL/MariaDB: mysql+pymysql://user:pass@host:3306/db",
+        check=_check_url,
+    )
+    # --- web
+    bind: str = setting("127.0.0.1:8080", "Address `shardcron admin` serves the console and APIs on.", check=_check_bind)
+    public_url: str | None = setting(None, "URL the console is reached at, for links in alarms. Empty: http://<bind>.")
+    secret_key: str | None = setting(
+        None,
+        "Signs console sessions. Empty: a random key generated once into instance_dir/secret_key (set it explicitly when running several admin nodes).",
+        secret=True,
+        check=_check_secret,
+    )
+    session_lifetime_minutes: int = setting(720, "Console sessions expire after this long without use.", min=5, max=43_200)
+    login_max_failures: int = setting(5, "Failed logins in a row before an account is locked for login_lockout_s.", min=1, max=100)
+    login_lockout_s: int = setting(300, "How long a throttled login stays locked.", min=1, max=86_400)
+    # --- executor-facing API
+    access_token: str | None = setting(
+        None,
+        "Token executors send as XXL-JOB-ACCESS-TOKEN (and that the admin sends to them). Empty: a random token generated once into instance_dir/access_token.",
+        secret=True,
+        check=_check_secret,
+    )
+    insecure_no_token: bool = setting(False, "Accept executor calls without a token. For local experiments only; logged loudly.")
+    executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)
+    registry_dead_after_s: int = setting(90, "An executor without a heartbeat for this long is dead.", min=10, max=3600)
+    # --- scheduler
+    scheduler_node_id: str | None = setting(None, "Name of this scheduler process in leases and logs. Empty: hostname-pid.")
+    tick_interval_ms: int = setting(200, "How often the fire loop claims due fires.", min=10, max=10_000)
+    lookahead_ms: int = setting(2_000, "How far ahead fires are claimed before their time.", min=100, max=60_000)
+    lease_ms: int = setting(10_000, "A claimed fire that its owner has not renewed for this long is adopted by another node.", min=1_000, max=600_000)
+    misfire_grace_ms: int = setting(5_000, "A fire later than this is a misfire and follows the job's misfire strategy.", min=0, max=86_400_000)
+    trigger_workers: int = setting(64, "Threads dispatching /run calls (per scheduler process).", min=1, max=1024)
+    lost_run_after_s: int = setting(120, "A running run whose executor has been gone this long is failed as lost.", min=30, max=86_400)
+    default_timezone: str = setting("UTC", "Time zone for new jobs when none is given.", check=_check_zone)
+    # --- housekeeping
+    run_log_retention_days: int = setting(30, "Run-log rows older than this are deleted (0 keeps them forever).", min=0, max=3650)
+    # --- alarms
+    smtp_host: str | None = setting(None, "SMTP server for e-mail alarms. Empty: e-mail alarms are recorded as failed with a clear reason.")
+    smtp_port: int = setting(587, "SMTP port.", min=1, max=65535)
+    smtp_username: str | None = setting(None, "SMTP login user.")
+    smtp_password: str | None = setting(None, "SMTP login password.", secret=True)
+    smtp_from: str = setting("shardcron@localhost", "Sender address of alarm e-mails.")
+    smtp_starttls: bool = setting(True, "Use STARTTLS (port 587); false for plain SMTP or when smtp_ssl is set.")
+    smtp_ssl: bool = setting(False, "Use implicit TLS (port 465).")
+    alarm_max_attempts: int = setting(5, "Delivery attempts per alarm before it is recorded as failed.", min=1, max=100)
+    # --- logging
+    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    log_format: LogFormat = setting(LogFormat.TEXT, "text (key=value) or json, one line per event.")
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.instance_dir / SQLITE_FILE_NAME).resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.lower().startswith("sqlite:")
+
+    def with_overrides(self, **overrides: Any) -> "Config":
+        """A copy with some values replaced, validated like any other source."""
+        from dataclasses import asdict
+
+        merged = asdict(self)
+        merged.update(overrides)
+        return load_settings(Config, prefix=ENV_PREFIX, env={}, overrides=merged)
+
+
+def load_config(
+    *,
+    file: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read the configuration once. `file` defaults to `$SHARDCRON_CONFIG` when that is set."""
+    env = os.environ if env is None else env
+    if file is None and env.get(CONFIG_FILE_ENV):
+        file = env[CONFIG_FILE_ENV]
+    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_settings(Config, prefix=ENV_PREFIX, file=Path(file) if file else None, env=env, overrides=clean)
+
+
+def settings_table() -> list[dict[str, str]]:
+    return describe_settings(Config, ENV_PREFIX)
+
+
+def read_or_create_secret(config: Config, name: str) -> str:
+    """The value of instance_dir/<name>, created once with a random value and mode 0600.
+
+    Used for `secret_key` and `access_token` when they are not configured, so that no built-in
+    constant ever signs a session or opens the executor API.
+    """
+    value = getattr(config, name)
+    if value:
+        return value
+    path = config.instance_dir / name
+    try:
+        if path.exists():
+            text = path.read_text(encoding="utf-8").strip()
+            if len(text) < 16:
+                raise ConfigError(name, str(path), "the stored secret is shorter than 16 characters; delete the file or set the value")
+            return text
+        config.instance_dir.mkdir(parents=True, exist_ok=True)
+        text = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        return text
+    except FileExistsError:  # another process created it a moment ago
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(name, str(path), f"cannot read or create it ({exc.strerror})") from None

@@ -1,0 +1,65 @@
+"""`shardcron admin` (the quick start's run command) starts on the embedded SQLite default."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from shardcron.admin import create_app
+from shardcron.admin.config import load_config
+from tests.support.cli import assert_one_line_error, run_cli
+from tests.support.net import free_port, wait_until
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_admin_starts_on_embedded_sqlite_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "shardcron"), "admin", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), timeout_s=60, what="the admin to answer")
+        assert (tmp_path / "shardcron" / "shardcron.db").exists()
+        assert (tmp_path / "shardcron" / "secret_key").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/" in out
+    assert "Traceback" not in err
+
+
+def test_admin_refuses_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert_one_line_error(run_cli("admin", "--bind", f"127.0.0.1:{port}", home=tmp_path), f"cannot listen on 127.0.0.1:{port}")
+
+
+def test_create_app_starts_nothing_and_answers(tmp_path: Path, sqlite_url: str) -> None:
+    import threading
+
+    before = threading.active_count()
+    app = create_app(load_config(env={}, overrides={"instance_dir": str(tmp_path), "database_url": sqlite_url}))
+    assert threading.active_count() == before
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
