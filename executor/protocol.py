@@ -478,6 +478,52 @@ def parse_callback_body(obj: Any) -> list[CallbackParam]:
     return [CallbackParam.from_wire(item, f"callback[{i}]") for i, item in enumerate(obj)]
 
 
+@dataclass(frozen=True)
+class ProgressParam:
+    """shardcron's own extension: how far a running run is (`POST {admin}/api/progress`).
+
+    Best effort and never spooled: the final callback carries the result that matters. The body
+    is a JSON array of these. XXL-JOB admins do not know the path; executors ignore their answer.
+    """
+
+    log_id: int
+    log_date_time_ms: int
+    done: int
+    total: int | None = None
+    data: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_wire(cls, obj: Any, where: str = "progress") -> "ProgressParam":
+        f = _Fields(obj, where)
+        done = f.int("done")
+        total = obj.get("total")
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
+            raise ProtocolError(f"{where}: field 'total' must be an integer or null", "total")
+        if done < 0 or (total is not None and total < 0):
+            raise ProtocolError(f"{where}: progress counts cannot be negative", "done")
+        data = obj.get("data")
+        if data is not None and not isinstance(data, Mapping):
+            raise ProtocolError(f"{where}: field 'data' must be an object", "data")
+        return cls(f.int("logId"), f.int("logDateTime", "logDateTim", default=0), done, total, data)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "logId": self.log_id,
+            "logDateTime": self.log_date_time_ms,
+            "done": self.done,
+            "total": self.total,
+            "data": None if self.data is None else dict(self.data),
+        }
+
+
+def parse_progress_body(obj: Any) -> list[ProgressParam]:
+    if not isinstance(obj, list):
+        raise ProtocolError(f"progress: expected a JSON array, got {_json_type(obj)}")
+    if len(obj) > MAX_CALLBACK_BATCH:
+        raise ProtocolError(f"progress: batch of {len(obj)} is over the limit of {MAX_CALLBACK_BATCH}")
+    return [ProgressParam.from_wire(item, f"progress[{i}]") for i, item in enumerate(obj)]
+
+
 def callbacks_to_wire(items: Iterable[CallbackParam]) -> list[dict[str, Any]]:
     """The array form, which every shardcron admin and XXL-JOB admin up to 3.4.2 accepts."""
     return [item.to_wire() for item in items]

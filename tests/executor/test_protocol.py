@@ -241,3 +241,17 @@ def test_callback_rejects_malformed(body, words: str) -> None:
     with pytest.raises(ProtocolError) as err:
         parse_callback_body(body)
     assert words in str(err.value)
+
+
+def test_progress_extension_round_trips_and_validates() -> None:
+    from shardcron.executor.protocol import ProgressParam, parse_progress_body
+
+    item = ProgressParam(9, 1767225600000, 40, 100, {"claimed": 40, "dead": 1})
+    (back,) = parse_progress_body(json.loads(json.dumps([item.to_wire()])))
+    assert back == item and back.data == {"claimed": 40, "dead": 1}
+    with pytest.raises(ProtocolError, match="negative"):
+        parse_progress_body([{"logId": 1, "done": -1}])
+    with pytest.raises(ProtocolError, match="'total' must be an integer"):
+        parse_progress_body([{"logId": 1, "done": 1, "total": "9"}])
+    with pytest.raises(ProtocolError, match="expected a JSON array"):
+        parse_progress_body({"logId": 1})
