@@ -7,6 +7,7 @@ import logging
 import click
 
 from shardcron.executor.errors import ShardcronError
+from shardcron.executor.logfmt import configure_logging
 
 from ..db import Database, DatabaseError, check_server, init_schema, redact_url, schema_is_current
 
@@ -39,7 +40,7 @@ def admin(state, bind: str | None, database_url: str | None) -> None:
     from .. import create_app
 
     config = state.config(bind=bind, database_url=database_url)
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(config.log_level, config.log_format)
     database = prepare_database(config)
     app = create_app(config, db=database)
     host, _, port = config.bind.rpartition(":")
