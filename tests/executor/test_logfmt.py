@@ -6,7 +6,21 @@ import io
 import json
 import logging
 
+import pytest
+
 from shardcron.executor.logfmt import configure_logging
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
 
 
 def _emit(fmt: str) -> str:
