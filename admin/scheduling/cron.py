@@ -30,7 +30,6 @@ from datetime import date
 from functools import lru_cache
 
 from shardcron.admin.scheduling.cron_syntax import (
-    DAY_OF_MONTH,
     HOUR,
     MINUTE,
     MONTH,
