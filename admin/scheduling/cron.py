@@ -30,7 +30,6 @@ from datetime import date
 from functools import lru_cache
 
 from shardcron.admin.scheduling.cron_syntax import (
-    DAY_OF_MONTH,
     HOUR,
     MINUTE,
     MONTH,
@@ -264,31 +263,24 @@ def _compile(shown: str, fields: list[str]) -> CronExpression:
     elif len(fields) in (6, 7):
         dialect = Dialect.QUARTZ
     else:
+        count = f"{len(fields)} field{'' if len(fields) == 1 else 's'}"
         raise CronError(
-            f"'{shown}' has {len(fields)} field{'' if len(fields) == 1 else 's'}; expected 5 (minute hour day-of-month month day-of-week) "
+            f"'{shown}' has {count}; expected 5 (minute hour day-of-month month day-of-week) "
             "or, Quartz style, 6 or 7 (second minute hour day-of-month month day-of-week [year])"
         )
-    for spec, text in zip((SECOND, MINUTE, HOUR, DAY_OF_MONTH, MONTH), fields):
-        if "?" in text and spec is not DAY_OF_MONTH:
+    for spec, text in zip((SECOND, MINUTE, HOUR, MONTH, YEAR), (*fields[:3], *fields[4:5], *fields[6:])):
+        if "?" in text:
             raise FieldError(f"{spec.name} '{text}': '?' is only allowed in day-of-month and day-of-week")
-    if len(fields) == 7 and "?" in fields[6]:
-        raise FieldError(f"year '{fields[6]}': '?' is only allowed in day-of-month and day-of-week")
+    # parsed left to right, so the first bad field is the one reported
+    seconds, minutes, hours = (parse_values(spec, text) for spec, text in zip((SECOND, MINUTE, HOUR), fields))
     day_of_month = parse_day_of_month(fields[3], dialect)
+    months = parse_values(MONTH, fields[4])
     day_of_week = parse_day_of_week(fields[5], dialect)
+    # A `*` year is every year, not 1970-2099: `0 0 12 * * ? *` keeps firing after 2099.
+    years = parse_values(YEAR, fields[6]) if len(fields) == 7 and fields[6] != "*" else None
     if dialect is Dialect.QUARTZ and not day_of_month.unrestricted and not day_of_week.unrestricted:
         raise FieldError(
             f"day-of-month '{fields[3]}' and day-of-week '{fields[5]}' are both restricted "
             "(6 and 7 fields, Quartz style, need '?' in one of them)"
         )
-    return CronExpression(
-        text=shown,
-        dialect=dialect,
-        seconds=parse_values(SECOND, fields[0]),
-        minutes=parse_values(MINUTE, fields[1]),
-        hours=parse_values(HOUR, fields[2]),
-        day_of_month=day_of_month,
-        months=parse_values(MONTH, fields[4]),
-        day_of_week=day_of_week,
-        # A `*` year is every year, not 1970-2099: `0 0 12 * * ? *` keeps firing after 2099.
-        years=parse_values(YEAR, fields[6]) if len(fields) == 7 and fields[6] != "*" else None,
-    )
+    return CronExpression(shown, dialect, seconds, minutes, hours, day_of_month, months, day_of_week, years)

@@ -33,7 +33,7 @@ class FieldSpec:
     high: int
     names: dict[str, int] = field(default_factory=dict)
     name_hint: str = ""  # e.g. " or a name JAN-DEC", added to messages about bad values
-    range_hint: str = ""  # e.g. " (Quartz: 1 = SUN)"
+    range_hint: str = ""  # e.g. " (0 and 7 = SUN)", added to out-of-range messages
     wraps: bool = True  # `22-2` means 22,23,0,1,2 (Quartz); years never wrap
 
     def value(self, text: str) -> int:

@@ -118,18 +118,18 @@ def expected_by_walking(expression: str, zone: ZoneInfo, start: datetime, end: d
     return fires
 
 
-@pytest.mark.parametrize(("timezone", "day"), TRANSITION_DAYS)
-def test_dst_rule_matches_a_walk_over_real_minutes(timezone: str, day: str) -> None:
-    zone = ZoneInfo(timezone)
+@pytest.mark.parametrize(("zone_name", "day"), TRANSITION_DAYS)
+def test_dst_rule_matches_a_walk_over_real_minutes(zone_name: str, day: str) -> None:
+    zone = ZoneInfo(zone_name)
     midnight = datetime.fromisoformat(day).replace(tzinfo=zone)
     # in UTC, so that adding a minute adds real time (in a zone it would add wall time)
-    start = (midnight - timedelta(hours=2)).astimezone(ZoneInfo("UTC"))
+    start = (midnight - timedelta(hours=2)).astimezone(timezone.utc)
     end = start + timedelta(hours=8)
     for expression in DST_EXPRESSIONS:
         expected = expected_by_walking(expression, zone, start, end)
         got = []
         at_ms = datetime_to_ms(start) - 1
-        while (at_ms := next_fire_at_ms("CRON", expression, timezone, at_ms)) < datetime_to_ms(end):
+        while (at_ms := next_fire_at_ms("CRON", expression, zone_name, at_ms)) < datetime_to_ms(end):
             got.append(at_ms)
         shown = [ms_to_datetime(ms).astimezone(zone).isoformat() for ms in got]
-        assert got == expected, f"{expression} in {timezone} on {day}: {shown}"
+        assert got == expected, f"{expression} in {zone_name} on {day}: {shown}"

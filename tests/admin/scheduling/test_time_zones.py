@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from shardcron.admin.scheduling.schedule import next_fire_at_ms
+from shardcron.admin.scheduling.zones import Transition, zone_timeline
 from tests.support.fire_times import fires, iso_to_ms, next_fire
 
 BERLIN = "Europe/Berlin"  # 2026-03-29 02:00 CET -> 03:00 CEST; 2026-10-25 03:00 CEST -> 02:00 CET
@@ -187,3 +188,16 @@ def test_a_year_of_fires_is_strictly_increasing_and_complete(timezone: str, hour
     assert (len(hourly), len(daily)) == (hourly_fires, 365)
     for instants in (hourly, daily):
         assert all(a < b for a, b in zip(instants, instants[1:]))
+
+
+def test_zone_transitions_are_found_to_the_second() -> None:
+    year_s = (iso_to_ms("2026-01-01T00:00:00+00:00") // 1000, iso_to_ms("2027-01-01T00:00:00+00:00") // 1000)
+    assert list(zone_timeline(BERLIN).transitions_between(*year_s)) == [
+        Transition(iso_to_ms("2026-03-29T01:00:00+00:00") // 1000, 3600, 7200),
+        Transition(iso_to_ms("2026-10-25T01:00:00+00:00") // 1000, 7200, 3600),
+    ]
+    assert list(zone_timeline(LORD_HOWE).transitions_between(*year_s)) == [
+        Transition(iso_to_ms("2026-04-04T15:00:00+00:00") // 1000, 39600, 37800),
+        Transition(iso_to_ms("2026-10-03T15:30:00+00:00") // 1000, 37800, 39600),
+    ]
+    assert list(zone_timeline("UTC").transitions_between(*year_s)) == []
