@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shardcron.executor.errors import ConfigError
 from shardcron.executor.settings import describe_settings, load_settings, setting
@@ -52,9 +51,10 @@ def _check_bind(value: str) -> str | None:
 
 
 def _check_zone(value: str) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    # The same rule as a job's zone (schedules refuse host-dependent names such as `localtime`).
+    from .scheduling.zones import is_known_zone
+
+    if not is_known_zone(value):
         return "not an IANA time zone name (e.g. UTC, Europe/Berlin)"
     return None
 

@@ -64,6 +64,7 @@ def test_env_values_are_parsed_by_type() -> None:
         ({"SHARDCRON_LEASE_MS": "10"}, "lease_ms=10: must be at least 1000"),
         ({"SHARDCRON_BIND": "localhost"}, "bind='localhost': expected HOST:PORT"),
         ({"SHARDCRON_DEFAULT_TIMEZONE": "Mars/Olympus"}, "default_timezone='Mars/Olympus': not an IANA time zone"),
+        ({"SHARDCRON_DEFAULT_TIMEZONE": "localtime"}, "default_timezone='localtime': not an IANA time zone"),
         ({"SHARDCRON_DATABASE_URL": "postgresql://x/y"}, "database_url='postgresql://x/y'"),
         ({"SHARDCRON_LOG_FORMAT": "xml"}, "expected one of text, json"),
         ({"SHARDCRON_LOG_LEVEL": "LOUD"}, "log_level='LOUD': expected one of DEBUG"),
