@@ -46,14 +46,18 @@ def describe_db_error(exc: BaseException, url: str | URL) -> str:
     return f"retry-task database {redact_url(url)}: {text}"
 
 
-def open_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for a `sqlite:///PATH` or `mysql+pymysql://...` URL."""
+def parse_url(url: str) -> URL:
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except ArgumentError:
         raise TasksDatabaseError(
             f"invalid database URL {url!r}: use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DATABASE"
         ) from None
+
+
+def open_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for a `sqlite:///PATH` or `mysql+pymysql://...` URL."""
+    parsed = parse_url(url)
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
         engine = create_engine(
