@@ -54,7 +54,7 @@ def fill(url: str, count: int) -> None:
         {
             "task_code": NOOP,
             "request_no": f"R{i:09d}",
-            "payload": '{"n":%d}' % i,
+            "payload": f'{{"n":{i}}}',
             "status": "PENDING",
             "attempts": 0,
             "max_attempts": 5,

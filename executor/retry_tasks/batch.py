@@ -206,7 +206,7 @@ class BatchRunner:
         if delay_ms is None:
             spec = self.handlers.get(row.task_code)
             backoff = spec.backoff if spec is not None and spec.backoff is not None else self.default_backoff
-            with self.rng_lock:  # random.Random is not safe to share across threads
+            with self.rng_lock:  # the run's worker threads share this generator
                 delay_ms = backoff.delay_ms(attempt_no, self.rng)
         next_at = self.clock.now_ms() + delay_ms
         self._note(row, f"attempt {attempt_no}/{row.max_attempts} failed, next in {delay_ms / 1000:g} s: {error}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -107,7 +108,10 @@ class Drainer:
         self.clock = clock
         self.rng = rng
         self.owner = owner
+        # Tokens must differ between processes even when two are configured with one owner name.
+        self._token_prefix = f"{owner}/{secrets.token_hex(3)}"
         self._claim_seq = itertools.count(1)
+        self._rng_lock = threading.Lock()
 
     # ------------------------------------------------------------------ as a job handler
 
@@ -168,8 +172,10 @@ class Drainer:
             report.elapsed_s = self.clock.monotonic() - started
             hooks.progress(report)
 
-        token = f"{self.owner}/{next(self._claim_seq)}"
+        token = f"{self._token_prefix}/{next(self._claim_seq)}"
         handlers = dict(self.handlers())
+        with self._rng_lock:  # one generator per run: random.Random is not shared across threads
+            run_rng = random.Random(self.rng.getrandbits(64))
         with ThreadPoolExecutor(max_workers=params.concurrency, thread_name_prefix="retry-task") as pool:
             runner = BatchRunner(
                 store=self.store,
@@ -177,7 +183,7 @@ class Drainer:
                 handlers=handlers,
                 default_backoff=self.default_backoff,
                 clock=self.clock,
-                rng=self.rng,
+                rng=run_rng,
                 pool=pool,
                 concurrency=params.concurrency,
                 lease_ms=lease_ms,

@@ -33,7 +33,7 @@ class RedriveScope:
             raise ValueError("expected all, task_code:CODE or request_no:NUMBER")
 
     @classmethod
-    def parse(cls, text: str) -> "RedriveScope":
+    def parse(cls, text: str) -> RedriveScope:
         """`all`, `task_code:CODE` or `request_no:NUMBER`; ValueError otherwise."""
         if text == "all":
             return cls("all")

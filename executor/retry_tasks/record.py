@@ -110,7 +110,7 @@ class TaskRecord:
     created: bool = False
 
     @classmethod
-    def from_row(cls, row: Any, *, created: bool = False) -> "TaskRecord":
+    def from_row(cls, row: Any, *, created: bool = False) -> TaskRecord:
         m = row._mapping
         try:
             stages: Any = decode_stages(m["stages_done"])

@@ -85,7 +85,7 @@ class WriteCounts:
     dead: int = 0
     lost: int = 0
 
-    def add(self, other: "WriteCounts") -> None:
+    def add(self, other: WriteCounts) -> None:
         self.succeeded += other.succeeded
         self.retried += other.retried
         self.dead += other.dead
@@ -129,7 +129,7 @@ class TaskStore:
         now_ms: int,
         lease_until_ms: int,
         task_codes: Sequence[str] | None = None,
-    ) -> "Claim":
+    ) -> Claim:
         """Lease up to `limit` due rows of shard `shard_index` of `shard_total` to `token`."""
         due = [t.c.status == TaskStatus.PENDING.value, t.c.next_attempt_at_ms <= now_ms]
         if shard_total > 1:
