@@ -120,9 +120,10 @@ class BatchRunner:
             return taken, lost
 
         total = WriteCounts()
-        futures: list[Future[None]] = [self.pool.submit(worker) for _ in range(min(self.concurrency, len(rows)))]
+        # The lease was taken just before this batch started: count from here, before any handler runs.
         renew_every_s = self.lease_ms / 3000
         next_renew = self.clock.monotonic() + renew_every_s
+        futures: list[Future[None]] = [self.pool.submit(worker) for _ in range(min(self.concurrency, len(rows)))]
         while True:
             done, not_done = wait(futures, timeout=self.flush_interval_s, return_when=FIRST_EXCEPTION)
             for future in done:

@@ -102,9 +102,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take SQLite's single write lock up front: writers queue on the busy timeout instead of
-        # failing when a read inside the transaction turns into a write.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take SQLite's single write lock up front, so they queue on the busy timeout
+        # instead of failing when a read inside the transaction turns into a write; reads
+        # (`TaskDatabase.connect`) ask for a deferred transaction and take no write lock.
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
 
 
 class TaskDatabase:
@@ -123,6 +124,7 @@ class TaskDatabase:
         if self.dialect == "sqlite" and not self.engine.dialect.update_returning:
             raise TasksDatabaseError("retry tasks need SQLite 3.35 or newer (UPDATE ... RETURNING)")
         self._tx_engine = self.engine.execution_options(isolation_level="READ COMMITTED") if self.is_mysql else self.engine
+        self._read_engine = self._tx_engine if self.is_mysql else self.engine.execution_options(sqlite_begin="DEFERRED")
 
     @property
     def is_mysql(self) -> bool:
@@ -133,9 +135,9 @@ class TaskDatabase:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection outside any transaction of ours (for reads)."""
+        """A connection for reads (on SQLite it does not take the write lock)."""
         try:
-            with self._tx_engine.connect() as conn:
+            with self._read_engine.connect() as conn:
                 yield conn
         except (DBAPIError, SQLAlchemyError) as exc:
             raise TasksDatabaseError(self.describe(exc)) from None

@@ -107,7 +107,6 @@ class Drainer:
         self.default_backoff = default_backoff
         self.clock = clock
         self.rng = rng
-        self.owner = owner
         # Tokens must differ between processes even when two are configured with one owner name.
         self._token_prefix = f"{owner}/{secrets.token_hex(3)}"
         self._claim_seq = itertools.count(1)

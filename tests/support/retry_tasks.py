@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from shardcron.executor.clock import Clock, FakeClock
 from shardcron.executor.context import JobContext
 from shardcron.executor.protocol import BlockStrategy, TriggerParam
-from shardcron.executor.retry_tasks import DRAINER_HANDLER, Backoff, TaskStatus, retry_task
+from shardcron.executor.retry_tasks import DRAINER_HANDLER, Backoff, retry_task
 
 #: Exact delays (no jitter): 10 s, 20 s, 40 s, ... capped at 300 s.
 EXACT_BACKOFF = Backoff(base_s=10, factor=2, cap_s=300, jitter=0)
@@ -83,7 +83,3 @@ def row(engine: sa.Engine, task_id: int) -> Any:
     with engine.connect() as conn:
         return conn.execute(sa.select(retry_task).where(retry_task.c.id == task_id)).one()
 
-
-def all_succeeded_once(engine: sa.Engine, expected_ids: set[int]) -> bool:
-    counts = status_counts(engine)
-    return counts == {TaskStatus.SUCCEEDED.value: len(expected_ids)} and executions_per_task(engine) == {i: 1 for i in expected_ids}

@@ -149,3 +149,17 @@ def test_aware_datetimes_in_any_zone(tasks: RetryTasks, fake_clock: FakeClock) -
     berlin = timezone(timedelta(hours=1))
     at = ms_to_datetime(fake_clock.now_ms() + 3_600_000).astimezone(berlin)
     assert tasks.enqueue("A", "R", {}, run_at=at).next_attempt_at_ms == fake_clock.now_ms() + 3_600_000
+
+
+def test_reads_do_not_wait_for_a_writer_on_sqlite(sqlite_url: str, fake_clock: FakeClock) -> None:
+    tasks = RetryTasks(sqlite_url, clock=fake_clock)
+    tasks.create_table()
+    try:
+        tasks.enqueue("A", "R", {})
+        with tasks.engine.begin() as writer:  # holds SQLite's write lock (BEGIN IMMEDIATE)
+            writer.execute(retry_task.update().values(attempts=3))
+            assert tasks.get("A", "R").attempts == 0  # the committed row, at once
+            assert [row.count for row in tasks.stats()] == [1]
+        assert tasks.get("A", "R").attempts == 3
+    finally:
+        tasks.close()
