@@ -56,6 +56,9 @@ def _register() -> None:
     main.add_command(db_cmd.db)
     main.add_command(config_cmd.config)
     main.add_command(serve_cmd.admin)
+    from shardcron.executor.retry_tasks.cli import tasks as tasks_cmd
+
+    main.add_command(tasks_cmd)
 
 
 _register()

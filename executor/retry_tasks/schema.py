@@ -38,9 +38,11 @@ retry_task = Table(
     #: When the row is next due. A claim moves it to the lease's end, so a row whose drainer
     #: died becomes due again by itself.
     Column("next_attempt_at_ms", BigInteger, nullable=False),
+    #: The claim holding the row (set only while PENDING and leased; every finishing write clears it).
     Column("lease_owner", String(128), nullable=True),
     Column("lease_until_ms", BigInteger, nullable=False),
-    Column("stages_done", Text, nullable=True),  # JSON list of finished stage names
+    #: JSON object of finished stage name -> the value the stage returned (replayed on retries).
+    Column("stages_done", Text, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("result", Text, nullable=True),
     Column("created_at_ms", BigInteger, nullable=False),

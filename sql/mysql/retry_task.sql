@@ -12,9 +12,9 @@ CREATE TABLE IF NOT EXISTS shardcron_retry_task (
   attempts           INT          NOT NULL,
   max_attempts       INT          NOT NULL,
   next_attempt_at_ms BIGINT       NOT NULL,            -- a claim moves it to the lease's end
-  lease_owner        VARCHAR(128) NULL,
+  lease_owner        VARCHAR(128) NULL,                -- the claim holding the row, while leased
   lease_until_ms     BIGINT       NOT NULL,
-  stages_done        TEXT         NULL,                -- JSON list of finished stages
+  stages_done        TEXT         NULL,                -- JSON object: finished stage -> its result
   last_error         TEXT         NULL,
   result             TEXT         NULL,
   created_at_ms      BIGINT       NOT NULL,

@@ -1,0 +1,208 @@
+"""Retry-task drain throughput on MariaDB/MySQL, next to the database's raw claim rate.
+
+    python bench/retry_drain_bench.py [--url mysql+pymysql://root@127.0.0.1:3306/sc_bench]
+                                      [--tasks 100000] [--processes 1,2,4] [--batch 500]
+
+For each process count P it fills a fresh table with `--tasks` due rows and times two loops,
+each in P worker processes started before the clock and released together:
+
+  raw-shard  the bare loop: BEGIN; SELECT id ... WHERE due AND id % P = i ORDER BY
+             next_attempt_at_ms LIMIT batch FOR UPDATE SKIP LOCKED; UPDATE ... SET
+             status='SUCCEEDED' WHERE id IN (..); COMMIT — until a plain read finds nothing due
+             (PyMySQL, no ORM, no handler, no lease);
+  raw-queue  the same loop without the shard filter: P workers compete for the same rows;
+  drainer    RetryTasks.drain(shard i of P) with a no-op handler, until nothing is due.
+
+It prints rows/s, the drainer's share of the better raw rate at the same P, duplicates (rows
+handled more than once, counted from the ids every worker reports back) and leftovers (rows not
+SUCCEEDED afterwards, or never reported).
+The database named in the URL is created and dropped by the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pymysql
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shardcron.executor.retry_tasks import DrainerParams, RetryTasks, metadata, retry_task  # noqa: E402
+
+NOOP = "BENCH_NOOP"
+INSERT_CHUNK = 5_000
+
+
+def _connect_args(url: sa.engine.URL) -> dict:
+    return {"host": url.host or "127.0.0.1", "port": url.port or 3306, "user": url.username or "root", "password": url.password or "", "database": url.database}
+
+
+def fill(url: str, count: int) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        metadata.create_all(conn)
+    now_ms = int(time.time() * 1000)
+    rows = [
+        {
+            "task_code": NOOP,
+            "request_no": f"R{i:09d}",
+            "payload": f'{{"n":{i}}}',
+            "status": "PENDING",
+            "attempts": 0,
+            "max_attempts": 5,
+            "next_attempt_at_ms": now_ms - 1000,
+            "lease_owner": None,
+            "lease_until_ms": 0,
+            "created_at_ms": now_ms,
+            "updated_at_ms": now_ms,
+        }
+        for i in range(count)
+    ]
+    with engine.begin() as conn:
+        for start in range(0, count, INSERT_CHUNK):
+            conn.execute(retry_task.insert(), rows[start : start + INSERT_CHUNK])
+        conn.exec_driver_sql(f"ANALYZE TABLE {retry_task.name}")
+    engine.dispose()
+
+
+def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, sharded: bool = True) -> None:
+    conn = pymysql.connect(**_connect_args(sa.engine.make_url(url)), autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    shard = f" AND id %% {total} = {index}" if total > 1 and sharded else ""
+    select_sql = (
+        f"SELECT id FROM {retry_task.name} WHERE status = 'PENDING' AND next_attempt_at_ms <= %s{shard} "
+        f"ORDER BY next_attempt_at_ms LIMIT {batch} FOR UPDATE SKIP LOCKED"
+    )
+    probe_sql = f"SELECT id FROM {retry_task.name} WHERE status = 'PENDING' AND next_attempt_at_ms <= %s{shard} LIMIT 1"
+    handled: list[int] = []
+    ready.set()
+    go.wait()
+    with conn.cursor() as cur:
+        while True:
+            now_ms = int(time.time() * 1000)
+            cur.execute(select_sql, (now_ms,))
+            ids = [row[0] for row in cur.fetchall()]
+            if not ids:
+                conn.commit()
+                # SKIP LOCKED returns nothing while other shards' range scans hold rows of this
+                # shard for an instant: only a plain (non-locking) read can say "none due".
+                cur.execute(probe_sql, (now_ms,))
+                remaining = cur.fetchall()
+                conn.commit()
+                if remaining:
+                    continue
+                break
+            marks = ",".join(["%s"] * len(ids))
+            cur.execute(
+                f"UPDATE {retry_task.name} SET status = 'SUCCEEDED', attempts = attempts + 1, finished_at_ms = %s, updated_at_ms = %s WHERE id IN ({marks})",
+                (now_ms, now_ms, *ids),
+            )
+            conn.commit()
+            handled.extend(ids)
+    conn.close()
+    out.put(handled)
+
+
+def raw_queue_worker(url: str, index: int, total: int, batch: int, ready, go, out) -> None:
+    raw_worker(url, index, total, batch, ready, go, out, sharded=False)
+
+
+def drainer_worker(url: str, index: int, total: int, batch: int, ready, go, out) -> None:
+    tasks = RetryTasks(url, pool_size=2)
+    handled: list[int] = []
+
+    @tasks.handler(NOOP)
+    def noop(task) -> None:
+        handled.append(task.id)
+
+    tasks.drain(shard_index=0, shard_total=1, params=DrainerParams(task_codes=("NOTHING",)))  # warm the pool and caches
+    ready.set()
+    go.wait()
+    report = tasks.drain(shard_index=index, shard_total=total, params=DrainerParams(batch=batch), budget_s=3600)
+    assert report.stopped == "drained", report.summary()
+    tasks.close()
+    out.put(handled)
+
+
+def timed(target, url: str, processes: int, batch: int) -> tuple[float, list[int]]:
+    ctx = mp.get_context("fork")
+    go = ctx.Event()
+    out = ctx.Queue()
+    readies = [ctx.Event() for _ in range(processes)]
+    procs = [ctx.Process(target=target, args=(url, i, processes, batch, readies[i], go, out)) for i in range(processes)]
+    for proc in procs:
+        proc.start()
+    for ready in readies:
+        if not ready.wait(120):
+            raise SystemExit("a worker did not get ready")
+    started = time.perf_counter()
+    go.set()
+    handled: list[int] = []
+    for _ in procs:
+        handled.extend(out.get(timeout=1800))
+    elapsed = time.perf_counter() - started
+    for proc in procs:
+        proc.join(60)
+        if proc.exitcode != 0:
+            raise SystemExit(f"worker exited with {proc.exitcode}")
+    return elapsed, handled
+
+
+def leftovers(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(retry_task).where(retry_task.c.status != "SUCCEEDED")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306/sc_bench", help="MySQL/MariaDB URL; the database is created and dropped")
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--processes", default="1,2,4")
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+    url = sa.engine.make_url(args.url)
+    server = sa.create_engine(url.set(database=""), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
+        conn.exec_driver_sql(f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    db_url = url.render_as_string(hide_password=False)
+    counts = [int(p) for p in args.processes.split(",")]
+    with server.connect() as conn:
+        version = conn.exec_driver_sql("SELECT version()").scalar_one()
+    print(f"retry-task drain benchmark: {args.tasks} due tasks, batch {args.batch}, {version}, {os.cpu_count()} CPUs")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'procs':>5} {'loop':>9} {'seconds':>8} {'rows/s':>9} {'vs raw':>7} {'dupes':>6} {'left':>6}")
+    try:
+        for processes in counts:
+            raw_rate = 0.0
+            for name, target in (("raw-shard", raw_worker), ("raw-queue", raw_queue_worker), ("drainer", drainer_worker)):
+                fill(db_url, args.tasks)
+                elapsed, handled = timed(target, db_url, processes, args.batch)
+                dupes = sum(n - 1 for n in Counter(handled).values() if n > 1)
+                left = leftovers(db_url) + (args.tasks - len(set(handled)))
+                rate = args.tasks / elapsed
+                ratio = f"{rate / raw_rate:.2f}" if name == "drainer" else ""
+                if name != "drainer":
+                    raw_rate = max(raw_rate, rate)
+                print(f"{processes:>5} {name:>9} {elapsed:>8.2f} {rate:>9.0f} {ratio:>7} {dupes:>6} {left:>6}", flush=True)
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
+        server.dispose()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

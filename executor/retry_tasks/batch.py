@@ -1,0 +1,229 @@
+"""One claimed batch, run through the task handlers by a bounded set of threads.
+
+Worker threads take rows in claim order; the calling thread meanwhile writes finished outcomes
+in bulk (every `flush_interval_s`, and when the batch is done) and renews the lease of the rows
+still waiting or running, so a slow batch neither holds its results back nor loses its rows.
+When the run must stop (budget spent, cancelled), workers start no new row; rows never started
+are released at once without using an attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from .backoff import Backoff
+from .errors import TaskInputError, TaskLeaseLost
+from .record import clip_error, decode_stages, dump_json, encode_json_text
+from .store import ClaimedRow, Outcome, OutcomeKind, TaskStore, WriteCounts
+from .task import GiveUp, RetryLater, Task
+
+log = logging.getLogger("shardcron.retry_tasks")
+
+#: Errors of this many rows per run are also written to the run log (all go to the rows).
+MAX_LOGGED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    task_code: str
+    fn: Callable[[Task], Any]
+    backoff: Backoff | None = None
+
+
+@dataclass
+class BatchCounts:
+    written: WriteCounts
+    released: int = 0
+
+
+def describe_exception(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class BatchRunner:
+    """Runs batches for one drainer run (one lease token, one thread pool)."""
+
+    def __init__(
+        self,
+        *,
+        store: TaskStore,
+        token: str,
+        handlers: Mapping[str, HandlerSpec],
+        default_backoff: Backoff,
+        clock: Clock,
+        rng: random.Random,
+        pool: Executor,
+        concurrency: int,
+        lease_ms: int,
+        should_stop: Callable[[], bool],
+        on_flush: Callable[[WriteCounts], None],
+        run_log: Callable[[str], None],
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.token = token
+        self.handlers = handlers
+        self.default_backoff = default_backoff
+        self.clock = clock
+        self.rng = rng
+        self.rng_lock = threading.Lock()
+        self.pool = pool
+        self.concurrency = concurrency
+        self.lease_ms = lease_ms
+        self.should_stop = should_stop
+        self.on_flush = on_flush
+        self.run_log = run_log
+        self.flush_interval_s = flush_interval_s
+        self.logged_errors = 0
+        self.note_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ one batch
+
+    def run(self, rows: Sequence[ClaimedRow]) -> BatchCounts:
+        lock = threading.Lock()
+        next_index = 0
+        finished: set[int] = set()
+        outcomes: list[Outcome] = []
+        lost_in_handler = 0
+
+        def worker() -> None:
+            nonlocal next_index, lost_in_handler
+            while not self.should_stop():
+                with lock:
+                    if next_index >= len(rows):
+                        return
+                    row = rows[next_index]
+                    next_index += 1
+                outcome = self.attempt(row)
+                with lock:
+                    finished.add(row.id)
+                    if outcome is None:
+                        lost_in_handler += 1
+                    else:
+                        outcomes.append(outcome)
+
+        def take() -> tuple[list[Outcome], int]:
+            nonlocal lost_in_handler
+            with lock:
+                taken, lost = outcomes[:], lost_in_handler
+                outcomes.clear()
+                lost_in_handler = 0
+            return taken, lost
+
+        total = WriteCounts()
+        # The lease was taken just before this batch started: count from here, before any handler runs.
+        renew_every_s = self.lease_ms / 3000
+        next_renew = self.clock.monotonic() + renew_every_s
+        futures: list[Future[None]] = [self.pool.submit(worker) for _ in range(min(self.concurrency, len(rows)))]
+        while True:
+            done, not_done = wait(futures, timeout=self.flush_interval_s, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()  # a worker that died of a bug must not pass for an empty batch
+            taken, lost = take()
+            if taken or lost:
+                written = self.store.write_outcomes(self.token, taken, self.clock.now_ms())
+                written.lost += lost
+                total.add(written)
+                self.on_flush(written)
+            if not not_done:
+                break
+            if self.clock.monotonic() >= next_renew:
+                with lock:
+                    waiting = [row.id for row in rows if row.id not in finished]
+                now_ms = self.clock.now_ms()
+                self.store.renew(self.token, waiting, now_ms + self.lease_ms, now_ms)
+                next_renew = self.clock.monotonic() + renew_every_s
+        never_started = [row.id for row in rows[next_index:]]
+        released = self.store.release(self.token, never_started, self.clock.now_ms())
+        return BatchCounts(total, released)
+
+    # ------------------------------------------------------------------ one row
+
+    def attempt(self, row: ClaimedRow) -> Outcome | None:
+        """Run one claimed row's handler; the outcome to write, or None if the row was lost."""
+        attempt_no = row.attempts + 1
+        try:
+            payload = json.loads(row.payload_json)
+            if not isinstance(payload, dict):
+                raise ValueError(f"expected a JSON object, got {type(payload).__name__}")
+        except ValueError as exc:
+            return self._dead(row, f"malformed payload: {exc}")
+        try:
+            stages = decode_stages(row.stages_json)
+        except ValueError as exc:
+            return self._dead(row, f"malformed stages_done: {exc}")
+        spec = self.handlers.get(row.task_code)
+        if spec is None:
+            known = ", ".join(sorted(self.handlers)) or "none"
+            return self._failed(row, attempt_no, f"no handler for task_code {row.task_code!r} on this executor (handlers: {known})", None)
+        task = Task(
+            id=row.id,
+            task_code=row.task_code,
+            request_no=row.request_no,
+            payload=payload,
+            attempt=attempt_no,
+            max_attempts=row.max_attempts,
+            stages_done=stages,
+            _record_stages=lambda text: self._record_stages(row, text),
+        )
+        try:
+            value = spec.fn(task)
+        except TaskLeaseLost:
+            return None
+        except RetryLater as exc:
+            return self._failed(row, attempt_no, exc.reason or "retry requested", round(exc.delay_s * 1000))
+        except GiveUp as exc:
+            return self._dead(row, describe_exception(exc))
+        except Exception as exc:
+            return self._failed(row, attempt_no, describe_exception(exc), None, exc=exc)
+        return Outcome(row.id, OutcomeKind.SUCCEEDED, result_json=self._result_json(row, value))
+
+    def _record_stages(self, row: ClaimedRow, text: str) -> None:
+        if not self.store.record_stages(self.token, row.id, text, self.clock.now_ms()):
+            raise TaskLeaseLost(row.id, row.task_code, row.request_no)
+
+    def _result_json(self, row: ClaimedRow, value: Any) -> str | None:
+        if value is None:
+            return None
+        try:
+            return encode_json_text("result", value)
+        except TaskInputError as exc:
+            # The work is done: a result that cannot be stored must not undo the success.
+            log.warning("task result not stored", extra={"task_id": row.id, "task_code": row.task_code, "error": str(exc)})
+            return dump_json({"result_not_stored": str(exc)})
+
+    def _failed(self, row: ClaimedRow, attempt_no: int, error: str, delay_ms: int | None, exc: BaseException | None = None) -> Outcome:
+        if attempt_no >= row.max_attempts:
+            return self._dead(row, error, exc=exc)
+        if delay_ms is None:
+            spec = self.handlers.get(row.task_code)
+            backoff = spec.backoff if spec is not None and spec.backoff is not None else self.default_backoff
+            with self.rng_lock:  # the run's worker threads share this generator
+                delay_ms = backoff.delay_ms(attempt_no, self.rng)
+        next_at = self.clock.now_ms() + delay_ms
+        self._note(row, f"attempt {attempt_no}/{row.max_attempts} failed, next in {delay_ms / 1000:g} s: {error}")
+        return Outcome(row.id, OutcomeKind.RETRY, error=clip_error(error), next_attempt_at_ms=next_at)
+
+    def _dead(self, row: ClaimedRow, error: str, exc: BaseException | None = None) -> Outcome:
+        self._note(row, f"DEAD after attempt {row.attempts + 1}/{row.max_attempts}: {error}", always=True)
+        log.warning(
+            "retry task dead",
+            extra={"task_id": row.id, "task_code": row.task_code, "request_no": row.request_no, "error": error},
+            exc_info=exc,
+        )
+        return Outcome(row.id, OutcomeKind.DEAD, error=clip_error(error))
+
+    def _note(self, row: ClaimedRow, text: str, *, always: bool = False) -> None:
+        with self.note_lock:
+            if always or self.logged_errors < MAX_LOGGED_ERRORS:
+                self.logged_errors += 1
+                self.run_log(f"task {row.id} {row.task_code}/{row.request_no}: {text}")

@@ -1,0 +1,103 @@
+"""Drainers in real processes: four of them on MariaDB while the shard count keeps changing
+(every task executed exactly once, none left behind), and a drainer SIGKILLed mid-batch (its
+leased rows are picked up after the lease)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from shardcron.executor.clock import FakeClock, SystemClock
+from shardcron.executor.retry_tasks import RetryTasks, TaskStatus, retry_task
+from tests.support.net import wait_until
+from tests.support.retry_tasks import executions_per_task, row, side_metadata, status_counts
+
+ROOT = Path(__file__).resolve().parents[3]
+TASKS = 1_500
+
+
+def _spawn(url: str, worker: str, mode: str, **extra: object) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "tests.support.retry_drainer_process", "--url", url, "--worker", worker, "--mode", mode]
+    for key, value in extra.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _prepare(url: str, count: int) -> tuple[RetryTasks, list[int]]:
+    tasks = RetryTasks(url)
+    tasks.create_table()
+    side_metadata.create_all(tasks.engine)
+    rows = [{"task_code": "WORK", "request_no": f"R{i:05d}", "payload": "{}", "status": "PENDING", "attempts": 0, "max_attempts": 5,
+             "next_attempt_at_ms": 0, "lease_until_ms": 0, "created_at_ms": 0, "updated_at_ms": 0} for i in range(count)]
+    with tasks.engine.begin() as conn:
+        conn.execute(retry_task.insert(), rows)
+        ids = conn.execute(sa.select(retry_task.c.id)).scalars().all()
+    return tasks, sorted(ids)
+
+
+def _finish(proc: subprocess.Popen, timeout_s: float = 240) -> None:
+    out, err = proc.communicate(timeout=timeout_s)
+    assert proc.returncode == 0, err[-3000:]
+
+
+@pytest.mark.mysql
+def test_four_drainers_with_changing_shard_counts_run_each_task_exactly_once(mysql_url: str) -> None:
+    tasks, ids = _prepare(mysql_url, TASKS)
+    try:
+        procs = [_spawn(mysql_url, f"w{p}", "cycle", offset=p) for p in range(3)]
+        # The fourth executor joins the group while the others are at work.
+        wait_until(lambda: status_counts(tasks.engine).get("SUCCEEDED", 0) >= TASKS // 10, timeout_s=180, what="first tasks done")
+        procs.append(_spawn(mysql_url, "w3", "cycle", offset=3))
+        for proc in procs:
+            _finish(proc)
+        executions = executions_per_task(tasks.engine)
+        assert status_counts(tasks.engine) == {"SUCCEEDED": TASKS}, "tasks left behind"
+        duplicates = {task_id: n for task_id, n in executions.items() if n != 1}
+        assert duplicates == {}, f"executed more than once: {list(duplicates.items())[:10]}"
+        assert sorted(executions) == ids
+        with tasks.engine.connect() as conn:
+            attempts = set(conn.execute(sa.select(retry_task.c.attempts).distinct()).scalars())
+            workers = set(conn.execute(sa.text("SELECT DISTINCT worker FROM test_side_effect")).scalars())
+        assert attempts == {1}
+        assert len(workers) >= 2, workers
+    finally:
+        tasks.close()
+
+
+def test_rows_of_a_killed_drainer_are_picked_up_after_the_lease(db_url: str) -> None:
+    tasks, ids = _prepare(db_url, 30)
+    victim = _spawn(db_url, "victim", "block", lease_s=30)
+    try:
+        wait_until(lambda: executions_per_task(tasks.engine) != {}, timeout_s=120, what="the victim to start its batch")
+        with tasks.engine.connect() as conn:
+            leased = conn.execute(sa.select(retry_task.c.id, retry_task.c.lease_until_ms).where(retry_task.c.lease_owner.like("victim/%"))).all()
+        assert len(leased) == 10
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(60)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait(60)
+    lease_end = max(until for _, until in leased)
+    clock = FakeClock(start_ms=SystemClock().now_ms())
+    survivor = RetryTasks(db_url, clock=clock, owner="survivor")
+    try:
+        survivor.handler("WORK")(lambda task: "picked up")
+        first = survivor.drain()
+        assert (first.claimed, first.succeeded) == (20, 20)  # everything except the leased rows
+        clock.set(max(clock.now_ms(), lease_end))
+        second = survivor.drain()
+        assert (second.claimed, second.succeeded) == (10, 10)
+        assert status_counts(tasks.engine) == {TaskStatus.SUCCEEDED.value: 30}
+        for task_id, _ in leased:
+            record = row(tasks.engine, task_id)
+            assert (record.result, record.attempts, record.lease_owner) == ('"picked up"', 1, None)
+    finally:
+        survivor.close()
+        tasks.close()
