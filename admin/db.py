@@ -1,11 +1,9 @@
-"""One engine per process, on the embedded SQLite file or on MySQL/MariaDB.
+"""The admin database: one engine per process, schema creation, server checks.
 
-`Database` owns the engine and the session factory. Errors from the driver are turned into
-`DatabaseError`, one line an operator can act on ("cannot reach MySQL at 10.0.0.5:3306 ...").
-
-SQLite transactions start with BEGIN IMMEDIATE (the write lock up front) so two writers queue
-on the busy timeout instead of failing with "database is locked" when a read turns into a
-write; pure readers may ask for a deferred transaction with `Database.read_session()`.
+`Database` owns the engine and the session factory. Engines come from
+`shardcron.executor.sqlengine` (shared with the retry-task table); errors from the driver are
+turned into `DatabaseError`, one line an operator can act on. Pure readers may ask for a
+deferred SQLite transaction with `Database.read_session()`.
 """
 
 from __future__ import annotations
@@ -14,132 +12,23 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shardcron.executor.errors import ShardcronError
+from shardcron.executor.sqlengine import (  # noqa: F401  (re-exported for the admin)
+    DatabaseError,
+    create_db_engine,
+    describe_db_error,
+    parse_database_url,
+    redact_url,
+)
 
 from .models import SCHEMA_VERSION, Base, Meta
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIN_MARIADB = (10, 6)
 MIN_MYSQL = (8, 0)
-
-
-class DatabaseError(ShardcronError):
-    """The database cannot be used: bad URL, unreachable, refused, too old, wrong schema."""
-
-
-def redact_url(url: str | URL) -> str:
-    """The URL with its password (and driver options) hidden, for messages and logs."""
-    try:
-        return make_url(url).set(query={}).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL has nothing we could reliably hide: show none of it
-        return "<unparseable URL>"
-
-
-def parse_database_url(url: str) -> URL:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"invalid database URL {url!r}: use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DATABASE") from None
-    backend, _, driver = parsed.drivername.partition("+")
-    if backend == "sqlite" and driver in ("", "pysqlite"):
-        return parsed
-    if backend in ("mysql", "mariadb"):
-        if driver != "pymysql":
-            raise DatabaseError(f"database URL {redact_url(parsed)}: use the PyMySQL driver, i.e. {backend}+pymysql://...")
-        if not parsed.database:
-            raise DatabaseError(f"database URL {redact_url(parsed)} names no database (…/DATABASE at the end)")
-        return parsed
-    raise DatabaseError(f"unsupported database {parsed.drivername!r} in {redact_url(parsed)}: shardcron runs on SQLite and MySQL/MariaDB")
-
-
-def _sqlite_path(url: URL) -> Path | None:
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return None
-    return Path(database)
-
-
-def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine configured for shardcron's use of the given URL."""
-    parsed = parse_database_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        path = _sqlite_path(parsed)
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatabaseError(f"cannot create the folder for SQLite file {path}: {exc.strerror}") from None
-        engine = create_engine(
-            parsed,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=pool_size,
-            max_overflow=pool_size,
-        )
-        _configure_sqlite(engine)
-        return engine
-    query = dict(parsed.query)
-    query.setdefault("charset", "utf8mb4")
-    return create_engine(
-        parsed.set(query=query),
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_recycle=3600,
-        # Claims use SELECT ... FOR UPDATE SKIP LOCKED; READ COMMITTED keeps gap locks away.
-        isolation_level="READ COMMITTED",
-        connect_args={"connect_timeout": 5},
-    )
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-_MYSQL_HINTS = {
-    1044: "the user has no access to this database",
-    1045: "access denied: check the user name and password",
-    1698: "access denied: check the user name and password",
-    1049: "the database does not exist: create it first (CREATE DATABASE … CHARACTER SET utf8mb4)",
-    1142: "the user lacks a privilege shardcron needs",
-    1227: "the user lacks a privilege shardcron needs",
-    2003: "cannot reach the server",
-    2005: "unknown host",
-    2013: "the server closed the connection",
-}
-
-
-def describe_db_error(exc: BaseException, url: str | URL) -> str:
-    """One line saying what went wrong with the database at `url`."""
-    where = redact_url(url)
-    orig = getattr(exc, "orig", None) or exc
-    args = getattr(orig, "args", ())
-    if args and isinstance(args[0], int) and args[0] in _MYSQL_HINTS:
-        detail = str(args[1]) if len(args) > 1 else ""
-        return f"database {where}: {_MYSQL_HINTS[args[0]]} ({detail})"
-    first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    first_line = re.sub(r"\s*\(Background on this error.*$", "", first_line)
-    return f"database {where}: {first_line}"
 
 
 def check_server(engine: Engine) -> str:

@@ -1,8 +1,7 @@
 """The business database the retry-task table lives in.
 
 `RetryTasks` usually receives the application's own SQLAlchemy engine; given a URL it builds one
-with `open_engine`. The executor never imports the admin, so this is the executor's own small
-engine factory (SQLite file or MySQL/MariaDB via PyMySQL).
+with `open_engine` (the engine set-up shared with the admin database, in `sqlengine`).
 
 On MySQL every transaction of ours runs at READ COMMITTED whatever the application's engine
 default is: claims use `FOR UPDATE SKIP LOCKED`, and REPEATABLE READ would add gap locks and let a
@@ -11,101 +10,37 @@ transaction read a snapshot older than the rows it just waited for.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from .. import sqlengine
+from ..sqlengine import redact_url  # noqa: F401  (used by the CLI)
 from .errors import TasksDatabaseError
 from .schema import TABLE_NAME, metadata
 
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_S = 30.0
 #: MySQL errors after which the whole transaction can simply run again: deadlock victim, lock wait timeout.
 _RETRIABLE_MYSQL = {1213, 1205}
 _TRANSACTION_ATTEMPTS = 5
 
 
-def redact_url(url: str | URL) -> str:
-    try:
-        return make_url(url).set(query={}).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL: show none of it rather than leak a password
-        return "<unparseable URL>"
-
-
 def describe_db_error(exc: BaseException, url: str | URL) -> str:
-    """One line: where, and what the driver said (first line, without SQLAlchemy's links)."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    text = re.sub(r"\s*\(Background on this error.*$", "", text)
-    return f"retry-task database {redact_url(url)}: {text}"
+    return sqlengine.describe_db_error(exc, url, what="retry-task database")
 
 
 def parse_url(url: str) -> URL:
-    try:
-        return make_url(url)
-    except ArgumentError:
-        raise TasksDatabaseError(
-            f"invalid database URL {url!r}: use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DATABASE"
-        ) from None
+    return sqlengine.parse_database_url(url, error=TasksDatabaseError)
 
 
 def open_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for a `sqlite:///PATH` or `mysql+pymysql://...` URL."""
-    parsed = parse_url(url)
-    backend, _, driver = parsed.drivername.partition("+")
-    if backend == "sqlite" and driver in ("", "pysqlite"):
-        engine = create_engine(
-            parsed,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
-            pool_size=pool_size,
-            max_overflow=pool_size,
-        )
-        _configure_sqlite(engine)
-        return engine
-    if backend in ("mysql", "mariadb") and driver == "pymysql":
-        if not parsed.database:
-            raise TasksDatabaseError(f"database URL {redact_url(parsed)} names no database (.../DATABASE at the end)")
-        query = dict(parsed.query)
-        query.setdefault("charset", "utf8mb4")
-        try:
-            return create_engine(
-                parsed.set(query=query),
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,
-                pool_recycle=3600,
-                isolation_level="READ COMMITTED",
-                connect_args={"connect_timeout": 5},
-            )
-        except NoSuchModuleError as exc:  # pragma: no cover - PyMySQL is a dependency
-            raise TasksDatabaseError(describe_db_error(exc, parsed)) from None
-    raise TasksDatabaseError(
-        f"unsupported database {parsed.drivername!r} in {redact_url(parsed)}: use sqlite:///PATH or mysql+pymysql://..."
-    )
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # BEGIN is issued below, so it can be IMMEDIATE
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # Writers take SQLite's single write lock up front, so they queue on the busy timeout
-        # instead of failing when a read inside the transaction turns into a write; reads
-        # (`TaskDatabase.connect`) ask for a deferred transaction and take no write lock.
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
+    """An engine for a `sqlite:///PATH` or `mysql+pymysql://...` URL (shared set-up, our errors)."""
+    return sqlengine.create_db_engine(url, pool_size=pool_size, error=TasksDatabaseError)
 
 
 class TaskDatabase:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ShardcronError
+from ..sqlengine import DatabaseError
 
 
 class RetryTaskError(ShardcronError):
@@ -67,7 +68,7 @@ class DrainerParamError(RetryTaskError):
         super().__init__(f"invalid drainer parameter {where}: {reason}")
 
 
-class TasksDatabaseError(RetryTaskError):
+class TasksDatabaseError(RetryTaskError, DatabaseError):
     """The retry-task database cannot be used (bad URL, unreachable, refused, table missing)."""
 
 
