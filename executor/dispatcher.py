@@ -1,0 +1,331 @@
+"""Triggers -> runs: one worker per jobId, block strategies, kill, timeouts, idle workers.
+
+  SERIAL_EXECUTION  queued behind the running run (FIFO, at most `queue_limit` waiting)
+  DISCARD_LATER     refused at once while the job is running or has queued runs
+  COVER_EARLY       the running run is cancelled and reports 500, queued runs are dropped (each
+                    reporting 500), the new run runs as soon as the old handler has returned
+
+`/kill` cancels the running run and drops the queued ones, each reporting 500. A run whose
+`executorTimeout` passes is cancelled and reports 502. A duplicate logId (recently accepted here,
+or with its result still waiting for an admin) is refused with "repeat trigger job, logId:N".
+`tick()` enforces timeouts and retires idle workers; it reads only the injected clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from .clock import Clock
+from .context import JobContext, ProgressSink
+from .errors import ShardcronError
+from .glue import ScriptRunner
+from .handlers import HandlerRegistry, JobHandler
+from .joblog import RunLogStore
+from .outcome import Outcome, merge_result_data, outcome_of_error, outcome_of_return
+from .protocol import BlockStrategy, CallbackParam, GlueType, TriggerParam
+from .runs import Run, RunState
+from .worker import JobWorker
+
+log = logging.getLogger("shardcron.executor.dispatcher")
+
+#: How many accepted logIds are remembered for duplicate detection (besides unsent results).
+RECENT_LOG_IDS = 50_000
+REPEAT_TRIGGER = "repeat trigger job, logId:{log_id}"
+
+
+class TriggerRefused(ShardcronError):
+    """A /run this executor does not accept; the message is the envelope's msg."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        handlers: HandlerRegistry,
+        logs: RunLogStore,
+        clock: Clock,
+        *,
+        submit_result: Callable[[CallbackParam], None],
+        is_result_pending: Callable[[int], bool],
+        progress_sink: ProgressSink,
+        progress_finish: Callable[[int], None],
+        scripts: ScriptRunner | None,
+        queue_limit: int,
+        idle_worker_s: float,
+        on_deadline: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._handlers = handlers
+        self._logs = logs
+        self._clock = clock
+        self._submit_result = submit_result
+        self._is_result_pending = is_result_pending
+        self._progress_sink = progress_sink
+        self._progress_finish = progress_finish
+        self._scripts = scripts
+        self._queue_limit = queue_limit
+        self._idle_worker_s = idle_worker_s
+        self._on_deadline = on_deadline
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified whenever a run ends
+        self._workers: dict[int, JobWorker] = {}
+        self._active: dict[int, Run] = {}  # log id -> queued or running run
+        self._recent: set[int] = set()
+        self._recent_order: deque[int] = deque()
+        self._refusal: str | None = "executor is not running"  # why triggers are refused, None = open
+
+    # ------------------------------------------------------------------ admin calls
+
+    def submit(self, trigger: TriggerParam) -> str:
+        """Accept a trigger (it runs asynchronously) or raise TriggerRefused with the reason."""
+        handler = self._resolve(trigger)
+        covered: list[Run] = []
+        with self._lock:
+            if self._refusal is not None:
+                raise TriggerRefused(f"{self._refusal}, trigger logId:{trigger.log_id} refused")
+            if trigger.log_id in self._recent or self._is_result_pending(trigger.log_id):
+                raise TriggerRefused(REPEAT_TRIGGER.format(log_id=trigger.log_id))
+            worker = self._workers.get(trigger.job_id)
+            if worker is not None and worker.busy:
+                strategy = trigger.executor_block_strategy
+                if strategy is BlockStrategy.DISCARD_LATER:
+                    raise TriggerRefused(
+                        f"block strategy effect: Discard Later (job {trigger.job_id} is running or has queued triggers), logId:{trigger.log_id}"
+                    )
+                if strategy is BlockStrategy.COVER_EARLY:
+                    covered = self._take_runs(worker)
+                elif len(worker.queue) >= self._queue_limit:
+                    raise TriggerRefused(
+                        f"job {trigger.job_id} queue is full ({self._queue_limit} triggers waiting), logId:{trigger.log_id} refused"
+                    )
+            run = self._new_run(trigger, handler)
+            if worker is None:
+                worker = JobWorker(trigger.job_id, self._lock, self._clock, self._execute, self._end_run, self._started)
+                self._workers[trigger.job_id] = worker
+                worker.start()
+            worker.queue.append(run)
+            worker.cond.notify()
+            self._active[run.log_id] = run
+            self._remember(run.log_id)
+        if covered:
+            self._stop_runs(covered, "covered by a newer trigger (COVER_EARLY), logId:%d" % trigger.log_id)
+        log.debug("trigger accepted", extra={"job_id": trigger.job_id, "log_id": trigger.log_id, "shard": run.shard})
+        return f"accepted, logId:{trigger.log_id}"
+
+    def kill(self, job_id: int) -> str:
+        with self._lock:
+            worker = self._workers.get(job_id)
+            runs = self._take_runs(worker) if worker is not None else []
+        if not runs:
+            return "job thread already killed."
+        self._stop_runs(runs, "killed by /kill")
+        return f"job {job_id} killed ({len(runs)} run(s) stopped)"
+
+    def is_busy(self, job_id: int) -> bool:
+        with self._lock:
+            worker = self._workers.get(job_id)
+            return worker is not None and worker.busy
+
+    def is_active(self, log_id: int) -> bool:
+        """True while the run is queued or its handler has not returned yet."""
+        with self._lock:
+            return log_id in self._active
+
+    @property
+    def worker_count(self) -> int:
+        with self._lock:
+            return len(self._workers)
+
+    @property
+    def running_count(self) -> int:
+        with self._lock:
+            return sum(1 for w in self._workers.values() if w.current is not None)
+
+    # ------------------------------------------------------------------ the clock-driven duties
+
+    def tick(self) -> float:
+        """Time out overdue runs and retire idle workers; returns the seconds until the next duty."""
+        now_s = self._clock.monotonic()
+        overdue: list[Run] = []
+        next_s = now_s + self._idle_worker_s
+        with self._lock:
+            for job_id, worker in list(self._workers.items()):
+                run = worker.current
+                if run is not None:
+                    if run.deadline_s is not None and not run.reported:
+                        if now_s >= run.deadline_s:
+                            overdue.append(run)
+                        else:
+                            next_s = min(next_s, run.deadline_s)
+                elif not worker.queue:
+                    idle_until_s = worker.idle_since_s + self._idle_worker_s
+                    if now_s >= idle_until_s:
+                        worker.retired = True
+                        worker.cond.notify()
+                        del self._workers[job_id]
+                        log.debug("idle job worker retired", extra={"job_id": job_id})
+                    else:
+                        next_s = min(next_s, idle_until_s)
+        for run in overdue:
+            seconds = run.trigger.executor_timeout_s
+            run.ctx.cancel(f"timeout after {seconds}s")
+            if run.claim_report():
+                run.log.write(f"run timed out after {seconds}s; its handler was asked to stop")
+                self._report(run, Outcome.timeout(f"job execute timeout: exceeded {seconds}s"))
+                log.warning("run timed out", extra={"job_id": run.job_id, "log_id": run.log_id, "timeout_s": seconds})
+        return max(0.0, next_s - now_s)
+
+    # ------------------------------------------------------------------ start and graceful stop
+
+    def open(self) -> None:
+        """Start accepting triggers."""
+        with self._lock:
+            self._refusal = None
+
+    def stop_accepting(self) -> None:
+        """Refuse new triggers and drop the queued runs (each reports 500)."""
+        dropped: list[Run] = []
+        with self._lock:
+            self._refusal = "executor is shutting down"
+            for worker in self._workers.values():
+                dropped.extend(worker.queue)
+                worker.queue.clear()
+                if worker.current is None:
+                    worker.idle_since_s = self._clock.monotonic()
+            for run in dropped:
+                self._end_queued(run)
+        self._stop_runs(dropped, "executor is shutting down")
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for every running handler to return; True if they all did."""
+        deadline_s = self._clock.monotonic() + timeout_s
+        with self._idle:
+            while self._active:
+                remaining_s = deadline_s - self._clock.monotonic()
+                if remaining_s <= 0:
+                    return False
+                self._idle.wait(min(remaining_s, 0.5))
+            return True
+
+    def cancel_running(self, reason: str) -> int:
+        """Cancel every running run (each reports 500 unless it already reported)."""
+        with self._lock:
+            running = [w.current for w in self._workers.values() if w.current is not None]
+        self._stop_runs(running, reason)
+        return len(running)
+
+    def retire_all(self) -> None:
+        with self._lock:
+            for worker in self._workers.values():
+                worker.retired = True
+                worker.cond.notify()
+            self._workers.clear()
+
+    # ------------------------------------------------------------------ internals
+
+    def _resolve(self, trigger: TriggerParam) -> JobHandler | None:
+        glue_type = trigger.glue_type
+        if glue_type == GlueType.BEAN:
+            handler = self._handlers.get(trigger.executor_handler)
+            if handler is None:
+                raise TriggerRefused(f"job handler [{trigger.executor_handler}] not found.")
+            return handler
+        if self._scripts is None:
+            raise TriggerRefused(
+                f"glueType[{glue_type}] is disabled on this executor: script jobs run only where the executor opts in (glue_enabled)"
+            )
+        if not self._scripts.supports(glue_type):
+            raise TriggerRefused(f"glueType[{glue_type}] is not valid. (this executor runs BEAN, GLUE_SHELL and GLUE_PYTHON)")
+        return None
+
+    def _new_run(self, trigger: TriggerParam, handler: JobHandler | None) -> Run:
+        run_log = self._logs.open(trigger.log_id, trigger.log_date_time_ms)
+        ctx = JobContext(trigger=trigger, write_log=run_log.write, progress_sink=self._progress_sink, clock=self._clock)
+        return Run(trigger=trigger, ctx=ctx, log=run_log, handler=handler)
+
+    def _remember(self, log_id: int) -> None:
+        self._recent.add(log_id)
+        self._recent_order.append(log_id)
+        if len(self._recent_order) > RECENT_LOG_IDS:
+            self._recent.discard(self._recent_order.popleft())
+
+    def _take_runs(self, worker: JobWorker) -> list[Run]:
+        """Under the lock: the worker's running run (if not reported yet) and its queued runs,
+        which leave the queue (and the active set) at once."""
+        runs = [worker.current] if worker.current is not None and not worker.current.reported else []
+        queued = list(worker.queue)
+        worker.queue.clear()
+        for run in queued:
+            self._end_queued(run)
+        if worker.current is None:
+            worker.idle_since_s = self._clock.monotonic()
+        return runs + queued
+
+    def _end_queued(self, run: Run) -> None:
+        run.state = RunState.ENDED
+        self._active.pop(run.log_id, None)
+        self._idle.notify_all()
+
+    def _stop_runs(self, runs: list[Run], reason: str) -> None:
+        """Outside the lock: cancel running runs and report every run as failed with `reason`."""
+        for run in runs:
+            started = run.started_at_s is not None
+            run.ctx.cancel(reason)
+            if not run.claim_report():
+                continue
+            if started:
+                run.log.write(f"run cancelled: {reason}; its handler was asked to stop")
+                self._report(run, Outcome.fail(f"job killed while running: {reason}"))
+            else:
+                run.log.write(f"run dropped before it started: {reason}")
+                self._report(run, Outcome.fail(f"job not executed, removed from the queue: {reason}"))
+                run.log.close()
+                self._progress_finish(run.log_id)
+            log.info("run stopped", extra={"job_id": run.job_id, "log_id": run.log_id, "reason": reason, "started": started})
+
+    def _started(self, run: Run) -> None:
+        if run.deadline_s is not None:
+            self._on_deadline()
+
+    def _execute(self, run: Run) -> Outcome:
+        """In the worker thread: run the handler or script, turning anything it does into an Outcome."""
+        if run.ctx.cancelled:
+            return Outcome.fail(f"job killed: {run.ctx.cancel_reason}")
+        run.log.write(run.describe())
+        if run.handler is None:
+            assert self._scripts is not None
+            return self._scripts.run(run.ctx)
+        try:
+            return outcome_of_return(run.handler.func(run.ctx))
+        except (Exception, SystemExit) as exc:
+            return outcome_of_error(exc)
+
+    def _end_run(self, worker: JobWorker, run: Run, outcome: Outcome) -> None:
+        """In the worker thread, after the handler returned: report (if nobody did) and free the job."""
+        if run.claim_report():
+            self._report(run, outcome)
+        else:
+            for line in outcome.log_lines:
+                run.log.write(line)
+            run.log.write(f"handler returned after the run's result was reported; ignored: code {outcome.code} {outcome.msg or ''}".rstrip())
+        run.log.close()
+        self._progress_finish(run.log_id)
+        with self._lock:
+            run.state = RunState.ENDED
+            worker.current = None
+            if not worker.queue:
+                worker.idle_since_s = self._clock.monotonic()
+            self._active.pop(run.log_id, None)
+            self._idle.notify_all()
+
+    def _report(self, run: Run, outcome: Outcome) -> None:
+        """Write the outcome to the run log and hand the result to the callback spool (durable)."""
+        data, note = merge_result_data(run.ctx.result_data, outcome)
+        for line in outcome.log_lines:
+            run.log.write(line)
+        if note:
+            run.log.write(note)
+        run.log.write(f"result: code {outcome.code}" + (f", {outcome.msg}" if outcome.msg else ""))
+        result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data)
+        self._submit_result(result)

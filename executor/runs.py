@@ -1,0 +1,77 @@
+"""One accepted trigger: its context, its log, and the promise to report its result exactly once.
+
+A run's result is reported at the first of: the handler returns; its timeout passes (502); it is
+killed (`/kill`, COVER_EARLY, shutdown: 500). A handler that keeps going after its result was
+reported (Python cannot stop a thread) still holds its job's worker until it returns, and what it
+returns then is only written to the run log.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass, field
+
+from .context import JobContext
+from .handlers import JobHandler
+from .joblog import RunLog
+from .protocol import TriggerParam
+
+
+class RunState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    ENDED = "ended"  # the handler returned (or the run was dropped before it started)
+
+
+@dataclass(eq=False)
+class Run:
+    trigger: TriggerParam
+    ctx: JobContext
+    log: RunLog
+    #: The registered handler of a BEAN job; None for a script job.
+    handler: JobHandler | None
+    state: RunState = RunState.QUEUED
+    started_at_s: float | None = None
+    deadline_s: float | None = None
+    _reported: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def log_id(self) -> int:
+        return self.trigger.log_id
+
+    @property
+    def job_id(self) -> int:
+        return self.trigger.job_id
+
+    @property
+    def shard(self) -> str:
+        return f"{self.trigger.broadcast_index}/{self.trigger.broadcast_total}"
+
+    @property
+    def reported(self) -> bool:
+        return self._reported
+
+    def claim_report(self) -> bool:
+        """True exactly once: the caller is the one that reports this run's result."""
+        with self._lock:
+            if self._reported:
+                return False
+            self._reported = True
+            return True
+
+    def start(self, now_s: float) -> None:
+        self.state = RunState.RUNNING
+        self.started_at_s = now_s
+        if self.trigger.executor_timeout_s > 0:
+            self.deadline_s = now_s + self.trigger.executor_timeout_s
+
+    def describe(self) -> str:
+        t = self.trigger
+        what = f"handler {t.executor_handler}" if self.handler is not None else f"{t.glue_type} script"
+        timeout = f"{t.executor_timeout_s}s" if t.executor_timeout_s else "none"
+        return (
+            f"run {t.log_id} of job {t.job_id} started: {what}, shard {self.shard}, "
+            f"block strategy {t.executor_block_strategy}, timeout {timeout}, param {t.executor_params!r}"
+        )
