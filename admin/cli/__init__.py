@@ -56,6 +56,7 @@ def _register() -> None:
     main.add_command(db_cmd.db)
     main.add_command(config_cmd.config)
     main.add_command(serve_cmd.admin)
+    from shardcron.executor.cli import executor as executor_cmd; main.add_command(executor_cmd)  # noqa: E702
 
 
 _register()
