@@ -174,7 +174,7 @@ class Executor:
             self._server = server
             self.address = advertised_address(self.config, bound_port)
             self._state = "started"
-        self.callbacks.replay()
+        self.dispatcher.remember(self.callbacks.replay())
         for loop in self._loops.values():
             loop.start()
         self.dispatcher.open()

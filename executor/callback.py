@@ -45,8 +45,8 @@ class CallbackSender:
 
     # ------------------------------------------------------------------ producers
 
-    def replay(self) -> int:
-        """Queue every result left in the spool by an earlier process; returns how many."""
+    def replay(self) -> list[int]:
+        """Queue every result left in the spool by an earlier process; returns their log ids."""
         results = self._spool.load()
         with self._lock:
             fresh = [r for r in results if r.log_id not in self._unaccepted]
@@ -55,7 +55,7 @@ class CallbackSender:
         if results:
             log.info("spooled results replayed", extra={"count": len(results)})
             self.on_submit()
-        return len(results)
+        return [r.log_id for r in results]
 
     def submit(self, result: CallbackParam) -> None:
         """Spool `result` (fsync) and queue it for sending."""

@@ -244,7 +244,15 @@ class Dispatcher:
         ctx = JobContext(trigger=trigger, write_log=run_log.write, progress_sink=self._progress_sink, clock=self._clock)
         return Run(trigger=trigger, ctx=ctx, log=run_log, handler=handler)
 
+    def remember(self, log_ids: list[int]) -> None:
+        """Treat these logIds as accepted here (results replayed from the spool at start)."""
+        with self._lock:
+            for log_id in log_ids:
+                self._remember(log_id)
+
     def _remember(self, log_id: int) -> None:
+        if log_id in self._recent:
+            return
         self._recent.add(log_id)
         self._recent_order.append(log_id)
         if len(self._recent_order) > RECENT_LOG_IDS:
