@@ -46,6 +46,9 @@ from .spool import CallbackSpool
 log = logging.getLogger("shardcron.executor")
 
 LOG_CLEANUP_INTERVAL_S = 3600.0
+#: A finished run's result waits this long for others to share its callback POST (it is
+#: already safe in the spool): at high rates one POST carries up to 50 results.
+CALLBACK_LINGER_S = 0.02
 #: After shutdown cancelled the runs still going, how long their handlers get to return.
 CANCEL_GRACE_S = 2.0
 
@@ -130,7 +133,7 @@ class Executor:
         self._loops = {
             "maintenance": Loop("shardcron-executor-maintenance", self._maintain),
             "registry": Loop("shardcron-executor-registry", self.registrar.tick),
-            "callback": Loop("shardcron-executor-callback", self.callbacks.tick),
+            "callback": Loop("shardcron-executor-callback", self.callbacks.tick, linger_s=CALLBACK_LINGER_S),
             "progress": Loop("shardcron-executor-progress", self.progress.tick),
         }
         self.callbacks.on_submit = self._loops["callback"].wake

@@ -1,11 +1,13 @@
 """Results to the admins: spooled first, sent in batches of at most 50, admins tried in turn.
 
-`submit()` is the durable boundary: it returns once the result is fsync'd in the spool. The
-sender's `tick()` then posts batches (`POST {admin}/api/callback`, a JSON array) to the first
-admin that answers code 200 and only then removes the batch from the spool. When every admin
-fails, the batch stays and the next attempt waits `retry_s`. Spooled results are replayed at
-start (`replay()`). The admin ignores a second result for a finished logId, so sending a result
-twice (a crash between "accepted" and "removed") is harmless.
+`submit()` is the durable boundary: it returns once the result is fsync'd in the spool. Runs
+finishing together are committed together (the first caller writes everything queued so far,
+the others wait for that write), so a burst costs one fsync. The sender's `tick()` then posts
+batches (`POST {admin}/api/callback`, a JSON array) to the first admin that answers code 200,
+and a spool segment is removed once all of its results were accepted. When every admin fails,
+the batch stays and the next attempt waits `retry_s`. Spooled results are replayed at start
+(`replay()`). The admin ignores a second result for a finished logId, so sending a result twice
+(a crash between "accepted" and "removed") is harmless.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from dataclasses import dataclass
 
 from .admin_client import AdminClient, AdminUnavailable
 from .clock import Clock
-from .protocol import CallbackParam, callbacks_to_wire, encode_json
+from .protocol import CallbackParam, encode_json
 from .spool import CallbackSpool, SpoolError
 
 log = logging.getLogger("shardcron.executor.callback")
@@ -28,46 +31,90 @@ CALLBACK_BATCH_MAX = 50
 CALLBACK_BATCH_MAX_BYTES = 4 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class _Pending:
+    result: CallbackParam
+    wire: bytes  # the result's JSON, encoded once
+    segment: str | None  # its spool segment; None if the disk refused it
+
+
 class CallbackSender:
     def __init__(self, spool: CallbackSpool, client: AdminClient, clock: Clock, retry_s: float) -> None:
         self._spool = spool
         self._client = client
         self._clock = clock
         self._retry_s = retry_s
-        self._pending: deque[CallbackParam] = deque()
+        self._pending: deque[_Pending] = deque()
         self._unaccepted: set[int] = set()  # log ids submitted or replayed, not yet accepted
-        self._lock = threading.Lock()  # guards _pending and _unaccepted
+        self._segment_left: dict[str, int] = {}  # spool segment -> its results not yet accepted
+        self._lock = threading.Lock()  # guards the three above
+        # group commit: results waiting to be written, and who is writing
+        self._commit = threading.Condition()
+        self._to_write: list[CallbackParam] = []
+        self._tickets_issued = 0
+        self._tickets_durable = 0
+        self._writing = False
         self._send_lock = threading.Lock()  # one sender at a time (the loop, a test, flush)
         self._next_attempt_s = 0.0
         self._failing = False
-        self.delivered = 0
         self.on_submit = lambda: None  # wakes the loop that drives tick()
 
     # ------------------------------------------------------------------ producers
 
     def replay(self) -> list[int]:
         """Queue every result left in the spool by an earlier process; returns their log ids."""
-        results = self._spool.load()
-        with self._lock:
+        replayed: list[int] = []
+        for segment, results in self._spool.load():
             fresh = [r for r in results if r.log_id not in self._unaccepted]
-            self._pending.extendleft(reversed(fresh))
-            self._unaccepted.update(r.log_id for r in fresh)
-        if results:
-            log.info("spooled results replayed", extra={"count": len(results)})
+            self._queue(fresh, segment)
+            replayed.extend(r.log_id for r in fresh)
+        if replayed:
+            log.info("spooled results replayed", extra={"count": len(replayed)})
             self.on_submit()
-        return [r.log_id for r in results]
+        return replayed
 
     def submit(self, result: CallbackParam) -> None:
-        """Spool `result` (fsync) and queue it for sending."""
-        try:
-            self._spool.write(result)
-        except SpoolError as exc:
-            # Nothing durable can be done; sending it from memory still beats dropping it.
-            log.error("result not spooled, sending from memory only", extra={"log_id": result.log_id, "error": str(exc)})
-        with self._lock:
-            self._pending.append(result)
-            self._unaccepted.add(result.log_id)
+        """Spool `result` (fsync, shared with results finishing at the same time) and queue it."""
+        with self._commit:
+            self._to_write.append(result)
+            self._tickets_issued += 1
+            ticket = self._tickets_issued
+            while self._tickets_durable < ticket:
+                if self._writing:
+                    self._commit.wait()
+                    continue
+                batch, self._to_write = self._to_write, []
+                last_ticket = self._tickets_issued
+                self._writing = True
+                self._commit.release()
+                try:
+                    self._write(batch)
+                finally:
+                    self._commit.acquire()
+                    self._writing = False
+                    self._tickets_durable = last_ticket
+                    self._commit.notify_all()
         self.on_submit()
+
+    def _write(self, batch: list[CallbackParam]) -> None:
+        try:
+            segment: str | None = self._spool.write(batch)
+        except SpoolError as exc:
+            # Nothing durable can be done; sending them from memory still beats dropping them.
+            log.error("results not spooled, sending from memory only", extra={"results": len(batch), "error": str(exc)})
+            segment = None
+        except Exception:  # never lose the batch (other runs' results) to an unexpected error
+            log.exception("results not spooled, sending from memory only", extra={"results": len(batch)})
+            segment = None
+        self._queue(batch, segment)
+
+    def _queue(self, results: list[CallbackParam], segment: str | None) -> None:
+        items = [_Pending(r, encode_json(r.to_wire()), segment) for r in results]
+        with self._lock:
+            self._pending.extend(items)
+            self._unaccepted.update(r.log_id for r in results)
+            if segment is not None:
+                self._segment_left[segment] = self._segment_left.get(segment, 0) + len(items)
 
     def is_pending(self, log_id: int) -> bool:
         """True while the result of `log_id` is spooled or queued (not yet accepted by an admin)."""
@@ -105,8 +152,9 @@ class CallbackSender:
         batch = self._take_batch()
         if not batch:
             return False
+        body = b"[" + b",".join(item.wire for item in batch) + b"]"
         try:
-            accepted = self._client.post("callback", callbacks_to_wire(batch))
+            accepted = self._client.post_raw("callback", body)
         except AdminUnavailable as exc:
             with self._lock:
                 self._pending.extendleft(reversed(batch))
@@ -117,23 +165,34 @@ class CallbackSender:
             )
             self._failing = True
             return False
-        for result in batch:
-            self._spool.remove(result.log_id)
-        with self._lock:
-            self._unaccepted.difference_update(r.log_id for r in batch)
-        self.delivered += len(batch)
+        self._accepted(batch)
         if self._failing:
             log.info("callbacks accepted again", extra={"admin": accepted.admin, "pending": self.pending_count})
         self._failing = False
-        log.debug("callback batch accepted", extra={"admin": accepted.admin, "results": len(batch), "first_log_id": batch[0].log_id})
+        log.debug("callback batch accepted", extra={"admin": accepted.admin, "results": len(batch), "first_log_id": batch[0].result.log_id})
         return True
 
-    def _take_batch(self) -> list[CallbackParam]:
-        batch: list[CallbackParam] = []
+    def _accepted(self, batch: list[_Pending]) -> None:
+        done: list[str] = []
+        with self._lock:
+            for item in batch:
+                self._unaccepted.discard(item.result.log_id)
+                if item.segment is not None:
+                    left = self._segment_left[item.segment] - 1
+                    if left:
+                        self._segment_left[item.segment] = left
+                    else:
+                        del self._segment_left[item.segment]
+                        done.append(item.segment)
+        for segment in done:
+            self._spool.remove(segment)
+
+    def _take_batch(self) -> list[_Pending]:
+        batch: list[_Pending] = []
         size = 2
         with self._lock:
             while self._pending and len(batch) < CALLBACK_BATCH_MAX:
-                item_size = len(encode_json(self._pending[0].to_wire())) + 1
+                item_size = len(self._pending[0].wire) + 1
                 if batch and size + item_size > CALLBACK_BATCH_MAX_BYTES:
                     break
                 batch.append(self._pending.popleft())

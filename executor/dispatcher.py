@@ -22,18 +22,20 @@ from .clock import Clock
 from .context import JobContext, ProgressSink
 from .errors import ShardcronError
 from .glue import ScriptRunner
-from .handlers import HandlerRegistry, JobHandler
+from .handlers import HandlerRegistry, JobHandler, destroy_handler, init_handler
 from .joblog import RunLogStore
 from .outcome import Outcome, merge_result_data, outcome_of_error, outcome_of_return
 from .protocol import BlockStrategy, CallbackParam, GlueType, TriggerParam
 from .runs import Run, RunState
-from .worker import JobWorker
+from .worker import JobWorker, RunnerPool
 
 log = logging.getLogger("shardcron.executor.dispatcher")
 
 #: How many accepted logIds are remembered for duplicate detection (besides unsent results).
 RECENT_LOG_IDS = 50_000
 REPEAT_TRIGGER = "repeat trigger job, logId:{log_id}"
+#: How long a run's end waits for a report another thread is writing (a spool write: local disk).
+REPORT_WAIT_S = 60.0
 
 
 class TriggerRefused(ShardcronError):
@@ -70,6 +72,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # notified whenever a run ends
         self._workers: dict[int, JobWorker] = {}
+        self._pool = RunnerPool(self._lock, clock, self._run_worker)
         self._active: dict[int, Run] = {}  # log id -> queued or running run
         self._recent: set[int] = set()
         self._recent_order: deque[int] = deque()
@@ -80,7 +83,9 @@ class Dispatcher:
     def submit(self, trigger: TriggerParam) -> str:
         """Accept a trigger (it runs asynchronously) or raise TriggerRefused with the reason."""
         handler = self._resolve(trigger)
+        run = self._new_run(trigger, handler)  # built outside the lock: it is the hot path
         covered: list[Run] = []
+        spawn = False
         with self._lock:
             if self._refusal is not None:
                 raise TriggerRefused(f"{self._refusal}, trigger logId:{trigger.log_id} refused")
@@ -99,15 +104,15 @@ class Dispatcher:
                     raise TriggerRefused(
                         f"job {trigger.job_id} queue is full ({self._queue_limit} triggers waiting), logId:{trigger.log_id} refused"
                     )
-            run = self._new_run(trigger, handler)
             if worker is None:
-                worker = JobWorker(trigger.job_id, self._lock, self._clock, self._execute, self._end_run, self._started)
-                self._workers[trigger.job_id] = worker
-                worker.start()
+                worker = self._workers[trigger.job_id] = JobWorker(trigger.job_id, self._clock.monotonic())
             worker.queue.append(run)
-            worker.cond.notify()
+            if not worker.scheduled:
+                spawn = self._pool.schedule(worker)
             self._active[run.log_id] = run
             self._remember(run.log_id)
+        if spawn:
+            self._pool.spawn()  # outside the lock: starting a thread takes a while
         if covered:
             self._stop_runs(covered, "covered by a newer trigger (COVER_EARLY), logId:%d" % trigger.log_id)
         log.debug("trigger accepted", extra={"job_id": trigger.job_id, "log_id": trigger.log_id, "shard": run.shard})
@@ -138,6 +143,12 @@ class Dispatcher:
             return len(self._workers)
 
     @property
+    def thread_count(self) -> int:
+        """Threads of the run pool (they outlive jobs and serve any of them)."""
+        with self._lock:
+            return self._pool.thread_count
+
+    @property
     def running_count(self) -> int:
         with self._lock:
             return sum(1 for w in self._workers.values() if w.current is not None)
@@ -145,11 +156,12 @@ class Dispatcher:
     # ------------------------------------------------------------------ the clock-driven duties
 
     def tick(self) -> float:
-        """Time out overdue runs and retire idle workers; returns the seconds until the next duty."""
+        """Time out overdue runs, retire idle workers and threads; returns the seconds until the next duty."""
         now_s = self._clock.monotonic()
         overdue: list[Run] = []
-        next_s = now_s + self._idle_worker_s
+        retired: list[JobWorker] = []
         with self._lock:
+            next_s = now_s + self._pool.tick(now_s, self._idle_worker_s)
             for job_id, worker in list(self._workers.items()):
                 run = worker.current
                 if run is not None:
@@ -158,19 +170,23 @@ class Dispatcher:
                             overdue.append(run)
                         else:
                             next_s = min(next_s, run.deadline_s)
-                elif not worker.queue:
+                elif not worker.queue and not worker.scheduled:
                     idle_until_s = worker.idle_since_s + self._idle_worker_s
                     if now_s >= idle_until_s:
                         worker.retired = True
-                        worker.cond.notify()
                         del self._workers[job_id]
-                        log.debug("idle job worker retired", extra={"job_id": job_id})
+                        retired.append(worker)
                     else:
                         next_s = min(next_s, idle_until_s)
+        for worker in retired:
+            if worker.initialized is not None:
+                destroy_handler(worker.initialized, worker.job_id)
+            log.debug("idle job worker retired", extra={"job_id": worker.job_id})
         for run in overdue:
             seconds = run.trigger.executor_timeout_s
+            claimed = run.claim_report()
             run.ctx.cancel(f"timeout after {seconds}s")
-            if run.claim_report():
+            if claimed:
                 run.log.write(f"run timed out after {seconds}s; its handler was asked to stop")
                 self._report(run, Outcome.timeout(f"job execute timeout: exceeded {seconds}s"))
                 log.warning("run timed out", extra={"job_id": run.job_id, "log_id": run.log_id, "timeout_s": seconds})
@@ -191,10 +207,6 @@ class Dispatcher:
             for worker in self._workers.values():
                 dropped.extend(worker.queue)
                 worker.queue.clear()
-                if worker.current is None:
-                    worker.idle_since_s = self._clock.monotonic()
-            for run in dropped:
-                self._end_queued(run)
         self._stop_runs(dropped, "executor is shutting down")
 
     def wait_idle(self, timeout_s: float) -> bool:
@@ -216,11 +228,19 @@ class Dispatcher:
         return len(running)
 
     def retire_all(self) -> None:
+        """End of the executor: destroy initialized handlers (a run still going does it when it
+        ends) and let the pool's threads end."""
+        idle: list[JobWorker] = []
         with self._lock:
             for worker in self._workers.values():
                 worker.retired = True
-                worker.cond.notify()
+                if not worker.scheduled:
+                    idle.append(worker)
             self._workers.clear()
+        for worker in idle:
+            if worker.initialized is not None:
+                destroy_handler(worker.initialized, worker.job_id)
+        self._pool.stop()
 
     # ------------------------------------------------------------------ internals
 
@@ -260,27 +280,19 @@ class Dispatcher:
 
     def _take_runs(self, worker: JobWorker) -> list[Run]:
         """Under the lock: the worker's running run (if not reported yet) and its queued runs,
-        which leave the queue (and the active set) at once."""
+        which leave the queue at once (and the active set once `_stop_runs` reported them)."""
         runs = [worker.current] if worker.current is not None and not worker.current.reported else []
-        queued = list(worker.queue)
+        runs.extend(worker.queue)
         worker.queue.clear()
-        for run in queued:
-            self._end_queued(run)
-        if worker.current is None:
-            worker.idle_since_s = self._clock.monotonic()
-        return runs + queued
-
-    def _end_queued(self, run: Run) -> None:
-        run.state = RunState.ENDED
-        self._active.pop(run.log_id, None)
-        self._idle.notify_all()
+        return runs
 
     def _stop_runs(self, runs: list[Run], reason: str) -> None:
         """Outside the lock: cancel running runs and report every run as failed with `reason`."""
         for run in runs:
             started = run.started_at_s is not None
+            claimed = run.claim_report()  # before cancelling, so the handler's end waits for this report
             run.ctx.cancel(reason)
-            if not run.claim_report():
+            if not claimed:
                 continue
             if started:
                 run.log.write(f"run cancelled: {reason}; its handler was asked to stop")
@@ -290,14 +302,45 @@ class Dispatcher:
                 self._report(run, Outcome.fail(f"job not executed, removed from the queue: {reason}"))
                 run.log.close()
                 self._progress_finish(run.log_id)
+                with self._lock:
+                    run.state = RunState.ENDED
+                    self._active.pop(run.log_id, None)
+                    self._idle.notify_all()
             log.info("run stopped", extra={"job_id": run.job_id, "log_id": run.log_id, "reason": reason, "started": started})
 
-    def _started(self, run: Run) -> None:
-        if run.deadline_s is not None:
-            self._on_deadline()
+    def _run_worker(self, worker: JobWorker) -> None:
+        """In a pool thread: run the worker's queued runs one after another, then let it go idle."""
+        while True:
+            with self._lock:
+                if not worker.queue:
+                    worker.scheduled = False
+                    worker.idle_since_s = self._clock.monotonic()
+                    owed = worker.initialized if worker.retired else None
+                    break
+                run = worker.queue.popleft()
+                worker.current = run
+                run.start(self._clock.monotonic())
+            if run.deadline_s is not None:
+                self._on_deadline()
+            outcome = self._prepare_handler(worker, run) or self._execute(run)
+            self._end_run(worker, run, outcome)
+        if owed is not None:  # retired (shutdown) while this run was going
+            destroy_handler(owed, worker.job_id)
+
+    def _prepare_handler(self, worker: JobWorker, run: Run) -> Outcome | None:
+        """Init the run's handler for this job if needed (destroying the one it replaces)."""
+        if run.handler is None or run.handler is worker.initialized or run.ctx.cancelled:
+            return None
+        if worker.initialized is not None:
+            destroy_handler(worker.initialized, worker.job_id)
+            worker.initialized = None
+        failed = init_handler(run.handler, run.log.write)
+        if failed is None:
+            worker.initialized = run.handler
+        return failed
 
     def _execute(self, run: Run) -> Outcome:
-        """In the worker thread: run the handler or script, turning anything it does into an Outcome."""
+        """Run the handler or script, turning anything it does into an Outcome."""
         if run.ctx.cancelled:
             return Outcome.fail(f"job killed: {run.ctx.cancel_reason}")
         run.log.write(run.describe())
@@ -310,10 +353,11 @@ class Dispatcher:
             return outcome_of_error(exc)
 
     def _end_run(self, worker: JobWorker, run: Run, outcome: Outcome) -> None:
-        """In the worker thread, after the handler returned: report (if nobody did) and free the job."""
+        """After the handler returned: report (if nobody did) and free the job for its next run."""
         if run.claim_report():
             self._report(run, outcome)
         else:
+            run.wait_report(REPORT_WAIT_S)
             for line in outcome.log_lines:
                 run.log.write(line)
             run.log.write(f"handler returned after the run's result was reported; ignored: code {outcome.code} {outcome.msg or ''}".rstrip())
@@ -322,8 +366,6 @@ class Dispatcher:
         with self._lock:
             run.state = RunState.ENDED
             worker.current = None
-            if not worker.queue:
-                worker.idle_since_s = self._clock.monotonic()
             self._active.pop(run.log_id, None)
             self._idle.notify_all()
 
@@ -336,4 +378,7 @@ class Dispatcher:
             run.log.write(note)
         run.log.write(f"result: code {outcome.code}" + (f", {outcome.msg}" if outcome.msg else ""))
         result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data)
-        self._submit_result(result)
+        try:
+            self._submit_result(result)
+        finally:
+            run.report_finished()

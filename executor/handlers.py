@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .context import JobContext
 from .errors import ShardcronError
+from .outcome import Outcome
 from .protocol import MAX_HANDLER_CHARS
+
+log = logging.getLogger("shardcron.executor.handlers")
 
 Handler = Callable[[JobContext], Any]
 
@@ -20,8 +25,9 @@ class HandlerError(ShardcronError):
 
 @dataclass(frozen=True)
 class JobHandler:
-    """A registered handler. `init` runs once in a job's worker before its first run with this
-    handler, `destroy` once when the worker ends or switches to another handler."""
+    """A registered handler. `init` runs once per job worker, in the thread of its first run with
+    this handler; `destroy` once when that worker retires (idle, shutdown) or its job switches to
+    another handler."""
 
     name: str
     func: Handler
@@ -60,3 +66,24 @@ def _describe(func: Any) -> str:
     module = getattr(func, "__module__", None) or "?"
     qualname = getattr(func, "__qualname__", None) or repr(func)
     return f"{module}.{qualname}"
+
+
+def init_handler(handler: JobHandler, write_log: Callable[[str], None]) -> Outcome | None:
+    """Run the handler's init; an Outcome when it failed (the run fails, the next run retries)."""
+    if handler.init is None:
+        return None
+    try:
+        handler.init()
+    except Exception as exc:
+        return Outcome.fail(f"init of job handler [{handler.name}] failed: {type(exc).__name__}: {exc}", traceback.format_exc().rstrip())
+    write_log(f"job handler [{handler.name}] initialized")
+    return None
+
+
+def destroy_handler(handler: JobHandler, job_id: int) -> None:
+    if handler.destroy is None:
+        return
+    try:
+        handler.destroy()
+    except Exception:
+        log.exception("job handler destroy failed", extra={"handler": handler.name, "job_id": job_id})

@@ -9,6 +9,7 @@ line. Folders older than the retention are deleted by `cleanup(now_ms)`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import threading
@@ -26,6 +27,7 @@ LOG_PAGE_MAX_LINES = 5_000
 LOG_PAGE_MAX_BYTES = 1024 * 1024
 
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_MS = 86_400_000
 
 
 def _format_instant(at_ms: int) -> str:
@@ -53,35 +55,45 @@ class RunLog:
         self._clock = clock
         self._log_id = log_id
         self._lock = threading.Lock()
-        self._file = None
+        self._fd: int | None = None
         self._broken = False
         self._closed = False
 
     def write(self, msg: str) -> None:
         text = str(msg).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-        line = f"{_format_instant(self._clock.now_ms())} [{threading.current_thread().name}] {text}\n"
+        line = f"{_format_instant(self._clock.now_ms())} [{threading.current_thread().name}] {text}\n".encode("utf-8", errors="replace")
         with self._lock:
             if self._broken or self._closed:
                 return
             try:
-                if self._file is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    self._file = open(self.path, "a", encoding="utf-8")
-                self._file.write(line)
-                self._file.flush()
+                if self._fd is None:
+                    self._fd = self._open()
+                # one unbuffered O_APPEND write per line: readers see whole lines at once
+                written = os.write(self._fd, line)
+                while written < len(line):  # only on a nearly full disk or a signal
+                    line = line[written:]
+                    written = os.write(self._fd, line)
             except OSError as exc:
                 self._broken = True
                 log.warning("run log not writable", extra={"log_id": self._log_id, "path": str(self.path), "error": str(exc)})
 
+    def _open(self) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            return os.open(self.path, flags, 0o644)
+        except FileNotFoundError:  # the day's folder does not exist yet (checked only then: hot path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, flags, 0o644)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            if self._file is not None:
+            if self._fd is not None:
                 try:
-                    self._file.close()
+                    os.close(self._fd)
                 except OSError:
                     pass
-                self._file = None
+                self._fd = None
 
 
 class RunLogStore:
@@ -91,10 +103,17 @@ class RunLogStore:
         self.root = root
         self._clock = clock
         self.retention_days = retention_days
+        self._day_dirs: dict[int, Path] = {}  # day number -> its folder (formatting dates is slow)
 
     def path_for(self, log_id: int, log_date_time_ms: int) -> Path:
-        day = ms_to_datetime(log_date_time_ms).strftime("%Y-%m-%d")
-        return self.root / day / f"{int(log_id)}.log"
+        day_number = log_date_time_ms // DAY_MS
+        day_dir = self._day_dirs.get(day_number)
+        if day_dir is None:
+            day_dir = self.root / ms_to_datetime(day_number * DAY_MS).strftime("%Y-%m-%d")
+            if len(self._day_dirs) > 64:  # a handful of days are live at once
+                self._day_dirs.clear()
+            self._day_dirs[day_number] = day_dir
+        return day_dir / f"{int(log_id)}.log"
 
     def open(self, log_id: int, log_date_time_ms: int) -> RunLog:
         return RunLog(self.path_for(log_id, log_date_time_ms), self._clock, log_id)

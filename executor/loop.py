@@ -16,9 +16,11 @@ log = logging.getLogger("shardcron.executor.loop")
 
 
 class Loop:
-    def __init__(self, name: str, tick: Callable[[], float], *, max_wait_s: float = 1.0) -> None:
+    def __init__(self, name: str, tick: Callable[[], float], *, max_wait_s: float = 1.0, linger_s: float = 0.0) -> None:
         self.name = name
         self._tick = tick
+        # After a wake-up, wait this long for more work before ticking (batches callbacks).
+        self._linger_s = linger_s
         # The wait is capped so a loop driven by a FakeClock (whose delays never elapse in real
         # time) still notices the clock moving; with the real clock it rarely matters.
         self._max_wait_s = max_wait_s
@@ -52,5 +54,7 @@ class Loop:
             except Exception:  # a loop must survive one bad tick; the next one retries
                 log.exception("loop tick failed", extra={"loop": self.name})
                 delay_s = self._max_wait_s
-            self._wake.wait(max(0.0, min(delay_s, self._max_wait_s)))
+            woken = self._wake.wait(max(0.0, min(delay_s, self._max_wait_s)))
             self._wake.clear()
+            if woken and self._linger_s:
+                self._stop.wait(self._linger_s)

@@ -36,6 +36,12 @@ class Run:
     deadline_s: float | None = None
     _reported: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Held until the report is finished; a C lock is much cheaper to create than an Event, and
+    #: one is made per accepted trigger.
+    _report_pending: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._report_pending.acquire()
 
     @property
     def log_id(self) -> int:
@@ -60,6 +66,17 @@ class Run:
                 return False
             self._reported = True
             return True
+
+    def report_finished(self) -> None:
+        """The reporter is done: the result line is logged and the result spooled."""
+        self._report_pending.release()
+
+    def wait_report(self, timeout_s: float) -> bool:
+        """Wait for whoever claimed the report to finish it (so the log is closed after its last line)."""
+        if self._report_pending.acquire(timeout=timeout_s):
+            self._report_pending.release()
+            return True
+        return False
 
     def start(self, now_s: float) -> None:
         self.state = RunState.RUNNING

@@ -17,30 +17,32 @@ from tests.support.net import wait_until
 # ---------------------------------------------------------------------- the spool itself
 
 
-def test_spool_write_load_remove(tmp_path: Path) -> None:
+def test_spool_segments_write_load_remove(tmp_path: Path) -> None:
     spool = CallbackSpool(tmp_path / "spool")
     spool.prepare()
-    spool.write(CallbackParam(12, LOG_DATE_MS, 200, "ok", result_data={"n": 1}))
-    spool.write(CallbackParam(3, LOG_DATE_MS, 500, "bad"))
-    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["12.json", "3.json"]
-    loaded = CallbackSpool(tmp_path / "spool").load()
-    assert [(r.log_id, r.handle_code, r.handle_msg) for r in loaded] == [(3, 500, "bad"), (12, 200, "ok")]
-    assert dict(loaded[1].result_data) == {"n": 1}
-    spool.remove(3)
-    spool.remove(3)  # removing twice is harmless
-    assert spool.spooled_log_ids() == [12]
+    first = spool.write([CallbackParam(12, LOG_DATE_MS, 200, "ok", result_data={"n": 1}), CallbackParam(13, LOG_DATE_MS, 502, "slow")])
+    second = spool.write([CallbackParam(3, LOG_DATE_MS, 500, "bad")])
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == sorted([first, second])
+    assert first.startswith("12-") and first.endswith(".spool")
+    loaded = dict(CallbackSpool(tmp_path / "spool").load())
+    assert [(r.log_id, r.handle_code, r.handle_msg) for r in loaded[first]] == [(12, 200, "ok"), (13, 502, "slow")]
+    assert dict(loaded[first][0].result_data) == {"n": 1}
+    assert [r.log_id for r in loaded[second]] == [3]
+    spool.remove(second)
+    spool.remove(second)  # removing twice is harmless
+    assert spool.spooled_log_ids() == [12, 13]
 
 
 def test_spool_sets_aside_unreadable_files_and_drops_unfinished_writes(tmp_path: Path) -> None:
     root = tmp_path / "spool"
     spool = CallbackSpool(root)
     spool.prepare()
-    (root / "7.json").write_text("{not json")
-    (root / ".8.123.456.tmp").write_text('{"logId": 8}')  # a write that never reached its rename
-    spool.write(CallbackParam(9, LOG_DATE_MS, 200))
-    assert [r.log_id for r in spool.load()] == [9]
-    assert (root / "corrupt" / "7.json").read_text() == "{not json"
-    assert not (root / ".8.123.456.tmp").exists()
+    (root / "7-abc.spool").write_text("{not json")
+    (root / ".8-def.spool.tmp").write_text('{"logId": 8}')  # a write that never reached its rename
+    spool.write([CallbackParam(9, LOG_DATE_MS, 200)])
+    assert [r.log_id for _, results in spool.load() for r in results] == [9]
+    assert (root / "corrupt" / "7-abc.spool").read_text() == "{not json"
+    assert not (root / ".8-def.spool.tmp").exists()
 
 
 def test_spool_in_an_unusable_place_stops_the_start(tmp_path: Path) -> None:
@@ -57,7 +59,7 @@ def test_result_is_on_disk_before_it_is_first_sent(make_executor, fake_admin) ->
     executor = make_executor().start()
     seen_on_disk: list[bool] = []
     fake_admin.hook = lambda path, parsed: path == "/api/callback" and seen_on_disk.extend(
-        (executor.spool.root / f"{item.log_id}.json").exists() for item in parsed
+        item.log_id in executor.spool.spooled_log_ids() for item in parsed
     )
     run(executor.port, 1, 1)
     fake_admin.wait_for_result(1)

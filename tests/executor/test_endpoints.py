@@ -162,7 +162,7 @@ def test_log_pages_from_a_line_and_ends_after_the_run(executor, fake_admin) -> N
     first = read_log(executor.port, 80)
     assert first.from_line_num == 1 and first.is_end is False
     assert "run 80 of job 8 started: handler chatty, shard 0/1" in first.log_content.splitlines()[0]
-    assert first.log_content.splitlines()[1].endswith("[shardcron-job-8] line 0")
+    assert first.log_content.splitlines()[1].endswith("] line 0")
     release.set()
     fake_admin.wait_for_result(80)
     wait_until(lambda: read_log(executor.port, 80, first.to_line_num + 1).is_end, what="log end")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shardcron.executor.spool import CallbackSpool
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.executor_calls import TOKEN, run
 from tests.support.executor_process import ROOT, start_executor_process
@@ -59,14 +60,14 @@ def _start(settings, processes, tmp_path, fake_admin) -> subprocess.Popen:
 def test_kill_9_after_the_run_finished_then_restart_delivers_the_result_exactly_once(
     settings, processes, tmp_path, fake_admin, admin_state: str
 ) -> None:
-    spooled = Path(settings["data_dir"]) / "sample" / "callbacks" / "500.json"
+    spool = CallbackSpool(Path(settings["data_dir"]) / "sample" / "callbacks")
     first = _start(settings, processes, tmp_path, fake_admin)
     if admin_state == "refusing":
         fake_admin.refuse("/api/callback")
     else:
         fake_admin.stop()
     assert run(_port(settings), 5, 500, executorParams="survives kill -9").ok
-    wait_until(spooled.exists, what="result spooled by the finished run")
+    wait_until(lambda: spool.spooled_log_ids() == [500], what="result spooled by the finished run")
     first.send_signal(signal.SIGKILL)
     assert first.wait(30) == -signal.SIGKILL
     assert fake_admin.callbacks() == []  # nothing was accepted before the crash
@@ -77,7 +78,7 @@ def test_kill_9_after_the_run_finished_then_restart_delivers_the_result_exactly_
     second = _start(settings, processes, tmp_path, fake_admin)
     result = fake_admin.wait_for_result(500, timeout_s=60)
     assert (result.handle_code, result.handle_msg) == (200, "survives kill -9")
-    wait_until(lambda: not spooled.exists(), what="spool emptied after acceptance")
+    wait_until(lambda: spool.spooled_log_ids() == [], what="spool emptied after acceptance")
     # the restarted executor remembers replayed logIds: a re-sent trigger is not run twice
     assert run(_port(settings), 5, 500).msg == "repeat trigger job, logId:500"
     second.send_signal(signal.SIGTERM)
@@ -105,7 +106,7 @@ def test_sigterm_stops_gracefully(settings, processes, tmp_path, fake_admin) -> 
     result = fake_admin.result(900)
     assert (result.handle_code, result.handle_msg) == (500, "job killed while running: executor shut down before the run finished")
     assert fake_admin.callback_counts() == {800: 1, 900: 1}
-    assert list((Path(settings["data_dir"]) / "sample" / "callbacks").glob("*.json")) == []
+    assert CallbackSpool(Path(settings["data_dir"]) / "sample" / "callbacks").spooled_log_ids() == []
 
 
 def test_cli_refuses_bad_targets_and_settings_in_one_line(tmp_path: Path) -> None:
