@@ -29,7 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789abcdef"
-JOB_IDS = int(os.environ.get("BENCH_JOB_IDS", "1000"))
+JOB_IDS = 1000
+SERVER_THREADS = 16  # the executor's default server_threads, used by both servers
 LOG_DATE_MS = 1_767_225_600_000
 
 
@@ -47,7 +48,7 @@ def serve_bare(port: int) -> None:
         start_response("200 OK", [("Content-Type", "application/json;charset=UTF-8"), ("Content-Length", str(len(body)))])
         return [body]
 
-    EmbeddedServer(app, f"127.0.0.1:{port}", threads=16).start()
+    EmbeddedServer(app, f"127.0.0.1:{port}", threads=SERVER_THREADS).start()
     threading.Event().wait()
 
 
@@ -87,6 +88,7 @@ def serve_executor(port: int, admin_port: int, data_dir: str) -> None:
         listen=f"127.0.0.1:{port}",
         data_dir=data_dir,
         queue_limit=1_000_000,
+        server_threads=SERVER_THREADS,
         env={},
     )
     executor.job("noop")(lambda ctx: None)

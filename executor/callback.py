@@ -46,8 +46,7 @@ class CallbackSender:
         self._retry_s = retry_s
         self._pending: deque[_Pending] = deque()
         self._unaccepted: set[int] = set()  # log ids submitted or replayed, not yet accepted
-        self._segment_left: dict[str, int] = {}  # spool segment -> its results not yet accepted
-        self._lock = threading.Lock()  # guards the three above
+        self._lock = threading.Lock()  # guards the two above
         # group commit: results waiting to be written, and who is writing
         self._commit = threading.Condition()
         self._to_write: list[CallbackParam] = []
@@ -65,9 +64,8 @@ class CallbackSender:
         """Queue every result left in the spool by an earlier process; returns their log ids."""
         replayed: list[int] = []
         for segment, results in self._spool.load():
-            fresh = [r for r in results if r.log_id not in self._unaccepted]
-            self._queue(fresh, segment)
-            replayed.extend(r.log_id for r in fresh)
+            self._queue([(r, encode_json(r.to_wire())) for r in results], segment)
+            replayed.extend(r.log_id for r in results)
         if replayed:
             log.info("spooled results replayed", extra={"count": len(replayed)})
             self.on_submit()
@@ -97,8 +95,9 @@ class CallbackSender:
         self.on_submit()
 
     def _write(self, batch: list[CallbackParam]) -> None:
+        encoded = [(r, encode_json(r.to_wire())) for r in batch]  # once, for the spool and the wire
         try:
-            segment: str | None = self._spool.write(batch)
+            segment: str | None = self._spool.append([wire for _, wire in encoded])
         except SpoolError as exc:
             # Nothing durable can be done; sending them from memory still beats dropping them.
             log.error("results not spooled, sending from memory only", extra={"results": len(batch), "error": str(exc)})
@@ -106,15 +105,12 @@ class CallbackSender:
         except Exception:  # never lose the batch (other runs' results) to an unexpected error
             log.exception("results not spooled, sending from memory only", extra={"results": len(batch)})
             segment = None
-        self._queue(batch, segment)
+        self._queue(encoded, segment)
 
-    def _queue(self, results: list[CallbackParam], segment: str | None) -> None:
-        items = [_Pending(r, encode_json(r.to_wire()), segment) for r in results]
+    def _queue(self, encoded: list[tuple[CallbackParam, bytes]], segment: str | None) -> None:
         with self._lock:
-            self._pending.extend(items)
-            self._unaccepted.update(r.log_id for r in results)
-            if segment is not None:
-                self._segment_left[segment] = self._segment_left.get(segment, 0) + len(items)
+            self._pending.extend(_Pending(result, wire, segment) for result, wire in encoded)
+            self._unaccepted.update(result.log_id for result, _ in encoded)
 
     def is_pending(self, log_id: int) -> bool:
         """True while the result of `log_id` is spooled or queued (not yet accepted by an admin)."""
@@ -136,6 +132,8 @@ class CallbackSender:
                 return self._next_attempt_s - now_s
             while self._send_one_batch():
                 pass
+            if not self.pending_count:
+                self._spool.tidy()
             return self._retry_s if self._failing else 60.0
 
     def flush(self, timeout_s: float) -> bool:
@@ -173,19 +171,13 @@ class CallbackSender:
         return True
 
     def _accepted(self, batch: list[_Pending]) -> None:
-        done: list[str] = []
+        counts: dict[str, int] = {}
         with self._lock:
             for item in batch:
                 self._unaccepted.discard(item.result.log_id)
                 if item.segment is not None:
-                    left = self._segment_left[item.segment] - 1
-                    if left:
-                        self._segment_left[item.segment] = left
-                    else:
-                        del self._segment_left[item.segment]
-                        done.append(item.segment)
-        for segment in done:
-            self._spool.remove(segment)
+                    counts[item.segment] = counts.get(item.segment, 0) + 1
+        self._spool.accepted(counts)
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -201,3 +193,4 @@ class CallbackSender:
 
     def close(self) -> None:
         self._client.close()
+        self._spool.close()

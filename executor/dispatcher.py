@@ -26,7 +26,7 @@ from .handlers import HandlerRegistry, JobHandler, destroy_handler, init_handler
 from .joblog import RunLogStore
 from .outcome import Outcome, merge_result_data, outcome_of_error, outcome_of_return
 from .protocol import BlockStrategy, CallbackParam, GlueType, TriggerParam
-from .runs import Run, RunState
+from .runs import Run
 from .worker import JobWorker, RunnerPool
 
 log = logging.getLogger("shardcron.executor.dispatcher")
@@ -143,10 +143,10 @@ class Dispatcher:
             return len(self._workers)
 
     @property
-    def thread_count(self) -> int:
-        """Threads of the run pool (they outlive jobs and serve any of them)."""
+    def threads(self) -> tuple[int, int]:
+        """(threads, idle threads) of the run pool; its threads serve any job."""
         with self._lock:
-            return self._pool.thread_count
+            return self._pool.thread_count, self._pool.idle_thread_count
 
     @property
     def running_count(self) -> int:
@@ -303,7 +303,6 @@ class Dispatcher:
                 run.log.close()
                 self._progress_finish(run.log_id)
                 with self._lock:
-                    run.state = RunState.ENDED
                     self._active.pop(run.log_id, None)
                     self._idle.notify_all()
             log.info("run stopped", extra={"job_id": run.job_id, "log_id": run.log_id, "reason": reason, "started": started})
@@ -364,7 +363,6 @@ class Dispatcher:
         run.log.close()
         self._progress_finish(run.log_id)
         with self._lock:
-            run.state = RunState.ENDED
             worker.current = None
             self._active.pop(run.log_id, None)
             self._idle.notify_all()

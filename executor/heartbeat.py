@@ -29,7 +29,6 @@ class Registrar:
         self._next_at_s: float | None = None
         self._registered = False
         self._lock = threading.Lock()
-        self.registrations = 0
 
     def set_address(self, address: str) -> None:
         """The URL admins call this executor at; registration starts with the next tick."""
@@ -64,7 +63,6 @@ class Registrar:
             if not self._registered:
                 log.info("registered", extra={"app_name": self._app_name, "address": self._address, "admin": accepted.admin})
             self._registered = True
-            self.registrations += 1
             self._next_at_s = now_s + self._interval_s
             return self._interval_s
 

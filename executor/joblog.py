@@ -30,8 +30,17 @@ _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DAY_MS = 86_400_000
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def _format_instant(at_ms: int) -> str:
-    return ms_to_datetime(at_ms).strftime("%Y-%m-%d %H:%M:%S.") + f"{at_ms % 1000:03d}"
+    """`2026-01-01 00:00:00.123` (UTC); the seconds part is formatted once per second."""
+    global _second_cache
+    second, text = _second_cache
+    if at_ms // 1000 != second:
+        second, text = at_ms // 1000, ms_to_datetime(at_ms - at_ms % 1000).strftime("%Y-%m-%d %H:%M:%S.")
+        _second_cache = (second, text)  # one tuple assignment: readers see a consistent pair
+    return f"{text}{at_ms % 1000:03d}"
 
 
 @dataclass(frozen=True)

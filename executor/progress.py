@@ -40,7 +40,6 @@ class ProgressReporter:
         self._runs: dict[int, _RunProgress] = {}
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self.sent_batches = 0
         self.on_due = lambda: None  # wakes the loop that drives tick()
 
     def report(self, ctx: JobContext, done: int, total: int | None, data: Mapping[str, Any]) -> None:
@@ -101,7 +100,6 @@ class ProgressReporter:
             chunk = items[start : start + PROGRESS_BATCH_MAX]
             try:
                 self._client.post("progress", [item.to_wire() for item in chunk])
-                self.sent_batches += 1
             except AdminUnavailable as exc:
                 log.debug("progress not accepted (best effort, dropped)", extra={"runs": len(chunk), "error": str(exc)})
 

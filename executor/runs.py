@@ -8,7 +8,6 @@ returns then is only written to the run log.
 
 from __future__ import annotations
 
-import enum
 import threading
 from dataclasses import dataclass, field
 
@@ -18,12 +17,6 @@ from .joblog import RunLog
 from .protocol import TriggerParam
 
 
-class RunState(enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    ENDED = "ended"  # the handler returned (or the run was dropped before it started)
-
-
 @dataclass(eq=False)
 class Run:
     trigger: TriggerParam
@@ -31,7 +24,6 @@ class Run:
     log: RunLog
     #: The registered handler of a BEAN job; None for a script job.
     handler: JobHandler | None
-    state: RunState = RunState.QUEUED
     started_at_s: float | None = None
     deadline_s: float | None = None
     _reported: bool = False
@@ -79,7 +71,6 @@ class Run:
         return False
 
     def start(self, now_s: float) -> None:
-        self.state = RunState.RUNNING
         self.started_at_s = now_s
         if self.trigger.executor_timeout_s > 0:
             self.deadline_s = now_s + self.trigger.executor_timeout_s

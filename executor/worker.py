@@ -61,6 +61,10 @@ class RunnerPool:
     def thread_count(self) -> int:
         return self._threads
 
+    @property
+    def idle_thread_count(self) -> int:
+        return len(self._idle_since)
+
     def schedule(self, worker: JobWorker) -> bool:
         """Under the lock: queue `worker` for a thread. True if the caller must `spawn()` one
         (after releasing the lock) because no thread is idle."""

@@ -171,3 +171,41 @@ def test_killed_run_log_says_so(executor, fake_admin, gate) -> None:
     text = executor.logs.path_for(80, 1_767_225_600_000).read_text()
     assert "run cancelled: killed by /kill; its handler was asked to stop" in text
     assert "result: code 500, job killed while running: killed by /kill" in text
+
+
+def test_many_jobs_at_once_keep_per_job_order_and_every_result(make_executor, fake_admin) -> None:
+    seen: dict[int, list[int]] = {}
+    lock = threading.Lock()
+    running: set[int] = set()
+    overlaps: list[int] = []
+
+    def record(ctx):
+        with lock:
+            if ctx.job_id in running:
+                overlaps.append(ctx.job_id)  # two runs of one job at once: must never happen
+            running.add(ctx.job_id)
+            seen.setdefault(ctx.job_id, []).append(ctx.log_id)
+        ctx.wait(0.001)  # let other jobs interleave
+        with lock:
+            running.discard(ctx.job_id)
+
+    executor = make_executor()
+    executor.job("record")(record)
+    executor.start()
+    log_ids = list(range(1, 401))
+
+    def send(part: list[int]) -> None:
+        for log_id in part:
+            assert run(executor.port, log_id % 40, log_id, handler="record").ok
+
+    # one sender per job group, so each job's triggers arrive in log-id order
+    senders = [threading.Thread(target=send, args=([i for i in log_ids if i % 4 == k],)) for k in range(4)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join(60)
+    wait_until(lambda: len(fake_admin.callback_counts()) == 400, what="400 results")
+    assert set(fake_admin.callback_counts().values()) == {1}
+    assert overlaps == []
+    for job_id, order in seen.items():
+        assert order == sorted(order), f"job {job_id} ran out of order: {order}"

@@ -17,32 +17,49 @@ from tests.support.net import wait_until
 # ---------------------------------------------------------------------- the spool itself
 
 
-def test_spool_segments_write_load_remove(tmp_path: Path) -> None:
+def _lines(*results: CallbackParam) -> list[bytes]:
+    return [json.dumps(r.to_wire()).encode() for r in results]
+
+
+def test_spool_appends_to_a_segment_and_deletes_it_once_all_is_accepted(tmp_path: Path) -> None:
     spool = CallbackSpool(tmp_path / "spool")
     spool.prepare()
-    first = spool.write([CallbackParam(12, LOG_DATE_MS, 200, "ok", result_data={"n": 1}), CallbackParam(13, LOG_DATE_MS, 502, "slow")])
-    second = spool.write([CallbackParam(3, LOG_DATE_MS, 500, "bad")])
-    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == sorted([first, second])
-    assert first.startswith("12-") and first.endswith(".spool")
-    loaded = dict(CallbackSpool(tmp_path / "spool").load())
-    assert [(r.log_id, r.handle_code, r.handle_msg) for r in loaded[first]] == [(12, 200, "ok"), (13, 502, "slow")]
-    assert dict(loaded[first][0].result_data) == {"n": 1}
-    assert [r.log_id for r in loaded[second]] == [3]
-    spool.remove(second)
-    spool.remove(second)  # removing twice is harmless
-    assert spool.spooled_log_ids() == [12, 13]
+    first = spool.append(_lines(CallbackParam(12, LOG_DATE_MS, 200, "ok", result_data={"n": 1}), CallbackParam(13, LOG_DATE_MS, 502, "slow")))
+    second = spool.append(_lines(CallbackParam(3, LOG_DATE_MS, 500, "bad")))
+    assert first == second  # one segment takes the results of successive commits
+    assert [p.name for p in (tmp_path / "spool").iterdir()] == [first]
+    [(name, results)] = CallbackSpool(tmp_path / "spool").load()  # what a restarted process replays
+    assert name == first
+    assert [(r.log_id, r.handle_code, r.handle_msg) for r in results] == [(12, 200, "ok"), (13, 502, "slow"), (3, 500, "bad")]
+    assert dict(results[0].result_data) == {"n": 1}
+    spool.accepted({first: 3})
+    assert spool.spooled_log_ids() == [3, 12, 13]  # still taking results: kept until tidy()
+    spool.tidy()
+    assert list((tmp_path / "spool").iterdir()) == []
 
 
-def test_spool_sets_aside_unreadable_files_and_drops_unfinished_writes(tmp_path: Path) -> None:
+def test_spool_starts_a_new_segment_when_one_is_full(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("shardcron.executor.spool.SEGMENT_MAX_RESULTS", 2)
+    spool = CallbackSpool(tmp_path / "spool")
+    spool.prepare()
+    a = spool.append(_lines(CallbackParam(1, LOG_DATE_MS, 200), CallbackParam(2, LOG_DATE_MS, 200)))
+    b = spool.append(_lines(CallbackParam(3, LOG_DATE_MS, 200)))
+    assert a != b and sorted(p.name for p in (tmp_path / "spool").iterdir()) == sorted([a, b])
+    spool.accepted({a: 1})
+    assert (tmp_path / "spool" / a).exists()
+    spool.accepted({a: 1})  # full and all accepted: gone
+    assert [p.name for p in (tmp_path / "spool").iterdir()] == [b]
+
+
+def test_spool_sets_aside_unreadable_lines_and_skips_a_torn_tail(tmp_path: Path) -> None:
     root = tmp_path / "spool"
     spool = CallbackSpool(root)
     spool.prepare()
-    (root / "7-abc.spool").write_text("{not json")
-    (root / ".8-def.spool.tmp").write_text('{"logId": 8}')  # a write that never reached its rename
-    spool.write([CallbackParam(9, LOG_DATE_MS, 200)])
-    assert [r.log_id for _, results in spool.load() for r in results] == [9]
-    assert (root / "corrupt" / "7-abc.spool").read_text() == "{not json"
-    assert not (root / ".8-def.spool.tmp").exists()
+    good = json.dumps(CallbackParam(9, LOG_DATE_MS, 200).to_wire()).encode()
+    (root / "old.spool").write_bytes(good + b"\n{not json\n" + good.replace(b"9", b"10", 1) + b"\n" + b'{"logId": 11, "handl')
+    [(name, results)] = spool.load()
+    assert [r.log_id for r in results] == [9, 10]
+    assert (root / "corrupt" / "old.spool.bad").read_bytes() == b"{not json\n"
 
 
 def test_spool_in_an_unusable_place_stops_the_start(tmp_path: Path) -> None:

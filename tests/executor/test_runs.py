@@ -204,6 +204,22 @@ def test_idle_worker_goes_away_after_idle_time_and_destroys_its_handler(executor
     assert calls == ["init", "run", "run", "destroy", "init", "run"]
 
 
+def test_run_threads_are_shared_by_jobs_and_retire_when_idle(executor, fake_admin, fake_clock) -> None:
+    executor.start()
+    for job_id in range(1, 31):
+        run(executor.port, job_id, 100 + job_id)
+        fake_admin.wait_for_result(100 + job_id)
+        wait_until(lambda: executor.dispatcher.threads[1] == executor.dispatcher.threads[0], what="pool idle")
+    assert executor.dispatcher.threads == (1, 1)  # thirty jobs, one after another: one thread
+    assert executor.dispatcher.worker_count == 30
+    fake_clock.advance(s=90)
+    executor.tick()
+    assert executor.dispatcher.threads == (0, 0) and executor.dispatcher.worker_count == 0
+    run(executor.port, 1, 200)  # a new thread is started for new work
+    assert fake_admin.wait_for_result(200).handle_code == 200
+    assert executor.dispatcher.threads[0] == 1
+
+
 def test_busy_worker_is_not_retired(executor, fake_admin, fake_clock) -> None:
     started, release = threading.Event(), threading.Event()
     executor.job("wait")(lambda ctx: started.set() or release.wait(60) and "ok")
