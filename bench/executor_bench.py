@@ -158,6 +158,15 @@ def _count(admin_port: int) -> int:
     return value
 
 
+def _drain(admin_port: int, expected: int) -> None:
+    """Wait until the admin has counted `expected` results (callbacks of earlier phases)."""
+    deadline = time.monotonic() + 300
+    while _count(admin_port) < expected:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {_count(admin_port)} of {expected} callbacks arrived")
+        time.sleep(0.05)
+
+
 def _free_port() -> int:
     import socket
 
@@ -209,6 +218,7 @@ def main() -> None:
     if args.role == "executor":
         return serve_executor(args.port, args.admin_port, args.data_dir)
 
+    load_before = os.getloadavg()[0]
     procs: list[subprocess.Popen] = []
     try:
         with tempfile.TemporaryDirectory(prefix="shardcron-bench-") as data_dir:
@@ -224,15 +234,15 @@ def main() -> None:
             calls, elapsed = load(bare_port, args.clients, seconds=args.seconds)
             bare_rate = calls / elapsed
 
-            accepted, elapsed = load(executor_port, args.clients, seconds=args.seconds, first_log_id=1)
+            warm, _ = load(executor_port, args.clients, seconds=1.0, first_log_id=1)  # warm-up
+            _drain(admin_port, warm)
+            accepted, elapsed = load(executor_port, args.clients, seconds=args.seconds, first_log_id=1_000_000)
             accept_rate = accepted / elapsed
-            deadline = time.monotonic() + 300
-            while _count(admin_port) < accepted and time.monotonic() < deadline:
-                time.sleep(0.05)  # let the accept phase's callbacks drain before timing the next phase
+            _drain(admin_port, warm + accepted)  # the next phase starts with nothing in flight
 
             before = _count(admin_port)
             start = time.perf_counter()
-            load(executor_port, args.clients, total=args.triggers, first_log_id=10_000_000)
+            load(executor_port, args.clients, total=args.triggers, first_log_id=100_000_000)
             while _count(admin_port) < before + args.triggers:
                 if time.perf_counter() - start > 300:
                     raise SystemExit(f"only {_count(admin_port) - before} of {args.triggers} callbacks arrived")
@@ -248,7 +258,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    print(f"cpus={os.cpu_count()} clients={args.clients} seconds={args.seconds} triggers={args.triggers} job_ids={JOB_IDS}")
+    print(
+        f"cpus={os.cpu_count()} clients={args.clients} seconds={args.seconds} triggers={args.triggers} job_ids={JOB_IDS} "
+        f"loadavg(1m) before={load_before:.2f} after={os.getloadavg()[0]:.2f}"
+    )
     print(f"bare WSGI app (waitress, same stack)   {bare_rate:8.0f} req/s   (baseline)")
     print(f"/run triggers accepted                 {accept_rate:8.0f} /s      ratio {accept_rate / bare_rate:.2f}  (target >= 0.5)")
     print(f"triggers -> callbacks delivered        {e2e_rate:8.0f} /s      ratio {e2e_rate / bare_rate:.2f}  (target >= 0.5)")

@@ -169,11 +169,14 @@ class Executor:
                 raise ConfigError("advertise_address", None, "required when the host serves the executor's WSGI app (start(serve=False))")
             self.spool.prepare()
             server = None
+            bound_port = 0
             if serve:
                 server = EmbeddedServer(self.wsgi_app, self.config.listen, threads=self.config.server_threads)
-                bound_port = server.start()
-            else:
-                bound_port = 0
+                try:
+                    bound_port = server.start()
+                except ShardcronError:
+                    self.spool.close()  # free the spool folder for another attempt
+                    raise
             self._server = server
             self.address = advertised_address(self.config, bound_port)
             self._state = "started"

@@ -13,6 +13,7 @@ logged, never silently dropped; a torn last line (a write that never returned) i
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from .protocol import CallbackParam, ProtocolError
 log = logging.getLogger("shardcron.executor.spool")
 
 SUFFIX = ".spool"
+LOCK_FILE = ".lock"
 #: Results per segment file before a new one is started.
 SEGMENT_MAX_RESULTS = 1000
 
@@ -49,16 +51,26 @@ class CallbackSpool:
         self._lock = threading.Lock()
         self._segments: dict[str, _Segment] = {}
         self._active: _Segment | None = None
+        self._lock_fd: int | None = None
 
     def prepare(self) -> None:
-        """Create the folder (at start, so a bad path stops the start with a clear error)."""
+        """Create the folder and take it for this process (at start, so a bad path or a second
+        executor on the same folder stops the start with a clear error). Two processes sharing a
+        spool would replay, and then delete, each other's segments."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".probe.{os.getpid()}.tmp"
-            probe.write_bytes(b"")
-            probe.unlink()
+            lock_fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise SpoolError(f"callback spool {self.root} is not usable: {exc.strerror}") from None
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(lock_fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(lock_fd)
+            raise SpoolError(f"callback spool {self.root} is in use by another executor process (pid {holder}); give each executor its own spool_dir") from None
+        os.ftruncate(lock_fd, 0)
+        os.pwrite(lock_fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = lock_fd  # held (and the folder ours) until close() or the process ends
 
     # ------------------------------------------------------------------ writing
 
@@ -145,6 +157,9 @@ class CallbackSpool:
         with self._lock:
             if self._active is not None:
                 self._retire(self._active)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the folder
+                self._lock_fd = None
 
     # ------------------------------------------------------------------ reading back
 

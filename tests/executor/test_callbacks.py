@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def test_spool_appends_to_a_segment_and_deletes_it_once_all_is_accepted(tmp_path
     first = spool.append(_lines(CallbackParam(12, LOG_DATE_MS, 200, "ok", result_data={"n": 1}), CallbackParam(13, LOG_DATE_MS, 502, "slow")))
     second = spool.append(_lines(CallbackParam(3, LOG_DATE_MS, 500, "bad")))
     assert first == second  # one segment takes the results of successive commits
-    assert [p.name for p in (tmp_path / "spool").iterdir()] == [first]
+    assert [p.name for p in (tmp_path / "spool").glob("*.spool")] == [first]
     [(name, results)] = CallbackSpool(tmp_path / "spool").load()  # what a restarted process replays
     assert name == first
     assert [(r.log_id, r.handle_code, r.handle_msg) for r in results] == [(12, 200, "ok"), (13, 502, "slow"), (3, 500, "bad")]
@@ -35,7 +36,7 @@ def test_spool_appends_to_a_segment_and_deletes_it_once_all_is_accepted(tmp_path
     spool.accepted({first: 3})
     assert spool.spooled_log_ids() == [3, 12, 13]  # still taking results: kept until tidy()
     spool.tidy()
-    assert list((tmp_path / "spool").iterdir()) == []
+    assert list((tmp_path / "spool").glob("*.spool")) == []
 
 
 def test_spool_starts_a_new_segment_when_one_is_full(tmp_path: Path, monkeypatch) -> None:
@@ -44,11 +45,11 @@ def test_spool_starts_a_new_segment_when_one_is_full(tmp_path: Path, monkeypatch
     spool.prepare()
     a = spool.append(_lines(CallbackParam(1, LOG_DATE_MS, 200), CallbackParam(2, LOG_DATE_MS, 200)))
     b = spool.append(_lines(CallbackParam(3, LOG_DATE_MS, 200)))
-    assert a != b and sorted(p.name for p in (tmp_path / "spool").iterdir()) == sorted([a, b])
+    assert a != b and sorted(p.name for p in (tmp_path / "spool").glob("*.spool")) == sorted([a, b])
     spool.accepted({a: 1})
     assert (tmp_path / "spool" / a).exists()
     spool.accepted({a: 1})  # full and all accepted: gone
-    assert [p.name for p in (tmp_path / "spool").iterdir()] == [b]
+    assert [p.name for p in (tmp_path / "spool").glob("*.spool")] == [b]
 
 
 def test_spool_sets_aside_unreadable_lines_and_skips_a_torn_tail(tmp_path: Path) -> None:
@@ -60,6 +61,15 @@ def test_spool_sets_aside_unreadable_lines_and_skips_a_torn_tail(tmp_path: Path)
     [(name, results)] = spool.load()
     assert [r.log_id for r in results] == [9, 10]
     assert (root / "corrupt" / "old.spool.bad").read_bytes() == b"{not json\n"
+
+
+def test_a_spool_folder_serves_one_process_at_a_time(tmp_path: Path) -> None:
+    first = CallbackSpool(tmp_path / "spool")
+    first.prepare()
+    with pytest.raises(SpoolError, match=rf"in use by another executor process \(pid {os.getpid()}\)"):
+        CallbackSpool(tmp_path / "spool").prepare()
+    first.close()
+    CallbackSpool(tmp_path / "spool").prepare()  # free again once the first one closed it
 
 
 def test_spool_in_an_unusable_place_stops_the_start(tmp_path: Path) -> None:

@@ -123,6 +123,10 @@ def test_port_in_use_is_a_clear_error(make_executor) -> None:
     second = make_executor(listen=f"127.0.0.1:{first.port}")
     with pytest.raises(ShardcronError, match=f"cannot listen on 127.0.0.1:{first.port}"):
         second.start()
+    # nothing stays taken: an executor on the same folders starts once the port is free
+    retry = make_executor(data_dir=str(second.config.data_dir))
+    retry.start()
+    assert retry.port
 
 
 def test_wsgi_app_mounted_in_a_host_server(make_executor, fake_admin) -> None:
