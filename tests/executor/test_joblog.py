@@ -89,3 +89,18 @@ def test_unwritable_log_never_fails_the_run_and_is_reported_once(tmp_path: Path,
     log.write("still nothing")
     warnings = [r for r in caplog.records if r.getMessage() == "run log not writable"]
     assert len(warnings) == 1 and warnings[0].log_id == 1
+
+
+def test_the_executor_applies_retention_at_start_and_hourly(make_executor, fake_clock) -> None:
+    executor = make_executor(clock=fake_clock, log_retention_days=7)
+    root = executor.config.effective_log_dir
+    (root / "2025-12-01").mkdir(parents=True)  # a month before the FakeClock's 2026-01-01
+    executor.tick()
+    assert not (root / "2025-12-01").exists()
+    (root / "2025-12-24").mkdir()  # 8 days old: kept until the next hourly pass
+    fake_clock.advance(s=3599)
+    executor.tick()
+    assert (root / "2025-12-24").exists()
+    fake_clock.advance(s=1)
+    executor.tick()
+    assert not (root / "2025-12-24").exists()
