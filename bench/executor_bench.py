@@ -194,6 +194,19 @@ def _wait_listening(port: int) -> None:
     raise SystemExit(f"nothing listening on {port}")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (it tells cost apart from a busy machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise SystemExit("no Threads")
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -231,14 +244,19 @@ def main() -> None:
             idle_rss_mb = _rss_mb(procs[2].pid)
 
             load(bare_port, args.clients, seconds=1.0)  # warm-up
+            cpu_before = _cpu_s(procs[0].pid)
             calls, elapsed = load(bare_port, args.clients, seconds=args.seconds)
             bare_rate = calls / elapsed
+            bare_cpu_us = (_cpu_s(procs[0].pid) - cpu_before) / calls * 1e6
 
             warm, _ = load(executor_port, args.clients, seconds=1.0, first_log_id=1)  # warm-up
             _drain(admin_port, warm)
+            cpu_before = _cpu_s(procs[2].pid)
             accepted, elapsed = load(executor_port, args.clients, seconds=args.seconds, first_log_id=1_000_000)
             accept_rate = accepted / elapsed
+            busy_threads = _threads(procs[2].pid)
             _drain(admin_port, warm + accepted)  # the next phase starts with nothing in flight
+            executor_cpu_us = (_cpu_s(procs[2].pid) - cpu_before) / accepted * 1e6  # accept + run + callback
 
             before = _count(admin_port)
             start = time.perf_counter()
@@ -265,6 +283,10 @@ def main() -> None:
     print(f"bare WSGI app (waitress, same stack)   {bare_rate:8.0f} req/s   (baseline)")
     print(f"/run triggers accepted                 {accept_rate:8.0f} /s      ratio {accept_rate / bare_rate:.2f}  (target >= 0.5)")
     print(f"triggers -> callbacks delivered        {e2e_rate:8.0f} /s      ratio {e2e_rate / bare_rate:.2f}  (target >= 0.5)")
+    print(
+        f"server CPU per call: bare {bare_cpu_us:.0f} us; executor {executor_cpu_us:.0f} us per trigger accepted, run and "
+        f"called back (ratio {bare_cpu_us / executor_cpu_us:.2f}); executor threads under load {busy_threads}"
+    )
     print(f"idle executor RSS                      {idle_rss_mb:8.1f} MB      (target < 60 MB); after the load {loaded_rss_mb:.1f} MB")
 
 
