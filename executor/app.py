@@ -181,6 +181,7 @@ class Executor:
             self.address = advertised_address(self.config, bound_port)
             self._state = "started"
         self.dispatcher.remember(self.callbacks.replay())
+        self.callbacks.start()
         for loop in self._loops.values():
             loop.start()
         self.dispatcher.open()
@@ -246,6 +247,7 @@ class Executor:
             self._loops["maintenance"].stop()
             if self._server is not None:
                 self._server.stop()
+            self.callbacks.stop_commits()
             self._loops["callback"].stop()
             flush_s = self.config.admin_timeout_s * len(self.config.admin_addresses) + 1.0
             if not self.callbacks.flush(flush_s):

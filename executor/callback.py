@@ -1,8 +1,8 @@
 """Results to the admins: spooled first, sent in batches of at most 50, admins tried in turn.
 
-`submit()` is the durable boundary: it returns once the result is fsync'd in the spool. Runs
-finishing together are committed together (the first caller writes everything queued so far,
-the others wait for that write), so a burst costs one fsync. The sender's `tick()` then posts
+`submit()` hands a result to the committer thread, which appends everything queued to the spool
+with one fsync (group commit) and only then queues it for sending and calls the run's
+`on_durable` (the run counts as ended from then on). The sender's `tick()` then posts
 batches (`POST {admin}/api/callback`, a JSON array) to the first admin that answers code 200,
 and a spool segment is removed once all of its results were accepted. When every admin fails,
 the batch stays and the next attempt waits `retry_s`. Spooled results are replayed at start
@@ -13,8 +13,10 @@ the batch stays and the next attempt waits `retry_s`. Spooled results are replay
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .admin_client import AdminClient, AdminUnavailable
@@ -47,12 +49,10 @@ class CallbackSender:
         self._pending: deque[_Pending] = deque()
         self._unaccepted: set[int] = set()  # log ids submitted or replayed, not yet accepted
         self._lock = threading.Lock()  # guards the two above
-        # group commit: results waiting to be written, and who is writing
-        self._commit = threading.Condition()
-        self._to_write: list[CallbackParam] = []
-        self._tickets_issued = 0
-        self._tickets_durable = 0
-        self._writing = False
+        # group commit: results wait here for the committer thread, which writes all it finds
+        self._commit_queue: queue.SimpleQueue[tuple[CallbackParam, Callable[[], None] | None] | None] = queue.SimpleQueue()
+        self._commit_lock = threading.Lock()
+        self._committer: threading.Thread | None = None
         self._send_lock = threading.Lock()  # one sender at a time (the loop, a test, flush)
         self._next_attempt_s = 0.0
         self._failing = False
@@ -71,27 +71,56 @@ class CallbackSender:
             self.on_submit()
         return replayed
 
-    def submit(self, result: CallbackParam) -> None:
-        """Spool `result` (fsync, shared with results finishing at the same time) and queue it."""
-        with self._commit:
-            self._to_write.append(result)
-            self._tickets_issued += 1
-            ticket = self._tickets_issued
-            while self._tickets_durable < ticket:
-                if self._writing:
-                    self._commit.wait()
-                    continue
-                batch, self._to_write = self._to_write, []
-                last_ticket = self._tickets_issued
-                self._writing = True
-                self._commit.release()
+    def submit(self, result: CallbackParam, on_durable: Callable[[], None] | None = None) -> None:
+        """Queue `result` for the spool; `on_durable()` is called once it is fsync'd there (and
+        queued for sending). Without a running committer the result is written right here."""
+        with self._lock:
+            self._unaccepted.add(result.log_id)
+        with self._commit_lock:
+            if self._committer is not None:
+                self._commit_queue.put((result, on_durable))
+                return
+        self._commit([(result, on_durable)])
+
+    def start(self) -> None:
+        """Start the committer thread: runs never wait for the disk, and results that arrive
+        while one batch is being synced are written together by the next write."""
+        with self._commit_lock:
+            if self._committer is None:
+                self._committer = threading.Thread(target=self._commit_loop, name="shardcron-executor-spool", daemon=True)
+                self._committer.start()
+
+    def stop_commits(self, timeout_s: float = 30.0) -> None:
+        """Write what is queued and stop the committer; later results are written inline."""
+        with self._commit_lock:
+            committer, self._committer = self._committer, None
+            if committer is None:
+                return
+            self._commit_queue.put(None)
+        committer.join(timeout_s)
+
+    def _commit_loop(self) -> None:
+        while (item := self._commit_queue.get()) is not None:
+            batch = [item]
+            while True:
                 try:
-                    self._write(batch)
-                finally:
-                    self._commit.acquire()
-                    self._writing = False
-                    self._tickets_durable = last_ticket
-                    self._commit.notify_all()
+                    more = self._commit_queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._commit(batch)
+                    return
+                batch.append(more)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[CallbackParam, Callable[[], None] | None]]) -> None:
+        self._write([result for result, _ in batch])
+        for _, on_durable in batch:
+            if on_durable is not None:
+                try:
+                    on_durable()
+                except Exception:
+                    log.exception("callback after spooling failed")
         self.on_submit()
 
     def _write(self, batch: list[CallbackParam]) -> None:

@@ -49,7 +49,7 @@ class Dispatcher:
         logs: RunLogStore,
         clock: Clock,
         *,
-        submit_result: Callable[[CallbackParam], None],
+        submit_result: Callable[[CallbackParam, Callable[[], None]], None],
         is_result_pending: Callable[[int], bool],
         progress_sink: ProgressSink,
         progress_finish: Callable[[int], None],
@@ -133,7 +133,7 @@ class Dispatcher:
             return worker is not None and worker.busy
 
     def is_active(self, log_id: int) -> bool:
-        """True while the run is queued or its handler has not returned yet."""
+        """True until the run is over: queued, running, or its result not yet in the spool."""
         with self._lock:
             return log_id in self._active
 
@@ -302,9 +302,7 @@ class Dispatcher:
                 self._report(run, Outcome.fail(f"job not executed, removed from the queue: {reason}"))
                 run.log.close()
                 self._progress_finish(run.log_id)
-                with self._lock:
-                    self._active.pop(run.log_id, None)
-                    self._idle.notify_all()
+                self._settle(run)  # it never runs: that end is reached now
             log.info("run stopped", extra={"job_id": run.job_id, "log_id": run.log_id, "reason": reason, "started": started})
 
     def _run_worker(self, worker: JobWorker) -> None:
@@ -364,8 +362,15 @@ class Dispatcher:
         self._progress_finish(run.log_id)
         with self._lock:
             worker.current = None
-            self._active.pop(run.log_id, None)
-            self._idle.notify_all()
+        self._settle(run)
+
+    def _settle(self, run: Run) -> None:
+        """A run is over (no longer active: /log says isEnd, shutdown stops waiting for it) once
+        its handler returned and its result is durable, in whichever order they happen."""
+        if run.settle():
+            with self._lock:
+                self._active.pop(run.log_id, None)
+                self._idle.notify_all()
 
     def _report(self, run: Run, outcome: Outcome) -> None:
         """Write the outcome to the run log and hand the result to the callback spool (durable)."""
@@ -377,6 +382,6 @@ class Dispatcher:
         run.log.write(f"result: code {outcome.code}" + (f", {outcome.msg}" if outcome.msg else ""))
         result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data)
         try:
-            self._submit_result(result)
+            self._submit_result(result, lambda: self._settle(run))
         finally:
             run.report_finished()

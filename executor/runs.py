@@ -31,6 +31,8 @@ class Run:
     #: Held until the report is finished; a C lock is much cheaper to create than an Event, and
     #: one is made per accepted trigger.
     _report_pending: threading.Lock = field(default_factory=threading.Lock)
+    #: A run ends when its handler returned (or it was dropped) and its result is in the spool.
+    _unsettled: int = 2
 
     def __post_init__(self) -> None:
         self._report_pending.acquire()
@@ -58,6 +60,12 @@ class Run:
                 return False
             self._reported = True
             return True
+
+    def settle(self) -> bool:
+        """One of the two ends happened; True when that makes the run over."""
+        with self._lock:
+            self._unsettled -= 1
+            return self._unsettled == 0
 
     def report_finished(self) -> None:
         """The reporter is done: the result line is logged and the result spooled."""
