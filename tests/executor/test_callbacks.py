@@ -172,3 +172,15 @@ def test_callback_body_carries_result_data_on_the_wire(make_executor, fake_admin
     assert body == [
         {"logId": 6, "logDateTim": LOG_DATE_MS, "logDateTime": LOG_DATE_MS, "handleCode": 200, "handleMsg": "ok", "resultData": {"claimed": 2}}
     ]
+
+
+def test_a_disk_that_refuses_the_spool_still_delivers_from_memory(make_executor, fake_admin, monkeypatch, caplog) -> None:
+    executor = make_executor().start()
+
+    def full_disk(lines):
+        raise SpoolError("callback spool: no space left on device")  # what a full disk produces
+
+    monkeypatch.setattr(executor.spool, "append", full_disk)
+    run(executor.port, 1, 31, executorParams="not durable but not lost")
+    assert fake_admin.wait_for_result(31).handle_msg == "not durable but not lost"
+    assert any(r.getMessage() == "results not spooled, sending from memory only" for r in caplog.records)
