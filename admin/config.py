@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shardcron.executor.errors import ConfigError
-from shardcron.executor.settings import describe_settings, load_settings, setting
+from shardcron.executor.settings import describe_settings, load_settings, read_settings, setting
 
 ENV_PREFIX = "SHARDCRON_"
 CONFIG_FILE_ENV = "SHARDCRON_CONFIG"
@@ -148,11 +148,7 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
     """Read the configuration once. `file` defaults to `$SHARDCRON_CONFIG` when that is set."""
-    env = os.environ if env is None else env
-    if file is None and env.get(CONFIG_FILE_ENV):
-        file = env[CONFIG_FILE_ENV]
-    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
-    return load_settings(Config, prefix=ENV_PREFIX, file=Path(file) if file else None, env=env, overrides=clean)
+    return read_settings(Config, prefix=ENV_PREFIX, file_env=CONFIG_FILE_ENV, file=file, env=env, overrides=overrides)
 
 
 def settings_table() -> list[dict[str, str]]:

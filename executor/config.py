@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .protocol import MAX_APP_NAME_CHARS, ProtocolError, normalize_address
-from .settings import describe_settings, load_settings, setting
+from .settings import describe_settings, read_settings, setting
 
 ENV_PREFIX = "SHARDCRON_EXECUTOR_"
 CONFIG_FILE_ENV = "SHARDCRON_EXECUTOR_CONFIG"
@@ -171,13 +171,10 @@ def load_executor_config(
     overrides: Mapping[str, Any] | None = None,
 ) -> ExecutorConfig:
     """Read the settings once. `file` defaults to `$SHARDCRON_EXECUTOR_CONFIG` when that is set."""
-    env = os.environ if env is None else env
-    if file is None and env.get(CONFIG_FILE_ENV):
-        file = env[CONFIG_FILE_ENV]
-    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
-    if isinstance(clean.get("admin_addresses"), str):
-        clean["admin_addresses"] = [clean["admin_addresses"]]
-    return load_settings(ExecutorConfig, prefix=ENV_PREFIX, file=Path(file) if file else None, env=env, overrides=clean)
+    overrides = dict(overrides or {})
+    if isinstance(overrides.get("admin_addresses"), str):
+        overrides["admin_addresses"] = [overrides["admin_addresses"]]
+    return read_settings(ExecutorConfig, prefix=ENV_PREFIX, file_env=CONFIG_FILE_ENV, file=file, env=env, overrides=overrides)
 
 
 def settings_table() -> list[dict[str, str]]:

@@ -182,6 +182,24 @@ def load_settings(
     return instance
 
 
+def read_settings(
+    cls: type[T],
+    *,
+    prefix: str,
+    file_env: str,
+    file: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> T:
+    """`load_settings` as the commands use it: `file` defaults to `$<file_env>` when that is set,
+    and overrides given as None (a CLI flag not passed) are left out."""
+    env = os.environ if env is None else env
+    if file is None and env.get(file_env):
+        file = env[file_env]
+    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_settings(cls, prefix=prefix, file=Path(file) if file else None, env=env, overrides=clean)
+
+
 def describe_settings(cls: type, prefix: str) -> list[dict[str, str]]:
     """One row per setting: key, environment variable, type, default, help (for docs and `config show`)."""
     hints = typing.get_type_hints(cls)
