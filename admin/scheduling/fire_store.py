@@ -129,7 +129,12 @@ class FireStore:
 
     def claim(self, now_ms: int) -> list[ClaimedFire]:
         """Create and claim due fires, adopt orphaned ones, renew leases; all in one transaction.
-        Returns every fire this node now holds."""
+        Returns every fire this node now holds. A deadlock (MySQL) retries the whole transaction."""
+        from .run_store import retry_on_deadlock
+
+        return retry_on_deadlock(lambda: self._claim(now_ms))
+
+    def _claim(self, now_ms: int) -> list[ClaimedFire]:
         horizon_ms = now_ms + self.lookahead_ms
         lease_until_ms = now_ms + self.lease_ms
         with self.db.session() as session:
