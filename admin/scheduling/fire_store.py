@@ -23,9 +23,13 @@ BEGIN IMMEDIATE (sqlengine), which serializes it with the web requests.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db import Database
@@ -41,6 +45,22 @@ CLAIM_BATCH = 5000
 MAX_FIRES_PER_JOB = 1000
 
 SCHEDULED = (ScheduleType.CRON, ScheduleType.FIX_RATE)
+
+#: MySQL/MariaDB: deadlock found / lock wait timeout. The transaction is retried from scratch.
+RETRYABLE_MYSQL_CODES = {1213, 1205}
+T = TypeVar("T")
+
+
+def retry_on_deadlock(work: Callable[[], T], attempts: int = 5) -> T:
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in RETRYABLE_MYSQL_CODES or attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))  # a real back-off between DB attempts, not a test wait
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -130,8 +150,6 @@ class FireStore:
     def claim(self, now_ms: int) -> list[ClaimedFire]:
         """Create and claim due fires, adopt orphaned ones, renew leases; all in one transaction.
         Returns every fire this node now holds. A deadlock (MySQL) retries the whole transaction."""
-        from .run_store import retry_on_deadlock
-
         return retry_on_deadlock(lambda: self._claim(now_ms))
 
     def _claim(self, now_ms: int) -> list[ClaimedFire]:

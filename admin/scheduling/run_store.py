@@ -17,13 +17,10 @@ Exactly-once rule (docs/scheduling.md, "Fire loop and exactly-once"):
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import BlockStrategy, TriggerParam
@@ -31,29 +28,12 @@ from shardcron.executor.protocol import BlockStrategy, TriggerParam
 from ..db import Database
 from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog
-from .fire_store import ClaimedFire
+from .fire_store import ClaimedFire, retry_on_deadlock
 from .registry_view import live_addresses
 from .routing import RouteState
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
 log = logging.getLogger("shardcron.admin.scheduling")
-
-#: MySQL/MariaDB: deadlock found / lock wait timeout. The transaction is retried from scratch.
-RETRYABLE_MYSQL_CODES = {1213, 1205}
-T = TypeVar("T")
-
-
-def retry_on_deadlock(work: Callable[[], T], attempts: int = 5) -> T:
-    for attempt in range(attempts):
-        try:
-            return work()
-        except OperationalError as exc:
-            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-            if code not in RETRYABLE_MYSQL_CODES or attempt == attempts - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))  # a real back-off between DB attempts, not a test wait
-    raise AssertionError("unreachable")
-
 
 @dataclass(frozen=True)
 class Send:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import threading
+
 import pytest
 
 from shardcron.admin.db import Database, init_schema
@@ -14,7 +16,10 @@ from shardcron.admin.scheduling.fire_loop import FireLoop
 from shardcron.admin.scheduling.fire_store import FireStore
 from shardcron.admin.scheduling.run_store import RunStore
 from shardcron.executor.clock import FakeClock
+from shardcron.executor import Executor
+from shardcron.executor.protocol import normalize_address
 from tests.support.executor_calls import TOKEN
+from tests.support.fake_admin import FakeAdmin
 from tests.support.run_receiver import RunReceiver
 
 
@@ -72,3 +77,43 @@ def make_scheduler(fake_clock: FakeClock) -> Iterator[Callable[..., Scheduler]]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def fake_admin() -> Iterator[FakeAdmin]:
+    admin = FakeAdmin(token=TOKEN).start()
+    yield admin
+    admin.stop()
+
+
+@pytest.fixture
+def executors(tmp_path, fake_admin: FakeAdmin) -> Iterator[Callable[[int], list[Executor]]]:
+    """`executors(n)`: n real shardcron executors on loopback (handlers `echo` and `block`, which
+    waits until `release` is set), calling back to `fake_admin`, sorted by address."""
+    built: list[Executor] = []
+    release = threading.Event()
+
+    def make(count: int) -> list[Executor]:
+        for _ in range(count):
+            executor = Executor(
+                app_name="routing-app", admin_addresses=[fake_admin.url], access_token=TOKEN, listen="127.0.0.1:0",
+                data_dir=str(tmp_path / f"executor{len(built)}"), shutdown_timeout_s=2, env={},
+            )
+            executor.job("echo")(lambda ctx: ctx.param)
+            executor.job("block")(lambda ctx: release.wait(30) and "released")
+            built.append(executor.start())
+        return sorted(built, key=lambda e: normalize_address(e.address))
+
+    make.release = release  # type: ignore[attr-defined]
+    yield make
+    release.set()
+    for executor in built:
+        executor.stop(timeout_s=2)
+
+
+@pytest.fixture
+def sqlite_admin_db(sqlite_url: str) -> Iterator[Database]:
+    db = Database(sqlite_url, pool_size=4)
+    init_schema(db.engine)
+    yield db
+    db.dispose()
