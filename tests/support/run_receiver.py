@@ -102,8 +102,11 @@ class RunReceiver:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # bursts of new connections, as a real server's backlog allows
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, name=f"receiver-{self.port}", daemon=True).start()
         return self
 
