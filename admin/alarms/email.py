@@ -56,7 +56,7 @@ def send_email(settings: SmtpSettings, target: str, message: AlarmMessage) -> No
     mail["Subject"] = message.subject
     mail["From"] = settings.sender
     mail["To"] = ", ".join(recipients)
-    mail["Date"] = formatdate(localtime=False)
+    mail["Date"] = formatdate(message.composed_at_ms / 1000, usegmt=True)
     mail["Message-ID"] = make_msgid(domain="shardcron")
     mail.set_content(message.text)
     try:

@@ -15,13 +15,17 @@ class AlarmMessage:
     subject: str
     text: str
     payload: dict[str, Any]
+    #: When it was composed (the e-mail's Date header; no hidden wall-clock reads).
+    composed_at_ms: int
 
 
 def _iso(at_ms: int | None) -> str | None:
     return None if not at_ms else ms_to_datetime(at_ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def build_message(run_id: int, run: RunLog | None, job: Job | None, group: ExecutorGroup | None, public_url: str | None) -> AlarmMessage:
+def build_message(
+    run_id: int, run: RunLog | None, job: Job | None, group: ExecutorGroup | None, public_url: str | None, now_ms: int
+) -> AlarmMessage:
     job_name = job.name if job else "(deleted job)"
     job_id = job.id if job else (run.job_id if run else None)
     subject = f"[shardcron] job {job_name} (#{job_id}) failed: run {run_id}"
@@ -66,4 +70,4 @@ def build_message(run_id: int, run: RunLog | None, job: Job | None, group: Execu
         ]
     if console_url:
         lines += ["", f"Console:   {console_url}"]
-    return AlarmMessage(subject=subject, text="\n".join(lines) + "\n", payload=payload)
+    return AlarmMessage(subject=subject, text="\n".join(lines) + "\n", payload=payload, composed_at_ms=now_ms)

@@ -105,7 +105,7 @@ class AlarmSender:
             job = session.get(Job, alarm.job_id)
             group = session.get(ExecutorGroup, job.group_id) if job else None
             run_id, channel, target, attempts = alarm.run_log_id, alarm.channel, alarm.target, alarm.attempts + 1
-        message = build_message(run_id, run, job, group, self.public_url)
+        message = build_message(run_id, run, job, group, self.public_url, self.clock.now_ms())
         error: AlarmDeliveryError | None = None
         try:
             self._send[channel](target, message)

@@ -61,6 +61,7 @@ def test_email_alarm_reaches_a_real_smtp_server(db, fake_clock, smtp) -> None:
     assert (sender, recipients) == ("cron@example.com", ["ops@example.com", "oncall@example.com"])
     mail = message_from_string(content)
     assert mail["Subject"] == f"[shardcron] job nightly-sync (#1) failed: run {run}"
+    assert mail["Date"] == "Thu, 01 Jan 2026 00:00:00 +0000"  # the clock's time, not the host's
     body = mail.get_payload()
     assert "shard 1/3" in body and "500 db down" in body and "https://jobs.example.com" in body
     row = alarm(db, AlarmChannel.EMAIL)
