@@ -104,6 +104,7 @@ class Dispatcher:
         self._heap: list[tuple[int, int, Send]] = []
         self._seq = itertools.count()
         self._held: set[int] = set()  # fires prepared here and not yet finished
+        self._unprepared: list[ClaimedFire] = []  # claimed, preparation failed: try again
         self._outstanding: dict[int, int] = {}  # fire id -> sends not yet answered
         self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
         self._unrecorded = 0  # sends handed out whose answer is not yet written
@@ -113,12 +114,20 @@ class Dispatcher:
     # ------------------------------------------------------------------ fire loop side
 
     def offer(self, fires: list[ClaimedFire], now_ms: int) -> int:
-        """Prepare the fires not seen before; returns how many sends were queued."""
+        """Prepare the fires not seen before; returns how many sends were queued. Fires whose
+        preparation failed (a database error) are kept and tried again with the next offer."""
         with self._lock:
-            fresh = [f for f in fires if f.id not in self._held]
+            candidates = {f.id: f for f in self._unprepared + fires}
+            fresh = [f for f in candidates.values() if f.id not in self._held]
+            self._unprepared = []
         if not fresh:
             return 0
-        prepared = self.runs.prepare(fresh, now_ms, self.route_state)
+        try:
+            prepared = self.runs.prepare(fresh, now_ms, self.route_state)
+        except Exception:
+            with self._lock:
+                self._unprepared = fresh
+            raise
         per_fire = Counter(s.fire_id for s in prepared.sends)
         with self._lock:
             for fire_id, count in per_fire.items():
