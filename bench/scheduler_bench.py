@@ -180,7 +180,9 @@ def measure_lag(bench: Bench, jobs: int, rounds: int, period_s: int) -> dict:
 
 
 def measure_raw(bench: Bench, total: int, workers: int) -> float:
-    """Triggers/s of ExecutorClient.run on the same executors, `workers` threads, no scheduling."""
+    """Triggers/s of ExecutorClient.run on the same executors with no scheduling: `workers`
+    threads, each bound to one executor (as the dispatcher's per-executor share is), the same
+    connection pool size as the scheduler's client."""
     from shardcron.admin.scheduling.executor_client import ExecutorClient
     from shardcron.executor.protocol import TriggerParam
 
@@ -188,20 +190,20 @@ def measure_raw(bench: Bench, total: int, workers: int) -> float:
     counter = iter(range(total))
     lock = threading.Lock()
 
-    def work() -> None:
+    def work(address: str) -> None:
         while True:
             with lock:
                 n = next(counter, None)
             if n is None:
                 return
             trigger = TriggerParam(job_id=n % 1000 + 1, log_id=10_000_000 + n, log_date_time_ms=0, executor_handler="noop")
-            answer = client.run(bench.addresses[n % len(bench.addresses)], trigger)
+            answer = client.run(address, trigger)
             if not answer.ok:
                 raise SystemExit(f"raw /run refused: {answer.msg}")
 
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        for future in [pool.submit(work) for _ in range(workers)]:
+        for future in [pool.submit(work, bench.addresses[t % len(bench.addresses)]) for t in range(workers)]:
             future.result()
     elapsed = time.perf_counter() - started
     client.close()
@@ -245,13 +247,11 @@ def measure_burst(bench: Bench, total: int) -> tuple[float, float]:
 
 def measure_cpu(bench: Bench, seconds: float) -> tuple[float, int]:
     db, runner = bench.fresh()
-    first_minute = (int(time.time()) // 60 + 1) * 60
+    base_s = int(time.time()) + 5
     rows = []
     for i in range(10_000):
         second = i % 60
-        at = (first_minute + second) * 1000
-        if at < time.time() * 1000 + 5000:
-            at += 60_000
+        at = (base_s + (second - base_s) % 60) * 1000  # the next time the clock shows that second
         rows.append({"schedule_type": "CRON", "schedule_conf": f"{second} * * * * ?", "next_fire_at_ms": at})
     bench.add_jobs(db, rows)
     runner.start()
