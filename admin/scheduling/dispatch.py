@@ -270,7 +270,7 @@ class Dispatcher:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Send what is due within `timeout_s`, record every answer, stop the threads. Sends
         still waiting stay PENDING under their fire's lease: another node re-sends them."""
-        if not self.inline:
+        if self._threads:  # without the recorder thread nothing would ever become idle
             self.wait_idle(timeout_s)
         self._stop.set()
         with self._lock:
