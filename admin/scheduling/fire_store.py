@@ -192,7 +192,7 @@ class FireStore:
             self._for_update(
                 sa.select(job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms)
                 .where(
-                    job.enabled.is_(True),
+                    job.enabled == sa.true(),  # `= 1`: the index ix_job_due(enabled, next_fire_at_ms) applies
                     job.next_fire_at_ms > 0,
                     job.next_fire_at_ms <= horizon_ms,
                     job.schedule_type.in_([t.value for t in SCHEDULED]),
