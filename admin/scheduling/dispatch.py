@@ -20,12 +20,11 @@ import itertools
 import logging
 import queue
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from shardcron.executor.clock import Clock
+from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 from shardcron.executor.dispatcher import REPEAT_TRIGGER
 
 from ..enums import RouteStrategy
@@ -258,10 +257,10 @@ class Dispatcher:
     def wait_idle(self, timeout_s: float) -> bool:
         """True once every queued send has been sent and its answer recorded (for a clean stop
         and for tests)."""
-        deadline = time.monotonic() + timeout_s  # a real-time bound on a real wait
+        deadline = SYSTEM_CLOCK.monotonic() + timeout_s  # a real-time bound on a real wait
         with self._lock:
             while self._unrecorded > 0:
-                left = deadline - time.monotonic()
+                left = deadline - SYSTEM_CLOCK.monotonic()
                 if left <= 0:
                     return False
                 self._changed.wait(min(left, 0.1))
