@@ -94,7 +94,7 @@ class LostRuns:
             reason = None
             if not address or group is None or address not in live[row.group_id]:
                 reason = f"lost: executor gone ({address or 'no address'} not live for {self.lost_after_ms // 1000} s or more)"
-            elif group.address_type == AddressType.MANUAL and not beats.setdefault(address, self.client.beat(address).ok):
+            elif group.address_type == AddressType.MANUAL and not self._answers_beat(address, beats):
                 reason = f"lost: executor gone ({address} not answering /beat for {self.lost_after_ms // 1000} s or more)"
             elif row.trigger_at_ms < now_ms - self.lost_after_ms:
                 key = (address, row.job_id)
@@ -110,6 +110,11 @@ class LostRuns:
             elif row.executor_gone_at_ms is not None:
                 back.append(row.id)
         self._record(now_ms, rows, missing, back)
+
+    def _answers_beat(self, address: str, beats: dict[str, bool]) -> bool:
+        if address not in beats:
+            beats[address] = self.client.beat(address).ok
+        return beats[address]
 
     def _record(self, now_ms: int, rows: list, missing: dict[int, str], back: list[int]) -> None:
         first_seen = [row.id for row in rows if row.id in missing and row.executor_gone_at_ms is None]

@@ -83,11 +83,13 @@ def test_manual_group_executor_is_checked_with_beat(db, client) -> None:
     try:
         job = add_job(db, add_group(db, "manual-app", manual=[stub.address, A]))
         answering = add_run(db, job, executor_address=stub.address)
+        also_answering = add_run(db, job, executor_address=stub.address)
         unlisted = add_run(db, job, executor_address="http://10.9.9.9:9999")
         monitor = LostRuns(db, "node-a", client, lost_after_s=30)
         monitor.tick(T0)
-        assert stub.paths() == ["/beat"]
+        assert stub.paths() == ["/beat"]  # once per address, however many runs it has
         assert run_row(db, answering).executor_gone_at_ms is None
+        assert run_row(db, also_answering).executor_gone_at_ms is None
         assert run_row(db, unlisted).executor_gone_at_ms == T0
         stub.answers["/beat"] = 500  # listed but not answering: gone
         monitor.tick(T0 + 10_000)
