@@ -74,6 +74,6 @@ def count_rows(session: Session, stmt: sa.Select) -> int:
 def count_rows_capped(session: Session, stmt: sa.Select, cap: int) -> tuple[int, bool]:
     """Count up to `cap` rows: (count, exact). Counting a million-row filter costs more than the
     page itself; nobody pages that far, so past the cap the total says "more than"."""
-    inner = stmt.order_by(None).with_only_columns(sa.literal(1)).limit(cap + 1).subquery()
+    inner = stmt.order_by(None).with_only_columns(sa.literal(1), maintain_column_froms=True).limit(cap + 1).subquery()
     found = session.scalar(sa.select(sa.func.count()).select_from(inner)) or 0
     return (cap, False) if found > cap else (found, True)
