@@ -118,6 +118,8 @@ RUN_PROPERTIES: dict[str, Schema] = {
     "handle_at_ms": MS_OR_NULL,
     "handle_code": INT,
     "handle_msg": STR_OR_NULL,
+    "progress_done": {"type": ["integer", "null"], "description": "Latest progress of a running run."},
+    "progress_total": {"type": ["integer", "null"]},
     "result": {"type": ["object", "null"], "description": "Structured result data (or the latest progress data)."},
     "drain_counts": {
         "type": ["object", "null"],

@@ -26,7 +26,7 @@ def world(database: Database) -> dict:
     ids = {
         "a": add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW - 3 * MIN),
         "b": add_run(database, j1, g1, status=RunStatus.FAILED, trigger_at_ms=NOW - 2 * MIN, handle_msg="boom"),
-        "c": add_run(database, j2, g2, status=RunStatus.RUNNING, trigger_at_ms=NOW - 1 * MIN, trigger_type=TriggerType.MANUAL),
+        "c": add_run(database, j2, g2, status=RunStatus.RUNNING, trigger_at_ms=NOW - 1 * MIN, trigger_type=TriggerType.MANUAL, progress_done=40, progress_total=100),
         "d": add_run(database, j2, g2, status=RunStatus.FAILED, trigger_at_ms=NOW - 1 * MIN, shard_index=1, shard_total=2,
                      result_json=json.dumps({"claimed": 7, "succeeded": 5, "retried": 1, "dead": 1, "shard": "1/2"})),
         "old": add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW - 25 * 60 * MIN),
@@ -79,6 +79,9 @@ def test_run_view_has_drain_counts_and_job_name(database: Database, world: dict)
     assert view.result["shard"] == "1/2" and (view.shard_index, view.shard_total) == (1, 2)
     assert view.job_name == "two" and view.status == RunStatus.FAILED
     assert plain.drain_counts is None and plain.result is None and plain.handle_msg == "boom"
+    with database.session() as s:
+        running = runs.get_run(s, SYSTEM_ACTOR, world["c"])
+    assert (running.progress_done, running.progress_total) == (40, 100) and plain.progress_done is None
 
 
 def test_dashboard_counts_series_and_failures(database: Database, world: dict) -> None:
