@@ -81,7 +81,7 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
     "glue_source": {"type": ["string", "null"], "description": "Script of a GLUE_* job (required for them)."},
     "child_job_ids": {"type": "array", "items": INT, "description": "Jobs fired when a run succeeds; no cycles."},
     "alarm_emails": {"type": "array", "items": {"type": "string", "format": "email"}},
-    "alarm_webhook": {"type": "string", "description": "http(s) URL, or empty."},
+    "alarm_webhook": {"type": "string", "description": "http(s) URL, or empty. Only an ADMIN may set a new one (the admin POSTs to it); a USER may keep or clear it."},
 }
 
 JOB_PROPERTIES: dict[str, Schema] = {
