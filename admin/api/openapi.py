@@ -401,7 +401,7 @@ PATHS: dict[str, Schema] = {
                 _param("trigger_type", "query", _enum(TriggerType)),
                 _param("from_ms", "query", MS, "Trigger time >= from_ms."),
                 _param("to_ms", "query", MS, "Trigger time < to_ms."),
-                _param("sort", "query", {"type": "string", "enum": ["trigger_at_ms", "id"], "default": "trigger_at_ms"}),
+                _param("sort", "query", {"type": "string", "enum": ["trigger_at_ms"], "default": "trigger_at_ms"}),
                 _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
                 *PAGING,
             ],

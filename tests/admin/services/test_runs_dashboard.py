@@ -47,11 +47,12 @@ def test_filters_each_and_newest_first(database: Database, world: dict) -> None:
     assert listed(database, status="failed") == [w["d"], w["b"]]
     assert listed(database, trigger_type="MANUAL") == [w["c"]]
     assert listed(database, from_ms=NOW - 2 * MIN, to_ms=NOW - MIN) == [w["b"]]
-    assert listed(database, sort="id", order="asc") == sorted([w[k] for k in "abcd"] + [w["old"]])
+    # Oldest first; c and d share a trigger time and keep id order.
+    assert listed(database, order="asc") == [w["old"], w["a"], w["b"], w["c"], w["d"]]
     assert listed(database, page=PageRequest(2, 2)) == [w["b"], w["a"]]
     with pytest.raises(ServiceError) as err:
-        runs.RunFilter.parse({"status": "DONE", "job_id": "x", "from_ms": "5", "to_ms": "4", "order": "up"})
-    assert set(err.value.field_errors) == {"status", "job_id", "to_ms", "order"}
+        runs.RunFilter.parse({"status": "DONE", "job_id": "x", "from_ms": "5", "to_ms": "4", "order": "up", "sort": "id"})
+    assert set(err.value.field_errors) == {"status", "job_id", "to_ms", "order", "sort"}
 
 
 def test_total_and_capped_total(database: Database, world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
