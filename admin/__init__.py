@@ -36,6 +36,10 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
     app.extensions["shardcron"] = ctx
 
+    from .web import bp as web_blueprint
+
+    app.register_blueprint(web_blueprint)
+
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")

@@ -140,10 +140,15 @@
     function say(text) { if (state) state.textContent = text; }
     function poll() {
       call(pre.dataset.logUrl + "?from_line=" + next).then(function (r) {
-        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+        return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
       }).then(function (res) {
         const body = res.body;
-        if (!res.ok) { say((body.error && body.error.message) || "log unavailable"); setTimeout(poll, 3000); return; }
+        if (!res.ok) {
+          say((body.error && body.error.message) || "log unavailable");
+          // 502: the executor did not answer this time; anything else will not change by waiting.
+          if (res.status === 502) setTimeout(poll, 3000);
+          return;
+        }
         if (body.content) {
           const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
           pre.appendChild(document.createTextNode(body.content));
@@ -158,7 +163,18 @@
     poll();
   }
 
+  // The viewer's IANA zone, for the server's idea of "today" on the dashboard.
+  function rememberZone() {
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+        document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+      }
+    } catch (e) { /* no Intl: the server uses UTC */ }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    rememberZone();
     localizeTimes(document);
     wireConfirms(document);
     wirePreview();
