@@ -58,11 +58,12 @@ def logout():
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
+    if request.method == "POST":
+        check_csrf()
     if not _no_user_yet():
         abort(404)
     if request.method == "GET":
         return render_template("setup.html", username="", errors={})
-    check_csrf()
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     errors: dict[str, str] = {}

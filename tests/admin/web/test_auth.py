@@ -206,7 +206,7 @@ def test_security_headers_on_pages(console: Console) -> None:
 def test_static_files_are_served_from_the_package(console: Console) -> None:
     client = console.client()
     for name, kind in (("console.css", "text/css"), ("console.js", "javascript"), ("favicon.svg", "image/svg+xml")):
-        response = client.get(f"/static/{name}")
+        response = client.get(f"/assets/{name}")
         assert response.status_code == 200 and kind in response.content_type, name
 
 
