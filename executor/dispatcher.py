@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from .clock import Clock
+from .clock import SYSTEM_CLOCK, Clock
 from .context import JobContext, ProgressSink
 from .errors import ShardcronError
 from .glue import ScriptRunner
@@ -210,11 +210,15 @@ class Dispatcher:
         self._stop_runs(dropped, "executor is shutting down")
 
     def wait_idle(self, timeout_s: float) -> bool:
-        """Wait up to `timeout_s` for every running handler to return; True if they all did."""
-        deadline_s = self._clock.monotonic() + timeout_s
+        """Wait up to `timeout_s` for every running handler to return; True if they all did.
+
+        The bound is real time even when the executor runs on a fake clock: it limits how long a
+        caller (shutdown) blocks on handler threads, which a fake clock never advances.
+        """
+        deadline_s = SYSTEM_CLOCK.monotonic() + timeout_s
         with self._idle:
             while self._active:
-                remaining_s = deadline_s - self._clock.monotonic()
+                remaining_s = deadline_s - SYSTEM_CLOCK.monotonic()
                 if remaining_s <= 0:
                     return False
                 self._idle.wait(min(remaining_s, 0.5))

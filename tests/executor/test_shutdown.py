@@ -118,3 +118,22 @@ def test_run_blocks_until_request_stop(make_executor, fake_admin) -> None:
     runner.join(30)
     assert not runner.is_alive()
     assert fake_admin.registrations("/api/registryRemove")
+
+
+def test_shutdown_bound_is_real_time_on_a_fake_clock(make_executor, fake_admin) -> None:
+    """A handler that never returns cannot hold stop() beyond its bound, even on a FakeClock
+    (which never advances by itself)."""
+    from shardcron.executor.clock import FakeClock
+
+    started, release = threading.Event(), threading.Event()
+    executor = make_executor(clock=FakeClock())
+    executor.job("stuck")(lambda ctx: started.set() or release.wait(60))
+    executor.start()
+    try:
+        assert run(executor.port, 1, 1, handler="stuck").ok
+        assert started.wait(30)
+        stopping = _stop_in_background(executor, timeout_s=0.3)
+        stopping.join(20)
+        assert not stopping.is_alive(), "stop() waited past its bound on a fake clock"
+    finally:
+        release.set()
