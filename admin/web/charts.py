@@ -11,6 +11,8 @@ HEIGHT = 220
 LEFT = 44  # room for the y-axis labels
 BOTTOM = 24  # room for the day labels
 TOP = 10
+#: Horizontal grid lines above the zero line.
+TICKS = 4
 
 
 @dataclass(frozen=True)
@@ -38,24 +40,23 @@ class Chart:
     total_failed: int
 
 
-def _nice_max(value: int) -> int:
-    """The axis top: a round number at least `value` (1, 2, 5 x 10^k)."""
-    if value <= 0:
-        return 1
+def _nice_step(value: int) -> int:
+    """A round step (1, 2 or 5 x 10^k) such that four steps reach at least `value`."""
+    need = max(1, -(-value // TICKS))
     magnitude = 1
-    while magnitude * 10 <= value:
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude >= need:
+                return step * magnitude
         magnitude *= 10
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
 
 
 def daily_bars(days: Sequence) -> Chart:
     """Stacked bars (success below, failed on top), one per day, oldest first."""
     plot_h = HEIGHT - TOP - BOTTOM
     plot_w = WIDTH - LEFT - 8
-    top = _nice_max(max((d.success + d.failed for d in days), default=0))
+    step = _nice_step(max((d.success + d.failed for d in days), default=0))
+    top = step * TICKS
     slot = plot_w / max(len(days), 1)
     width = max(slot * 0.7, 1.0)
     every = 1 if len(days) <= 10 else 5
@@ -77,7 +78,7 @@ def daily_bars(days: Sequence) -> Chart:
                 title=f"{day.day.isoformat()}: {day.success} succeeded, {day.failed} failed",
             )
         )
-    ticks = [(round(TOP + plot_h - plot_h * k / 4, 2), top * k // 4) for k in range(5)]
+    ticks = [(round(TOP + plot_h - plot_h * k / TICKS, 2), step * k) for k in range(TICKS + 1)]
     return Chart(
         width=WIDTH,
         height=HEIGHT,

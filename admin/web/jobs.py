@@ -221,7 +221,7 @@ def job_trigger(job_id: int):
         else:
             what = f"shard {result.shard_index} of {result.shard_total}" if result.shard_index is not None else "the whole job"
             flash(f"Triggered {what} of {job.name} (fire {result.fire_id}); its runs appear below.", "success")
-            return redirect(url_for("web.runs_list", job_id=job_id))
+            return redirect(url_for("web.runs_list", job_id=job_id, fire_id=result.fire_id))
     return render_template("job_trigger.html", job=job, live=live, form=form, errors=errors, error=error), (400 if errors or error else 200)
 
 

@@ -66,7 +66,7 @@ def runs_list():
                 page = runs.list_runs(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
             except ServiceError as exc:
                 errors = exc.field_errors or {"filter": exc.message}
-    active = bool(page and any(run.status in ACTIVE for run in page.items))
+    active = bool(page and any(run.status in ACTIVE for run in page.items)) or _awaiting_fire(request.args.get("fire_id"))
     return (
         render_template(
             "runs.html",
@@ -81,6 +81,15 @@ def runs_list():
         ),
         400 if errors else 200,
     )
+
+
+def _awaiting_fire(fire_id: str | None) -> bool:
+    """Right after a trigger the list names its fire: keep refreshing until its runs exist (the
+    scheduler dispatches a manual fire within a tick or two)."""
+    if not fire_id or not fire_id.isdigit():
+        return False
+    with admin_ctx().db.read_session() as session:
+        return not runs.list_fire_runs(session, g.actor, int(fire_id))
 
 
 @bp.get("/runs/<int:run_id>")

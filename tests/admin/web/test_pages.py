@@ -185,7 +185,9 @@ def test_trigger_whole_job_and_one_shard_with_a_parameter(console: Console) -> N
     page = client.get(f"/jobs/{job_id}/trigger").get_data(as_text=True)
     assert "http://127.0.0.1:9002" in page
     whole = post_form(client, f"/jobs/{job_id}/trigger", {"param": "", "target": "whole"})
-    assert whole.status_code == 302 and whole.headers["Location"] == f"/runs?job_id={job_id}"
+    assert whole.status_code == 302 and whole.headers["Location"] == f"/runs?job_id={job_id}&fire_id=1"
+    # Until the scheduler has made the fire's runs, the list keeps refreshing itself.
+    assert 'data-autorefresh="2000"' in client.get(whole.headers["Location"]).get_data(as_text=True)
     shard = post_form(client, f"/jobs/{job_id}/trigger", {"param": "only-this", "target": "shard", "shard_index": "2", "shard_total": ""})
     assert shard.status_code == 302
     first, second = _fires(console)
