@@ -36,6 +36,9 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
     app.extensions["shardcron"] = ctx
 
+    from .api import bp as api_v1_blueprint
+
+    app.register_blueprint(api_v1_blueprint)
     from .web import bp as web_blueprint
 
     app.register_blueprint(web_blueprint)

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 from shardcron.executor.protocol import normalize_address
 
 from ..enums import FireStatus, TriggerType
-from ..models import ExecutorGroup, Fire
+from ..models import ExecutorGroup, Fire, Job
 from ..scheduling import registry_view
 from .access import load_job
 from .actor import Actor
-from .errors import FieldErrors
+from .errors import FieldErrors, NotFound
 from .job_form import MAX_TEXT_BYTES
+from .runs import RunView, list_fire_runs
 
 #: A broadcast is one run row per shard; more shards than this is a typo.
 MAX_SHARD_TOTAL = 10_000
@@ -125,3 +126,45 @@ def trigger_job(
     session.add(fire)
     session.flush()
     return TriggerResult(fire.id, job.id, now_ms, trigger_type, fire.shard_index, fire.shard_total, chosen)
+
+
+@dataclass(frozen=True)
+class FireView:
+    """A fire and the run rows it produced so far (one per shard of a broadcast)."""
+
+    id: int
+    job_id: int
+    fire_at_ms: int
+    trigger_type: TriggerType
+    status: FireStatus
+    param: str | None
+    shard_index: int | None
+    shard_total: int | None
+    address: str | None
+    attempt: int
+    created_at_ms: int
+    done_at_ms: int | None
+    runs: list[RunView]
+
+
+def get_fire(session: Session, actor: Actor, fire_id: int) -> FireView:
+    """A fire by id (e.g. the one a trigger returned), with its runs: how a script follows it."""
+    fire = session.get(Fire, fire_id) if isinstance(fire_id, int) else None
+    job = session.get(Job, fire.job_id) if fire is not None else None
+    if fire is None or job is None or not actor.can_access_group(job.group_id):
+        raise NotFound("fire", fire_id)
+    return FireView(
+        id=fire.id,
+        job_id=fire.job_id,
+        fire_at_ms=fire.fire_at_ms,
+        trigger_type=TriggerType(fire.trigger_type),
+        status=FireStatus(fire.status),
+        param=fire.param,
+        shard_index=fire.shard_index,
+        shard_total=fire.shard_total,
+        address=fire.address,
+        attempt=fire.attempt,
+        created_at_ms=fire.created_at_ms,
+        done_at_ms=fire.done_at_ms,
+        runs=list_fire_runs(session, actor, fire.id),
+    )
