@@ -1,4 +1,4 @@
-"""Console fixtures: an app on a fresh SQLite database (MariaDB where a test asks for db_url),
+"""Console fixtures: an app on a fresh database (SQLite and MariaDB),
 a fake clock, and a cheap scrypt cost so that creating users stays fast."""
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ def cheap_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def console(tmp_path: Path, sqlite_url: str, fake_clock: FakeClock) -> Iterator[Console]:
-    built = build_console(tmp_path, sqlite_url, fake_clock)
+def console(tmp_path: Path, db_url: str, fake_clock: FakeClock) -> Iterator[Console]:
+    """The console on a fresh database: once on SQLite, once on MariaDB/MySQL."""
+    built = build_console(tmp_path, db_url, fake_clock)
     try:
         yield built
     finally:
