@@ -13,6 +13,7 @@ from flask import Flask, jsonify
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
+from . import rpc
 from .config import Config, load_config, read_or_create_secret
 from .db import Database
 
@@ -35,6 +36,7 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
     ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
     app.extensions["shardcron"] = ctx
+    app.register_blueprint(rpc.blueprint, url_prefix="/api")
 
     from .api import bp as api_v1_blueprint
 
