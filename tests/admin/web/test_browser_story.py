@@ -20,15 +20,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from playwright.sync_api import Page, expect, sync_playwright
+
 from tests.support.browser import launch_chromium
 from tests.support.executor_process import ROOT, start_executor_process
 from tests.support.net import free_port, wait_until
-
-# The story needs the scheduler and the executor-facing API (issue 4) in the same tree.
-pytest.importorskip("shardcron.admin.scheduling.runner", reason="the scheduler (issue 4) is not merged into this tree yet")
-pytest.importorskip("shardcron.admin.rpc", reason="the executor-facing API (issue 4) is not merged into this tree yet")
-
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402  (after the checks above)
 
 TOKEN = "story-access-token-0123456789"
 ADMIN_USER = "operator"
