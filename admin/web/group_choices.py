@@ -6,15 +6,14 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from ..services import groups
 from ..services.actor import Actor
 from ..services.errors import ServiceError
-from .context import now_ms
+from ..services.group_options import list_group_options
 
 
 def group_choices(session: Session, actor: Actor) -> list[tuple[int, str]]:
-    """(id, "title (app_name)") of the groups the actor may see, in the service's order."""
-    return [(view.id, f"{view.title} ({view.app_name})") for view in groups.list_groups(session, actor, now_ms())]
+    """(id, "title (app_name)") of the groups the actor may see, by app name."""
+    return [(option.id, f"{option.title} ({option.app_name})") for option in list_group_options(session, actor)]
 
 
 def parse_group_ids(values: Iterable[str]) -> list[int]:
