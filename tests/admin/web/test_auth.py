@@ -3,6 +3,7 @@ cookies, security headers, safe redirects."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,27 @@ def test_anonymous_pages_redirect_to_login(console: Console) -> None:
         response = client.get(path)
         assert response.status_code == 302, path
         assert response.headers["Location"].startswith("/login?next="), path
+
+
+PUBLIC_ENDPOINTS = {"web.login", "web.setup", "web.static"}
+
+
+def test_every_console_route_needs_a_login(console: Console) -> None:
+    console.add_user("alice", UserRole.ADMIN)
+    client = console.client()
+    checked = 0
+    for rule in console.app.url_map.iter_rules():
+        if not rule.endpoint.startswith("web.") or rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        path = re.sub(r"<int:[a-z_]+>", "1", rule.rule)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = client.open(path, method=method, data={"csrf_token": page_csrf(client, "/login")} if method == "POST" else None)
+            if rule.endpoint == "web.logout":
+                assert response.status_code == 302, path  # logging out anonymously is harmless
+                continue
+            assert response.status_code == 302 and response.headers["Location"].startswith("/login"), (method, path, response.status_code)
+            checked += 1
+    assert checked >= 20
 
 
 def test_json_clients_get_401_not_a_redirect(console: Console) -> None:

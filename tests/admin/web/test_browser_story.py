@@ -324,7 +324,17 @@ def _walk(story: Story, stack: dict) -> None:
 
     # --- users and the operator's own account.
     page.click("nav >> text=Users")
+    page.fill("#new-user #f-username", "viewer")
+    page.fill("#new-user #f-password", "viewer password 1")
+    page.select_option("#new-user #f-role", "USER")
+    page.check("#new-user label:has-text('Story (story)') >> xpath=preceding-sibling::input")
+    page.click("button:has-text('Create user')")
+    expect(page.locator(".flash")).to_contain_text("User viewer created")
+    expect(page.locator("table")).to_contain_text("Story (story)")
     story.shot("users")
+    page.click("table >> text=viewer")
+    expect(page.locator("h1")).to_have_text("User viewer")
+    story.shot("user-edit")
     page.click(f"nav >> text={ADMIN_USER}")
     page.click("button:has-text('Issue token')")
     expect(page.locator("#new-token")).to_contain_text("sct_")
