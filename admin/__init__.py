@@ -41,6 +41,9 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     from .api import bp as api_v1_blueprint
 
     app.register_blueprint(api_v1_blueprint)
+    from .web import bp as web_blueprint
+
+    app.register_blueprint(web_blueprint)
 
     @app.get("/healthz")
     def healthz():
