@@ -40,6 +40,9 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     def healthz():
         return jsonify(status="ok")
 
+    from .ops import ops
+
+    app.register_blueprint(ops)
     return app
 
 

@@ -116,6 +116,13 @@ class Config:
     smtp_starttls: bool = setting(True, "Use STARTTLS (port 587); false for plain SMTP or when smtp_ssl is set.")
     smtp_ssl: bool = setting(False, "Use implicit TLS (port 465).")
     alarm_max_attempts: int = setting(5, "Delivery attempts per alarm before it is recorded as failed.", min=1, max=100)
+    # --- health and metrics
+    ready_scheduler_max_age_s: int = setting(
+        60, "/readyz answers 503 when no scheduler process has a heartbeat this recent (0: /readyz checks only the database).", min=0, max=86_400
+    )
+    metrics_token: str | None = setting(
+        None, "Bearer token /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; restrict it by network.", secret=True, check=_check_secret
+    )
     # --- logging
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     log_format: LogFormat = setting(LogFormat.TEXT, "text (key=value) or json, one line per event.")
