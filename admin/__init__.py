@@ -13,6 +13,7 @@ from flask import Flask, jsonify
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
+from . import ops, rpc
 from .config import Config, load_config, read_or_create_secret
 from .db import Database
 
@@ -35,14 +36,12 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
     ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
     app.extensions["shardcron"] = ctx
+    app.register_blueprint(rpc.blueprint, url_prefix="/api")
+    app.register_blueprint(ops.blueprint)
 
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
-
-    from .ops import ops
-
-    app.register_blueprint(ops)
     return app
 
 

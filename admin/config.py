@@ -103,7 +103,18 @@ class Config:
     lease_ms: int = setting(10_000, "A claimed fire that its owner has not renewed for this long is adopted by another node.", min=1_000, max=600_000)
     misfire_grace_ms: int = setting(5_000, "A fire later than this is a misfire and follows the job's misfire strategy.", min=0, max=86_400_000)
     trigger_workers: int = setting(64, "Threads dispatching /run calls (per scheduler process).", min=1, max=1024)
-    lost_run_after_s: int = setting(120, "A running run whose executor has been gone this long is failed as lost.", min=30, max=86_400)
+    lost_run_after_s: int = setting(
+        120,
+        "A run whose executor has not been live for this long (after the 90 s heartbeat window), or whose trigger was never acknowledged for this long, is failed as lost.",
+        min=30,
+        max=86_400,
+    )
+    run_timeout_grace_s: int = setting(
+        30,
+        "A run of a job with a timeout still running timeout_s + this long after its trigger is failed as timed out (502) and killed; the executor's own timeout normally reports first.",
+        min=0,
+        max=86_400,
+    )
     default_timezone: str = setting("UTC", "Time zone for new jobs when none is given.", check=_check_zone)
     # --- housekeeping
     run_log_retention_days: int = setting(30, "Run-log rows older than this are deleted (0 keeps them forever).", min=0, max=3650)
@@ -116,6 +127,9 @@ class Config:
     smtp_starttls: bool = setting(True, "Use STARTTLS (port 587); false for plain SMTP or when smtp_ssl is set.")
     smtp_ssl: bool = setting(False, "Use implicit TLS (port 465).")
     alarm_max_attempts: int = setting(5, "Delivery attempts per alarm before it is recorded as failed.", min=1, max=100)
+    alarm_retry_delay_s: int = setting(30, "Wait before an alarm's second delivery attempt; it doubles for each further attempt.", min=1, max=86_400)
+    alarm_retry_max_delay_s: int = setting(900, "Longest wait between two delivery attempts of an alarm.", min=1, max=86_400)
+    alarm_timeout_s: float = setting(10.0, "Timeout of one e-mail or webhook delivery attempt.", min=0.5, max=300)
     # --- health and metrics
     ready_scheduler_max_age_s: int = setting(
         60, "/readyz answers 503 when no scheduler process has a heartbeat this recent (0: /readyz checks only the database).", min=0, max=86_400

@@ -240,6 +240,11 @@ class RunLog(Base):
     #: Structured result (JSON), e.g. a retry-task drainer's claimed/succeeded/retried/dead counts.
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     followup_status: Mapped[FollowupStatus] = mapped_column(EnumText(FollowupStatus, 16), default=FollowupStatus.NONE)
+    #: Latest `/api/progress` of a running run (the executor's `ctx.progress(done, total)`).
+    progress_done: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    progress_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When the lost-run monitor first found this run's executor not live (NULL: live, or never checked).
+    executor_gone_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class User(Base):

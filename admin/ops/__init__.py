@@ -5,6 +5,6 @@ session. `/readyz` says only which check failed, never a password or an address;
 requires `Authorization: Bearer <metrics_token>` when that setting is set.
 """
 
-from .endpoints import ops
+from .endpoints import blueprint
 
-__all__ = ["ops"]
+__all__ = ["blueprint"]

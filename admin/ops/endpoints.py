@@ -9,21 +9,21 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..metrics import CONTENT_TYPE, render_metrics
 from .readiness import check_readiness
 
-ops = Blueprint("ops", __name__)
+blueprint = Blueprint("ops", __name__)
 
 
 def _ctx():
     return current_app.extensions["shardcron"]
 
 
-@ops.get("/readyz")
+@blueprint.get("/readyz")
 def readyz():
     result = check_readiness(_ctx())
     body = jsonify(status="ready" if result.ready else "not ready", checks=result.checks, reasons=result.reasons)
     return body, 200 if result.ready else 503
 
 
-@ops.get("/metrics")
+@blueprint.get("/metrics")
 def metrics():
     token = _ctx().config.metrics_token
     if token:

@@ -118,6 +118,9 @@ CREATE TABLE IF NOT EXISTS sc_run_log (
   handle_msg       TEXT         NULL,
   result_json      TEXT         NULL,
   followup_status  VARCHAR(16)  NOT NULL,             -- NONE | PENDING | DONE (retry and alarm)
+  progress_done    INT          NULL,                 -- latest /api/progress of a running run
+  progress_total   INT          NULL,
+  executor_gone_at_ms BIGINT    NULL,                 -- first seen with its executor not live
   PRIMARY KEY (id),
   KEY ix_run_job_time (job_id, trigger_at_ms),
   KEY ix_run_group_time (group_id, trigger_at_ms),

@@ -107,7 +107,10 @@ CREATE TABLE IF NOT EXISTS sc_run_log (
   handle_code      INTEGER      NOT NULL,
   handle_msg       TEXT         NULL,
   result_json      TEXT         NULL,
-  followup_status  VARCHAR(16)  NOT NULL
+  followup_status  VARCHAR(16)  NOT NULL,
+  progress_done    INTEGER      NULL,
+  progress_total   INTEGER      NULL,
+  executor_gone_at_ms BIGINT    NULL
 );
 CREATE INDEX IF NOT EXISTS ix_run_job_time ON sc_run_log (job_id, trigger_at_ms);
 CREATE INDEX IF NOT EXISTS ix_run_group_time ON sc_run_log (group_id, trigger_at_ms);

@@ -1,0 +1,73 @@
+"""The content of an alarm: a subject and text for e-mail, a JSON document for webhooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shardcron.executor.clock import ms_to_datetime
+
+from ..models import ExecutorGroup, Job, RunLog
+
+
+@dataclass(frozen=True)
+class AlarmMessage:
+    subject: str
+    text: str
+    payload: dict[str, Any]
+    #: When it was composed (the e-mail's Date header; no hidden wall-clock reads).
+    composed_at_ms: int
+
+
+def _iso(at_ms: int | None) -> str | None:
+    return None if not at_ms else ms_to_datetime(at_ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def build_message(
+    run_id: int, run: RunLog | None, job: Job | None, group: ExecutorGroup | None, public_url: str | None, now_ms: int
+) -> AlarmMessage:
+    job_name = job.name if job else "(deleted job)"
+    job_id = job.id if job else (run.job_id if run else None)
+    subject = f"[shardcron] job {job_name} (#{job_id}) failed: run {run_id}"
+    console_url = public_url.rstrip("/") if public_url else None
+    run_doc: dict[str, Any] = {"id": run_id}
+    if run is not None:
+        run_doc.update(
+            status=str(run.status),
+            trigger_type=str(run.trigger_type),
+            attempt=run.attempt,
+            shard_index=run.shard_index,
+            shard_total=run.shard_total,
+            executor_address=run.executor_address,
+            param=run.param,
+            trigger_code=run.trigger_code,
+            trigger_msg=run.trigger_msg,
+            handle_code=run.handle_code,
+            handle_msg=run.handle_msg,
+            fire_at=_iso(run.fire_at_ms),
+            trigger_at=_iso(run.trigger_at_ms),
+            handle_at=_iso(run.handle_at_ms),
+        )
+    payload = {
+        "event": "run_failed",
+        "text": subject,
+        "job": {"id": job_id, "name": job_name, "handler": job.handler if job else None, "retry_count": job.retry_count if job else None},
+        "group": {"id": group.id, "app_name": group.app_name, "title": group.title} if group else None,
+        "run": run_doc,
+        "console_url": console_url,
+    }
+    lines = [subject, ""]
+    lines.append(f"Job:       {job_name} (#{job_id})" + (f", group {group.app_name}" if group else ""))
+    if run is None:
+        lines.append(f"Run:       {run_id} (no longer in the run log)")
+    else:
+        lines += [
+            f"Run:       {run_id}, {run.trigger_type} trigger, attempt {run.attempt}, shard {run.shard_index}/{run.shard_total}",
+            f"Executor:  {run.executor_address or '-'}",
+            f"Planned:   {_iso(run.fire_at_ms)}",
+            f"Triggered: {_iso(run.trigger_at_ms)} -> {run.trigger_code} {run.trigger_msg or ''}".rstrip(),
+            f"Result:    {_iso(run.handle_at_ms) or '-'} -> {run.handle_code} {run.handle_msg or ''}".rstrip(),
+        ]
+    if console_url:
+        lines += ["", f"Console:   {console_url}"]
+    return AlarmMessage(subject=subject, text="\n".join(lines) + "\n", payload=payload, composed_at_ms=now_ms)

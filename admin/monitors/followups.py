@@ -1,0 +1,169 @@
+"""Follow-ups of finished runs (`followup_status = PENDING`): retries, child fires, alarms.
+
+For each such run, in one transaction per batch:
+  * FAILED with retries left -> a RETRY fire at `failed_at + backoff`, for the failed shard only
+    when the job is a sharding broadcast (contracts §2);
+  * FAILED with no retry left -> one alarm row per configured channel (e-mail, webhook);
+  * SUCCESS -> a PARENT fire of each child job;
+then the run's follow-up is DONE. Every write is keyed (`uq_fire_once`, `uq_alarm_run_channel`)
+and every time in it is derived from the run, not from the clock, so two scheduler nodes doing
+the same run's follow-up write the same rows once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from ..db import Database
+from ..enums import AlarmChannel, AlarmStatus, FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
+from ..models import Alarm, Fire, Job, RunLog
+from ..upserts import insert_ignoring_duplicates
+from .lease import Lease
+
+log = logging.getLogger("shardcron.admin.monitors.followups")
+
+BATCH = 500
+
+
+def retry_delay_ms(job: Job, attempt: int) -> int:
+    """Delay before retry number `attempt + 1`: retry_delay_s * multiplier^attempt, capped."""
+    cap_s = max(job.retry_max_delay_s, 0)
+    delay_s = max(job.retry_delay_s, 0)
+    for _ in range(attempt):
+        if delay_s >= cap_s:
+            break
+        delay_s *= max(job.retry_backoff_multiplier, 1)
+    return min(delay_s, cap_s) * 1000
+
+
+def parse_child_job_ids(text: str | None) -> list[int]:
+    """`"12, 15,12"` -> [12, 15]; entries that are not ids are skipped (the API validates on save)."""
+    ids: list[int] = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if part.isdigit() and int(part) not in ids:
+            ids.append(int(part))
+    return ids
+
+
+def alarm_rows(job: Job, run_id: int, now_ms: int) -> list[dict]:
+    rows = []
+    for channel, target in ((AlarmChannel.EMAIL, (job.alarm_emails or "").strip()), (AlarmChannel.WEBHOOK, (job.alarm_webhook or "").strip())):
+        if target:
+            rows.append(
+                {
+                    "run_log_id": run_id,
+                    "job_id": job.id,
+                    "channel": channel.value,
+                    "target": target,
+                    "status": AlarmStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at_ms": now_ms,
+                    "created_at_ms": now_ms,
+                }
+            )
+    return rows
+
+
+def _fire(job_id: int, fire_at_ms: int, trigger_type: TriggerType, origin_ref: int, now_ms: int, **overrides) -> dict:
+    row = {
+        "job_id": job_id,
+        "fire_at_ms": fire_at_ms,
+        "trigger_type": trigger_type.value,
+        "origin_ref": origin_ref,
+        "status": FireStatus.PENDING.value,
+        "owner": None,
+        "lease_until_ms": 0,
+        "param": None,
+        "shard_index": None,
+        "shard_total": None,
+        "address": None,
+        "attempt": 0,
+        "created_at_ms": now_ms,
+    }
+    row.update(overrides)
+    return row
+
+
+class FollowupMonitor:
+    name = "followups"
+    interval_s = 1.0
+
+    def __init__(self, db: Database, node_id: str) -> None:
+        self.db = db
+        self.lease = Lease(db, "followups", node_id, lease_ms=30_000)
+
+    def tick(self, now_ms: int) -> None:
+        if not self.lease.acquire(now_ms):
+            return
+        while self.process_batch(now_ms) == BATCH:
+            pass
+
+    def process_batch(self, now_ms: int) -> int:
+        """Follow up to BATCH runs; returns how many were handled."""
+        with self.db.session() as session:
+            runs = list(
+                session.scalars(
+                    sa.select(RunLog)
+                    .where(RunLog.followup_status == FollowupStatus.PENDING, RunLog.status.in_([RunStatus.SUCCESS, RunStatus.FAILED]))
+                    .order_by(RunLog.id)
+                    .limit(BATCH)
+                )
+            )
+            if not runs:
+                return 0
+            jobs = self._jobs(session, {run.job_id for run in runs})
+            children = {child for job in jobs.values() for child in parse_child_job_ids(job.child_job_ids)}
+            existing_children = self._existing(session, children)
+            fires: list[dict] = []
+            alarms: list[dict] = []
+            for run in runs:
+                job = jobs.get(run.job_id)
+                if job is None:
+                    continue  # the job was deleted: nothing to retry, fire or alarm about
+                finished_at_ms = run.handle_at_ms or run.trigger_at_ms
+                if run.status == RunStatus.FAILED:
+                    if run.retry_remaining > 0:
+                        broadcast = job.route_strategy == RouteStrategy.SHARDING_BROADCAST
+                        fires.append(
+                            _fire(
+                                job.id,
+                                finished_at_ms + retry_delay_ms(job, run.attempt),
+                                TriggerType.RETRY,
+                                run.id,
+                                now_ms,
+                                param=run.param,
+                                shard_index=run.shard_index if broadcast else None,
+                                shard_total=run.shard_total if broadcast else None,
+                                attempt=run.attempt + 1,
+                            )
+                        )
+                    else:
+                        alarms.extend(alarm_rows(job, run.id, now_ms))
+                else:
+                    for child in parse_child_job_ids(job.child_job_ids):
+                        if child != job.id and child in existing_children:
+                            fires.append(_fire(child, finished_at_ms, TriggerType.PARENT, run.id, now_ms))
+            insert_ignoring_duplicates(session, Fire.__table__, fires)
+            insert_ignoring_duplicates(session, Alarm.__table__, alarms)
+            session.execute(
+                sa.update(RunLog)
+                .where(RunLog.id.in_([run.id for run in runs]), RunLog.followup_status == FollowupStatus.PENDING)
+                .values(followup_status=FollowupStatus.DONE)
+            )
+        if fires or alarms:
+            log.info("followed up %d run(s): %d fire(s), %d alarm(s)", len(runs), len(fires), len(alarms))
+        return len(runs)
+
+    @staticmethod
+    def _jobs(session, job_ids: Iterable[int]) -> dict[int, Job]:
+        return {job.id: job for job in session.scalars(sa.select(Job).where(Job.id.in_(sorted(job_ids))))}
+
+    @staticmethod
+    def _existing(session, job_ids: set[int]) -> set[int]:
+        if not job_ids:
+            return set()
+        return set(session.scalars(sa.select(Job.id).where(Job.id.in_(sorted(job_ids)))))

@@ -1,0 +1,40 @@
+"""The executor-facing API's access token: required, compared in constant time.
+
+XXL-JOB fails open when no token is configured; shardcron does not: the token is the configured
+`access_token` or, when empty, the random one generated into the instance folder. Only
+`insecure_no_token = true` turns the check off (and that is logged loudly at start).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+
+from shardcron.executor.protocol import ACCESS_TOKEN_HEADER_ALIASES
+
+from ..config import Config, read_or_create_secret
+
+log = logging.getLogger("shardcron.admin.rpc")
+
+WRONG_TOKEN_MSG = "The access token is wrong."
+
+
+def expected_token(config: Config) -> str | None:
+    """The token executors must send, or None in insecure mode."""
+    if config.insecure_no_token:
+        log.warning("INSECURE admin: executor-facing /api accepts calls without an access token (insecure_no_token = true)")
+        return None
+    return read_or_create_secret(config, "access_token")
+
+
+def token_accepted(expected: str | None, headers: Mapping[str, str]) -> bool:
+    if expected is None:
+        return True
+    wanted = expected.encode("utf-8")
+    accepted = False
+    for name in ACCESS_TOKEN_HEADER_ALIASES:  # every alias is compared, so timing says nothing
+        sent = headers.get(name)
+        if sent is not None and hmac.compare_digest(sent.encode("utf-8"), wanted):
+            accepted = True
+    return accepted

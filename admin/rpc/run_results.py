@@ -1,0 +1,142 @@
+"""Results and progress reported by executors, applied to sc_run_log rows.
+
+One transaction per batch: one read of the batch's rows (and their jobs' child lists), then one
+executemany UPDATE guarded by status, so a run's status only moves forward and a second result
+for a finished run changes nothing (idempotent per logId). Nothing slow happens here: retries,
+child fires and alarms are the follow-up monitor's work, marked by `followup_status = PENDING`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shardcron.executor.protocol import CallbackParam, ProgressParam, ResultCode, encode_json
+
+from ..enums import FollowupStatus, RunStatus
+from ..models import Job, RunLog
+
+_RUNS = RunLog.__table__
+_UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+
+
+def _unfinished() -> sa.ColumnElement[bool]:
+    # Spelled out: an IN list is an "expanding" parameter, which executemany() cannot take.
+    return sa.or_(*(_RUNS.c.status == status for status in _UNFINISHED))
+
+
+@dataclass
+class BatchOutcome:
+    """What became of each logId of a batch."""
+
+    applied: list[int] = field(default_factory=list)
+    #: Results for runs already finished (or repeated within the batch): ignored.
+    ignored: list[int] = field(default_factory=list)
+    #: logIds with no run row (deleted by retention, or never ours): reported, never retried.
+    unknown: list[int] = field(default_factory=list)
+
+    def describe(self, what: str) -> str | None:
+        parts = []
+        if self.ignored:
+            parts.append(f"{len(self.ignored)} {what} for finished runs ignored")
+        if self.unknown:
+            shown = ", ".join(str(i) for i in self.unknown[:20])
+            more = f" and {len(self.unknown) - 20} more" if len(self.unknown) > 20 else ""
+            parts.append(f"unknown logId {shown}{more}")
+        return "; ".join(parts) or None
+
+
+def _statuses(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, RunStatus]]:
+    rows = session.execute(sa.select(RunLog.id, RunLog.job_id, RunLog.status).where(RunLog.id.in_(sorted(set(log_ids))))).all()
+    return {row.id: (row.job_id, row.status) for row in rows}
+
+
+def _json_or_none(data: object) -> str | None:
+    return None if data is None else encode_json(dict(data)).decode("utf-8")  # type: ignore[call-overload]
+
+
+def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: int) -> BatchOutcome:
+    outcome = BatchOutcome()
+    if not results:
+        return outcome
+    known = _statuses(session, [r.log_id for r in results])
+    job_ids = {job_id for job_id, _ in known.values()}
+    with_children = set(
+        session.execute(sa.select(Job.id).where(Job.id.in_(sorted(job_ids)), Job.child_job_ids != "")).scalars()
+    ) if job_ids else set()
+    params = []
+    seen: set[int] = set()
+    for result in results:
+        if result.log_id not in known:
+            outcome.unknown.append(result.log_id)
+            continue
+        job_id, status = known[result.log_id]
+        if result.log_id in seen or status.value not in _UNFINISHED:
+            outcome.ignored.append(result.log_id)
+            continue
+        seen.add(result.log_id)
+        succeeded = result.handle_code == ResultCode.SUCCESS
+        followup = FollowupStatus.PENDING if (not succeeded or job_id in with_children) else FollowupStatus.NONE
+        params.append(
+            {
+                "b_id": result.log_id,
+                "b_status": (RunStatus.SUCCESS if succeeded else RunStatus.FAILED).value,
+                "b_code": result.handle_code,
+                "b_msg": result.handle_msg,
+                "b_at": now_ms,
+                "b_result": _json_or_none(result.result_data),
+                "b_followup": followup.value,
+            }
+        )
+    if params:
+        stmt = (
+            sa.update(_RUNS)
+            .where(_RUNS.c.id == sa.bindparam("b_id"), _unfinished())
+            .values(
+                status=sa.bindparam("b_status"),
+                handle_code=sa.bindparam("b_code"),
+                handle_msg=sa.bindparam("b_msg"),
+                handle_at_ms=sa.bindparam("b_at"),
+                result_json=sa.func.coalesce(sa.bindparam("b_result", type_=sa.Text), _RUNS.c.result_json),
+                followup_status=sa.bindparam("b_followup"),
+            )
+        )
+        session.connection().execute(stmt, params)
+        outcome.applied.extend(p["b_id"] for p in params)
+    return outcome
+
+
+def apply_progress(session: Session, reports: Sequence[ProgressParam], now_ms: int) -> BatchOutcome:
+    """Latest progress of running runs; reports for finished runs are ignored (the result won)."""
+    outcome = BatchOutcome()
+    if not reports:
+        return outcome
+    known = _statuses(session, [r.log_id for r in reports])
+    latest: dict[int, ProgressParam] = {}
+    for report in reports:  # the last report of a run in the batch is its newest
+        if report.log_id not in known:
+            outcome.unknown.append(report.log_id)
+        elif known[report.log_id][1].value not in _UNFINISHED:
+            outcome.ignored.append(report.log_id)
+        else:
+            latest[report.log_id] = report
+    if latest:
+        stmt = (
+            sa.update(_RUNS)
+            .where(_RUNS.c.id == sa.bindparam("b_id"), _unfinished())
+            .values(
+                progress_done=sa.bindparam("b_done"),
+                progress_total=sa.bindparam("b_total"),
+                result_json=sa.func.coalesce(sa.bindparam("b_data", type_=sa.Text), _RUNS.c.result_json),
+            )
+        )
+        session.connection().execute(
+            stmt,
+            [{"b_id": r.log_id, "b_done": r.done, "b_total": r.total, "b_data": _json_or_none(r.data)} for r in latest.values()],
+        )
+        outcome.applied.extend(latest)
+    return outcome
+

@@ -1,0 +1,110 @@
+"""`/api/registry`, `/api/registryRemove`, `/api/callback`, `/api/progress` for executors.
+
+XXL-JOB's contract: POST with a JSON body, HTTP 200 always, the outcome in the envelope
+(`{"code", "msg", "content", "data"}`). A wrong token or a malformed body is code 500 with a
+message saying what is wrong, and nothing is written. A callback batch is one transaction; a
+logId the admin does not know is named in `msg` but does not fail the batch (an executor would
+otherwise re-send it forever).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from shardcron.executor.protocol import (
+    Envelope,
+    ProtocolError,
+    RegistryParam,
+    decode_json,
+    parse_callback_body,
+    parse_progress_body,
+)
+from shardcron.executor.sqlengine import describe_db_error
+
+from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted
+from .registry_store import record_heartbeat, remove_registration
+from .run_results import apply_callbacks, apply_progress
+
+log = logging.getLogger("shardcron.admin.rpc")
+
+blueprint = Blueprint("rpc", __name__)
+_TOKEN_KEY = "shardcron.rpc_token"
+
+
+@blueprint.record_once
+def _read_token(state: Any) -> None:
+    ctx = state.app.extensions["shardcron"]
+    state.app.extensions[_TOKEN_KEY] = expected_token(ctx.config)
+
+
+def _answer(envelope: Envelope):
+    return jsonify(envelope.to_wire()), 200
+
+
+def _handle(parse: Callable[[Any], Any], apply: Callable[[Any, Any, int], str | None]):
+    if not token_accepted(current_app.extensions[_TOKEN_KEY], request.headers):
+        log.warning("refused %s from %s: wrong or missing access token", request.path, request.remote_addr)
+        return _answer(Envelope.failure(WRONG_TOKEN_MSG))
+    try:
+        message = parse(decode_json(request.get_data(cache=False)))
+    except RequestEntityTooLarge:
+        return _answer(Envelope.failure(f"body is over the {current_app.config['MAX_CONTENT_LENGTH']}-byte limit"))
+    except ProtocolError as exc:
+        log.info("refused malformed %s from %s: %s", request.path, request.remote_addr, exc)
+        return _answer(Envelope.failure(str(exc)))
+    ctx = current_app.extensions["shardcron"]
+    try:
+        with ctx.db.session() as session:
+            msg = apply(session, message, ctx.clock.now_ms())
+    except SQLAlchemyError as exc:
+        # The executor keeps the call (heartbeat, spooled result) and sends it again later.
+        reason = describe_db_error(exc, ctx.db.engine.url)
+        log.error("%s not applied: %s", request.path, reason)
+        return _answer(Envelope.failure(f"admin database unavailable, try again: {reason}"))
+    return _answer(Envelope.success(msg=msg))
+
+
+def _register(session, param: RegistryParam, now_ms: int) -> str | None:
+    record_heartbeat(session, param, now_ms)
+    return None
+
+
+def _unregister(session, param: RegistryParam, now_ms: int) -> str | None:
+    return None if remove_registration(session, param) else "not registered"
+
+
+def _callbacks(session, results, now_ms: int) -> str | None:
+    outcome = apply_callbacks(session, results, now_ms)
+    if outcome.unknown:
+        log.warning("callback for unknown logId(s) %s ignored", outcome.unknown[:20])
+    return outcome.describe("results")
+
+
+def _progress(session, reports, now_ms: int) -> str | None:
+    return apply_progress(session, reports, now_ms).describe("reports")
+
+
+@blueprint.post("/registry", strict_slashes=False)
+def registry():
+    return _handle(RegistryParam.from_wire, _register)
+
+
+@blueprint.post("/registryRemove", strict_slashes=False)
+def registry_remove():
+    return _handle(RegistryParam.from_wire, _unregister)
+
+
+@blueprint.post("/callback", strict_slashes=False)
+def callback():
+    return _handle(parse_callback_body, _callbacks)
+
+
+@blueprint.post("/progress", strict_slashes=False)
+def progress():
+    return _handle(parse_progress_body, _progress)

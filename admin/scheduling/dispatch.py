@@ -1,0 +1,273 @@
+"""Dispatch: each claimed fire's `/run` calls at their millisecond, through bounded pools.
+
+The fire loop hands every fire it holds to `Dispatcher.offer`; fires not seen before are
+*prepared* at once (their run rows written, see run_store), well before their time, and their
+sends wait in a heap ordered by fire time. A timer thread sleeps until the earliest one is due
+(a condition wait with a millisecond deadline, not a 1 s ring) and hands the due sends to a
+`KeyedPool`: bounded worker threads with at most `per_address` calls in flight per executor, so
+a slow or dead executor ties up only its own share of the workers and never delays other
+executors' fires. The pooled `ExecutorClient` keeps connections alive and bounds every call.
+Answers go to a recorder thread that writes them in batches (one transaction per batch).
+
+With `workers=0` nothing runs in the background: `send_due(now_ms)` sends and records in the
+caller's thread (tests drive it with a fake clock).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from shardcron.executor.clock import Clock
+from shardcron.executor.dispatcher import REPEAT_TRIGGER
+
+from ..enums import RouteStrategy
+from .executor_client import ExecutorClient
+from .fire_store import ClaimedFire
+from .routing import RouteState, route_busyover, route_failover
+from .run_store import Answer, RunStore, Send
+
+log = logging.getLogger("shardcron.admin.scheduling")
+
+#: The part of the executor's refusal of a logId it already accepted (the adopter's re-send).
+REPEAT_MARK = REPEAT_TRIGGER.split("{", 1)[0]
+#: The longest the timer thread sleeps without looking at its heap again.
+MAX_TIMER_WAIT_S = 0.5
+
+
+class KeyedPool:
+    """Runs tasks on at most `workers` threads, at most `per_key` of them for one key at a time;
+    a key's further tasks wait in its own FIFO queue, not in front of other keys' tasks."""
+
+    def __init__(self, workers: int, per_key: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shardcron-dispatch")
+        self._per_key = per_key
+        self._lock = threading.Lock()
+        self._active: Counter[str] = Counter()
+        self._waiting: dict[str, deque[Callable[[], None]]] = {}
+
+    def submit(self, key: str, task: Callable[[], None]) -> None:
+        with self._lock:
+            if self._active[key] >= self._per_key:
+                self._waiting.setdefault(key, deque()).append(task)
+                return
+            self._active[key] += 1
+        self._executor.submit(self._drain, key, task)
+
+    def _drain(self, key: str, task: Callable[[], None] | None) -> None:
+        while task is not None:
+            try:
+                task()
+            except Exception:  # a task must never take a worker down with it
+                log.exception("dispatch task failed")
+            with self._lock:
+                waiting = self._waiting.get(key)
+                if waiting:
+                    task = waiting.popleft()
+                else:
+                    self._waiting.pop(key, None)
+                    self._active[key] -= 1
+                    if not self._active[key]:
+                        del self._active[key]
+                    task = None
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        runs: RunStore,
+        client: ExecutorClient,
+        clock: Clock,
+        *,
+        workers: int = 64,
+        per_address: int | None = None,
+        route_state: RouteState | None = None,
+    ) -> None:
+        self.runs = runs
+        self.client = client
+        self.clock = clock
+        self.route_state = route_state or RouteState()
+        self.inline = workers == 0
+        self._pool = None if self.inline else KeyedPool(workers, per_address or max(1, workers // 4))
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._heap: list[tuple[int, int, Send]] = []
+        self._seq = itertools.count()
+        self._held: set[int] = set()  # fires prepared here and not yet finished
+        self._outstanding: dict[int, int] = {}  # fire id -> sends not yet answered
+        self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+        self._unrecorded = 0  # sends handed out whose answer is not yet written
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ fire loop side
+
+    def offer(self, fires: list[ClaimedFire], now_ms: int) -> int:
+        """Prepare the fires not seen before; returns how many sends were queued."""
+        with self._lock:
+            fresh = [f for f in fires if f.id not in self._held]
+        if not fresh:
+            return 0
+        prepared = self.runs.prepare(fresh, now_ms, self.route_state)
+        per_fire = Counter(s.fire_id for s in prepared.sends)
+        with self._lock:
+            for fire_id, count in per_fire.items():
+                self._held.add(fire_id)
+                self._outstanding[fire_id] = count
+                self._unrecorded += count
+            for send in prepared.sends:
+                heapq.heappush(self._heap, (send.fire_at_ms, next(self._seq), send))
+            self._changed.notify_all()
+        return len(prepared.sends)
+
+    @property
+    def held(self) -> set[int]:
+        with self._lock:
+            return set(self._held)
+
+    def next_due_ms(self) -> int | None:
+        with self._lock:
+            return self._heap[0][0] if self._heap else None
+
+    # ------------------------------------------------------------------ sending
+
+    def send_due(self, now_ms: int) -> int:
+        """Hand every send due at `now_ms` to the workers (inline: send and record them now)."""
+        due: list[Send] = []
+        with self._lock:
+            while self._heap and self._heap[0][0] <= now_ms:
+                due.append(heapq.heappop(self._heap)[2])
+        if self._pool is None:
+            for send in due:
+                self._answers.put(self._execute(send))
+            self.record_answers()
+            return len(due)
+        for send in due:
+            key = send.address or f"probe:{send.trigger.job_id}"
+            self._pool.submit(key, lambda send=send: self._answers.put(self._execute(send)))
+        return len(due)
+
+    def _execute(self, send: Send) -> Answer:
+        address, trace = send.address, send.trace
+        if send.probe:
+            if not send.candidates:
+                return Answer(send.fire_id, send.run_id, False, "no live executor in the job's group", None)
+            if send.strategy == RouteStrategy.BUSYOVER:
+                route = route_busyover(send.candidates, send.trigger.job_id, self.client)
+            else:
+                route = route_failover(send.candidates, self.client)
+            if route.address is None:
+                return Answer(send.fire_id, send.run_id, False, route.trace, None)
+            address, trace = route.address, route.trace
+        assert address is not None
+        answer = self.client.run(address, send.trigger)
+        msg = answer.msg or ""
+        accepted = answer.ok or msg.startswith(REPEAT_MARK)
+        if trace:
+            msg = f"{trace}; run: {msg}" if msg else trace
+        return Answer(send.fire_id, send.run_id, accepted, msg, address)
+
+    # ------------------------------------------------------------------ recording
+
+    def record_answers(self, block_s: float = 0.0) -> int:
+        """Write the answers received so far in one transaction; fires fully answered become DONE."""
+        answers: list[Answer] = []
+        try:
+            answers.append(self._answers.get(timeout=block_s) if block_s > 0 else self._answers.get_nowait())
+            while True:
+                answers.append(self._answers.get_nowait())
+        except queue.Empty:
+            pass
+        if not answers:
+            return 0
+        finished: list[int] = []
+        with self._lock:
+            for a in answers:
+                left = self._outstanding.get(a.fire_id, 0) - 1
+                if left <= 0:
+                    self._outstanding.pop(a.fire_id, None)
+                    finished.append(a.fire_id)
+                else:
+                    self._outstanding[a.fire_id] = left
+        try:
+            self.runs.record(answers, finished, self.clock.now_ms())
+        except Exception:
+            log.exception("recording %d /run answers failed; retrying", len(answers))
+            with self._lock:
+                for fire_id in finished:
+                    self._outstanding[fire_id] = self._outstanding.get(fire_id, 0)
+                for a in answers:
+                    self._outstanding[a.fire_id] = self._outstanding.get(a.fire_id, 0) + 1
+            for a in answers:
+                self._answers.put(a)
+            return 0
+        with self._lock:
+            self._held.difference_update(finished)
+            self._unrecorded -= len(answers)
+            self._changed.notify_all()
+        return len(answers)
+
+    # ------------------------------------------------------------------ threads
+
+    def start(self) -> None:
+        if self.inline:
+            raise RuntimeError("an inline dispatcher (workers=0) has no threads to start")
+        for name, target in (("shardcron-timer", self._timer_loop), ("shardcron-recorder", self._recorder_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _timer_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                if not self._heap:
+                    self._changed.wait(MAX_TIMER_WAIT_S)
+                    continue
+                delay_ms = self._heap[0][0] - self.clock.now_ms()
+                if delay_ms > 0:
+                    self._changed.wait(min(delay_ms / 1000, MAX_TIMER_WAIT_S))
+                    continue
+            self.send_due(self.clock.now_ms())
+
+    def _recorder_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.record_answers(block_s=0.05)
+            except Exception:
+                log.exception("recorder failed")
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """True once every queued send has been sent and its answer recorded (for a clean stop
+        and for tests)."""
+        deadline = time.monotonic() + timeout_s  # a real-time bound on a real wait
+        with self._lock:
+            while self._unrecorded > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.1))
+            return True
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Send what is due within `timeout_s`, record every answer, stop the threads. Sends
+        still waiting stay PENDING under their fire's lease: another node re-sends them."""
+        if not self.inline:
+            self.wait_idle(timeout_s)
+        self._stop.set()
+        with self._lock:
+            self._changed.notify_all()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for thread in self._threads:
+            thread.join(timeout=timeout_s)
+        self.record_answers()

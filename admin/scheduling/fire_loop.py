@@ -1,0 +1,19 @@
+"""The fire loop: one `tick(now_ms)` claims due fires (one transaction) and hands them to the
+dispatcher, which prepares new ones at once and sends each at its millisecond."""
+
+from __future__ import annotations
+
+from .dispatch import Dispatcher
+from .fire_store import FireStore
+
+
+class FireLoop:
+    name = "fire"
+
+    def __init__(self, store: FireStore, dispatcher: Dispatcher, interval_s: float) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.interval_s = interval_s
+
+    def tick(self, now_ms: int) -> None:
+        self.dispatcher.offer(self.store.claim(now_ms), now_ms)

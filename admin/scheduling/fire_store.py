@@ -1,0 +1,278 @@
+"""The fire loop's store: claiming due fires durably, in one transaction per tick.
+
+`FireStore.claim(now_ms)` is the whole hot path of the fire loop, one transaction:
+
+1. **Scheduled fires.** Enabled CRON/FIX_RATE jobs with `next_fire_at_ms <= now + lookahead` are
+   selected (`FOR UPDATE SKIP LOCKED` on MySQL/MariaDB, so concurrent nodes split the due jobs
+   instead of queueing on them). For each, every planned fire up to the horizon becomes a `Fire`
+   row inserted already CLAIMED by this node under a lease, and `next_fire_at_ms` moves past the
+   horizon. A job more than `misfire_grace_ms` behind (downtime, a long pause) is a *misfire*:
+   its missed fires collapse into nothing (DO_NOTHING) or into one MISFIRE fire at `now`
+   (FIRE_ONCE_NOW), and the schedule resumes at its first fire after `now`. Inserts are
+   INSERT IGNORE on the unique key (job, fire time, trigger type, origin): a fire that exists
+   already is never recorded twice. Fire inserts and job updates are bulk statements.
+2. **Pending and orphaned fires.** PENDING fires (manual, API, retry, child) due within the
+   lookahead, and CLAIMED fires whose lease has expired (their node died), are claimed.
+3. **Lease renewal.** Every fire this node holds gets its lease extended, and the list of them
+   is returned: the dispatcher prepares those it has not seen yet.
+
+On SQLite there is one scheduler process and every write transaction starts with
+BEGIN IMMEDIATE (sqlengine), which serializes it with the web requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from ..db import Database
+from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
+from ..models import Fire, Job, RunLog
+from .schedule import ScheduleError, next_fire_at_ms
+
+log = logging.getLogger("shardcron.admin.scheduling")
+
+#: Most jobs advanced, and most pending fires claimed, in one tick (the rest wait for the next).
+CLAIM_BATCH = 5000
+#: Most fires one job may get in one tick (a FIX_RATE of 1 s with a long lookahead).
+MAX_FIRES_PER_JOB = 1000
+
+SCHEDULED = (ScheduleType.CRON, ScheduleType.FIX_RATE)
+
+#: MySQL/MariaDB: deadlock found / lock wait timeout. The transaction is retried from scratch.
+RETRYABLE_MYSQL_CODES = {1213, 1205}
+T = TypeVar("T")
+
+
+def retry_on_deadlock(work: Callable[[], T], attempts: int = 5) -> T:
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in RETRYABLE_MYSQL_CODES or attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))  # a real back-off between DB attempts, not a test wait
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class ClaimedFire:
+    """A fire this node holds under a lease."""
+
+    id: int
+    job_id: int
+    fire_at_ms: int
+    trigger_type: TriggerType
+    origin_ref: int
+    param: str | None
+    shard_index: int | None
+    shard_total: int | None
+    address: str | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What one due job gets this tick: fires `(fire_at_ms, trigger_type)`, its next planned
+    fire (None: the schedule has ended) and whether it misfired."""
+
+    fires: list[tuple[int, TriggerType]]
+    next_fire_at_ms: int | None
+    misfired: bool
+
+
+def plan_job_fires(
+    schedule_type: ScheduleType,
+    conf: str,
+    timezone: str,
+    misfire: MisfireStrategy,
+    next_at_ms: int,
+    now_ms: int,
+    horizon_ms: int,
+    grace_ms: int,
+) -> JobPlan:
+    """The fires of one job due up to `horizon_ms`, misfire rule applied. Pure."""
+    fires: list[tuple[int, TriggerType]] = []
+    at_ms: int | None = next_at_ms
+    misfired = next_at_ms < now_ms - grace_ms
+    if misfired:
+        if misfire == MisfireStrategy.FIRE_ONCE_NOW:
+            fires.append((now_ms, TriggerType.MISFIRE))
+        if schedule_type == ScheduleType.FIX_RATE:
+            # Stay on the job's grid: the first grid point strictly after now.
+            period_ms = int(conf) * 1000
+            at_ms = next_at_ms + ((now_ms - next_at_ms) // period_ms + 1) * period_ms
+        else:
+            at_ms = next_fire_at_ms(schedule_type, conf, timezone, now_ms)
+    while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
+        fires.append((at_ms, TriggerType.CRON))
+        at_ms = next_fire_at_ms(schedule_type, conf, timezone, at_ms)
+    return JobPlan(fires, at_ms, misfired)
+
+
+def _insert_ignore(table: sa.Table) -> sa.Insert:
+    """INSERT that skips rows colliding with a unique key (MySQL IGNORE, SQLite OR IGNORE)."""
+    return sa.insert(table).prefix_with("IGNORE", dialect="mysql").prefix_with("OR IGNORE", dialect="sqlite")
+
+
+class FireStore:
+    def __init__(
+        self,
+        db: Database,
+        node_id: str,
+        *,
+        lookahead_ms: int,
+        lease_ms: int,
+        misfire_grace_ms: int,
+        batch: int = CLAIM_BATCH,
+    ) -> None:
+        self.db = db
+        self.node_id = node_id
+        self.lookahead_ms = lookahead_ms
+        self.lease_ms = lease_ms
+        self.misfire_grace_ms = misfire_grace_ms
+        self.batch = batch
+        self._locking = db.dialect != "sqlite"
+
+    def _for_update(self, query: sa.Select) -> sa.Select:
+        return query.with_for_update(skip_locked=True) if self._locking else query
+
+    # ------------------------------------------------------------------ the tick's transaction
+
+    def claim(self, now_ms: int) -> list[ClaimedFire]:
+        """Create and claim due fires, adopt orphaned ones, renew leases; all in one transaction.
+        Returns every fire this node now holds. A deadlock (MySQL) retries the whole transaction."""
+        return retry_on_deadlock(lambda: self._claim(now_ms))
+
+    def _claim(self, now_ms: int) -> list[ClaimedFire]:
+        horizon_ms = now_ms + self.lookahead_ms
+        lease_until_ms = now_ms + self.lease_ms
+        with self.db.session() as session:
+            self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms)
+            self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms)
+            fire = Fire.__table__.c
+            session.execute(
+                sa.update(Fire.__table__)
+                .where(fire.owner == self.node_id, fire.status == FireStatus.CLAIMED)
+                .values(lease_until_ms=lease_until_ms)
+            )
+            rows = session.execute(
+                sa.select(
+                    fire.id, fire.job_id, fire.fire_at_ms, fire.trigger_type, fire.origin_ref, fire.param,
+                    fire.shard_index, fire.shard_total, fire.address, fire.attempt,
+                )
+                .where(fire.owner == self.node_id, fire.status == FireStatus.CLAIMED)
+                .order_by(fire.fire_at_ms, fire.id)
+            ).all()
+        return [ClaimedFire(*row) for row in rows]
+
+    def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> None:
+        job = Job.__table__.c
+        due = session.execute(
+            self._for_update(
+                sa.select(job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms)
+                .where(
+                    job.enabled.is_(True),
+                    job.next_fire_at_ms > 0,
+                    job.next_fire_at_ms <= horizon_ms,
+                    job.schedule_type.in_([t.value for t in SCHEDULED]),
+                )
+                .order_by(job.next_fire_at_ms)
+                .limit(self.batch)
+            )
+        ).all()
+        if not due:
+            return
+        fires: list[dict] = []
+        updates: list[dict] = []
+        for job_id, kind, conf, zone, misfire, next_at, last_at in due:
+            try:
+                plan = plan_job_fires(kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms)
+            except (ScheduleError, ValueError) as exc:
+                log.error("job %s has an unusable schedule and is stopped: %s", job_id, exc)
+                updates.append({"b_id": job_id, "b_next": 0, "b_last": last_at, "b_enabled": False})
+                continue
+            if plan.misfired:
+                log.warning(
+                    "job %s misfired (planned %s, now %s): %s", job_id, next_at, now_ms,
+                    "fired once now" if misfire == MisfireStrategy.FIRE_ONCE_NOW else "skipped",
+                )
+            for at_ms, trigger_type in plan.fires:
+                fires.append({
+                    "job_id": job_id, "fire_at_ms": at_ms, "trigger_type": trigger_type, "origin_ref": 0,
+                    "status": FireStatus.CLAIMED, "owner": self.node_id, "lease_until_ms": lease_until_ms,
+                    "attempt": 0, "created_at_ms": now_ms,
+                })
+            if plan.next_fire_at_ms is None:
+                log.info("job %s has no further fire time and is stopped", job_id)
+            updates.append({
+                "b_id": job_id,
+                "b_next": plan.next_fire_at_ms or 0,
+                "b_last": max([last_at] + [at for at, _ in plan.fires]),
+                "b_enabled": plan.next_fire_at_ms is not None,
+            })
+        if fires:
+            session.execute(_insert_ignore(Fire.__table__), fires)
+        session.execute(
+            sa.update(Job.__table__)
+            .where(job.id == sa.bindparam("b_id"))
+            .values(next_fire_at_ms=sa.bindparam("b_next"), last_fire_at_ms=sa.bindparam("b_last"), enabled=sa.bindparam("b_enabled")),
+            updates,
+        )
+
+    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> None:
+        fire = Fire.__table__.c
+        pending = session.execute(
+            self._for_update(
+                sa.select(fire.id)
+                .where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= horizon_ms)
+                .order_by(fire.fire_at_ms)
+                .limit(self.batch)
+            )
+        ).scalars().all()
+        orphaned = session.execute(
+            self._for_update(
+                sa.select(fire.id)
+                .where(fire.status == FireStatus.CLAIMED, fire.lease_until_ms < now_ms)
+                .limit(self.batch)
+            )
+        ).scalars().all()
+        if orphaned:
+            log.warning("adopting %d fires whose scheduler stopped renewing its lease", len(orphaned))
+        ids = list(pending) + list(orphaned)
+        if ids:
+            session.execute(
+                sa.update(Fire.__table__)
+                .where(fire.id.in_(ids))
+                .values(status=FireStatus.CLAIMED, owner=self.node_id, lease_until_ms=lease_until_ms)
+            )
+
+    # ------------------------------------------------------------------ clean stop
+
+    def release(self, fire_ids: list[int]) -> int:
+        """Hand fires back (PENDING, no owner) on a clean stop, so another node, or this one after
+        a restart, claims them at once instead of after the lease. Fires whose run rows exist
+        already stay CLAIMED: their adopter re-sends exactly those rows."""
+        if not fire_ids:
+            return 0
+        fire = Fire.__table__.c
+        has_runs = sa.select(RunLog.__table__.c.fire_id).where(RunLog.__table__.c.fire_id.in_(fire_ids))
+        with self.db.session() as session:
+            with_runs = set(session.execute(has_runs).scalars().all())
+            free = [i for i in fire_ids if i not in with_runs]
+            if not free:
+                return 0
+            result = session.execute(
+                sa.update(Fire.__table__)
+                .where(fire.id.in_(free), fire.owner == self.node_id, fire.status == FireStatus.CLAIMED)
+                .values(status=FireStatus.PENDING, owner=None, lease_until_ms=0)
+            )
+            return result.rowcount

@@ -1,0 +1,265 @@
+"""The dispatcher's store: run rows written before `/run`, answers recorded after it.
+
+Exactly-once rule (docs/scheduling.md, "Fire loop and exactly-once"):
+
+- `prepare` runs one transaction for a batch of claimed fires. It re-checks that each fire is
+  still CLAIMED by this node (row lock), then writes its run rows (status PENDING; the row id is
+  the wire logId) — or, for a fire adopted from a dead node that had written them already, reads
+  the rows still PENDING. Nothing is sent before this commits, so a fire has exactly one set of
+  run rows, whoever dispatches it.
+- `record` runs one transaction for a batch of answers: each row moves PENDING -> RUNNING
+  (trigger_code 200) or FAILED (500, followup PENDING), guarded by its status; a fire whose rows
+  have all been answered becomes DONE. Until then it stays CLAIMED under this node's lease, so if
+  this node dies, the adopter re-sends exactly the rows still PENDING, with the same logId; an
+  executor refuses a logId it has seen ("repeat trigger job"), which counts as accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shardcron.executor.protocol import BlockStrategy, TriggerParam
+
+from ..db import Database
+from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
+from ..models import ExecutorGroup, Fire, Job, RunLog
+from .fire_store import ClaimedFire, retry_on_deadlock
+from .registry_view import live_addresses
+from .routing import RouteState
+from .trigger_plan import JobFacts, PlannedRun, plan_runs
+
+log = logging.getLogger("shardcron.admin.scheduling")
+
+@dataclass(frozen=True)
+class Send:
+    """One `/run` to make. `probe`: FAILOVER/BUSYOVER, choose among `candidates` first."""
+
+    fire_id: int
+    run_id: int
+    fire_at_ms: int
+    address: str | None
+    trigger: TriggerParam
+    probe: bool = False
+    strategy: RouteStrategy = RouteStrategy.FIRST
+    candidates: tuple[str, ...] = ()
+    trace: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    fire_id: int
+    run_id: int
+    accepted: bool
+    msg: str
+    address: str | None
+
+
+@dataclass
+class Prepared:
+    sends: list[Send] = field(default_factory=list)
+    #: Fires finished in the same transaction (all rows failed at once, job gone, job stopped).
+    done: list[int] = field(default_factory=list)
+    #: Fires no longer ours (adopted by another node meanwhile): forget them.
+    lost: list[int] = field(default_factory=list)
+
+
+def insert_returning_ids(session: Session, table: sa.Table, rows: list[dict]) -> list[int]:
+    """Bulk INSERT that gives back the new ids in row order (one statement where the database
+    supports ordered RETURNING: SQLite, MariaDB; MySQL 8 falls back to one INSERT per row)."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.insert_executemany_returning_sort_by_parameter_order:
+        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.execute(stmt, rows).scalars().all())
+    return [session.execute(sa.insert(table).values(**row)).inserted_primary_key[0] for row in rows]
+
+
+def _trigger(job: Job, run_id: int, fire_at_ms: int, handler: str, param: str | None, index: int, total: int) -> TriggerParam:
+    return TriggerParam(
+        job_id=job.id,
+        log_id=run_id,
+        log_date_time_ms=fire_at_ms,
+        executor_handler=handler,
+        executor_params=param or "",
+        executor_block_strategy=BlockStrategy.from_wire(job.block_strategy),
+        executor_timeout_s=job.timeout_s,
+        glue_type=job.glue_type,
+        glue_source=job.glue_source or "",
+        glue_updatetime_ms=job.glue_updated_at_ms,
+        broadcast_index=index,
+        broadcast_total=total,
+    )
+
+
+class RunStore:
+    def __init__(self, db: Database, node_id: str) -> None:
+        self.db = db
+        self.node_id = node_id
+        self._locking = db.dialect != "sqlite"
+
+    # ------------------------------------------------------------------ before /run
+
+    def prepare(self, fires: list[ClaimedFire], now_ms: int, state: RouteState) -> Prepared:
+        if not fires:
+            return Prepared()
+        return retry_on_deadlock(lambda: self._prepare(fires, now_ms, state))
+
+    def _prepare(self, fires: list[ClaimedFire], now_ms: int, state: RouteState) -> Prepared:
+        out = Prepared()
+        fire_t, run_t = Fire.__table__.c, RunLog.__table__.c
+        ids = [f.id for f in fires]
+        with self.db.session() as session:
+            query = sa.select(fire_t.id).where(fire_t.id.in_(ids), fire_t.owner == self.node_id, fire_t.status == FireStatus.CLAIMED)
+            if self._locking:
+                query = query.with_for_update()
+            mine = set(session.execute(query).scalars().all())
+            out.lost = [i for i in ids if i not in mine]
+            fires = [f for f in fires if f.id in mine]
+            if not fires:
+                return out
+            existing: dict[int, list[RunLog]] = {}
+            for run in session.execute(sa.select(RunLog).where(run_t.fire_id.in_([f.id for f in fires]))).scalars():
+                existing.setdefault(run.fire_id, []).append(run)
+            jobs = {j.id: j for j in session.execute(sa.select(Job).where(Job.id.in_({f.job_id for f in fires}))).scalars()}
+            groups = {g.id: g for g in session.execute(sa.select(ExecutorGroup).where(ExecutorGroup.id.in_({j.group_id for j in jobs.values()}))).scalars()}
+            live_cache: dict[int, list[str]] = {}
+
+            def live_of(job: Job) -> list[str]:
+                if job.group_id not in live_cache:
+                    live_cache[job.group_id] = live_addresses(session, groups[job.group_id], now_ms)
+                return live_cache[job.group_id]
+
+            retry_refs = [f.origin_ref for f in fires if f.trigger_type == TriggerType.RETRY and f.shard_total is not None and f.id not in existing]
+            retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
+
+            new_rows: list[dict] = []
+            new_meta: list[tuple[ClaimedFire, Job, PlannedRun]] = []
+            for fire in fires:
+                job = jobs.get(fire.job_id)
+                if fire.id in existing:
+                    self._resend(fire, job, existing[fire.id], live_of, out)
+                    continue
+                if job is None or job.group_id not in groups:
+                    log.warning("fire %s of job %s: the job no longer exists; nothing to trigger", fire.id, fire.job_id)
+                    out.done.append(fire.id)
+                    continue
+                if fire.trigger_type in (TriggerType.CRON, TriggerType.MISFIRE) and not job.enabled:
+                    log.info("fire %s of job %s: the job was stopped; scheduled fire dropped", fire.id, job.id)
+                    out.done.append(fire.id)
+                    continue
+                group = groups[job.group_id]
+                facts = JobFacts(job.id, group.app_name, job.route_strategy, job.param)
+                planned = plan_runs(fire, facts, live_of(job), state, now_ms, retry_address=retry_addresses.get(fire.origin_ref))
+                for plan in planned:
+                    new_rows.append(self._row(fire, job, plan, now_ms))
+                    new_meta.append((fire, job, plan))
+                if all(p.failure is not None for p in planned):
+                    out.done.append(fire.id)
+            run_ids = insert_returning_ids(session, RunLog.__table__, new_rows)
+            for run_id, (fire, job, plan) in zip(run_ids, new_meta):
+                if plan.failure is not None:
+                    continue
+                trigger = _trigger(job, run_id, fire.fire_at_ms, job.handler, plan.param, plan.shard_index, plan.shard_total)
+                candidates = tuple(live_of(job)) if plan.probe else ()
+                out.sends.append(Send(fire.id, run_id, fire.fire_at_ms, plan.address, trigger, plan.probe, job.route_strategy, candidates, plan.trace))
+            if out.done:
+                session.execute(
+                    sa.update(Fire.__table__).where(fire_t.id.in_(out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
+                )
+        return out
+
+    def _row(self, fire: ClaimedFire, job: Job, plan: PlannedRun, now_ms: int) -> dict:
+        failed = plan.failure is not None
+        return {
+            "job_id": job.id,
+            "group_id": job.group_id,
+            "fire_id": fire.id,
+            "trigger_type": fire.trigger_type,
+            "fire_at_ms": fire.fire_at_ms,
+            # When the trigger goes out: its planned time, or now for a late (or adopted) fire.
+            "trigger_at_ms": max(fire.fire_at_ms, now_ms),
+            "executor_address": plan.address,
+            "handler": job.handler,
+            "param": plan.param,
+            "shard_index": plan.shard_index,
+            "shard_total": plan.shard_total,
+            "attempt": fire.attempt,
+            "retry_remaining": max(job.retry_count - fire.attempt, 0),
+            "status": RunStatus.FAILED if failed else RunStatus.PENDING,
+            "trigger_code": 500 if failed else 0,
+            "trigger_msg": plan.failure,
+            "followup_status": FollowupStatus.PENDING if failed else FollowupStatus.NONE,
+        }
+
+    def _resend(self, fire: ClaimedFire, job: Job | None, runs: list[RunLog], live_of: Callable[[Job], list[str]], out: Prepared) -> None:
+        """An adopted fire whose rows exist: send again only the rows still PENDING, same logId."""
+        waiting = [r for r in runs if r.status == RunStatus.PENDING]
+        if not waiting:
+            out.done.append(fire.id)
+            return
+        if job is None:
+            # The job was deleted meanwhile: its rows can never be sent.
+            for run in waiting:
+                run.status = RunStatus.FAILED
+                run.trigger_code = 500
+                run.trigger_msg = f"job {fire.job_id} was deleted before this run was sent"
+                run.followup_status = FollowupStatus.PENDING
+            out.done.append(fire.id)
+            return
+        log.info("fire %s adopted: re-sending %d run(s) still pending", fire.id, len(waiting))
+        for run in waiting:
+            trigger = _trigger(job, run.id, run.fire_at_ms, run.handler, run.param, run.shard_index, run.shard_total)
+            probe = run.executor_address is None
+            candidates = tuple(live_of(job)) if probe else ()
+            out.sends.append(Send(fire.id, run.id, fire.fire_at_ms, run.executor_address, trigger, probe, job.route_strategy, candidates))
+
+    # ------------------------------------------------------------------ after /run
+
+    def record(self, answers: Iterable[Answer], finished_fires: Iterable[int], now_ms: int) -> None:
+        answers = list(answers)
+        finished = list(finished_fires)
+        if answers or finished:
+            retry_on_deadlock(lambda: self._record(answers, finished, now_ms))
+
+    def _record(self, answers: list[Answer], finished: list[int], now_ms: int) -> None:
+        run_t, fire_t = RunLog.__table__.c, Fire.__table__.c
+        params = [
+            {
+                "b_id": a.run_id,
+                "b_code": 200 if a.accepted else 500,
+                "b_msg": a.msg,
+                "b_address": a.address,
+                "b_status": (RunStatus.RUNNING if a.accepted else RunStatus.FAILED).value,
+                "b_followup": (FollowupStatus.NONE if a.accepted else FollowupStatus.PENDING).value,
+            }
+            for a in answers
+        ]
+        pending = RunStatus.PENDING.value
+        with self.db.session() as session:
+            if params:
+                # followup_status is assigned before status: MySQL evaluates SET left to right.
+                stmt = (
+                    sa.update(RunLog.__table__)
+                    .where(run_t.id == sa.bindparam("b_id"), run_t.trigger_code == 0)
+                    .ordered_values(
+                        (run_t.trigger_code, sa.bindparam("b_code")),
+                        (run_t.trigger_msg, sa.bindparam("b_msg")),
+                        (run_t.executor_address, sa.func.coalesce(run_t.executor_address, sa.bindparam("b_address"))),
+                        (run_t.followup_status, sa.case((run_t.status == pending, sa.bindparam("b_followup")), else_=run_t.followup_status)),
+                        (run_t.status, sa.case((run_t.status == pending, sa.bindparam("b_status")), else_=run_t.status)),
+                    )
+                )
+                session.execute(stmt, params)
+            if finished:
+                session.execute(
+                    sa.update(Fire.__table__)
+                    .where(fire_t.id.in_(finished), fire_t.status == FireStatus.CLAIMED)
+                    .values(status=FireStatus.DONE, done_at_ms=now_ms)
+                )
+

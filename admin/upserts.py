@@ -1,0 +1,46 @@
+"""Idempotent writes that both engines do atomically: insert-or-ignore and insert-or-update.
+
+Follow-ups, child fires, alarms and registrations may be written twice (two scheduler nodes, an
+executor re-sending a call); the table's unique key decides, and the second write is a no-op or
+an update instead of an error. Each is one statement, so nothing is half-written and no retry
+loop is needed around a unique-key race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows`; a row whose unique key already exists is skipped (any other error raises)."""
+    if not rows:
+        return
+    if _dialect(session) == "sqlite":
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    else:
+        # A no-op update rather than INSERT IGNORE, which would also swallow truncation and
+        # NOT NULL errors.
+        first_key = table.primary_key.columns.values()[0]
+        stmt = mysql_insert(table).on_duplicate_key_update({first_key.name: first_key})
+    session.execute(stmt, [dict(row) for row in rows])
+
+
+def upsert(session: Session, table: sa.Table, row: Mapping[str, Any], *, key: Sequence[str], update: Sequence[str]) -> None:
+    """Insert `row`, or, when the unique key `key` exists, set the `update` columns from it."""
+    if _dialect(session) == "sqlite":
+        stmt = sqlite_insert(table).values(dict(row))
+        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={name: stmt.excluded[name] for name in update})
+    else:
+        stmt = mysql_insert(table).values(dict(row))
+        stmt = stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in update})
+    session.execute(stmt)

@@ -1,0 +1,141 @@
+"""Alarm delivery: e-mail to a real local SMTP server, webhook to a real local HTTP receiver,
+failures retried with backoff and finally FAILED with last_error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email import message_from_string
+
+import pytest
+import sqlalchemy as sa
+
+from shardcron.admin.alarms import AlarmSender
+from shardcron.admin.config import load_config
+from shardcron.admin.enums import AlarmChannel, AlarmStatus, FollowupStatus, RunStatus
+from shardcron.admin.models import Alarm
+from shardcron.admin.monitors.followups import FollowupMonitor
+from tests.support.alarm_receivers import SmtpReceiver, WebhookReceiver
+from tests.support.net import free_port
+from tests.support.run_rows import T0, add_group, add_job, add_run
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    server = SmtpReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def config(**overrides):
+    values = {"smtp_starttls": False, "alarm_retry_delay_s": 10, "alarm_retry_max_delay_s": 25, "alarm_max_attempts": 4,
+              "alarm_timeout_s": 5, "public_url": "https://jobs.example.com/"}
+    values.update(overrides)
+    return load_config(env={}, overrides=values)
+
+
+def failed_job_run(db, fake_clock, **job_fields) -> int:
+    """A job whose last retry failed, followed up: its alarm rows exist."""
+    job = add_job(db, add_group(db, "billing"), name="nightly-sync", **job_fields)
+    run = add_run(db, job, status=RunStatus.FAILED, handle_code=500, handle_msg="db down", handle_at_ms=T0 + 1_000,
+                  shard_index=1, shard_total=3, followup_status=FollowupStatus.PENDING)
+    FollowupMonitor(db, "node-a").tick(fake_clock.now_ms())
+    return run
+
+
+def alarm(db, channel: AlarmChannel) -> Alarm:
+    with db.session() as s:
+        return s.scalars(sa.select(Alarm).where(Alarm.channel == channel)).one()
+
+
+def test_email_alarm_reaches_a_real_smtp_server(db, fake_clock, smtp) -> None:
+    run = failed_job_run(db, fake_clock, alarm_emails="ops@example.com; Oncall <oncall@example.com>")
+    AlarmSender(db, fake_clock, config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="cron@example.com")).tick(fake_clock.now_ms())
+    [(sender, recipients, content)] = smtp.messages
+    assert (sender, recipients) == ("cron@example.com", ["ops@example.com", "oncall@example.com"])
+    mail = message_from_string(content)
+    assert mail["Subject"] == f"[shardcron] job nightly-sync (#1) failed: run {run}"
+    assert mail["Date"] == "Thu, 01 Jan 2026 00:00:00 +0000"  # the clock's time, not the host's
+    body = mail.get_payload()
+    assert "shard 1/3" in body and "500 db down" in body and "https://jobs.example.com" in body
+    row = alarm(db, AlarmChannel.EMAIL)
+    assert (row.status, row.attempts, row.sent_at_ms, row.last_error) == (AlarmStatus.SENT, 1, fake_clock.now_ms(), None)
+
+
+def test_webhook_alarm_posts_json_to_a_real_receiver(db, fake_clock, hook) -> None:
+    run = failed_job_run(db, fake_clock, alarm_webhook=hook.url)
+    AlarmSender(db, fake_clock, config()).tick(fake_clock.now_ms())
+    [got] = hook.received
+    assert got["content_type"] == "application/json"
+    body = got["body"]
+    assert body["event"] == "run_failed"
+    assert body["text"] == f"[shardcron] job nightly-sync (#1) failed: run {run}"
+    assert body["group"]["app_name"] == "billing"
+    assert {k: body["run"][k] for k in ("id", "status", "handle_code", "handle_msg", "shard_index", "shard_total", "handle_at")} == {
+        "id": run, "status": "FAILED", "handle_code": 500, "handle_msg": "db down", "shard_index": 1, "shard_total": 3,
+        "handle_at": "2026-01-01T00:00:01.000Z",
+    }
+    assert alarm(db, AlarmChannel.WEBHOOK).status == AlarmStatus.SENT
+
+
+def test_failing_webhook_is_retried_with_backoff_then_failed(db, fake_clock, hook) -> None:
+    hook.status = 503
+    failed_job_run(db, fake_clock, alarm_webhook=hook.url)
+    sender = AlarmSender(db, fake_clock, config())
+    start = fake_clock.now_ms()
+    sender.tick(start)
+    row = alarm(db, AlarmChannel.WEBHOOK)
+    assert (row.status, row.attempts, row.next_attempt_at_ms) == (AlarmStatus.PENDING, 1, start + 10_000)
+    assert row.last_error.startswith(f"webhook {hook.url} answered HTTP 503")
+    sender.tick(start + 9_999)  # not due yet
+    assert len(hook.received) == 1
+    waits = [10_000, 20_000, 25_000]  # 10 s doubling, capped at 25 s
+    now = start
+    for attempt, wait in enumerate(waits, start=2):
+        now += wait
+        fake_clock.set(now)
+        sender.tick(now)
+        assert len(hook.received) == attempt
+    row = alarm(db, AlarmChannel.WEBHOOK)
+    assert (row.status, row.attempts, row.sent_at_ms) == (AlarmStatus.FAILED, 4, None)
+    assert "answered HTTP 503" in row.last_error
+    sender.tick(now + 3_600_000)
+    assert len(hook.received) == 4  # a FAILED alarm is never sent again
+
+
+def test_unreachable_smtp_server_is_retried_and_recovers(db, fake_clock, smtp) -> None:
+    failed_job_run(db, fake_clock, alarm_emails="ops@example.com")
+    down = AlarmSender(db, fake_clock, config(smtp_host="127.0.0.1", smtp_port=free_port()))
+    down.tick(fake_clock.now_ms())
+    row = alarm(db, AlarmChannel.EMAIL)
+    assert (row.status, row.attempts) == (AlarmStatus.PENDING, 1)
+    assert "ConnectionRefusedError" in row.last_error
+    fake_clock.advance(s=10)
+    AlarmSender(db, fake_clock, config(smtp_host="127.0.0.1", smtp_port=smtp.port)).tick(fake_clock.now_ms())
+    assert len(smtp.messages) == 1
+    row = alarm(db, AlarmChannel.EMAIL)
+    assert (row.status, row.attempts, row.last_error) == (AlarmStatus.SENT, 2, None)
+
+
+def test_email_without_smtp_host_fails_at_once_with_the_reason(db, fake_clock) -> None:
+    failed_job_run(db, fake_clock, alarm_emails="ops@example.com")
+    AlarmSender(db, fake_clock, config()).tick(fake_clock.now_ms())
+    row = alarm(db, AlarmChannel.EMAIL)
+    assert (row.status, row.attempts, row.last_error) == (AlarmStatus.FAILED, 1, "smtp_host is not configured: e-mail alarms cannot be sent")
+
+
+def test_two_senders_deliver_each_alarm_once(db, fake_clock, hook) -> None:
+    failed_job_run(db, fake_clock, alarm_webhook=hook.url)
+    first, second = AlarmSender(db, fake_clock, config()), AlarmSender(db, fake_clock, config())
+    claims = first._claim_due(fake_clock.now_ms())
+    assert second._claim_due(fake_clock.now_ms()) == []  # claimed by the first node
+    for claim in claims:
+        first._attempt(claim)
+    second.tick(fake_clock.now_ms() + 3_600_000)
+    assert len(hook.received) == 1

@@ -1,0 +1,89 @@
+"""Lost runs: executor gone for lost_run_after_s -> FAILED "lost: executor gone"; PENDING rows
+never acknowledged -> FAILED; an executor that comes back in time keeps its runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from shardcron.admin.enums import FollowupStatus, RunStatus
+from shardcron.admin.monitors.lost_runs import LostRuns
+from shardcron.admin.scheduling.executor_client import ExecutorClient
+from tests.support.recording_executor import RecordingExecutor
+from tests.support.run_rows import T0, add_group, add_job, add_run, register, run_row
+
+A, B = "http://10.0.0.1:9999", "http://10.0.0.2:9999"
+
+
+@pytest.fixture
+def client() -> Iterator[ExecutorClient]:
+    c = ExecutorClient("monitor-token-0123456789", connect_timeout_s=2, read_timeout_s=5)
+    yield c
+    c.close()
+
+
+def test_run_of_a_vanished_executor_is_failed_within_the_bound(db, client) -> None:
+    job = add_job(db, add_group(db, "billing"))
+    register(db, "billing", A, T0)  # A's last heartbeat: T0
+    register(db, "billing", B, T0 + 200_000)
+    on_a, on_b = add_run(db, job, executor_address=A), add_run(db, job, executor_address=B)
+    monitor = LostRuns(db, "node-a", client, lost_after_s=120)
+    monitor.tick(T0 + 89_999)  # A still inside its heartbeat window
+    assert run_row(db, on_a).executor_gone_at_ms is None
+    monitor.tick(T0 + 90_000)  # A is dead from now on
+    assert run_row(db, on_a).executor_gone_at_ms == T0 + 90_000
+    monitor.tick(T0 + 90_000 + 119_999)
+    assert run_row(db, on_a).status == RunStatus.RUNNING
+    monitor.tick(T0 + 90_000 + 120_000)
+    row = run_row(db, on_a)
+    assert (row.status, row.handle_code, row.handle_at_ms, row.followup_status) == (RunStatus.FAILED, 500, T0 + 210_000, FollowupStatus.PENDING)
+    assert row.handle_msg == f"lost: executor gone ({A} not live for 120 s or more)"
+    assert (run_row(db, on_b).status, run_row(db, on_b).executor_gone_at_ms) == (RunStatus.RUNNING, None)
+
+
+def test_executor_back_in_time_clears_the_note(db, client) -> None:
+    job = add_job(db, add_group(db, "billing"))
+    register(db, "billing", A, T0)
+    run = add_run(db, job, executor_address=A)
+    monitor = LostRuns(db, "node-a", client, lost_after_s=120)
+    monitor.tick(T0 + 100_000)
+    assert run_row(db, run).executor_gone_at_ms == T0 + 100_000
+    with db.session() as s:
+        s.execute(sa.text("UPDATE sc_executor_registry SET heartbeat_at_ms = :t"), {"t": T0 + 150_000})
+    monitor.tick(T0 + 160_000)
+    assert run_row(db, run).executor_gone_at_ms is None
+    monitor.tick(T0 + 230_000)  # 130 s after the first note, but the executor came back in between
+    assert run_row(db, run).status == RunStatus.RUNNING
+
+
+def test_pending_row_never_acknowledged_is_failed(db, client) -> None:
+    job = add_job(db, add_group(db, "billing"))
+    stuck = add_run(db, job, status=RunStatus.PENDING, trigger_at_ms=T0)
+    fresh = add_run(db, job, status=RunStatus.PENDING, trigger_at_ms=T0 + 100_000)
+    LostRuns(db, "node-a", client, lost_after_s=120).tick(T0 + 120_001)
+    row = run_row(db, stuck)
+    assert (row.status, row.handle_code, row.followup_status) == (RunStatus.FAILED, 500, FollowupStatus.PENDING)
+    assert row.handle_msg.startswith("lost: trigger never acknowledged within 120 s")
+    assert run_row(db, fresh).status == RunStatus.PENDING
+
+
+def test_manual_group_executor_is_checked_with_beat(db, client) -> None:
+    stub = RecordingExecutor().start()
+    try:
+        job = add_job(db, add_group(db, "manual-app", manual=[stub.address, A]))
+        answering = add_run(db, job, executor_address=stub.address)
+        unlisted = add_run(db, job, executor_address="http://10.9.9.9:9999")
+        monitor = LostRuns(db, "node-a", client, lost_after_s=30)
+        monitor.tick(T0)
+        assert stub.paths() == ["/beat"]
+        assert run_row(db, answering).executor_gone_at_ms is None
+        assert run_row(db, unlisted).executor_gone_at_ms == T0
+        stub.answers["/beat"] = 500  # listed but not answering: gone
+        monitor.tick(T0 + 10_000)
+        monitor.tick(T0 + 40_000)
+        assert run_row(db, answering).status == RunStatus.FAILED
+        assert run_row(db, unlisted).status == RunStatus.FAILED
+    finally:
+        stub.stop()

@@ -1,0 +1,119 @@
+"""Fixtures for scheduler tests: a fresh admin database, a run receiver, an inline fire loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import threading
+
+import pytest
+
+from shardcron.admin.db import Database, init_schema
+from shardcron.admin.scheduling.dispatch import Dispatcher
+from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.scheduling.fire_loop import FireLoop
+from shardcron.admin.scheduling.fire_store import FireStore
+from shardcron.admin.scheduling.run_store import RunStore
+from shardcron.executor.clock import FakeClock
+from shardcron.executor import Executor
+from shardcron.executor.protocol import normalize_address
+from tests.support.executor_calls import TOKEN
+from tests.support.fake_admin import FakeAdmin
+from tests.support.run_receiver import RunReceiver
+
+
+@pytest.fixture
+def admin_db(db_url: str) -> Iterator[Database]:
+    db = Database(db_url, pool_size=4)
+    init_schema(db.engine)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[[], RunReceiver]]:
+    started: list[RunReceiver] = []
+
+    def make() -> RunReceiver:
+        receiver = RunReceiver(TOKEN).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@dataclass
+class Scheduler:
+    """One scheduler node's pieces, driven by hand: `step(now)` ticks and sends what is due."""
+
+    db: Database
+    clock: FakeClock
+    store: FireStore
+    dispatcher: Dispatcher
+    loop: FireLoop
+
+    def step(self, now_ms: int | None = None) -> None:
+        if now_ms is not None:
+            self.clock.set(now_ms)
+        now = self.clock.now_ms()
+        self.loop.tick(now)
+        self.dispatcher.send_due(now)
+
+
+@pytest.fixture
+def make_scheduler(fake_clock: FakeClock) -> Iterator[Callable[..., Scheduler]]:
+    clients: list[ExecutorClient] = []
+
+    def make(db: Database, node_id: str = "node-a", *, lookahead_ms: int = 2000, lease_ms: int = 10_000, grace_ms: int = 5000) -> Scheduler:
+        client = ExecutorClient(TOKEN, connect_timeout_s=2, read_timeout_s=5)
+        clients.append(client)
+        store = FireStore(db, node_id, lookahead_ms=lookahead_ms, lease_ms=lease_ms, misfire_grace_ms=grace_ms)
+        dispatcher = Dispatcher(RunStore(db, node_id), client, fake_clock, workers=0)
+        return Scheduler(db, fake_clock, store, dispatcher, FireLoop(store, dispatcher, 0.2))
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def fake_admin() -> Iterator[FakeAdmin]:
+    admin = FakeAdmin(token=TOKEN).start()
+    yield admin
+    admin.stop()
+
+
+@pytest.fixture
+def executors(tmp_path, fake_admin: FakeAdmin) -> Iterator[Callable[[int], list[Executor]]]:
+    """`executors(n)`: n real shardcron executors on loopback (handlers `echo` and `block`, which
+    waits until `release` is set), calling back to `fake_admin`, sorted by address."""
+    built: list[Executor] = []
+    release = threading.Event()
+
+    def make(count: int) -> list[Executor]:
+        for _ in range(count):
+            executor = Executor(
+                app_name="routing-app", admin_addresses=[fake_admin.url], access_token=TOKEN, listen="127.0.0.1:0",
+                data_dir=str(tmp_path / f"executor{len(built)}"), shutdown_timeout_s=2, env={},
+            )
+            executor.job("echo")(lambda ctx: ctx.param)
+            executor.job("block")(lambda ctx: release.wait(30) and "released")
+            built.append(executor.start())
+        return sorted(built, key=lambda e: normalize_address(e.address))
+
+    make.release = release  # type: ignore[attr-defined]
+    yield make
+    release.set()
+    for executor in built:
+        executor.stop(timeout_s=2)
+
+
+@pytest.fixture
+def sqlite_admin_db(sqlite_url: str) -> Iterator[Database]:
+    db = Database(sqlite_url, pool_size=4)
+    init_schema(db.engine)
+    yield db
+    db.dispose()

@@ -1,0 +1,59 @@
+"""A stub executor on loopback: answers every POST with an envelope and records what it got.
+
+For monitor tests that only need to see the admin's calls (`/kill`, `/beat`); `answers` sets the
+envelope code per path (default 200).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .net import free_port
+
+
+class RecordingExecutor:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.calls: list[tuple[str, Any, str | None]] = []  # (path, JSON body or None, token)
+        self.answers: dict[str, int] = {}
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with stub._lock:
+                    stub.calls.append((self.path, json.loads(raw) if raw else None, self.headers.get("XXL-JOB-ACCESS-TOKEN")))
+                    code = stub.answers.get(self.path, 200)
+                body = json.dumps({"code": code, "msg": None if code == 200 else "refused", "content": None}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "RecordingExecutor":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            return [path for path, _, _ in self.calls]
