@@ -78,8 +78,13 @@ RUN_DURATION = Histogram(
 )
 
 
-def record_fire(trigger_type: str, lag_ms: int) -> None:
+def record_fire(trigger_type: str) -> None:
+    """A fire got its run rows (whatever became of them): counted once per fire."""
     FIRES.labels(trigger_type=str(trigger_type)).inc()
+
+
+def record_trigger_lag(lag_ms: int) -> None:
+    """A /run call went out `lag_ms` after its planned instant (per run row)."""
     TRIGGER_LAG.observe(max(lag_ms, 0) / 1000.0)
 
 

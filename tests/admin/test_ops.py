@@ -10,7 +10,7 @@ from shardcron.admin import admin_context, create_app
 from shardcron.admin.config import load_config
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import AddressType
-from shardcron.admin.metrics import TriggerFailure, record_fire, record_run_finished, record_trigger_failure
+from shardcron.admin.metrics import TriggerFailure, record_fire, record_run_finished, record_trigger_failure, record_trigger_lag
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry, SchedulerNode
 from shardcron.executor.clock import FakeClock
 
@@ -76,7 +76,8 @@ def test_metrics_expose_counters_and_live_executors(db_url: str, tmp_path: Path,
             ExecutorRegistry(registry_group="EXECUTOR", app_name="billing", address="http://e2:9999", registered_at_ms=now, heartbeat_at_ms=now - 91_000),
         ])
     _beat(app, "node-a", now)
-    record_fire("CRON", 120)
+    record_fire("CRON")
+    record_trigger_lag(120)
     record_trigger_failure(TriggerFailure.NO_LIVE_EXECUTOR)
     record_run_finished("SUCCESS", 2500)
     answer = app.test_client().get("/metrics")
