@@ -134,6 +134,9 @@ class Config:
     ready_scheduler_max_age_s: int = setting(
         60, "/readyz answers 503 when no scheduler process has a heartbeat this recent (0: /readyz checks only the database).", min=0, max=86_400
     )
+    scheduler_metrics_bind: str | None = setting(
+        None, "HOST:PORT where `shardcron scheduler` serves GET /healthz and GET /metrics. Empty: no HTTP in scheduler processes.", check=_check_bind
+    )
     metrics_token: str | None = setting(
         None, "Bearer token /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; restrict it by network.", secret=True, check=_check_secret
     )
