@@ -18,7 +18,14 @@ import os
 import shutil
 import tempfile
 
-from shardcron.admin.config import load_config
+# Before anything imports prometheus_client: it picks its multi-process mode at import time.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shardcron-metrics-")
+    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+else:
+    _own_metrics_dir = None
+
+from shardcron.admin.config import load_config  # noqa: E402
 
 _config = load_config()  # fails here, with the key and the value, on a bad setting
 
@@ -34,12 +41,6 @@ accesslog = "-"
 errorlog = "-"
 loglevel = _config.log_level.lower()
 proc_name = "shardcron-web"
-
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shardcron-metrics-")
-    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-else:
-    _own_metrics_dir = None
 
 
 def child_exit(server, worker):
