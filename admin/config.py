@@ -97,7 +97,7 @@ class Config:
     executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)
     registry_dead_after_s: int = setting(90, "An executor without a heartbeat for this long is dead.", min=10, max=3600)
     # --- scheduler
-    scheduler_node_id: str | None = setting(None, "Name of this scheduler process in leases and logs. Empty: hostname-pid.")
+    scheduler_node_id: str | None = setting(None, "Name of this scheduler process in leases and logs; unique per running process. Empty: hostname-pid-random.")
     tick_interval_ms: int = setting(200, "How often the fire loop claims due fires.", min=10, max=10_000)
     lookahead_ms: int = setting(2_000, "How far ahead fires are claimed before their time.", min=100, max=60_000)
     lease_ms: int = setting(10_000, "A claimed fire that its owner has not renewed for this long is adopted by another node.", min=1_000, max=600_000)

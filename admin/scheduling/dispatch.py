@@ -20,12 +20,11 @@ import itertools
 import logging
 import queue
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from shardcron.executor.clock import Clock
+from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 from shardcron.executor.dispatcher import REPEAT_TRIGGER
 
 from ..enums import RouteStrategy
@@ -118,6 +117,7 @@ class Dispatcher:
         self._heap: list[tuple[int, int, Send]] = []
         self._seq = itertools.count()
         self._held: set[int] = set()  # fires prepared here and not yet finished
+        self._unprepared: list[ClaimedFire] = []  # claimed, preparation failed: try again
         self._outstanding: dict[int, int] = {}  # fire id -> sends not yet answered
         self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
         self._unrecorded = 0  # sends handed out whose answer is not yet written
@@ -127,12 +127,20 @@ class Dispatcher:
     # ------------------------------------------------------------------ fire loop side
 
     def offer(self, fires: list[ClaimedFire], now_ms: int) -> int:
-        """Prepare the fires not seen before; returns how many sends were queued."""
+        """Prepare the fires not seen before; returns how many sends were queued. Fires whose
+        preparation failed (a database error) are kept and tried again with the next offer."""
         with self._lock:
-            fresh = [f for f in fires if f.id not in self._held]
+            candidates = {f.id: f for f in self._unprepared + fires}
+            fresh = [f for f in candidates.values() if f.id not in self._held]
+            self._unprepared = []
         if not fresh:
             return 0
-        prepared = self.runs.prepare(fresh, now_ms, self.route_state)
+        try:
+            prepared = self.runs.prepare(fresh, now_ms, self.route_state)
+        except Exception:
+            with self._lock:
+                self._unprepared = fresh
+            raise
         for fire in prepared.fired:
             record_fire(fire.trigger_type)
         for fire, run_id, shard, reason in prepared.failed:
@@ -285,10 +293,10 @@ class Dispatcher:
     def wait_idle(self, timeout_s: float) -> bool:
         """True once every queued send has been sent and its answer recorded (for a clean stop
         and for tests)."""
-        deadline = time.monotonic() + timeout_s  # a real-time bound on a real wait
+        deadline = SYSTEM_CLOCK.monotonic() + timeout_s  # a real-time bound on a real wait
         with self._lock:
             while self._unrecorded > 0:
-                left = deadline - time.monotonic()
+                left = deadline - SYSTEM_CLOCK.monotonic()
                 if left <= 0:
                     return False
                 self._changed.wait(min(left, 0.1))
@@ -297,7 +305,7 @@ class Dispatcher:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Send what is due within `timeout_s`, record every answer, stop the threads. Sends
         still waiting stay PENDING under their fire's lease: another node re-sends them."""
-        if not self.inline:
+        if self._threads:  # without the recorder thread nothing would ever become idle
             self.wait_idle(timeout_s)
         self._stop.set()
         with self._lock:

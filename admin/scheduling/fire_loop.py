@@ -15,5 +15,11 @@ class FireLoop:
         self.dispatcher = dispatcher
         self.interval_s = interval_s
 
+    #: Claims in a row within one tick when every batch comes back full (a backlog).
+    MAX_ROUNDS = 20
+
     def tick(self, now_ms: int) -> None:
-        self.dispatcher.offer(self.store.claim(now_ms), now_ms)
+        for _ in range(self.MAX_ROUNDS):
+            self.dispatcher.offer(self.store.claim(now_ms), now_ms)
+            if not self.store.last_claim_full:
+                break

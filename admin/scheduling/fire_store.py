@@ -13,8 +13,9 @@
    already is never recorded twice. Fire inserts and job updates are bulk statements.
 2. **Pending and orphaned fires.** PENDING fires (manual, API, retry, child) due within the
    lookahead, and CLAIMED fires whose lease has expired (their node died), are claimed.
-3. **Lease renewal.** Every fire this node holds gets its lease extended, and the list of them
-   is returned: the dispatcher prepares those it has not seen yet.
+3. **Lease renewal.** The fires claimed in this tick are returned (they carry this tick's
+   lease), then every other fire this node holds gets its lease extended. The dispatcher
+   prepares the returned fires; a batch limit reached means the loop claims again at once.
 
 On SQLite there is one scheduler process and every write transaction starts with
 BEGIN IMMEDIATE (sqlengine), which serializes it with the web requests.
@@ -41,7 +42,7 @@ from .schedule import ScheduleError, next_fire_at_ms
 log = logging.getLogger("shardcron.admin.scheduling")
 
 #: Most jobs advanced, and most pending fires claimed, in one tick (the rest wait for the next).
-CLAIM_BATCH = 5000
+CLAIM_BATCH = 1000
 #: Most fires one job may get in one tick (a FIX_RATE of 1 s with a long lookahead).
 MAX_FIRES_PER_JOB = 1000
 
@@ -142,6 +143,8 @@ class FireStore:
         self.misfire_grace_ms = misfire_grace_ms
         self.batch = batch
         self._locking = db.dialect != "sqlite"
+        self._recovered = False
+        self.last_claim_full = False
 
     def _for_update(self, query: sa.Select) -> sa.Select:
         return query.with_for_update(skip_locked=True) if self._locking else query
@@ -150,32 +153,41 @@ class FireStore:
 
     def claim(self, now_ms: int) -> list[ClaimedFire]:
         """Create and claim due fires, adopt orphaned ones, renew leases; all in one transaction.
-        Returns every fire this node now holds. A deadlock (MySQL) retries the whole transaction."""
-        return retry_on_deadlock(lambda: self._claim(now_ms))
+
+        Returns the fires claimed by this call; the first call after start also returns every
+        fire this node already held (a restart under the same node id picks its claims up at
+        once). `last_claim_full` tells whether a batch limit was reached (claim again at once).
+        A deadlock (MySQL) retries the whole transaction."""
+        fires = retry_on_deadlock(lambda: self._claim(now_ms))
+        self._recovered = True
+        return fires
 
     def _claim(self, now_ms: int) -> list[ClaimedFire]:
         horizon_ms = now_ms + self.lookahead_ms
         lease_until_ms = now_ms + self.lease_ms
+        fire = Fire.__table__.c
         with self.db.session() as session:
-            self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms)
-            self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms)
-            fire = Fire.__table__.c
-            session.execute(
-                sa.update(Fire.__table__)
-                .where(fire.owner == self.node_id, fire.status == FireStatus.CLAIMED)
-                .values(lease_until_ms=lease_until_ms)
-            )
+            jobs = self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms)
+            waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms)
+            self.last_claim_full = jobs >= self.batch or waiting >= self.batch
+            mine = (fire.owner == self.node_id) & (fire.status == FireStatus.CLAIMED)
+            # This tick's claims carry this tick's lease; older ones are renewed after the select.
+            fresh = mine if not self._recovered else mine & (fire.lease_until_ms == lease_until_ms)
             rows = session.execute(
                 sa.select(
                     fire.id, fire.job_id, fire.fire_at_ms, fire.trigger_type, fire.origin_ref, fire.param,
                     fire.shard_index, fire.shard_total, fire.address, fire.attempt,
                 )
-                .where(fire.owner == self.node_id, fire.status == FireStatus.CLAIMED)
+                .where(fresh)
                 .order_by(fire.fire_at_ms, fire.id)
             ).all()
+            session.execute(
+                sa.update(Fire.__table__).where(mine, fire.lease_until_ms < lease_until_ms).values(lease_until_ms=lease_until_ms)
+            )
         return [ClaimedFire(*row) for row in rows]
 
-    def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> None:
+    def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> int:
+        """Returns how many due jobs were found."""
         job = Job.__table__.c
         due = session.execute(
             self._for_update(
@@ -191,7 +203,7 @@ class FireStore:
             )
         ).all()
         if not due:
-            return
+            return 0
         fires: list[dict] = []
         updates: list[dict] = []
         for job_id, kind, conf, zone, misfire, next_at, last_at in due:
@@ -231,8 +243,10 @@ class FireStore:
             .values(next_fire_at_ms=sa.bindparam("b_next"), last_fire_at_ms=sa.bindparam("b_last"), enabled=sa.bindparam("b_enabled")),
             updates,
         )
+        return len(due)
 
-    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> None:
+    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> int:
+        """Returns how many pending or orphaned fires were claimed."""
         fire = Fire.__table__.c
         pending = session.execute(
             self._for_update(
@@ -258,6 +272,7 @@ class FireStore:
                 .where(fire.id.in_(ids))
                 .values(status=FireStatus.CLAIMED, owner=self.node_id, lease_until_ms=lease_until_ms)
             )
+        return max(len(pending), len(orphaned))
 
     # ------------------------------------------------------------------ clean stop
 

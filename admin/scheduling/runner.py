@@ -16,10 +16,11 @@ import secrets
 import signal
 import socket
 import threading
-import time
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+
+from shardcron.executor.clock import SYSTEM_CLOCK
 
 from ..models import SchedulerNode
 from .dispatch import Dispatcher
@@ -108,12 +109,12 @@ class SchedulerRunner:
 
     def _drive(self, loop: Loop) -> None:
         while not self._stop.is_set():
-            started = time.monotonic()
+            started = SYSTEM_CLOCK.monotonic()
             try:
                 loop.tick(self.clock.now_ms())
             except Exception:  # one bad tick must not end the loop; the next one retries
                 log.exception("scheduler loop tick failed", extra={"loop": loop.name, "node_id": self.node_id})
-            self._stop.wait(max(0.0, loop.interval_s - (time.monotonic() - started)))
+            self._stop.wait(max(0.0, loop.interval_s - (SYSTEM_CLOCK.monotonic() - started)))
 
     def stop(self) -> None:
         if self._stop.is_set():

@@ -1,0 +1,112 @@
+"""Dispatch: bounded per-executor pools, retries of failed preparations, restart recovery."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from shardcron.admin.enums import FireStatus, RunStatus, TriggerType
+from shardcron.admin.models import Fire, RunLog
+from shardcron.admin.scheduling.dispatch import Dispatcher, KeyedPool
+from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.scheduling.fire_loop import FireLoop
+from shardcron.admin.scheduling.fire_store import FireStore
+from shardcron.admin.scheduling.run_store import RunStore
+from shardcron.admin.enums import ScheduleType
+from tests.support.executor_calls import TOKEN
+from tests.support.net import wait_until
+from tests.support.scheduler_rows import add_group, add_job
+
+T0 = 1_767_225_600_000
+
+
+def add_fires(db, job_id, count, first_ref=1):
+    with db.session() as s:
+        for i in range(count):
+            s.add(Fire(job_id=job_id, fire_at_ms=T0, trigger_type=TriggerType.API, origin_ref=first_ref + i, status=FireStatus.PENDING, created_at_ms=T0))
+
+
+def test_keyed_pool_keeps_one_keys_backlog_from_blocking_others():
+    pool = KeyedPool(workers=4, per_key=1)
+    order: list[str] = []
+    import threading
+
+    gate = threading.Event()
+    for _ in range(3):
+        pool.submit("slow", lambda: gate.wait(5))
+    done = threading.Event()
+    pool.submit("fast", lambda: (order.append("fast"), done.set()))
+    assert done.wait(2), "a task for another key waited behind the slow key's queue"
+    gate.set()
+    pool.shutdown()
+    assert order == ["fast"]
+
+
+def test_a_hanging_executor_does_not_delay_another_executors_fires(sqlite_admin_db, receivers, fake_clock):
+    """8 fires go to an executor that accepts connections but never answers; 8 go to a healthy
+    one. With 4 workers, at most 2 per executor, the healthy one gets its fires at once."""
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(64)  # never accepted: requests are sent and never answered
+    fast = receivers()
+    slow_group = add_group(sqlite_admin_db, "slow", T0, manual=[f"http://127.0.0.1:{hang.getsockname()[1]}"])
+    fast_group = add_group(sqlite_admin_db, "fast", T0, manual=[fast.address])
+    slow_job = add_job(sqlite_admin_db, slow_group, T0)
+    fast_job = add_job(sqlite_admin_db, fast_group, T0)
+    add_fires(sqlite_admin_db, slow_job, 8)
+    add_fires(sqlite_admin_db, fast_job, 8, first_ref=100)
+    client = ExecutorClient(TOKEN, connect_timeout_s=1, read_timeout_s=6)
+    dispatcher = Dispatcher(RunStore(sqlite_admin_db, "n"), client, fake_clock, workers=4, per_address=2)
+    store = FireStore(sqlite_admin_db, "n", lookahead_ms=2000, lease_ms=10_000, misfire_grace_ms=5000)
+    dispatcher.start()  # timer (idle: the fake clock never moves) and answer recorder
+    try:
+        FireLoop(store, dispatcher, 0.2).tick(T0)
+        started = time.monotonic()
+        assert dispatcher.send_due(T0) == 16
+        wait_until(lambda: len(fast.runs) == 8, timeout_s=4, what="the healthy executor's 8 fires")
+        assert time.monotonic() - started < 4  # the hanging executor holds its calls for 6 s
+    finally:
+        hang.close()
+        dispatcher.stop(timeout_s=15)
+        client.close()
+    with sqlite_admin_db.read_session() as s:
+        rows = s.execute(sa.select(RunLog.job_id, RunLog.status)).all()
+    assert sorted(str(st) for j, st in rows if j == fast_job) == ["RUNNING"] * 8
+    assert {st for j, st in rows if j == slow_job} == {RunStatus.FAILED}
+
+
+def test_a_failed_preparation_is_retried_with_the_next_offer(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
+    receiver = receivers()
+    group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
+    job = add_job(sqlite_admin_db, group, T0)
+    add_fires(sqlite_admin_db, job, 1)
+    node = make_scheduler(sqlite_admin_db)
+    real_prepare = node.dispatcher.runs.prepare
+    calls = []
+
+    def flaky(fires, now_ms, state):
+        calls.append(len(fires))
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("insert", {}, Exception("database is locked"))
+        return real_prepare(fires, now_ms, state)
+
+    monkeypatch.setattr(node.dispatcher.runs, "prepare", flaky)
+    with pytest.raises(sa.exc.OperationalError):
+        node.step(T0)
+    node.step(T0 + 200)  # this tick claims nothing new; the kept fire is prepared and sent
+    assert calls == [1, 1]
+    assert [r.job_id for r in receiver.runs] == [job]
+
+
+def test_a_restart_under_the_same_node_id_picks_up_its_claims_at_once(sqlite_admin_db, receivers, make_scheduler):
+    receiver = receivers()
+    group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
+    add_job(sqlite_admin_db, group, T0, schedule_type=ScheduleType.FIX_RATE, schedule_conf="60")
+    before = make_scheduler(sqlite_admin_db, "solo")
+    before.store.claim(T0 + 58_500)  # claimed; the process dies before preparing
+    after = make_scheduler(sqlite_admin_db, "solo")
+    after.step(T0 + 60_000)  # well within the old lease: no adoption needed
+    assert len(receiver.runs) == 1
