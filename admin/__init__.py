@@ -39,6 +39,10 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
     app.register_blueprint(ops.blueprint)
 
+    from .api import bp as api_v1_blueprint
+
+    app.register_blueprint(api_v1_blueprint)
+
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
