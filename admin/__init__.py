@@ -37,11 +37,11 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
     app.extensions["shardcron"] = ctx
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
-    app.register_blueprint(ops.blueprint)
 
     from .api import bp as api_v1_blueprint
 
     app.register_blueprint(api_v1_blueprint)
+    app.register_blueprint(ops.blueprint)
 
     @app.get("/healthz")
     def healthz():
