@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError
 
@@ -111,16 +112,12 @@ class DatabaseCollector(Collector):
             labels=["group"],
         )
         nodes = GaugeMetricFamily("shardcron_scheduler_nodes_live", f"Scheduler processes with a heartbeat in the last {window_s} s.")
-        with self._ctx.db.read_session() as session:
-            registered = dict(
-                session.execute(
-                    select(ExecutorRegistry.app_name, func.count(func.distinct(ExecutorRegistry.address)))
-                    .where(ExecutorRegistry.registry_group == REGISTRY_GROUP_EXECUTOR, ExecutorRegistry.heartbeat_at_ms > now_ms - DEAD_AFTER_MS)
-                    .group_by(ExecutorRegistry.app_name)
-                ).all()
-            )
-            groups = session.execute(select(ExecutorGroup.app_name, ExecutorGroup.address_type, ExecutorGroup.manual_addresses).order_by(ExecutorGroup.app_name)).all()
-            count = session.scalar(select(func.count()).select_from(SchedulerNode).where(SchedulerNode.heartbeat_at_ms >= now_ms - window_s * 1000))
+        try:
+            registered, groups, count = self._read(now_ms, window_s)
+        except (DBAPIError, SQLAlchemyError):
+            yield GaugeMetricFamily("shardcron_database_up", "1 when the admin database answered this scrape.", value=0)
+            return
+        yield GaugeMetricFamily("shardcron_database_up", "1 when the admin database answered this scrape.", value=1)
         for app_name, address_type, manual in groups:
             if address_type == AddressType.MANUAL:
                 try:
@@ -133,6 +130,19 @@ class DatabaseCollector(Collector):
         nodes.add_metric([], int(count or 0))
         yield live
         yield nodes
+
+    def _read(self, now_ms: int, window_s: int) -> tuple[dict[str, int], list[Any], int]:
+        with self._ctx.db.read_session() as session:
+            registered = dict(
+                session.execute(
+                    select(ExecutorRegistry.app_name, func.count(func.distinct(ExecutorRegistry.address)))
+                    .where(ExecutorRegistry.registry_group == REGISTRY_GROUP_EXECUTOR, ExecutorRegistry.heartbeat_at_ms > now_ms - DEAD_AFTER_MS)
+                    .group_by(ExecutorRegistry.app_name)
+                ).all()
+            )
+            groups = session.execute(select(ExecutorGroup.app_name, ExecutorGroup.address_type, ExecutorGroup.manual_addresses).order_by(ExecutorGroup.app_name)).all()
+            count = session.scalar(select(func.count()).select_from(SchedulerNode).where(SchedulerNode.heartbeat_at_ms >= now_ms - window_s * 1000))
+        return registered, list(groups), int(count or 0)
 
 
 def render_metrics(ctx: "AdminContext") -> bytes:

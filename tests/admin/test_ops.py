@@ -87,11 +87,19 @@ def test_metrics_expose_counters_and_live_executors(db_url: str, tmp_path: Path,
     assert 'shardcron_live_executors{group="billing"} 1.0' in text  # e2's heartbeat is too old
     assert 'shardcron_live_executors{group="static"} 2.0' in text
     assert "shardcron_scheduler_nodes_live 1.0" in text
+    assert "shardcron_database_up 1.0" in text
     assert 'shardcron_fires_total{trigger_type="CRON"}' in text
     assert 'shardcron_trigger_failures_total{reason="no_live_executor"}' in text
     assert 'shardcron_trigger_lag_seconds_bucket{le="0.25"}' in text
     assert 'shardcron_run_duration_seconds_count{status="SUCCESS"}' in text
     admin_context(app).db.dispose()
+
+
+def test_metrics_answer_without_the_database(tmp_path: Path, fake_clock: FakeClock) -> None:
+    config = load_config(env={}, overrides={"instance_dir": str(tmp_path), "database_url": "mysql+pymysql://u:p@127.0.0.1:1/x"})
+    answer = create_app(config, clock=fake_clock).test_client().get("/metrics")
+    assert answer.status_code == 200
+    assert b"shardcron_database_up 0.0" in answer.data and b"shardcron_live_executors" not in answer.data
 
 
 def test_metrics_token_is_enforced_when_set(sqlite_url: str, tmp_path: Path, fake_clock: FakeClock) -> None:
