@@ -93,7 +93,7 @@ def test_failing_webhook_is_retried_with_backoff_then_failed(db, fake_clock, hoo
     sender.tick(start)
     row = alarm(db, AlarmChannel.WEBHOOK)
     assert (row.status, row.attempts, row.next_attempt_at_ms) == (AlarmStatus.PENDING, 1, start + 10_000)
-    assert row.last_error.startswith(f"webhook {hook.url} answered HTTP 503")
+    assert row.last_error == f"webhook {hook.url} answered HTTP 503"  # the status only, never the answer's body
     sender.tick(start + 9_999)  # not due yet
     assert len(hook.received) == 1
     waits = [10_000, 20_000, 25_000]  # 10 s doubling, capped at 25 s
