@@ -21,7 +21,7 @@ from ..enums import FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Job, RunLog
 from ..scheduling.executor_client import ExecutorClient
 from ..scheduling.registry_view import is_group_executor
-from .lease import Lease
+from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.run_timeouts")
 
@@ -36,7 +36,7 @@ class _TimedOut:
     kill: bool
 
 
-class RunTimeouts:
+class RunTimeouts(LeaseHolder):
     name = "run-timeouts"
     interval_s = 5.0
 
