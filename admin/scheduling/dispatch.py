@@ -181,9 +181,11 @@ class Dispatcher:
         answer = self.client.run(address, send.trigger)
         msg = answer.msg or ""
         accepted = answer.ok or msg.startswith(REPEAT_MARK)
-        if trace:
+        if accepted and not trace:
+            msg = ""  # "accepted, logId:N" says nothing the row's status does not
+        elif trace:
             msg = f"{trace}; run: {msg}" if msg else trace
-        return Answer(send.fire_id, send.run_id, accepted, msg, address)
+        return Answer(send.fire_id, send.run_id, accepted, msg, address if send.probe else None)
 
     # ------------------------------------------------------------------ recording
 
