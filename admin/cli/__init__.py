@@ -54,14 +54,17 @@ def _register() -> None:
     from shardcron.executor.cli import executor as executor_cmd
     from shardcron.executor.retry_tasks.cli import tasks as tasks_cmd
 
-    from . import config_cmd, db_cmd, scheduler_cmd, serve_cmd
+    from . import config_cmd, db_cmd, demo_cmd, import_cmd, scheduler_cmd, serve_cmd, user_cmd
 
     main.add_command(db_cmd.db)
     main.add_command(config_cmd.config)
     main.add_command(serve_cmd.admin)
     main.add_command(scheduler_cmd.scheduler)
+    main.add_command(user_cmd.user)
     main.add_command(executor_cmd)
     main.add_command(tasks_cmd)
+    main.add_command(import_cmd.import_xxljob)
+    main.add_command(demo_cmd.demo)
 
 
 _register()

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from ..db import Database
 from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
+from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog
 from .schedule import ScheduleError, next_fire_at_ms
 
@@ -226,10 +227,13 @@ class FireStore:
                 updates.append({"b_id": job_id, "b_next": 0, "b_last": last_at, "b_enabled": False})
                 continue
             if plan.misfired:
+                fired_now = misfire == MisfireStrategy.FIRE_ONCE_NOW
                 log.warning(
-                    "job %s misfired (planned %s, now %s): %s", job_id, next_at, now_ms,
-                    "fired once now" if misfire == MisfireStrategy.FIRE_ONCE_NOW else "skipped",
+                    "job %s misfired (planned %s, now %s): %s", job_id, next_at, now_ms, "fired once now" if fired_now else "skipped",
+                    extra={"job_id": job_id, "planned_at_ms": next_at, "misfire_strategy": str(misfire)},
                 )
+                if not fired_now:
+                    record_trigger_failure(TriggerFailure.MISFIRE_SKIPPED)
             for at_ms, trigger_type in plan.fires:
                 fires.append({
                     "job_id": job_id, "fire_at_ms": at_ms, "trigger_type": trigger_type, "origin_ref": 0,

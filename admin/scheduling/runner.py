@@ -103,6 +103,10 @@ class SchedulerRunner:
         log.info("scheduler started", extra={"node_id": self.node_id, "loops": ",".join(loop.name for loop in self.loops)})
         return self
 
+    def alive(self) -> bool:
+        """True while started and every loop thread runs (the scheduler's /healthz)."""
+        return bool(self._threads) and not self._stop.is_set() and all(t.is_alive() for t in self._threads)
+
     def _drive(self, loop: Loop) -> None:
         while not self._stop.is_set():
             started = SYSTEM_CLOCK.monotonic()

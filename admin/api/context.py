@@ -1,0 +1,76 @@
+"""What the API's route modules share: the AdminContext, the actor, the request's JSON body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+
+from .. import AdminContext
+from ..services.actor import Actor
+from ..services.errors import ServiceError
+
+_CLIENT_KEY = "shardcron.executor_client"
+
+
+def admin_ctx() -> AdminContext:
+    return current_app.extensions["shardcron"]
+
+
+def now_ms() -> int:
+    return admin_ctx().clock.now_ms()
+
+
+def actor() -> Actor:
+    return g.api_actor
+
+
+def json_body(*, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object; a 400 ServiceError for a missing or malformed body."""
+    if not request.data and not required:
+        return {}
+    if not request.is_json:
+        raise ServiceError("send a JSON object with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ServiceError("the request body must be a JSON object")
+    return body
+
+
+def int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ServiceError(f"bad query parameter {name}", field_errors={name: f"must be a whole number, not {raw!r}"}) from None
+
+
+def bool_arg(name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ServiceError(f"bad query parameter {name}", field_errors={name: "must be true or false"})
+
+
+def executor_client():
+    """The app's pooled client for admin -> executor calls (log tail, kill), made on first use and
+    shared with the console (same extension key). Services decide whom it may call."""
+    from ..config import read_or_create_secret
+    from ..scheduling.executor_client import ExecutorClient
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    client = app.extensions.get(_CLIENT_KEY)
+    if client is None:
+        config = admin_ctx().config
+        client = app.extensions.setdefault(
+            _CLIENT_KEY,
+            ExecutorClient(read_or_create_secret(config, "access_token"), connect_timeout_s=config.executor_timeout_s, read_timeout_s=config.executor_timeout_s),
+        )
+    return client

@@ -1,0 +1,493 @@
+"""The OpenAPI 3.1 document of /api/v1, written by hand and served at /api/v1/openapi.json.
+
+It is data, not generated from the code, so it says what clients may rely on; a test walks the
+Flask url_map and keeps the two equal (every route and method documented, nothing documented
+that does not exist, documented required fields really required, documented response properties
+really returned).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from ..enums import AddressType, FireStatus, MisfireStrategy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from shardcron.executor.protocol import BlockStrategy, GlueType
+
+from . import bp
+
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _enum(cls) -> Schema:
+    return {"type": "string", "enum": [e.value for e in cls]}
+
+
+INT: Schema = {"type": "integer"}
+MS: Schema = {"type": "integer", "description": "UTC epoch milliseconds"}
+MS_OR_NULL: Schema = {"type": ["integer", "null"], "description": "UTC epoch milliseconds"}
+STR: Schema = {"type": "string"}
+STR_OR_NULL: Schema = {"type": ["string", "null"]}
+BOOL: Schema = {"type": "boolean"}
+INT_LIST: Schema = {"type": "array", "items": INT}
+
+
+def _object(properties: dict[str, Schema], required: list[str] | None = None, description: str | None = None) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _page_of(item: str) -> Schema:
+    return _object(
+        {
+            "items": {"type": "array", "items": _ref(item)},
+            "page": INT,
+            "per_page": INT,
+            "total": {"type": "integer", "description": "Matching rows; a lower bound when total_exact is false."},
+            "total_exact": {"type": "boolean", "description": "False when counting stopped at 10,000 matching runs."},
+            "pages": INT,
+        },
+        ["items", "page", "per_page", "total", "total_exact", "pages"],
+    )
+
+
+JOB_INPUT_PROPERTIES: dict[str, Schema] = {
+    "group_id": {"type": "integer", "description": "Executor group (one the caller is granted)."},
+    "name": {"type": "string", "maxLength": 128},
+    "author": {"type": "string", "maxLength": 64},
+    "schedule_type": {**_enum(ScheduleType), "default": "CRON"},
+    "schedule_conf": {"type": "string", "maxLength": 255, "description": "Cron expression (5-field Unix or 6/7-field Quartz), the FIX_RATE period in seconds, or empty for NONE."},
+    "timezone": {"type": "string", "description": "IANA zone the cron is read in; default: the admin's default_timezone."},
+    "misfire_strategy": {**_enum(MisfireStrategy), "default": "DO_NOTHING"},
+    "route_strategy": {**_enum(RouteStrategy), "default": "FIRST"},
+    "handler": {"type": "string", "maxLength": 255, "description": "Handler name; required for BEAN jobs."},
+    "param": {"type": ["string", "null"], "description": "At most 65,535 bytes."},
+    "block_strategy": {**_enum(BlockStrategy), "default": "SERIAL_EXECUTION"},
+    "timeout_s": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 0},
+    "retry_count": {"type": "integer", "minimum": 0, "maximum": 100, "default": 0},
+    "retry_delay_s": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 10},
+    "retry_backoff_multiplier": {"type": "integer", "minimum": 1, "maximum": 10, "default": 2},
+    "retry_max_delay_s": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 600},
+    "glue_type": {**_enum(GlueType), "default": "BEAN"},
+    "glue_source": {"type": ["string", "null"], "description": "Script of a GLUE_* job (required for them)."},
+    "child_job_ids": {"type": "array", "items": INT, "description": "Jobs fired when a run succeeds; no cycles."},
+    "alarm_emails": {"type": "array", "items": {"type": "string", "format": "email"}},
+    "alarm_webhook": {"type": "string", "description": "http(s) URL, or empty. Only an ADMIN may set a new one (the admin POSTs to it); a USER may keep or clear it."},
+}
+
+JOB_PROPERTIES: dict[str, Schema] = {
+    "id": INT,
+    **{k: v for k, v in JOB_INPUT_PROPERTIES.items()},
+    "group_app_name": STR,
+    "glue_updated_at_ms": MS,
+    "enabled": BOOL,
+    "next_fire_at_ms": {"type": "integer", "description": "Next planned fire (UTC epoch ms); 0 when stopped."},
+    "last_fire_at_ms": MS,
+    "created_at_ms": MS,
+    "updated_at_ms": MS,
+}
+
+RUN_PROPERTIES: dict[str, Schema] = {
+    "id": {"type": "integer", "description": "Also the executor's logId."},
+    "job_id": INT,
+    "job_name": STR_OR_NULL,
+    "group_id": INT,
+    "fire_id": {"type": ["integer", "null"]},
+    "trigger_type": _enum(TriggerType),
+    "fire_at_ms": MS,
+    "trigger_at_ms": MS,
+    "executor_address": STR_OR_NULL,
+    "handler": STR,
+    "param": STR_OR_NULL,
+    "shard_index": INT,
+    "shard_total": INT,
+    "attempt": INT,
+    "retry_remaining": INT,
+    "status": _enum(RunStatus),
+    "trigger_code": INT,
+    "trigger_msg": STR_OR_NULL,
+    "handle_at_ms": MS_OR_NULL,
+    "handle_code": INT,
+    "handle_msg": STR_OR_NULL,
+    "progress_done": {"type": ["integer", "null"], "description": "Latest progress of a running run."},
+    "progress_total": {"type": ["integer", "null"]},
+    "result": {"type": ["object", "null"], "description": "Structured result data (or the latest progress data)."},
+    "drain_counts": {
+        "type": ["object", "null"],
+        "description": "A retry-task drainer shard's counts.",
+        "properties": {k: INT for k in ("claimed", "succeeded", "retried", "dead")},
+    },
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": _object(
+        {
+            "error": _object(
+                {"message": STR, "fields": {"type": "object", "additionalProperties": STR, "description": "Input field -> what is wrong with it."}},
+                ["message", "fields"],
+            )
+        },
+        ["error"],
+    ),
+    "LiveExecutor": _object({"address": STR, "registered_at_ms": MS_OR_NULL, "heartbeat_at_ms": MS_OR_NULL}),
+    "Group": _object(
+        {
+            "id": INT,
+            "app_name": STR,
+            "title": STR,
+            "address_type": _enum(AddressType),
+            "manual_addresses": {"type": "array", "items": STR},
+            "job_count": INT,
+            "live_executors": {"type": "array", "items": _ref("LiveExecutor")},
+            "created_at_ms": MS,
+            "updated_at_ms": MS,
+        }
+    ),
+    "GroupCreate": _object(
+        {
+            "app_name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+            "title": {"type": "string", "maxLength": 128, "description": "Default: the app name."},
+            "address_type": {**_enum(AddressType), "default": "AUTO"},
+            "manual_addresses": {"type": "array", "items": STR, "description": "Executor URLs of a MANUAL group (http:// or https://)."},
+        },
+        ["app_name"],
+    ),
+    "GroupUpdate": _object(
+        {
+            "app_name": {"type": "string"},
+            "title": {"type": "string"},
+            "address_type": _enum(AddressType),
+            "manual_addresses": {"type": "array", "items": STR},
+        },
+        description="Only the given fields change.",
+    ),
+    "Job": _object(JOB_PROPERTIES),
+    "JobCreate": _object(
+        JOB_INPUT_PROPERTIES,
+        ["group_id", "name", "schedule_conf", "handler"],
+        "schedule_conf is required for the default CRON schedule (empty for NONE); handler for the default BEAN glue type.",
+    ),
+    "JobUpdate": _object(JOB_INPUT_PROPERTIES, description="Only the given fields change; the result is checked as a whole."),
+    "JobCopy": _object({"name": {"type": "string", "description": "Default: '<name> (copy)'."}}),
+    "TriggerRequest": _object(
+        {
+            "param": {"type": ["string", "null"], "description": "Parameter for this fire only (default: the job's)."},
+            "shard_index": {"type": ["integer", "null"], "description": "Run only shard i (0 <= i < shard_total)."},
+            "shard_total": {"type": ["integer", "null"], "description": "Default: the number of live executors."},
+            "address": {"type": ["string", "null"], "description": "Send only to this live executor of the job's group."},
+        }
+    ),
+    "TriggerResult": _object(
+        {
+            "fire_id": INT,
+            "job_id": INT,
+            "fire_at_ms": MS,
+            "trigger_type": _enum(TriggerType),
+            "shard_index": {"type": ["integer", "null"]},
+            "shard_total": {"type": ["integer", "null"]},
+            "address": STR_OR_NULL,
+        }
+    ),
+    "FireTimes": _object({"fire_times_ms": {"type": "array", "items": MS}}),
+    "Run": _object(RUN_PROPERTIES),
+    "Fire": _object(
+        {
+            "id": INT,
+            "job_id": INT,
+            "fire_at_ms": MS,
+            "trigger_type": _enum(TriggerType),
+            "status": _enum(FireStatus),
+            "param": STR_OR_NULL,
+            "shard_index": {"type": ["integer", "null"]},
+            "shard_total": {"type": ["integer", "null"]},
+            "address": STR_OR_NULL,
+            "attempt": INT,
+            "created_at_ms": MS,
+            "done_at_ms": MS_OR_NULL,
+            "runs": {"type": "array", "items": _ref("Run")},
+        }
+    ),
+    "LogPage": _object(
+        {
+            "run_id": INT,
+            "from_line": INT,
+            "to_line": INT,
+            "content": STR,
+            "is_end": {"type": "boolean", "description": "The run's log is complete; stop polling."},
+            "run_status": _enum(RunStatus),
+        }
+    ),
+    "KillResult": _object({"run_id": INT, "sent": {"type": "boolean", "description": "True: the executor was asked; false: marked failed here (executor gone)."}, "message": STR}),
+    "DayCounts": _object({"day": {"type": "string", "format": "date"}, "success": INT, "failed": INT, "running": INT}),
+    "Dashboard": _object(
+        {
+            "job_count": INT,
+            "enabled_job_count": INT,
+            "group_count": INT,
+            "live_executor_count": INT,
+            "runs_today": INT,
+            "success_today": INT,
+            "failed_today": INT,
+            "running_today": INT,
+            "success_rate_today": {"type": ["number", "null"]},
+            "daily": {"type": "array", "items": _ref("DayCounts")},
+            "recent_failures": {"type": "array", "items": _ref("Run")},
+            "timezone": STR,
+            "day_start_ms": MS,
+        }
+    ),
+    "User": _object(
+        {
+            "id": INT,
+            "username": STR,
+            "role": _enum(UserRole),
+            "group_ids": INT_LIST,
+            "has_api_token": BOOL,
+            "locked_until_ms": MS,
+            "created_at_ms": MS,
+            "updated_at_ms": MS,
+        }
+    ),
+    "UserCreate": _object(
+        {
+            "username": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"},
+            "password": {"type": "string", "minLength": 10, "maxLength": 1024},
+            "role": {**_enum(UserRole), "default": "USER"},
+            "group_ids": INT_LIST,
+        },
+        ["username", "password"],
+    ),
+    "UserUpdate": _object(
+        {"role": _enum(UserRole), "group_ids": INT_LIST, "password": {"type": "string", "minLength": 10, "description": "An admin's reset of another user's password."}},
+        description="Only the given fields change.",
+    ),
+    "PasswordChange": _object({"current_password": STR, "new_password": {"type": "string", "minLength": 10}}, ["current_password", "new_password"]),
+    "Token": _object({"token": {"type": "string", "description": "Shown once; only its SHA-256 is stored."}}, ["token"]),
+}
+for _name in ("Group", "Job", "Run", "User"):
+    SCHEMAS[f"{_name}Page"] = _page_of(_name)
+
+
+def _error(description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+ERRORS = {
+    "400": _error("Invalid input; `fields` names each bad field."),
+    "401": _error("No, an invalid or a revoked API token."),
+    "403": _error("The caller may not do this (e.g. not an admin)."),
+    "404": _error("No such object, or one in a group the caller is not granted."),
+    "409": _error("Conflicts with the current state (a name taken, a group with jobs, the last admin, a finished run)."),
+}
+
+
+def _json(schema: str, description: str = "OK") -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+NO_CONTENT = {"description": "Done; no content."}
+
+
+def _param(name: str, where: str, schema: Schema, description: str = "", required: bool = False) -> Schema:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": schema, "description": description}
+
+
+PAGING = [
+    _param("page", "query", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}),
+    _param("per_page", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}),
+]
+PREVIEW_COUNT = _param("count", "query", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5})
+
+
+def _op(summary: str, responses: dict[str, Schema], *, body: str | None = None, body_required: bool = True, params: list[Schema] | None = None, errors: tuple[str, ...] = ("401", "404"), tag: str) -> Schema:
+    op: Schema = {"summary": summary, "tags": [tag], "responses": {**{code: ERRORS[code] for code in errors}, **responses}}
+    if body:
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": _ref(body)}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _id(name: str) -> list[Schema]:
+    return [_param(name, "path", INT)]
+
+
+PATHS: dict[str, Schema] = {
+    "/openapi.json": {
+        "get": {"summary": "This document", "tags": ["meta"], "security": [], "responses": {"200": {"description": "The OpenAPI 3.1 document", "content": {"application/json": {}}}}}
+    },
+    "/groups": {
+        "get": _op("Executor groups the caller may see, with live executors", {"200": _json("GroupPage")}, params=PAGING, errors=("400", "401"), tag="groups"),
+        "post": _op("Create a group (admin)", {"201": _json("Group", "Created")}, body="GroupCreate", errors=("400", "401", "403", "409"), tag="groups"),
+    },
+    "/groups/{group_id}": {
+        "get": _op("One group with its live executors", {"200": _json("Group")}, params=_id("group_id"), tag="groups"),
+        "patch": _op("Change a group (admin)", {"200": _json("Group")}, body="GroupUpdate", params=_id("group_id"), errors=("400", "401", "403", "404", "409"), tag="groups"),
+        "delete": _op("Delete a group without jobs (admin)", {"204": NO_CONTENT}, params=_id("group_id"), errors=("401", "403", "404", "409"), tag="groups"),
+    },
+    "/jobs": {
+        "get": _op(
+            "Jobs, filtered, sorted and paged",
+            {"200": _json("JobPage")},
+            params=[
+                _param("group_id", "query", INT),
+                _param("search", "query", STR, "Part of the name or handler."),
+                _param("enabled", "query", BOOL),
+                _param("sort", "query", {"type": "string", "enum": ["id", "name", "next_fire_at_ms", "updated_at_ms"], "default": "id"}),
+                _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}),
+                *PAGING,
+            ],
+            errors=("400", "401"),
+            tag="jobs",
+        ),
+        "post": _op("Create a job (stopped)", {"201": _json("Job", "Created")}, body="JobCreate", errors=("400", "401"), tag="jobs"),
+    },
+    "/jobs/{job_id}": {
+        "get": _op("One job", {"200": _json("Job")}, params=_id("job_id"), tag="jobs"),
+        "patch": _op("Change a job", {"200": _json("Job")}, body="JobUpdate", params=_id("job_id"), errors=("400", "401", "404"), tag="jobs"),
+        "delete": _op("Delete a job and its undispatched fires", {"204": NO_CONTENT}, params=_id("job_id"), errors=("401", "404", "409"), tag="jobs"),
+    },
+    "/jobs/{job_id}/start": {"post": _op("Start: schedule the next fire", {"200": _json("Job")}, params=_id("job_id"), errors=("400", "401", "404"), tag="jobs")},
+    "/jobs/{job_id}/stop": {"post": _op("Stop: no further scheduled fires", {"200": _json("Job")}, params=_id("job_id"), tag="jobs")},
+    "/jobs/{job_id}/copy": {
+        "post": _op("Copy a job (the copy is stopped)", {"201": _json("Job", "Created")}, body="JobCopy", body_required=False, params=_id("job_id"), errors=("400", "401", "404"), tag="jobs")
+    },
+    "/jobs/{job_id}/trigger": {
+        "post": _op(
+            "Trigger now: the whole job, or one shard i/n, optionally with a parameter or a chosen live executor",
+            {"202": _json("TriggerResult", "Recorded; the scheduler dispatches it at once. Follow it with GET /fires/{fire_id}.")},
+            body="TriggerRequest",
+            body_required=False,
+            params=_id("job_id"),
+            errors=("400", "401", "404"),
+            tag="jobs",
+        )
+    },
+    "/jobs/{job_id}/preview": {
+        "get": _op("The next fire times of a saved job", {"200": _json("FireTimes")}, params=[*_id("job_id"), PREVIEW_COUNT], errors=("400", "401", "404"), tag="jobs")
+    },
+    "/schedule-preview": {
+        "get": _op(
+            "The next fire times of a schedule being edited",
+            {"200": _json("FireTimes")},
+            params=[
+                _param("schedule_type", "query", _enum(ScheduleType), required=True),
+                _param("schedule_conf", "query", STR),
+                _param("timezone", "query", STR, "Default: the admin's default_timezone."),
+                PREVIEW_COUNT,
+            ],
+            errors=("400", "401"),
+            tag="jobs",
+        )
+    },
+    "/fires/{fire_id}": {"get": _op("A fire and the runs it produced (one per shard)", {"200": _json("Fire")}, params=_id("fire_id"), tag="runs")},
+    "/runs": {
+        "get": _op(
+            "Run log, newest first, filtered and paged (one row per shard)",
+            {"200": _json("RunPage")},
+            params=[
+                _param("group_id", "query", INT),
+                _param("job_id", "query", INT),
+                _param("status", "query", _enum(RunStatus)),
+                _param("trigger_type", "query", _enum(TriggerType)),
+                _param("from_ms", "query", MS, "Trigger time >= from_ms."),
+                _param("to_ms", "query", MS, "Trigger time < to_ms."),
+                _param("sort", "query", {"type": "string", "enum": ["trigger_at_ms"], "default": "trigger_at_ms"}),
+                _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+                *PAGING,
+            ],
+            errors=("400", "401"),
+            tag="runs",
+        )
+    },
+    "/runs/{run_id}": {"get": _op("One run", {"200": _json("Run")}, params=_id("run_id"), tag="runs")},
+    "/runs/{run_id}/log": {
+        "get": _op(
+            "A page of the run's log, read from its executor (only a live executor of the run's group is called)",
+            {"200": _json("LogPage"), "409": _error("The run has no live executor to read from."), "502": _error("The executor failed the call.")},
+            params=[*_id("run_id"), _param("from_line", "query", {"type": "integer", "minimum": 1, "default": 1})],
+            errors=("400", "401", "404"),
+            tag="runs",
+        )
+    },
+    "/runs/{run_id}/kill": {
+        "post": _op(
+            "Kill a pending or running run",
+            {
+                "202": _json("KillResult", "The executor was asked to stop it; the run ends when it reports back."),
+                "200": _json("KillResult", "Its executor is gone: the run was marked failed here."),
+                "409": _error("The run has finished."),
+                "502": _error("The executor failed the call."),
+            },
+            params=_id("run_id"),
+            tag="runs",
+        )
+    },
+    "/dashboard": {
+        "get": _op(
+            "Counts, the per-day series and the latest failures",
+            {"200": _json("Dashboard")},
+            params=[_param("days", "query", {"type": "integer", "enum": [7, 30], "default": 7}), _param("timezone", "query", STR, "Where 'today' begins; default: default_timezone.")],
+            errors=("400", "401"),
+            tag="dashboard",
+        )
+    },
+    "/users": {
+        "get": _op("Users (admin)", {"200": _json("UserPage")}, params=PAGING, errors=("400", "401", "403"), tag="users"),
+        "post": _op("Create a user (admin)", {"201": _json("User", "Created")}, body="UserCreate", errors=("400", "401", "403", "409"), tag="users"),
+    },
+    "/users/{user_id}": {
+        "get": _op("One user (admin, or the user themself)", {"200": _json("User")}, params=_id("user_id"), tag="users"),
+        "patch": _op("Change role, grants or password (admin)", {"200": _json("User")}, body="UserUpdate", params=_id("user_id"), errors=("400", "401", "403", "404", "409"), tag="users"),
+        "delete": _op("Delete a user (admin; never the last admin)", {"204": NO_CONTENT}, params=_id("user_id"), errors=("401", "403", "404", "409"), tag="users"),
+    },
+    "/me": {"get": _op("The caller's own account", {"200": _json("User")}, errors=("401",), tag="users")},
+    "/me/password": {"post": _op("Change the caller's password", {"204": NO_CONTENT}, body="PasswordChange", errors=("400", "401"), tag="users")},
+    "/me/token": {
+        "post": _op("A new API token for the caller (replaces the current one)", {"201": _json("Token", "Created")}, errors=("401",), tag="users"),
+        "delete": _op("Revoke the caller's API token", {"204": NO_CONTENT}, errors=("401",), tag="users"),
+    },
+}
+
+DOCUMENT: Schema = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "shardcron REST API",
+        "version": "1",
+        "description": (
+            "Everything the console does, for scripts and CI. Authenticate with a per-user API token: "
+            "`Authorization: Bearer <token>`. Console cookies are NOT accepted on /api/v1 (so there is no CSRF token to send). "
+            "Errors are `{\"error\": {\"message\", \"fields\"}}`; lists take `page` and `per_page` (at most 200). "
+            "Instants are UTC epoch milliseconds (`*_ms`). A user sees and acts on the groups granted to them only; "
+            "objects of other groups answer 404."
+        ),
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearerToken": []}],
+    "tags": [{"name": t} for t in ("groups", "jobs", "runs", "dashboard", "users", "meta")],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            "bearerToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A user's API token (POST /me/token, the console's account page, or `shardcron user token NAME`). Cookies are ignored.",
+            }
+        },
+        "schemas": SCHEMAS,
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(DOCUMENT)

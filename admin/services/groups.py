@@ -1,0 +1,186 @@
+"""Executor groups: CRUD (admins), the groups a user may see, and their live executors.
+
+A group is an application's executors by app name. AUTO groups fill themselves from executor
+heartbeats; MANUAL groups list addresses by hand (validated and normalized on save, because the
+admin calls them). A group that still has jobs cannot be deleted (409): its jobs would be orphans.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shardcron.executor.protocol import ProtocolError
+
+from ..enums import AddressType
+from ..models import ExecutorGroup, Job, UserGroupGrant
+from ..scheduling import registry_view
+from .access import load_group, require_admin, scope_to_groups
+from .actor import Actor
+from .errors import Conflict, FieldErrors
+
+APP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_TITLE = 128
+GROUP_FIELDS = ("app_name", "title", "address_type", "manual_addresses")
+
+
+@dataclass(frozen=True)
+class LiveExecutorView:
+    address: str
+    registered_at_ms: int | None
+    heartbeat_at_ms: int | None
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: int
+    app_name: str
+    title: str
+    address_type: AddressType
+    manual_addresses: list[str]
+    job_count: int
+    live_executors: list[LiveExecutorView]
+    created_at_ms: int
+    updated_at_ms: int
+
+
+def _view(session: Session, group: ExecutorGroup, now_ms: int, job_count: int | None = None) -> GroupView:
+    if job_count is None:
+        job_count = session.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.group_id == group.id)) or 0
+    manual = [a for a in (group.manual_addresses or "").splitlines() if a]
+    live = [LiveExecutorView(e.address, e.registered_at_ms, e.heartbeat_at_ms) for e in registry_view.live_executors(session, group, now_ms)]
+    return GroupView(
+        id=group.id,
+        app_name=group.app_name,
+        title=group.title,
+        address_type=AddressType(group.address_type),
+        manual_addresses=manual,
+        job_count=job_count,
+        live_executors=live,
+        created_at_ms=group.created_at_ms,
+        updated_at_ms=group.updated_at_ms,
+    )
+
+
+def list_groups(session: Session, actor: Actor, now_ms: int) -> list[GroupView]:
+    """Every group the actor may see, by app name, with job counts and live executors."""
+    stmt = scope_to_groups(sa.select(ExecutorGroup).order_by(ExecutorGroup.app_name), ExecutorGroup.id, actor)
+    groups = list(session.scalars(stmt))
+    counts = dict(
+        session.execute(
+            sa.select(Job.group_id, sa.func.count()).where(Job.group_id.in_([g.id for g in groups])).group_by(Job.group_id)
+        ).all()
+    ) if groups else {}
+    return [_view(session, g, now_ms, counts.get(g.id, 0)) for g in groups]
+
+
+def get_group(session: Session, actor: Actor, group_id: int, now_ms: int) -> GroupView:
+    return _view(session, load_group(session, actor, group_id), now_ms)
+
+
+def _clean(session: Session, data: Mapping[str, Any], current: ExecutorGroup | None) -> dict[str, Any]:
+    errors = FieldErrors()
+    unknown = sorted(set(data) - set(GROUP_FIELDS))
+    for name in unknown:
+        errors.add(name, "unknown field")
+    merged: dict[str, Any] = {
+        "app_name": current.app_name if current else None,
+        "title": current.title if current else None,
+        "address_type": current.address_type if current else AddressType.AUTO,
+        "manual_addresses": current.manual_addresses if current else None,
+    }
+    merged.update({k: v for k, v in data.items() if k in GROUP_FIELDS})
+    app_name = merged["app_name"]
+    if not isinstance(app_name, str) or not APP_NAME_RE.fullmatch(app_name):
+        errors.add("app_name", "1-64 characters: letters, digits and . _ - (starting with a letter or digit)")
+    else:
+        clash = sa.select(ExecutorGroup.id).where(ExecutorGroup.app_name == app_name)
+        if current is not None:
+            clash = clash.where(ExecutorGroup.id != current.id)
+        if session.scalar(clash) is not None:
+            errors.add("app_name", f"a group with app name {app_name!r} exists already")
+    title = merged["title"]
+    if title is None or (isinstance(title, str) and not title.strip()):
+        title = app_name if isinstance(app_name, str) else ""
+    if not isinstance(title, str):
+        errors.add("title", "must be text")
+    elif len(title.strip()) > MAX_TITLE:
+        errors.add("title", f"is {len(title.strip())} characters long; at most {MAX_TITLE} fit")
+    try:
+        address_type = AddressType(merged["address_type"])
+    except ValueError:
+        errors.add("address_type", f"must be one of {', '.join(t.value for t in AddressType)}")
+        address_type = AddressType.AUTO
+    raw = merged["manual_addresses"]
+    if isinstance(raw, (list, tuple)):
+        raw = "\n".join(str(a) for a in raw)
+    addresses: list[str] = []
+    if raw is not None and not isinstance(raw, str):
+        errors.add("manual_addresses", "must be a list of executor URLs or text with one per line")
+    elif address_type == AddressType.MANUAL:
+        try:
+            addresses = registry_view.parse_manual_addresses(raw)
+        except ProtocolError as exc:
+            errors.add("manual_addresses", str(exc))
+        else:
+            if not addresses:
+                errors.add("manual_addresses", "a MANUAL group needs at least one executor address")
+            elif len("\n".join(addresses)) > 60_000:
+                errors.add("manual_addresses", "too many addresses")
+    errors.raise_if_any("executor group not saved", object_id=current.id if current else None)
+    return {
+        "app_name": app_name,
+        "title": title.strip(),
+        "address_type": address_type,
+        # AUTO groups keep no hand-written list: one source of addresses per group.
+        "manual_addresses": "\n".join(addresses) if address_type == AddressType.MANUAL else None,
+    }
+
+
+def create_group(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int) -> GroupView:
+    require_admin(actor, "create executor groups")
+    values = _clean(session, data, None)
+    group = ExecutorGroup(**values, created_at_ms=now_ms, updated_at_ms=now_ms)
+    try:
+        with session.begin_nested():
+            session.add(group)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"executor group not saved: app name {values['app_name']!r} was taken a moment ago", field_errors={"app_name": "is taken"}) from None
+    return _view(session, group, now_ms, 0)
+
+
+def update_group(session: Session, actor: Actor, group_id: int, data: Mapping[str, Any], *, now_ms: int) -> GroupView:
+    require_admin(actor, "change executor groups")
+    group = load_group(session, actor, group_id)
+    values = _clean(session, data, group)
+    for key, value in values.items():
+        setattr(group, key, value)
+    group.updated_at_ms = now_ms
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"executor group {group_id} not saved: app name {values['app_name']!r} was taken a moment ago", object_id=group_id) from None
+    return _view(session, group, now_ms)
+
+
+def delete_group(session: Session, actor: Actor, group_id: int) -> None:
+    require_admin(actor, "delete executor groups")
+    group = load_group(session, actor, group_id)
+    jobs = session.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.group_id == group.id)) or 0
+    if jobs:
+        raise Conflict(f"executor group {group.app_name!r} still has {jobs} job{'s' if jobs > 1 else ''}; delete or move them first", object_id=group_id)
+    try:
+        with session.begin_nested():
+            session.execute(sa.delete(UserGroupGrant).where(UserGroupGrant.group_id == group.id))
+            session.delete(group)
+            session.flush()
+    except IntegrityError:  # a job was added to it meanwhile (the foreign key refused)
+        raise Conflict(f"executor group {group.app_name!r} got a job meanwhile; delete or move it first", object_id=group_id) from None

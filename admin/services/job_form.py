@@ -1,0 +1,283 @@
+"""Checking a job's fields: every rule of a job definition, written once for console and API.
+
+`clean_job` takes what a form or a JSON body gave (strings from a form, typed values from JSON;
+a partial dict for an update), merges it over the current job, checks everything and returns the
+column values, or raises one `ServiceError` whose `field_errors` name every bad field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shardcron.executor.protocol import BlockStrategy, GlueType
+
+from ..enums import MisfireStrategy, RouteStrategy, ScheduleType
+from ..models import ExecutorGroup, Job
+from ..scheduling.schedule import ScheduleError, validate_schedule
+from .actor import Actor
+from .errors import FieldErrors
+
+#: TEXT columns hold 65,535 bytes on MySQL.
+MAX_TEXT_BYTES = 65_535
+#: A week: longer runs are not cron jobs.
+MAX_TIMEOUT_S = 7 * 24 * 3600
+MAX_RETRY_COUNT = 100
+MAX_RETRY_DELAY_S = 7 * 24 * 3600
+MAX_BACKOFF_MULTIPLIER = 10
+MAX_CHILD_JOBS = 50
+EMAIL_RE = re.compile(r"[^@\s,;<>\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+#: Field -> (default for a new job, column length or None).
+JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
+    "group_id": (None, None),
+    "name": (None, 128),
+    "author": ("", 64),
+    "schedule_type": (ScheduleType.CRON, None),
+    "schedule_conf": ("", 255),
+    "timezone": (None, 64),
+    "misfire_strategy": (MisfireStrategy.DO_NOTHING, None),
+    "route_strategy": (RouteStrategy.FIRST, None),
+    "handler": ("", 255),
+    "param": (None, None),
+    "block_strategy": (BlockStrategy.SERIAL_EXECUTION, None),
+    "timeout_s": (0, None),
+    "retry_count": (0, None),
+    "retry_delay_s": (10, None),
+    "retry_backoff_multiplier": (2, None),
+    "retry_max_delay_s": (600, None),
+    "glue_type": (GlueType.BEAN, None),
+    "glue_source": (None, None),
+    "child_job_ids": ("", 512),
+    "alarm_emails": ("", 512),
+    "alarm_webhook": ("", 512),
+}
+_INT_RANGES = {
+    "timeout_s": (0, MAX_TIMEOUT_S),
+    "retry_count": (0, MAX_RETRY_COUNT),
+    "retry_delay_s": (0, MAX_RETRY_DELAY_S),
+    "retry_backoff_multiplier": (1, MAX_BACKOFF_MULTIPLIER),
+    "retry_max_delay_s": (0, MAX_RETRY_DELAY_S),
+}
+_ENUMS = {
+    "misfire_strategy": MisfireStrategy,
+    "route_strategy": RouteStrategy,
+    "block_strategy": BlockStrategy,
+    "glue_type": GlueType,
+}
+
+
+def current_values(job: Job) -> dict[str, Any]:
+    return {name: getattr(job, name) for name in JOB_FIELDS}
+
+
+def parse_id_list(value: str) -> list[int]:
+    """A stored comma-separated id list (child_job_ids)."""
+    return [int(part) for part in value.split(",") if part.strip().isdigit()]
+
+
+def parse_email_list(value: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,;\s]+", value or "") if part.strip()]
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
+        return int(value)
+    return None
+
+
+def _text(errors: FieldErrors, name: str, value: Any, *, max_chars: int | None, required: bool = False, nullable: bool = False) -> str | None:
+    if value is None:
+        if required:
+            errors.add(name, "is required")
+        return None if nullable else ""
+    if not isinstance(value, str):
+        errors.add(name, "must be text")
+        return None
+    if "\x00" in value:
+        errors.add(name, "must not contain NUL characters")
+    if required and not value.strip():
+        errors.add(name, "is required")
+    if max_chars is not None and len(value) > max_chars:
+        errors.add(name, f"is {len(value)} characters long; at most {max_chars} fit")
+    elif len(value.encode("utf-8")) > MAX_TEXT_BYTES:
+        errors.add(name, f"is {len(value.encode('utf-8'))} bytes long; at most {MAX_TEXT_BYTES} fit")
+    return value
+
+
+def _child_ids(errors: FieldErrors, value: Any) -> list[int]:
+    if value is None or value == "":
+        return []
+    parts = value.replace(";", ",").split(",") if isinstance(value, str) else value
+    if not isinstance(parts, (list, tuple)):
+        errors.add("child_job_ids", "must be a list of job ids")
+        return []
+    ids: list[int] = []
+    for part in parts:
+        if isinstance(part, str) and not part.strip():
+            continue
+        number = _as_int(part)
+        if number is None or number < 1:
+            errors.add("child_job_ids", f"{part!r} is not a job id")
+            return []
+        if number not in ids:
+            ids.append(number)
+    if len(ids) > MAX_CHILD_JOBS:
+        errors.add("child_job_ids", f"at most {MAX_CHILD_JOBS} child jobs")
+    return ids
+
+
+def _emails(errors: FieldErrors, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = parse_email_list(value)
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value if v.strip()]
+    else:
+        errors.add("alarm_emails", "must be a list of e-mail addresses")
+        return []
+    for item in items:
+        if not EMAIL_RE.fullmatch(item) or len(item) > 254:
+            errors.add("alarm_emails", f"{item!r} is not an e-mail address")
+    if len(",".join(items)) > 512:
+        errors.add("alarm_emails", "the addresses take more than 512 characters together")
+    return items
+
+
+def _webhook(errors: FieldErrors, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        errors.add("alarm_webhook", "must be a URL")
+        return ""
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.add("alarm_webhook", "must be an http:// or https:// URL with a host")
+    elif parts.username or parts.password:
+        errors.add("alarm_webhook", "must not carry a user name or password; put a token in the path or query")
+    if len(url) > 512:
+        errors.add("alarm_webhook", f"is {len(url)} characters long; at most 512 fit")
+    return url
+
+
+def find_cycle(session: Session, job_id: int, children: list[int]) -> list[int] | None:
+    """The path job_id -> ... -> job_id that `children` would close, else None."""
+    graph: dict[int, list[int]] = {
+        jid: parse_id_list(text) for jid, text in session.execute(sa.select(Job.id, Job.child_job_ids).where(Job.child_job_ids != ""))
+    }
+    graph[job_id] = children
+    stack: list[tuple[int, list[int]]] = [(job_id, [job_id])]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        for child in graph.get(node, []):
+            if child == job_id:
+                return path + [child]
+            if child not in seen:
+                seen.add(child)
+                stack.append((child, path + [child]))
+    return None
+
+
+def clean_job(
+    session: Session,
+    actor: Actor,
+    data: Mapping[str, Any],
+    current: Job | None,
+    *,
+    default_timezone: str = "UTC",
+    approved_webhook: str = "",
+) -> dict[str, Any]:
+    """The column values for a new job (`current` None) or an update (partial `data`).
+
+    The alarm webhook is a URL the admin will POST to, so only an ADMIN may point it somewhere
+    new (no SSRF through a job form): a USER may keep the job's current one (or
+    `approved_webhook`, the one of the job being copied) or clear it."""
+    errors = FieldErrors()
+    for name in sorted(set(data) - set(JOB_FIELDS)):
+        errors.add(name, "unknown field")
+    merged = current_values(current) if current is not None else {k: d for k, (d, _) in JOB_FIELDS.items()}
+    merged.update({k: v for k, v in data.items() if k in JOB_FIELDS})
+    if current is None and not merged["timezone"]:
+        merged["timezone"] = default_timezone
+    out: dict[str, Any] = {}
+
+    group_id = _as_int(merged["group_id"])
+    if group_id is None:
+        errors.add("group_id", "is required" if merged["group_id"] in (None, "") else "must be a group id")
+    elif not actor.can_access_group(group_id) or session.get(ExecutorGroup, group_id) is None:
+        errors.add("group_id", f"no executor group {group_id}")
+    out["group_id"] = group_id
+
+    name = _text(errors, "name", merged["name"], max_chars=128, required=True)
+    out["name"] = name.strip() if name else name
+    for field in ("author", "handler", "schedule_conf"):
+        value = _text(errors, field, merged[field], max_chars=JOB_FIELDS[field][1])
+        out[field] = value.strip() if isinstance(value, str) else value
+    for field in ("param", "glue_source"):
+        out[field] = _text(errors, field, merged[field], max_chars=None, nullable=True)
+
+    for field, enum_cls in _ENUMS.items():
+        try:
+            out[field] = enum_cls(merged[field])
+        except ValueError:
+            errors.add(field, f"{merged[field]!r} is not one of {', '.join(e.value for e in enum_cls)}")
+    if out.get("glue_type") == GlueType.BEAN and not out.get("handler") and "handler" not in errors:
+        errors.add("handler", "a BEAN job needs the name of a handler registered by its executors")
+    if out.get("glue_type") not in (None, GlueType.BEAN) and not (out.get("glue_source") or "").strip() and "glue_source" not in errors:
+        errors.add("glue_source", f"a {out['glue_type']} job needs its script")
+
+    try:
+        out["schedule_type"] = ScheduleType(merged["schedule_type"])
+    except ValueError:
+        errors.add("schedule_type", f"{merged['schedule_type']!r} is not one of {', '.join(t.value for t in ScheduleType)}")
+    timezone = merged["timezone"]
+    out["timezone"] = timezone.strip() if isinstance(timezone, str) else timezone
+    if "schedule_type" not in errors and "schedule_conf" not in errors:
+        try:
+            validate_schedule(out["schedule_type"], out["schedule_conf"], out["timezone"])
+        except ScheduleError as exc:
+            errors.add(exc.field, exc.reason)
+
+    for field, (low, high) in _INT_RANGES.items():
+        number = _as_int(merged[field])
+        if number is None:
+            errors.add(field, "must be a whole number")
+        elif not low <= number <= high:
+            errors.add(field, f"must be between {low} and {high}")
+        out[field] = number
+    if "retry_delay_s" not in errors and "retry_max_delay_s" not in errors and out["retry_max_delay_s"] < out["retry_delay_s"]:
+        errors.add("retry_max_delay_s", "must not be shorter than retry_delay_s")
+
+    children = _child_ids(errors, merged["child_job_ids"])
+    if children and "child_job_ids" not in errors:
+        found = {jid: gid for jid, gid in session.execute(sa.select(Job.id, Job.group_id).where(Job.id.in_(children)))}
+        missing = [c for c in children if c not in found or not actor.can_access_group(found[c])]
+        if missing:
+            errors.add("child_job_ids", f"no such job: {', '.join(map(str, missing))}")
+        elif current is not None:
+            cycle = find_cycle(session, current.id, children)
+            if cycle:
+                errors.add("child_job_ids", "would make a cycle: " + " -> ".join(map(str, cycle)))
+    out["child_job_ids"] = ",".join(map(str, children))
+    if len(out["child_job_ids"]) > 512:
+        errors.add("child_job_ids", "the ids take more than 512 characters together")
+    out["alarm_emails"] = ",".join(_emails(errors, merged["alarm_emails"]))
+    out["alarm_webhook"] = _webhook(errors, merged["alarm_webhook"])
+    allowed = {"", approved_webhook, current.alarm_webhook if current is not None else ""}
+    if not actor.is_admin and "alarm_webhook" not in errors and out["alarm_webhook"] not in allowed:
+        errors.add("alarm_webhook", "only an admin may set a webhook URL (the admin calls it); ask one, or use alarm e-mails")
+
+    errors.raise_if_any("job not saved" if current is None else f"job {current.id} not saved", object_id=current.id if current else None)
+    return out

@@ -1,0 +1,248 @@
+"""Jobs: list, create, update, copy, delete, start, stop, and the preview of the next fire times.
+
+Starting a job computes its first `next_fire_at_ms` after now; the fire loop takes it from there.
+Stopping sets `enabled=False, next_fire_at_ms=0`, so no further scheduled fire is created (manual
+triggers still work on a stopped job, as in XXL-JOB). An enabled job always has a real next fire
+time: an update that leaves it none (a cron whose dates are all past, or schedule NONE) is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shardcron.executor.protocol import BlockStrategy, GlueType
+
+from ..enums import FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
+from ..models import ExecutorGroup, Fire, Job
+from ..scheduling.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
+from .access import load_job, scope_to_groups
+from .actor import Actor
+from .errors import Conflict, FieldErrors, ServiceError
+from .job_form import JOB_FIELDS, clean_job, parse_email_list, parse_id_list
+from .paging import Page, PageRequest, count_rows
+
+PREVIEW_COUNT = 5
+SORTS = {
+    "id": Job.id,
+    "name": Job.name,
+    "next_fire_at_ms": Job.next_fire_at_ms,
+    "updated_at_ms": Job.updated_at_ms,
+}
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    group_id: int
+    group_app_name: str
+    name: str
+    author: str
+    schedule_type: ScheduleType
+    schedule_conf: str
+    timezone: str
+    misfire_strategy: MisfireStrategy
+    route_strategy: RouteStrategy
+    handler: str
+    param: str | None
+    block_strategy: BlockStrategy
+    timeout_s: int
+    retry_count: int
+    retry_delay_s: int
+    retry_backoff_multiplier: int
+    retry_max_delay_s: int
+    glue_type: GlueType
+    glue_source: str | None
+    glue_updated_at_ms: int
+    child_job_ids: list[int]
+    alarm_emails: list[str]
+    alarm_webhook: str
+    enabled: bool
+    next_fire_at_ms: int
+    last_fire_at_ms: int
+    created_at_ms: int
+    updated_at_ms: int
+
+
+def job_view(job: Job, app_name: str) -> JobView:
+    return JobView(
+        id=job.id,
+        group_id=job.group_id,
+        group_app_name=app_name,
+        name=job.name,
+        author=job.author,
+        schedule_type=ScheduleType(job.schedule_type),
+        schedule_conf=job.schedule_conf,
+        timezone=job.timezone,
+        misfire_strategy=MisfireStrategy(job.misfire_strategy),
+        route_strategy=RouteStrategy(job.route_strategy),
+        handler=job.handler,
+        param=job.param,
+        block_strategy=BlockStrategy.from_wire(job.block_strategy),
+        timeout_s=job.timeout_s,
+        retry_count=job.retry_count,
+        retry_delay_s=job.retry_delay_s,
+        retry_backoff_multiplier=job.retry_backoff_multiplier,
+        retry_max_delay_s=job.retry_max_delay_s,
+        glue_type=GlueType(job.glue_type) if job.glue_type in GlueType.__members__ else GlueType.BEAN,
+        glue_source=job.glue_source,
+        glue_updated_at_ms=job.glue_updated_at_ms,
+        child_job_ids=parse_id_list(job.child_job_ids),
+        alarm_emails=parse_email_list(job.alarm_emails),
+        alarm_webhook=job.alarm_webhook,
+        enabled=job.enabled,
+        next_fire_at_ms=job.next_fire_at_ms,
+        last_fire_at_ms=job.last_fire_at_ms,
+        created_at_ms=job.created_at_ms,
+        updated_at_ms=job.updated_at_ms,
+    )
+
+
+def _app_name(session: Session, group_id: int) -> str:
+    return session.scalar(sa.select(ExecutorGroup.app_name).where(ExecutorGroup.id == group_id)) or ""
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    group_id: int | None = None
+    #: Part of the name or handler (case-sensitive on MySQL's utf8mb4_bin, as the column is).
+    search: str | None = None
+    enabled: bool | None = None
+    sort: str = "id"
+    descending: bool = False
+
+    def checked(self) -> "JobFilter":
+        errors = FieldErrors()
+        if self.sort not in SORTS:
+            errors.add("sort", f"must be one of {', '.join(SORTS)}")
+        if self.search is not None and len(self.search) > 128:
+            errors.add("search", "at most 128 characters")
+        errors.raise_if_any("bad job filter")
+        return self
+
+
+def list_jobs(session: Session, actor: Actor, flt: JobFilter, page: PageRequest) -> Page[JobView]:
+    flt = flt.checked()
+    stmt = scope_to_groups(sa.select(Job), Job.group_id, actor)
+    if flt.group_id is not None:
+        stmt = stmt.where(Job.group_id == flt.group_id)
+    if flt.enabled is not None:
+        stmt = stmt.where(Job.enabled == flt.enabled)
+    if flt.search:
+        pattern = "%" + flt.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(Job.name.like(pattern, escape="\\"), Job.handler.like(pattern, escape="\\")))
+    total = count_rows(session, stmt)
+    column = SORTS[flt.sort]
+    order = [column.desc() if flt.descending else column.asc()]
+    if flt.sort != "id":
+        order.append(Job.id.desc() if flt.descending else Job.id.asc())
+    rows = list(session.scalars(stmt.order_by(*order).limit(page.per_page).offset(page.offset)))
+    names = dict(session.execute(sa.select(ExecutorGroup.id, ExecutorGroup.app_name).where(ExecutorGroup.id.in_({j.group_id for j in rows}))).all()) if rows else {}
+    return Page([job_view(j, names.get(j.group_id, "")) for j in rows], total, page.page, page.per_page)
+
+
+def get_job(session: Session, actor: Actor, job_id: int) -> JobView:
+    job = load_job(session, actor, job_id)
+    return job_view(job, _app_name(session, job.group_id))
+
+
+def _next_fire(job: Job, now_ms: int, what: str) -> int:
+    try:
+        nxt = next_fire_at_ms(job.schedule_type, job.schedule_conf, job.timezone, now_ms)
+    except ScheduleError as exc:
+        raise ServiceError(f"{what}: {exc}", field_errors={exc.field: exc.reason}, object_id=job.id) from None
+    if nxt is None:
+        reason = "schedule type NONE never fires by itself; trigger it by hand" if job.schedule_type == ScheduleType.NONE else "its schedule never fires again"
+        raise ServiceError(f"{what}: {reason}", field_errors={"schedule_conf" if job.schedule_type != ScheduleType.NONE else "schedule_type": reason}, object_id=job.id)
+    return nxt
+
+
+def create_job(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC") -> JobView:
+    return _insert_job(session, actor, data, now_ms=now_ms, default_timezone=default_timezone)
+
+
+def _insert_job(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC", approved_webhook: str = "") -> JobView:
+    values = clean_job(session, actor, data, None, default_timezone=default_timezone, approved_webhook=approved_webhook)
+    job = Job(**values, enabled=False, next_fire_at_ms=0, last_fire_at_ms=0, glue_updated_at_ms=now_ms if values.get("glue_source") else 0, created_at_ms=now_ms, updated_at_ms=now_ms)
+    session.add(job)
+    session.flush()
+    return job_view(job, _app_name(session, job.group_id))
+
+
+def update_job(session: Session, actor: Actor, job_id: int, data: Mapping[str, Any], *, now_ms: int) -> JobView:
+    job = load_job(session, actor, job_id, for_update=True)
+    values = clean_job(session, actor, data, job)
+    schedule_changed = any(values[k] != getattr(job, k) for k in ("schedule_type", "schedule_conf", "timezone"))
+    if values["glue_source"] != job.glue_source or values["glue_type"] != job.glue_type:
+        job.glue_updated_at_ms = now_ms
+    for key, value in values.items():
+        setattr(job, key, value)
+    if job.enabled and schedule_changed:
+        job.next_fire_at_ms = _next_fire(job, now_ms, f"job {job.id} not saved")
+    job.updated_at_ms = now_ms
+    session.flush()
+    return job_view(job, _app_name(session, job.group_id))
+
+
+def copy_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, name: str | None = None) -> JobView:
+    """A stopped copy of the job (same group, schedule, strategies), named "<name> (copy)"."""
+    source = load_job(session, actor, job_id)
+    data = {k: getattr(source, k) for k in JOB_FIELDS}
+    data["name"] = name if name is not None else (source.name + " (copy)")[:128]
+    return _insert_job(session, actor, data, now_ms=now_ms, default_timezone=source.timezone, approved_webhook=source.alarm_webhook)
+
+
+def delete_job(session: Session, actor: Actor, job_id: int) -> None:
+    """Delete the job and its fires not yet dispatched. Its run history stays (retention removes it).
+    Refused while another job names it as a child."""
+    job = load_job(session, actor, job_id, for_update=True)
+    parents = [
+        pid for pid, text in session.execute(sa.select(Job.id, Job.child_job_ids).where(Job.child_job_ids != "", Job.id != job.id))
+        if job.id in parse_id_list(text)
+    ]
+    if parents:
+        raise Conflict(f"job {job.id} is a child job of job{'s' if len(parents) > 1 else ''} {', '.join(map(str, parents))}; remove it there first", object_id=job.id)
+    session.execute(sa.delete(Fire).where(Fire.job_id == job.id, Fire.status == FireStatus.PENDING))
+    session.delete(job)
+    session.flush()
+
+
+def start_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> JobView:
+    job = load_job(session, actor, job_id, for_update=True)
+    if not job.enabled:
+        job.next_fire_at_ms = _next_fire(job, now_ms, f"job {job.id} not started")
+        job.enabled = True
+        job.updated_at_ms = now_ms
+        session.flush()
+    return job_view(job, _app_name(session, job.group_id))
+
+
+def stop_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> JobView:
+    job = load_job(session, actor, job_id, for_update=True)
+    if job.enabled or job.next_fire_at_ms:
+        job.enabled = False
+        job.next_fire_at_ms = 0
+        job.updated_at_ms = now_ms
+        session.flush()
+    return job_view(job, _app_name(session, job.group_id))
+
+
+def preview_schedule(schedule_type: Any, schedule_conf: Any, timezone: Any, *, now_ms: int, count: int = PREVIEW_COUNT) -> list[int]:
+    """The next `count` fire times (UTC epoch ms) of a schedule being edited; a ServiceError with
+    the bad field otherwise. Times are instants: show them in the job's zone."""
+    if not all(isinstance(v, str) for v in (schedule_type, schedule_conf, timezone)):
+        raise ServiceError("no preview: schedule_type, schedule_conf and timezone must be text")
+    try:
+        return preview_fire_times(schedule_type, schedule_conf, timezone, now_ms, count)
+    except ScheduleError as exc:
+        raise ServiceError(f"no preview: {exc}", field_errors={exc.field: exc.reason}) from None
+
+
+def preview_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, count: int = PREVIEW_COUNT) -> list[int]:
+    job = load_job(session, actor, job_id)
+    return preview_schedule(str(job.schedule_type), job.schedule_conf, job.timezone, now_ms=now_ms, count=count)
+

@@ -1,0 +1,301 @@
+"""Run logs: the filtered, paged list; one run; its log tail from the executor; kill.
+
+The list is served by the sc_run_log indexes (job, group, status, each with trigger time, and
+trigger time alone), newest first. Calls to executors (log, kill) go only to an address that is
+a live executor of the run's group (no SSRF) and are made outside any database transaction, so a
+slow executor never holds a lock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shardcron.executor.protocol import Envelope, LogResult
+
+from ..db import Database
+from ..enums import FollowupStatus, RunStatus, TriggerType
+from ..models import ExecutorGroup, Job, RunLog
+from ..scheduling import registry_view
+from ..scheduling.executor_client import ExecutorClient
+from .access import scope_to_groups
+from .actor import Actor
+from .errors import Conflict, FieldErrors, NotFound, ServiceError
+from .paging import Page, PageRequest, count_rows_capped
+
+#: The list counts matching rows up to this many; past it the total reads "more than 10,000".
+COUNT_CAP = 10_000
+#: Keys of a retry-task drainer's result data that the console shows per shard.
+DRAIN_COUNT_KEYS = ("claimed", "succeeded", "retried", "dead")
+#: Runs sort by trigger time only (ties by id): every filter has an index ending in trigger time,
+#: so any order by another column would sort a filter's whole match instead of reading a page.
+SORTS = {"trigger_at_ms": RunLog.trigger_at_ms}
+KILLED_GONE_MSG = "killed: executor gone"
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    job_id: int
+    job_name: str | None
+    group_id: int
+    fire_id: int | None
+    trigger_type: TriggerType
+    fire_at_ms: int
+    trigger_at_ms: int
+    executor_address: str | None
+    handler: str
+    param: str | None
+    shard_index: int
+    shard_total: int
+    attempt: int
+    retry_remaining: int
+    status: RunStatus
+    trigger_code: int
+    trigger_msg: str | None
+    handle_at_ms: int | None
+    handle_code: int
+    handle_msg: str | None
+    #: The latest progress a running run reported (`ctx.progress(done, total)`), if any.
+    progress_done: int | None
+    progress_total: int | None
+    #: The run's structured result (or its latest progress data), parsed from result_json.
+    result: dict[str, Any] | None
+    #: A retry-task drainer's counts for this shard (claimed/succeeded/retried/dead), when present.
+    drain_counts: dict[str, int] | None
+
+
+def _result(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _drain_counts(result: dict[str, Any] | None) -> dict[str, int] | None:
+    if not result or not any(k in result for k in DRAIN_COUNT_KEYS):
+        return None
+    return {k: int(result[k]) if isinstance(result.get(k), int) and not isinstance(result.get(k), bool) else 0 for k in DRAIN_COUNT_KEYS}
+
+
+def run_view(row: RunLog, job_name: str | None) -> RunView:
+    result = _result(row.result_json)
+    return RunView(
+        id=row.id,
+        job_id=row.job_id,
+        job_name=job_name,
+        group_id=row.group_id,
+        fire_id=row.fire_id,
+        trigger_type=TriggerType(row.trigger_type),
+        fire_at_ms=row.fire_at_ms,
+        trigger_at_ms=row.trigger_at_ms,
+        executor_address=row.executor_address,
+        handler=row.handler,
+        param=row.param,
+        shard_index=row.shard_index,
+        shard_total=row.shard_total,
+        attempt=row.attempt,
+        retry_remaining=row.retry_remaining,
+        status=RunStatus(row.status),
+        trigger_code=row.trigger_code,
+        trigger_msg=row.trigger_msg,
+        handle_at_ms=row.handle_at_ms,
+        handle_code=row.handle_code,
+        handle_msg=row.handle_msg,
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
+        result=result,
+        drain_counts=_drain_counts(result),
+    )
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    group_id: int | None = None
+    job_id: int | None = None
+    status: RunStatus | None = None
+    trigger_type: TriggerType | None = None
+    #: Trigger time window, UTC epoch ms: from_ms <= trigger_at_ms < to_ms.
+    from_ms: int | None = None
+    to_ms: int | None = None
+    sort: str = "trigger_at_ms"
+    descending: bool = True
+
+    @classmethod
+    def parse(cls, args: dict[str, Any]) -> "RunFilter":
+        """From query-string style values (strings), naming every bad one."""
+        errors = FieldErrors()
+        values: dict[str, Any] = {}
+        for name in ("group_id", "job_id", "from_ms", "to_ms"):
+            raw = args.get(name)
+            if raw in (None, ""):
+                continue
+            try:
+                values[name] = int(raw)
+            except (TypeError, ValueError):
+                errors.add(name, f"must be a whole number, not {raw!r}")
+        for name, enum_cls in (("status", RunStatus), ("trigger_type", TriggerType)):
+            raw = args.get(name)
+            if raw in (None, ""):
+                continue
+            try:
+                values[name] = enum_cls(str(raw).upper())
+            except ValueError:
+                errors.add(name, f"must be one of {', '.join(e.value for e in enum_cls)}")
+        sort = args.get("sort") or "trigger_at_ms"
+        if sort not in SORTS:
+            errors.add("sort", f"must be one of {', '.join(SORTS)}")
+        order = (args.get("order") or "desc").lower()
+        if order not in ("asc", "desc"):
+            errors.add("order", "must be asc or desc")
+        if "from_ms" in values and "to_ms" in values and values["from_ms"] >= values["to_ms"]:
+            errors.add("to_ms", "must be after from_ms")
+        errors.raise_if_any("bad run filter")
+        return cls(**values, sort=sort, descending=order == "desc")
+
+
+def _filtered(actor: Actor, flt: RunFilter) -> sa.Select:
+    stmt = scope_to_groups(sa.select(RunLog), RunLog.group_id, actor)
+    if flt.group_id is not None:
+        stmt = stmt.where(RunLog.group_id == flt.group_id)
+    if flt.job_id is not None:
+        stmt = stmt.where(RunLog.job_id == flt.job_id)
+    if flt.status is not None:
+        stmt = stmt.where(RunLog.status == flt.status)
+    if flt.trigger_type is not None:
+        stmt = stmt.where(RunLog.trigger_type == flt.trigger_type)
+    if flt.from_ms is not None:
+        stmt = stmt.where(RunLog.trigger_at_ms >= flt.from_ms)
+    if flt.to_ms is not None:
+        stmt = stmt.where(RunLog.trigger_at_ms < flt.to_ms)
+    return stmt
+
+
+def _job_names(session: Session, job_ids: set[int]) -> dict[int, str]:
+    if not job_ids:
+        return {}
+    return dict(session.execute(sa.select(Job.id, Job.name).where(Job.id.in_(job_ids))).all())
+
+
+def list_runs(session: Session, actor: Actor, flt: RunFilter, page: PageRequest) -> Page[RunView]:
+    stmt = _filtered(actor, flt)
+    total, exact = count_rows_capped(session, stmt, COUNT_CAP)
+    column = SORTS[flt.sort]
+    order = [column.desc(), RunLog.id.desc()] if flt.descending else [column.asc(), RunLog.id.asc()]
+    rows = list(session.scalars(stmt.order_by(*order).limit(page.per_page).offset(page.offset)))
+    names = _job_names(session, {r.job_id for r in rows})
+    return Page([run_view(r, names.get(r.job_id)) for r in rows], total, page.page, page.per_page, exact)
+
+
+def _load_run(session: Session, actor: Actor, run_id: int) -> RunLog:
+    row = session.get(RunLog, run_id) if isinstance(run_id, int) else None
+    if row is None or not actor.can_access_group(row.group_id):
+        raise NotFound("run", run_id)
+    return row
+
+
+def get_run(session: Session, actor: Actor, run_id: int) -> RunView:
+    row = _load_run(session, actor, run_id)
+    return run_view(row, _job_names(session, {row.job_id}).get(row.job_id))
+
+
+def list_fire_runs(session: Session, actor: Actor, fire_id: int) -> list[RunView]:
+    """Every run row of one fire (one per shard of a broadcast), by shard."""
+    stmt = scope_to_groups(sa.select(RunLog).where(RunLog.fire_id == fire_id), RunLog.group_id, actor)
+    rows = list(session.scalars(stmt.order_by(RunLog.shard_index, RunLog.id)))
+    names = _job_names(session, {r.job_id for r in rows})
+    return [run_view(r, names.get(r.job_id)) for r in rows]
+
+
+@dataclass(frozen=True)
+class LogPage:
+    run_id: int
+    from_line: int
+    to_line: int
+    content: str
+    #: The executor says the run's log is complete.
+    is_end: bool
+    run_status: RunStatus
+
+
+@dataclass(frozen=True)
+class _Target:
+    run_id: int
+    job_id: int
+    address: str | None
+    live: bool
+    app_name: str
+    log_date_ms: int
+    status: RunStatus
+
+
+def _target(db: Database, actor: Actor, run_id: int, now_ms: int) -> _Target:
+    with db.read_session() as session:
+        row = _load_run(session, actor, run_id)
+        group = session.get(ExecutorGroup, row.group_id)
+        live = bool(row.executor_address and group is not None and registry_view.is_group_executor(session, group, row.executor_address, now_ms))
+        return _Target(row.id, row.job_id, row.executor_address, live, group.app_name if group else "?", row.fire_at_ms, RunStatus(row.status))
+
+
+def read_run_log(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, from_line: int = 1, now_ms: int) -> LogPage:
+    """A page of the run's log, read from the executor that ran it, starting at `from_line`."""
+    if not isinstance(from_line, int) or from_line < 1:
+        raise ServiceError("bad log request", field_errors={"from_line": "must be 1 or more"}, object_id=run_id)
+    target = _target(db, actor, run_id, now_ms)
+    if target.address is None:
+        raise Conflict(f"run {run_id} was never sent to an executor, so it has no log", object_id=run_id)
+    if not target.live:
+        raise Conflict(
+            f"run {run_id}: executor {target.address} is not a live executor of group {target.app_name} now, so its log cannot be read",
+            object_id=run_id,
+        )
+    answer = client.log(target.address, target.log_date_ms, target.run_id, from_line)
+    if isinstance(answer, Envelope):
+        raise ServiceError(f"run {run_id}: log not read: {answer.msg or 'the executor refused'}", status=502, object_id=run_id)
+    assert isinstance(answer, LogResult)
+    return LogPage(run_id, answer.from_line_num, answer.to_line_num, answer.log_content, answer.is_end, target.status)
+
+
+@dataclass(frozen=True)
+class KillResult:
+    run_id: int
+    #: True when the executor was asked to stop the run; False when the run was marked failed
+    #: here because its executor is gone.
+    sent: bool
+    message: str
+
+
+def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, now_ms: int) -> KillResult:
+    """Stop a PENDING or RUNNING run. Its live executor is asked to kill the job and reports the
+    run by callback; a run whose executor is no longer live is marked FAILED here."""
+    target = _target(db, actor, run_id, now_ms)
+    if target.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+        raise Conflict(f"run {run_id} has finished ({target.status}); there is nothing to kill", object_id=run_id)
+    if target.address and target.live:
+        answer = client.kill(target.address, target.job_id)
+        if not answer.ok:
+            raise ServiceError(f"run {run_id}: executor {target.address} did not kill it: {answer.msg or 'refused'}", status=502, object_id=run_id)
+        return KillResult(run_id, True, f"executor {target.address} is stopping job {target.job_id}; the run ends when the executor reports it")
+    with db.session() as session:
+        changed = session.execute(
+            sa.update(RunLog)
+            .where(RunLog.id == run_id, RunLog.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
+            .values(
+                status=RunStatus.FAILED,
+                handle_code=500,
+                handle_msg=KILLED_GONE_MSG,
+                handle_at_ms=now_ms,
+                followup_status=FollowupStatus.PENDING,
+            )
+        ).rowcount
+    if not changed:
+        raise Conflict(f"run {run_id} finished meanwhile; there is nothing to kill", object_id=run_id)
+    where = f"executor {target.address}" if target.address else "no executor"
+    return KillResult(run_id, False, f"run {run_id} marked failed: {where} is not live in group {target.app_name}")

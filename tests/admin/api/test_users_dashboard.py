@@ -1,0 +1,76 @@
+"""/api/v1 users (admin only), the caller's own account, and the dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shardcron.admin.enums import RunStatus
+from shardcron.admin.services import passwords
+from tests.admin.api.conftest import AdminApp, Api
+from tests.admin.api.test_auth import assert_error
+from tests.support.admin_data import NOW, PASSWORD, add_daily, add_executor, add_job, add_run
+
+
+def test_admin_manages_users(admin_app: AdminApp, admin: Api) -> None:
+    group = admin.post("/groups", json={"app_name": "billing"}).get_json()["id"]
+    created = admin.post("/users", json={"username": "bob", "password": "bobs password", "group_ids": [group]})
+    assert created.status_code == 201
+    bob = created.get_json()
+    assert (bob["role"], bob["group_ids"], bob["has_api_token"]) == ("USER", [group], False)
+    assert "password" not in bob and "password_hash" not in bob
+    fields = assert_error(admin.post("/users", json={"username": "bob", "password": "short", "role": "ROOT"}), 400, "user not created")
+    assert set(fields) == {"username", "password", "role"}
+    assert [u["username"] for u in admin.get("/users").get_json()["items"]] == ["bob", "root"]
+    changed = admin.patch(f"/users/{bob['id']}", json={"role": "ADMIN", "group_ids": [], "password": "reset password"}).get_json()
+    assert (changed["role"], changed["group_ids"]) == ("ADMIN", [])
+    with admin_app.db.session() as s:
+        from shardcron.admin.models import User
+
+        assert passwords.verify_password("reset password", s.get(User, bob["id"]).password_hash)
+    assert admin.delete(f"/users/{bob['id']}").status_code == 204
+    assert_error(admin.delete(f"/users/{admin.user_id}"), 409, "last admin")
+    assert_error(admin.patch(f"/users/{admin.user_id}", json={"role": "USER"}), 409, "last admin")
+    assert "password" in assert_error(admin.patch(f"/users/{admin.user_id}", json={"password": "new own password"}), 400, "/me/password")
+    assert_error(admin.get("/users/9999"), 404)
+
+
+def test_users_are_admin_only_but_me_is_mine(admin_app: AdminApp, admin: Api) -> None:
+    user = admin_app.user("carol")
+    assert_error(user.get("/users"), 403, "only an admin")
+    assert_error(user.post("/users", json={"username": "x", "password": "long password"}), 403)
+    assert_error(user.patch(f"/users/{user.user_id}", json={"role": "ADMIN"}), 403)
+    assert_error(user.delete(f"/users/{admin.user_id}"), 403)
+    assert_error(user.get(f"/users/{admin.user_id}"), 404)
+    assert user.get(f"/users/{user.user_id}").get_json()["username"] == "carol"
+    me = user.get("/me").get_json()
+    assert (me["username"], me["role"], me["has_api_token"]) == ("carol", "USER", True)
+    fields = assert_error(user.post("/me/password", json={"current_password": "wrong guess", "new_password": "tiny"}), 400, "password not changed")
+    assert set(fields) == {"current_password", "new_password"}
+    assert user.post("/me/password", json={"current_password": PASSWORD, "new_password": "a much better one"}).status_code == 204
+    with admin_app.db.session() as s:
+        from shardcron.admin.services import users
+
+        assert users.authenticate(s, "carol", "a much better one", NOW) is not None
+    # The token outlives a password change (scripts keep working); revoking it ends it.
+    assert user.delete("/me/token").status_code == 204
+    assert_error(user.get("/me"), 401)
+
+
+def test_dashboard(admin_app: AdminApp, admin: Api) -> None:
+    group = admin.post("/groups", json={"app_name": "g"}).get_json()["id"]
+    add_executor(admin_app.db, "g", "http://127.0.0.1:9001")
+    job = add_job(admin_app.db, group, enabled=True, next_fire_at_ms=NOW + 1000)
+    add_run(admin_app.db, job, group, status=RunStatus.SUCCESS, trigger_at_ms=NOW + 1)
+    failed = add_run(admin_app.db, job, group, status=RunStatus.FAILED, trigger_at_ms=NOW + 2)
+    add_daily(admin_app.db, dt.date(2025, 12, 30), group, 8, 2)
+    board = admin.get("/dashboard").get_json()
+    assert (board["job_count"], board["enabled_job_count"], board["live_executor_count"], board["runs_today"]) == (1, 1, 1, 2)
+    assert board["success_rate_today"] == 0.5 and board["timezone"] == "UTC"
+    assert [d["day"] for d in board["daily"]][-3:] == ["2025-12-30", "2025-12-31", "2026-01-01"]
+    assert board["daily"][-3] == {"day": "2025-12-30", "success": 8, "failed": 2, "running": 0}
+    assert [r["id"] for r in board["recent_failures"]] == [failed]
+    assert len(admin.get("/dashboard?days=30&timezone=Asia/Tokyo").get_json()["daily"]) == 30
+    assert set(assert_error(admin.get("/dashboard?days=9"), 400)) == {"days"}
+    outsider = admin_app.user("outsider")
+    empty = outsider.get("/dashboard").get_json()
+    assert (empty["job_count"], empty["runs_today"], empty["recent_failures"]) == (0, 0, [])

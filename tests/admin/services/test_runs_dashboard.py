@@ -1,0 +1,127 @@
+"""Run-log lists (filters, order, paging, grants), drainer counts, and the dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from shardcron.admin.db import Database
+from shardcron.admin.enums import RunStatus, TriggerType
+from shardcron.admin.services import dashboard, runs
+from shardcron.admin.services.actor import SYSTEM_ACTOR
+from shardcron.admin.services.errors import NotFound, ServiceError
+from shardcron.admin.services.paging import PageRequest
+from tests.support.admin_data import NOW, add_daily, add_executor, add_group, add_job, add_run, add_user
+
+MIN = 60_000
+
+
+@pytest.fixture
+def world(database: Database) -> dict:
+    g1, g2 = add_group(database, "g1"), add_group(database, "g2")
+    j1 = add_job(database, g1, "one", enabled=True, next_fire_at_ms=NOW + MIN)
+    j2 = add_job(database, g2, "two")
+    ids = {
+        "a": add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW - 3 * MIN),
+        "b": add_run(database, j1, g1, status=RunStatus.FAILED, trigger_at_ms=NOW - 2 * MIN, handle_msg="boom"),
+        "c": add_run(database, j2, g2, status=RunStatus.RUNNING, trigger_at_ms=NOW - 1 * MIN, trigger_type=TriggerType.MANUAL, progress_done=40, progress_total=100),
+        "d": add_run(database, j2, g2, status=RunStatus.FAILED, trigger_at_ms=NOW - 1 * MIN, shard_index=1, shard_total=2,
+                     result_json=json.dumps({"claimed": 7, "succeeded": 5, "retried": 1, "dead": 1, "shard": "1/2"})),
+        "old": add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW - 25 * 60 * MIN),
+    }
+    return {"g1": g1, "g2": g2, "j1": j1, "j2": j2, **ids}
+
+
+def listed(db: Database, actor=SYSTEM_ACTOR, page=PageRequest(), **args) -> list[int]:
+    with db.session() as s:
+        return [r.id for r in runs.list_runs(s, actor, runs.RunFilter.parse(args), page).items]
+
+
+def test_filters_each_and_newest_first(database: Database, world: dict) -> None:
+    w = world
+    assert listed(database) == [w["d"], w["c"], w["b"], w["a"], w["old"]]
+    assert listed(database, group_id=str(w["g1"])) == [w["b"], w["a"], w["old"]]
+    assert listed(database, job_id=w["j2"]) == [w["d"], w["c"]]
+    assert listed(database, status="failed") == [w["d"], w["b"]]
+    assert listed(database, trigger_type="MANUAL") == [w["c"]]
+    assert listed(database, from_ms=NOW - 2 * MIN, to_ms=NOW - MIN) == [w["b"]]
+    # Oldest first; c and d share a trigger time and keep id order.
+    assert listed(database, order="asc") == [w["old"], w["a"], w["b"], w["c"], w["d"]]
+    assert listed(database, page=PageRequest(2, 2)) == [w["b"], w["a"]]
+    with pytest.raises(ServiceError) as err:
+        runs.RunFilter.parse({"status": "DONE", "job_id": "x", "from_ms": "5", "to_ms": "4", "order": "up", "sort": "id"})
+    assert set(err.value.field_errors) == {"status", "job_id", "to_ms", "order", "sort"}
+
+
+def test_total_and_capped_total(database: Database, world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    with database.session() as s:
+        page = runs.list_runs(s, SYSTEM_ACTOR, runs.RunFilter(), PageRequest(1, 2))
+        assert (page.total, page.total_exact, page.pages) == (5, True, 3)
+        monkeypatch.setattr(runs, "COUNT_CAP", 3)
+        page = runs.list_runs(s, SYSTEM_ACTOR, runs.RunFilter(), PageRequest(1, 2))
+        assert (page.total, page.total_exact, len(page.items)) == (3, False, 2)
+
+
+def test_grants_limit_runs(database: Database, world: dict) -> None:
+    user = add_user(database, "u", groups=[world["g2"]])
+    assert listed(database, user) == [world["d"], world["c"]]
+    assert listed(database, user, group_id=world["g1"]) == []
+    with database.session() as s, pytest.raises(NotFound):
+        runs.get_run(s, user, world["a"])
+
+
+def test_run_view_has_drain_counts_and_job_name(database: Database, world: dict) -> None:
+    with database.session() as s:
+        view = runs.get_run(s, SYSTEM_ACTOR, world["d"])
+        plain = runs.get_run(s, SYSTEM_ACTOR, world["b"])
+    assert view.drain_counts == {"claimed": 7, "succeeded": 5, "retried": 1, "dead": 1}
+    assert view.result["shard"] == "1/2" and (view.shard_index, view.shard_total) == (1, 2)
+    assert view.job_name == "two" and view.status == RunStatus.FAILED
+    assert plain.drain_counts is None and plain.result is None and plain.handle_msg == "boom"
+    with database.session() as s:
+        running = runs.get_run(s, SYSTEM_ACTOR, world["c"])
+    assert (running.progress_done, running.progress_total) == (40, 100) and plain.progress_done is None
+
+
+def test_dashboard_counts_series_and_failures(database: Database, world: dict) -> None:
+    add_executor(database, "g1", "http://127.0.0.1:9001", heartbeat_at_ms=NOW + 4 * MIN)
+    add_executor(database, "g1", "http://127.0.0.1:9002", heartbeat_at_ms=NOW - 200_000)  # dead
+    today = dt.date(2026, 1, 1)
+    add_daily(database, today - dt.timedelta(days=1), world["g1"], 10, 2)
+    add_daily(database, today - dt.timedelta(days=1), world["g2"], 5, 1)
+    add_daily(database, today - dt.timedelta(days=10), world["g1"], 99, 9)
+    with database.session() as s:
+        board = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN)
+    assert (board.job_count, board.enabled_job_count, board.group_count, board.live_executor_count) == (2, 1, 2, 1)
+    # "Today" in UTC began at NOW: runs a, b, c, d were triggered minutes before it.
+    assert board.day_start_ms == NOW and board.runs_today == 0 and board.success_rate_today is None
+    assert [d.day for d in board.daily] == [today - dt.timedelta(days=6 - i) for i in range(7)]
+    assert (board.daily[-2].success, board.daily[-2].failed) == (15, 3)
+    assert sum(d.success for d in board.daily) == 15
+    assert [r.id for r in board.recent_failures] == [world["d"], world["b"]]
+    with database.session() as s:
+        month = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, days=30)
+        # In Los Angeles it is still 31 December: today began 8 h before NOW - 24 h.
+        la = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, timezone="America/Los_Angeles")
+    assert len(month.daily) == 30 and sum(d.success for d in month.daily) == 114
+    assert la.day_start_ms == NOW - 16 * 60 * MIN
+    assert (la.runs_today, la.success_today, la.failed_today, la.running_today) == (4, 1, 2, 1)
+    assert la.success_rate_today == pytest.approx(1 / 3)
+
+
+def test_dashboard_for_a_user_and_bad_arguments(database: Database, world: dict) -> None:
+    user = add_user(database, "u", groups=[world["g2"]])
+    add_daily(database, dt.date(2026, 1, 1), world["g1"], 10, 2)
+    with database.session() as s:
+        board = dashboard.get_dashboard(s, user, now_ms=NOW + MIN, timezone="Europe/Berlin")
+        assert (board.job_count, board.group_count) == (1, 1)
+        assert board.runs_today == 2 and [r.id for r in board.recent_failures] == [world["d"]]
+        assert sum(d.success for d in board.daily) == 0
+        with pytest.raises(ServiceError) as err:
+            dashboard.get_dashboard(s, user, now_ms=NOW, days=8)
+        assert "days" in err.value.field_errors
+        with pytest.raises(ServiceError) as err:
+            dashboard.get_dashboard(s, user, now_ms=NOW, timezone="Nowhere/Town")
+        assert "timezone" in err.value.field_errors

@@ -1,0 +1,99 @@
+"""`shardcron user create|list|token`: the first admin from the command line; no default user."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from shardcron.admin.cli import main
+from shardcron.admin.db import Database, init_schema
+from shardcron.admin.models import ExecutorGroup, User
+from shardcron.admin.services import passwords, users
+
+
+@pytest.fixture(autouse=True)
+def cheap_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "DEFAULT_COST", passwords.ScryptCost(log2_n=10))
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_create_admin_with_prompt_then_login(db_url: str) -> None:
+    if db_url.startswith("mysql"):
+        refused = invoke("user", "create", "root", "--admin", "--database-url", db_url, input="long password 1\nlong password 1\n")
+        assert refused.exit_code == 1 and "run `shardcron db init` first" in refused.output
+        assert "Password" not in refused.output
+        assert invoke("db", "init", "--url", db_url).exit_code == 0
+    result = invoke("user", "create", "root", "--admin", "--database-url", db_url, input="long password 1\nlong password 1\n")
+    assert result.exit_code == 0, result.output
+    assert "created user root" in result.output and "ADMIN" in result.output
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            assert users.authenticate(s, "root", "long password 1", 0).is_admin
+    finally:
+        db.dispose()
+
+
+def test_prompt_must_match(sqlite_url: str) -> None:
+    result = invoke("user", "create", "root", "--database-url", sqlite_url, input="long password 1\nother password\nlong password 2\nlong password 2\n")
+    assert result.exit_code == 0, result.output
+    assert "do not match" in result.output
+
+
+def test_user_with_groups_from_stdin_and_token(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    init_schema(db.engine)
+    with db.session() as s:
+        s.add(ExecutorGroup(app_name="billing", title="Billing", created_at_ms=1, updated_at_ms=1))
+    result = invoke("user", "create", "bob", "--group", "billing", "--password-stdin", "--database-url", sqlite_url, input="bobs password\n")
+    assert result.exit_code == 0, result.output
+    listing = invoke("user", "list", "--database-url", sqlite_url)
+    assert "bob\tUSER\tgroups=billing\ttoken=no" in listing.output
+    token = invoke("user", "token", "bob", "--database-url", sqlite_url).output.strip()
+    with db.session() as s:
+        actor = users.actor_for_token(s, token, 0)
+        assert actor.username == "bob" and len(actor.group_ids) == 1
+    db.dispose()
+
+
+def test_errors_are_one_line_and_nothing_is_saved(sqlite_url: str) -> None:
+    for args, stdin, words in [
+        (["user", "create", "bob", "--password-stdin"], "short\n", "password: must be at least 10"),
+        (["user", "create", "bob", "--group", "nope", "--password-stdin"], "long enough pw\n", "no executor group with app name 'nope'"),
+        (["user", "create", "bad name", "--password-stdin"], "long enough pw\n", "username:"),
+        (["user", "token", "ghost"], None, "no user named 'ghost'"),
+    ]:
+        result = invoke(*args, "--database-url", sqlite_url, input=stdin)
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("error: ") and words in result.output, result.output
+    assert "no users yet" in invoke("user", "list", "--database-url", sqlite_url).output
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0
+    engine.dispose()
+
+
+def test_real_command_creates_user_in_the_default_sqlite_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    script = Path(sys.executable).parent / "shardcron"
+    out = subprocess.run(
+        [str(script), "user", "create", "admin", "--admin", "--password-stdin"],
+        input="a real password\n", capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'shardcron' / 'shardcron.db'}")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(User.password_hash).where(User.username == "admin")).scalar_one()
+    engine.dispose()
+    # The real command uses the full cost.
+    assert stored.startswith("$scrypt$ln=15,r=8,p=1$") and passwords.verify_password("a real password", stored)
