@@ -107,8 +107,9 @@ def dump(ports: list[int]) -> list[tuple[int, int, int, int]]:
 
 
 class Bench:
-    def __init__(self, database_url: str | None, ports: list[int], tmp: Path) -> None:
+    def __init__(self, database_url: str | None, ports: list[int], tmp: Path, workers: int | None = None) -> None:
         self.database_url = database_url
+        self.workers = workers
         self.ports = ports
         self.addresses = [f"http://127.0.0.1:{p}" for p in ports]
         self.tmp = tmp
@@ -125,7 +126,7 @@ class Bench:
 
         self.round += 1
         url = self.database_url or f"sqlite:///{self.tmp / f'bench{self.round}.db'}"
-        config = load_config(env={}, overrides={"instance_dir": str(self.tmp), "database_url": url, "access_token": TOKEN, "log_level": "WARNING", **overrides})
+        config = load_config(env={}, overrides={"instance_dir": str(self.tmp), "database_url": url, "access_token": TOKEN, "log_level": "WARNING", **({"trigger_workers": self.workers} if self.workers else {}), **overrides})
         db = Database(url)
         if self.database_url:
             Base.metadata.drop_all(db.engine)
@@ -275,6 +276,7 @@ def main() -> None:
     parser.add_argument("--role", choices=["receiver"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c")
+    parser.add_argument("--workers", type=int, default=None, help="trigger_workers (default: the setting's default)")
     args = parser.parse_args()
     if args.role == "receiver":
         return serve_receiver(args.port)
@@ -290,7 +292,7 @@ def main() -> None:
         for port in ports:
             _wait_listening(port)
         with tempfile.TemporaryDirectory(prefix="shardcron-sched-bench-") as tmp:
-            bench = Bench(args.database_url, ports, Path(tmp))
+            bench = Bench(args.database_url, ports, Path(tmp), args.workers)
             skip = set(args.skip.split(","))
             print(f"scheduler bench: {EXECUTORS} local executors, database {'SQLite (temporary file)' if not args.database_url else args.database_url.split('@')[-1]}")
             if "a" not in skip:
@@ -303,7 +305,7 @@ def main() -> None:
             if "b" not in skip:
                 from shardcron.admin.config import load_config
 
-                workers = load_config(env={}).trigger_workers
+                workers = args.workers or load_config(env={}).trigger_workers
                 raw = measure_raw(bench, args.burst, workers)
                 rate, elapsed = measure_burst(bench, args.burst)
                 load_seen.append(os.getloadavg()[0])

@@ -217,9 +217,11 @@ class Dispatcher:
             transport = msg.startswith(f"executor {address} ")
             record_trigger_failure(TriggerFailure.TRANSPORT if transport else TriggerFailure.EXECUTOR_REFUSED)
             log.warning("run refused" if not transport else "run not delivered", extra={**event, "address": address, "lag_ms": lag_ms, "reason": msg})
-        if trace:
+        if accepted and not trace:
+            msg = ""  # "accepted, logId:N" says nothing the row's status does not
+        elif trace:
             msg = f"{trace}; run: {msg}" if msg else trace
-        return Answer(send.fire_id, send.run_id, accepted, msg, address)
+        return Answer(send.fire_id, send.run_id, accepted, msg, address if send.probe else None)
 
     # ------------------------------------------------------------------ recording
 

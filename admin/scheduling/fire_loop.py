@@ -19,7 +19,11 @@ class FireLoop:
     MAX_ROUNDS = 20
 
     def tick(self, now_ms: int) -> None:
-        for _ in range(self.MAX_ROUNDS):
+        for round_no in range(self.MAX_ROUNDS):
+            if round_no:
+                # Later rounds of a long tick use the current time, so leases are set (and
+                # renewed) from when they are written, not from when the tick began.
+                now_ms = max(now_ms, self.dispatcher.clock.now_ms())
             self.dispatcher.offer(self.store.claim(now_ms), now_ms)
             if not self.store.last_claim_full:
                 break

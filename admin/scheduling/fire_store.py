@@ -14,8 +14,9 @@
 2. **Pending and orphaned fires.** PENDING fires (manual, API, retry, child) due within the
    lookahead, and CLAIMED fires whose lease has expired (their node died), are claimed.
 3. **Lease renewal.** The fires claimed in this tick are returned (they carry this tick's
-   lease), then every other fire this node holds gets its lease extended. The dispatcher
-   prepares the returned fires; a batch limit reached means the loop claims again at once.
+   lease); every quarter lease, every other fire this node holds gets its lease extended.
+   The dispatcher prepares the returned fires; a batch limit reached means the loop claims
+   again at once. Orphans are looked for once a second, not every tick.
 
 On SQLite there is one scheduler process and every write transaction starts with
 BEGIN IMMEDIATE (sqlengine), which serializes it with the web requests.
@@ -45,6 +46,8 @@ log = logging.getLogger("shardcron.admin.scheduling")
 CLAIM_BATCH = 1000
 #: Most fires one job may get in one tick (a FIX_RATE of 1 s with a long lookahead).
 MAX_FIRES_PER_JOB = 1000
+#: How often a node looks for fires whose lease expired (an adoption waits at most this longer).
+ORPHAN_CHECK_MS = 1000
 
 SCHEDULED = (ScheduleType.CRON, ScheduleType.FIX_RATE)
 
@@ -145,6 +148,8 @@ class FireStore:
         self.batch = batch
         self._locking = db.dialect != "sqlite"
         self._recovered = False
+        self._orphans_checked_ms = -ORPHAN_CHECK_MS
+        self._renewed_ms = -lease_ms
         self.last_claim_full = False
 
     def _for_update(self, query: sa.Select) -> sa.Select:
@@ -167,24 +172,31 @@ class FireStore:
         horizon_ms = now_ms + self.lookahead_ms
         lease_until_ms = now_ms + self.lease_ms
         fire = Fire.__table__.c
+        rows: list = []
         with self.db.session() as session:
             jobs = self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms)
-            waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms)
+            adopt = now_ms - self._orphans_checked_ms >= ORPHAN_CHECK_MS
+            waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms, adopt=adopt)
+            if adopt:
+                self._orphans_checked_ms = now_ms
             self.last_claim_full = jobs >= self.batch or waiting >= self.batch
             mine = (fire.owner == self.node_id) & (fire.status == FireStatus.CLAIMED)
-            # This tick's claims carry this tick's lease; older ones are renewed after the select.
-            fresh = mine if not self._recovered else mine & (fire.lease_until_ms == lease_until_ms)
-            rows = session.execute(
-                sa.select(
-                    fire.id, fire.job_id, fire.fire_at_ms, fire.trigger_type, fire.origin_ref, fire.param,
-                    fire.shard_index, fire.shard_total, fire.address, fire.attempt,
+            if jobs or waiting or not self._recovered:
+                # This tick's claims carry this tick's lease (older ones are renewed below).
+                fresh = mine if not self._recovered else mine & (fire.lease_until_ms == lease_until_ms)
+                rows = session.execute(
+                    sa.select(
+                        fire.id, fire.job_id, fire.fire_at_ms, fire.trigger_type, fire.origin_ref, fire.param,
+                        fire.shard_index, fire.shard_total, fire.address, fire.attempt,
+                    )
+                    .where(fresh)
+                    .order_by(fire.fire_at_ms, fire.id)
+                ).all()
+            if now_ms - self._renewed_ms >= self.lease_ms // 4:
+                session.execute(
+                    sa.update(Fire.__table__).where(mine, fire.lease_until_ms < lease_until_ms).values(lease_until_ms=lease_until_ms)
                 )
-                .where(fresh)
-                .order_by(fire.fire_at_ms, fire.id)
-            ).all()
-            session.execute(
-                sa.update(Fire.__table__).where(mine, fire.lease_until_ms < lease_until_ms).values(lease_until_ms=lease_until_ms)
-            )
+                self._renewed_ms = now_ms
         return [ClaimedFire(*row) for row in rows]
 
     def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> int:
@@ -246,7 +258,7 @@ class FireStore:
         )
         return len(due)
 
-    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> int:
+    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, *, adopt: bool) -> int:
         """Returns how many pending or orphaned fires were claimed."""
         fire = Fire.__table__.c
         pending = session.execute(
@@ -263,7 +275,7 @@ class FireStore:
                 .where(fire.status == FireStatus.CLAIMED, fire.lease_until_ms < now_ms)
                 .limit(self.batch)
             )
-        ).scalars().all()
+        ).scalars().all() if adopt else []
         if orphaned:
             log.warning("adopting %d fires whose scheduler stopped renewing its lease", len(orphaned))
         ids = list(pending) + list(orphaned)

@@ -52,11 +52,14 @@ class Send:
 
 @dataclass(frozen=True)
 class Answer:
+    """How `/run` went. `msg` is kept as trigger_msg (empty: nothing worth keeping — a plain
+    acceptance); `address` is the executor a probe chose (None: the row already names it)."""
+
     fire_id: int
     run_id: int
     accepted: bool
     msg: str
-    address: str | None
+    address: str | None = None
 
 
 @dataclass
@@ -235,19 +238,28 @@ class RunStore:
 
     def _record(self, answers: list[Answer], finished: list[int], now_ms: int) -> None:
         run_t, fire_t = RunLog.__table__.c, Fire.__table__.c
+        pending = RunStatus.PENDING.value
+        # Plain acceptances (most answers) differ only by id: one UPDATE ... IN for all of them.
+        plain = [a.run_id for a in answers if a.accepted and not a.msg and a.address is None]
         params = [
             {
                 "b_id": a.run_id,
                 "b_code": 200 if a.accepted else 500,
-                "b_msg": a.msg,
+                "b_msg": a.msg or None,
                 "b_address": a.address,
                 "b_status": (RunStatus.RUNNING if a.accepted else RunStatus.FAILED).value,
                 "b_followup": (FollowupStatus.NONE if a.accepted else FollowupStatus.PENDING).value,
             }
             for a in answers
+            if not (a.accepted and not a.msg and a.address is None)
         ]
-        pending = RunStatus.PENDING.value
         with self.db.session() as session:
+            for chunk in (plain[i : i + 1000] for i in range(0, len(plain), 1000)):
+                session.execute(
+                    sa.update(RunLog.__table__)
+                    .where(run_t.id.in_(chunk), run_t.trigger_code == 0)
+                    .values(trigger_code=200, status=sa.case((run_t.status == pending, RunStatus.RUNNING.value), else_=run_t.status))
+                )
             if params:
                 # followup_status is assigned before status: MySQL evaluates SET left to right.
                 stmt = (

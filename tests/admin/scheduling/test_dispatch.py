@@ -110,3 +110,28 @@ def test_a_restart_under_the_same_node_id_picks_up_its_claims_at_once(sqlite_adm
     after = make_scheduler(sqlite_admin_db, "solo")
     after.step(T0 + 60_000)  # well within the old lease: no adoption needed
     assert len(receiver.runs) == 1
+
+
+def test_later_rounds_of_a_long_tick_lease_from_the_current_time(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
+    """A backlog is claimed in rounds; when preparing a round takes a while, the next round's
+    leases start from the time it is claimed, not from when the tick began."""
+    receiver = receivers()
+    group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
+    job = add_job(sqlite_admin_db, group, T0)
+    add_fires(sqlite_admin_db, job, 5)
+    node = make_scheduler(sqlite_admin_db, lease_ms=10_000)
+    node.store.batch = 2
+    real_offer = node.dispatcher.offer
+
+    def slow_offer(fires, now_ms):
+        sent = real_offer(fires, now_ms)
+        node.clock.advance(4000)  # preparing this round "took" 4 s
+        return sent
+
+    monkeypatch.setattr(node.dispatcher, "offer", slow_offer)
+    node.loop.tick(T0)
+    with sqlite_admin_db.read_session() as s:
+        leases = sorted(s.execute(sa.select(Fire.lease_until_ms)).scalars())
+    # the third round claims at T0+8 s and renews the first rounds' leases with its own; with
+    # the tick's start time they would all still end at T0+10 s, 2 s after the tick ended
+    assert leases == [T0 + 18_000] * 5
