@@ -210,6 +210,8 @@ class RunLog(Base):
         Index("ix_run_job_time", "job_id", "trigger_at_ms"),
         Index("ix_run_group_time", "group_id", "trigger_at_ms"),
         Index("ix_run_status_time", "status", "trigger_at_ms"),
+        # The console's "failed runs of this group lately" (and a user's dashboard) read it index-only.
+        Index("ix_run_group_status_time", "group_id", "status", "trigger_at_ms"),
         Index("ix_run_time", "trigger_at_ms"),
         Index("ix_run_fire", "fire_id"),
         Index("ix_run_followup", "followup_status"),

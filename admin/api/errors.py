@@ -46,6 +46,7 @@ def _unexpected(exc: Exception):
     return error_response(500, "internal error; the admin's log has the details")
 
 
+@bp.route("/", defaults={"unknown": ""}, methods=ALL_METHODS)
 @bp.route("/<path:unknown>", methods=ALL_METHODS)
 def not_a_route(unknown: str):
     """Unknown paths (404) and known paths asked with another method (405), as JSON."""

@@ -67,3 +67,29 @@ def is_group_executor(session: Session, group: ExecutorGroup, address: str, now_
     except ProtocolError:
         return False
     return wanted in live_addresses(session, group, now_ms)
+
+
+def live_executors_by_group(session: Session, groups: list[ExecutorGroup], now_ms: int) -> dict[int, list[LiveExecutor]]:
+    """`live_executors` of many groups at once (group id -> executors), with one query for all
+    AUTO groups: the console's group list and dashboard show every group's executors."""
+    found: dict[int, list[LiveExecutor]] = {}
+    auto: dict[str, int] = {}
+    for group in groups:
+        if group.address_type == AddressType.MANUAL:
+            found[group.id] = live_executors(session, group, now_ms)
+        else:
+            auto[group.app_name] = group.id
+            found[group.id] = []
+    if auto:
+        rows = session.execute(
+            sa.select(ExecutorRegistry.app_name, ExecutorRegistry.address, ExecutorRegistry.registered_at_ms, ExecutorRegistry.heartbeat_at_ms)
+            .where(
+                ExecutorRegistry.registry_group == REGISTRY_GROUP_EXECUTOR,
+                ExecutorRegistry.app_name.in_(sorted(auto)),
+                ExecutorRegistry.heartbeat_at_ms > now_ms - DEAD_AFTER_MS,
+            )
+            .order_by(ExecutorRegistry.app_name, ExecutorRegistry.address)
+        ).all()
+        for app_name, address, registered, beat in rows:
+            found[auto[app_name]].append(LiveExecutor(address, registered, beat))
+    return found

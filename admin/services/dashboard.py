@@ -90,7 +90,7 @@ def get_dashboard(session: Session, actor: Actor, *, now_ms: int, timezone: str 
         scope_to_groups(sa.select(sa.func.count(), sa.func.sum(sa.case((Job.enabled.is_(True), 1), else_=0))), Job.group_id, actor)
     ).one()
     groups = list(session.scalars(scope_to_groups(sa.select(ExecutorGroup), ExecutorGroup.id, actor)))
-    live = sum(len(registry_view.live_addresses(session, g, now_ms)) for g in groups)
+    live = sum(len(executors) for executors in registry_view.live_executors_by_group(session, groups, now_ms).values())
 
     per_status: dict[RunStatus, int] = {}
     for status in RunStatus:

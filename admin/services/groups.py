@@ -50,11 +50,15 @@ class GroupView:
     updated_at_ms: int
 
 
-def _view(session: Session, group: ExecutorGroup, now_ms: int, job_count: int | None = None) -> GroupView:
+def _view(
+    session: Session, group: ExecutorGroup, now_ms: int, job_count: int | None = None, live_executors: list[registry_view.LiveExecutor] | None = None
+) -> GroupView:
     if job_count is None:
         job_count = session.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.group_id == group.id)) or 0
+    if live_executors is None:
+        live_executors = registry_view.live_executors(session, group, now_ms)
     manual = [a for a in (group.manual_addresses or "").splitlines() if a]
-    live = [LiveExecutorView(e.address, e.registered_at_ms, e.heartbeat_at_ms) for e in registry_view.live_executors(session, group, now_ms)]
+    live = [LiveExecutorView(e.address, e.registered_at_ms, e.heartbeat_at_ms) for e in live_executors]
     return GroupView(
         id=group.id,
         app_name=group.app_name,
@@ -77,7 +81,8 @@ def list_groups(session: Session, actor: Actor, now_ms: int) -> list[GroupView]:
             sa.select(Job.group_id, sa.func.count()).where(Job.group_id.in_([g.id for g in groups])).group_by(Job.group_id)
         ).all()
     ) if groups else {}
-    return [_view(session, g, now_ms, counts.get(g.id, 0)) for g in groups]
+    live = registry_view.live_executors_by_group(session, groups, now_ms)
+    return [_view(session, g, now_ms, counts.get(g.id, 0), live[g.id]) for g in groups]
 
 
 def get_group(session: Session, actor: Actor, group_id: int, now_ms: int) -> GroupView:

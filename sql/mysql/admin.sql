@@ -125,6 +125,7 @@ CREATE TABLE IF NOT EXISTS sc_run_log (
   KEY ix_run_job_time (job_id, trigger_at_ms),
   KEY ix_run_group_time (group_id, trigger_at_ms),
   KEY ix_run_status_time (status, trigger_at_ms),
+  KEY ix_run_group_status_time (group_id, status, trigger_at_ms),
   KEY ix_run_time (trigger_at_ms),
   KEY ix_run_fire (fire_id),
   KEY ix_run_followup (followup_status)

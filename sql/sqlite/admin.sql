@@ -115,6 +115,7 @@ CREATE TABLE IF NOT EXISTS sc_run_log (
 CREATE INDEX IF NOT EXISTS ix_run_job_time ON sc_run_log (job_id, trigger_at_ms);
 CREATE INDEX IF NOT EXISTS ix_run_group_time ON sc_run_log (group_id, trigger_at_ms);
 CREATE INDEX IF NOT EXISTS ix_run_status_time ON sc_run_log (status, trigger_at_ms);
+CREATE INDEX IF NOT EXISTS ix_run_group_status_time ON sc_run_log (group_id, status, trigger_at_ms);
 CREATE INDEX IF NOT EXISTS ix_run_time ON sc_run_log (trigger_at_ms);
 CREATE INDEX IF NOT EXISTS ix_run_fire ON sc_run_log (fire_id);
 CREATE INDEX IF NOT EXISTS ix_run_followup ON sc_run_log (followup_status);

@@ -46,6 +46,7 @@ def test_rotating_the_token_voids_the_old_one(admin_app: AdminApp) -> None:
 def test_openapi_is_public_and_errors_are_json(admin_app: AdminApp, admin: Api) -> None:
     assert admin_app.anonymous().get("/openapi.json").get_json()["openapi"] == "3.1.0"
     assert_error(admin.get("/no/such/thing"), 404, "no API route /api/v1/no/such/thing")
+    assert_error(admin.get("/"), 404, "the routes are listed in /api/v1/openapi.json")
     assert_error(admin.get("/jobs/not-a-number"), 404)
     response = admin.patch("/jobs")
     assert_error(response, 405, "PATCH is not allowed")
