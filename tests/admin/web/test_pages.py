@@ -223,6 +223,11 @@ def test_run_list_one_row_per_shard_with_drainer_counts_and_filters(console: Con
     assert client.get("/runs?range=24h").get_data(as_text=True).count('class="shard"') == 3
     window = client.get("/runs?from=2025-12-28T00:00&to=2025-12-30T00:00").get_data(as_text=True)
     assert window.count('class="shard"') == 1 and "smtp down" in window
+    newest_first = client.get("/runs").get_data(as_text=True)
+    oldest_first = client.get("/runs?order=asc").get_data(as_text=True)
+    assert newest_first.index("drain") < newest_first.index("mailer")
+    assert oldest_first.index("mailer") < oldest_first.index(">drain<")
+    assert 'href="/runs?order=asc&amp;page=1"' in newest_first
     assert client.get("/runs?status=NOPE").status_code == 400
     assert client.get("/runs?from=yesterday").status_code == 400
 
