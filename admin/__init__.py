@@ -13,7 +13,7 @@ from flask import Flask, jsonify
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
-from . import rpc
+from . import ops, rpc
 from .config import Config, load_config, read_or_create_secret
 from .db import Database
 
@@ -39,11 +39,11 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
 
     from .api import bp as api_v1_blueprint
-
-    app.register_blueprint(api_v1_blueprint)
     from .web import bp as web_blueprint
 
+    app.register_blueprint(api_v1_blueprint)
     app.register_blueprint(web_blueprint)
+    app.register_blueprint(ops.blueprint)
 
     @app.get("/healthz")
     def healthz():

@@ -132,6 +132,16 @@ class Config:
     alarm_retry_delay_s: int = setting(30, "Wait before an alarm's second delivery attempt; it doubles for each further attempt.", min=1, max=86_400)
     alarm_retry_max_delay_s: int = setting(900, "Longest wait between two delivery attempts of an alarm.", min=1, max=86_400)
     alarm_timeout_s: float = setting(10.0, "Timeout of one e-mail or webhook delivery attempt.", min=0.5, max=300)
+    # --- health and metrics
+    ready_scheduler_max_age_s: int = setting(
+        60, "/readyz answers 503 when no scheduler process has a heartbeat this recent (0: /readyz checks only the database).", min=0, max=86_400
+    )
+    scheduler_metrics_bind: str | None = setting(
+        None, "HOST:PORT where `shardcron scheduler` serves GET /healthz and GET /metrics. Empty: no HTTP in scheduler processes.", check=_check_bind
+    )
+    metrics_token: str | None = setting(
+        None, "Bearer token /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; restrict it by network.", secret=True, check=_check_secret
+    )
     # --- logging
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     log_format: LogFormat = setting(LogFormat.TEXT, "text (key=value) or json, one line per event.")

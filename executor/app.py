@@ -37,8 +37,10 @@ from .handlers import Handler, HandlerRegistry, JobHandler
 from .heartbeat import Registrar
 from .joblog import RunLogStore
 from .loop import Loop
+from .metrics import ExecutorCollector, RetryTaskStats, RunTally
+from .ops import ExecutorOps, ReadinessInputs
 from .progress import ProgressReporter
-from .protocol import GlueType
+from .protocol import CallbackParam, GlueType
 from .server import ExecutorWsgiApp
 from .settings import load_settings
 from .spool import CallbackSpool
@@ -83,6 +85,9 @@ class Executor:
         self._stopped = threading.Event()
         self._server: EmbeddedServer | None = None
         self.address: str | None = None
+        # metrics outlive a reconfiguration (configure() rebuilds the parts below)
+        self.tally = RunTally()
+        self.metrics = ExecutorCollector(_LiveState(self), clock)
         self._build(config)
 
     # ------------------------------------------------------------------ handlers
@@ -119,7 +124,7 @@ class Executor:
             self.handlers,
             self.logs,
             self.clock,
-            submit_result=self.callbacks.submit,
+            submit_result=self._submit_result,
             is_result_pending=self.callbacks.is_pending,
             progress_sink=self.progress.report,
             progress_finish=self.progress.finish,
@@ -128,7 +133,12 @@ class Executor:
             idle_worker_s=config.idle_worker_s,
             on_deadline=lambda: self._loops["maintenance"].wake(),
         )
-        self._app = ExecutorWsgiApp(self.dispatcher, self.logs, config.access_token, insecure=config.insecure)
+        ops = ExecutorOps(
+            ReadinessInputs(running=lambda: self._state == "started", registered=lambda: self.registrar.registered, spool_dir=config.effective_spool_dir),
+            self.metrics,
+            config.metrics_token,
+        )
+        self._app = ExecutorWsgiApp(self.dispatcher, self.logs, config.access_token, insecure=config.insecure, ops=ops)
         self._next_cleanup_s = 0.0
         self._loops = {
             "maintenance": Loop("shardcron-executor-maintenance", self._maintain),
@@ -138,6 +148,15 @@ class Executor:
         }
         self.callbacks.on_submit = self._loops["callback"].wake
         self.progress.on_due = self._loops["progress"].wake
+
+    def _submit_result(self, result: CallbackParam, on_durable: Callable[[], None]) -> None:
+        self.tally.count(result.handle_code)
+        self.callbacks.submit(result, on_durable)
+
+    def watch_retry_tasks(self, tasks: RetryTaskStats) -> None:
+        """Report this retry-task table's rows by status on /metrics (RetryTasks.register_drainer
+        calls it)."""
+        self.metrics.watch(tasks)
 
     def configure(self, **overrides: Any) -> None:
         """Change settings before `start()` (used by `shardcron executor run` for its flags)."""
@@ -285,3 +304,23 @@ class Executor:
         self.registrar.tick()
         self.callbacks.tick()
         self.progress.tick()
+
+
+class _LiveState:
+    """An executor's current numbers, for its metrics collector."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self.tally = executor.tally
+
+    @property
+    def running_runs(self) -> int:
+        return self._executor.dispatcher.running_count
+
+    @property
+    def spooled_results(self) -> int:
+        return self._executor.callbacks.pending_count
+
+    @property
+    def registered(self) -> bool:
+        return self._executor.registrar.registered

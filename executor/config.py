@@ -117,6 +117,10 @@ class ExecutorConfig:
     # --- callbacks and progress
     callback_retry_s: float = setting(10.0, "After every admin refused or failed a callback batch, wait this long before trying again.", min=0.1, max=3600)
     progress_interval_s: float = setting(1.0, "A run's progress is sent at most this often (plus its last value).", min=0.1, max=3600)
+    # --- metrics
+    metrics_token: str | None = setting(
+        None, "Bearer token GET /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; /healthz and /readyz always are.", secret=True, check=_check_token
+    )
     # --- logging (for `shardcron executor run`)
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     log_format: str = setting("text", "text (key=value) or json, one line per event.", choices=("text", "json"))

@@ -16,6 +16,8 @@ from typing import Any
 
 from .dispatcher import Dispatcher, TriggerRefused
 from .joblog import RunLogStore
+from .ops import PATHS as OPS_PATHS
+from .ops import ExecutorOps
 from .protocol import (
     ACCESS_TOKEN_HEADER_ALIASES,
     MAX_BODY_BYTES,
@@ -39,9 +41,12 @@ WRONG_TOKEN = "The access token is wrong."
 class ExecutorWsgiApp:
     """`app(environ, start_response)`; mount it at the URL the executor advertises."""
 
-    def __init__(self, dispatcher: Dispatcher, logs: RunLogStore, access_token: str | None, *, insecure: bool = False) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, logs: RunLogStore, access_token: str | None, *, insecure: bool = False, ops: ExecutorOps | None = None
+    ) -> None:
         if not access_token and not insecure:
             raise ValueError("an executor endpoint needs an access token unless it is explicitly insecure")
+        self._ops = ops
         self._dispatcher = dispatcher
         self._logs = logs
         self._token = access_token.encode("utf-8") if access_token else None
@@ -54,6 +59,13 @@ class ExecutorWsgiApp:
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if self._ops is not None and method in ("GET", "HEAD"):
+            path = "/" + environ.get("PATH_INFO", "").strip("/")
+            if path in OPS_PATHS:  # health and metrics: GET only, so no XXL-JOB call can land here
+                status, headers, payload = self._ops.respond(path, environ)
+                start_response(status, [*headers, ("Content-Length", str(len(payload)))])
+                return [b"" if method == "HEAD" else payload]
         envelope = self.handle(environ)
         body = encode_json(envelope.to_wire())
         start_response("200 OK", [*_HEADERS_BASE, ("Content-Length", str(len(body)))])

@@ -81,7 +81,7 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
     "glue_source": {"type": ["string", "null"], "description": "Script of a GLUE_* job (required for them)."},
     "child_job_ids": {"type": "array", "items": INT, "description": "Jobs fired when a run succeeds; no cycles."},
     "alarm_emails": {"type": "array", "items": {"type": "string", "format": "email"}},
-    "alarm_webhook": {"type": "string", "description": "http(s) URL, or empty."},
+    "alarm_webhook": {"type": "string", "description": "http(s) URL, or empty. Only an ADMIN may set a new one (the admin POSTs to it); a USER may keep or clear it."},
 }
 
 JOB_PROPERTIES: dict[str, Schema] = {
@@ -118,6 +118,8 @@ RUN_PROPERTIES: dict[str, Schema] = {
     "handle_at_ms": MS_OR_NULL,
     "handle_code": INT,
     "handle_msg": STR_OR_NULL,
+    "progress_done": {"type": ["integer", "null"], "description": "Latest progress of a running run."},
+    "progress_total": {"type": ["integer", "null"]},
     "result": {"type": ["object", "null"], "description": "Structured result data (or the latest progress data)."},
     "drain_counts": {
         "type": ["object", "null"],
@@ -399,7 +401,7 @@ PATHS: dict[str, Schema] = {
                 _param("trigger_type", "query", _enum(TriggerType)),
                 _param("from_ms", "query", MS, "Trigger time >= from_ms."),
                 _param("to_ms", "query", MS, "Trigger time < to_ms."),
-                _param("sort", "query", {"type": "string", "enum": ["trigger_at_ms", "id"], "default": "trigger_at_ms"}),
+                _param("sort", "query", {"type": "string", "enum": ["trigger_at_ms"], "default": "trigger_at_ms"}),
                 _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
                 *PAGING,
             ],

@@ -52,6 +52,8 @@ def update_user(user_id: int):
     """Role, group grants and (admin reset) password, in one transaction."""
     body = json_body()
     _unknown(body, UPDATE_FIELDS, f"user {user_id} not changed")
+    if "password" in body and user_id == actor().user_id:
+        raise ServiceError("change your own password with POST /api/v1/me/password (it needs the current one)", field_errors={"password": "use /me/password for your own"})
     with admin_ctx().db.session() as session:
         require_admin(actor(), "change users")
         if "group_ids" in body:

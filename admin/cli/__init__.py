@@ -54,7 +54,7 @@ def _register() -> None:
     from shardcron.executor.cli import executor as executor_cmd
     from shardcron.executor.retry_tasks.cli import tasks as tasks_cmd
 
-    from . import config_cmd, db_cmd, scheduler_cmd, serve_cmd, user_cmd
+    from . import config_cmd, db_cmd, demo_cmd, import_cmd, scheduler_cmd, serve_cmd, user_cmd
 
     main.add_command(db_cmd.db)
     main.add_command(config_cmd.config)
@@ -63,6 +63,8 @@ def _register() -> None:
     main.add_command(user_cmd.user)
     main.add_command(executor_cmd)
     main.add_command(tasks_cmd)
+    main.add_command(import_cmd.import_xxljob)
+    main.add_command(demo_cmd.demo)
 
 
 _register()

@@ -8,6 +8,7 @@ import enum
 import click
 
 from ..config import settings_table
+from ..db import redact_url
 
 
 @click.group()
@@ -28,6 +29,6 @@ def show(state) -> None:
         shown = "(generated)" if value is None and row["key"] in ("secret_key", "access_token") else value
         if row["key"] in secret and value:
             shown = "********"
-        if row["key"] == "database_url" and not value:
-            shown = f"(embedded) {cfg.effective_database_url}"
+        if row["key"] == "database_url":
+            shown = redact_url(value) if value else f"(embedded) {cfg.effective_database_url}"
         click.echo(f"{row['key']:<26} {'' if shown is None else shown}")

@@ -27,9 +27,16 @@ def scheduler(state, database_url: str | None, node_id: str | None) -> None:
     config = state.config(database_url=database_url, scheduler_node_id=node_id)
     configure_logging(config.log_level, config.log_format)
     database = prepare_database(config)
+    http = None
     try:
         runner = SchedulerRunner(AdminContext(config=config, db=database, clock=SYSTEM_CLOCK))
+        if config.scheduler_metrics_bind:
+            from ..ops.scheduler_http import SchedulerHttp
+
+            http = SchedulerHttp(config, alive=runner.alive).start()
         click.echo(f"shardcron scheduler {runner.node_id} (database {redact_url(config.effective_database_url)})")
         runner.run()
     finally:
+        if http is not None:
+            http.close()
         database.dispose()

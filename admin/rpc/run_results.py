@@ -28,6 +28,18 @@ def _unfinished() -> sa.ColumnElement[bool]:
     return sa.or_(*(_RUNS.c.status == status for status in _UNFINISHED))
 
 
+@dataclass(frozen=True)
+class FinishedRun:
+    """A run a callback finished (for the run-duration metric and the log)."""
+
+    log_id: int
+    job_id: int
+    shard: str
+    status: RunStatus
+    handle_code: int
+    duration_ms: int
+
+
 @dataclass
 class BatchOutcome:
     """What became of each logId of a batch."""
@@ -37,6 +49,7 @@ class BatchOutcome:
     ignored: list[int] = field(default_factory=list)
     #: logIds with no run row (deleted by retention, or never ours): reported, never retried.
     unknown: list[int] = field(default_factory=list)
+    finished: list[FinishedRun] = field(default_factory=list)
 
     def describe(self, what: str) -> str | None:
         parts = []
@@ -52,6 +65,14 @@ class BatchOutcome:
 def _statuses(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, RunStatus]]:
     rows = session.execute(sa.select(RunLog.id, RunLog.job_id, RunLog.status).where(RunLog.id.in_(sorted(set(log_ids))))).all()
     return {row.id: (row.job_id, row.status) for row in rows}
+
+
+def _run_facts(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
+    """trigger_at_ms, shard_index, shard_total of these runs."""
+    rows = session.execute(
+        sa.select(RunLog.id, RunLog.trigger_at_ms, RunLog.shard_index, RunLog.shard_total).where(RunLog.id.in_(sorted(set(log_ids))))
+    ).all()
+    return {row.id: (row.trigger_at_ms, row.shard_index, row.shard_total) for row in rows}
 
 
 def _json_or_none(data: object) -> str | None:
@@ -106,6 +127,12 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
         )
         session.connection().execute(stmt, params)
         outcome.applied.extend(p["b_id"] for p in params)
+        facts = _run_facts(session, outcome.applied)
+        for p in params:
+            trigger_at_ms, index, total = facts.get(p["b_id"], (now_ms, 0, 1))
+            outcome.finished.append(
+                FinishedRun(p["b_id"], known[p["b_id"]][0], f"{index}/{total}", RunStatus(p["b_status"]), p["b_code"], now_ms - trigger_at_ms)
+            )
     return outcome
 
 

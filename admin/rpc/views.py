@@ -27,6 +27,7 @@ from shardcron.executor.protocol import (
 )
 from shardcron.executor.sqlengine import describe_db_error
 
+from ..metrics import record_run_finished
 from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted
 from .registry_store import record_heartbeat, remove_registration
 from .run_results import apply_callbacks, apply_progress
@@ -81,6 +82,12 @@ def _unregister(session, param: RegistryParam, now_ms: int) -> str | None:
 
 def _callbacks(session, results, now_ms: int) -> str | None:
     outcome = apply_callbacks(session, results, now_ms)
+    for run in outcome.finished:
+        record_run_finished(run.status.value, run.duration_ms)
+        log.info(
+            "run finished",
+            extra={"job_id": run.job_id, "log_id": run.log_id, "shard": run.shard, "status": run.status.value, "handle_code": run.handle_code, "duration_ms": run.duration_ms},
+        )
     if outcome.unknown:
         log.warning("callback for unknown logId(s) %s ignored", outcome.unknown[:20])
     return outcome.describe("results")

@@ -28,6 +28,7 @@ from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 from shardcron.executor.dispatcher import REPEAT_TRIGGER
 
 from ..enums import RouteStrategy
+from ..metrics import TriggerFailure, record_fire, record_trigger_failure, record_trigger_lag
 from .executor_client import ExecutorClient
 from .fire_store import ClaimedFire
 from .routing import RouteState, route_busyover, route_failover
@@ -39,6 +40,19 @@ log = logging.getLogger("shardcron.admin.scheduling")
 REPEAT_MARK = REPEAT_TRIGGER.split("{", 1)[0]
 #: The longest the timer thread sleeps without looking at its heap again.
 MAX_TIMER_WAIT_S = 0.5
+
+
+def failure_reason(msg: str) -> TriggerFailure:
+    """The metrics label of a run row that failed before any handler ran."""
+    if msg.startswith("no live executor"):
+        return TriggerFailure.NO_LIVE_EXECUTOR
+    if msg.startswith("address override"):
+        return TriggerFailure.ADDRESS_NOT_LIVE
+    return TriggerFailure.ERROR
+
+
+def _shard(trigger) -> str:
+    return f"{trigger.broadcast_index}/{trigger.broadcast_total}"
 
 
 class KeyedPool:
@@ -127,6 +141,14 @@ class Dispatcher:
             with self._lock:
                 self._unprepared = fresh
             raise
+        for fire in prepared.fired:
+            record_fire(fire.trigger_type)
+        for fire, run_id, shard, reason in prepared.failed:
+            record_trigger_failure(failure_reason(reason))
+            log.warning(
+                "trigger failed",
+                extra={"job_id": fire.job_id, "log_id": run_id, "shard": shard, "fire_id": fire.id, "trigger_type": str(fire.trigger_type), "reason": reason},
+            )
         per_fire = Counter(s.fire_id for s in prepared.sends)
         with self._lock:
             for fire_id, count in per_fire.items():
@@ -167,20 +189,34 @@ class Dispatcher:
 
     def _execute(self, send: Send) -> Answer:
         address, trace = send.address, send.trace
+        event = {"job_id": send.trigger.job_id, "log_id": send.run_id, "shard": _shard(send.trigger), "fire_id": send.fire_id}
         if send.probe:
             if not send.candidates:
+                record_trigger_failure(TriggerFailure.NO_LIVE_EXECUTOR)
+                log.warning("trigger failed", extra={**event, "reason": "no live executor in the job's group"})
                 return Answer(send.fire_id, send.run_id, False, "no live executor in the job's group", None)
             if send.strategy == RouteStrategy.BUSYOVER:
                 route = route_busyover(send.candidates, send.trigger.job_id, self.client)
             else:
                 route = route_failover(send.candidates, self.client)
             if route.address is None:
+                record_trigger_failure(TriggerFailure.EXECUTOR_REFUSED)
+                log.warning("trigger failed", extra={**event, "reason": route.trace})
                 return Answer(send.fire_id, send.run_id, False, route.trace, None)
             address, trace = route.address, route.trace
         assert address is not None
+        lag_ms = self.clock.now_ms() - send.fire_at_ms
+        record_trigger_lag(lag_ms)
         answer = self.client.run(address, send.trigger)
         msg = answer.msg or ""
         accepted = answer.ok or msg.startswith(REPEAT_MARK)
+        if accepted:
+            log.info("run sent", extra={**event, "address": address, "lag_ms": lag_ms})
+        else:
+            # ExecutorClient words every transport failure as "executor <address> ..."
+            transport = msg.startswith(f"executor {address} ")
+            record_trigger_failure(TriggerFailure.TRANSPORT if transport else TriggerFailure.EXECUTOR_REFUSED)
+            log.warning("run refused" if not transport else "run not delivered", extra={**event, "address": address, "lag_ms": lag_ms, "reason": msg})
         if trace:
             msg = f"{trace}; run: {msg}" if msg else trace
         return Answer(send.fire_id, send.run_id, accepted, msg, address)

@@ -66,6 +66,10 @@ class Prepared:
     done: list[int] = field(default_factory=list)
     #: Fires no longer ours (adopted by another node meanwhile): forget them.
     lost: list[int] = field(default_factory=list)
+    #: Fires whose run rows were written now (not re-sends), for the fires metric and logs.
+    fired: list[ClaimedFire] = field(default_factory=list)
+    #: Run rows that failed at planning: (fire, run id, shard "i/n", reason message).
+    failed: list[tuple[ClaimedFire, int, str, str]] = field(default_factory=list)
 
 
 def insert_returning_ids(session: Session, table: sa.Table, rows: list[dict]) -> list[int]:
@@ -156,6 +160,7 @@ class RunStore:
                 group = groups[job.group_id]
                 facts = JobFacts(job.id, group.app_name, job.route_strategy, job.param)
                 planned = plan_runs(fire, facts, live_of(job), state, now_ms, retry_address=retry_addresses.get(fire.origin_ref))
+                out.fired.append(fire)
                 for plan in planned:
                     new_rows.append(self._row(fire, job, plan, now_ms))
                     new_meta.append((fire, job, plan))
@@ -164,6 +169,7 @@ class RunStore:
             run_ids = insert_returning_ids(session, RunLog.__table__, new_rows)
             for run_id, (fire, job, plan) in zip(run_ids, new_meta):
                 if plan.failure is not None:
+                    out.failed.append((fire, run_id, f"{plan.shard_index}/{plan.shard_total}", plan.failure))
                     continue
                 trigger = _trigger(job, run_id, fire.fire_at_ms, job.handler, plan.param, plan.shard_index, plan.shard_total)
                 candidates = tuple(live_of(job)) if plan.probe else ()

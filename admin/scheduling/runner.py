@@ -80,7 +80,7 @@ class SchedulerRunner:
         self.node_id = node_id or config.scheduler_node_id or default_node_id()
         self.clock = ctx.clock
         self.client = ExecutorClient(
-            read_or_create_secret(config, "access_token"),
+            None if config.insecure_no_token else read_or_create_secret(config, "access_token"),
             connect_timeout_s=config.executor_timeout_s,
             read_timeout_s=config.executor_timeout_s,
             pool_size=max(8, config.trigger_workers // 4),
@@ -102,6 +102,10 @@ class SchedulerRunner:
             self._threads.append(thread)
         log.info("scheduler started", extra={"node_id": self.node_id, "loops": ",".join(loop.name for loop in self.loops)})
         return self
+
+    def alive(self) -> bool:
+        """True while started and every loop thread runs (the scheduler's /healthz)."""
+        return bool(self._threads) and not self._stop.is_set() and all(t.is_alive() for t in self._threads)
 
     def _drive(self, loop: Loop) -> None:
         while not self._stop.is_set():

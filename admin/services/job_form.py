@@ -197,8 +197,13 @@ def clean_job(
     current: Job | None,
     *,
     default_timezone: str = "UTC",
+    approved_webhook: str = "",
 ) -> dict[str, Any]:
-    """The column values for a new job (`current` None) or an update (partial `data`)."""
+    """The column values for a new job (`current` None) or an update (partial `data`).
+
+    The alarm webhook is a URL the admin will POST to, so only an ADMIN may point it somewhere
+    new (no SSRF through a job form): a USER may keep the job's current one (or
+    `approved_webhook`, the one of the job being copied) or clear it."""
     errors = FieldErrors()
     for name in sorted(set(data) - set(JOB_FIELDS)):
         errors.add(name, "unknown field")
@@ -270,6 +275,9 @@ def clean_job(
         errors.add("child_job_ids", "the ids take more than 512 characters together")
     out["alarm_emails"] = ",".join(_emails(errors, merged["alarm_emails"]))
     out["alarm_webhook"] = _webhook(errors, merged["alarm_webhook"])
+    allowed = {"", approved_webhook, current.alarm_webhook if current is not None else ""}
+    if not actor.is_admin and "alarm_webhook" not in errors and out["alarm_webhook"] not in allowed:
+        errors.add("alarm_webhook", "only an admin may set a webhook URL (the admin calls it); ask one, or use alarm e-mails")
 
     errors.raise_if_any("job not saved" if current is None else f"job {current.id} not saved", object_id=current.id if current else None)
     return out

@@ -162,7 +162,11 @@ def _next_fire(job: Job, now_ms: int, what: str) -> int:
 
 
 def create_job(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC") -> JobView:
-    values = clean_job(session, actor, data, None, default_timezone=default_timezone)
+    return _insert_job(session, actor, data, now_ms=now_ms, default_timezone=default_timezone)
+
+
+def _insert_job(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC", approved_webhook: str = "") -> JobView:
+    values = clean_job(session, actor, data, None, default_timezone=default_timezone, approved_webhook=approved_webhook)
     job = Job(**values, enabled=False, next_fire_at_ms=0, last_fire_at_ms=0, glue_updated_at_ms=now_ms if values.get("glue_source") else 0, created_at_ms=now_ms, updated_at_ms=now_ms)
     session.add(job)
     session.flush()
@@ -189,7 +193,7 @@ def copy_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, name: 
     source = load_job(session, actor, job_id)
     data = {k: getattr(source, k) for k in JOB_FIELDS}
     data["name"] = name if name is not None else (source.name + " (copy)")[:128]
-    return create_job(session, actor, data, now_ms=now_ms)
+    return _insert_job(session, actor, data, now_ms=now_ms, default_timezone=source.timezone, approved_webhook=source.alarm_webhook)
 
 
 def delete_job(session: Session, actor: Actor, job_id: int) -> None:

@@ -31,7 +31,9 @@ from .paging import Page, PageRequest, count_rows_capped
 COUNT_CAP = 10_000
 #: Keys of a retry-task drainer's result data that the console shows per shard.
 DRAIN_COUNT_KEYS = ("claimed", "succeeded", "retried", "dead")
-SORTS = {"trigger_at_ms": RunLog.trigger_at_ms, "id": RunLog.id}
+#: Runs sort by trigger time only (ties by id): every filter has an index ending in trigger time,
+#: so any order by another column would sort a filter's whole match instead of reading a page.
+SORTS = {"trigger_at_ms": RunLog.trigger_at_ms}
 KILLED_GONE_MSG = "killed: executor gone"
 
 
@@ -58,6 +60,9 @@ class RunView:
     handle_at_ms: int | None
     handle_code: int
     handle_msg: str | None
+    #: The latest progress a running run reported (`ctx.progress(done, total)`), if any.
+    progress_done: int | None
+    progress_total: int | None
     #: The run's structured result (or its latest progress data), parsed from result_json.
     result: dict[str, Any] | None
     #: A retry-task drainer's counts for this shard (claimed/succeeded/retried/dead), when present.
@@ -104,6 +109,8 @@ def run_view(row: RunLog, job_name: str | None) -> RunView:
         handle_at_ms=row.handle_at_ms,
         handle_code=row.handle_code,
         handle_msg=row.handle_msg,
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
         result=result,
         drain_counts=_drain_counts(result),
     )

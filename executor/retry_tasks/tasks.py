@@ -186,8 +186,12 @@ class RetryTasks:
         return self._drainer.run_job(ctx)
 
     def register_drainer(self, executor: JobRegistrar, name: str = DRAINER_HANDLER) -> None:
-        """Register the drainer with an executor: `executor.job(name)(tasks.drainer)`."""
+        """Register the drainer with an executor: `executor.job(name)(tasks.drainer)`; an
+        executor that reports metrics also counts this table's rows by status on /metrics."""
         executor.job(name)(self.drainer)
+        watch = getattr(executor, "watch_retry_tasks", None)
+        if watch is not None:
+            watch(self)
 
     def drain(
         self,

@@ -30,6 +30,7 @@ def test_admin_manages_users(admin_app: AdminApp, admin: Api) -> None:
     assert admin.delete(f"/users/{bob['id']}").status_code == 204
     assert_error(admin.delete(f"/users/{admin.user_id}"), 409, "last admin")
     assert_error(admin.patch(f"/users/{admin.user_id}", json={"role": "USER"}), 409, "last admin")
+    assert "password" in assert_error(admin.patch(f"/users/{admin.user_id}", json={"password": "new own password"}), 400, "/me/password")
     assert_error(admin.get("/users/9999"), 404)
 
 

@@ -210,3 +210,22 @@ def test_preview_next_five_in_the_zone(database: Database) -> None:
     view = create(database, valid(gid, schedule_type="FIX_RATE", schedule_conf="60"))
     with database.session() as s:
         assert jobs.preview_job(s, SYSTEM_ACTOR, view.id, now_ms=NOW) == [NOW + 60_000 * k for k in range(1, 6)]
+
+
+def test_only_admins_point_a_webhook_somewhere_new(database: Database) -> None:
+    gid = add_group(database, "g")
+    user = add_user(database, "u", groups=[gid])
+    with pytest.raises(ServiceError) as err:
+        create(database, valid(gid, alarm_webhook="http://169.254.169.254/latest/meta-data"), user)
+    assert "only an admin" in err.value.field_errors["alarm_webhook"]
+    assert job_count(database) == 0
+    hooked = create(database, valid(gid, alarm_webhook="https://hooks.example.com/team"))  # an admin set it
+    with database.session() as s:
+        # The user may edit the job keeping the admin's webhook, copy it, or clear it ...
+        assert jobs.update_job(s, user, hooked.id, {"name": "renamed"}, now_ms=NOW).alarm_webhook == "https://hooks.example.com/team"
+        assert jobs.copy_job(s, user, hooked.id, now_ms=NOW).alarm_webhook == "https://hooks.example.com/team"
+        # ... but not point it elsewhere.
+        with pytest.raises(ServiceError) as err:
+            jobs.update_job(s, user, hooked.id, {"alarm_webhook": "http://10.0.0.1:8080/internal"}, now_ms=NOW)
+        assert "only an admin" in err.value.field_errors["alarm_webhook"]
+        assert jobs.update_job(s, user, hooked.id, {"alarm_webhook": ""}, now_ms=NOW).alarm_webhook == ""

@@ -26,7 +26,7 @@ def world(database: Database) -> dict:
     ids = {
         "a": add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW - 3 * MIN),
         "b": add_run(database, j1, g1, status=RunStatus.FAILED, trigger_at_ms=NOW - 2 * MIN, handle_msg="boom"),
-        "c": add_run(database, j2, g2, status=RunStatus.RUNNING, trigger_at_ms=NOW - 1 * MIN, trigger_type=TriggerType.MANUAL),
+        "c": add_run(database, j2, g2, status=RunStatus.RUNNING, trigger_at_ms=NOW - 1 * MIN, trigger_type=TriggerType.MANUAL, progress_done=40, progress_total=100),
         "d": add_run(database, j2, g2, status=RunStatus.FAILED, trigger_at_ms=NOW - 1 * MIN, shard_index=1, shard_total=2,
                      result_json=json.dumps({"claimed": 7, "succeeded": 5, "retried": 1, "dead": 1, "shard": "1/2"})),
         "old": add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW - 25 * 60 * MIN),
@@ -47,11 +47,12 @@ def test_filters_each_and_newest_first(database: Database, world: dict) -> None:
     assert listed(database, status="failed") == [w["d"], w["b"]]
     assert listed(database, trigger_type="MANUAL") == [w["c"]]
     assert listed(database, from_ms=NOW - 2 * MIN, to_ms=NOW - MIN) == [w["b"]]
-    assert listed(database, sort="id", order="asc") == sorted([w[k] for k in "abcd"] + [w["old"]])
+    # Oldest first; c and d share a trigger time and keep id order.
+    assert listed(database, order="asc") == [w["old"], w["a"], w["b"], w["c"], w["d"]]
     assert listed(database, page=PageRequest(2, 2)) == [w["b"], w["a"]]
     with pytest.raises(ServiceError) as err:
-        runs.RunFilter.parse({"status": "DONE", "job_id": "x", "from_ms": "5", "to_ms": "4", "order": "up"})
-    assert set(err.value.field_errors) == {"status", "job_id", "to_ms", "order"}
+        runs.RunFilter.parse({"status": "DONE", "job_id": "x", "from_ms": "5", "to_ms": "4", "order": "up", "sort": "id"})
+    assert set(err.value.field_errors) == {"status", "job_id", "to_ms", "order", "sort"}
 
 
 def test_total_and_capped_total(database: Database, world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,6 +80,9 @@ def test_run_view_has_drain_counts_and_job_name(database: Database, world: dict)
     assert view.result["shard"] == "1/2" and (view.shard_index, view.shard_total) == (1, 2)
     assert view.job_name == "two" and view.status == RunStatus.FAILED
     assert plain.drain_counts is None and plain.result is None and plain.handle_msg == "boom"
+    with database.session() as s:
+        running = runs.get_run(s, SYSTEM_ACTOR, world["c"])
+    assert (running.progress_done, running.progress_total) == (40, 100) and plain.progress_done is None
 
 
 def test_dashboard_counts_series_and_failures(database: Database, world: dict) -> None:

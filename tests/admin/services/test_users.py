@@ -211,3 +211,51 @@ def test_api_tokens(database: Database) -> None:
     with database.session() as s:
         assert users.actor_for_token(s, replacement, NOW) is None
         assert s.scalar(sa.select(User.api_token_hash).where(User.id == ivan.id)) is None
+
+
+def test_unknown_and_locked_users_cost_one_kdf_like_everyone(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(database, "kim")
+    calls: list[tuple[int, int, int]] = []
+    real = passwords._derive
+
+    def counting(password, salt, cost):
+        calls.append((cost.log2_n, cost.r, cost.p))
+        return real(password, salt, cost)
+
+    monkeypatch.setattr(passwords, "_derive", counting)
+    for name, password in (("kim", PASSWORD), ("kim", "wrong password"), ("nobody", PASSWORD), ("nobody", "x")):
+        calls.clear()
+        with database.session() as s:
+            users.authenticate(s, name, password, NOW, max_failures=1, lockout_s=60)
+        assert calls == [(10, 8, 1)], (name, password, calls)
+    calls.clear()
+    with database.session() as s:  # locked by the wrong password above (max_failures=1)
+        assert users.authenticate(s, "kim", PASSWORD, NOW + 1, max_failures=1, lockout_s=60) is None
+    assert calls == [(10, 8, 1)]
+
+
+def test_two_setup_requests_racing_make_one_admin(database: Database) -> None:
+    import threading
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def setup(name: str) -> None:
+        try:
+            with database.session() as s:
+                barrier.wait(timeout=10)
+                users.create_user(s, None, name, PASSWORD, UserRole.ADMIN, now_ms=NOW)
+            outcomes.append("created")
+        except (Forbidden, Conflict) as exc:
+            outcomes.append(type(exc).__name__)
+        except Exception as exc:  # a lock timeout would be a defect too: record it
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=setup, args=(name,)) for name in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert outcomes.count("created") == 1 and len(outcomes) == 2, outcomes
+    with database.session() as s:
+        assert users.count_users(s) == 1

@@ -1,0 +1,100 @@
+"""The demo's database: a login made for this run, one executor group and the demo jobs."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..db import Database, init_schema
+from ..enums import TriggerType, UserRole
+from ..models import ExecutorRegistry
+from ..services.groups import create_group
+from ..services.jobs import create_job, start_job
+from ..services.triggers import trigger_job
+from ..services.users import actor_for_user, create_user
+
+APP_NAME = "shardcron-demo"
+USERNAME = "demo"
+DRAINER_HANDLER = "retryTaskDrainer"  # shardcron.executor.retry_tasks.DRAINER_HANDLER
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    username: str
+    password: str
+    group_id: int
+    jobs: dict[str, int]  # name -> id
+    user_id: int
+
+
+def demo_jobs(webhook_url: str) -> list[tuple[dict, bool, bool]]:
+    """(job fields, start it, trigger it once now) for each demo job."""
+    return [
+        (
+            {"name": "hello every 10 s", "handler": "hello", "param": "from the demo", "schedule_type": "CRON",
+             "schedule_conf": "*/10 * * * * ?", "route_strategy": "ROUND"},
+            True, False,
+        ),
+        (
+            {"name": "retry-task drainer", "handler": DRAINER_HANDLER, "param": "budget_s=3 batch=100 concurrency=4",
+             "schedule_type": "FIX_RATE", "schedule_conf": "5", "route_strategy": "SHARDING_BROADCAST",
+             "block_strategy": "DISCARD_LATER"},
+            True, False,
+        ),
+        (
+            {"name": "always fails (retries, webhook alarm)", "handler": "alwaysFail", "schedule_type": "FIX_RATE",
+             "schedule_conf": "60", "retry_count": 2, "retry_delay_s": 3, "retry_backoff_multiplier": 2,
+             "alarm_webhook": webhook_url},
+            True, True,
+        ),
+        (
+            {"name": "long job (watch it, kill it)", "handler": "longJob", "param": "600", "schedule_type": "NONE",
+             "schedule_conf": ""},
+            False, True,
+        ),
+        (
+            {"name": "flaky every 15 s", "handler": "flaky", "param": "0.3", "schedule_type": "FIX_RATE",
+             "schedule_conf": "15", "retry_count": 1, "retry_delay_s": 2},
+            True, False,
+        ),
+    ]
+
+
+def prepare_demo(db: Database, *, webhook_url: str, now_ms: int) -> DemoSetup:
+    """Create the schema, the demo login (a random password, printed once), the group and the
+    jobs (stopped until `start_demo_jobs`)."""
+    init_schema(db.engine)
+    password = secrets.token_urlsafe(12)
+    with db.session() as session:
+        user = create_user(session, None, USERNAME, password, UserRole.ADMIN, now_ms=now_ms)
+        actor = actor_for_user(session, user.id)
+        assert actor is not None
+        group = create_group(session, actor, {"app_name": APP_NAME, "title": "shardcron demo"}, now_ms=now_ms)
+        jobs = {
+            fields["name"]: create_job(session, actor, {**fields, "group_id": group.id, "author": USERNAME}, now_ms=now_ms).id
+            for fields, _, _ in demo_jobs(webhook_url)
+        }
+    return DemoSetup(USERNAME, password, group.id, jobs, user.id)
+
+
+def registered_executors(db: Database, now_ms: int) -> int:
+    with db.read_session() as session:
+        return session.scalar(
+            sa.select(sa.func.count()).select_from(ExecutorRegistry).where(ExecutorRegistry.app_name == APP_NAME, ExecutorRegistry.heartbeat_at_ms > now_ms - 90_000)
+        ) or 0
+
+
+def start_demo_jobs(db: Database, setup: DemoSetup, *, webhook_url: str, now_ms: int) -> None:
+    """Start the scheduled jobs and trigger the long job and the failing job right away (once the
+    executors are there, so the first runs have somewhere to go)."""
+    with db.session() as session:
+        actor = actor_for_user(session, setup.user_id)
+        assert actor is not None
+        for fields, start, trigger_now in demo_jobs(webhook_url):
+            job_id = setup.jobs[fields["name"]]
+            if start:
+                start_job(session, actor, job_id, now_ms=now_ms)
+            if trigger_now:
+                trigger_job(session, actor, job_id, now_ms=now_ms, trigger_type=TriggerType.MANUAL)

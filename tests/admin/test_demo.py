@@ -1,0 +1,126 @@
+"""`shardcron demo` as a user runs it: it comes up, runs the demo jobs, and Ctrl-C leaves no
+process behind."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from shardcron.admin.db import Database
+from shardcron.admin.enums import RunStatus
+from shardcron.admin.models import Job, RunLog
+from shardcron.admin.services.users import authenticate
+from shardcron.executor.clock import SYSTEM_CLOCK
+from tests.support.net import free_port, wait_until
+
+
+def _children(pid: int) -> set[int]:
+    """Every live process whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _count(db: Database, job_name: str, status: RunStatus) -> int:
+    with db.read_session() as s:
+        job_id = s.scalar(sa.select(Job.id).where(Job.name == job_name))
+        return s.scalar(sa.select(sa.func.count()).select_from(RunLog).where(RunLog.job_id == job_id, RunLog.status == status)) or 0
+
+
+def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    port = free_port()
+    workdir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "shardcron"), "demo", "--port", str(port), "--dir", str(workdir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    seen: list[str] = []
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def read_lines() -> str:
+        while True:
+            try:
+                seen.append(lines.get_nowait())
+            except queue.Empty:
+                return "".join(seen)
+
+    db = None
+    try:
+        wait_until(lambda: "Press Ctrl-C" in read_lines(), timeout_s=90, what="the demo's banner")
+        text = read_lines()
+        assert f"console:   http://127.0.0.1:{port}/" in text
+        login = re.search(r"login:\s+(\S+) / (\S+)", text)
+        assert login is not None
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        children = _children(proc.pid)
+        assert len(children) >= 4  # the admin, the producer and two executors
+
+        db = Database(f"sqlite:///{workdir / 'admin' / 'shardcron.db'}", pool_size=1)
+        wait_until(lambda: _count(db, "hello every 10 s", RunStatus.SUCCESS) >= 1, timeout_s=30, what="a successful run of the cron job")
+        wait_until(lambda: _count(db, "retry-task drainer", RunStatus.SUCCESS) >= 2, timeout_s=30, what="drainer shards reporting back")
+        wait_until(lambda: _count(db, "long job (watch it, kill it)", RunStatus.RUNNING) == 1, timeout_s=30, what="the long job running")
+        wait_until(lambda: "alarm (webhook):" in read_lines(), timeout_s=60, what="the failing job's webhook alarm")
+        with db.read_session() as s:
+            drained = s.scalars(sa.select(RunLog.result_json).join(Job, Job.id == RunLog.job_id).where(Job.name == "retry-task drainer", RunLog.status == RunStatus.SUCCESS)).all()
+        assert any('"claimed"' in (data or "") for data in drained)
+        children |= _children(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, read_lines()
+    left = [pid for pid in children if _alive(pid)]
+    assert left == [], f"processes left behind: {left}"
+    assert "demo stopped" in read_lines()
+    with db.session() as s:  # the printed login is real
+        assert authenticate(s, login.group(1), login.group(2), SYSTEM_CLOCK.now_ms()) is not None
+    # the long job was killed by the executors' shutdown and its result still reached the admin
+    assert _count(db, "long job (watch it, kill it)", RunStatus.FAILED) == 1
+    db.dispose()
+
+
+def test_demo_refuses_a_busy_port_and_a_used_folder(tmp_path: Path) -> None:
+    import socket
+
+    from tests.support.cli import assert_one_line_error, run_cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("demo", "--port", str(port), "--dir", str(tmp_path / "fresh"), home=tmp_path)
+    assert_one_line_error(result, f"port {port}", "--port")
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "something").write_text("x")
+    assert_one_line_error(run_cli("demo", "--dir", str(used), home=tmp_path), "is not empty")
