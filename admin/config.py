@@ -97,7 +97,6 @@ class Config:
     )
     insecure_no_token: bool = setting(False, "Accept executor calls without a token. For local experiments only; logged loudly.")
     executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)
-    registry_dead_after_s: int = setting(90, "An executor without a heartbeat for this long is dead.", min=10, max=3600)
     # --- scheduler
     scheduler_node_id: str | None = setting(None, "Name of this scheduler process in leases and logs; unique per running process. Empty: hostname-pid-random.")
     tick_interval_ms: int = setting(200, "How often the fire loop claims due fires.", min=10, max=10_000)

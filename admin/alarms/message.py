@@ -29,7 +29,8 @@ def build_message(
     job_name = job.name if job else "(deleted job)"
     job_id = job.id if job else (run.job_id if run else None)
     subject = f"[shardcron] job {job_name} (#{job_id}) failed: run {run_id}"
-    console_url = public_url.rstrip("/") if public_url else None
+    # The console's run page (web blueprint at /); only when the admin knows its public URL.
+    console_url = f"{public_url.rstrip('/')}/runs/{run_id}" if public_url else None
     run_doc: dict[str, Any] = {"id": run_id}
     if run is not None:
         run_doc.update(

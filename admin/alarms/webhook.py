@@ -1,4 +1,8 @@
-"""Webhook alarms: the alarm's JSON document POSTed to the job's URL; any 2xx is delivered."""
+"""Webhook alarms: the alarm's JSON document POSTed to the job's URL; any 2xx is delivered.
+
+Redirects are not followed and the answer's body is not kept, so a webhook URL pointed at an
+internal service learns nothing but a status code.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +34,14 @@ class WebhookPoster:
                 headers={"Content-Type": "application/json", "User-Agent": "shardcron-alarm"},
                 timeout=self.timeout_s,
                 allow_redirects=False,
+                stream=True,  # the body is never read
             )
         except requests.Timeout:
             raise AlarmDeliveryError(f"webhook {url} did not answer within {self.timeout_s:g} s") from None
         except requests.RequestException as exc:
             raise AlarmDeliveryError(f"webhook {url} unreachable: {type(exc).__name__}: {exc}") from None
         with response:
+            # Only the status is recorded: the answer's body never reaches the console, so a
+            # webhook URL cannot be used to read from services the admin can reach.
             if not 200 <= response.status_code < 300:
-                raise AlarmDeliveryError(f"webhook {url} answered HTTP {response.status_code}: {response.text[:200]}")
+                raise AlarmDeliveryError(f"webhook {url} answered HTTP {response.status_code}")

@@ -19,7 +19,7 @@ from ..db import Database
 from ..enums import RunStatus
 from ..models import DailyReport, RunLog
 from ..upserts import upsert
-from .lease import Lease
+from .lease import Lease, LeaseHolder
 
 _COUNT_COLUMN = {
     RunStatus.PENDING: "running_count",
@@ -40,7 +40,7 @@ def day_bounds_ms(day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
     return datetime_to_ms(start), datetime_to_ms(end)
 
 
-class DailyReportMonitor:
+class DailyReportMonitor(LeaseHolder):
     name = "daily-report"
     interval_s = 60.0
 

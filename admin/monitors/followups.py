@@ -21,7 +21,7 @@ from ..db import Database
 from ..enums import AlarmChannel, AlarmStatus, FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from ..models import Alarm, Fire, Job, RunLog
 from ..upserts import insert_ignoring_duplicates
-from .lease import Lease
+from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.followups")
 
@@ -88,7 +88,7 @@ def _fire(job_id: int, fire_at_ms: int, trigger_type: TriggerType, origin_ref: i
     return row
 
 
-class FollowupMonitor:
+class FollowupMonitor(LeaseHolder):
     name = "followups"
     interval_s = 1.0
 

@@ -51,3 +51,13 @@ class Lease:
         """Give the lease up (on shutdown) so another node takes over at once."""
         with self.db.session() as session:
             session.execute(sa.update(_TABLE).where(_TABLE.c.name == self.name, _TABLE.c.owner == self.owner).values(owner=None, lease_until_ms=0))
+
+
+class LeaseHolder:
+    """A monitor doing leased work: `close()` (called by the scheduler runner on a clean stop)
+    hands the lease back so another node takes the work over at once instead of after `lease_ms`."""
+
+    lease: Lease
+
+    def close(self) -> None:
+        self.lease.release()

@@ -31,7 +31,7 @@ from ..enums import AddressType, FollowupStatus, RunStatus
 from ..models import ExecutorGroup, RunLog
 from ..scheduling.executor_client import ExecutorClient
 from ..scheduling.registry_view import live_addresses
-from .lease import Lease
+from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.lost_runs")
 
@@ -39,7 +39,7 @@ LOST_CODE = 500
 BATCH = 1_000
 
 
-class LostRuns:
+class LostRuns(LeaseHolder):
     name = "lost-runs"
     interval_s = 10.0
 

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from ..db import Database
 from ..models import ExecutorRegistry
 from ..scheduling.registry_view import DEAD_AFTER_MS
-from .lease import Lease
+from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.registry_sweep")
 
 
-class RegistrySweep:
+class RegistrySweep(LeaseHolder):
     name = "registry-sweep"
     interval_s = 30.0
 

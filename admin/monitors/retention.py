@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from ..db import Database
 from ..enums import AlarmStatus, FireStatus
 from ..models import Alarm, Fire, RunLog
-from .lease import Lease
+from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.retention")
 
@@ -22,7 +22,7 @@ EVERY_MS = 3_600_000
 BATCH = 1_000
 
 
-class RunLogRetention:
+class RunLogRetention(LeaseHolder):
     name = "run-log-retention"
     interval_s = 60.0
 

@@ -21,7 +21,7 @@ from ..enums import FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Job, RunLog
 from ..scheduling.executor_client import ExecutorClient
 from ..scheduling.registry_view import is_group_executor
-from .lease import Lease
+from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.run_timeouts")
 
@@ -36,7 +36,7 @@ class _TimedOut:
     kill: bool
 
 
-class RunTimeouts:
+class RunTimeouts(LeaseHolder):
     name = "run-timeouts"
     interval_s = 5.0
 
@@ -71,9 +71,11 @@ class RunTimeouts:
                 .limit(500)
             ).all()
             for row in rows:
+                kill = self._may_kill(session, row, now_ms)
                 msg = (
                     f"timed out: still running {(now_ms - row.trigger_at_ms) // 1000} s after its trigger "
-                    f"(job timeout {row.timeout_s} s + {self.grace_ms // 1000} s grace); the executor was told to kill it"
+                    f"(job timeout {row.timeout_s} s + {self.grace_ms // 1000} s grace); "
+                    + ("the executor was told to kill it" if kill else "no kill sent (its executor is not live, or runs a newer run of the job)")
                 )
                 changed = session.execute(
                     sa.update(RunLog)
@@ -88,7 +90,7 @@ class RunTimeouts:
                 ).rowcount
                 if not changed:
                     continue  # its result arrived meanwhile
-                timed_out.append(_TimedOut(row.id, row.job_id, row.executor_address, self._may_kill(session, row, now_ms)))
+                timed_out.append(_TimedOut(row.id, row.job_id, row.executor_address, kill))
         if timed_out:
             log.warning("failed %d run(s) as timed out: %s", len(timed_out), [t.run_id for t in timed_out])
         return timed_out

@@ -113,6 +113,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
             }
         )
     if params:
+        params.sort(key=lambda p: p["b_id"])  # rows locked in key order, as every other writer does
         stmt = (
             sa.update(_RUNS)
             .where(_RUNS.c.id == sa.bindparam("b_id"), _unfinished())
@@ -162,7 +163,7 @@ def apply_progress(session: Session, reports: Sequence[ProgressParam], now_ms: i
         )
         session.connection().execute(
             stmt,
-            [{"b_id": r.log_id, "b_done": r.done, "b_total": r.total, "b_data": _json_or_none(r.data)} for r in latest.values()],
+            [{"b_id": r.log_id, "b_done": r.done, "b_total": r.total, "b_data": _json_or_none(r.data)} for _, r in sorted(latest.items())],
         )
         outcome.applied.extend(latest)
     return outcome

@@ -40,6 +40,9 @@ class Loop(Protocol):
 
     def tick(self, now_ms: int) -> None: ...
 
+    # Optional: `close()`, called once after the loop's thread ended on a clean stop (monitors
+    # give their singleton leases back there).
+
 
 def default_node_id() -> str:
     """hostname-pid plus a random suffix: unique even for a container restarted with pid 1."""
@@ -122,6 +125,13 @@ class SchedulerRunner:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        for loop in self.loops:
+            close = getattr(loop, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log.exception("scheduler loop did not close cleanly", extra={"loop": loop.name, "node_id": self.node_id})
         self.dispatcher.stop(self.drain_timeout_s)
         try:
             released = self.store.release(sorted(self._unprepared()))

@@ -46,3 +46,17 @@ def test_lost_run_is_failed_followed_up_and_alarmed(db, fake_clock, tmp_path) ->
             assert [a.status for a in s.scalars(sa.select(Alarm))] == [AlarmStatus.SENT]
     finally:
         hook.stop()
+
+
+def test_a_clean_stop_hands_the_leases_over_at_once(db, fake_clock, tmp_path) -> None:
+    ctx = AdminContext(load_config(env={}, overrides={"instance_dir": str(tmp_path)}), db, fake_clock)
+    first, second = build_monitors(ctx, "node-a"), build_monitors(ctx, "node-b")
+    leased = [m for m in first if hasattr(m, "lease")]
+    assert leased, "the singleton monitors hold leases"
+    for monitor in leased:
+        assert monitor.lease.acquire(fake_clock.now_ms())
+    others = {m.name: m for m in second}
+    assert not any(others[m.name].lease.acquire(fake_clock.now_ms()) for m in leased)
+    for monitor in leased:
+        monitor.close()
+    assert all(others[m.name].lease.acquire(fake_clock.now_ms()) for m in leased)

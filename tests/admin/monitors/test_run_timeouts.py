@@ -42,7 +42,7 @@ def test_overdue_run_fails_with_502_and_is_killed(db, fake_clock, executor, clie
     monitor.tick(T0 + 90_001)
     row = run_row(db, run)
     assert (row.status, row.handle_code, row.handle_at_ms, row.followup_status) == (RunStatus.FAILED, 502, T0 + 90_001, FollowupStatus.PENDING)
-    assert row.handle_msg.startswith("timed out: still running 90 s after its trigger (job timeout 60 s + 30 s grace)")
+    assert row.handle_msg == "timed out: still running 90 s after its trigger (job timeout 60 s + 30 s grace); the executor was told to kill it"
     assert executor.calls == [("/kill", {"jobId": job}, TOKEN)]
     assert run_row(db, untimed).status == RunStatus.RUNNING  # jobs without a timeout are never timed out
     monitor.tick(T0 + 200_000)
@@ -69,4 +69,5 @@ def test_no_kill_for_dead_executors_or_when_a_newer_run_of_the_job_runs_there(db
     RunTimeouts(db, "node-a", client, grace_s=0).tick(T0 + 60_000)
     assert run_row(db, on_dead).status == RunStatus.FAILED
     assert run_row(db, old).status == RunStatus.FAILED
+    assert run_row(db, old).handle_msg.endswith("no kill sent (its executor is not live, or runs a newer run of the job)")
     assert executor.calls == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +12,9 @@ import sqlalchemy as sa
 from shardcron.admin import create_app
 from shardcron.admin.config import load_config
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry
+from shardcron.admin.rpc.registry_store import record_heartbeat
 from shardcron.admin.scheduling.registry_view import live_addresses
+from shardcron.executor.protocol import RegistryParam
 from tests.admin.rpc.conftest import TOKEN
 from tests.support.run_rows import T0, add_group
 
@@ -123,3 +127,18 @@ def test_oversize_body_is_refused_with_the_limit(client, db) -> None:
     assert answer["code"] == 500
     assert answer["msg"] == f"body is over the {5 * 1024 * 1024}-byte limit"
     assert registrations(db) == []
+
+
+def test_concurrent_first_registrations_make_one_row(db) -> None:
+    param = RegistryParam.from_wire(json.loads(XXL_24_REGISTRY))
+    barrier = Barrier(4)
+
+    def register_once(i: int) -> None:
+        barrier.wait(timeout=10)
+        with db.session() as s:
+            record_heartbeat(s, param, T0 + i)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(register_once, range(4)))  # re-raises any unique-key error
+    [(_, _, address, registered, beat)] = registrations(db)
+    assert address == "http://10.0.0.7:9999" and registered in range(T0, T0 + 4) and beat in range(T0, T0 + 4)

@@ -75,8 +75,13 @@ def test_scheduler_runs_alone_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     proc = subprocess.Popen([str(script), "scheduler", "--node-id", "solo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: len(receiver.runs) >= 2, timeout_s=30, what="two fires of the job")
-        with db.read_session() as s:
-            assert [n.node_id for n in s.execute(sa.select(SchedulerNode)).scalars()] == ["solo"]
+
+        def nodes() -> list[str]:
+            with db.read_session() as s:
+                return [n.node_id for n in s.execute(sa.select(SchedulerNode)).scalars()]
+
+        # the heartbeat thread may commit its first row a moment after the fire loop's first fires
+        wait_until(lambda: nodes() == ["solo"], timeout_s=10, what="the node's heartbeat row")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
