@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app
 
 from .. import AdminContext
+from ..api.context import executor_client  # noqa: F401  (one pooled client per app, shared with the REST API)
 
 
 def admin_ctx() -> AdminContext:
@@ -26,28 +27,3 @@ def safe_next(target: str | None, default: str) -> str:
         return default
     return target
 
-
-def form_text(name: str, default: str = "") -> str:
-    value = request.form.get(name)
-    return default if value is None else value.strip()
-
-
-_CLIENT_KEY = "shardcron.executor_client"
-
-
-def executor_client():
-    """The app's pooled client for admin -> executor calls (log tail, kill), made on first use.
-
-    Services decide whom it may call (registered, live executors of the run's group only)."""
-    from ..config import read_or_create_secret
-    from ..scheduling.executor_client import ExecutorClient
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    client = app.extensions.get(_CLIENT_KEY)
-    if client is None:
-        config = admin_ctx().config
-        client = app.extensions.setdefault(
-            _CLIENT_KEY,
-            ExecutorClient(read_or_create_secret(config, "access_token"), connect_timeout_s=config.executor_timeout_s, read_timeout_s=config.executor_timeout_s),
-        )
-    return client

@@ -23,7 +23,7 @@ from .group_choices import group_choices
 RANGES = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
 ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 REFRESH_MS = 2000
-FILTER_KEYS = ("group_id", "job_id", "status", "trigger_type", "range", "from", "to", "per_page")
+FILTER_KEYS = ("group_id", "job_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
 
 
 def _utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | None:
@@ -40,7 +40,7 @@ def _utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | No
 
 def _filter_args(args: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
     errors: dict[str, str] = {}
-    values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "status", "trigger_type")}
+    values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "status", "trigger_type", "order")}
     if args.get("range"):
         if args["range"] not in RANGES:
             errors["range"] = f"must be one of {', '.join(RANGES)}"

@@ -223,6 +223,11 @@ def test_run_list_one_row_per_shard_with_drainer_counts_and_filters(console: Con
     assert client.get("/runs?range=24h").get_data(as_text=True).count('class="shard"') == 3
     window = client.get("/runs?from=2025-12-28T00:00&to=2025-12-30T00:00").get_data(as_text=True)
     assert window.count('class="shard"') == 1 and "smtp down" in window
+    newest_first = client.get("/runs").get_data(as_text=True)
+    oldest_first = client.get("/runs?order=asc").get_data(as_text=True)
+    assert newest_first.index("drain") < newest_first.index("mailer")
+    assert oldest_first.index("mailer") < oldest_first.index(">drain<")
+    assert 'href="/runs?order=asc&amp;page=1"' in newest_first
     assert client.get("/runs?status=NOPE").status_code == 400
     assert client.get("/runs?from=yesterday").status_code == 400
 
@@ -231,8 +236,9 @@ def test_running_runs_refresh_themselves(console: Console) -> None:
     client = _admin(console)
     group_id = data.add_group(console.db, "billing")
     job_id = data.add_job(console.db, group_id, "drain")
-    run_id = data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9001")
-    assert 'data-autorefresh="2000"' in client.get("/runs").get_data(as_text=True)
+    run_id = data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9001", progress_done=40, progress_total=120)
+    listing = client.get("/runs").get_data(as_text=True)
+    assert 'data-autorefresh="2000"' in listing and "40 of 120 done" in listing
     detail = client.get(f"/runs/{run_id}").get_data(as_text=True)
     assert 'data-autorefresh="2000"' in detail and 'id="kill-run"' in detail and f'data-log-url="/runs/{run_id}/log"' in detail
 
