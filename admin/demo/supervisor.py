@@ -115,8 +115,8 @@ class DemoSupervisor:
         start_demo_jobs(self._db, self.setup, webhook_url=self.alarms.url, now_ms=SYSTEM_CLOCK.now_ms())
 
     def _wait_for(self, what: str, ready: Callable[[], bool], timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        deadline = SYSTEM_CLOCK.monotonic() + timeout_s
+        while SYSTEM_CLOCK.monotonic() < deadline:
             if (dead := self.dead_child()) is not None:
                 raise ShardcronError(f"the demo's {dead.name} process exited with status {dead.proc.returncode}; see {dead.log_path}")
             if ready():
