@@ -39,13 +39,16 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
 
     from .api import bp as api_v1_blueprint
+    from .web import bp as web_blueprint
 
     app.register_blueprint(api_v1_blueprint)
+    app.register_blueprint(web_blueprint)
     app.register_blueprint(ops.blueprint)
 
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
+
     return app
 
 

@@ -84,6 +84,8 @@ class Config:
         check=_check_secret,
     )
     session_lifetime_minutes: int = setting(720, "Console sessions expire after this long without use.", min=5, max=43_200)
+    session_max_age_hours: int = setting(168, "Console sessions end this long after login, however busy they are.", min=1, max=8_760)
+    session_cookie_secure: bool = setting(False, "Send the console's session cookie only over HTTPS (set it when the console is served over TLS).")
     login_max_failures: int = setting(5, "Failed logins in a row before an account is locked for login_lockout_s.", min=1, max=100)
     login_lockout_s: int = setting(300, "How long a throttled login stays locked.", min=1, max=86_400)
     # --- executor-facing API

@@ -6,6 +6,12 @@
     `lost_run_after_s` later, the run is FAILED "lost: executor gone"; if it comes back first,
     the note is cleared. An executor that stops at T is therefore failed as lost by
     T + 90 s + lost_run_after_s + 2 x 10 s (the monitor's interval) at the latest.
+  * RUNNING, executor live but without the run: an executor that restarted within the 90 s
+    window looks live, yet its runs are gone. For runs older than `lost_run_after_s` the
+    monitor asks the executor `/idleBeat` for the job; "idle" (no worker running or queued for
+    it) is noted the same way, and an executor that stays idle for the job `lost_run_after_s`
+    longer fails the run. The wait covers a result still on its way (executors re-send spooled
+    results every 10-30 s); a busy answer (any run of the job) counts as still running.
   * PENDING, never acknowledged: the scheduler wrote the row but no answer of `/run` was ever
     recorded (the scheduler died mid-dispatch); after `lost_run_after_s` (far above the
     dispatcher's call timeout) the run is FAILED "lost: trigger never acknowledged".
@@ -68,7 +74,7 @@ class LostRuns:
     def _check_running(self, now_ms: int) -> None:
         with self.db.read_session() as session:
             rows = session.execute(
-                sa.select(RunLog.id, RunLog.group_id, RunLog.executor_address, RunLog.executor_gone_at_ms)
+                sa.select(RunLog.id, RunLog.job_id, RunLog.group_id, RunLog.executor_address, RunLog.trigger_at_ms, RunLog.executor_gone_at_ms)
                 .where(RunLog.status == RunStatus.RUNNING)
                 .order_by(RunLog.id)
                 .limit(BATCH)
@@ -77,27 +83,45 @@ class LostRuns:
                 return
             groups = {g.id: g for g in session.scalars(sa.select(ExecutorGroup).where(ExecutorGroup.id.in_(sorted({r.group_id for r in rows}))))}
             live = {gid: set(live_addresses(session, group, now_ms)) for gid, group in groups.items()}
-        manual_checks: dict[str, bool] = {}
-        gone, back = [], []
+        # HTTP checks happen here, outside any transaction, once per address (or address and job) per tick.
+        beats: dict[str, bool] = {}
+        idle: dict[tuple[str, int], bool] = {}
+        missing: dict[int, str] = {}  # run id -> why it is missing
+        back = []
         for row in rows:
             group = groups.get(row.group_id)
-            is_live = bool(row.executor_address) and group is not None and row.executor_address in live[row.group_id]
-            if is_live and group.address_type == AddressType.MANUAL:
-                if row.executor_address not in manual_checks:  # one /beat per address per tick, outside any transaction
-                    manual_checks[row.executor_address] = self.client.beat(row.executor_address).ok
-                is_live = manual_checks[row.executor_address]
-            if not is_live:
-                gone.append(row)
+            address = row.executor_address
+            reason = None
+            if not address or group is None or address not in live[row.group_id]:
+                reason = f"lost: executor gone ({address or 'no address'} not live for {self.lost_after_ms // 1000} s or more)"
+            elif group.address_type == AddressType.MANUAL and not self._answers_beat(address, beats):
+                reason = f"lost: executor gone ({address} not answering /beat for {self.lost_after_ms // 1000} s or more)"
+            elif row.trigger_at_ms < now_ms - self.lost_after_ms:
+                key = (address, row.job_id)
+                if key not in idle:
+                    idle[key] = self.client.idle_beat(address, row.job_id).ok
+                if idle[key]:
+                    reason = (
+                        f"lost: executor {address} no longer runs it (job {row.job_id} idle there for "
+                        f"{self.lost_after_ms // 1000} s or more; the executor restarted or dropped the run)"
+                    )
+            if reason is not None:
+                missing[row.id] = reason
             elif row.executor_gone_at_ms is not None:
                 back.append(row.id)
-        self._record(now_ms, gone, back)
+        self._record(now_ms, rows, missing, back)
 
-    def _record(self, now_ms: int, gone: list, back: list[int]) -> None:
-        first_seen = [row.id for row in gone if row.executor_gone_at_ms is None]
+    def _answers_beat(self, address: str, beats: dict[str, bool]) -> bool:
+        if address not in beats:
+            beats[address] = self.client.beat(address).ok
+        return beats[address]
+
+    def _record(self, now_ms: int, rows: list, missing: dict[int, str], back: list[int]) -> None:
+        first_seen = [row.id for row in rows if row.id in missing and row.executor_gone_at_ms is None]
         overdue = defaultdict(list)
-        for row in gone:
-            if row.executor_gone_at_ms is not None and now_ms - row.executor_gone_at_ms >= self.lost_after_ms:
-                overdue[row.executor_address].append(row.id)
+        for row in rows:
+            if row.id in missing and row.executor_gone_at_ms is not None and now_ms - row.executor_gone_at_ms >= self.lost_after_ms:
+                overdue[missing[row.id]].append(row.id)
         with self.db.session() as session:
             if first_seen:
                 session.execute(
@@ -106,12 +130,11 @@ class LostRuns:
                 )
             if back:
                 session.execute(sa.update(RunLog).where(RunLog.id.in_(back)).values(executor_gone_at_ms=None))
-            for address, ids in overdue.items():
-                msg = f"lost: executor gone ({address or 'no address'} not live for {self.lost_after_ms // 1000} s or more)"
+            for msg, ids in overdue.items():
                 failed = session.execute(
                     sa.update(RunLog)
                     .where(RunLog.id.in_(ids), RunLog.status == RunStatus.RUNNING)
                     .values(status=RunStatus.FAILED, handle_code=LOST_CODE, handle_msg=msg, handle_at_ms=now_ms,
                             followup_status=FollowupStatus.PENDING)
                 ).rowcount
-                log.warning("failed %d run(s) as lost: executor %s gone", failed, address)
+                log.warning("failed %d run(s): %s", failed, msg)

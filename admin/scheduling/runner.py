@@ -80,7 +80,7 @@ class SchedulerRunner:
         self.node_id = node_id or config.scheduler_node_id or default_node_id()
         self.clock = ctx.clock
         self.client = ExecutorClient(
-            read_or_create_secret(config, "access_token"),
+            None if config.insecure_no_token else read_or_create_secret(config, "access_token"),
             connect_timeout_s=config.executor_timeout_s,
             read_timeout_s=config.executor_timeout_s,
             pool_size=max(8, config.trigger_workers // 4),

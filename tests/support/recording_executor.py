@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 from .net import free_port
@@ -19,6 +20,8 @@ class RecordingExecutor:
         self.port = free_port()
         self.calls: list[tuple[str, Any, str | None]] = []  # (path, JSON body or None, token)
         self.answers: dict[str, int] = {}
+        #: When set: the envelope code for a body (overrides `answers`).
+        self.answer_for: Callable[[Any], int] | None = None
         self._lock = threading.Lock()
         stub = self
 
@@ -27,7 +30,8 @@ class RecordingExecutor:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with stub._lock:
                     stub.calls.append((self.path, json.loads(raw) if raw else None, self.headers.get("XXL-JOB-ACCESS-TOKEN")))
-                    code = stub.answers.get(self.path, 200)
+                    body_json = json.loads(raw) if raw else None
+                    code = stub.answer_for(body_json) if stub.answer_for else stub.answers.get(self.path, 200)
                 body = json.dumps({"code": code, "msg": None if code == 200 else "refused", "content": None}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -28,7 +28,8 @@ def test_run_of_a_vanished_executor_is_failed_within_the_bound(db, client) -> No
     job = add_job(db, add_group(db, "billing"))
     register(db, "billing", A, T0)  # A's last heartbeat: T0
     register(db, "billing", B, T0 + 200_000)
-    on_a, on_b = add_run(db, job, executor_address=A), add_run(db, job, executor_address=B)
+    on_a = add_run(db, job, executor_address=A)
+    on_b = add_run(db, job, executor_address=B, trigger_at_ms=T0 + 200_000)  # young: B is not asked /idleBeat
     monitor = LostRuns(db, "node-a", client, lost_after_s=120)
     monitor.tick(T0 + 89_999)  # A still inside its heartbeat window
     assert run_row(db, on_a).executor_gone_at_ms is None
@@ -44,18 +45,26 @@ def test_run_of_a_vanished_executor_is_failed_within_the_bound(db, client) -> No
 
 
 def test_executor_back_in_time_clears_the_note(db, client) -> None:
-    job = add_job(db, add_group(db, "billing"))
-    register(db, "billing", A, T0)
-    run = add_run(db, job, executor_address=A)
-    monitor = LostRuns(db, "node-a", client, lost_after_s=120)
-    monitor.tick(T0 + 100_000)
-    assert run_row(db, run).executor_gone_at_ms == T0 + 100_000
-    with db.session() as s:
-        s.execute(sa.text("UPDATE sc_executor_registry SET heartbeat_at_ms = :t"), {"t": T0 + 150_000})
-    monitor.tick(T0 + 160_000)
-    assert run_row(db, run).executor_gone_at_ms is None
-    monitor.tick(T0 + 230_000)  # 130 s after the first note, but the executor came back in between
-    assert run_row(db, run).status == RunStatus.RUNNING
+    stub = RecordingExecutor().start()
+    stub.answers["/idleBeat"] = 500  # the run is still running there
+    try:
+        job = add_job(db, add_group(db, "billing"))
+        register(db, "billing", stub.address, T0)
+        run = add_run(db, job, executor_address=stub.address)
+        monitor = LostRuns(db, "node-a", client, lost_after_s=120)
+        monitor.tick(T0 + 100_000)
+        assert run_row(db, run).executor_gone_at_ms == T0 + 100_000
+        with db.session() as s:
+            s.execute(sa.text("UPDATE sc_executor_registry SET heartbeat_at_ms = :t"), {"t": T0 + 150_000})
+        monitor.tick(T0 + 160_000)
+        assert run_row(db, run).executor_gone_at_ms is None
+        with db.session() as s:
+            s.execute(sa.text("UPDATE sc_executor_registry SET heartbeat_at_ms = :t"), {"t": T0 + 220_000})
+        monitor.tick(T0 + 230_000)  # 130 s after the first note, but the executor came back in between
+        assert run_row(db, run).status == RunStatus.RUNNING
+        assert ("/idleBeat", {"jobId": job}) in [(p, b) for p, b, _ in stub.calls]
+    finally:
+        stub.stop()
 
 
 def test_pending_row_never_acknowledged_is_failed(db, client) -> None:
@@ -74,16 +83,53 @@ def test_manual_group_executor_is_checked_with_beat(db, client) -> None:
     try:
         job = add_job(db, add_group(db, "manual-app", manual=[stub.address, A]))
         answering = add_run(db, job, executor_address=stub.address)
+        also_answering = add_run(db, job, executor_address=stub.address)
         unlisted = add_run(db, job, executor_address="http://10.9.9.9:9999")
         monitor = LostRuns(db, "node-a", client, lost_after_s=30)
         monitor.tick(T0)
-        assert stub.paths() == ["/beat"]
+        assert stub.paths() == ["/beat"]  # once per address, however many runs it has
         assert run_row(db, answering).executor_gone_at_ms is None
+        assert run_row(db, also_answering).executor_gone_at_ms is None
         assert run_row(db, unlisted).executor_gone_at_ms == T0
         stub.answers["/beat"] = 500  # listed but not answering: gone
         monitor.tick(T0 + 10_000)
         monitor.tick(T0 + 40_000)
         assert run_row(db, answering).status == RunStatus.FAILED
         assert run_row(db, unlisted).status == RunStatus.FAILED
+    finally:
+        stub.stop()
+
+
+def test_live_executor_that_no_longer_runs_the_job_loses_the_run(db, client) -> None:
+    stub = RecordingExecutor().start()  # answers /idleBeat 200: the job is idle there (it restarted)
+    try:
+        job = add_job(db, add_group(db, "billing"))
+        busy_job = add_job(db, add_group(db, "other"), name="busy")
+        run = add_run(db, job, executor_address=stub.address, trigger_at_ms=T0)
+        busy = add_run(db, busy_job, executor_address=stub.address, trigger_at_ms=T0)
+        monitor = LostRuns(db, "node-a", client, lost_after_s=120)
+
+        def tick(at_ms: int) -> None:
+            with db.session() as s:  # the executor keeps heartbeating under both groups
+                s.execute(sa.text("DELETE FROM sc_executor_registry"))
+            register(db, "billing", stub.address, at_ms)
+            register(db, "other", stub.address, at_ms)
+            monitor.tick(at_ms)
+
+        tick(T0 + 120_000)  # not older than lost_run_after_s yet: not asked
+        assert stub.calls == []
+        tick(T0 + 120_001)  # both answer idle (the stub's default)
+        assert [(p, b) for p, b, _ in stub.calls] == [("/idleBeat", {"jobId": job}), ("/idleBeat", {"jobId": busy_job})]
+        assert run_row(db, run).executor_gone_at_ms == T0 + 120_001
+        assert run_row(db, busy).executor_gone_at_ms == T0 + 120_001
+        stub.calls.clear()
+        # the busy job's worker shows up (e.g. the run was queued): its note is cleared
+        busy_job_answers = {job: 200, busy_job: 500}
+        stub.answer_for = lambda body: busy_job_answers[body["jobId"]]
+        tick(T0 + 240_001)
+        row = run_row(db, run)
+        assert (row.status, row.handle_code) == (RunStatus.FAILED, 500)
+        assert row.handle_msg == f"lost: executor {stub.address} no longer runs it (job {job} idle there for 120 s or more; the executor restarted or dropped the run)"
+        assert (run_row(db, busy).status, run_row(db, busy).executor_gone_at_ms) == (RunStatus.RUNNING, None)
     finally:
         stub.stop()

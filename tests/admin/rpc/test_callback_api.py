@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from shardcron.admin.enums import FollowupStatus, RunStatus
 from tests.admin.rpc.test_registry_api import post
@@ -146,3 +147,12 @@ def test_malformed_progress_is_refused(client, db, job_id) -> None:
     answer = post(client, "/api/progress", json.dumps([{"logId": run, "done": -1}]))
     assert answer["code"] == 500 and "cannot be negative" in answer["msg"]
     assert run_row(db, run).progress_done is None
+
+
+def test_database_failure_is_answered_so_the_executor_sends_again(client, db, job_id) -> None:
+    run = add_run(db, job_id)
+    with db.session() as s:
+        s.execute(sa.text("DROP TABLE sc_run_log"))
+    answer = post(client, "/api/callback", json.dumps([{"logId": run, "handleCode": 200}]))
+    assert answer["code"] == 500
+    assert answer["msg"].startswith("admin database unavailable, try again:")

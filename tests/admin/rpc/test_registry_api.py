@@ -115,3 +115,11 @@ def test_insecure_mode_accepts_calls_without_token(tmp_path, db, fake_clock, cap
     assert any("INSECURE admin" in r.getMessage() for r in caplog.records)
     assert post(client, "/api/registry", XXL_24_REGISTRY, token=None)["code"] == 200
     assert len(registrations(db)) == 1
+
+
+def test_oversize_body_is_refused_with_the_limit(client, db) -> None:
+    body = b'{"registryGroup":"EXECUTOR","registryKey":"billing","registryValue":"http://10.0.0.7:9999/","pad":"' + b"x" * (5 * 1024 * 1024) + b'"}'
+    answer = post(client, "/api/registry", body)
+    assert answer["code"] == 500
+    assert answer["msg"] == f"body is over the {5 * 1024 * 1024}-byte limit"
+    assert registrations(db) == []

@@ -1,0 +1,91 @@
+"""The dashboard's per-day success/failure chart, laid out here and drawn as inline SVG by the
+template (no chart library, no script: it renders with JavaScript off and under a strict CSP)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+WIDTH = 720
+HEIGHT = 220
+LEFT = 44  # room for the y-axis labels
+BOTTOM = 24  # room for the day labels
+TOP = 10
+#: Horizontal grid lines above the zero line.
+TICKS = 4
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    width: float
+    success_y: float
+    success_h: float
+    failed_y: float
+    failed_h: float
+    label: str
+    show_label: bool
+    title: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: int
+    plot_bottom: float
+    bars: list[Bar]
+    ticks: list[tuple[float, int]]
+    total_success: int
+    total_failed: int
+
+
+def _nice_step(value: int) -> int:
+    """A round step (1, 2 or 5 x 10^k) such that four steps reach at least `value`."""
+    need = max(1, -(-value // TICKS))
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude >= need:
+                return step * magnitude
+        magnitude *= 10
+
+
+def daily_bars(days: Sequence) -> Chart:
+    """Stacked bars (success below, failed on top), one per day, oldest first."""
+    plot_h = HEIGHT - TOP - BOTTOM
+    plot_w = WIDTH - LEFT - 8
+    step = _nice_step(max((d.success + d.failed for d in days), default=0))
+    top = step * TICKS
+    slot = plot_w / max(len(days), 1)
+    width = max(slot * 0.7, 1.0)
+    every = 1 if len(days) <= 10 else 5
+    bars = []
+    for i, day in enumerate(days):
+        success_h = plot_h * day.success / top
+        failed_h = plot_h * day.failed / top
+        base = TOP + plot_h
+        bars.append(
+            Bar(
+                x=round(LEFT + i * slot + (slot - width) / 2, 2),
+                width=round(width, 2),
+                success_y=round(base - success_h, 2),
+                success_h=round(success_h, 2),
+                failed_y=round(base - success_h - failed_h, 2),
+                failed_h=round(failed_h, 2),
+                label=day.day.strftime("%m-%d"),
+                show_label=(len(days) - 1 - i) % every == 0,
+                title=f"{day.day.isoformat()}: {day.success} succeeded, {day.failed} failed",
+            )
+        )
+    ticks = [(round(TOP + plot_h - plot_h * k / TICKS, 2), step * k) for k in range(TICKS + 1)]
+    return Chart(
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        plot_bottom=TOP + plot_h,
+        bars=bars,
+        ticks=ticks,
+        total_success=sum(d.success for d in days),
+        total_failed=sum(d.failed for d in days),
+    )

@@ -1,0 +1,94 @@
+"""Executor groups: the list with each group's live executors, create/edit (admins), delete."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from ..auth import require_actor, require_admin
+from ..enums import AddressType
+from ..services import groups
+from ..services.errors import NotFound, ServiceError
+from . import bp
+from .context import admin_ctx, now_ms
+
+ADDRESS_TYPE_OPTIONS = [
+    (AddressType.AUTO.value, "AUTO — executors register themselves"),
+    (AddressType.MANUAL.value, "MANUAL — addresses listed here"),
+]
+
+
+@bp.get("/groups")
+@require_actor
+def groups_list():
+    with admin_ctx().db.read_session() as session:
+        rows = groups.list_groups(session, g.actor, now_ms())
+    return render_template("groups.html", groups=rows, now_ms=now_ms())
+
+
+def _form_data() -> dict[str, str]:
+    return {
+        "app_name": request.form.get("app_name", "").strip(),
+        "title": request.form.get("title", "").strip(),
+        "address_type": request.form.get("address_type", AddressType.AUTO.value),
+        "manual_addresses": request.form.get("manual_addresses", ""),
+    }
+
+
+def _render_form(group, form: dict, errors: dict, error: str | None, status: int):
+    return render_template("group_form.html", group=group, form=form, errors=errors, error=error, address_types=ADDRESS_TYPE_OPTIONS), status
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@require_admin
+def group_new():
+    if request.method == "GET":
+        return _render_form(None, {"app_name": "", "title": "", "address_type": "AUTO", "manual_addresses": ""}, {}, None, 200)
+    form = _form_data()
+    try:
+        with admin_ctx().db.session() as session:
+            created = groups.create_group(session, g.actor, form, now_ms=now_ms())
+    except ServiceError as exc:
+        return _render_form(None, form, exc.field_errors, exc.message, 400)
+    flash(f"Executor group {created.app_name} created.", "success")
+    return redirect(url_for("web.groups_list"))
+
+
+@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@require_admin
+def group_edit(group_id: int):
+    try:
+        with admin_ctx().db.read_session() as session:
+            group = groups.get_group(session, g.actor, group_id, now_ms())
+    except NotFound:
+        abort(404)
+    if request.method == "GET":
+        form = {
+            "app_name": group.app_name,
+            "title": group.title,
+            "address_type": group.address_type.value,
+            "manual_addresses": "\n".join(group.manual_addresses),
+        }
+        return _render_form(group, form, {}, None, 200)
+    form = _form_data()
+    try:
+        with admin_ctx().db.session() as session:
+            groups.update_group(session, g.actor, group_id, form, now_ms=now_ms())
+    except ServiceError as exc:
+        return _render_form(group, form, exc.field_errors, exc.message, 400)
+    flash(f"Executor group {form['app_name']} saved.", "success")
+    return redirect(url_for("web.groups_list"))
+
+
+@bp.post("/groups/<int:group_id>/delete")
+@require_admin
+def group_delete(group_id: int):
+    try:
+        with admin_ctx().db.session() as session:
+            groups.delete_group(session, g.actor, group_id)
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web.groups_list"))
+    flash("Executor group deleted.", "success")
+    return redirect(url_for("web.groups_list"))

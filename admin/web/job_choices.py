@@ -1,0 +1,53 @@
+"""The job form's option lists and help texts, from the enums the services validate against."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+from shardcron.executor.protocol import BlockStrategy, GlueType
+
+from ..enums import MisfireStrategy, RouteStrategy, ScheduleType
+
+SCHEDULE_HELP = {
+    ScheduleType.CRON.value: "Cron: 5 fields (min hour dom mon dow) or Quartz 6/7 fields with seconds first, e.g. 0 */5 * * * ? — read in the job's time zone.",
+    ScheduleType.FIX_RATE.value: "Every N seconds: a whole number, e.g. 30.",
+    ScheduleType.NONE.value: "No schedule: the job runs only when triggered by hand, by the API or as a child job. Leave the field empty.",
+}
+
+_LABELS = {
+    "route_strategy": {
+        RouteStrategy.SHARDING_BROADCAST: "SHARDING_BROADCAST — every live executor, shard i of n",
+        RouteStrategy.FAILOVER: "FAILOVER — first that answers /beat",
+        RouteStrategy.BUSYOVER: "BUSYOVER — first that is idle for this job",
+    },
+    "block_strategy": {
+        BlockStrategy.SERIAL_EXECUTION: "SERIAL_EXECUTION — queue behind the running one",
+        BlockStrategy.DISCARD_LATER: "DISCARD_LATER — refuse while one runs",
+        BlockStrategy.COVER_EARLY: "COVER_EARLY — stop the running one",
+    },
+    "misfire_strategy": {
+        MisfireStrategy.DO_NOTHING: "DO_NOTHING — skip missed fires",
+        MisfireStrategy.FIRE_ONCE_NOW: "FIRE_ONCE_NOW — fire once to catch up",
+    },
+}
+
+
+def _options(name: str, enum_cls) -> list[tuple[str, str]]:
+    labels = _LABELS.get(name, {})
+    return [(member.value, labels.get(member, member.value)) for member in enum_cls]
+
+
+def choices_for() -> dict[str, list[tuple[str, str]]]:
+    return {
+        "schedule_type": _options("schedule_type", ScheduleType),
+        "misfire_strategy": _options("misfire_strategy", MisfireStrategy),
+        "route_strategy": _options("route_strategy", RouteStrategy),
+        "block_strategy": _options("block_strategy", BlockStrategy),
+        "glue_type": _options("glue_type", GlueType),
+    }
+
+
+@lru_cache(maxsize=1)
+def timezone_names() -> list[str]:
+    return sorted(name for name in available_timezones() if "/" in name or name == "UTC")

@@ -1,0 +1,140 @@
+"""Runs: the filtered list (one row per shard), run detail with the live log tail, and kill.
+
+The log tail and kill go through the runs service, which calls only a live, registered executor
+of the run's group; the console never calls an address itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from ..auth import require_actor
+from ..enums import RunStatus, TriggerType
+from ..services import runs
+from ..services.errors import NotFound, ServiceError
+from ..services.paging import PageRequest
+from . import bp
+from .context import admin_ctx, executor_client, now_ms
+from .group_choices import group_choices
+
+#: The "last ..." choices of the time filter, in milliseconds.
+RANGES = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
+ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
+REFRESH_MS = 2000
+FILTER_KEYS = ("group_id", "job_id", "status", "trigger_type", "range", "from", "to", "per_page")
+
+
+def _utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | None:
+    """A `datetime-local` value read as UTC -> epoch ms (as the service's text filter wants)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    except ValueError:
+        errors[field] = f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
+        return None
+    return str(int(moment.timestamp() * 1000))
+
+
+def _filter_args(args: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    errors: dict[str, str] = {}
+    values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "status", "trigger_type")}
+    if args.get("range"):
+        if args["range"] not in RANGES:
+            errors["range"] = f"must be one of {', '.join(RANGES)}"
+        else:
+            values["from_ms"] = str(now_ms() - RANGES[args["range"]])
+    else:
+        values["from_ms"] = _utc_input_to_ms(args.get("from", ""), "from", errors)
+        values["to_ms"] = _utc_input_to_ms(args.get("to", ""), "to", errors)
+    return values, errors
+
+
+@bp.get("/runs")
+@require_actor
+def runs_list():
+    args = {key: request.args[key] for key in FILTER_KEYS if request.args.get(key)}
+    page = None
+    values, errors = _filter_args(args)
+    with admin_ctx().db.read_session() as session:
+        group_options = group_choices(session, g.actor)
+        if not errors:
+            try:
+                flt = runs.RunFilter.parse(values)
+                page = runs.list_runs(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
+            except ServiceError as exc:
+                errors = exc.field_errors or {"filter": exc.message}
+    active = bool(page and any(run.status in ACTIVE for run in page.items)) or _awaiting_fire(request.args.get("fire_id"))
+    return (
+        render_template(
+            "runs.html",
+            page=page,
+            args=args,
+            errors=errors,
+            groups=group_options,
+            statuses=[s.value for s in RunStatus],
+            trigger_types=[t.value for t in TriggerType],
+            ranges=list(RANGES),
+            refresh_ms=REFRESH_MS if active else None,
+        ),
+        400 if errors else 200,
+    )
+
+
+def _awaiting_fire(fire_id: str | None) -> bool:
+    """Right after a trigger the list names its fire: keep refreshing until its runs exist (the
+    scheduler dispatches a manual fire within a tick or two)."""
+    if not fire_id or not fire_id.isdigit():
+        return False
+    with admin_ctx().db.read_session() as session:
+        return not runs.list_fire_runs(session, g.actor, int(fire_id))
+
+
+@bp.get("/runs/<int:run_id>")
+@require_actor
+def run_detail(run_id: int):
+    try:
+        with admin_ctx().db.read_session() as session:
+            run = runs.get_run(session, g.actor, run_id)
+            shards = runs.list_fire_runs(session, g.actor, run.fire_id) if run.fire_id is not None else [run]
+    except NotFound:
+        abort(404)
+    active = run.status in ACTIVE or any(s.status in ACTIVE for s in shards)
+    return render_template("run_detail.html", run=run, shards=shards, refresh_ms=REFRESH_MS if active else None, can_kill=run.status in ACTIVE)
+
+
+@bp.get("/runs/<int:run_id>/log")
+@require_actor
+def run_log(run_id: int):
+    """One page of the run's log from its executor (JSON for the live tail)."""
+    raw = request.args.get("from_line", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        return jsonify(error={"message": "from_line must be a whole number, 1 or more", "fields": {"from_line": "must be 1 or more"}}), 400
+    try:
+        page = runs.read_run_log(admin_ctx().db, g.actor, run_id, executor_client(), from_line=int(raw), now_ms=now_ms())
+    except ServiceError as exc:
+        return jsonify(error={"message": exc.message, "fields": exc.field_errors}), exc.status
+    return jsonify(
+        run_id=page.run_id,
+        from_line=page.from_line,
+        to_line=page.to_line,
+        content=page.content,
+        is_end=page.is_end,
+        run_status=page.run_status.value,
+    )
+
+
+@bp.post("/runs/<int:run_id>/kill")
+@require_actor
+def run_kill(run_id: int):
+    try:
+        result = runs.kill_run(admin_ctx().db, g.actor, run_id, executor_client(), now_ms=now_ms())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(result.message, "success")
+    return redirect(url_for("web.run_detail", run_id=run_id))

@@ -1,0 +1,186 @@
+// shardcron console behaviour. No inline scripts (the CSP forbids them); everything is wired
+// here from data-* attributes. Text from the server is always inserted with textContent.
+"use strict";
+
+(function () {
+  const csrfToken = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  // fetch() with the session cookie and the CSRF header on state-changing calls.
+  function call(url, options) {
+    const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
+    opts.headers = Object.assign({ "Accept": "application/json" }, opts.headers);
+    const method = (opts.method || "GET").toUpperCase();
+    if (method !== "GET" && method !== "HEAD") opts.headers["X-CSRF-Token"] = csrfToken();
+    return fetch(url, opts);
+  }
+
+  // <time datetime="...Z"> -> the viewer's local time; the UTC text stays as the tooltip.
+  function localizeTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      if (el.dataset.localized) return;
+      const at = new Date(el.getAttribute("datetime"));
+      if (isNaN(at.getTime())) return;
+      el.title = el.textContent;
+      el.textContent = at.toLocaleString(undefined, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      el.dataset.localized = "1";
+    });
+  }
+
+  // <form data-confirm="Delete job x?">: ask first.
+  function wireConfirms(root) {
+    root.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      if (form.dataset.wired) return;
+      form.dataset.wired = "1";
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    });
+  }
+
+  // Cron preview: <ul data-preview-url> next to the schedule fields of the job form.
+  function wirePreview() {
+    const list = document.querySelector("[data-preview-url]");
+    if (!list) return;
+    const form = list.closest("form");
+    const fields = ["schedule_type", "schedule_conf", "timezone"].map(function (n) { return form.elements[n]; });
+    let timer = null, seq = 0;
+    function show(items, isError) {
+      list.replaceChildren();
+      list.classList.toggle("error", !!isError);
+      items.forEach(function (item) {
+        const li = document.createElement("li");
+        if (isError) { li.textContent = item; } else {
+          const t = document.createElement("time");
+          t.setAttribute("datetime", item.utc);
+          t.textContent = item.local;
+          li.appendChild(t);
+        }
+        list.appendChild(li);
+      });
+    }
+    function refresh() {
+      const params = new URLSearchParams();
+      fields.forEach(function (f) { if (f) params.set(f.name, f.value); });
+      const mine = ++seq;
+      call(list.dataset.previewUrl + "?" + params.toString()).then(function (r) { return r.json(); }).then(function (body) {
+        if (mine !== seq) return;  // an older answer arriving late
+        if (body.error) show([body.error], true);
+        else if (!body.fire_times.length) show([body.note || "no upcoming fire"], true);
+        else show(body.fire_times, false);
+      }).catch(function () { if (mine === seq) show(["preview unavailable"], true); });
+    }
+    fields.forEach(function (f) {
+      if (!f) return;
+      f.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 300); });
+      f.addEventListener("change", refresh);
+    });
+    refresh();
+  }
+
+  // Schedule help text follows the chosen schedule type.
+  function wireScheduleHelp() {
+    const select = document.querySelector("select[data-schedule-help]");
+    if (!select) return;
+    const help = document.getElementById(select.dataset.scheduleHelp);
+    const texts = JSON.parse(select.dataset.helpTexts || "{}");
+    function update() { if (help) help.textContent = texts[select.value] || ""; }
+    select.addEventListener("change", update);
+    update();
+  }
+
+  // Trigger dialog: buttons with data-trigger-url open one shared <dialog>.
+  function wireTriggerDialog() {
+    const dialog = document.getElementById("trigger-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") return;  // links fall back to the trigger page
+    const form = dialog.querySelector("form");
+    const shardFields = dialog.querySelector("[data-shard-fields]");
+    function syncShard() {
+      const one = form.elements["target"].value === "shard";
+      shardFields.classList.toggle("hidden", !one);
+    }
+    form.querySelectorAll('input[name="target"]').forEach(function (r) { r.addEventListener("change", syncShard); });
+    document.querySelectorAll("a[data-trigger-url]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        form.action = link.dataset.triggerUrl;
+        dialog.querySelector("[data-job-name]").textContent = link.dataset.jobName;
+        form.elements["param"].value = link.dataset.jobParam || "";
+        syncShard();
+        dialog.showModal();
+      });
+    });
+    dialog.querySelectorAll("[data-close]").forEach(function (b) { b.addEventListener("click", function () { dialog.close(); }); });
+  }
+
+  // Auto refresh: an element with data-autorefresh="ms" is replaced by its fresh copy from the
+  // same page while it says something is still running (the server drops the attribute then).
+  function wireAutoRefresh() {
+    const el = document.querySelector("[data-autorefresh]");
+    if (!el || !el.id) return;
+    const every = Math.max(1000, parseInt(el.dataset.autorefresh, 10) || 3000);
+    setTimeout(function () {
+      call(window.location.href, { headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); }).then(function (html) {
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById(el.id);
+        if (!fresh) return;
+        const adopted = document.importNode(fresh, true);
+        el.replaceWith(adopted);
+        localizeTimes(adopted);
+        wireConfirms(adopted);
+        wireAutoRefresh();
+      }).catch(function () { setTimeout(wireAutoRefresh, every); });
+    }, every);
+  }
+
+  // Live log tail: <pre data-log-url> polls ?from_line=N until the executor says isEnd.
+  function wireLogTail() {
+    const pre = document.querySelector("pre[data-log-url]");
+    if (!pre) return;
+    const state = document.getElementById("log-state");
+    let next = parseInt(pre.dataset.fromLine || "1", 10);
+    function say(text) { if (state) state.textContent = text; }
+    function poll() {
+      call(pre.dataset.logUrl + "?from_line=" + next).then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
+      }).then(function (res) {
+        const body = res.body;
+        if (!res.ok) {
+          say((body.error && body.error.message) || "log unavailable");
+          // 502: the executor did not answer this time; anything else will not change by waiting.
+          if (res.status === 502) setTimeout(poll, 3000);
+          return;
+        }
+        if (body.content) {
+          const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+          pre.appendChild(document.createTextNode(body.content));
+          if (atBottom) pre.scrollTop = pre.scrollHeight;
+        }
+        if (body.to_line >= next) next = body.to_line + 1;
+        if (body.is_end) { say("Log complete."); pre.dataset.ended = "1"; return; }
+        say("Following the log… (line " + (next - 1) + ")");
+        setTimeout(poll, 1000);
+      }).catch(function () { say("log unavailable; retrying"); setTimeout(poll, 3000); });
+    }
+    poll();
+  }
+
+  // The viewer's IANA zone, for the server's idea of "today" on the dashboard.
+  function rememberZone() {
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+        document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+      }
+    } catch (e) { /* no Intl: the server uses UTC */ }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    rememberZone();
+    localizeTimes(document);
+    wireConfirms(document);
+    wirePreview();
+    wireScheduleHelp();
+    wireTriggerDialog();
+    wireAutoRefresh();
+    wireLogTail();
+  });
+})();

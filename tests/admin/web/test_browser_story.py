@@ -1,0 +1,353 @@
+"""The operator story of issue 6, in headless Chromium against a real `shardcron admin` (web +
+scheduler on SQLite) and two real executor processes.
+
+Set up the first admin, log in, add a group and see its live executors, create a broadcast job
+with the cron preview, start and stop it, trigger the whole broadcast and one shard with a
+parameter, see one row per shard, follow a run's log as it grows until it ends, kill a long run,
+read the dashboard — with a screenshot of every page in a directory printed at the start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.support.browser import launch_chromium
+from tests.support.executor_process import ROOT, start_executor_process
+from tests.support.net import free_port, wait_until
+
+TOKEN = "story-access-token-0123456789"
+ADMIN_USER = "operator"
+ADMIN_PASSWORD = "a long first password"
+EVIL = "<script>alert(1)</script>"
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shots_dir(request: pytest.FixtureRequest) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="shardcron-console-screenshots-"))
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nconsole screenshots: {folder}", flush=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """`shardcron admin` on SQLite plus two executors of app `story`."""
+    base = tmp_path_factory.mktemp("story")
+    admin_port = free_port()
+    admin_url = f"http://127.0.0.1:{admin_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")}
+    env.update(SHARDCRON_INSTANCE_DIR=str(base / "admin"), SHARDCRON_ACCESS_TOKEN=TOKEN, SHARDCRON_SECRET_KEY="story-secret-key-0123456789")
+    script = Path(sys.executable).parent / "shardcron"
+    admin_log = base / "admin.log"
+    processes: list[subprocess.Popen] = []
+    with open(admin_log, "ab") as out:
+        admin = subprocess.Popen([str(script), "admin", "--bind", f"127.0.0.1:{admin_port}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    processes.append(admin)
+    try:
+        wait_until(lambda: _answers(admin_url + "/healthz"), timeout_s=30, what=f"the admin at {admin_url} (log {admin_log})")
+        executors = []
+        for n in (1, 2):
+            port = free_port()
+            address = f"http://127.0.0.1:{port}"
+            processes.append(
+                start_executor_process(
+                    "tests.support.console_executor:executor",
+                    {
+                        "app_name": "story",
+                        "admin_addresses": admin_url + "/",
+                        "access_token": TOKEN,
+                        "listen": f"127.0.0.1:{port}",
+                        "advertise_address": address,
+                        "data_dir": str(base / f"executor{n}"),
+                        "registry_interval_s": "1",
+                        "shutdown_timeout_s": "1",
+                    },
+                    log_path=base / f"executor{n}.log",
+                )
+            )
+            executors.append(address)
+        yield {"admin_url": admin_url, "executors": sorted(executors), "logs": base}
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+class Story:
+    """The browser page plus what the story checks on every step."""
+
+    def __init__(self, page: Page, base_url: str, shots: Path) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.shots = shots
+        self.count = 0
+        self.problems: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("console", self._console)
+        page.on("dialog", self._dialog)
+
+    def _console(self, message) -> None:
+        # 4xx answers the story provokes on purpose (a field error, a wrong password, a bad cron
+        # in the preview) are logged by Chromium as "Failed to load resource"; anything else —
+        # a CSP violation, a script error — is a defect.
+        if "Failed to load resource: the server responded with a status of 4" in message.text:
+            return
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        if dialog.type == "confirm":
+            dialog.accept()
+        else:  # an alert() would mean injected script ran
+            self.problems.append(f"unexpected {dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
+    def shot(self, name: str) -> None:
+        self.count += 1
+        self.page.screenshot(path=str(self.shots / f"{self.count:02d}-{name}.png"), full_page=True)
+
+    def flash(self) -> str:
+        return self.page.locator(".flash").first.inner_text()
+
+
+def test_operator_story(stack: dict, shots_dir: Path) -> None:
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(20_000)
+            story = Story(page, stack["admin_url"], shots_dir)
+            _walk(story, stack)
+            assert story.problems == [], "\n".join(story.problems)
+        finally:
+            browser.close()
+
+
+def _walk(story: Story, stack: dict) -> None:
+    page = story.page
+    executors = stack["executors"]
+
+    # --- first run: no user yet, so the setup page; no default password anywhere.
+    story.go("/")
+    expect(page).to_have_url(re.compile(r"/setup$"))
+    story.shot("setup")
+    page.fill("#f-username", ADMIN_USER)
+    page.fill("#f-password", "short")
+    page.fill("#f-password_again", "short")
+    page.click("button:has-text('Create admin')")
+    expect(page.locator("#err-password")).to_contain_text("at least 10 characters")
+    story.shot("setup-field-error")
+    page.fill("#f-password", ADMIN_PASSWORD)
+    page.fill("#f-password_again", ADMIN_PASSWORD)
+    page.click("button:has-text('Create admin')")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.locator(".flash")).to_contain_text("created")
+    story.shot("login")
+
+    # --- log in (a wrong password first).
+    page.fill("#f-username", ADMIN_USER)
+    page.fill("#f-password", "not the password")
+    page.click("button:has-text('Log in')")
+    expect(page.locator(".flash-error")).to_contain_text("wrong username or password")
+    page.fill("#f-username", ADMIN_USER)
+    page.fill("#f-password", ADMIN_PASSWORD)
+    page.click("button:has-text('Log in')")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    story.shot("dashboard-empty")
+
+    # --- add the executor group; its two executors show up live with their heartbeats.
+    page.click("nav >> text=Executor groups")
+    expect(page.locator(".empty")).to_contain_text("No executor groups")
+    story.shot("groups-empty")
+    page.click("text=New group")
+    page.fill("#f-app_name", "story")
+    page.fill("#f-title", "Story")
+    story.shot("group-form")
+    page.click("button:has-text('Save')")
+    expect(page.locator(".flash")).to_contain_text("created")
+
+    def both_live() -> bool:
+        page.reload()
+        text = page.locator("#groups-table").inner_text()
+        return all(address in text for address in executors)
+
+    wait_until(both_live, timeout_s=30, interval_s=0.5, what="both executors listed live")
+    expect(page.locator("#groups-table")).to_contain_text("last heartbeat")
+    story.shot("groups-live-executors")
+
+    # --- create the broadcast job, watching the cron preview.
+    page.click("nav >> text=Jobs")
+    story.shot("jobs-empty")
+    page.click("text=New job")
+    page.fill("#f-name", "story broadcast")
+    page.select_option("#f-group_id", label="Story (story)")
+    page.select_option("#f-schedule_type", "CRON")
+    page.fill("#f-timezone", "Europe/Berlin")
+    page.fill("#f-schedule_conf", "0 25 * * *")
+    expect(page.locator("#fire-preview.error")).to_contain_text("hour")
+    page.fill("#f-schedule_conf", "0 9 * * 1-5")
+    expect(page.locator("#fire-preview li")).to_have_count(5)
+    expect(page.locator("#fire-preview")).to_contain_text("09:00:00 +0100 (Europe/Berlin)")
+    page.select_option("#f-route_strategy", "SHARDING_BROADCAST")
+    page.select_option("#f-block_strategy", "DISCARD_LATER")
+    page.fill("#f-handler", "story")
+    page.fill("#f-param", "default-param")
+    page.fill("#f-retry_count", "2")
+    page.fill("#f-alarm_emails", "oncall@example.com")
+    story.shot("job-form-preview")
+    page.click("button:has-text('Create job')")
+    expect(page.locator(".flash")).to_contain_text("created")
+    job_url = page.url
+
+    # --- start and stop.
+    page.click("button:has-text('Start')")
+    expect(page.locator("h1 .badge")).to_have_text("ENABLED")
+    expect(page.locator(".flash")).to_contain_text("started")
+    story.shot("job-started")
+    page.click("button:has-text('Stop')")
+    expect(page.locator("h1 .badge")).to_have_text("STOPPED")
+
+    # --- trigger the whole broadcast with a parameter, from the dialog on the job list.
+    page.click("nav >> text=Jobs")
+    expect(page.locator("#jobs-table")).to_contain_text("story broadcast")
+    story.shot("jobs-list")
+    page.click("#jobs-table a[data-trigger-url]")
+    dialog = page.locator("#trigger-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("[data-job-name]")).to_have_text("story broadcast")
+    dialog.locator("#t-param").fill("hello-whole")
+    story.shot("trigger-dialog")
+    dialog.locator("button:has-text('Trigger now')").click()
+    expect(page.locator(".flash")).to_contain_text("Triggered the whole job")
+    rows = page.locator("#runs-table tr[data-run-id]")
+    expect(rows).to_have_count(2)  # one row per shard, refreshed in place
+    shards = sorted(page.locator("#runs-table .shard").all_inner_texts())
+    assert shards == ["0/2", "1/2"]
+    expect(page.locator("#runs-table tr[data-status='SUCCESS']")).to_have_count(2, timeout=30_000)
+    story.shot("runs-whole-broadcast")
+
+    # --- trigger only shard 1 of 2, with its own parameter; follow its log live.
+    page.click("nav >> text=Jobs")
+    page.click("#jobs-table a[data-trigger-url]")
+    dialog.locator("#t-param").fill("only-shard-1")
+    dialog.locator("#t-shard").check()
+    expect(dialog.locator("#t-shard_index")).to_be_visible()
+    dialog.locator("#t-shard_index").fill("1")
+    dialog.locator("button:has-text('Trigger now')").click()
+    expect(page.locator(".flash")).to_contain_text("Triggered shard 1 of 2")
+    expect(rows).to_have_count(3)
+    page.locator("#runs-table tr[data-run-id] >> nth=0 >> a").first.click()
+    expect(page.locator("#run-facts")).to_contain_text("only-shard-1")
+    expect(page.locator("#run-facts")).to_contain_text("1 of 2")
+    log = page.locator("#run-log")
+    seen_lengths: set[int] = set()
+
+    def log_ended() -> bool:
+        seen_lengths.add(len(log.inner_text()))
+        return log.get_attribute("data-ended") == "1"
+
+    wait_until(log_ended, timeout_s=30, interval_s=0.2, what="the log tail to reach the end of the run")
+    text = log.inner_text()
+    assert "param 'only-shard-1'" in text and "story done" in text
+    assert "step 10 of 10 <b>not bold</b>" in text and log.locator("b").count() == 0  # log lines are text
+    assert len({n for n in seen_lengths if n > 0}) >= 2, f"the log never grew while watched: {sorted(seen_lengths)}"
+    expect(page.locator("#log-state")).to_have_text("Log complete.")
+    expect(page.locator("#run-facts .badge").first).to_have_text("SUCCESS")
+    story.shot("run-detail-log")
+
+    # --- a long run of a second job (named to try an injection), killed from the console.
+    story.go("/jobs/new")
+    page.fill("#f-name", EVIL + " long")
+    page.select_option("#f-group_id", label="Story (story)")
+    page.select_option("#f-schedule_type", "NONE")
+    page.fill("#f-schedule_conf", "")
+    page.fill("#f-handler", "longRun")
+    page.click("button:has-text('Create job')")
+    expect(page.locator("h1")).to_contain_text(EVIL + " long")
+    page.click("text=Trigger…")
+    story.shot("trigger-page")
+    page.click("button:has-text('Trigger now')")
+    expect(rows.first).to_have_attribute("data-status", "RUNNING", timeout=20_000)
+    rows.first.locator("a").first.click()
+    expect(page.locator("#run-facts .badge").first).to_have_text("RUNNING")
+    expect(page.locator("#run-log")).to_contain_text("waiting to be killed")
+    story.shot("run-running")
+    page.click("#kill-run")
+    expect(page.locator(".flash")).to_contain_text("is stopping job")
+    expect(page.locator("#run-facts .badge").first).to_have_text("FAILED", timeout=30_000)
+    assert any("Kill run" in d for d in story.dialogs)
+    story.shot("run-killed")
+
+    # --- the dashboard.
+    page.click("nav >> text=Dashboard")
+    expect(page.locator("#stat-jobs")).to_have_text("2")
+    expect(page.locator("#stat-executors")).to_have_text("2")
+    assert int(page.locator("#stat-runs-today").inner_text()) >= 4
+    expect(page.locator("#daily-chart")).to_be_visible()
+    expect(page.locator("#recent-failures")).to_contain_text(EVIL + " long")
+    story.shot("dashboard")
+    page.click("text=30 days")
+    expect(page.locator("#daily-chart g.day")).to_have_count(30)
+
+    # --- users and the operator's own account.
+    page.click("nav >> text=Users")
+    page.fill("#new-user #f-username", "viewer")
+    page.fill("#new-user #f-password", "viewer password 1")
+    page.select_option("#new-user #f-role", "USER")
+    page.check("#new-user label:has-text('Story (story)') >> xpath=preceding-sibling::input")
+    page.click("button:has-text('Create user')")
+    expect(page.locator(".flash")).to_contain_text("User viewer created")
+    expect(page.locator("table")).to_contain_text("Story (story)")
+    story.shot("users")
+    page.click("table >> text=viewer")
+    expect(page.locator("h1")).to_have_text("User viewer")
+    story.shot("user-edit")
+    page.click(f"nav >> text={ADMIN_USER}")
+    page.click("button:has-text('Issue token')")
+    expect(page.locator("#new-token")).to_contain_text("sct_")
+    story.shot("account-token")
+
+    # --- phone width: the menu folds, tables scroll inside their box, the page does not.
+    page.set_viewport_size({"width": 390, "height": 844})
+    story.go("/runs")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    story.shot("phone-runs")
+    page.click(".nav-toggle-label")
+    expect(page.locator("nav >> text=Jobs")).to_be_visible()
+    story.shot("phone-menu")
+    story.go(job_url.replace(story.base_url, ""))
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    story.shot("phone-job-form")

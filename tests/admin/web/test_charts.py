@@ -1,0 +1,39 @@
+"""The dashboard chart's layout: round axis steps, stacked bars in proportion, labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shardcron.admin.services.dashboard import DayCounts
+from shardcron.admin.web.charts import HEIGHT, TOP, BOTTOM, daily_bars
+
+
+def _days(counts: list[tuple[int, int]]) -> list[DayCounts]:
+    start = dt.date(2026, 1, 1)
+    return [DayCounts(start + dt.timedelta(days=i), ok, bad, 0) for i, (ok, bad) in enumerate(counts)]
+
+
+def test_axis_steps_are_round_and_reach_the_tallest_day() -> None:
+    assert [v for _, v in daily_bars(_days([(0, 0)] * 7)).ticks] == [0, 1, 2, 3, 4]
+    assert [v for _, v in daily_bars(_days([(1, 0)])).ticks] == [0, 1, 2, 3, 4]
+    assert [v for _, v in daily_bars(_days([(30, 7)])).ticks] == [0, 10, 20, 30, 40]
+    assert [v for _, v in daily_bars(_days([(1234, 0)])).ticks] == [0, 500, 1000, 1500, 2000]
+
+
+def test_bars_stack_failures_on_successes_in_proportion() -> None:
+    chart = daily_bars(_days([(30, 10), (0, 0), (10, 0)]))
+    plot_h = HEIGHT - TOP - BOTTOM
+    first, empty, third = chart.bars
+    assert first.success_h == plot_h * 30 / 40 and first.failed_h == plot_h * 10 / 40
+    assert first.failed_y + first.failed_h == first.success_y  # failed sits right on top
+    assert first.success_y + first.success_h == chart.plot_bottom
+    assert empty.success_h == empty.failed_h == 0
+    assert third.success_h == plot_h / 4
+    assert (chart.total_success, chart.total_failed) == (40, 10)
+    assert first.title == "2026-01-01: 30 succeeded, 10 failed" and first.label == "01-01"
+
+
+def test_thirty_days_label_every_fifth_day_ending_today() -> None:
+    chart = daily_bars(_days([(1, 0)] * 30))
+    labelled = [bar.label for bar in chart.bars if bar.show_label]
+    assert len(labelled) == 6 and labelled[-1] == "01-30"

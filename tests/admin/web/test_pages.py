@@ -1,0 +1,320 @@
+"""Every console page: renders with data and when empty, and its actions do what they say."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import sqlalchemy as sa
+
+from shardcron.admin.enums import RunStatus, TriggerType, UserRole
+from shardcron.admin.models import Fire, Job
+from shardcron.executor.protocol import Envelope, LogResult
+from tests.support import admin_data as data
+from tests.support.console import Console, post_form
+
+
+def _admin(console: Console):
+    console.add_user("root", UserRole.ADMIN)
+    return console.login("root")
+
+
+def _job_form(group_id: int, **overrides) -> dict:
+    form = {
+        "name": "nightly sync",
+        "group_id": str(group_id),
+        "author": "ops",
+        "schedule_type": "CRON",
+        "schedule_conf": "0 2 * * *",
+        "timezone": "Europe/Berlin",
+        "misfire_strategy": "DO_NOTHING",
+        "route_strategy": "SHARDING_BROADCAST",
+        "block_strategy": "DISCARD_LATER",
+        "handler": "syncThings",
+        "glue_type": "BEAN",
+        "glue_source": "",
+        "param": "--full",
+        "timeout_s": "60",
+        "retry_count": "3",
+        "retry_delay_s": "10",
+        "retry_backoff_multiplier": "2",
+        "retry_max_delay_s": "300",
+        "alarm_emails": "ops@example.com",
+        "alarm_webhook": "https://hooks.example.com/x",
+        "child_job_ids": "",
+    }
+    form.update(overrides)
+    return form
+
+
+def _jobs(console: Console) -> list[Job]:
+    with console.db.read_session() as session:
+        return list(session.scalars(sa.select(Job).order_by(Job.id)))
+
+
+def test_empty_states(console: Console) -> None:
+    client = _admin(console)
+    assert "No executor groups yet" in client.get("/groups").get_data(as_text=True)
+    assert "add a group" in client.get("/jobs").get_data(as_text=True)
+    assert "No runs yet" in client.get("/runs").get_data(as_text=True)
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "No failed runs" in dashboard and 'id="daily-chart"' in dashboard
+
+
+def test_group_create_edit_delete_and_live_executors(console: Console) -> None:
+    client = _admin(console)
+    response = post_form(client, "/groups/new", {"app_name": "billing", "title": "Billing", "address_type": "AUTO", "manual_addresses": ""})
+    assert response.status_code == 302
+    data.add_executor(console.db, "billing", "http://10.0.0.5:9999", heartbeat_at_ms=console.clock.now_ms() - 5_000)
+    data.add_executor(console.db, "billing", "http://10.0.0.6:9999", heartbeat_at_ms=console.clock.now_ms() - 200_000)
+    page = client.get("/groups").get_data(as_text=True)
+    assert "http://10.0.0.5:9999" in page  # live, with its heartbeat time
+    assert "2025-12-31 23:59:55 UTC" in page
+    assert "http://10.0.0.6:9999" not in page  # dead: no heartbeat for 200 s
+    bad = post_form(client, "/groups/new", {"app_name": "bad name!", "title": "", "address_type": "MANUAL", "manual_addresses": ""})
+    assert bad.status_code == 400
+    html = bad.get_data(as_text=True)
+    assert 'id="err-app_name"' in html and 'id="err-manual_addresses"' in html
+    group_id = 1
+    edit = post_form(client, f"/groups/{group_id}", {"app_name": "billing", "title": "Billing team", "address_type": "MANUAL", "manual_addresses": "http://10.1.1.1:9999"})
+    assert edit.status_code == 302
+    assert "Billing team" in client.get("/groups").get_data(as_text=True)
+    assert post_form(client, f"/groups/{group_id}/delete", {}).status_code == 302
+    assert "No executor groups yet" in client.get("/groups").get_data(as_text=True)
+
+
+def test_job_create_shows_every_field_error_and_saves_nothing(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    form = _job_form(group_id, name="", schedule_conf="61 * * * *", retry_count="-1", alarm_emails="not-an-address", alarm_webhook="ftp://x", child_job_ids="999")
+    response = post_form(client, "/jobs/new", form)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    for field in ("name", "schedule_conf", "retry_count", "alarm_emails", "alarm_webhook", "child_job_ids"):
+        assert f'id="err-{field}"' in html, field
+    assert 'value="not-an-address"' in html  # the form keeps what was typed
+    bad_zone = post_form(client, "/jobs/new", _job_form(group_id, timezone="Mars/Olympus"))
+    assert bad_zone.status_code == 400 and 'id="err-timezone"' in bad_zone.get_data(as_text=True)
+    assert _jobs(console) == []
+    cycle_parent = post_form(client, "/jobs/new", _job_form(group_id, name="child"))
+    assert cycle_parent.status_code == 302
+    assert post_form(client, "/jobs/1", _job_form(group_id, name="child", child_job_ids="1")).status_code == 400
+
+
+def test_job_lifecycle_create_edit_start_stop_copy_delete(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    created = post_form(client, "/jobs/new", _job_form(group_id))
+    assert created.status_code == 302 and created.headers["Location"] == "/jobs/1"
+    [job] = _jobs(console)
+    assert (job.name, job.timezone, job.route_strategy, job.block_strategy, job.retry_count, job.alarm_emails) == (
+        "nightly sync", "Europe/Berlin", "SHARDING_BROADCAST", "DISCARD_LATER", 3, "ops@example.com"
+    )
+    assert job.enabled is False
+    edit_page = client.get("/jobs/1").get_data(as_text=True)
+    assert 'value="0 2 * * *"' in edit_page and 'data-preview-url="/jobs/preview"' in edit_page
+    assert post_form(client, "/jobs/1", _job_form(group_id, name="nightly sync v2")).status_code == 302
+    assert post_form(client, "/jobs/1/start", {}).status_code == 302
+    [job] = _jobs(console)
+    assert job.enabled and job.next_fire_at_ms > console.clock.now_ms() and job.name == "nightly sync v2"
+    listing = client.get("/jobs").get_data(as_text=True)
+    assert "ENABLED" in listing and "/jobs/1/stop" in listing
+    assert post_form(client, "/jobs/1/stop", {}).status_code == 302
+    assert _jobs(console)[0].enabled is False
+    copied = post_form(client, "/jobs/1/copy", {})
+    assert copied.headers["Location"] == "/jobs/2"
+    assert [j.name for j in _jobs(console)] == ["nightly sync v2", "nightly sync v2 (copy)"]
+    assert post_form(client, "/jobs/2/delete", {}).status_code == 302
+    assert [j.id for j in _jobs(console)] == [1]
+
+
+def test_job_start_refused_for_a_schedule_that_never_fires(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    post_form(client, "/jobs/new", _job_form(group_id, schedule_type="NONE", schedule_conf=""))
+    response = post_form(client, "/jobs/1/start", {})
+    assert response.status_code == 302
+    assert "trigger it by hand" in client.get("/jobs").get_data(as_text=True)
+    assert _jobs(console)[0].enabled is False
+
+
+def test_job_list_filters_sorts_and_pages(console: Console) -> None:
+    client = _admin(console)
+    billing = data.add_group(console.db, "billing")
+    mail = data.add_group(console.db, "mail")
+    for i in range(25):
+        data.add_job(console.db, billing, f"bill-{i:02d}", enabled=i % 2 == 0)
+    data.add_job(console.db, mail, "mailer", handler="sendMail")
+    page1 = client.get(f"/jobs?group_id={billing}&sort=-name").get_data(as_text=True)
+    assert "bill-24" in page1 and "bill-05" in page1 and "bill-04" not in page1 and "mailer" not in page1
+    assert "Page 1 of 2" in page1
+    page2 = client.get(f"/jobs?group_id={billing}&sort=-name&page=2").get_data(as_text=True)
+    assert "bill-04" in page2 and "bill-00" in page2
+    assert "mailer" in client.get("/jobs?q=sendMail").get_data(as_text=True)
+    stopped = client.get(f"/jobs?group_id={billing}&enabled=0").get_data(as_text=True)
+    assert "bill-01" in stopped and "bill-02" not in stopped
+    assert client.get("/jobs?sort=bogus").status_code == 400
+    assert "No job matches" in client.get("/jobs?q=nothing-like-this").get_data(as_text=True)
+
+
+def test_cron_preview_json(console: Console) -> None:
+    client = _admin(console)
+    ok = client.get("/jobs/preview?schedule_type=CRON&schedule_conf=0+9+*+*+*&timezone=Europe/Berlin").get_json()
+    assert len(ok["fire_times"]) == 5
+    first = ok["fire_times"][0]
+    assert first["utc"] == "2026-01-01T08:00:00Z" and first["local"].startswith("2026-01-01 09:00:00 +0100")
+    bad = client.get("/jobs/preview?schedule_type=CRON&schedule_conf=0+25+*+*+*&timezone=UTC")
+    assert bad.status_code == 400 and "hour" in bad.get_json()["error"]
+    rate = client.get("/jobs/preview?schedule_type=FIX_RATE&schedule_conf=30&timezone=UTC").get_json()
+    assert [t["at_ms"] for t in rate["fire_times"]][:2] == [console.clock.now_ms() + 30_000, console.clock.now_ms() + 60_000]
+    none = client.get("/jobs/preview?schedule_type=NONE&schedule_conf=&timezone=UTC").get_json()
+    assert none["fire_times"] == [] and "by hand" in none["note"]
+
+
+def _fires(console: Console) -> list[Fire]:
+    with console.db.read_session() as session:
+        return list(session.scalars(sa.select(Fire).order_by(Fire.id)))
+
+
+def test_trigger_whole_job_and_one_shard_with_a_parameter(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain", route_strategy="SHARDING_BROADCAST", param="default")
+    for port in (9001, 9002, 9003):
+        data.add_executor(console.db, "billing", f"http://127.0.0.1:{port}", heartbeat_at_ms=console.clock.now_ms())
+    page = client.get(f"/jobs/{job_id}/trigger").get_data(as_text=True)
+    assert "http://127.0.0.1:9002" in page
+    whole = post_form(client, f"/jobs/{job_id}/trigger", {"param": "", "target": "whole"})
+    assert whole.status_code == 302 and whole.headers["Location"] == f"/runs?job_id={job_id}&fire_id=1"
+    # Until the scheduler has made the fire's runs, the list keeps refreshing itself.
+    assert 'data-autorefresh="2000"' in client.get(whole.headers["Location"]).get_data(as_text=True)
+    shard = post_form(client, f"/jobs/{job_id}/trigger", {"param": "only-this", "target": "shard", "shard_index": "2", "shard_total": ""})
+    assert shard.status_code == 302
+    first, second = _fires(console)
+    assert (first.trigger_type, first.shard_index, first.shard_total, first.status) == (TriggerType.MANUAL, None, None, "PENDING")
+    assert (second.param, second.shard_index, second.shard_total) == ("only-this", 2, 3)
+    out_of_range = post_form(client, f"/jobs/{job_id}/trigger", {"param": "", "target": "shard", "shard_index": "3", "shard_total": "3"})
+    assert out_of_range.status_code == 400 and 'id="err-shard_index"' in out_of_range.get_data(as_text=True)
+    not_an_executor = post_form(client, f"/jobs/{job_id}/trigger", {"param": "", "target": "whole", "address": "http://169.254.169.254"})
+    assert not_an_executor.status_code == 400 and 'id="err-address"' in not_an_executor.get_data(as_text=True)
+    assert len(_fires(console)) == 2
+
+
+def test_run_list_one_row_per_shard_with_drainer_counts_and_filters(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    other = data.add_group(console.db, "mail")
+    job_id = data.add_job(console.db, group_id, "drain")
+    mail_job = data.add_job(console.db, other, "mailer")
+    now = console.clock.now_ms()
+    for i in range(3):
+        data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, fire_id=7, shard_index=i, shard_total=3, executor_address=f"http://127.0.0.1:900{i}",
+                     result_json=json.dumps({"claimed": 10 + i, "succeeded": 8, "retried": 1 + i, "dead": 1}), trigger_at_ms=now - 1000)
+    data.add_run(console.db, mail_job, other, status=RunStatus.FAILED, trigger_at_ms=now - 3 * 86_400_000, handle_msg="smtp down")
+    html = client.get("/runs").get_data(as_text=True)
+    assert html.count('class="shard"') == 4
+    assert "0/3" in html and "1/3" in html and "2/3" in html
+    assert "12 claimed · 8 ok · 3 retried · 1 dead" in html
+    assert "data-autorefresh" not in html  # nothing running
+    only_failed = client.get("/runs?status=FAILED").get_data(as_text=True)
+    assert "smtp down" in only_failed and "claimed" not in only_failed
+    assert client.get(f"/runs?group_id={group_id}").get_data(as_text=True).count('class="shard"') == 3
+    assert client.get(f"/runs?job_id={mail_job}").get_data(as_text=True).count('class="shard"') == 1
+    assert client.get("/runs?range=24h").get_data(as_text=True).count('class="shard"') == 3
+    window = client.get("/runs?from=2025-12-28T00:00&to=2025-12-30T00:00").get_data(as_text=True)
+    assert window.count('class="shard"') == 1 and "smtp down" in window
+    assert client.get("/runs?status=NOPE").status_code == 400
+    assert client.get("/runs?from=yesterday").status_code == 400
+
+
+def test_running_runs_refresh_themselves(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain")
+    run_id = data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9001")
+    assert 'data-autorefresh="2000"' in client.get("/runs").get_data(as_text=True)
+    detail = client.get(f"/runs/{run_id}").get_data(as_text=True)
+    assert 'data-autorefresh="2000"' in detail and 'id="kill-run"' in detail and f'data-log-url="/runs/{run_id}/log"' in detail
+
+
+class FakeExecutorClient:
+    """Stands in for the admin's ExecutorClient: records calls, answers from a script."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.lines = ["starting", "working <b>hard</b>", "done"]
+
+    def log(self, address, log_date_ms, log_id, from_line=1):
+        self.calls.append(("log", address, log_id, from_line))
+        shown = self.lines[from_line - 1 :]
+        return LogResult(from_line_num=from_line, to_line_num=from_line + len(shown) - 1, log_content="".join(line + "\n" for line in shown), is_end=True)
+
+    def kill(self, address, job_id):
+        self.calls.append(("kill", address, job_id))
+        return Envelope.success()
+
+
+def test_log_tail_and_kill_go_only_to_live_group_executors(console: Console) -> None:
+    client = _admin(console)
+    fake = FakeExecutorClient()
+    console.app.extensions["shardcron.executor_client"] = fake
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain")
+    data.add_executor(console.db, "billing", "http://127.0.0.1:9001", heartbeat_at_ms=console.clock.now_ms())
+    live_run = data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9001")
+    stray_run = data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, executor_address="http://169.254.169.254")
+    answer = client.get(f"/runs/{live_run}/log?from_line=2")
+    page = answer.get_json()
+    assert answer.status_code == 200, page
+    assert page["content"] == "working <b>hard</b>\ndone\n" and page["to_line"] == 3 and page["is_end"] is True
+    refused = client.get(f"/runs/{stray_run}/log")
+    assert refused.status_code == 409 and "not a live executor" in refused.get_json()["error"]["message"]
+    assert client.get(f"/runs/{live_run}/log?from_line=0").status_code == 400
+    assert post_form(client, f"/runs/{live_run}/kill", {}).status_code == 302
+    assert post_form(client, f"/runs/{stray_run}/kill", {}).status_code == 302  # executor gone: marked failed here
+    assert [c[0:2] for c in fake.calls] == [("log", "http://127.0.0.1:9001"), ("kill", "http://127.0.0.1:9001")]
+    stray = client.get(f"/runs/{stray_run}").get_data(as_text=True)
+    assert "killed: executor gone" in stray and "FAILED" in stray
+
+
+def test_dashboard_counts_chart_and_recent_failures(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain", enabled=True)
+    data.add_executor(console.db, "billing", "http://127.0.0.1:9001", heartbeat_at_ms=console.clock.now_ms())
+    today = dt.date(2026, 1, 1)
+    data.add_daily(console.db, today, group_id, success=40, failed=10)
+    data.add_daily(console.db, today - dt.timedelta(days=3), group_id, success=5, failed=0)
+    data.add_daily(console.db, today - dt.timedelta(days=20), group_id, success=7, failed=7)
+    data.add_run(console.db, job_id, group_id, status=RunStatus.FAILED, handle_msg="boom", trigger_at_ms=console.clock.now_ms())
+    data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=console.clock.now_ms())
+    html = client.get("/").get_data(as_text=True)
+    assert '<div class="value" id="stat-jobs">1</div>' in html
+    assert '<div class="value" id="stat-executors">1</div>' in html
+    assert '<div class="value" id="stat-runs-today">2</div>' in html
+    assert '<div class="value" id="stat-success-rate">50.0%</div>' in html
+    assert "45 succeeded, 10 failed" in html  # 7-day totals in the chart's title
+    assert html.count("<g class=\"day\">") == 7 and "boom" in html
+    month = client.get("/?days=30").get_data(as_text=True)
+    assert month.count("<g class=\"day\">") == 30 and "52 succeeded, 17 failed" in month
+
+
+def test_users_admin_pages(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    created = post_form(client, "/users", {"username": "bob", "password": "bob's long password", "role": "USER", "group_ids": [str(group_id)]})
+    assert created.status_code == 302
+    listing = client.get("/users").get_data(as_text=True)
+    assert "bob" in listing and "Billing (billing)" in listing
+    bad = post_form(client, "/users", {"username": "x y", "password": "short", "role": "USER"})
+    assert bad.status_code == 400
+    html = bad.get_data(as_text=True)
+    assert 'id="err-username"' in html and 'id="err-password"' in html
+    bob = console.login("bob", "bob's long password")
+    assert bob.get("/users").status_code == 403
+    assert post_form(client, "/users/2", {"action": "grants"}).status_code == 302  # no groups any more
+    assert "none" in client.get("/users").get_data(as_text=True)
+    assert post_form(client, "/users/2", {"action": "password", "new_password": "reset by the admin"}).status_code == 302
+    console.login("bob", "reset by the admin")
+    last_admin = post_form(client, "/users/1", {"action": "delete"})
+    assert last_admin.status_code == 400 and "last admin" in last_admin.get_data(as_text=True)
