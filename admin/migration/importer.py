@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from shardcron.admin.models import ExecutorGroup, Job
 
+from shardcron.admin.services.job_form import MAX_CHILD_JOBS
+
 from .xxljob_convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
 from .xxljob_source import XxlSnapshot
 
@@ -139,9 +141,25 @@ def plan_import(session: Session, snapshot: XxlSnapshot, *, timezone: str, now_m
     return plan
 
 
+def _reaches(graph: dict[int, list[int]], start: int, target: int) -> bool:
+    stack, seen = [start], {start}
+    while stack:
+        node = stack.pop()
+        if node == target:
+            return True
+        for child in graph.get(node, []):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return False
+
+
 def _plan_children(plan: ImportPlan) -> None:
-    """Drop child references that cannot be mapped, with a note (the mapping itself needs ids)."""
+    """Drop child references that cannot be mapped or would make a loop, with a note (the
+    mapping itself needs the new ids). Jobs already in shardcron only point at jobs that were
+    there before the import, so a loop can only run through jobs this import creates."""
     importable = {p.draft.source.id for p in plan.jobs if p.action is not Action.SKIP}
+    graph: dict[int, list[int]] = {}
     for planned in plan.jobs:
         if planned.action is not Action.CREATE:
             continue
@@ -152,8 +170,13 @@ def _plan_children(plan: ImportPlan) -> None:
                 draft.issues.append(Issue(draft.subject, "child_jobid", str(child), "the job itself; dropped (XXL-JOB never fired it either)"))
             elif child not in importable:
                 draft.issues.append(Issue(draft.subject, "child_jobid", str(child), "no such job in the import (missing or skipped); dropped"))
+            elif _reaches(graph, child, draft.source.id):
+                draft.issues.append(Issue(draft.subject, "child_jobid", str(child), "would close a loop of child jobs (each success firing the next forever); dropped"))
+            elif len(kept) >= MAX_CHILD_JOBS:
+                draft.issues.append(Issue(draft.subject, "child_jobid", str(child), f"more than {MAX_CHILD_JOBS} child jobs; dropped"))
             else:
                 kept.append(child)
+                graph.setdefault(draft.source.id, []).append(child)
         draft.child_xxl_ids = kept
 
 

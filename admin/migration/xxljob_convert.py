@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from shardcron.admin.enums import AddressType, MisfireStrategy, RouteStrategy, ScheduleType
 from shardcron.admin.scheduling.schedule import ScheduleError, next_fire_at_ms, validate_schedule
+from shardcron.admin.services.groups import APP_NAME_RE
+from shardcron.admin.services.job_form import EMAIL_RE, MAX_RETRY_COUNT, MAX_TIMEOUT_S
 from shardcron.executor.protocol import (
     MAX_APP_NAME_CHARS,
     MAX_HANDLER_CHARS,
@@ -42,8 +44,6 @@ MAX_CHILD_IDS_CHARS = 512
 #: Script types the shardcron executor runs itself (when glue_enabled); the others are carried
 #: over for XXL-JOB executors (Java xxl-job-core) that run them.
 SHARDCRON_GLUE_TYPES = frozenset({GlueType.BEAN, GlueType.GLUE_SHELL, GlueType.GLUE_PYTHON})
-
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,11 @@ def convert_group(group: XxlGroup) -> GroupDraft:
     issues: list[Issue] = []
     app_name = (group.app_name or "").strip()
     usable = True
-    if not app_name or len(app_name) > MAX_APP_NAME_CHARS or any(c.isspace() for c in app_name):
+    if len(app_name) > MAX_APP_NAME_CHARS or not APP_NAME_RE.fullmatch(app_name):
         usable = False
-        issues.append(Issue(subject, "app_name", _shown(group.app_name), f"not usable as an app name (1-{MAX_APP_NAME_CHARS} characters, no spaces); group and its jobs skipped"))
+        issues.append(
+            Issue(subject, "app_name", _shown(group.app_name), f"not usable as an app name (1-{MAX_APP_NAME_CHARS} letters, digits, '.', '_', '-'); group and its jobs skipped")
+        )
     title = (group.title or "").strip() or app_name
     if len(title) > MAX_TITLE_CHARS:
         issues.append(Issue(subject, "title", _shown(group.title), f"cut to {MAX_TITLE_CHARS} characters"))
@@ -120,7 +122,9 @@ def convert_group(group: XxlGroup) -> GroupDraft:
                 kept.append(address)
         manual = "\n".join(kept) or None
         if not kept:
-            issues.append(Issue(subject, "address_list", _shown(group.address_list), "no usable address: the manual group has no executors until one is added"))
+            # a MANUAL group needs an address; with none, let executors register themselves
+            address_type = AddressType.AUTO
+            issues.append(Issue(subject, "address_list", _shown(group.address_list), "no usable address; imported as AUTO (executors register themselves)"))
     else:
         address_type = AddressType.AUTO
         if group.address_type != 0:
@@ -142,11 +146,15 @@ def _enum_value(enum_cls: Any, raw: str | None, default: Any, subject: str, colu
         return default
 
 
-def _non_negative(raw: int | None, subject: str, column: str, issues: list[Issue]) -> int:
+def _bounded(raw: int | None, limit: int, subject: str, column: str, issues: list[Issue]) -> int:
+    """0..limit (the console's range for the field)."""
     value = int(raw or 0)
     if value < 0:
         issues.append(Issue(subject, column, _shown(raw), "negative; imported as 0"))
         return 0
+    if value > limit:
+        issues.append(Issue(subject, column, _shown(raw), f"above shardcron's limit; imported as {limit}"))
+        return limit
     return value
 
 
@@ -163,9 +171,10 @@ def _emails(raw: str | None, subject: str, issues: list[Issue]) -> str:
     for part in re.split(r"[,;\s]+", raw or ""):
         if not part:
             continue
-        if _EMAIL.match(part) and part not in kept:
+        valid = EMAIL_RE.fullmatch(part) is not None and len(part) <= 254  # the console's rule
+        if valid and part not in kept:
             kept.append(part)
-        elif not _EMAIL.match(part):
+        elif not valid:
             issues.append(Issue(subject, "alarm_email", _shown(part), "not an e-mail address; dropped"))
     text = ",".join(kept)
     while len(text) > MAX_EMAILS_CHARS:
@@ -268,8 +277,8 @@ def convert_job(job: XxlJob, *, timezone: str, now_ms: int, stop_all: bool = Fal
         "handler": handler,
         "param": job.param if job.param not in (None, "") else None,
         "block_strategy": block.value,
-        "timeout_s": _non_negative(job.timeout_s, subject, "executor_timeout", issues),
-        "retry_count": _non_negative(job.retry_count, subject, "executor_fail_retry_count", issues),
+        "timeout_s": _bounded(job.timeout_s, MAX_TIMEOUT_S, subject, "executor_timeout", issues),
+        "retry_count": _bounded(job.retry_count, MAX_RETRY_COUNT, subject, "executor_fail_retry_count", issues),
         "glue_type": glue_type.value,
         "glue_source": job.glue_source if glue_type is not GlueType.BEAN and job.glue_source else None,
         "glue_updated_at_ms": _datetime_ms(job.glue_updated_at, timezone),

@@ -79,6 +79,16 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
         login = re.search(r"login:\s+(\S+) / (\S+)", text)
         assert login is not None
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        browser = requests.Session()  # the printed login opens the console
+        page = browser.get(f"http://127.0.0.1:{port}/login", timeout=10)
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+        assert page.status_code == 200 and token is not None
+        answer = browser.post(
+            f"http://127.0.0.1:{port}/login", data={"username": login.group(1), "password": login.group(2), "csrf_token": token.group(1)},
+            allow_redirects=False, timeout=10,
+        )
+        assert answer.status_code == 302, answer.text[:300]
+        assert "shardcron-demo" in browser.get(f"http://127.0.0.1:{port}/groups", timeout=10).text
         children = _children(proc.pid)
         assert len(children) >= 4  # the admin, the producer and two executors
 

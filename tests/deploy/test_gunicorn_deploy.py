@@ -86,8 +86,10 @@ def test_gunicorn_scheduler_and_executor_fire_a_job(mysql_url: str, tmp_path: Pa
         web_url = f"http://127.0.0.1:{web_port}"
         wait_until(lambda: (r := _get(web_url + "/healthz")) is not None and r.status_code == 200, timeout_s=60, what="gunicorn to answer")
         wait_until(lambda: (r := _get(web_url + "/readyz")) is not None and r.status_code == 200, timeout_s=60, what="/readyz (database + scheduler heartbeat)")
-        with db.read_session() as s:  # the executor registered through gunicorn's /api/registry
-            wait_until(lambda: db_count(db, ExecutorRegistry) >= 1, timeout_s=60, what="the executor's registration")
+        console = _get(web_url + "/login")
+        assert console is not None and console.status_code == 200 and 'name="csrf-token"' in console.text
+        # the executor registered through gunicorn's /api/registry
+        wait_until(lambda: db_count(db, ExecutorRegistry) >= 1, timeout_s=60, what="the executor's registration")
         group = add_group(db, "deploy-demo", SYSTEM_CLOCK.now_ms())
         job = add_job(db, group, SYSTEM_CLOCK.now_ms(), name="hello every second", handler="hello", schedule_type=ScheduleType.FIX_RATE, schedule_conf="1", param="deploy")
 

@@ -68,6 +68,9 @@ JOBS: list[dict[str, Any]] = [
     _job(24, "in skipped group", job_group=3),
     _job(25, "unknown glue", glue_type="GLUE_COBOL", executor_handler=""),
     _job(26, "python script", job_group=4, glue_type="GLUE_PYTHON", executor_handler="", glue_source="print('hi')", child_jobid="1"),
+    _job(27, "loop a", child_jobid="28"),
+    _job(28, "loop b", child_jobid="27"),
+    _job(29, "huge numbers", executor_timeout=10_000_000, executor_fail_retry_count=500),
 ]
 
 

@@ -41,17 +41,17 @@ def test_import_carries_groups_and_jobs_over(xxljob_url: str, db_url: str, tmp_p
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "groups: 3 created, 0 already in shardcron (left unchanged), 1 skipped" in out
-    assert "jobs: 24 created, 0 already in shardcron (left unchanged), 2 skipped" in out
+    assert "jobs: 27 created, 0 already in shardcron (left unchanged), 2 skipped" in out
 
     groups = _groups(database)
     assert set(groups) == {"billing", "reports", "empty-manual"}
     assert groups["billing"].address_type == "AUTO" and groups["billing"].manual_addresses is None
     assert groups["reports"].address_type == "MANUAL"
     assert groups["reports"].manual_addresses == "http://10.0.0.5:9999\nhttp://10.0.0.6:9999"
-    assert groups["empty-manual"].manual_addresses is None
+    assert (groups["empty-manual"].address_type, groups["empty-manual"].manual_addresses) == ("AUTO", None)
 
     jobs = _jobs(database)
-    assert len(jobs) == 24
+    assert len(jobs) == 27
     routes = {jobs[f"route {r}"].route_strategy.value for r in (
         "FIRST", "LAST", "ROUND", "RANDOM", "CONSISTENT_HASH", "LEAST_FREQUENTLY_USED", "LEAST_RECENTLY_USED", "FAILOVER", "BUSYOVER", "SHARDING_BROADCAST")}
     assert len(routes) == 10
@@ -83,12 +83,14 @@ def test_import_carries_groups_and_jobs_over(xxljob_url: str, db_url: str, tmp_p
     assert jobs["unknown glue"].glue_type == "BEAN" and not jobs["unknown glue"].enabled
     assert jobs["python script"].child_job_ids == str(jobs["route FIRST"].id)
     assert "orphan" not in jobs and "in skipped group" not in jobs
+    assert jobs["loop a"].child_job_ids == str(jobs["loop b"].id) and jobs["loop b"].child_job_ids == ""
+    assert (jobs["huge numbers"].timeout_s, jobs["huge numbers"].retry_count) == (7 * 24 * 3600, 100)
 
     # the report names every row and field that did not carry over
     for fragment in (
         "group 2 'reports': address_list='ftp://10.0.0.9/': dropped",
         "group 3 'bad app': app_name='bad app'",
-        "group 4 'empty-manual': address_list=None: no usable address",
+        "group 4 'empty-manual': address_list=None: no usable address; imported as AUTO",
         "job 11 'sync orders': alarm_email='not-an-email': not an e-mail address; dropped",
         "job 11 'sync orders': child_jobid=99: no such job in the import",
         "job 11 'sync orders': child_jobid=11: the job itself",
@@ -109,6 +111,9 @@ def test_import_carries_groups_and_jobs_over(xxljob_url: str, db_url: str, tmp_p
         "job 23 'orphan': job_group=99: no such executor group",
         "job 24 'in skipped group': job_group=3: its group was skipped",
         "job 25 'unknown glue': glue_type='GLUE_COBOL': unknown; imported as BEAN and stopped",
+        "job 28 'loop b': child_jobid=27: would close a loop of child jobs",
+        "job 29 'huge numbers': executor_timeout=10000000: above shardcron's limit; imported as 604800",
+        "job 29 'huge numbers': executor_fail_retry_count=500: above shardcron's limit; imported as 100",
     ):
         assert fragment in out, fragment
     assert "job 1 'route FIRST'" not in out.split("not carried over")[1]  # a clean row has no note
@@ -126,7 +131,7 @@ def test_second_run_creates_nothing_and_keeps_edits(xxljob_url: str, db_url: str
     second = run_cli("import-xxljob", "--from", xxljob_url, "--url", db_url, home=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "groups: 0 created, 3 already in shardcron (left unchanged), 1 skipped" in second.stdout
-    assert "jobs: 0 created, 24 already in shardcron (left unchanged), 2 skipped" in second.stdout
+    assert "jobs: 0 created, 27 already in shardcron (left unchanged), 2 skipped" in second.stdout
     after = _jobs(database)
     assert {n: j.id for n, j in after.items()} == {n: j.id for n, j in before.items()}
     assert after["route LAST"].handler == "edited"
@@ -138,7 +143,7 @@ def test_dry_run_writes_nothing(xxljob_url: str, db_url: str, tmp_path: Path) ->
     database = _target(db_url)
     result = run_cli("import-xxljob", "--from", xxljob_url, "--url", db_url, "--dry-run", home=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "jobs: 24 would create" in result.stdout
+    assert "jobs: 27 would create" in result.stdout
     assert "job 14 'bad cron': schedule_conf=" in result.stdout
     assert "dry run: nothing was written" in result.stdout
     assert _groups(database) == {} and _jobs(database) == {}
@@ -151,7 +156,7 @@ def test_stopped_imports_every_job_stopped(xxljob_url: str, sqlite_url: str, tmp
     result = run_cli("import-xxljob", "--from", xxljob_url, "--url", sqlite_url, "--stopped", home=tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = _jobs(database)
-    assert len(jobs) == 24 and not any(j.enabled or j.next_fire_at_ms for j in jobs.values())
+    assert len(jobs) == 27 and not any(j.enabled or j.next_fire_at_ms for j in jobs.values())
     database.dispose()
 
 
@@ -241,3 +246,21 @@ def test_bad_timezone_is_one_error_line(xxljob_url: str, sqlite_url: str, tmp_pa
     create_xxljob_database(xxljob_url)
     result = run_cli("import-xxljob", "--from", xxljob_url, "--url", sqlite_url, "--timezone", "Mars/Olympus", home=tmp_path)
     assert_one_line_error(result, "--timezone", "Mars/Olympus")
+
+
+def test_every_imported_job_and_group_passes_the_console_rules(xxljob_url: str, sqlite_url: str, tmp_path: Path) -> None:
+    """What the import writes can be opened and saved unchanged in the console (same validation)."""
+    from shardcron.admin.services.actor import SYSTEM_ACTOR
+    from shardcron.admin.services.groups import update_group
+    from shardcron.admin.services.jobs import update_job
+
+    create_xxljob_database(xxljob_url)
+    database = _target(sqlite_url)
+    assert run_cli("import-xxljob", "--from", xxljob_url, "--url", sqlite_url, home=tmp_path).returncode == 0
+    with database.session() as s:
+        for group in s.scalars(sa.select(ExecutorGroup)).all():
+            update_group(s, SYSTEM_ACTOR, group.id, {}, now_ms=1_800_000_000_000)
+        # the two BEAN jobs without a handler are reported as needing one: the console asks for it too
+        for job in s.scalars(sa.select(Job).where(Job.name.not_in(["no handler", "unknown glue"]))).all():
+            update_job(s, SYSTEM_ACTOR, job.id, {}, now_ms=1_800_000_000_000)
+    database.dispose()
