@@ -145,8 +145,10 @@ def test_each_strategy_delivers_to_a_real_executor(strategy, sqlite_admin_db, ex
     }.get(strategy)
     if expected is not None:
         assert dict(used) == expected
-    elif strategy is RouteStrategy.LEAST_FREQUENTLY_USED:  # counters start at random 0..n-1
-        assert set(used) == set(addrs) and max(used.values()) - min(used.values()) <= 2
+    elif strategy is RouteStrategy.LEAST_FREQUENTLY_USED:
+        # Counters start at random 0..n-1 (spreading new jobs): picks even the final counts out to
+        # within 1, so the picks themselves differ by at most (n - 1) + 1 and reach every executor.
+        assert set(used) == set(addrs) and max(used.values()) - min(used.values()) <= len(addrs)
     else:
         assert set(used) <= set(addrs)
 
