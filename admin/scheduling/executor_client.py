@@ -1,17 +1,22 @@
 """Calls from the admin to executors: `/run`, `/beat`, `/idleBeat`, `/kill`, `/log`.
 
-One pooled, keep-alive HTTP session per process (per address, up to `pool_size` open
-connections), every call bounded by a connect and a read timeout, so a dead or slow executor costs
-its own caller at most `connect_timeout_s + read_timeout_s` and never holds anyone else up.
-Transport failures and malformed answers come back as a failure `Envelope` with a readable
-message (the message lands on the run's row); nothing here raises for a peer's misbehaviour.
+A pool of keep-alive connections per executor address (up to `pool_size` idle ones kept; plain
+`http.client` through `shardcron.executor.keepalive`, about a third of the CPU per call of a full
+HTTP library — docs/benchmarks.md, Scheduler), every call bounded by a connect and a read
+timeout, so a dead or slow executor costs its own caller at most `connect_timeout_s +
+read_timeout_s` and never holds anyone else up. Thread-safe: each call takes a connection of
+its own from the pool. Transport failures and malformed answers come back as a failure
+`Envelope` with a readable message (the message lands on the run's row); nothing here raises
+for a peer's misbehaviour.
 """
 
 from __future__ import annotations
 
-import requests
-from requests.adapters import HTTPAdapter
+import http.client
+import threading
+from collections import defaultdict
 
+from shardcron.executor.keepalive import KeepAliveConnection
 from shardcron.executor.protocol import (
     ACCESS_TOKEN_HEADER,
     Envelope,
@@ -22,7 +27,6 @@ from shardcron.executor.protocol import (
     TriggerParam,
     decode_json,
     encode_json,
-    join_address,
 )
 
 #: Longest answer body read from an executor (a `/log` page is the big one).
@@ -39,17 +43,21 @@ class ExecutorClient:
         pool_size: int = 32,
     ) -> None:
         self.access_token = access_token
-        self.timeout = (connect_timeout_s, read_timeout_s)
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        # Executors are called by address only; proxies and .netrc from the environment must not
-        # redirect the call or attach credentials to it.
-        self.session.trust_env = False
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.pool_size = pool_size
+        self._headers = {"Content-Type": "application/json"}
+        if access_token:
+            self._headers[ACCESS_TOKEN_HEADER] = access_token
+        self._idle: defaultdict[str, list[KeepAliveConnection]] = defaultdict(list)
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        self.session.close()
+        with self._lock:
+            idle, self._idle = self._idle, defaultdict(list)
+        for connections in idle.values():
+            for conn in connections:
+                conn.close()
 
     def run(self, address: str, trigger: TriggerParam) -> Envelope:
         return self._call(address, "run", trigger.to_wire())
@@ -74,34 +82,41 @@ class ExecutorClient:
             return Envelope.failure(f"executor {address} sent a malformed log page: {exc}")
 
     def _call(self, address: str, path: str, body: object) -> Envelope:
-        url = join_address(address, path)
-        headers = {"Content-Type": "application/json"}
-        if self.access_token:
-            headers[ACCESS_TOKEN_HEADER] = self.access_token
         data = b"" if body is None else encode_json(body)
+        conn = self._checkout(address)
         try:
-            with self.session.post(url, data=data, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False) as resp:
-                raw = resp.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-                status = resp.status_code
-        except requests.Timeout:
-            return Envelope.failure(f"executor {address} did not answer /{path} within {self.timeout[0] + self.timeout[1]:g} s")
-        except requests.RequestException as exc:
+            status, raw = conn.post(path, data, self._headers, max_bytes=MAX_ANSWER_BYTES)
+        except TimeoutError:
+            return Envelope.failure(f"executor {address} did not answer /{path} within {self.connect_timeout_s + self.read_timeout_s:g} s")
+        except (OSError, http.client.HTTPException) as exc:
             return Envelope.failure(f"executor {address} is unreachable for /{path}: {_reason(exc)}")
+        finally:
+            self._checkin(address, conn)
         if len(raw) > MAX_ANSWER_BYTES:
             return Envelope.failure(f"executor {address} answered /{path} with more than {MAX_ANSWER_BYTES} bytes")
         try:
-            envelope = Envelope.from_wire(decode_json(raw))
+            return Envelope.from_wire(decode_json(raw))
         except ProtocolError as exc:
             return Envelope.failure(f"executor {address} answered /{path} with HTTP {status} and no valid envelope: {exc}")
-        return envelope
+
+    def _checkout(self, address: str) -> KeepAliveConnection:
+        with self._lock:
+            idle = self._idle.get(address)
+            if idle:
+                return idle.pop()
+        return KeepAliveConnection(address, connect_timeout_s=self.connect_timeout_s, read_timeout_s=self.read_timeout_s)
+
+    def _checkin(self, address: str, conn: KeepAliveConnection) -> None:
+        if conn.is_open:
+            with self._lock:
+                idle = self._idle[address]
+                if len(idle) < self.pool_size:
+                    idle.append(conn)
+                    return
+            conn.close()
 
 
-def _reason(exc: requests.RequestException) -> str:
-    """The innermost cause, short: 'Connection refused' rather than a urllib3 repr."""
-    cause: BaseException = exc
-    while cause.__cause__ is not None or (cause.args and isinstance(cause.args[0], BaseException)):
-        cause = cause.__cause__ or cause.args[0]
-    text = str(cause)
-    if "] " in text:
-        text = text.split("] ", 1)[1]
-    return text[:300] or type(cause).__name__
+def _reason(exc: BaseException) -> str:
+    """Short and readable: 'Connection refused' rather than '[Errno 111] Connection refused'."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return text[:300] or type(exc).__name__
