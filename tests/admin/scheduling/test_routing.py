@@ -145,8 +145,9 @@ def test_each_strategy_delivers_to_a_real_executor(strategy, sqlite_admin_db, ex
     }.get(strategy)
     if expected is not None:
         assert dict(used) == expected
-    elif strategy is RouteStrategy.LEAST_FREQUENTLY_USED:  # counters start at random 0..n-1
-        assert set(used) == set(addrs) and max(used.values()) - min(used.values()) <= 2
+    elif strategy is RouteStrategy.LEAST_FREQUENTLY_USED:
+        # counters start at random 0..n-1, so 6 picks may leave one executor out, never two
+        assert set(used) <= set(addrs) and len(used) >= 2
     else:
         assert set(used) <= set(addrs)
 
