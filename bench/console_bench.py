@@ -118,6 +118,34 @@ def p95(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
 
 
+def measure(database: Database, scenarios: list[tuple[str, Callable[[int], object]]], requests: int) -> None:
+    """Time every scenario against two baselines measured in the same run (a bare `SELECT 1` and the
+    bare run-log page query) and print p50/p95/max, the p95 ratio to the bare page and the verdict."""
+
+    def select_one(i: int) -> object:
+        with database.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT 1").scalar_one()
+
+    def bare_page(i: int) -> object:
+        with database.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT * FROM sc_run_log ORDER BY trigger_at_ms DESC, id DESC LIMIT 20").all()
+
+    baselines = [("baseline: SELECT 1", select_one), ("baseline: bare run page SQL", bare_page)]
+
+    print(f"\n{'request':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  {'vs bare':>8}  target")
+    print("-" * 78)
+    results = {}
+    for label, call in baselines + scenarios:
+        samples = timed(call, requests)
+        results[label] = samples
+        bare = p95(results.get("baseline: bare run page SQL", samples))
+        verdict = "" if label.startswith("baseline") else ("ok" if p95(samples) < TARGET_MS else "OVER")
+        ratio = "" if label.startswith("baseline") else f"{p95(samples) / bare:7.1f}x"
+        print(f"{label:32} {statistics.median(samples):8.1f} {p95(samples):8.1f} {max(samples):8.1f}  {ratio:>8}  {verdict}")
+    over = [label for label, s in results.items() if not label.startswith("baseline") and p95(s) >= TARGET_MS]
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}; {'all rows under' if not over else 'OVER'} the {TARGET_MS:.0f} ms p95 target" + (f": {', '.join(over)}" if over else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306/sc_console_bench")
@@ -193,28 +221,7 @@ def main() -> None:
             ("dashboard, user", api(lambda i: "/dashboard", user_token)),
         ]
 
-        def select_one(i: int) -> object:
-            with database.engine.connect() as conn:
-                return conn.exec_driver_sql("SELECT 1").scalar_one()
-
-        def bare_page(i: int) -> object:
-            with database.engine.connect() as conn:
-                return conn.exec_driver_sql("SELECT * FROM sc_run_log ORDER BY trigger_at_ms DESC, id DESC LIMIT 20").all()
-
-        baselines = [("baseline: SELECT 1", select_one), ("baseline: bare run page SQL", bare_page)]
-
-        print(f"\n{'request':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  {'vs bare':>8}  target")
-        print("-" * 78)
-        results = {}
-        for label, call in baselines + scenarios:
-            samples = timed(call, args.requests)
-            results[label] = samples
-            bare = p95(results.get("baseline: bare run page SQL", samples))
-            verdict = "" if label.startswith("baseline") else ("ok" if p95(samples) < TARGET_MS else "OVER")
-            ratio = "" if label.startswith("baseline") else f"{p95(samples) / bare:7.1f}x"
-            print(f"{label:32} {statistics.median(samples):8.1f} {p95(samples):8.1f} {max(samples):8.1f}  {ratio:>8}  {verdict}")
-        over = [label for label, s in results.items() if not label.startswith("baseline") and p95(s) >= TARGET_MS]
-        print(f"\nload average after: {os.getloadavg()[0]:.1f}; {'all rows under' if not over else 'OVER'} the {TARGET_MS:.0f} ms p95 target" + (f": {', '.join(over)}" if over else ""))
+        measure(database, scenarios, args.requests)
     finally:
         database.dispose()
         if not args.keep:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from console_bench import GROUPS, NOW_MS, TARGET_MS, fill, p95, timed  # noqa: E402
+from console_bench import GROUPS, NOW_MS, fill, measure  # noqa: E402
 
 from shardcron.admin import create_app  # noqa: E402
 from shardcron.admin.config import load_config  # noqa: E402
@@ -117,27 +116,7 @@ def main() -> None:
             ("dashboard page: user", page(lambda i: "/", "pages-user")),
         ]
 
-        def select_one(i: int) -> object:
-            with database.engine.connect() as conn:
-                return conn.exec_driver_sql("SELECT 1").scalar_one()
-
-        def bare_page(i: int) -> object:
-            with database.engine.connect() as conn:
-                return conn.exec_driver_sql("SELECT * FROM sc_run_log ORDER BY trigger_at_ms DESC, id DESC LIMIT 20").all()
-
-        baselines = [("baseline: SELECT 1", select_one), ("baseline: bare run page SQL", bare_page)]
-        print(f"\n{'request':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  {'vs bare':>8}  target")
-        print("-" * 78)
-        results = {}
-        for label, call in baselines + scenarios:
-            samples = timed(call, args.requests)
-            results[label] = samples
-            bare = p95(results.get("baseline: bare run page SQL", samples))
-            verdict = "" if label.startswith("baseline") else ("ok" if p95(samples) < TARGET_MS else "OVER")
-            ratio = "" if label.startswith("baseline") else f"{p95(samples) / bare:7.1f}x"
-            print(f"{label:32} {statistics.median(samples):8.1f} {p95(samples):8.1f} {max(samples):8.1f}  {ratio:>8}  {verdict}")
-        over = [label for label, s in results.items() if not label.startswith("baseline") and p95(s) >= TARGET_MS]
-        print(f"\nload average after: {os.getloadavg()[0]:.1f}; {'all rows under' if not over else 'OVER'} the {TARGET_MS:.0f} ms p95 target" + (f": {', '.join(over)}" if over else ""))
+        measure(database, scenarios, args.requests)
     finally:
         database.dispose()
         if not args.keep:

@@ -93,10 +93,10 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
         assert len(children) >= 4  # the admin, the producer and two executors
 
         db = Database(f"sqlite:///{workdir / 'admin' / 'shardcron.db'}", pool_size=1)
-        wait_until(lambda: _count(db, "hello every 10 s", RunStatus.SUCCESS) >= 1, timeout_s=30, what="a successful run of the cron job")
-        wait_until(lambda: _count(db, "retry-task drainer", RunStatus.SUCCESS) >= 2, timeout_s=30, what="drainer shards reporting back")
-        wait_until(lambda: _count(db, "long job (watch it, kill it)", RunStatus.RUNNING) == 1, timeout_s=30, what="the long job running")
-        wait_until(lambda: "alarm (webhook):" in read_lines(), timeout_s=60, what="the failing job's webhook alarm")
+        wait_until(lambda: _count(db, "hello every 10 s", RunStatus.SUCCESS) >= 1, timeout_s=90, what="a successful run of the cron job")
+        wait_until(lambda: _count(db, "retry-task drainer", RunStatus.SUCCESS) >= 2, timeout_s=90, what="drainer shards reporting back")
+        wait_until(lambda: _count(db, "long job (watch it, kill it)", RunStatus.RUNNING) == 1, timeout_s=90, what="the long job running")
+        wait_until(lambda: "alarm (webhook):" in read_lines(), timeout_s=120, what="the failing job's webhook alarm")
         with db.read_session() as s:
             drained = s.scalars(sa.select(RunLog.result_json).join(Job, Job.id == RunLog.job_id).where(Job.name == "retry-task drainer", RunLog.status == RunStatus.SUCCESS)).all()
         assert any('"claimed"' in (data or "") for data in drained)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from .net import free_port
+from .net import LoopbackHTTPServer, free_port
 
 
 class SmtpReceiver:
@@ -39,7 +38,6 @@ class WebhookReceiver:
     """An HTTP endpoint that records JSON POSTs and answers with `status` (200 by default)."""
 
     def __init__(self) -> None:
-        self.port = free_port()
         self.received: list[Any] = []
         self.status = 200
         receiver = self
@@ -56,18 +54,16 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = LoopbackHTTPServer(Handler)
+        self.port = self._http.port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/shardcron"
 
     def start(self) -> "WebhookReceiver":
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._http.stop()

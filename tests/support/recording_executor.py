@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from collections.abc import Callable
 from typing import Any
 
-from .net import free_port
+from .net import LoopbackHTTPServer
 
 
 class RecordingExecutor:
     def __init__(self) -> None:
-        self.port = free_port()
         self.calls: list[tuple[str, Any, str | None]] = []  # (path, JSON body or None, token)
         self.answers: dict[str, int] = {}
         #: When set: the envelope code for a body (overrides `answers`).
@@ -42,21 +41,19 @@ class RecordingExecutor:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = LoopbackHTTPServer(Handler)
+        self.port = self._http.port
 
     @property
     def address(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "RecordingExecutor":
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._http.stop()
 
     def paths(self) -> list[str]:
         with self._lock:

@@ -89,7 +89,7 @@ def test_three_schedulers_one_killed_every_fire_exactly_once(mysql_url: str, tmp
         # On a loaded machine the moment may be missed; the kill then still tests adoption of
         # whatever n2 held, and `orphaned_at_kill` in the summary says how much that was.
         try:
-            wait_until(lambda: held_by(db, "n2") > 0, timeout_s=8, interval_s=0.01, what="n2 to hold claimed fires")
+            wait_until(lambda: held_by(db, "n2") > 0, timeout_s=14, interval_s=0.01, what="n2 to hold claimed fires")
         except AssertionError:
             pass
         procs["n2"].send_signal(signal.SIGKILL)

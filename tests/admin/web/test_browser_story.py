@@ -148,7 +148,7 @@ def test_operator_story(stack: dict, shots_dir: Path) -> None:
         browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(20_000)
+            page.set_default_timeout(45_000)
             story = Story(page, stack["admin_url"], shots_dir)
             _walk(story, stack)
             assert story.problems == [], "\n".join(story.problems)
@@ -204,7 +204,7 @@ def _walk(story: Story, stack: dict) -> None:
         text = page.locator("#groups-table").inner_text()
         return all(address in text for address in executors)
 
-    wait_until(both_live, timeout_s=30, interval_s=0.5, what="both executors listed live")
+    wait_until(both_live, timeout_s=60, interval_s=0.5, what="both executors listed live")
     expect(page.locator("#groups-table")).to_contain_text("last heartbeat")
     story.shot("groups-live-executors")
 
@@ -256,7 +256,7 @@ def _walk(story: Story, stack: dict) -> None:
     expect(rows).to_have_count(2)  # one row per shard, refreshed in place
     shards = sorted(page.locator("#runs-table .shard").all_inner_texts())
     assert shards == ["0/2", "1/2"]
-    expect(page.locator("#runs-table tr[data-status='SUCCESS']")).to_have_count(2, timeout=30_000)
+    expect(page.locator("#runs-table tr[data-status='SUCCESS']")).to_have_count(2, timeout=60_000)
     story.shot("runs-whole-broadcast")
 
     # --- trigger only shard 1 of 2, with its own parameter; follow its log live.
@@ -279,7 +279,7 @@ def _walk(story: Story, stack: dict) -> None:
         seen_lengths.add(len(log.inner_text()))
         return log.get_attribute("data-ended") == "1"
 
-    wait_until(log_ended, timeout_s=30, interval_s=0.2, what="the log tail to reach the end of the run")
+    wait_until(log_ended, timeout_s=60, interval_s=0.2, what="the log tail to reach the end of the run")
     text = log.inner_text()
     assert "param 'only-shard-1'" in text and "story done" in text
     assert "step 10 of 10 <b>not bold</b>" in text and log.locator("b").count() == 0  # log lines are text
@@ -300,14 +300,14 @@ def _walk(story: Story, stack: dict) -> None:
     page.click("text=Trigger…")
     story.shot("trigger-page")
     page.click("button:has-text('Trigger now')")
-    expect(rows.first).to_have_attribute("data-status", "RUNNING", timeout=20_000)
+    expect(rows.first).to_have_attribute("data-status", "RUNNING", timeout=45_000)
     rows.first.locator("a").first.click()
     expect(page.locator("#run-facts .badge").first).to_have_text("RUNNING")
     expect(page.locator("#run-log")).to_contain_text("waiting to be killed")
     story.shot("run-running")
     page.click("#kill-run")
     expect(page.locator(".flash")).to_contain_text("is stopping job")
-    expect(page.locator("#run-facts .badge").first).to_have_text("FAILED", timeout=30_000)
+    expect(page.locator("#run-facts .badge").first).to_have_text("FAILED", timeout=60_000)
     assert any("Kill run" in d for d in story.dialogs)
     story.shot("run-killed")
 

@@ -324,3 +324,18 @@ def test_users_admin_pages(console: Console) -> None:
     console.login("bob", "reset by the admin")
     last_admin = post_form(client, "/users/1", {"action": "delete"})
     assert last_admin.status_code == 400 and "last admin" in last_admin.get_data(as_text=True)
+
+
+def test_dashboard_days_follow_the_viewers_zone_cookie(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain")
+    # 2025-12-31 23:30 UTC is already 2026-01-01 in Berlin ("today" there), still yesterday in UTC.
+    data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=console.clock.now_ms() - 30 * 60_000)
+    utc = client.get("/").get_data(as_text=True)
+    assert '<div class="value" id="stat-runs-today">0</div>' in utc and "days in UTC" in utc
+    client.set_cookie("tz", "Europe/Berlin")
+    berlin = client.get("/").get_data(as_text=True)
+    assert '<div class="value" id="stat-runs-today">1</div>' in berlin and "days in Europe/Berlin" in berlin
+    client.set_cookie("tz", "<script>")
+    assert "days in UTC" in client.get("/").get_data(as_text=True)
