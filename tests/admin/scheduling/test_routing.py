@@ -146,9 +146,9 @@ def test_each_strategy_delivers_to_a_real_executor(strategy, sqlite_admin_db, ex
     if expected is not None:
         assert dict(used) == expected
     elif strategy is RouteStrategy.LEAST_FREQUENTLY_USED:
-        # Counters start at random 0..n-1 (spreading new jobs): picks even the final counts out to
-        # within 1, so the picks themselves differ by at most (n - 1) + 1 and reach every executor.
-        assert set(used) == set(addrs) and max(used.values()) - min(used.values()) <= len(addrs)
+        # Counters start at random 0..n-1, so 6 picks may leave one executor out, never two:
+        # seeds (0, 0, 2) over sorted a, b, c pick a, b, a, b, a, b and never c.
+        assert set(used) <= set(addrs) and len(used) >= 2
     else:
         assert set(used) <= set(addrs)
 
