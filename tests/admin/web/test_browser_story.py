@@ -149,6 +149,8 @@ def test_operator_story(stack: dict, shots_dir: Path) -> None:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(45_000)
+            # Assertions wait on the page up to a deadline; a loaded machine needs more than 5 s.
+            expect.set_options(timeout=30_000)
             story = Story(page, stack["admin_url"], shots_dir)
             _walk(story, stack)
             assert story.problems == [], "\n".join(story.problems)
