@@ -24,7 +24,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -118,6 +119,45 @@ def p95(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
 
 
+@contextmanager
+def filled_database(description: str, default_url: str) -> Iterator[tuple[argparse.Namespace, Database]]:
+    """The benchmark's command line and its MariaDB database, created and filled with the bench
+    data (or reused with --reuse), dropped afterwards unless --keep."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--url", default=default_url)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards (re-use it with --reuse)")
+    parser.add_argument("--reuse", action="store_true", help="use the database as it is (filled by an earlier --keep run)")
+    args = parser.parse_args()
+
+    url = sa.engine.make_url(args.url)
+    server = sa.create_engine(url.set(database=""), isolation_level="AUTOCOMMIT")
+    if not args.reuse:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
+            conn.exec_driver_sql(f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    database = Database(url.render_as_string(hide_password=False), pool_size=4)
+    try:
+        if not args.reuse:
+            init_schema(database.engine)
+            began = time.perf_counter()
+            fill(database.engine, args.jobs, args.runs)
+            print(f"filled {args.jobs:,} jobs and {args.runs:,} run-log rows in {time.perf_counter() - began:.1f} s")
+        with database.engine.connect() as conn:
+            version = conn.exec_driver_sql("select version()").scalar_one()
+            counts = conn.exec_driver_sql("select (select count(*) from sc_job), (select count(*) from sc_run_log)").one()
+        print(f"database: MariaDB {version}; {counts[0]:,} jobs, {counts[1]:,} run-log rows; load average {os.getloadavg()[0]:.1f} (2 cores)")
+        yield args, database
+    finally:
+        database.dispose()
+        if not args.keep:
+            with server.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
+        server.dispose()
+
+
 def measure(database: Database, scenarios: list[tuple[str, Callable[[int], object]]], requests: int) -> None:
     """Time every scenario against two baselines measured in the same run (a bare `SELECT 1` and the
     bare run-log page query) and print p50/p95/max, the p95 ratio to the bare page and the verdict."""
@@ -147,33 +187,7 @@ def measure(database: Database, scenarios: list[tuple[str, Callable[[int], objec
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306/sc_console_bench")
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards (re-use it with --reuse)")
-    parser.add_argument("--reuse", action="store_true", help="use the database as it is (filled by an earlier --keep run)")
-    args = parser.parse_args()
-
-    url = sa.engine.make_url(args.url)
-    server = sa.create_engine(url.set(database=""), isolation_level="AUTOCOMMIT")
-    if not args.reuse:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
-            conn.exec_driver_sql(f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    database = Database(url.render_as_string(hide_password=False), pool_size=4)
-    try:
-        if not args.reuse:
-            init_schema(database.engine)
-            began = time.perf_counter()
-            fill(database.engine, args.jobs, args.runs)
-            print(f"filled {args.jobs:,} jobs and {args.runs:,} run-log rows in {time.perf_counter() - began:.1f} s")
-        with database.engine.connect() as conn:
-            version = conn.exec_driver_sql("select version()").scalar_one()
-            counts = conn.exec_driver_sql("select (select count(*) from sc_job), (select count(*) from sc_run_log)").one()
-        print(f"database: MariaDB {version}; {counts[0]:,} jobs, {counts[1]:,} run-log rows; load average {os.getloadavg()[0]:.1f} (2 cores)")
-
+    with filled_database(__doc__.split("\n\n")[0], "mysql+pymysql://root@127.0.0.1:3306/sc_console_bench") as (args, database):
         config = load_config(env={}, overrides={"instance_dir": tempfile.mkdtemp(prefix="sc-bench-"), "database_url": str(args.url), "access_token": "bench-access-token-0123456789"})
         app = create_app(config, db=database, clock=FakeClock(NOW_MS))
         with database.session() as s:
@@ -222,12 +236,6 @@ def main() -> None:
         ]
 
         measure(database, scenarios, args.requests)
-    finally:
-        database.dispose()
-        if not args.keep:
-            with server.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
-        server.dispose()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ afterwards unless --keep.
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 import sys
 import tempfile
@@ -29,11 +27,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from console_bench import GROUPS, NOW_MS, fill, measure  # noqa: E402
+from console_bench import GROUPS, NOW_MS, filled_database, measure  # noqa: E402
 
 from shardcron.admin import create_app  # noqa: E402
 from shardcron.admin.config import load_config  # noqa: E402
-from shardcron.admin.db import Database, init_schema  # noqa: E402
 from shardcron.admin.enums import UserRole  # noqa: E402
 from shardcron.admin.services import users  # noqa: E402
 from shardcron.admin.services.actor import SYSTEM_ACTOR  # noqa: E402
@@ -41,33 +38,7 @@ from shardcron.executor.clock import FakeClock  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306/sc_console_pages_bench")
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards (re-use it with --reuse)")
-    parser.add_argument("--reuse", action="store_true", help="use the database as it is (filled by an earlier --keep run)")
-    args = parser.parse_args()
-
-    url = sa.engine.make_url(args.url)
-    server = sa.create_engine(url.set(database=""), isolation_level="AUTOCOMMIT")
-    if not args.reuse:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
-            conn.exec_driver_sql(f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    database = Database(url.render_as_string(hide_password=False), pool_size=4)
-    try:
-        if not args.reuse:
-            init_schema(database.engine)
-            began = time.perf_counter()
-            fill(database.engine, args.jobs, args.runs)
-            print(f"filled {args.jobs:,} jobs and {args.runs:,} run-log rows in {time.perf_counter() - began:.1f} s")
-        with database.engine.connect() as conn:
-            version = conn.exec_driver_sql("select version()").scalar_one()
-            counts = conn.exec_driver_sql("select (select count(*) from sc_job), (select count(*) from sc_run_log)").one()
-        print(f"database: MariaDB {version}; {counts[0]:,} jobs, {counts[1]:,} run-log rows; load average {os.getloadavg()[0]:.1f} (2 cores)")
-
+    with filled_database(__doc__.split("\n\n")[0], "mysql+pymysql://root@127.0.0.1:3306/sc_console_pages_bench") as (args, database):
         config = load_config(env={}, overrides={"instance_dir": tempfile.mkdtemp(prefix="sc-bench-"), "database_url": str(args.url), "access_token": "bench-access-token-0123456789", "secret_key": "bench-secret-key-0123456789"})
         app = create_app(config, db=database, clock=FakeClock(NOW_MS))
         with database.session() as s:
@@ -117,12 +88,6 @@ def main() -> None:
         ]
 
         measure(database, scenarios, args.requests)
-    finally:
-        database.dispose()
-        if not args.keep:
-            with server.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
-        server.dispose()
 
 
 if __name__ == "__main__":
