@@ -4,7 +4,6 @@ against a real shardcron Executor on loopback (and refusal for an address not in
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from tests.admin.api.conftest import EXECUTOR_TOKEN, AdminApp, Api
 from tests.admin.api.test_auth import assert_error
 from tests.support.admin_data import NOW, add_executor, add_job, add_run
 from tests.support.fake_admin import FakeAdmin
+from tests.support.loopback_executor import hello_executor
 from tests.support.net import wait_until
 
-release = threading.Event()
 
 
 @pytest.fixture
@@ -35,33 +34,8 @@ def fake_admin() -> Iterator[FakeAdmin]:
 
 @pytest.fixture
 def executor(tmp_path: Path, fake_admin: FakeAdmin) -> Iterator[Executor]:
-    ex = Executor(
-        app_name="api-test",
-        admin_addresses=[fake_admin.url],
-        access_token=EXECUTOR_TOKEN,
-        listen="127.0.0.1:0",
-        data_dir=str(tmp_path / "executor"),
-        shutdown_timeout_s=5,
-        env={},
-    )
-
-    @ex.job("hello")
-    def hello(ctx):
-        for i in range(3):
-            ctx.log("line %d of shard %s", i, ctx.shard_index)
-        return "said hello"
-
-    @ex.job("wait")
-    def wait(ctx):
-        while not ctx.cancelled and not release.is_set():
-            release.wait(0.01)
-        ctx.check_cancelled()
-
-    release.clear()
-    ex.start()
-    yield ex
-    release.set()
-    ex.stop(timeout_s=5)
+    with hello_executor(tmp_path / "executor", fake_admin.url, EXECUTOR_TOKEN, "api-test") as ex:
+        yield ex
 
 
 def fires(admin_app: AdminApp) -> list[Fire]:

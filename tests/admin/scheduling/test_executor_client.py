@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,41 +12,19 @@ from shardcron.executor import Executor
 from shardcron.executor.protocol import BlockStrategy, LogResult, TriggerParam
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN
 from tests.support.fake_admin import FakeAdmin
+from tests.support.loopback_executor import hello_executor
 from tests.support.net import free_port, wait_until
 
-release = threading.Event()
 
 
 @pytest.fixture
 def executor(tmp_path: Path) -> Iterator[Executor]:
     admin = FakeAdmin(token=TOKEN).start()
-    ex = Executor(
-        app_name="client-test",
-        admin_addresses=[admin.url],
-        access_token=TOKEN,
-        listen="127.0.0.1:0",
-        data_dir=str(tmp_path / "executor"),
-        shutdown_timeout_s=5,
-        env={},
-    )
-
-    @ex.job("hello")
-    def hello(ctx):
-        ctx.log("hello from shard %s", ctx.shard_index)
-        return "said hello"
-
-    @ex.job("wait")
-    def wait(ctx):
-        while not ctx.cancelled and not release.is_set():
-            release.wait(0.01)
-        ctx.check_cancelled()
-
-    release.clear()
-    ex.start()
-    yield ex
-    release.set()
-    ex.stop(timeout_s=5)
-    admin.stop()
+    try:
+        with hello_executor(tmp_path / "executor", admin.url, TOKEN, "client-test") as ex:
+            yield ex
+    finally:
+        admin.stop()
 
 
 def address(ex: Executor) -> str:
@@ -66,7 +43,7 @@ def test_beat_run_log_idle_beat_and_kill(executor: Executor) -> None:
 
     wait_until(finished, what="the hello run to end")
     page = client.log(address(executor), LOG_DATE_MS, 11)
-    assert isinstance(page, LogResult) and "hello from shard 0" in page.log_content
+    assert isinstance(page, LogResult) and "line 0 of shard 0" in page.log_content
 
     assert client.run(address(executor), TriggerParam(job_id=2, log_id=12, log_date_time_ms=LOG_DATE_MS, executor_handler="wait")).ok
     wait_until(lambda: not client.idle_beat(address(executor), 2).ok, what="job 2 to be busy")
