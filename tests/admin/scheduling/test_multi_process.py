@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -63,9 +62,9 @@ def held_by(db: Database, node_id: str) -> int:
 
 
 def wait_until_wall(at_ms: int) -> None:
-    """Block until the wall clock reaches `at_ms` (the scenario is scripted in real time)."""
-    while (left := at_ms - SYSTEM_CLOCK.now_ms()) > 0:
-        time.sleep(min(left / 1000, 0.2))
+    """Wait until the wall clock reaches `at_ms`: the scenario is scripted in the real time the
+    scheduler processes run on."""
+    wait_until(lambda: SYSTEM_CLOCK.now_ms() >= at_ms, timeout_s=max(0.0, (at_ms - SYSTEM_CLOCK.now_ms()) / 1000) + 5, interval_s=0.05, what=f"the wall clock to reach {at_ms}")
 
 
 def test_three_schedulers_one_killed_every_fire_exactly_once(mysql_url: str, tmp_path: Path) -> None:
