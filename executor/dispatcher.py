@@ -23,9 +23,9 @@ from .context import JobContext, ProgressSink
 from .errors import ShardcronError
 from .glue import ScriptRunner
 from .handlers import HandlerRegistry, JobHandler, destroy_handler, init_handler
-from .joblog import RunLogStore
+from .joblog import RunLog, RunLogStore
 from .outcome import Outcome, merge_result_data, outcome_of_error, outcome_of_return
-from .protocol import BlockStrategy, CallbackParam, GlueType, TriggerParam
+from .protocol import BlockStrategy, CallbackParam, GlueType, ResultCode, TriggerParam
 from .runs import Run
 from .worker import JobWorker, RunnerPool
 
@@ -136,6 +136,13 @@ class Dispatcher:
         """True until the run is over: queued, running, or its result not yet in the spool."""
         with self._lock:
             return log_id in self._active
+
+    def live_log(self, log_id: int) -> RunLog | None:
+        """The run's log while the run is not over (queued, running, or its result not yet in the
+        spool); None once it is, or for a run unknown here."""
+        with self._lock:
+            run = self._active.get(log_id)
+        return run.log if run is not None else None
 
     @property
     def worker_count(self) -> int:
@@ -344,7 +351,7 @@ class Dispatcher:
         """Run the handler or script, turning anything it does into an Outcome."""
         if run.ctx.cancelled:
             return Outcome.fail(f"job killed: {run.ctx.cancel_reason}")
-        run.log.write(run.describe())
+        run.log.hold(run.describe())  # on disk only if the run logs more than a plain success
         if run.handler is None:
             assert self._scripts is not None
             return self._scripts.run(run.ctx)
@@ -383,7 +390,11 @@ class Dispatcher:
             run.log.write(line)
         if note:
             run.log.write(note)
-        run.log.write(f"result: code {outcome.code}" + (f", {outcome.msg}" if outcome.msg else ""))
+        result_line = f"result: code {outcome.code}" + (f", {outcome.msg}" if outcome.msg else "")
+        if outcome.code == ResultCode.SUCCESS:
+            run.log.hold(result_line)  # a quiet success leaves no log file (joblog.RunLog)
+        else:
+            run.log.write(result_line)
         result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data)
         try:
             self._submit_result(result, lambda: self._settle(run))

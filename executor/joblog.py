@@ -1,4 +1,4 @@
-"""Run logs: one file per run, `{log_dir}/{yyyy-mm-dd}/{logId}.log`, paged by `/log`.
+"""Run logs: one file per run that logs, `{log_dir}/{yyyy-mm-dd}/{logId}.log`, paged by `/log`.
 
 The date is the run's trigger time (the wire's `logDateTime`) in UTC, so the admin, which sends
 the same value with `/log`, always names the same file. Every line starts with its UTC time.
@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -56,53 +57,131 @@ class LogPage:
 class RunLog:
     """Appends timestamped lines to one run's log file; safe to call from several threads.
 
+    The file is created by the run's first `write`. A line passed to `hold` (the executor's own
+    "started" and "result: code 200" lines) is timestamped at once but kept in memory: it goes to
+    the file just before the next `write`, or at once if the file exists already, and it is
+    dropped with a log closed without any `write`. So a run that succeeds without logging leaves
+    no file: creating one was most of the CPU such a run cost (a new inode and directory entry
+    per run), and `/log` answers such a run with no lines. While the run is live, `read_page`
+    serves held lines from memory, numbered as they would be in the file.
+
     A failing disk never fails the run: the first write error is logged and later lines are dropped.
     """
 
-    def __init__(self, path: Path, clock: Clock, log_id: int) -> None:
-        self.path = path
+    def __init__(self, day_dir: Path, clock: Clock, log_id: int) -> None:
+        self._day_dir = day_dir
         self._clock = clock
         self._log_id = log_id
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._held: list[bytes] = []
+        self._created = False  # the file was opened (it may have been closed since)
         self._broken = False
         self._closed = False
 
+    @property
+    def path(self) -> Path:
+        return self._day_dir / f"{int(self._log_id)}.log"
+
     def write(self, msg: str) -> None:
-        text = str(msg).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-        line = f"{_format_instant(self._clock.now_ms())} [{threading.current_thread().name}] {text}\n".encode("utf-8", errors="replace")
+        """Append a line to the file (creating it), after any held lines."""
+        line = self._line(msg)
         with self._lock:
             if self._broken or self._closed:
                 return
-            try:
-                if self._fd is None:
-                    self._fd = self._open()
-                # one unbuffered O_APPEND write per line: readers see whole lines at once
+            if self._held:
+                line = b"".join(self._held) + line
+                self._held.clear()
+            self._append(line)
+
+    def hold(self, msg: str) -> None:
+        """A line worth keeping only next to others: written with the next `write` (or now if
+        the file exists), dropped if the run writes nothing else."""
+        line = self._line(msg)
+        with self._lock:
+            if self._broken or self._closed:
+                return
+            if self._fd is not None:
+                self._append(line)
+            else:
+                self._held.append(line)
+
+    def _line(self, msg: str) -> bytes:
+        text = str(msg).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+        return f"{_format_instant(self._clock.now_ms())} [{threading.current_thread().name}] {text}\n".encode("utf-8", errors="replace")
+
+    def _append(self, line: bytes) -> None:
+        """Under the lock."""
+        try:
+            if self._fd is None:
+                self._fd = self._open()
+                self._created = True
+            # one unbuffered O_APPEND write per call, whole lines: readers see whole lines at once
+            written = os.write(self._fd, line)
+            while written < len(line):  # only on a nearly full disk or a signal
+                line = line[written:]
                 written = os.write(self._fd, line)
-                while written < len(line):  # only on a nearly full disk or a signal
-                    line = line[written:]
-                    written = os.write(self._fd, line)
-            except OSError as exc:
-                self._broken = True
-                log.warning("run log not writable", extra={"log_id": self._log_id, "path": str(self.path), "error": str(exc)})
+        except OSError as exc:
+            self._broken = True
+            log.warning("run log not writable", extra={"log_id": self._log_id, "path": str(self.path), "error": str(exc)})
 
     def _open(self) -> int:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        path = self.path
         try:
-            return os.open(self.path, flags, 0o644)
+            return os.open(path, flags, 0o644)
         except FileNotFoundError:  # the day's folder does not exist yet (checked only then: hot path)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self.path, flags, 0o644)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(path, flags, 0o644)
+
+    def read_page(self, from_line: int) -> LogPage | None:
+        """Like `RunLogStore.read_page`, for this live run: held lines from memory while it has
+        no file, else the file."""
+        with self._lock:
+            if not self._created:
+                return _page(iter(self._held), from_line) if self._held else None
+        return read_page_at(self.path, from_line)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            self._held.clear()  # nothing was written: the run has no log file
             if self._fd is not None:
                 try:
                     os.close(self._fd)
                 except OSError:
                     pass
                 self._fd = None
+
+
+def read_page_at(path: Path, from_line: int) -> LogPage | None:
+    """Complete lines of the file at `path` from `from_line` on, or None when there is no file."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with fh:
+        return _page(fh, from_line)
+
+
+def _page(lines: Iterator[bytes], from_line: int) -> LogPage:
+    collected: list[str] = []
+    size = 0
+    number = 0
+    at_eof = True
+    for raw in lines:
+        if not raw.endswith(b"\n"):
+            break  # a line still being written is not a line yet
+        number += 1
+        if number < from_line:
+            continue
+        if len(collected) >= LOG_PAGE_MAX_LINES or (collected and size + len(raw) > LOG_PAGE_MAX_BYTES):
+            at_eof = False
+            break
+        collected.append(raw.decode("utf-8", errors="replace"))
+        size += len(raw)
+    to_line = from_line + len(collected) - 1
+    return LogPage(from_line=from_line, to_line=to_line, content="".join(collected), at_eof=at_eof)
 
 
 class RunLogStore:
@@ -114,7 +193,7 @@ class RunLogStore:
         self.retention_days = retention_days
         self._day_dirs: dict[int, Path] = {}  # day number -> its folder (formatting dates is slow)
 
-    def path_for(self, log_id: int, log_date_time_ms: int) -> Path:
+    def _day_dir(self, log_date_time_ms: int) -> Path:
         day_number = log_date_time_ms // DAY_MS
         day_dir = self._day_dirs.get(day_number)
         if day_dir is None:
@@ -122,37 +201,18 @@ class RunLogStore:
             if len(self._day_dirs) > 64:  # a handful of days are live at once
                 self._day_dirs.clear()
             self._day_dirs[day_number] = day_dir
-        return day_dir / f"{int(log_id)}.log"
+        return day_dir
+
+    def path_for(self, log_id: int, log_date_time_ms: int) -> Path:
+        return self._day_dir(log_date_time_ms) / f"{int(log_id)}.log"
 
     def open(self, log_id: int, log_date_time_ms: int) -> RunLog:
-        return RunLog(self.path_for(log_id, log_date_time_ms), self._clock, log_id)
+        """A run's log; nothing touches the disk before its first `write`."""
+        return RunLog(self._day_dir(log_date_time_ms), self._clock, log_id)
 
     def read_page(self, log_id: int, log_date_time_ms: int, from_line: int) -> LogPage | None:
         """Complete lines from `from_line` on, or None when the run has no log file here."""
-        path = self.path_for(log_id, log_date_time_ms)
-        try:
-            fh = open(path, "rb")
-        except FileNotFoundError:
-            return None
-        lines: list[str] = []
-        size = 0
-        number = 0
-        at_eof = True
-        with fh:
-            for raw in fh:
-                if not raw.endswith(b"\n"):
-                    break  # a line still being written is not a line yet
-                number += 1
-                if number < from_line:
-                    continue
-                if len(lines) >= LOG_PAGE_MAX_LINES or (lines and size + len(raw) > LOG_PAGE_MAX_BYTES):
-                    number -= 1
-                    at_eof = False
-                    break
-                lines.append(raw.decode("utf-8", errors="replace"))
-                size += len(raw)
-        to_line = from_line + len(lines) - 1
-        return LogPage(from_line=from_line, to_line=to_line, content="".join(lines), at_eof=at_eof)
+        return read_page_at(self.path_for(log_id, log_date_time_ms), from_line)
 
     def cleanup(self, now_ms: int) -> int:
         """Delete day folders older than the retention; returns how many went. 0 days keeps all."""

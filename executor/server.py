@@ -122,8 +122,12 @@ class ExecutorWsgiApp:
         param = LogParam.from_wire(decode_json(body))
         # Ask "still running?" before reading, so a run that ends in between is read to its end
         # on the next call rather than reported as ended with its last lines missing.
-        active = self._dispatcher.is_active(param.log_id)
-        page = self._logs.read_page(param.log_id, param.log_date_time_ms, param.from_line_num)
+        live = self._dispatcher.live_log(param.log_id)
+        active = live is not None
+        if live is not None:  # its lines may still be in memory only (joblog.RunLog.hold)
+            page = live.read_page(param.from_line_num)
+        else:
+            page = self._logs.read_page(param.log_id, param.log_date_time_ms, param.from_line_num)
         if page is None:
             result = LogResult(param.from_line_num, param.from_line_num - 1, "", is_end=not active)
         else:

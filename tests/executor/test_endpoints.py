@@ -7,6 +7,7 @@ import threading
 import pytest
 import requests
 
+from shardcron.executor import JobResult
 from shardcron.executor.protocol import MAX_BODY_BYTES, ResultCode
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN, call, read_log, run, trigger
 from tests.support.net import wait_until
@@ -173,6 +174,35 @@ def test_log_pages_from_a_line_and_ends_after_the_run(executor, fake_admin) -> N
     assert rest.to_line_num == first.to_line_num + len(lines)
     beyond = read_log(executor.port, 80, rest.to_line_num + 1)
     assert (beyond.to_line_num, beyond.log_content, beyond.is_end) == (rest.to_line_num, "", True)
+
+
+def test_run_that_logs_nothing_is_served_from_memory_then_leaves_no_file(executor, fake_admin) -> None:
+    release = threading.Event()
+    executor.job("quiet")(lambda ctx: release.wait(30) and None)
+    assert run(executor.port, 8, 81, handler="quiet").ok
+    wait_until(lambda: read_log(executor.port, 81).to_line_num == 1, what="the started line")
+    live = read_log(executor.port, 81)
+    assert "run 81 of job 8 started: handler quiet, shard 0/1" in live.log_content and live.is_end is False
+    assert not executor.logs.path_for(81, LOG_DATE_MS).exists()  # held in memory, not on disk
+    release.set()
+    assert fake_admin.wait_for_result(81).handle_code == 200
+    wait_until(lambda: read_log(executor.port, 81, 2).is_end, what="log end")
+    # the run succeeded without a line of its own: no file, and /log says so from any line on
+    assert not executor.logs.path_for(81, LOG_DATE_MS).exists()
+    ended = read_log(executor.port, 81, 2)
+    assert (ended.from_line_num, ended.to_line_num, ended.log_content, ended.is_end) == (2, 1, "", True)
+    again = read_log(executor.port, 81)
+    assert (again.to_line_num, again.log_content, again.is_end) == (0, "", True)
+
+
+def test_run_that_fails_without_logging_still_has_its_log(executor, fake_admin) -> None:
+    executor.job("refuses")(lambda ctx: JobResult.fail("not today"))
+    assert run(executor.port, 8, 82, handler="refuses").ok
+    fake_admin.wait_for_result(82)
+    wait_until(lambda: read_log(executor.port, 82).is_end, what="log end")
+    lines = read_log(executor.port, 82).log_content.splitlines()
+    assert len(lines) == 2 and "run 82 of job 8 started: handler refuses" in lines[0]
+    assert lines[1].endswith("result: code 500, not today")
 
 
 def test_log_of_unknown_run_ends_at_once(executor) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from shardcron.executor.spool import CallbackSpool
 from tests.support.cli import assert_one_line_error, run_cli
-from tests.support.executor_calls import TOKEN, run
+from tests.support.executor_calls import TOKEN, read_log, run
 from tests.support.executor_process import ROOT, start_executor_process
 from tests.support.net import free_port, wait_until
 
@@ -97,7 +97,8 @@ def test_sigterm_stops_gracefully(settings, processes, tmp_path, fake_admin) -> 
     assert run(_port(settings), 8, 800, executorParams="before the signal").ok
     fake_admin.wait_for_result(800)
     assert run(_port(settings), 9, 900, handler="waitForCancel").ok
-    wait_until(lambda: "run 900 of job 9 started" in _run_log(settings, 900), what="run started")
+    # the handler logs nothing: its "started" line is still in memory, and /log serves it from there
+    wait_until(lambda: "run 900 of job 9 started" in read_log(_port(settings), 900).log_content, what="run started")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     removal = fake_admin.registrations("/api/registryRemove")
@@ -106,6 +107,8 @@ def test_sigterm_stops_gracefully(settings, processes, tmp_path, fake_admin) -> 
     result = fake_admin.result(900)
     assert (result.handle_code, result.handle_msg) == (500, "job killed while running: executor shut down before the run finished")
     assert fake_admin.callback_counts() == {800: 1, 900: 1}
+    lines = _run_log(settings, 900).splitlines()
+    assert "run 900 of job 9 started" in lines[0] and "run cancelled: executor shut down before the run finished" in lines[1]
     assert CallbackSpool(Path(settings["data_dir"]) / "sample" / "callbacks").spooled_log_ids() == []
 
 

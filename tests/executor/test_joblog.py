@@ -31,6 +31,36 @@ def test_lines_are_timestamped_and_multiline_text_keeps_its_lines(tmp_path: Path
     assert len(lines) == 3
 
 
+def test_held_lines_reach_the_file_only_ahead_of_a_written_line(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    store = RunLogStore(tmp_path, clock, retention_days=30)
+    log = store.open(1, T0)
+    log.hold("started")
+    assert not (tmp_path / "2026-01-01").exists()  # nothing touches the disk yet
+    clock.advance(250)
+    log.write("working")
+    clock.advance(250)
+    log.hold("result")  # the file exists now: written at once
+    log.close()
+    lines = store.path_for(1, T0).read_text().splitlines()
+    assert [line.split(" [")[0] for line in lines] == ["2026-01-01 00:00:00.000", "2026-01-01 00:00:00.250", "2026-01-01 00:00:00.500"]
+    assert [line.rsplit("] ", 1)[1] for line in lines] == ["started", "working", "result"]
+
+
+def test_a_log_of_held_lines_only_is_read_from_memory_and_never_written(tmp_path: Path) -> None:
+    store = RunLogStore(tmp_path, FakeClock(T0), retention_days=30)
+    log = store.open(2, T0)
+    assert log.read_page(1) is None
+    log.hold("started")
+    log.hold("result")
+    page = log.read_page(2)
+    assert (page.from_line, page.to_line, page.at_eof) == (2, 2, True) and page.content.endswith("] result\n")
+    assert log.read_page(1).content.splitlines()[0].endswith("] started")
+    log.close()
+    assert log.read_page(1) is None and store.read_page(2, T0, 1) is None
+    assert not store.path_for(2, T0).exists()
+
+
 def test_pages_from_a_line_number(tmp_path: Path) -> None:
     store = RunLogStore(tmp_path, FakeClock(T0), retention_days=30)
     path = store.path_for(5, T0)
