@@ -351,7 +351,7 @@ class Dispatcher:
         """Run the handler or script, turning anything it does into an Outcome."""
         if run.ctx.cancelled:
             return Outcome.fail(f"job killed: {run.ctx.cancel_reason}")
-        run.log.hold(run.describe())  # on disk only if the run logs more than a plain success
+        run.log.hold(run.describe)  # on disk (and formatted) only if the run logs more than a plain success
         if run.handler is None:
             assert self._scripts is not None
             return self._scripts.run(run.ctx)

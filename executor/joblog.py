@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -58,12 +58,13 @@ class RunLog:
     """Appends timestamped lines to one run's log file; safe to call from several threads.
 
     The file is created by the run's first `write`. A line passed to `hold` (the executor's own
-    "started" and "result: code 200" lines) is timestamped at once but kept in memory: it goes to
-    the file just before the next `write`, or at once if the file exists already, and it is
-    dropped with a log closed without any `write`. So a run that succeeds without logging leaves
-    no file: creating one was most of the CPU such a run cost (a new inode and directory entry
-    per run), and `/log` answers such a run with no lines. While the run is live, `read_page`
-    serves held lines from memory, numbered as they would be in the file.
+    "started" and "result: code 200" lines) gets its time and thread at once but is kept in
+    memory, unformatted: it goes to the file just before the next `write`, or at once if the file
+    exists already, and it is dropped with a log closed without any `write`. So a run that
+    succeeds without logging leaves no file: creating one was most of the CPU such a run cost (a
+    new inode and directory entry per run), and `/log` answers such a run with no lines. While
+    the run is live, `read_page` serves held lines from memory, numbered as they would be in the
+    file.
 
     A failing disk never fails the run: the first write error is logged and later lines are dropped.
     """
@@ -74,7 +75,7 @@ class RunLog:
         self._log_id = log_id
         self._lock = threading.Lock()
         self._fd: int | None = None
-        self._held: list[bytes] = []
+        self._held: list[tuple[int, str, str | Callable[[], str]]] = []  # (at_ms, thread, text)
         self._created = False  # the file was opened (it may have been closed since)
         self._broken = False
         self._closed = False
@@ -85,30 +86,27 @@ class RunLog:
 
     def write(self, msg: str) -> None:
         """Append a line to the file (creating it), after any held lines."""
-        line = self._line(msg)
+        line = _line(self._clock.now_ms(), threading.current_thread().name, msg)
         with self._lock:
             if self._broken or self._closed:
                 return
             if self._held:
-                line = b"".join(self._held) + line
+                line = b"".join(_line(*held) for held in self._held) + line
                 self._held.clear()
             self._append(line)
 
-    def hold(self, msg: str) -> None:
+    def hold(self, msg: str | Callable[[], str]) -> None:
         """A line worth keeping only next to others: written with the next `write` (or now if
-        the file exists), dropped if the run writes nothing else."""
-        line = self._line(msg)
+        the file exists), dropped if the run writes nothing else. `msg` may be a function
+        returning the text, called only if the line is ever written or read."""
+        held = (self._clock.now_ms(), threading.current_thread().name, msg)
         with self._lock:
             if self._broken or self._closed:
                 return
             if self._fd is not None:
-                self._append(line)
+                self._append(_line(*held))
             else:
-                self._held.append(line)
-
-    def _line(self, msg: str) -> bytes:
-        text = str(msg).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-        return f"{_format_instant(self._clock.now_ms())} [{threading.current_thread().name}] {text}\n".encode("utf-8", errors="replace")
+                self._held.append(held)
 
     def _append(self, line: bytes) -> None:
         """Under the lock."""
@@ -139,7 +137,7 @@ class RunLog:
         no file, else the file."""
         with self._lock:
             if not self._created:
-                return _page(iter(self._held), from_line) if self._held else None
+                return _page((_line(*held) for held in self._held), from_line) if self._held else None
         return read_page_at(self.path, from_line)
 
     def close(self) -> None:
@@ -152,6 +150,11 @@ class RunLog:
                 except OSError:
                     pass
                 self._fd = None
+
+
+def _line(at_ms: int, thread: str, msg: str | Callable[[], str]) -> bytes:
+    text = str(msg() if callable(msg) else msg).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+    return f"{_format_instant(at_ms)} [{thread}] {text}\n".encode("utf-8", errors="replace")
 
 
 def read_page_at(path: Path, from_line: int) -> LogPage | None:

@@ -51,14 +51,20 @@ def test_a_log_of_held_lines_only_is_read_from_memory_and_never_written(tmp_path
     store = RunLogStore(tmp_path, FakeClock(T0), retention_days=30)
     log = store.open(2, T0)
     assert log.read_page(1) is None
-    log.hold("started")
+    described: list[int] = []
+    log.hold(lambda: described.append(1) or "started")  # formatted only when read or written
     log.hold("result")
+    assert described == []
     page = log.read_page(2)
     assert (page.from_line, page.to_line, page.at_eof) == (2, 2, True) and page.content.endswith("] result\n")
     assert log.read_page(1).content.splitlines()[0].endswith("] started")
     log.close()
     assert log.read_page(1) is None and store.read_page(2, T0, 1) is None
     assert not store.path_for(2, T0).exists()
+    quiet = store.open(3, T0)
+    quiet.hold(lambda: described.append(3) or "never formatted")
+    quiet.close()
+    assert described == [1, 1] and not store.path_for(3, T0).exists()
 
 
 def test_pages_from_a_line_number(tmp_path: Path) -> None:
