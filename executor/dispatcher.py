@@ -115,7 +115,8 @@ class Dispatcher:
             self._pool.spawn()  # outside the lock: starting a thread takes a while
         if covered:
             self._stop_runs(covered, "covered by a newer trigger (COVER_EARLY), logId:%d" % trigger.log_id)
-        log.debug("trigger accepted", extra={"job_id": trigger.job_id, "log_id": trigger.log_id, "shard": run.shard})
+        if log.isEnabledFor(logging.DEBUG):  # the hot path: build the fields only when they are printed
+            log.debug("trigger accepted", extra={"job_id": trigger.job_id, "log_id": trigger.log_id, "shard": run.shard})
         return f"accepted, logId:{trigger.log_id}"
 
     def kill(self, job_id: int) -> str:

@@ -28,6 +28,9 @@ RETRY_STATS_MIN_INTERVAL_S = 15.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+_RESULT_NAMES = {int(ResultCode.SUCCESS): "success", int(ResultCode.TIMEOUT): "timeout"}
+
+
 class RunTally:
     """Finished runs by result, counted as their results are handed to the callback spool."""
 
@@ -36,7 +39,7 @@ class RunTally:
         self._counts: Counter[str] = Counter()
 
     def count(self, handle_code: int) -> None:
-        result = {ResultCode.SUCCESS: "success", ResultCode.TIMEOUT: "timeout"}.get(handle_code, "fail")
+        result = _RESULT_NAMES.get(handle_code, "fail")
         with self._lock:
             self._counts[result] += 1
 

@@ -69,10 +69,10 @@ class BlockStrategy(StrEnum):
     @classmethod
     def from_wire(cls, value: str | None) -> "BlockStrategy":
         """Unknown or missing values behave as SERIAL_EXECUTION, as XXL-JOB executors do."""
-        try:
-            return cls(value) if value else cls.SERIAL_EXECUTION
-        except ValueError:
-            return cls.SERIAL_EXECUTION
+        return _BLOCK_STRATEGIES.get(value, cls.SERIAL_EXECUTION) if value else cls.SERIAL_EXECUTION
+
+
+_BLOCK_STRATEGIES: dict[Any, BlockStrategy] = {s.value: s for s in BlockStrategy}  # without Enum's slower lookup
 
 
 class GlueType(StrEnum):
@@ -102,27 +102,38 @@ def decode_json(raw: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> Any:
         raise ProtocolError(f"body is not valid JSON: {exc}") from None
 
 
+#: One encoder for every message (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_json(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 class _Fields:
     """Typed access to one JSON object; every error names the message and the key."""
 
     def __init__(self, obj: Any, what: str) -> None:
-        if not isinstance(obj, Mapping):
+        if type(obj) is not dict and not isinstance(obj, Mapping):  # a dict is the usual case
             raise ProtocolError(f"{what}: expected a JSON object, got {_json_type(obj)}")
         self.obj = obj
         self.what = what
 
     def _get(self, names: tuple[str, ...]) -> tuple[str, Any]:
+        get = self.obj.get
         for name in names:
-            if name in self.obj and self.obj[name] is not None:
-                return name, self.obj[name]
+            value = get(name)
+            if value is not None:
+                return name, value
         return names[0], None
+
+    # Each accessor answers the usual case (a value of exactly the expected type) first: a /run
+    # body is parsed by these a dozen times per trigger.
 
     def int(self, *names: str, default: int | None = None) -> int:
         name, value = self._get(names)
+        if type(value) is int:
+            return value
         if value is None:
             if default is None:
                 raise ProtocolError(f"{self.what}: missing required field {name!r}", name)
@@ -133,6 +144,8 @@ class _Fields:
 
     def str(self, *names: str, default: str | None = None, max_chars: int | None = None) -> str:
         name, value = self._get(names)
+        if type(value) is str and (max_chars is None or len(value) <= max_chars):
+            return value
         if value is None:
             if default is None:
                 raise ProtocolError(f"{self.what}: missing required field {name!r}", name)
