@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.executor.callback import CALLBACK_BATCH_MAX
+from shardcron.executor.admin_client import AdminClient
+from shardcron.executor.callback import CALLBACK_BATCH_MAX, CallbackSender
+from shardcron.executor.clock import FakeClock
 from shardcron.executor.protocol import CallbackParam
 from shardcron.executor.spool import CallbackSpool, SpoolError
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN, run
@@ -82,6 +84,38 @@ def test_spool_in_an_unusable_place_stops_the_start(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- through the executor
 
 
+class _CountingSpool(CallbackSpool):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.appends: list[int] = []
+
+    def append(self, lines: list[bytes]) -> str:
+        self.appends.append(len(lines))
+        return super().append(lines)
+
+
+def test_results_arriving_while_the_committer_lingers_share_one_write(tmp_path: Path) -> None:
+    spool = _CountingSpool(tmp_path / "spool")
+    spool.prepare()
+    client = AdminClient(("http://127.0.0.1:9/",), TOKEN, 1.0)  # never called: nothing is sent here
+    sender = CallbackSender(spool, client, FakeClock(), 1.0, commit_linger_s=1.0)
+    sender.start()
+    durable: list[int] = []
+    try:
+        sender.submit(CallbackParam(1, LOG_DATE_MS, 200), lambda: durable.append(1))
+        # The committer took the first result (it is lingering now) before the others arrive:
+        # without the linger it would write that one alone.
+        wait_until(lambda: sender._commit_queue.empty(), interval_s=0.001, what="committer took the first result")
+        for log_id in (2, 3):
+            sender.submit(CallbackParam(log_id, LOG_DATE_MS, 200), lambda log_id=log_id: durable.append(log_id))
+        wait_until(lambda: len(durable) == 3, what="all three durable")
+    finally:
+        sender.stop_commits()
+        sender.close()
+    assert spool.appends == [3] and durable == [1, 2, 3]
+    assert sender.pending_count == 3 and all(sender.is_pending(log_id) for log_id in (1, 2, 3))
+
+
 def test_result_is_on_disk_before_it_is_first_sent(make_executor, fake_admin) -> None:
     executor = make_executor().start()
     seen_on_disk: list[bool] = []
@@ -121,6 +155,8 @@ def test_refused_batches_are_retried_after_the_retry_delay(make_executor, fake_a
         run(executor.port, log_id % 3, log_id)
     wait_until(lambda: len(executor.spool.spooled_log_ids()) == 120, what="results spooled")
     wait_until(lambda: fake_admin.received("/api/callback"), what="a first attempt")
+    # on disk is not yet queued for sending: wait for the last group (and the refused batch put back)
+    wait_until(lambda: executor.callbacks.pending_count == 120, what="every result queued for sending")
     attempts = len(fake_admin.received("/api/callback"))
     fake_clock.advance(s=9)
     executor.tick()
