@@ -133,6 +133,11 @@ def _insert_ignore(table: sa.Table) -> sa.Insert:
 
 
 _INSERT_FIRES = _insert_ignore(Fire.__table__)
+#: A claimed fire's row, in ClaimedFire's field order.
+_CLAIMED_COLUMNS = sa.select(
+    Fire.id, Fire.job_id, Fire.fire_at_ms, Fire.trigger_type, Fire.origin_ref, Fire.param,
+    Fire.shard_index, Fire.shard_total, Fire.address, Fire.attempt,
+)
 
 
 _ADVANCE_JOB = (
@@ -207,33 +212,29 @@ class FireStore:
         horizon_ms = now_ms + self.lookahead_ms
         lease_until_ms = now_ms + self.lease_ms
         fire = Fire.__table__.c
-        rows: list = []
         with self.db.session() as session:
             jobs = self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms)
             adopt = now_ms - self._orphans_checked_ms >= ORPHAN_CHECK_MS
-            waiting, adopted = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms, adopt=adopt)
+            claimed, waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms, adopt=adopt)
             if adopt:
                 self._orphans_checked_ms = now_ms
             self.last_claim_full = jobs >= self.batch or waiting >= self.batch
             mine = (fire.owner == self.node_id) & (fire.status == FireStatus.CLAIMED)
-            if jobs or waiting or not self._recovered:
-                # This tick's claims carry this tick's lease (older ones are renewed below).
-                fresh = mine if not self._recovered else mine & (fire.lease_until_ms == lease_until_ms)
-                rows = session.execute(
-                    sa.select(
-                        fire.id, fire.job_id, fire.fire_at_ms, fire.trigger_type, fire.origin_ref, fire.param,
-                        fire.shard_index, fire.shard_total, fire.address, fire.attempt,
-                    )
-                    .where(fresh)
-                    .order_by(fire.fire_at_ms, fire.id)
-                ).all()
+            if not self._recovered:
+                # A restart under the same node id: everything held, rows possibly written.
+                claimed = [ClaimedFire(*row) for row in session.execute(_CLAIMED_COLUMNS.where(mine))]
+            elif jobs:
+                # The scheduled fires inserted just now: this tick's lease and creation time.
+                inserted = mine & (fire.lease_until_ms == lease_until_ms) & (fire.created_at_ms == now_ms) & (fire.origin_ref == 0)
+                seen = {f.id for f in claimed}
+                claimed += [ClaimedFire(*row, may_have_runs=False) for row in session.execute(_CLAIMED_COLUMNS.where(inserted)) if row[0] not in seen]
             if now_ms - self._renewed_ms >= self.lease_ms // 4:
                 session.execute(
                     sa.update(Fire.__table__).where(mine, fire.lease_until_ms < lease_until_ms).values(lease_until_ms=lease_until_ms)
                 )
                 self._renewed_ms = now_ms
-        recovering = not self._recovered
-        return [ClaimedFire(*row, may_have_runs=recovering or row[0] in adopted) for row in rows]
+        claimed.sort(key=lambda f: (f.fire_at_ms, f.id))
+        return claimed
 
     def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> int:
         """Returns how many due jobs were found."""
@@ -284,35 +285,35 @@ class FireStore:
         advance_jobs(session, updates)
         return len(due)
 
-    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, *, adopt: bool) -> tuple[int, set[int]]:
-        """Returns how many pending or orphaned fires were claimed (the larger of the two
-        counts, for the batch limit) and the ids of the orphaned ones."""
+    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, *, adopt: bool) -> tuple[list[ClaimedFire], int]:
+        """Claims pending and orphaned fires. Returns them, and the larger of the two counts
+        (for the batch limit)."""
         fire = Fire.__table__.c
         pending = session.execute(
             self._for_update(
-                sa.select(fire.id)
-                .where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= horizon_ms)
+                _CLAIMED_COLUMNS.where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= horizon_ms)
                 .order_by(fire.fire_at_ms)
                 .limit(self.batch)
             )
-        ).scalars().all()
+        ).all()
         orphaned = session.execute(
             self._for_update(
-                sa.select(fire.id)
-                .where(fire.status == FireStatus.CLAIMED, fire.lease_until_ms < now_ms)
+                _CLAIMED_COLUMNS.where(fire.status == FireStatus.CLAIMED, fire.lease_until_ms < now_ms)
                 .limit(self.batch)
             )
-        ).scalars().all() if adopt else []
+        ).all() if adopt else []
         if orphaned:
             log.warning("adopting %d fires whose scheduler stopped renewing its lease", len(orphaned))
-        ids = list(pending) + list(orphaned)
+        ids = [row[0] for row in pending] + [row[0] for row in orphaned]
         if ids:
             session.execute(
                 sa.update(Fire.__table__)
                 .where(fire.id.in_(ids))
                 .values(status=FireStatus.CLAIMED, owner=self.node_id, lease_until_ms=lease_until_ms)
             )
-        return max(len(pending), len(orphaned)), set(orphaned)
+        claimed = [ClaimedFire(*row, may_have_runs=False) for row in pending]
+        claimed += [ClaimedFire(*row, may_have_runs=True) for row in orphaned]
+        return claimed, max(len(pending), len(orphaned))
 
     # ------------------------------------------------------------------ clean stop
 
