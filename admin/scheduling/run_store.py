@@ -19,16 +19,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import BlockStrategy, TriggerParam
 
 from ..db import Database
 from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog
+from .bulk_insert import insert_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .registry_view import live_addresses
 from .routing import RouteState
@@ -74,43 +73,6 @@ class Prepared:
     fired: list[ClaimedFire] = field(default_factory=list)
     #: Run rows that failed at planning: (fire, run id, shard "i/n", reason message).
     failed: list[tuple[ClaimedFire, int, str, str]] = field(default_factory=list)
-
-
-def insert_returning_ids(session: Session, table: sa.Table, rows: list[dict]) -> list[int]:
-    """Bulk INSERT that gives back the new ids in row order, with one statement per batch.
-
-    SQLite: the transaction holds the write lock from its first statement (BEGIN IMMEDIATE), so
-    nobody else can insert meanwhile; the ids are taken as the next ones after both the table's
-    largest id and its AUTOINCREMENT counter and written explicitly (SQLite keeps the counter up
-    to date). MariaDB: ordered RETURNING. MySQL 8 (no RETURNING): one INSERT per row."""
-    if not rows:
-        return []
-    dialect = session.get_bind().dialect
-    if dialect.name == "sqlite":
-        base = session.execute(
-            sa.select(
-                sa.func.max(
-                    sa.func.coalesce(sa.select(sa.func.max(table.c.id)).scalar_subquery(), 0),
-                    sa.func.coalesce(sa.text(f"(SELECT seq FROM sqlite_sequence WHERE name = '{table.name}')"), 0),
-                )
-            )
-        ).scalar_one()
-        ids = list(range(base + 1, base + 1 + len(rows)))
-        # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing cost
-        # more than SQLite's own insert. Every row has the same keys; enums go in as their value;
-        # the columns' Python-side scalar defaults fill what the rows leave out.
-        defaults = {c.name: c.default.arg for c in table.columns if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
-        columns = ["id", *rows[0], *defaults]
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        fixed = tuple(defaults.values())
-        session.connection().exec_driver_sql(
-            sql, [(new_id, *(v.value if isinstance(v, Enum) else v for v in row.values()), *fixed) for new_id, row in zip(ids, rows)]
-        )
-        return ids
-    if dialect.insert_executemany_returning_sort_by_parameter_order:
-        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.execute(stmt, rows).scalars().all())
-    return [session.execute(sa.insert(table).values(**row)).inserted_primary_key[0] for row in rows]
 
 
 #: What preparing a fire reads of its job and group: plain rows (attribute access like the models),
