@@ -56,7 +56,16 @@ def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values
 
 def _insert_returning(session: Session, table: sa.Table, columns: list[str], values: list[tuple]) -> list[int]:
     driver = session.connection().connection.dbapi_connection
-    escape = driver.escape  # the driver's own quoting of every value, as its executemany does
+
+    def escape(value: Any) -> str:
+        # ints (most values) and NULL are written as they are; everything else gets the
+        # driver's own quoting, as its executemany would
+        if value is None:
+            return "NULL"
+        if type(value) is int:
+            return str(value)
+        return driver.escape(value)
+
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
     ids: list[int] = []
     chunk: list[str] = []
