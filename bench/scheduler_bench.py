@@ -1,6 +1,6 @@
 """Scheduler figures: trigger lag, trigger throughput against a raw-client baseline, idle CPU.
 
-    python bench/scheduler_bench.py [--database-url URL] [--cpu-seconds 60] [--burst 6000]
+    python bench/scheduler_bench.py [--database-url URL] [--cpu-seconds 60] [--burst 6000] [--pairs 5]
 
 One scheduler (`SchedulerRunner`, the code `shardcron scheduler` runs) runs in this process, on
 a fresh SQLite file by default (the embedded default; `--database-url` for MariaDB/MySQL, a
@@ -14,7 +14,8 @@ time of every `/run` and answers "accepted" at once, so that the figures are the
   (b) sustained triggers/s of the scheduler working off `--burst` fires due at once (claim,
       run rows, /run, answers recorded: the whole path), next to the rate the same HTTP client
       (ExecutorClient, same number of threads) reaches calling /run on the same executors with no
-      scheduling; the ratio is the figure.
+      scheduling, measured right before it; `--pairs` such pairs in turn, so that a machine
+      whose load changes affects both sides of each pair alike. The median ratio is the figure.
   (c) the scheduler process's CPU (user + system) while 10,000 enabled jobs fire once a minute
       (spread over the minute's seconds), over `--cpu-seconds`, as % of one core.
 """
@@ -25,6 +26,7 @@ import argparse
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -276,6 +278,7 @@ def main() -> None:
     parser.add_argument("--role", choices=["receiver"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c")
+    parser.add_argument("--pairs", type=int, default=5, help="(b): baseline/scheduler pairs measured in turn; the median ratio is the figure")
     parser.add_argument("--workers", type=int, default=None, help="trigger_workers (default: the setting's default)")
     args = parser.parse_args()
     if args.role == "receiver":
@@ -306,12 +309,15 @@ def main() -> None:
                 from shardcron.admin.config import load_config
 
                 workers = args.workers or load_config(env={}).trigger_workers
-                raw = measure_raw(bench, args.burst, workers)
-                rate, elapsed = measure_burst(bench, args.burst)
-                load_seen.append(os.getloadavg()[0])
-                print(f"\n(b) throughput, {args.burst} fires due at once, {workers} dispatch threads")
-                print(f"raw ExecutorClient /run   {raw:8.0f} /s")
-                print(f"scheduler end to end      {rate:8.0f} /s   ({elapsed:.2f} s)   ratio {rate / raw:.2f}")
+                print(f"\n(b) throughput, {args.burst} fires due at once, {workers} dispatch threads; {args.pairs} pairs, each baseline measured right before its run")
+                ratios = []
+                for pair in range(1, args.pairs + 1):
+                    raw = measure_raw(bench, args.burst, workers)
+                    rate, elapsed = measure_burst(bench, args.burst)
+                    load_seen.append(os.getloadavg()[0])
+                    ratios.append(rate / raw)
+                    print(f"pair {pair}: raw ExecutorClient /run {raw:6.0f} /s   scheduler end to end {rate:6.0f} /s ({elapsed:.2f} s)   ratio {rate / raw:.2f}")
+                print(f"ratio: median {statistics.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f}")
             if "c" not in skip:
                 cpu, fired = measure_cpu(bench, args.cpu_seconds)
                 load_seen.append(os.getloadavg()[0])

@@ -23,6 +23,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 from shardcron.executor.dispatcher import REPEAT_TRIGGER
@@ -40,6 +41,11 @@ log = logging.getLogger("shardcron.admin.scheduling")
 REPEAT_MARK = REPEAT_TRIGGER.split("{", 1)[0]
 #: The longest the timer thread sleeps without looking at its heap again.
 MAX_TIMER_WAIT_S = 0.5
+#: How long the recorder keeps collecting answers after the first one of a batch, and the most
+#: answers one batch records. A fire stays CLAIMED under its lease (seconds) until recorded, so
+#: a fraction of a second here costs nothing but saves a transaction per handful of answers.
+RECORD_LINGER_S = 0.2
+RECORD_BATCH = 2000
 
 
 def failure_reason(msg: str) -> TriggerFailure:
@@ -139,7 +145,9 @@ class Dispatcher:
             prepared = self.runs.prepare(fresh, now_ms, self.route_state)
         except Exception:
             with self._lock:
-                self._unprepared = fresh
+                # The failed transaction may yet have committed (an error reading the answer to
+                # COMMIT): the next attempt looks for run rows before writing any.
+                self._unprepared = [replace(f, may_have_runs=True) for f in fresh]
             raise
         for fire in prepared.fired:
             record_fire(fire.trigger_type)
@@ -225,13 +233,19 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ recording
 
-    def record_answers(self, block_s: float = 0.0) -> int:
-        """Write the answers received so far in one transaction; fires fully answered become DONE."""
+    def record_answers(self, block_s: float = 0.0, linger_s: float = 0.0) -> int:
+        """Write the answers received so far in one transaction; fires fully answered become DONE.
+
+        `block_s`: wait that long for a first answer. `linger_s`: after the first one, keep
+        collecting for that long (or until RECORD_BATCH answers), so that a steady trickle of
+        answers costs one transaction per linger period instead of one per handful."""
         answers: list[Answer] = []
         try:
             answers.append(self._answers.get(timeout=block_s) if block_s > 0 else self._answers.get_nowait())
-            while True:
-                answers.append(self._answers.get_nowait())
+            deadline = SYSTEM_CLOCK.monotonic() + linger_s  # a real wait in the recorder thread
+            while len(answers) < RECORD_BATCH:
+                left = deadline - SYSTEM_CLOCK.monotonic()
+                answers.append(self._answers.get(timeout=left) if left > 0 else self._answers.get_nowait())
         except queue.Empty:
             pass
         if not answers:
@@ -288,7 +302,7 @@ class Dispatcher:
     def _recorder_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.record_answers(block_s=0.05)
+                self.record_answers(block_s=0.05, linger_s=RECORD_LINGER_S)
             except Exception:
                 log.exception("recorder failed")
 

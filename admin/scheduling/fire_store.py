@@ -83,6 +83,9 @@ class ClaimedFire:
     shard_total: int | None
     address: str | None
     attempt: int
+    #: False when the fire certainly has no run rows yet (created or taken PENDING this tick);
+    #: True for adopted fires and for what a restarted node picks up (rows may exist).
+    may_have_runs: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,43 @@ def _insert_ignore(table: sa.Table) -> sa.Insert:
     return sa.insert(table).prefix_with("IGNORE", dialect="mysql").prefix_with("OR IGNORE", dialect="sqlite")
 
 
+_INSERT_FIRES = _insert_ignore(Fire.__table__)
+#: A claimed fire's row, in ClaimedFire's field order.
+_CLAIMED_COLUMNS = sa.select(
+    Fire.id, Fire.job_id, Fire.fire_at_ms, Fire.trigger_type, Fire.origin_ref, Fire.param,
+    Fire.shard_index, Fire.shard_total, Fire.address, Fire.attempt,
+)
+
+
+_ADVANCE_JOB = (
+    sa.update(Job.__table__)
+    .where(Job.__table__.c.id == sa.bindparam("b_id"))
+    .values(next_fire_at_ms=sa.bindparam("b_next"), last_fire_at_ms=sa.bindparam("b_last"), enabled=sa.bindparam("b_enabled"))
+)
+
+
+def advance_jobs(session: Session, updates: list[tuple[int, int, int, bool]]) -> None:
+    """Move every due job's schedule on: `(job id, next fire, last fire, enabled)` each.
+
+    SQLite runs an executemany of one prepared UPDATE in C. PyMySQL would send that as one round
+    trip per row, so MySQL/MariaDB get a single UPDATE with CASE instead. Every value there is an
+    int the tick computed, rendered with `int()`: nothing from outside reaches the SQL text."""
+    if not updates:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(_ADVANCE_JOB, [{"b_id": i, "b_next": n, "b_last": last, "b_enabled": e} for i, n, last, e in updates])
+        return
+    ids = ",".join(str(int(job_id)) for job_id, _, _, _ in updates)
+    next_at = " ".join(f"WHEN {int(job_id)} THEN {int(at)}" for job_id, at, _, _ in updates)
+    last_at = " ".join(f"WHEN {int(job_id)} THEN {int(at)}" for job_id, _, at, _ in updates)
+    stopped = ",".join(str(int(job_id)) for job_id, _, _, enabled in updates if not enabled)
+    enabled = f"CASE WHEN id IN ({stopped}) THEN 0 ELSE enabled END" if stopped else "enabled"
+    session.connection().exec_driver_sql(
+        f"UPDATE {Job.__tablename__} SET next_fire_at_ms = CASE id {next_at} END, "
+        f"last_fire_at_ms = CASE id {last_at} END, enabled = {enabled} WHERE id IN ({ids})"
+    )
+
+
 class FireStore:
     def __init__(
         self,
@@ -172,32 +212,29 @@ class FireStore:
         horizon_ms = now_ms + self.lookahead_ms
         lease_until_ms = now_ms + self.lease_ms
         fire = Fire.__table__.c
-        rows: list = []
         with self.db.session() as session:
             jobs = self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms)
             adopt = now_ms - self._orphans_checked_ms >= ORPHAN_CHECK_MS
-            waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms, adopt=adopt)
+            claimed, waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms, adopt=adopt)
             if adopt:
                 self._orphans_checked_ms = now_ms
             self.last_claim_full = jobs >= self.batch or waiting >= self.batch
             mine = (fire.owner == self.node_id) & (fire.status == FireStatus.CLAIMED)
-            if jobs or waiting or not self._recovered:
-                # This tick's claims carry this tick's lease (older ones are renewed below).
-                fresh = mine if not self._recovered else mine & (fire.lease_until_ms == lease_until_ms)
-                rows = session.execute(
-                    sa.select(
-                        fire.id, fire.job_id, fire.fire_at_ms, fire.trigger_type, fire.origin_ref, fire.param,
-                        fire.shard_index, fire.shard_total, fire.address, fire.attempt,
-                    )
-                    .where(fresh)
-                    .order_by(fire.fire_at_ms, fire.id)
-                ).all()
+            if not self._recovered:
+                # A restart under the same node id: everything held, rows possibly written.
+                claimed = [ClaimedFire(*row) for row in session.execute(_CLAIMED_COLUMNS.where(mine))]
+            elif jobs:
+                # The scheduled fires inserted just now: this tick's lease and creation time.
+                inserted = mine & (fire.lease_until_ms == lease_until_ms) & (fire.created_at_ms == now_ms) & (fire.origin_ref == 0)
+                seen = {f.id for f in claimed}
+                claimed += [ClaimedFire(*row, may_have_runs=False) for row in session.execute(_CLAIMED_COLUMNS.where(inserted)) if row[0] not in seen]
             if now_ms - self._renewed_ms >= self.lease_ms // 4:
                 session.execute(
                     sa.update(Fire.__table__).where(mine, fire.lease_until_ms < lease_until_ms).values(lease_until_ms=lease_until_ms)
                 )
                 self._renewed_ms = now_ms
-        return [ClaimedFire(*row) for row in rows]
+        claimed.sort(key=lambda f: (f.fire_at_ms, f.id))
+        return claimed
 
     def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> int:
         """Returns how many due jobs were found."""
@@ -218,13 +255,13 @@ class FireStore:
         if not due:
             return 0
         fires: list[dict] = []
-        updates: list[dict] = []
+        updates: list[tuple[int, int, int, bool]] = []
         for job_id, kind, conf, zone, misfire, next_at, last_at in due:
             try:
                 plan = plan_job_fires(kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms)
             except (ScheduleError, ValueError) as exc:
                 log.error("job %s has an unusable schedule and is stopped: %s", job_id, exc)
-                updates.append({"b_id": job_id, "b_next": 0, "b_last": last_at, "b_enabled": False})
+                updates.append((job_id, 0, last_at, False))
                 continue
             if plan.misfired:
                 fired_now = misfire == MisfireStrategy.FIRE_ONCE_NOW
@@ -242,50 +279,41 @@ class FireStore:
                 })
             if plan.next_fire_at_ms is None:
                 log.info("job %s has no further fire time and is stopped", job_id)
-            updates.append({
-                "b_id": job_id,
-                "b_next": plan.next_fire_at_ms or 0,
-                "b_last": max([last_at] + [at for at, _ in plan.fires]),
-                "b_enabled": plan.next_fire_at_ms is not None,
-            })
+            updates.append((job_id, plan.next_fire_at_ms or 0, max([last_at] + [at for at, _ in plan.fires]), plan.next_fire_at_ms is not None))
         if fires:
-            session.execute(_insert_ignore(Fire.__table__), fires)
-        session.execute(
-            sa.update(Job.__table__)
-            .where(job.id == sa.bindparam("b_id"))
-            .values(next_fire_at_ms=sa.bindparam("b_next"), last_fire_at_ms=sa.bindparam("b_last"), enabled=sa.bindparam("b_enabled")),
-            updates,
-        )
+            session.execute(_INSERT_FIRES, fires)
+        advance_jobs(session, updates)
         return len(due)
 
-    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, *, adopt: bool) -> int:
-        """Returns how many pending or orphaned fires were claimed."""
+    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, *, adopt: bool) -> tuple[list[ClaimedFire], int]:
+        """Claims pending and orphaned fires. Returns them, and the larger of the two counts
+        (for the batch limit)."""
         fire = Fire.__table__.c
         pending = session.execute(
             self._for_update(
-                sa.select(fire.id)
-                .where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= horizon_ms)
+                _CLAIMED_COLUMNS.where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= horizon_ms)
                 .order_by(fire.fire_at_ms)
                 .limit(self.batch)
             )
-        ).scalars().all()
+        ).all()
         orphaned = session.execute(
             self._for_update(
-                sa.select(fire.id)
-                .where(fire.status == FireStatus.CLAIMED, fire.lease_until_ms < now_ms)
+                _CLAIMED_COLUMNS.where(fire.status == FireStatus.CLAIMED, fire.lease_until_ms < now_ms)
                 .limit(self.batch)
             )
-        ).scalars().all() if adopt else []
+        ).all() if adopt else []
         if orphaned:
             log.warning("adopting %d fires whose scheduler stopped renewing its lease", len(orphaned))
-        ids = list(pending) + list(orphaned)
+        ids = [row[0] for row in pending] + [row[0] for row in orphaned]
         if ids:
             session.execute(
                 sa.update(Fire.__table__)
                 .where(fire.id.in_(ids))
                 .values(status=FireStatus.CLAIMED, owner=self.node_id, lease_until_ms=lease_until_ms)
             )
-        return max(len(pending), len(orphaned))
+        claimed = [ClaimedFire(*row, may_have_runs=False) for row in pending]
+        claimed += [ClaimedFire(*row, may_have_runs=True) for row in orphaned]
+        return claimed, max(len(pending), len(orphaned))
 
     # ------------------------------------------------------------------ clean stop
 

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import BlockStrategy, TriggerParam
 
 from ..db import Database
 from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog
+from .bulk_insert import insert_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .registry_view import live_addresses
 from .routing import RouteState
@@ -75,19 +75,17 @@ class Prepared:
     failed: list[tuple[ClaimedFire, int, str, str]] = field(default_factory=list)
 
 
-def insert_returning_ids(session: Session, table: sa.Table, rows: list[dict]) -> list[int]:
-    """Bulk INSERT that gives back the new ids in row order (one statement where the database
-    supports ordered RETURNING: SQLite, MariaDB; MySQL 8 falls back to one INSERT per row)."""
-    if not rows:
-        return []
-    dialect = session.get_bind().dialect
-    if dialect.insert_executemany_returning_sort_by_parameter_order:
-        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.execute(stmt, rows).scalars().all())
-    return [session.execute(sa.insert(table).values(**row)).inserted_primary_key[0] for row in rows]
+#: What preparing a fire reads of its job and group: plain rows (attribute access like the models),
+#: not ORM objects, whose construction cost more than the rest of preparing a fire.
+_JOB_FACTS = sa.select(
+    Job.id, Job.group_id, Job.enabled, Job.handler, Job.param, Job.route_strategy, Job.block_strategy, Job.timeout_s,
+    Job.retry_count, Job.glue_type, Job.glue_source, Job.glue_updated_at_ms,
+)
+_GROUP_FACTS = sa.select(ExecutorGroup.id, ExecutorGroup.app_name, ExecutorGroup.address_type, ExecutorGroup.manual_addresses)
+JobRow = sa.Row
 
 
-def _trigger(job: Job, run_id: int, fire_at_ms: int, handler: str, param: str | None, index: int, total: int) -> TriggerParam:
+def _trigger(job: JobRow, run_id: int, fire_at_ms: int, handler: str, param: str | None, index: int, total: int) -> TriggerParam:
     return TriggerParam(
         job_id=job.id,
         log_id=run_id,
@@ -131,13 +129,15 @@ class RunStore:
             if not fires:
                 return out
             existing: dict[int, list[RunLog]] = {}
-            for run in session.execute(sa.select(RunLog).where(run_t.fire_id.in_([f.id for f in fires]))).scalars():
-                existing.setdefault(run.fire_id, []).append(run)
-            jobs = {j.id: j for j in session.execute(sa.select(Job).where(Job.id.in_({f.job_id for f in fires}))).scalars()}
-            groups = {g.id: g for g in session.execute(sa.select(ExecutorGroup).where(ExecutorGroup.id.in_({j.group_id for j in jobs.values()}))).scalars()}
+            maybe_sent = [f.id for f in fires if f.may_have_runs]
+            if maybe_sent:
+                for run in session.execute(sa.select(RunLog).where(run_t.fire_id.in_(maybe_sent))).scalars():
+                    existing.setdefault(run.fire_id, []).append(run)
+            jobs = {j.id: j for j in session.execute(_JOB_FACTS.where(Job.id.in_({f.job_id for f in fires})))}
+            groups = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.id.in_({j.group_id for j in jobs.values()})))}
             live_cache: dict[int, list[str]] = {}
 
-            def live_of(job: Job) -> list[str]:
+            def live_of(job: JobRow) -> list[str]:
                 if job.group_id not in live_cache:
                     live_cache[job.group_id] = live_addresses(session, groups[job.group_id], now_ms)
                 return live_cache[job.group_id]
@@ -146,7 +146,7 @@ class RunStore:
             retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
 
             new_rows: list[dict] = []
-            new_meta: list[tuple[ClaimedFire, Job, PlannedRun]] = []
+            new_meta: list[tuple[ClaimedFire, JobRow, PlannedRun]] = []
             for fire in fires:
                 job = jobs.get(fire.job_id)
                 if fire.id in existing:
@@ -183,7 +183,7 @@ class RunStore:
                 )
         return out
 
-    def _row(self, fire: ClaimedFire, job: Job, plan: PlannedRun, now_ms: int) -> dict:
+    def _row(self, fire: ClaimedFire, job: JobRow, plan: PlannedRun, now_ms: int) -> dict:
         failed = plan.failure is not None
         return {
             "job_id": job.id,
@@ -206,7 +206,7 @@ class RunStore:
             "followup_status": FollowupStatus.PENDING if failed else FollowupStatus.NONE,
         }
 
-    def _resend(self, fire: ClaimedFire, job: Job | None, runs: list[RunLog], live_of: Callable[[Job], list[str]], out: Prepared) -> None:
+    def _resend(self, fire: ClaimedFire, job: JobRow | None, runs: list[RunLog], live_of: Callable[[JobRow], list[str]], out: Prepared) -> None:
         """An adopted fire whose rows exist: send again only the rows still PENDING, same logId."""
         waiting = [r for r in runs if r.status == RunStatus.PENDING]
         if not waiting:

@@ -101,6 +101,58 @@ def test_a_failed_preparation_is_retried_with_the_next_offer(sqlite_admin_db, re
     assert [r.job_id for r in receiver.runs] == [job]
 
 
+def test_a_preparation_that_committed_before_failing_does_not_write_a_second_set_of_rows(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
+    """The error came after COMMIT (e.g. the answer to it was lost): the retried preparation
+    must find the rows written and send those, not write new ones."""
+    receiver = receivers()
+    group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
+    job = add_job(sqlite_admin_db, group, T0)
+    node = make_scheduler(sqlite_admin_db)
+    assert node.store.claim(T0) == []  # the first claim after start; the next ones are plain fresh claims
+    add_fires(sqlite_admin_db, job, 1)
+    real_prepare = node.dispatcher.runs.prepare
+    calls = []
+
+    def committed_then_failed(fires, now_ms, state):
+        calls.append([f.may_have_runs for f in fires])
+        prepared = real_prepare(fires, now_ms, state)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("commit", {}, Exception("Lost connection to server during query"))
+        return prepared
+
+    monkeypatch.setattr(node.dispatcher.runs, "prepare", committed_then_failed)
+    with pytest.raises(sa.exc.OperationalError):
+        node.step(T0 + 100)
+    node.step(T0 + 200)
+    assert calls == [[False], [True]]
+    with sqlite_admin_db.read_session() as s:
+        rows = s.execute(sa.select(RunLog.id, RunLog.status)).all()
+    assert len(rows) == 1 and rows[0].status == RunStatus.RUNNING
+    assert [r.log_id for r in receiver.runs] == [rows[0].id]
+
+
+def test_run_ids_continue_after_the_highest_ever_used_and_rows_get_their_defaults(admin_db, receivers, make_scheduler):
+    """logIds must never repeat (executors refuse a logId they saw): deleting the newest rows
+    does not hand their ids out again."""
+    receiver = receivers()
+    group = add_group(admin_db, "app", T0, manual=[receiver.address])
+    job = add_job(admin_db, group, T0)
+    add_fires(admin_db, job, 3)
+    node = make_scheduler(admin_db)
+    node.step(T0)
+    with admin_db.session() as s:
+        first = list(s.execute(sa.select(RunLog.id).order_by(RunLog.id)).scalars())
+        s.execute(sa.delete(RunLog).where(RunLog.id == first[-1]))
+    add_fires(admin_db, job, 2, first_ref=10)
+    node.step(T0 + 200)
+    with admin_db.read_session() as s:
+        later = s.execute(sa.select(RunLog).where(RunLog.id.notin_(first[:-1])).order_by(RunLog.id)).scalars().all()
+    assert len(first) == 3 and len(later) == 2
+    assert later[0].id > first[-1] and later[1].id == later[0].id + 1
+    assert [(r.handle_code, r.handle_msg, r.result_json, r.status) for r in later] == [(0, None, None, RunStatus.RUNNING)] * 2
+    assert sorted(r.log_id for r in receiver.runs)[-2:] == [r.id for r in later]
+
+
 def test_a_restart_under_the_same_node_id_picks_up_its_claims_at_once(sqlite_admin_db, receivers, make_scheduler):
     receiver = receivers()
     group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])

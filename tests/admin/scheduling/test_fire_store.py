@@ -108,6 +108,22 @@ def test_an_adopter_resends_pending_rows_with_the_same_log_id(admin_db, receiver
     assert all_fires(admin_db)[0].status == FireStatus.DONE
 
 
+def test_claims_say_which_fires_may_already_have_run_rows(admin_db, receivers, make_scheduler):
+    """Preparing skips the run-row lookup only for fires that cannot have rows: those created
+    or taken PENDING by this tick. A restarted node's first claim and adopted fires may."""
+    receiver = receivers()
+    group = add_group(admin_db, "app", T0, manual=[receiver.address])
+    add_job(admin_db, group, T0, schedule_type=ScheduleType.FIX_RATE, schedule_conf="1")
+    a = make_scheduler(admin_db, "node-a", lease_ms=5000)
+    b = make_scheduler(admin_db, "node-b", lease_ms=5000)
+    assert [f.may_have_runs for f in a.store.claim(T0)] == [True, True]  # first claim: maybe a restart
+    assert [f.may_have_runs for f in a.store.claim(T0 + 1000)] == [False]  # created this tick
+    b.store.claim(T0 + 1000)  # b's first claim (nothing free)
+    adopted = b.store.claim(T0 + 7000)  # a stopped renewing: its three fires are orphans
+    assert len(adopted) >= 3 and all(f.may_have_runs for f in adopted if f.fire_at_ms <= T0 + 3000)
+    assert all(not f.may_have_runs for f in adopted if f.fire_at_ms > T0 + 3000)
+
+
 def test_a_live_node_renews_its_leases_so_nobody_adopts_them(admin_db, receivers, make_scheduler):
     receiver = receivers()
     group = add_group(admin_db, "app", T0, manual=[receiver.address])
