@@ -17,6 +17,9 @@ class FireLoop:
 
     #: Claims in a row within one tick when every batch comes back full (a backlog).
     MAX_ROUNDS = 20
+    #: The first round of a tick claims this share of the batch: a backlog's first sends go
+    #: out once a fifth of a batch is prepared, while the next, full rounds are claimed.
+    FIRST_ROUND_SHARE = 5
 
     def tick(self, now_ms: int) -> None:
         for round_no in range(self.MAX_ROUNDS):
@@ -24,6 +27,7 @@ class FireLoop:
                 # Later rounds of a long tick use the current time, so leases are set (and
                 # renewed) from when they are written, not from when the tick began.
                 now_ms = max(now_ms, self.dispatcher.clock.now_ms())
-            self.dispatcher.offer(self.store.claim(now_ms), now_ms)
+            limit = max(1, self.store.batch // self.FIRST_ROUND_SHARE) if round_no == 0 else self.store.batch
+            self.dispatcher.offer(self.store.claim(now_ms, limit), now_ms)
             if not self.store.last_claim_full:
                 break

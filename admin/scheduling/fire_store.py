@@ -197,28 +197,28 @@ class FireStore:
 
     # ------------------------------------------------------------------ the tick's transaction
 
-    def claim(self, now_ms: int) -> list[ClaimedFire]:
+    def claim(self, now_ms: int, limit: int | None = None) -> list[ClaimedFire]:
         """Create and claim due fires, adopt orphaned ones, renew leases; all in one transaction.
 
         Returns the fires claimed by this call; the first call after start also returns every
         fire this node already held (a restart under the same node id picks its claims up at
         once). `last_claim_full` tells whether a batch limit was reached (claim again at once).
         A deadlock (MySQL) retries the whole transaction."""
-        fires = retry_on_deadlock(lambda: self._claim(now_ms))
+        fires = retry_on_deadlock(lambda: self._claim(now_ms, limit or self.batch))
         self._recovered = True
         return fires
 
-    def _claim(self, now_ms: int) -> list[ClaimedFire]:
+    def _claim(self, now_ms: int, limit: int) -> list[ClaimedFire]:
         horizon_ms = now_ms + self.lookahead_ms
         lease_until_ms = now_ms + self.lease_ms
         fire = Fire.__table__.c
         with self.db.session() as session:
-            jobs = self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms)
+            jobs = self._create_scheduled(session, now_ms, horizon_ms, lease_until_ms, limit)
             adopt = now_ms - self._orphans_checked_ms >= ORPHAN_CHECK_MS
-            claimed, waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms, adopt=adopt)
+            claimed, waiting = self._claim_waiting(session, now_ms, horizon_ms, lease_until_ms, limit, adopt=adopt)
             if adopt:
                 self._orphans_checked_ms = now_ms
-            self.last_claim_full = jobs >= self.batch or waiting >= self.batch
+            self.last_claim_full = jobs >= limit or waiting >= limit
             mine = (fire.owner == self.node_id) & (fire.status == FireStatus.CLAIMED)
             if not self._recovered:
                 # A restart under the same node id: everything held, rows possibly written.
@@ -236,7 +236,7 @@ class FireStore:
         claimed.sort(key=lambda f: (f.fire_at_ms, f.id))
         return claimed
 
-    def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int) -> int:
+    def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, limit: int) -> int:
         """Returns how many due jobs were found."""
         job = Job.__table__.c
         due = session.execute(
@@ -249,7 +249,7 @@ class FireStore:
                     job.schedule_type.in_([t.value for t in SCHEDULED]),
                 )
                 .order_by(job.next_fire_at_ms)
-                .limit(self.batch)
+                .limit(limit)
             )
         ).all()
         if not due:
@@ -285,7 +285,7 @@ class FireStore:
         advance_jobs(session, updates)
         return len(due)
 
-    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, *, adopt: bool) -> tuple[list[ClaimedFire], int]:
+    def _claim_waiting(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, limit: int, *, adopt: bool) -> tuple[list[ClaimedFire], int]:
         """Claims pending and orphaned fires. Returns them, and the larger of the two counts
         (for the batch limit)."""
         fire = Fire.__table__.c
@@ -293,13 +293,13 @@ class FireStore:
             self._for_update(
                 _CLAIMED_COLUMNS.where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= horizon_ms)
                 .order_by(fire.fire_at_ms)
-                .limit(self.batch)
+                .limit(limit)
             )
         ).all()
         orphaned = session.execute(
             self._for_update(
                 _CLAIMED_COLUMNS.where(fire.status == FireStatus.CLAIMED, fire.lease_until_ms < now_ms)
-                .limit(self.batch)
+                .limit(limit)
             )
         ).all() if adopt else []
         if orphaned:

@@ -184,6 +184,23 @@ def test_later_rounds_of_a_long_tick_lease_from_the_current_time(sqlite_admin_db
     node.loop.tick(T0)
     with sqlite_admin_db.read_session() as s:
         leases = sorted(s.execute(sa.select(Fire.lease_until_ms)).scalars())
-    # the third round claims at T0+8 s and renews the first rounds' leases with its own; with
-    # the tick's start time they would all still end at T0+10 s, 2 s after the tick ended
-    assert leases == [T0 + 18_000] * 5
+    # rounds of 1, 2 and 2 fires (the first round claims a fifth of the batch), then a fourth
+    # at T0+12 s finds nothing new and renews every lease with its own; with the tick's start
+    # time they would all still end at T0+10 s, 6 s after the tick ended
+    assert leases == [T0 + 22_000] * 5
+
+
+def test_a_backlog_starts_with_a_small_round_then_claims_whole_batches(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
+    """The first sends of a backlog go out once a fifth of a batch is prepared."""
+    receiver = receivers()
+    group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
+    job = add_job(sqlite_admin_db, group, T0)
+    add_fires(sqlite_admin_db, job, 25)
+    node = make_scheduler(sqlite_admin_db)
+    node.store.batch = 10
+    sizes = []
+    real_offer = node.dispatcher.offer
+    monkeypatch.setattr(node.dispatcher, "offer", lambda fires, now_ms: (sizes.append(len(fires)), real_offer(fires, now_ms))[1])
+    node.step(T0)
+    assert sizes == [2, 10, 10, 3]
+    assert len(receiver.runs) == 25
