@@ -23,7 +23,8 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+
+from sqlalchemy.orm import Session
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 from shardcron.executor.dispatcher import REPEAT_TRIGGER
@@ -33,7 +34,7 @@ from ..metrics import TriggerFailure, record_fire, record_trigger_failure, recor
 from .executor_client import ExecutorClient
 from .fire_store import ClaimedFire
 from .routing import RouteState, route_busyover, route_failover
-from .run_store import Answer, RunStore, Send
+from .run_store import Answer, Prepared, RunStore, Send
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
@@ -123,7 +124,6 @@ class Dispatcher:
         self._heap: list[tuple[int, int, Send]] = []
         self._seq = itertools.count()
         self._held: set[int] = set()  # fires prepared here and not yet finished
-        self._unprepared: list[ClaimedFire] = []  # claimed, preparation failed: try again
         self._outstanding: dict[int, int] = {}  # fire id -> sends not yet answered
         self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
         self._unrecorded = 0  # sends handed out whose answer is not yet written
@@ -132,23 +132,16 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ fire loop side
 
-    def offer(self, fires: list[ClaimedFire], now_ms: int) -> int:
-        """Prepare the fires not seen before; returns how many sends were queued. Fires whose
-        preparation failed (a database error) are kept and tried again with the next offer."""
+    def prepare_claimed(self, session: Session, fires: list[ClaimedFire], now_ms: int) -> Prepared:
+        """Write the run rows of fires claimed in `session`'s transaction (the fire loop's tick:
+        claims and run rows commit together, or neither does). Fires already prepared here are
+        left out."""
         with self._lock:
-            candidates = {f.id: f for f in self._unprepared + fires}
-            fresh = [f for f in candidates.values() if f.id not in self._held]
-            self._unprepared = []
-        if not fresh:
-            return 0
-        try:
-            prepared = self.runs.prepare(fresh, now_ms, self.route_state)
-        except Exception:
-            with self._lock:
-                # The failed transaction may yet have committed (an error reading the answer to
-                # COMMIT): the next attempt looks for run rows before writing any.
-                self._unprepared = [replace(f, may_have_runs=True) for f in fresh]
-            raise
+            fresh = [f for f in fires if f.id not in self._held]
+        return self.runs.prepare_in(session, fresh, now_ms, self.route_state)
+
+    def accept(self, prepared: Prepared) -> int:
+        """Queue the sends of prepared fires (after their transaction committed); returns how many."""
         for fire in prepared.fired:
             record_fire(fire.trigger_type)
         for fire, run_id, shard, reason in prepared.failed:

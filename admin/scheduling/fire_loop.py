@@ -1,5 +1,6 @@
-"""The fire loop: one `tick(now_ms)` claims due fires (one transaction) and hands them to the
-dispatcher, which prepares new ones at once and sends each at its millisecond."""
+"""The fire loop: one `tick(now_ms)` claims due fires and writes their run rows in one
+transaction (claims and rows commit together, or neither does), then hands the sends to the
+dispatcher, which makes each at its millisecond."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class FireLoop:
                 # renewed) from when they are written, not from when the tick began.
                 now_ms = max(now_ms, self.dispatcher.clock.now_ms())
             limit = max(1, self.store.batch // self.FIRST_ROUND_SHARE) if round_no == 0 else self.store.batch
-            self.dispatcher.offer(self.store.claim(now_ms, limit), now_ms)
+            at_ms = now_ms
+            prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, at_ms), limit)
+            self.dispatcher.accept(prepared)
             if not self.store.last_claim_full:
                 break

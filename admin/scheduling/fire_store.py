@@ -1,6 +1,6 @@
 """The fire loop's store: claiming due fires durably, in one transaction per tick.
 
-`FireStore.claim(now_ms)` is the whole hot path of the fire loop, one transaction:
+`FireStore.claim_then(now_ms, then)` is the whole hot path of the fire loop, one transaction:
 
 1. **Scheduled fires.** Enabled CRON/FIX_RATE jobs with `next_fire_at_ms <= now + lookahead` are
    selected (`FOR UPDATE SKIP LOCKED` on MySQL/MariaDB, so concurrent nodes split the due jobs
@@ -13,10 +13,11 @@
    already is never recorded twice. Fire inserts and job updates are bulk statements.
 2. **Pending and orphaned fires.** PENDING fires (manual, API, retry, child) due within the
    lookahead, and CLAIMED fires whose lease has expired (their node died), are claimed.
-3. **Lease renewal.** The fires claimed in this tick are returned (they carry this tick's
-   lease); every quarter lease, every other fire this node holds gets its lease extended.
-   The dispatcher prepares the returned fires; a batch limit reached means the loop claims
-   again at once. Orphans are looked for once a second, not every tick.
+3. **Lease renewal.** Every quarter lease, every other fire this node holds gets its lease
+   extended. Orphans are looked for once a second, not every tick.
+4. **Run rows.** The fires claimed in this tick go to `then` (`claim_then`), still inside the
+   transaction: the dispatcher writes their run rows there, so claims and rows commit together.
+   A batch limit reached means the loop claims again at once.
 
 On SQLite there is one scheduler process and every write transaction starts with
 BEGIN IMMEDIATE (sqlengine), which serializes it with the web requests.
@@ -202,13 +203,24 @@ class FireStore:
 
         Returns the fires claimed by this call; the first call after start also returns every
         fire this node already held (a restart under the same node id picks its claims up at
-        once). `last_claim_full` tells whether a batch limit was reached (claim again at once).
-        A deadlock (MySQL) retries the whole transaction."""
-        fires = retry_on_deadlock(lambda: self._claim(now_ms, limit or self.batch))
-        self._recovered = True
-        return fires
+        once), and so does the first call after a failed one (its transaction may have committed
+        before the error reached us). `last_claim_full` tells whether the batch limit (`limit`,
+        default `batch`) was reached: claim again at once. A deadlock (MySQL) retries the whole
+        transaction."""
+        return self.claim_then(now_ms, lambda session, fires: fires, limit)
 
-    def _claim(self, now_ms: int, limit: int) -> list[ClaimedFire]:
+    def claim_then(self, now_ms: int, then: Callable[[Session, list[ClaimedFire]], T], limit: int | None = None) -> T:
+        """`claim`, then `then(session, fires)` in the same transaction (the dispatcher writes the
+        fires' run rows there); returns what `then` returns."""
+        try:
+            result = retry_on_deadlock(lambda: self._claim(now_ms, limit or self.batch, then))
+        except Exception:
+            self._recovered = False  # whatever this attempt claimed is picked up by the next one
+            raise
+        self._recovered = True
+        return result
+
+    def _claim(self, now_ms: int, limit: int, then: Callable[[Session, list[ClaimedFire]], T]) -> T:
         horizon_ms = now_ms + self.lookahead_ms
         lease_until_ms = now_ms + self.lease_ms
         fire = Fire.__table__.c
@@ -221,20 +233,21 @@ class FireStore:
             self.last_claim_full = jobs >= limit or waiting >= limit
             mine = (fire.owner == self.node_id) & (fire.status == FireStatus.CLAIMED)
             if not self._recovered:
-                # A restart under the same node id: everything held, rows possibly written.
-                claimed = [ClaimedFire(*row) for row in session.execute(_CLAIMED_COLUMNS.where(mine))]
+                # A restart under the same node id, or a failed claim before: everything held,
+                # locked like any claim, run rows possibly written.
+                claimed = [ClaimedFire(*row) for row in session.execute(self._for_update(_CLAIMED_COLUMNS.where(mine)))]
             elif jobs:
                 # The scheduled fires inserted just now: this tick's lease and creation time.
                 inserted = mine & (fire.lease_until_ms == lease_until_ms) & (fire.created_at_ms == now_ms) & (fire.origin_ref == 0)
                 seen = {f.id for f in claimed}
                 claimed += [ClaimedFire(*row, may_have_runs=False) for row in session.execute(_CLAIMED_COLUMNS.where(inserted)) if row[0] not in seen]
-            if now_ms - self._renewed_ms >= self.lease_ms // 4:
+            if not self._recovered or now_ms - self._renewed_ms >= self.lease_ms // 4:
                 session.execute(
                     sa.update(Fire.__table__).where(mine, fire.lease_until_ms < lease_until_ms).values(lease_until_ms=lease_until_ms)
                 )
                 self._renewed_ms = now_ms
-        claimed.sort(key=lambda f: (f.fire_at_ms, f.id))
-        return claimed
+            claimed.sort(key=lambda f: (f.fire_at_ms, f.id))
+            return then(session, claimed)
 
     def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, limit: int) -> int:
         """Returns how many due jobs were found."""

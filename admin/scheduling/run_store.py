@@ -2,11 +2,11 @@
 
 Exactly-once rule (docs/scheduling.md, "Fire loop and exactly-once"):
 
-- `prepare` runs one transaction for a batch of claimed fires. It re-checks that each fire is
-  still CLAIMED by this node (row lock), then writes its run rows (status PENDING; the row id is
-  the wire logId) — or, for a fire adopted from a dead node that had written them already, reads
-  the rows still PENDING. Nothing is sent before this commits, so a fire has exactly one set of
-  run rows, whoever dispatches it.
+- `prepare_in` runs inside the fire loop's claim transaction (FireStore.claim_then), on fires
+  claimed and locked there: it writes their run rows (status PENDING; the row id is the wire
+  logId) — or, for a fire adopted from a dead node that had written them already, reads the rows
+  still PENDING. Claims and rows commit together or not at all, and nothing is sent before the
+  commit, so a fire has exactly one set of run rows, whoever dispatches it.
 - `record` runs one transaction for a batch of answers: each row moves PENDING -> RUNNING
   (trigger_code 200) or FAILED (500, followup PENDING), guarded by its status; a fire whose rows
   have all been answered becomes DONE. Until then it stays CLAIMED under this node's lease, so if
@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import BlockStrategy, TriggerParam
 
@@ -67,8 +68,6 @@ class Prepared:
     sends: list[Send] = field(default_factory=list)
     #: Fires finished in the same transaction (all rows failed at once, job gone, job stopped).
     done: list[int] = field(default_factory=list)
-    #: Fires no longer ours (adopted by another node meanwhile): forget them.
-    lost: list[int] = field(default_factory=list)
     #: Fires whose run rows were written now (not re-sends), for the fires metric and logs.
     fired: list[ClaimedFire] = field(default_factory=list)
     #: Run rows that failed at planning: (fire, run id, shard "i/n", reason message).
@@ -110,77 +109,66 @@ class RunStore:
 
     # ------------------------------------------------------------------ before /run
 
-    def prepare(self, fires: list[ClaimedFire], now_ms: int, state: RouteState) -> Prepared:
-        if not fires:
-            return Prepared()
-        return retry_on_deadlock(lambda: self._prepare(fires, now_ms, state))
-
-    def _prepare(self, fires: list[ClaimedFire], now_ms: int, state: RouteState) -> Prepared:
+    def prepare_in(self, session: Session, fires: list[ClaimedFire], now_ms: int, state: RouteState) -> Prepared:
+        """Write the run rows of `fires` in the transaction that claimed them (FireStore.claim_then):
+        they are locked and certainly this node's, and the claims and the rows commit together."""
         out = Prepared()
+        if not fires:
+            return out
         fire_t, run_t = Fire.__table__.c, RunLog.__table__.c
-        ids = [f.id for f in fires]
-        with self.db.session() as session:
-            query = sa.select(fire_t.id).where(fire_t.id.in_(ids), fire_t.owner == self.node_id, fire_t.status == FireStatus.CLAIMED)
-            if self._locking:
-                query = query.with_for_update()
-            mine = set(session.execute(query).scalars().all())
-            out.lost = [i for i in ids if i not in mine]
-            fires = [f for f in fires if f.id in mine]
-            if not fires:
-                return out
-            existing: dict[int, list[RunLog]] = {}
-            maybe_sent = [f.id for f in fires if f.may_have_runs]
-            if maybe_sent:
-                for run in session.execute(sa.select(RunLog).where(run_t.fire_id.in_(maybe_sent))).scalars():
-                    existing.setdefault(run.fire_id, []).append(run)
-            jobs = {j.id: j for j in session.execute(_JOB_FACTS.where(Job.id.in_({f.job_id for f in fires})))}
-            groups = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.id.in_({j.group_id for j in jobs.values()})))}
-            live_cache: dict[int, list[str]] = {}
+        existing: dict[int, list[RunLog]] = {}
+        maybe_sent = [f.id for f in fires if f.may_have_runs]
+        if maybe_sent:
+            for run in session.execute(sa.select(RunLog).where(run_t.fire_id.in_(maybe_sent))).scalars():
+                existing.setdefault(run.fire_id, []).append(run)
+        jobs = {j.id: j for j in session.execute(_JOB_FACTS.where(Job.id.in_({f.job_id for f in fires})))}
+        groups = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.id.in_({j.group_id for j in jobs.values()})))}
+        live_cache: dict[int, list[str]] = {}
 
-            def live_of(job: JobRow) -> list[str]:
-                if job.group_id not in live_cache:
-                    live_cache[job.group_id] = live_addresses(session, groups[job.group_id], now_ms)
-                return live_cache[job.group_id]
+        def live_of(job: JobRow) -> list[str]:
+            if job.group_id not in live_cache:
+                live_cache[job.group_id] = live_addresses(session, groups[job.group_id], now_ms)
+            return live_cache[job.group_id]
 
-            retry_refs = [f.origin_ref for f in fires if f.trigger_type == TriggerType.RETRY and f.shard_total is not None and f.id not in existing]
-            retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
+        retry_refs = [f.origin_ref for f in fires if f.trigger_type == TriggerType.RETRY and f.shard_total is not None and f.id not in existing]
+        retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
 
-            new_rows: list[dict] = []
-            new_meta: list[tuple[ClaimedFire, JobRow, PlannedRun]] = []
-            for fire in fires:
-                job = jobs.get(fire.job_id)
-                if fire.id in existing:
-                    self._resend(fire, job, existing[fire.id], live_of, out)
-                    continue
-                if job is None or job.group_id not in groups:
-                    log.warning("fire %s of job %s: the job no longer exists; nothing to trigger", fire.id, fire.job_id)
-                    out.done.append(fire.id)
-                    continue
-                if fire.trigger_type in (TriggerType.CRON, TriggerType.MISFIRE) and not job.enabled:
-                    log.info("fire %s of job %s: the job was stopped; scheduled fire dropped", fire.id, job.id)
-                    out.done.append(fire.id)
-                    continue
-                group = groups[job.group_id]
-                facts = JobFacts(job.id, group.app_name, job.route_strategy, job.param)
-                planned = plan_runs(fire, facts, live_of(job), state, now_ms, retry_address=retry_addresses.get(fire.origin_ref))
-                out.fired.append(fire)
-                for plan in planned:
-                    new_rows.append(self._row(fire, job, plan, now_ms))
-                    new_meta.append((fire, job, plan))
-                if all(p.failure is not None for p in planned):
-                    out.done.append(fire.id)
-            run_ids = insert_returning_ids(session, RunLog.__table__, new_rows)
-            for run_id, (fire, job, plan) in zip(run_ids, new_meta):
-                if plan.failure is not None:
-                    out.failed.append((fire, run_id, f"{plan.shard_index}/{plan.shard_total}", plan.failure))
-                    continue
-                trigger = _trigger(job, run_id, fire.fire_at_ms, job.handler, plan.param, plan.shard_index, plan.shard_total)
-                candidates = tuple(live_of(job)) if plan.probe else ()
-                out.sends.append(Send(fire.id, run_id, fire.fire_at_ms, plan.address, trigger, plan.probe, job.route_strategy, candidates, plan.trace))
-            if out.done:
-                session.execute(
-                    sa.update(Fire.__table__).where(fire_t.id.in_(out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
-                )
+        new_rows: list[dict] = []
+        new_meta: list[tuple[ClaimedFire, JobRow, PlannedRun]] = []
+        for fire in fires:
+            job = jobs.get(fire.job_id)
+            if fire.id in existing:
+                self._resend(fire, job, existing[fire.id], live_of, out)
+                continue
+            if job is None or job.group_id not in groups:
+                log.warning("fire %s of job %s: the job no longer exists; nothing to trigger", fire.id, fire.job_id)
+                out.done.append(fire.id)
+                continue
+            if fire.trigger_type in (TriggerType.CRON, TriggerType.MISFIRE) and not job.enabled:
+                log.info("fire %s of job %s: the job was stopped; scheduled fire dropped", fire.id, job.id)
+                out.done.append(fire.id)
+                continue
+            group = groups[job.group_id]
+            facts = JobFacts(job.id, group.app_name, job.route_strategy, job.param)
+            planned = plan_runs(fire, facts, live_of(job), state, now_ms, retry_address=retry_addresses.get(fire.origin_ref))
+            out.fired.append(fire)
+            for plan in planned:
+                new_rows.append(self._row(fire, job, plan, now_ms))
+                new_meta.append((fire, job, plan))
+            if all(p.failure is not None for p in planned):
+                out.done.append(fire.id)
+        run_ids = insert_returning_ids(session, RunLog.__table__, new_rows)
+        for run_id, (fire, job, plan) in zip(run_ids, new_meta):
+            if plan.failure is not None:
+                out.failed.append((fire, run_id, f"{plan.shard_index}/{plan.shard_total}", plan.failure))
+                continue
+            trigger = _trigger(job, run_id, fire.fire_at_ms, job.handler, plan.param, plan.shard_index, plan.shard_total)
+            candidates = tuple(live_of(job)) if plan.probe else ()
+            out.sends.append(Send(fire.id, run_id, fire.fire_at_ms, plan.address, trigger, plan.probe, job.route_strategy, candidates, plan.trace))
+        if out.done:
+            session.execute(
+                sa.update(Fire.__table__).where(fire_t.id.in_(out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
+            )
         return out
 
     def _row(self, fire: ClaimedFire, job: JobRow, plan: PlannedRun, now_ms: int) -> dict:

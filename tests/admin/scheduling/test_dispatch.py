@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -78,57 +79,75 @@ def test_a_hanging_executor_does_not_delay_another_executors_fires(sqlite_admin_
     assert {st for j, st in rows if j == slow_job} == {RunStatus.FAILED}
 
 
-def test_a_failed_preparation_is_retried_with_the_next_offer(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
+def test_a_failed_preparation_rolls_its_claims_back_and_the_next_tick_sends_the_fire_once(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
     receiver = receivers()
     group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
     job = add_job(sqlite_admin_db, group, T0)
-    add_fires(sqlite_admin_db, job, 1)
     node = make_scheduler(sqlite_admin_db)
-    real_prepare = node.dispatcher.runs.prepare
+    assert node.store.claim(T0) == []  # the first claim after start; the next ones claim fresh fires
+    add_fires(sqlite_admin_db, job, 1)
+    real_prepare = node.dispatcher.runs.prepare_in
     calls = []
 
-    def flaky(fires, now_ms, state):
-        calls.append(len(fires))
+    def flaky(session, fires, now_ms, state):
+        calls.append([f.may_have_runs for f in fires])
         if len(calls) == 1:
             raise sa.exc.OperationalError("insert", {}, Exception("database is locked"))
-        return real_prepare(fires, now_ms, state)
+        return real_prepare(session, fires, now_ms, state)
 
-    monkeypatch.setattr(node.dispatcher.runs, "prepare", flaky)
+    monkeypatch.setattr(node.dispatcher.runs, "prepare_in", flaky)
     with pytest.raises(sa.exc.OperationalError):
-        node.step(T0)
-    node.step(T0 + 200)  # this tick claims nothing new; the kept fire is prepared and sent
-    assert calls == [1, 1]
+        node.step(T0 + 100)
+    with sqlite_admin_db.read_session() as s:
+        assert s.execute(sa.select(Fire.status)).scalars().all() == [FireStatus.PENDING]  # the claim rolled back
+        assert s.execute(sa.select(sa.func.count()).select_from(RunLog)).scalar_one() == 0
+    node.step(T0 + 200)
+    assert calls == [[False], [True]]  # after a failure the next claim takes up all the node holds
     assert [r.job_id for r in receiver.runs] == [job]
 
 
-def test_a_preparation_that_committed_before_failing_does_not_write_a_second_set_of_rows(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
-    """The error came after COMMIT (e.g. the answer to it was lost): the retried preparation
-    must find the rows written and send those, not write new ones."""
+class CommitAnswerLost:
+    """A Database whose next transaction commits and then raises, as when the connection drops
+    while the answer to COMMIT is on its way."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.dialect = real.dialect
+        self.armed = True
+
+    @contextmanager
+    def session(self):
+        with self.real.session() as session:
+            yield session
+        if self.armed:
+            self.armed = False
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("Lost connection to server during query"))
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_claim_whose_commit_answer_was_lost_is_sent_once_with_the_rows_it_wrote(sqlite_admin_db, receivers, make_scheduler):
+    """The claim and its run rows committed, but the scheduler saw an error: the next tick must
+    take the fire up again, find its rows and send those (same logId), not write new ones."""
     receiver = receivers()
     group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
     job = add_job(sqlite_admin_db, group, T0)
     node = make_scheduler(sqlite_admin_db)
-    assert node.store.claim(T0) == []  # the first claim after start; the next ones are plain fresh claims
+    assert node.store.claim(T0) == []
     add_fires(sqlite_admin_db, job, 1)
-    real_prepare = node.dispatcher.runs.prepare
-    calls = []
-
-    def committed_then_failed(fires, now_ms, state):
-        calls.append([f.may_have_runs for f in fires])
-        prepared = real_prepare(fires, now_ms, state)
-        if len(calls) == 1:
-            raise sa.exc.OperationalError("commit", {}, Exception("Lost connection to server during query"))
-        return prepared
-
-    monkeypatch.setattr(node.dispatcher.runs, "prepare", committed_then_failed)
+    node.store.db = CommitAnswerLost(sqlite_admin_db)
     with pytest.raises(sa.exc.OperationalError):
         node.step(T0 + 100)
+    with sqlite_admin_db.read_session() as s:
+        [written] = s.execute(sa.select(RunLog.id, RunLog.status)).all()
+    assert written.status == RunStatus.PENDING and receiver.runs == []
     node.step(T0 + 200)
-    assert calls == [[False], [True]]
     with sqlite_admin_db.read_session() as s:
         rows = s.execute(sa.select(RunLog.id, RunLog.status)).all()
-    assert len(rows) == 1 and rows[0].status == RunStatus.RUNNING
-    assert [r.log_id for r in receiver.runs] == [rows[0].id]
+        fire_status = s.execute(sa.select(Fire.status)).scalar_one()
+    assert rows == [(written.id, RunStatus.RUNNING)] and fire_status == FireStatus.DONE
+    assert [(r.job_id, r.log_id) for r in receiver.runs] == [(job, written.id)]
 
 
 def test_run_ids_continue_after_the_highest_ever_used_and_rows_get_their_defaults(admin_db, receivers, make_scheduler):
@@ -173,14 +192,14 @@ def test_later_rounds_of_a_long_tick_lease_from_the_current_time(sqlite_admin_db
     add_fires(sqlite_admin_db, job, 5)
     node = make_scheduler(sqlite_admin_db, lease_ms=10_000)
     node.store.batch = 2
-    real_offer = node.dispatcher.offer
+    real_accept = node.dispatcher.accept
 
-    def slow_offer(fires, now_ms):
-        sent = real_offer(fires, now_ms)
+    def slow_accept(prepared):
+        sent = real_accept(prepared)
         node.clock.advance(4000)  # preparing this round "took" 4 s
         return sent
 
-    monkeypatch.setattr(node.dispatcher, "offer", slow_offer)
+    monkeypatch.setattr(node.dispatcher, "accept", slow_accept)
     node.loop.tick(T0)
     with sqlite_admin_db.read_session() as s:
         leases = sorted(s.execute(sa.select(Fire.lease_until_ms)).scalars())
@@ -199,8 +218,8 @@ def test_a_backlog_starts_with_a_small_round_then_claims_whole_batches(sqlite_ad
     node = make_scheduler(sqlite_admin_db)
     node.store.batch = 10
     sizes = []
-    real_offer = node.dispatcher.offer
-    monkeypatch.setattr(node.dispatcher, "offer", lambda fires, now_ms: (sizes.append(len(fires)), real_offer(fires, now_ms))[1])
+    real_accept = node.dispatcher.accept
+    monkeypatch.setattr(node.dispatcher, "accept", lambda prepared: (sizes.append(len(prepared.sends)), real_accept(prepared))[1])
     node.step(T0)
     assert sizes == [2, 10, 10, 3]
     assert len(receiver.runs) == 25
