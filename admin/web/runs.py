@@ -105,6 +105,13 @@ def run_detail(run_id: int):
     return render_template("run_detail.html", run=run, shards=shards, refresh_ms=REFRESH_MS if active else None, can_kill=run.status in ACTIVE)
 
 
+#: Shown when the executor has no line at all for a finished run.
+EMPTY_LOG_NOTE = (
+    "The executor has no log lines for this run: a run that succeeds without logging anything "
+    "keeps no log file, and older logs are removed after the executor's log retention."
+)
+
+
 @bp.get("/runs/<int:run_id>/log")
 @require_actor
 def run_log(run_id: int):
@@ -116,6 +123,8 @@ def run_log(run_id: int):
         page = runs.read_run_log(admin_ctx().db, g.actor, run_id, executor_client(), from_line=int(raw), now_ms=now_ms())
     except ServiceError as exc:
         return jsonify(error={"message": exc.message, "fields": exc.field_errors}), exc.status
+    # Nothing at all, and the executor says there will be nothing more: say why that can be.
+    empty = page.is_end and page.from_line == 1 and not page.content
     return jsonify(
         run_id=page.run_id,
         from_line=page.from_line,
@@ -123,6 +132,7 @@ def run_log(run_id: int):
         content=page.content,
         is_end=page.is_end,
         run_status=page.run_status.value,
+        note=EMPTY_LOG_NOTE if empty else None,
     )
 
 

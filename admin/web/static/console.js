@@ -155,7 +155,7 @@
           if (atBottom) pre.scrollTop = pre.scrollHeight;
         }
         if (body.to_line >= next) next = body.to_line + 1;
-        if (body.is_end) { say("Log complete."); pre.dataset.ended = "1"; return; }
+        if (body.is_end) { say(body.note || "Log complete."); pre.dataset.ended = "1"; return; }
         say("Following the log… (line " + (next - 1) + ")");
         setTimeout(poll, 1000);
       }).catch(function () { say("log unavailable; retrying"); setTimeout(poll, 3000); });

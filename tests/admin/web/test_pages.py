@@ -273,12 +273,17 @@ def test_log_tail_and_kill_go_only_to_live_group_executors(console: Console) -> 
     page = answer.get_json()
     assert answer.status_code == 200, page
     assert page["content"] == "working <b>hard</b>\ndone\n" and page["to_line"] == 3 and page["is_end"] is True
+    assert page["note"] is None
+    fake.lines = []  # a finished run that logged nothing: the executor keeps no file for it
+    quiet = client.get(f"/runs/{live_run}/log").get_json()
+    assert quiet["content"] == "" and quiet["is_end"] is True and "no log lines for this run" in quiet["note"]
+    fake.lines = ["starting", "working <b>hard</b>", "done"]
     refused = client.get(f"/runs/{stray_run}/log")
     assert refused.status_code == 409 and "not a live executor" in refused.get_json()["error"]["message"]
     assert client.get(f"/runs/{live_run}/log?from_line=0").status_code == 400
     assert post_form(client, f"/runs/{live_run}/kill", {}).status_code == 302
     assert post_form(client, f"/runs/{stray_run}/kill", {}).status_code == 302  # executor gone: marked failed here
-    assert [c[0:2] for c in fake.calls] == [("log", "http://127.0.0.1:9001"), ("kill", "http://127.0.0.1:9001")]
+    assert [c[0:2] for c in fake.calls] == [("log", "http://127.0.0.1:9001")] * 2 + [("kill", "http://127.0.0.1:9001")]
     stray = client.get(f"/runs/{stray_run}").get_data(as_text=True)
     assert "killed: executor gone" in stray and "FAILED" in stray
 
