@@ -14,6 +14,7 @@ from shardcron.admin import create_app
 from shardcron.admin.config import load_config
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.net import free_port, wait_until
+from tests.support.signals import default_sigint
 
 
 def _healthy(url: str) -> bool:
@@ -33,6 +34,7 @@ def test_admin_starts_on_embedded_sqlite_and_stops_on_ctrl_c(tmp_path: Path) -> 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), timeout_s=60, what="the admin to answer")

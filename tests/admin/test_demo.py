@@ -21,6 +21,7 @@ from shardcron.admin.models import Job, RunLog
 from shardcron.admin.services.users import authenticate
 from shardcron.executor.clock import SYSTEM_CLOCK
 from tests.support.net import free_port, wait_until
+from tests.support.signals import default_sigint
 
 
 def _children(pid: int) -> set[int]:
@@ -59,6 +60,7 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "shardcron"), "demo", "--port", str(port), "--dir", str(workdir)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=default_sigint,
     )
     lines: queue.SimpleQueue[str] = queue.SimpleQueue()
     seen: list[str] = []
