@@ -1,11 +1,12 @@
 """Executor throughput on loopback, as ratios to a bare WSGI app on the same server stack.
 
-    python bench/executor_bench.py [--seconds 5] [--triggers 5000] [--clients 8]
+    python bench/executor_bench.py [--seconds 5] [--triggers 5000] [--clients 8] [--log-lines 0]
 
 Measures, in one run and with the same load generator:
   bare     requests/s of a WSGI app that only answers 200 (the envelope), served by the
            executor's own server stack (waitress through EmbeddedServer, same threads)
-  accept   /run triggers accepted per second by a real Executor (no-op handler, 1,000 job ids)
+  accept   /run triggers accepted per second by a real Executor (no-op handler, 1,000 job ids;
+           `--log-lines N`: a handler writing N lines to its run log instead)
   e2e      triggers -> callbacks delivered per second to a counting admin (all results, spooled
            with fsync, batched, accepted)
   rss      the idle executor process's resident memory
@@ -78,7 +79,7 @@ def serve_admin(port: int) -> None:
     threading.Event().wait()
 
 
-def serve_executor(port: int, admin_port: int, data_dir: str) -> None:
+def serve_executor(port: int, admin_port: int, data_dir: str, log_lines: int) -> None:
     from shardcron.executor import Executor
 
     executor = Executor(
@@ -91,7 +92,11 @@ def serve_executor(port: int, admin_port: int, data_dir: str) -> None:
         server_threads=SERVER_THREADS,
         env={},
     )
-    executor.job("noop")(lambda ctx: None)
+    def handler(ctx) -> None:
+        for n in range(log_lines):  # 0 by default: the no-op handler of the target
+            ctx.log("line %d", n)
+
+    executor.job("noop")(handler)
     executor.run()
 
 
@@ -219,6 +224,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each rate measurement")
     parser.add_argument("--triggers", type=int, default=5000, help="triggers sent for the end-to-end measurement")
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive client connections")
+    parser.add_argument("--log-lines", type=int, default=0, help="lines the handler writes to its run log (0: a no-op handler)")
     parser.add_argument("--role", choices=["bare", "admin", "executor"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--admin-port", type=int, help=argparse.SUPPRESS)
@@ -229,7 +235,7 @@ def main() -> None:
     if args.role == "admin":
         return serve_admin(args.port)
     if args.role == "executor":
-        return serve_executor(args.port, args.admin_port, args.data_dir)
+        return serve_executor(args.port, args.admin_port, args.data_dir, args.log_lines)
 
     load_before = os.getloadavg()[0]
     procs: list[subprocess.Popen] = []
@@ -238,7 +244,7 @@ def main() -> None:
             bare_port, admin_port, executor_port = _free_port(), _free_port(), _free_port()
             procs.append(_spawn("--role", "bare", "--port", str(bare_port)))
             procs.append(_spawn("--role", "admin", "--port", str(admin_port)))
-            procs.append(_spawn("--role", "executor", "--port", str(executor_port), "--admin-port", str(admin_port), "--data-dir", data_dir))
+            procs.append(_spawn("--role", "executor", "--port", str(executor_port), "--admin-port", str(admin_port), "--data-dir", data_dir, "--log-lines", str(args.log_lines)))
             for port in (bare_port, admin_port, executor_port):
                 _wait_listening(port)
             idle_rss_mb = _rss_mb(procs[2].pid)
@@ -277,7 +283,7 @@ def main() -> None:
                 proc.kill()
 
     print(
-        f"cpus={os.cpu_count()} clients={args.clients} seconds={args.seconds} triggers={args.triggers} job_ids={JOB_IDS} "
+        f"cpus={os.cpu_count()} clients={args.clients} seconds={args.seconds} triggers={args.triggers} job_ids={JOB_IDS} handler_log_lines={args.log_lines} "
         f"loadavg(1m) before={load_before:.2f} after={os.getloadavg()[0]:.2f}"
     )
     print(f"bare WSGI app (waitress, same stack)   {bare_rate:8.0f} req/s   (baseline)")
