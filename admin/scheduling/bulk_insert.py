@@ -1,4 +1,4 @@
-"""Many rows into one table in as few statements as possible, with their new ids in row order.
+"""Many rows into one table in as few statements as possible (with their new ids in row order).
 
 The dispatcher writes up to a thousand run rows per transaction (the row id is the wire logId,
 so it must be known before `/run`). Going through SQLAlchemy's executemany cost more per row
@@ -12,12 +12,15 @@ than the database's own insert, so rows go to the driver directly:
   the order of its rows, so the sorted ids match the rows in order.
 - MySQL 8 (no RETURNING): one INSERT per row.
 
-Every row has the same keys. Enum values go in as their value, and the table's Python-side
-scalar defaults fill the columns the rows leave out.
+`insert_ignoring_duplicates` writes the fire loop's scheduled fires the same way, skipping
+those that exist already, with no ids back. Every row has the same keys. Enum values go in as
+their value, and the table's Python-side scalar defaults fill the columns the rows leave out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import Any
 
@@ -32,15 +35,42 @@ def insert_returning_ids(session: Session, table: sa.Table, rows: list[dict[str,
     if not rows:
         return []
     dialect = session.get_bind().dialect
-    defaults = {c.name: c.default.arg for c in table.columns if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
-    columns = [*rows[0], *defaults]
-    fixed = tuple(defaults.values())
-    values = [(*(v.value if isinstance(v, Enum) else v for v in row.values()), *fixed) for row in rows]
+    columns, values = _columns_and_values(table, rows)
     if dialect.name == "sqlite":
         return _insert_sqlite(session, table, columns, values)
     if dialect.insert_executemany_returning_sort_by_parameter_order:
-        return _insert_returning(session, table, columns, values)
+        ids: list[int] = []
+        with _driver_cursor(session) as (cursor, escape):
+            for sql, count in _multirow_inserts(f"INSERT INTO {table.name}", columns, values, escape):
+                cursor.execute(sql + " RETURNING id")  # no arguments: nothing is %-formatted
+                chunk_ids = sorted(row[0] for row in cursor.fetchall())
+                if len(chunk_ids) != count:
+                    raise RuntimeError(f"inserted {count} rows but got {len(chunk_ids)} ids back")
+                ids += chunk_ids
+        return ids
     return [session.execute(sa.insert(table).values(**row)).inserted_primary_key[0] for row in rows]
+
+
+def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows, skipping any that collides with a unique key (SQLite `OR IGNORE`,
+    MySQL/MariaDB `IGNORE`), the same way as `insert_returning_ids` but with no ids back."""
+    if not rows:
+        return
+    columns, values = _columns_and_values(table, rows)
+    if session.get_bind().dialect.name == "sqlite":
+        sql = f"INSERT OR IGNORE INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        session.connection().exec_driver_sql(sql, values)
+        return
+    with _driver_cursor(session) as (cursor, escape):
+        for sql, _ in _multirow_inserts(f"INSERT IGNORE INTO {table.name}", columns, values, escape):
+            cursor.execute(sql)
+
+
+def _columns_and_values(table: sa.Table, rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
+    defaults = {c.name: c.default.arg for c in table.columns if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+    fixed = tuple(defaults.values())
+    values = [(*(v.value if isinstance(v, Enum) else v for v in row.values()), *fixed) for row in rows]
+    return [*rows[0], *defaults], values
 
 
 def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values: list[tuple]) -> list[int]:
@@ -54,41 +84,39 @@ def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values
     return ids
 
 
-def _insert_returning(session: Session, table: sa.Table, columns: list[str], values: list[tuple]) -> list[int]:
+@contextmanager
+def _driver_cursor(session: Session) -> Iterator[tuple[Any, Callable[[Any], str]]]:
+    """A cursor of the session's own connection (same transaction) and a function quoting one
+    value as a SQL literal: ints (most values) and NULL as they are, everything else through
+    the driver's own quoting, as its executemany would."""
     driver = session.connection().connection.dbapi_connection
 
     def escape(value: Any) -> str:
-        # ints (most values) and NULL are written as they are; everything else gets the
-        # driver's own quoting, as its executemany would
         if value is None:
             return "NULL"
         if type(value) is int:
             return str(value)
         return driver.escape(value)
 
-    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
-    ids: list[int] = []
-    chunk: list[str] = []
-    size = 0
     cursor = driver.cursor()
     try:
-        for row in values:
-            literal = "(" + ",".join(escape(v) for v in row) + ")"
-            chunk.append(literal)
-            size += len(literal)
-            if size >= MAX_STATEMENT_BYTES:
-                ids += _run_returning(cursor, head, chunk)
-                chunk, size = [], 0
-        if chunk:
-            ids += _run_returning(cursor, head, chunk)
+        yield cursor, escape
     finally:
         cursor.close()
-    return ids
 
 
-def _run_returning(cursor: Any, head: str, chunk: list[str]) -> list[int]:
-    cursor.execute(head + ",".join(chunk) + " RETURNING id")  # no arguments: nothing is %-formatted
-    ids = sorted(row[0] for row in cursor.fetchall())
-    if len(ids) != len(chunk):
-        raise RuntimeError(f"inserted {len(chunk)} rows but got {len(ids)} ids back")
-    return ids
+def _multirow_inserts(head: str, columns: list[str], values: list[tuple], escape: Callable[[Any], str]) -> Iterator[tuple[str, int]]:
+    """`head (columns) VALUES (…),(…)` statements of at most about MAX_STATEMENT_BYTES each,
+    with the number of rows in each."""
+    prefix = f"{head} ({', '.join(columns)}) VALUES "
+    chunk: list[str] = []
+    size = 0
+    for row in values:
+        literal = "(" + ",".join(escape(v) for v in row) + ")"
+        chunk.append(literal)
+        size += len(literal)
+        if size >= MAX_STATEMENT_BYTES:
+            yield prefix + ",".join(chunk), len(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield prefix + ",".join(chunk), len(chunk)

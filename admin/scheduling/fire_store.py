@@ -39,6 +39,7 @@ from ..db import Database
 from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog
+from .bulk_insert import insert_ignoring_duplicates
 from .schedule import ScheduleError, next_fire_at_ms
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -128,12 +129,6 @@ def plan_job_fires(
     return JobPlan(fires, at_ms, misfired)
 
 
-def _insert_ignore(table: sa.Table) -> sa.Insert:
-    """INSERT that skips rows colliding with a unique key (MySQL IGNORE, SQLite OR IGNORE)."""
-    return sa.insert(table).prefix_with("IGNORE", dialect="mysql").prefix_with("OR IGNORE", dialect="sqlite")
-
-
-_INSERT_FIRES = _insert_ignore(Fire.__table__)
 #: A claimed fire's row, in ClaimedFire's field order.
 _CLAIMED_COLUMNS = sa.select(
     Fire.id, Fire.job_id, Fire.fire_at_ms, Fire.trigger_type, Fire.origin_ref, Fire.param,
@@ -141,23 +136,20 @@ _CLAIMED_COLUMNS = sa.select(
 )
 
 
-_ADVANCE_JOB = (
-    sa.update(Job.__table__)
-    .where(Job.__table__.c.id == sa.bindparam("b_id"))
-    .values(next_fire_at_ms=sa.bindparam("b_next"), last_fire_at_ms=sa.bindparam("b_last"), enabled=sa.bindparam("b_enabled"))
-)
-
-
 def advance_jobs(session: Session, updates: list[tuple[int, int, int, bool]]) -> None:
     """Move every due job's schedule on: `(job id, next fire, last fire, enabled)` each.
 
-    SQLite runs an executemany of one prepared UPDATE in C. PyMySQL would send that as one round
-    trip per row, so MySQL/MariaDB get a single UPDATE with CASE instead. Every value there is an
-    int the tick computed, rendered with `int()`: nothing from outside reaches the SQL text."""
+    SQLite runs the driver's executemany of one prepared UPDATE, in C. PyMySQL would send that
+    as one round trip per row, so MySQL/MariaDB get a single UPDATE with CASE instead. Every value
+    there is an int the tick computed, rendered with `int()`: nothing from outside reaches the SQL
+    text."""
     if not updates:
         return
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(_ADVANCE_JOB, [{"b_id": i, "b_next": n, "b_last": last, "b_enabled": e} for i, n, last, e in updates])
+        session.connection().exec_driver_sql(
+            f"UPDATE {Job.__tablename__} SET next_fire_at_ms = ?, last_fire_at_ms = ?, enabled = ? WHERE id = ?",
+            [(n, last, int(e), i) for i, n, last, e in updates],
+        )
         return
     ids = ",".join(str(int(job_id)) for job_id, _, _, _ in updates)
     next_at = " ".join(f"WHEN {int(job_id)} THEN {int(at)}" for job_id, at, _, _ in updates)
@@ -293,8 +285,7 @@ class FireStore:
             if plan.next_fire_at_ms is None:
                 log.info("job %s has no further fire time and is stopped", job_id)
             updates.append((job_id, plan.next_fire_at_ms or 0, max([last_at] + [at for at, _ in plan.fires]), plan.next_fire_at_ms is not None))
-        if fires:
-            session.execute(_INSERT_FIRES, fires)
+        insert_ignoring_duplicates(session, Fire.__table__, fires)
         advance_jobs(session, updates)
         return len(due)
 

@@ -1,13 +1,14 @@
-"""Run rows written in bulk come back with their ids in row order, values intact, on SQLite and MariaDB."""
+"""Rows written in bulk, on SQLite and MariaDB: run rows come back with their ids in row order and their
+values intact; fires that exist already are skipped."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from shardcron.admin.enums import FollowupStatus, RunStatus, TriggerType
-from shardcron.admin.models import RunLog
+from shardcron.admin.enums import FireStatus, FollowupStatus, RunStatus, TriggerType
+from shardcron.admin.models import Fire, RunLog
 from shardcron.admin.scheduling import bulk_insert
-from shardcron.admin.scheduling.bulk_insert import insert_returning_ids
+from shardcron.admin.scheduling.bulk_insert import insert_ignoring_duplicates, insert_returning_ids
 
 T0 = 1_767_225_600_000
 AWKWARD = ["plain", "it's", 'say "hi"', "back\\slash", "50% done %s %(x)s", "naïve ✓", "line\nbreak", None, ""]
@@ -55,3 +56,19 @@ def test_a_failed_transaction_leaves_no_row(admin_db):
         pass
     with admin_db.read_session() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(RunLog)).scalar_one() == 0
+
+
+def test_rows_that_exist_already_are_skipped_and_the_rest_written(admin_db):
+    def fire(ref: int, param: str | None = None) -> dict:
+        return {
+            "job_id": 7, "fire_at_ms": T0, "trigger_type": TriggerType.CRON, "origin_ref": ref, "status": FireStatus.CLAIMED,
+            "owner": "node-a", "lease_until_ms": T0 + 10_000, "attempt": 0, "created_at_ms": T0, "param": param,
+        }
+
+    with admin_db.session() as s:
+        insert_ignoring_duplicates(s, Fire.__table__, [fire(1, "first"), fire(2, "it's 100%")])
+    with admin_db.session() as s:  # ref 2 exists (same job, time, type, origin): kept as it was
+        insert_ignoring_duplicates(s, Fire.__table__, [fire(2, "second write"), fire(3)])
+    with admin_db.read_session() as s:
+        stored = s.execute(sa.select(Fire.origin_ref, Fire.param, Fire.status).order_by(Fire.origin_ref)).all()
+    assert stored == [(1, "first", FireStatus.CLAIMED), (2, "it's 100%", FireStatus.CLAIMED), (3, None, FireStatus.CLAIMED)]
