@@ -1,8 +1,8 @@
 """Dispatch: each claimed fire's `/run` calls at their millisecond, through bounded pools.
 
-The fire loop hands every fire it holds to `Dispatcher.offer`; fires not seen before are
-*prepared* at once (their run rows written, see run_store), well before their time, and their
-sends wait in a heap ordered by fire time. A timer thread sleeps until the earliest one is due
+Inside its claim transaction the fire loop has `Dispatcher.prepare_claimed` write the run rows
+of the fires just claimed (see run_store), well before their time; once that commits,
+`Dispatcher.accept` puts their sends in a heap ordered by fire time. A timer thread sleeps until the earliest one is due
 (a condition wait with a millisecond deadline, not a 1 s ring) and hands the due sends to a
 `KeyedPool`: bounded worker threads with at most `per_address` calls in flight per executor, so
 a slow or dead executor ties up only its own share of the workers and never delays other
