@@ -29,8 +29,7 @@ class FireLoop:
                 # renewed) from when they are written, not from when the tick began.
                 now_ms = max(now_ms, self.dispatcher.clock.now_ms())
             limit = max(1, self.store.batch // self.FIRST_ROUND_SHARE) if round_no == 0 else self.store.batch
-            at_ms = now_ms
-            prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, at_ms), limit)
+            prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms), limit)
             self.dispatcher.accept(prepared)
             if not self.store.last_claim_full:
                 break
