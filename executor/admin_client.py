@@ -1,8 +1,8 @@
 """Calls from the executor to its admins: `POST {admin}/api/<path>`, admins tried in turn.
 
-One keep-alive connection per admin (`keepalive.KeepAliveConnection`, plain `http.client`):
-this runs for every callback batch and registration. Each loop (registration, callbacks, progress) owns one client, so no connection is shared
-between threads.
+One keep-alive connection per admin (`keepalive.KeepAliveConnection`, a lean HTTP/1.1 client on
+a plain socket): this runs for every callback batch and registration. Each loop (registration,
+callbacks, progress) owns one client, so no connection is shared between threads.
 """
 
 from __future__ import annotations

@@ -1,34 +1,70 @@
-"""One keep-alive HTTP/1.1 connection to one base address, on plain `http.client`.
+"""One keep-alive HTTP/1.1 connection to one base address, for small JSON POSTs.
 
 Both directions of the protocol use it: the executor's calls to its admins and the admin's
-calls to executors. It is several times cheaper per call than a full HTTP library (measured in
-docs/benchmarks.md), goes straight to the address (no proxy, no credentials from the
-environment, no redirects followed) and verifies https peers against the system's CA store.
+calls to executors, so it runs once per trigger, callback batch and heartbeat. It speaks just
+the HTTP/1.1 client side those calls need, straight on a socket: the request goes out in one
+`sendall`, the answer is read through one buffered reader (status line, headers, a body by
+Content-Length, chunked or up to the close; 1xx interim answers skipped; HTTP/1.0 and
+`Connection: close` answers end the connection). That costs about a quarter of the CPU per call
+of `http.client`, whose header parsing goes through the e-mail package (docs/benchmarks.md,
+Scheduler). It goes straight to the address (no proxy, no credentials from the environment, no
+redirects followed) and verifies https peers against the system's CA store unless given its own
+SSL context. Header names and values with control characters are refused before anything is
+sent. Errors are the standard ones: OSError (TimeoutError on a timeout, ConnectionError when
+the peer hangs up) and `http.client.HTTPException` for a malformed answer.
 A connection is used by one thread at a time.
 """
 
 from __future__ import annotations
 
 import http.client
+import re
+import socket
 import ssl
 from urllib.parse import urlsplit
 
+#: Longest status or header line accepted, and most header lines, as `http.client` has them.
+MAX_LINE = 65536
+MAX_HEADERS = 100
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_NO_BODY = frozenset((204, 304))
+
 
 class KeepAliveConnection:
-    def __init__(self, address: str, *, connect_timeout_s: float, read_timeout_s: float) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(address)
         self.address = address
         self.base_path = parts.path.rstrip("/")
-        self._https = parts.scheme == "https"
+        self._scheme = parts.scheme
         self._host = parts.hostname or ""
-        self._port = parts.port
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
-        self._conn: http.client.HTTPConnection | None = None
+        self._ssl_context = ssl_context
+        self._sock: socket.socket | None = None
+        self._reader = None
+        try:
+            self._port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
+        except ValueError:  # a port that is not a number or out of range
+            self._port = 0
+        netloc = parts.netloc.rpartition("@")[2]  # a Host header never carries credentials
+        self._host_line = f"Host: {netloc}\r\n"
+        self._problem = _address_problem(address, parts.scheme, self._host, self._port, self.base_path + netloc)
 
     @property
     def is_open(self) -> bool:
-        return self._conn is not None
+        return self._sock is not None
 
     def post(self, path: str, data: bytes, headers: dict[str, str], *, max_bytes: int) -> tuple[int, bytes]:
         """POST `data` to base path + `/` + `path`; returns the HTTP status and at most
@@ -38,43 +74,180 @@ class KeepAliveConnection:
         call of the protocol is safe to repeat (a second result or a repeated logId is refused
         by the other side). Raises OSError / http.client.HTTPException (TimeoutError on a timeout).
         """
-        url = f"{self.base_path}/{path.lstrip('/')}"
-        reused = self._conn is not None
+        if self._problem:
+            raise http.client.InvalidURL(self._problem)
+        target = f"{self.base_path}/{path.lstrip('/')}"
+        if _BAD_TARGET.search(target) or not target.isascii():
+            raise http.client.InvalidURL(f"request path {target!r} contains spaces, control or non-ASCII characters")
+        request = _request_head(target, self._host_line, headers, len(data)) + data
+        reused = self._sock is not None
         try:
-            return self._exchange(url, data, headers, max_bytes)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            return self._exchange(request, max_bytes)
+        except (ConnectionResetError, BrokenPipeError):  # http.client.RemoteDisconnected is a ConnectionResetError
             if not reused:
                 raise
-            return self._exchange(url, data, headers, max_bytes)
+            return self._exchange(request, max_bytes)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            if self._https:
-                conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=self._connect_timeout_s, context=ssl.create_default_context()
-                )
-            else:
-                conn = http.client.HTTPConnection(self._host, self._port, timeout=self._connect_timeout_s)
-            conn.connect()
-            assert conn.sock is not None
-            conn.sock.settimeout(self._read_timeout_s)
-            self._conn = conn
-        return self._conn
+    def close(self) -> None:
+        sock, reader = self._sock, self._reader
+        self._sock = self._reader = None
+        if reader is not None:
+            reader.close()
+        if sock is not None:
+            sock.close()
 
-    def _exchange(self, url: str, data: bytes, headers: dict[str, str], max_bytes: int) -> tuple[int, bytes]:
+    def _connect(self) -> None:
+        sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout_s)
         try:
-            conn = self._connection()
-            conn.request("POST", url, body=data, headers=headers)
-            response = conn.getresponse()
-            body = response.read(max_bytes + 1)
-            if response.will_close or len(body) > max_bytes:
-                self.close()
-            return response.status, body
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._scheme == "https":
+                context = self._ssl_context or ssl.create_default_context()
+                sock = context.wrap_socket(sock, server_hostname=self._host)
+            sock.settimeout(self._read_timeout_s)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._reader = sock.makefile("rb")
+
+    def _exchange(self, request: bytes, max_bytes: int) -> tuple[int, bytes]:
+        try:
+            if self._sock is None:
+                self._connect()
+            assert self._sock is not None
+            self._sock.sendall(request)
+            status, body, keep = self._read_answer(max_bytes)
         except BaseException:
             self.close()
             raise
+        if not keep:
+            self.close()
+        return status, body
 
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _read_answer(self, max_bytes: int) -> tuple[int, bytes, bool]:
+        """(status, body, whether the connection can carry another call)."""
+        reader = self._reader
+        while True:
+            line = reader.readline(MAX_LINE + 1)
+            if not line:
+                raise http.client.RemoteDisconnected("the peer closed the connection without an answer")
+            version, status = _status_line(line)
+            length, chunked, close = _headers(reader)
+            if not 100 <= status < 200:
+                break
+            if status == 101:
+                raise http.client.HTTPException("the peer switched protocols")
+        keep = not close and (version == b"HTTP/1.1" or close is False)
+        if status in _NO_BODY:
+            return status, b"", keep
+        if chunked:
+            body, whole = _read_chunked(reader, max_bytes)
+            return status, body, keep and whole
+        if length is None:  # the body runs to the close
+            return status, reader.read(max_bytes + 1), False
+        body = reader.read(min(length, max_bytes + 1))
+        if len(body) < min(length, max_bytes + 1):
+            raise http.client.IncompleteRead(body, length - len(body))
+        return status, body, keep and length <= max_bytes
+
+
+def _address_problem(address: str, scheme: str, host: str, port: int, text: str) -> str:
+    if scheme not in _DEFAULT_PORTS:
+        return f"{address!r} is not an http:// or https:// address"
+    if not host:
+        return f"{address!r} names no host"
+    if not port:
+        return f"{address!r} has no valid port"
+    if _BAD_TARGET.search(text) or not text.isascii():
+        return f"{address!r} contains spaces, control or non-ASCII characters"
+    return ""
+
+
+def _request_head(target: str, host_line: str, headers: dict[str, str], length: int) -> bytes:
+    lines = [f"POST {target} HTTP/1.1\r\n", host_line]
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+            raise ValueError(f"invalid HTTP header {name!r}: {value!r}")
+        lines.append(f"{name}: {value}\r\n")
+    lines.append(f"Content-Length: {length}\r\n\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+def _status_line(line: bytes) -> tuple[bytes, int]:
+    if len(line) > MAX_LINE:
+        raise http.client.LineTooLong("status line")
+    version, _, rest = line.partition(b" ")
+    code = rest[:3]
+    if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit() or rest[3:4] not in (b"", b" ", b"\r", b"\n"):
+        raise http.client.BadStatusLine(repr(line[:200]))
+    return version, int(code)
+
+
+def _headers(reader) -> tuple[int | None, bool, bool | None]:
+    """Reads the header block; returns (Content-Length or None, chunked, close) where close is
+    True for `Connection: close`, False for `Connection: keep-alive` and None when not said."""
+    length: int | None = None
+    chunked = framed_by_close = False
+    close: bool | None = None
+    for _ in range(MAX_HEADERS + 1):
+        line = reader.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n"):
+            if chunked or framed_by_close:
+                return None, chunked, True if framed_by_close else close
+            return length, chunked, close
+        if not line:
+            raise http.client.RemoteDisconnected("the peer closed the connection inside the answer's headers")
+        name, colon, value = line.partition(b":")
+        if not colon or line[:1] in (b" ", b"\t"):
+            continue  # an obsolete folded line or junk: nothing this client reads
+        name = name.strip().lower()
+        value = value.strip()
+        if name == b"content-length":
+            if not value.isdigit() or (length is not None and int(value) != length):
+                raise http.client.HTTPException(f"invalid Content-Length {value[:40]!r}")
+            length = int(value)
+        elif name == b"transfer-encoding":
+            # Chunked when it is the last coding; any other coding runs to the close (RFC 9112 6.3).
+            chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
+            framed_by_close = not chunked
+        elif name == b"connection":
+            tokens = {token.strip() for token in value.lower().split(b",")}
+            if b"close" in tokens:
+                close = True
+            elif b"keep-alive" in tokens and close is None:
+                close = False
+    raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
+
+
+def _read_chunked(reader, max_bytes: int) -> tuple[bytes, bool]:
+    """The chunked body, cut at `max_bytes + 1`; the flag says whether it was read to its end
+    (so the connection can carry another call)."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        line = reader.readline(MAX_LINE + 1)
+        if not line:
+            raise http.client.IncompleteRead(b"".join(parts))
+        digits = line.split(b";", 1)[0].strip()
+        if not _CHUNK_SIZE.fullmatch(digits):
+            raise http.client.HTTPException(f"invalid chunk size line {line[:40]!r}")
+        chunk = int(digits, 16)
+        if chunk == 0:
+            break
+        if size + chunk > max_bytes:
+            parts.append(reader.read(max_bytes + 1 - size))
+            return b"".join(parts), False
+        data = reader.read(chunk)
+        if len(data) < chunk or reader.read(2) not in (b"\r\n",):
+            raise http.client.IncompleteRead(b"".join(parts) + data)
+        parts.append(data)
+        size += chunk
+    for _ in range(MAX_HEADERS + 1):  # trailer fields, up to the blank line
+        line = reader.readline(MAX_LINE + 1)
+        if line in (b"\r\n", b"\n"):
+            return b"".join(parts), True
+        if not line:
+            raise http.client.IncompleteRead(b"".join(parts))
+    raise http.client.HTTPException(f"got more than {MAX_HEADERS} trailer lines")
