@@ -79,9 +79,9 @@ RUN_DURATION = Histogram(
 )
 
 
-def record_fire(trigger_type: str) -> None:
-    """A fire got its run rows (whatever became of them): counted once per fire."""
-    FIRES.labels(trigger_type=str(trigger_type)).inc()
+def record_fire(trigger_type: str, count: int = 1) -> None:
+    """Fires got their run rows (whatever became of them): counted once per fire."""
+    FIRES.labels(trigger_type=str(trigger_type)).inc(count)
 
 
 def record_trigger_lag(lag_ms: int) -> None:

@@ -13,8 +13,9 @@ than the database's own insert, so rows go to the driver directly:
 - MySQL 8 (no RETURNING): one INSERT per row.
 
 `insert_ignoring_duplicates` writes the fire loop's scheduled fires the same way, skipping
-those that exist already, with no ids back. Every row has the same keys. Enum values go in as
-their value, and the table's Python-side scalar defaults fill the columns the rows leave out.
+those that exist already, with no ids back. Every row has the same keys. Enum values are
+StrEnum members, which both drivers take as the plain strings they are, and the table's
+Python-side scalar defaults fill the columns the rows leave out.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dic
 def _columns_and_values(table: sa.Table, rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
     defaults = {c.name: c.default.arg for c in table.columns if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
     fixed = tuple(defaults.values())
-    values = [(*(v.value if isinstance(v, Enum) else v for v in row.values()), *fixed) for row in rows]
-    return [*rows[0], *defaults], values
+    for value in rows[0].values():
+        if isinstance(value, Enum) and not isinstance(value, str):
+            raise TypeError(f"{value!r}: only StrEnum members go to the driver as they are")
+    return [*rows[0], *defaults], [(*row.values(), *fixed) for row in rows]
 
 
 def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values: list[tuple]) -> list[int]:

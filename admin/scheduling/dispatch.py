@@ -142,8 +142,8 @@ class Dispatcher:
 
     def accept(self, prepared: Prepared) -> int:
         """Queue the sends of prepared fires (after their transaction committed); returns how many."""
-        for fire in prepared.fired:
-            record_fire(fire.trigger_type)
+        for trigger_type, count in Counter(fire.trigger_type for fire in prepared.fired).items():
+            record_fire(trigger_type, count)
         for fire, run_id, shard, reason in prepared.failed:
             record_trigger_failure(failure_reason(reason))
             log.warning(

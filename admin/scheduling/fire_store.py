@@ -40,6 +40,7 @@ from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog
 from .bulk_insert import insert_ignoring_duplicates
+from .id_lists import in_ids
 from .schedule import ScheduleError, next_fire_at_ms
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -312,7 +313,7 @@ class FireStore:
         if ids:
             session.execute(
                 sa.update(Fire.__table__)
-                .where(fire.id.in_(ids))
+                .where(in_ids(fire.id, ids))
                 .values(status=FireStatus.CLAIMED, owner=self.node_id, lease_until_ms=lease_until_ms)
             )
         claimed = [ClaimedFire(*row, may_have_runs=False) for row in pending]

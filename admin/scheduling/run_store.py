@@ -30,6 +30,7 @@ from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, Trigge
 from ..models import ExecutorGroup, Fire, Job, RunLog
 from .bulk_insert import insert_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
+from .id_lists import in_ids
 from .registry_view import live_addresses
 from .routing import RouteState
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
@@ -119,9 +120,9 @@ class RunStore:
         existing: dict[int, list[RunLog]] = {}
         maybe_sent = [f.id for f in fires if f.may_have_runs]
         if maybe_sent:
-            for run in session.execute(sa.select(RunLog).where(run_t.fire_id.in_(maybe_sent))).scalars():
+            for run in session.execute(sa.select(RunLog).where(in_ids(run_t.fire_id, maybe_sent))).scalars():
                 existing.setdefault(run.fire_id, []).append(run)
-        jobs = {j.id: j for j in session.execute(_JOB_FACTS.where(Job.id.in_({f.job_id for f in fires})))}
+        jobs = {j.id: j for j in session.execute(_JOB_FACTS.where(in_ids(Job.__table__.c.id, {f.job_id for f in fires})))}
         groups = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.id.in_({j.group_id for j in jobs.values()})))}
         live_cache: dict[int, list[str]] = {}
 
@@ -167,7 +168,7 @@ class RunStore:
             out.sends.append(Send(fire.id, run_id, fire.fire_at_ms, plan.address, trigger, plan.probe, job.route_strategy, candidates, plan.trace))
         if out.done:
             session.execute(
-                sa.update(Fire.__table__).where(fire_t.id.in_(out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
+                sa.update(Fire.__table__).where(in_ids(fire_t.id, out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
             )
         return out
 
@@ -245,7 +246,7 @@ class RunStore:
             for chunk in (plain[i : i + 1000] for i in range(0, len(plain), 1000)):
                 session.execute(
                     sa.update(RunLog.__table__)
-                    .where(run_t.id.in_(chunk), run_t.trigger_code == 0)
+                    .where(in_ids(run_t.id, chunk), run_t.trigger_code == 0)
                     .values(trigger_code=200, status=sa.case((run_t.status == pending, RunStatus.RUNNING.value), else_=run_t.status))
                 )
             if params:
@@ -265,7 +266,7 @@ class RunStore:
             if finished:
                 session.execute(
                     sa.update(Fire.__table__)
-                    .where(fire_t.id.in_(finished), fire_t.status == FireStatus.CLAIMED)
+                    .where(in_ids(fire_t.id, finished), fire_t.status == FireStatus.CLAIMED)
                     .values(status=FireStatus.DONE, done_at_ms=now_ms)
                 )
 

@@ -5,11 +5,13 @@
 the rest of the interval. A tick that raises is logged and the loop carries on. `stop()` stops
 claiming, lets the dispatcher send what it prepared (bounded), records every answer, hands back
 fires it claimed but never prepared, and removes the node's heartbeat row. `run()` does all of
-it in the foreground until SIGTERM or SIGINT.
+it in the foreground until SIGTERM or SIGINT. Starting also settles the cyclic garbage
+collector for a long-running process (`settle_garbage_collector`).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -32,6 +34,23 @@ from .run_store import RunStore
 log = logging.getLogger("shardcron.admin.scheduling")
 
 NODE_HEARTBEAT_S = 5.0
+#: Container objects allocated between two young-generation collections in a scheduler process
+#: (the interpreter's default is 700).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def settle_garbage_collector() -> None:
+    """Everything alive once the scheduler is built (modules, table metadata, compiled
+    statements, configuration) stays alive: `gc.freeze` takes it out of the cyclic collector's
+    sight, so a full collection no longer walks the whole heap. And the young generation may
+    grow to GC_YOUNG_THRESHOLD objects: a tick allocates thousands of short-lived rows and sends,
+    which the default threshold promoted into the older generations, where collecting them cost
+    more than any other single step of preparing a burst of fires (docs/benchmarks.md,
+    Scheduler). Reference counting frees nearly all of them; the collector is only for cycles."""
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    if young < GC_YOUNG_THRESHOLD:
+        gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 class Loop(Protocol):
@@ -98,6 +117,7 @@ class SchedulerRunner:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "SchedulerRunner":
+        settle_garbage_collector()
         self.dispatcher.start()
         for loop in self.loops:
             thread = threading.Thread(target=self._drive, args=(loop,), name=f"shardcron-{loop.name}", daemon=True)

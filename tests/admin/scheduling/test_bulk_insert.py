@@ -3,6 +3,7 @@ values intact; fires that exist already are skipped."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, FollowupStatus, RunStatus, TriggerType
@@ -35,6 +36,20 @@ def test_rows_come_back_in_order_with_every_value_intact(admin_db):
         assert (got.shard_index, got.param, got.fire_id) == (row["shard_index"], row["param"], row["fire_id"])
         # the model's Python-side defaults fill what the rows leave out
         assert (got.handle_code, got.handle_msg, got.status, got.trigger_type) == (0, None, RunStatus.PENDING, TriggerType.API)
+
+
+def test_plain_enum_values_are_refused_before_anything_is_written(admin_db):
+    import enum
+
+    class Plain(enum.Enum):
+        API = "API"
+
+    row = {**run_row(0, "x"), "trigger_type": Plain.API}
+    with pytest.raises(TypeError):
+        with admin_db.session() as s:
+            insert_returning_ids(s, RunLog.__table__, [row])
+    with admin_db.read_session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(RunLog)).scalar_one() == 0
 
 
 def test_a_large_batch_is_split_into_several_statements_and_keeps_its_order(admin_db, monkeypatch):
