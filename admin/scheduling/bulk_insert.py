@@ -7,7 +7,8 @@ than the database's own insert, so rows go to the driver directly:
 - SQLite: the transaction holds the write lock from its first statement (BEGIN IMMEDIATE), so
   nobody else inserts meanwhile. The ids are the next ones after both the table's largest id
   and its AUTOINCREMENT counter (an id is never handed out twice, even after the newest rows
-  were deleted), written explicitly with the driver's executemany; SQLite moves the counter on.
+  were deleted), written explicitly in multi-row INSERTs of as many rows as the bound-parameter
+  limit allows; SQLite moves the counter on.
 - MariaDB: one multi-row `INSERT … RETURNING id` per chunk. The ids of one statement ascend in
   the order of its rows, so the sorted ids match the rows in order.
 - MySQL 8 (no RETURNING): one INSERT per row.
@@ -20,6 +21,7 @@ Python-side scalar defaults fill the columns the rows leave out.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -59,8 +61,7 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dic
         return
     columns, values = _columns_and_values(table, rows)
     if session.get_bind().dialect.name == "sqlite":
-        sql = f"INSERT OR IGNORE INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        session.connection().exec_driver_sql(sql, values)
+        _sqlite_multirow(session, f"INSERT OR IGNORE INTO {table.name}", columns, values)
         return
     with _driver_cursor(session) as (cursor, escape):
         for sql, _ in _multirow_inserts(f"INSERT IGNORE INTO {table.name}", columns, values, escape):
@@ -82,9 +83,27 @@ def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values
         sa.select(sa.func.max(sa.func.coalesce(sa.select(sa.func.max(table.c.id)).scalar_subquery(), 0), sa.func.coalesce(seq, 0)))
     ).scalar_one()
     ids = list(range(base + 1, base + 1 + len(values)))
-    sql = f"INSERT INTO {table.name} (id, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))})"
-    session.connection().exec_driver_sql(sql, [(new_id, *row) for new_id, row in zip(ids, values)])
+    _sqlite_multirow(session, f"INSERT INTO {table.name}", ["id", *columns], [(new_id, *row) for new_id, row in zip(ids, values)])
     return ids
+
+
+def _sqlite_multirow(session: Session, head: str, columns: list[str], values: list[tuple]) -> None:
+    """`head (columns) VALUES (?, …), (?, …), …` with as many rows per statement as SQLite's
+    limit on bound parameters allows. One statement is one step of the SQLite engine, and the
+    driver lets go of the interpreter lock around each step: a row at a time, the fire loop had
+    to win the lock back from the dispatch threads once per row, which made it the bottleneck of
+    a burst (docs/benchmarks.md, Scheduler)."""
+    driver = session.connection().connection.dbapi_connection
+    per_statement = max(1, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
+    row_marks = "(" + ",".join("?" * len(columns)) + ")"
+    prefix = f"{head} ({', '.join(columns)}) VALUES "
+    cursor = driver.cursor()
+    try:
+        for start in range(0, len(values), per_statement):
+            chunk = values[start : start + per_statement]
+            cursor.execute(prefix + ",".join([row_marks] * len(chunk)), [value for row in chunk for value in row])
+    finally:
+        cursor.close()
 
 
 @contextmanager

@@ -18,9 +18,13 @@ class FireLoop:
 
     #: Claims in a row within one tick when every batch comes back full (a backlog).
     MAX_ROUNDS = 20
-    #: The first round of a tick claims this share of the batch: a backlog's first sends go
-    #: out once a fifth of a batch is prepared, while the next, full rounds are claimed.
-    FIRST_ROUND_SHARE = 5
+    #: The first round of a tick claims this share of the batch (200 of 5,000), and each
+    #: further round GROWTH times the one before, up to the batch: a backlog's first sends go
+    #: out once a small round is prepared, while the later rounds grow large. Every statement
+    #: of a round lets the dispatch threads take the interpreter lock, and winning it back
+    #: costs the fire loop milliseconds under load, so a backlog's rounds must be few.
+    FIRST_ROUND_SHARE = 25
+    GROWTH = 5
 
     def tick(self, now_ms: int) -> None:
         for round_no in range(self.MAX_ROUNDS):
@@ -28,7 +32,7 @@ class FireLoop:
                 # Later rounds of a long tick use the current time, so leases are set (and
                 # renewed) from when they are written, not from when the tick began.
                 now_ms = max(now_ms, self.dispatcher.clock.now_ms())
-            limit = max(1, self.store.batch // self.FIRST_ROUND_SHARE) if round_no == 0 else self.store.batch
+            limit = min(self.store.batch, max(1, self.store.batch // self.FIRST_ROUND_SHARE) * self.GROWTH**round_no)
             prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms), limit)
             self.dispatcher.accept(prepared)
             if not self.store.last_claim_full:

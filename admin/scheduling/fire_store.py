@@ -45,8 +45,9 @@ from .schedule import ScheduleError, next_fire_at_ms
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
-#: Most jobs advanced, and most pending fires claimed, in one tick (the rest wait for the next).
-CLAIM_BATCH = 1000
+#: Most jobs advanced, and most pending fires claimed, in one round of a tick (a full round is
+#: followed by another at once; FireLoop starts a tick with smaller rounds).
+CLAIM_BATCH = 5000
 #: Most fires one job may get in one tick (a FIX_RATE of 1 s with a long lookahead).
 MAX_FIRES_PER_JOB = 1000
 #: How often a node looks for fires whose lease expired (an adoption waits at most this longer).

@@ -203,23 +203,74 @@ def test_later_rounds_of_a_long_tick_lease_from_the_current_time(sqlite_admin_db
     node.loop.tick(T0)
     with sqlite_admin_db.read_session() as s:
         leases = sorted(s.execute(sa.select(Fire.lease_until_ms)).scalars())
-    # rounds of 1, 2 and 2 fires (the first round claims a fifth of the batch), then a fourth
+    # rounds of 1, 2 and 2 fires (the first round claims a small share of the batch), then a fourth
     # at T0+12 s finds nothing new and renews every lease with its own; with the tick's start
     # time they would all still end at T0+10 s, 6 s after the tick ended
     assert leases == [T0 + 22_000] * 5
 
 
 def test_a_backlog_starts_with_a_small_round_then_claims_whole_batches(sqlite_admin_db, receivers, make_scheduler, monkeypatch):
-    """The first sends of a backlog go out once a fifth of a batch is prepared."""
+    """The first sends of a backlog go out once a 25th of a batch is prepared; each further
+    round is five times larger, up to the batch."""
     receiver = receivers()
     group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
     job = add_job(sqlite_admin_db, group, T0)
-    add_fires(sqlite_admin_db, job, 25)
+    add_fires(sqlite_admin_db, job, 130)
     node = make_scheduler(sqlite_admin_db)
-    node.store.batch = 10
+    node.store.batch = 50
     sizes = []
     real_accept = node.dispatcher.accept
     monkeypatch.setattr(node.dispatcher, "accept", lambda prepared: (sizes.append(len(prepared.sends)), real_accept(prepared))[1])
     node.step(T0)
-    assert sizes == [2, 10, 10, 3]
-    assert len(receiver.runs) == 25
+    assert sizes == [2, 10, 50, 50, 18]
+    assert len(receiver.runs) == 130
+
+
+class _RecordingRuns:
+    def __init__(self) -> None:
+        self.batches: list[tuple[list, list]] = []
+
+    def record(self, answers, finished, now_ms) -> None:
+        self.batches.append((list(answers), list(finished)))
+
+
+def test_answers_arriving_while_the_recorder_lingers_share_one_batch_and_a_stop_ends_the_linger():
+    import threading
+
+    from shardcron.admin.scheduling.run_store import Answer
+    from shardcron.executor.clock import SYSTEM_CLOCK
+
+    runs = _RecordingRuns()
+    d = Dispatcher(runs, ExecutorClient(TOKEN), SYSTEM_CLOCK, workers=0)
+    d._outstanding.update({1: 1, 2: 2, 3: 1})
+    d._answers.put(Answer(1, 11, True, ""))
+    recorded: list[int] = []
+    recorder = threading.Thread(target=lambda: recorded.append(d.record_answers(block_s=5, linger_s=60)))
+    started = time.monotonic()
+    recorder.start()
+    wait_until(d._answers.empty, timeout_s=10, what="the recorder to take the first answer")
+    for answer in (Answer(2, 21, True, ""), Answer(2, 22, False, "busy"), Answer(3, 31, True, "")):
+        d._answers.put(answer)
+    d._stop.set()  # a stop cuts the linger short
+    recorder.join(timeout=10)
+    assert not recorder.is_alive() and time.monotonic() - started < 30
+    assert recorded == [4]
+    [(answers, finished)] = runs.batches
+    assert [a.run_id for a in answers] == [11, 21, 22, 31]
+    assert sorted(finished) == [1, 2, 3]
+
+
+def test_a_batch_takes_at_most_record_batch_answers_and_leaves_the_rest(monkeypatch):
+    from shardcron.admin.scheduling import dispatch
+    from shardcron.admin.scheduling.run_store import Answer
+    from shardcron.executor.clock import SYSTEM_CLOCK
+
+    monkeypatch.setattr(dispatch, "RECORD_BATCH", 3)
+    runs = _RecordingRuns()
+    d = Dispatcher(runs, ExecutorClient(TOKEN), SYSTEM_CLOCK, workers=0)
+    for n in range(5):
+        d._outstanding[n] = 1
+        d._answers.put(Answer(n, 100 + n, True, ""))
+    assert d.record_answers() == 3
+    assert d.record_answers() == 2
+    assert [[a.run_id for a in answers] for answers, _ in runs.batches] == [[100, 101, 102], [103, 104]]
