@@ -230,7 +230,9 @@ def join_address(address: str, path: str) -> str:
 # --------------------------------------------------------------------------- envelope
 
 
-@dataclass(frozen=True)
+# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
+# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+@dataclass(slots=True)
 class Envelope:
     """`{"code", "msg", "content"|"data"}`: the answer to every call."""
 
@@ -266,7 +268,9 @@ class Envelope:
 # --------------------------------------------------------------------------- admin -> executor
 
 
-@dataclass(frozen=True)
+# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
+# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+@dataclass(slots=True)
 class TriggerParam:
     """Body of `/run`: one trigger of one job (one shard of a broadcast)."""
 

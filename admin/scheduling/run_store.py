@@ -37,7 +37,9 @@ from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
-@dataclass(frozen=True)
+# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
+# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+@dataclass(slots=True)
 class Send:
     """One `/run` to make. `probe`: FAILOVER/BUSYOVER, choose among `candidates` first."""
 
@@ -52,7 +54,9 @@ class Send:
     trace: str = ""
 
 
-@dataclass(frozen=True)
+# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
+# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+@dataclass(slots=True)
 class Answer:
     """How `/run` went. `msg` is kept as trigger_msg (empty: nothing worth keeping — a plain
     acceptance); `address` is the executor a probe chose (None: the row already names it)."""
@@ -136,6 +140,7 @@ class RunStore:
 
         new_rows: list[dict] = []
         new_meta: list[tuple[ClaimedFire, JobRow, PlannedRun]] = []
+        facts_of: dict[int, JobFacts] = {}
         for fire in fires:
             job = jobs.get(fire.job_id)
             if fire.id in existing:
@@ -149,8 +154,9 @@ class RunStore:
                 log.info("fire %s of job %s: the job was stopped; scheduled fire dropped", fire.id, job.id)
                 out.done.append(fire.id)
                 continue
-            group = groups[job.group_id]
-            facts = JobFacts(job.id, group.app_name, job.route_strategy, job.param)
+            facts = facts_of.get(job.id)
+            if facts is None:
+                facts = facts_of[job.id] = JobFacts(job.id, groups[job.group_id].app_name, job.route_strategy, job.param)
             planned = plan_runs(fire, facts, live_of(job), state, now_ms, retry_address=retry_addresses.get(fire.origin_ref))
             out.fired.append(fire)
             for plan in planned:

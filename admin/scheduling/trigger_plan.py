@@ -24,7 +24,9 @@ from .fire_store import ClaimedFire
 from .routing import PROBING, RouteState, route_one
 
 
-@dataclass(frozen=True)
+# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
+# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+@dataclass(slots=True)
 class PlannedRun:
     """One run row to write. `address` None with `probe` True: chosen at send time.
     `failure` set: the row is written FAILED with that trigger_msg and nothing is sent."""
@@ -38,7 +40,9 @@ class PlannedRun:
     trace: str = ""
 
 
-@dataclass(frozen=True)
+# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
+# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+@dataclass(slots=True)
 class JobFacts:
     """What planning needs to know about the fire's job."""
 
