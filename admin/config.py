@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shardcron.executor.errors import ConfigError
+from shardcron.executor.keepalive import header_value_problem
 from shardcron.executor.settings import describe_settings, load_settings, read_settings, setting
 
 ENV_PREFIX = "SHARDCRON_"
@@ -65,6 +66,10 @@ def _check_secret(value: str | None) -> str | None:
     return None
 
 
+def _check_token(value: str | None) -> str | None:
+    return _check_secret(value) or (None if value is None else header_value_problem(value))
+
+
 @dataclass(frozen=True)
 class Config:
     # --- storage
@@ -93,7 +98,7 @@ class Config:
         None,
         "Token executors send as XXL-JOB-ACCESS-TOKEN (and that the admin sends to them). Empty: a random token generated once into instance_dir/access_token.",
         secret=True,
-        check=_check_secret,
+        check=_check_token,
     )
     insecure_no_token: bool = setting(False, "Accept executor calls without a token. For local experiments only; logged loudly.")
     executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .keepalive import header_value_problem
 from .protocol import MAX_APP_NAME_CHARS, ProtocolError, normalize_address
 from .settings import describe_settings, read_settings, setting
 
@@ -82,7 +83,7 @@ def _check_admin_addresses(values: tuple[str, ...]) -> str | None:
 def _check_token(value: str | None) -> str | None:
     if value is not None and len(value) < MIN_TOKEN_CHARS:
         return f"must be at least {MIN_TOKEN_CHARS} characters (a short shared token is how executors get taken over)"
-    return None
+    return None if value is None else header_value_problem(value)
 
 
 @dataclass(frozen=True)

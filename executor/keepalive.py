@@ -35,6 +35,13 @@ _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _NO_BODY = frozenset((204, 304))
 
 
+def header_value_problem(value: str) -> str | None:
+    """Why `value` (a token, say) cannot travel as an HTTP header value; None if it can."""
+    if _BAD_VALUE.search(value) or not value.isascii():
+        return "must be printable ASCII without line breaks (it travels in an HTTP header)"
+    return None
+
+
 class KeepAliveConnection:
     def __init__(
         self,

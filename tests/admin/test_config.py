@@ -69,6 +69,8 @@ def test_env_values_are_parsed_by_type() -> None:
         ({"SHARDCRON_LOG_FORMAT": "xml"}, "expected one of text, json"),
         ({"SHARDCRON_LOG_LEVEL": "LOUD"}, "log_level='LOUD': expected one of DEBUG"),
         ({"SHARDCRON_ACCESS_TOKEN": "short"}, "access_token='short': must be at least 16 characters"),
+        ({"SHARDCRON_ACCESS_TOKEN": "sixteen-chars-ok\nX-Injected: 1"}, "printable ASCII without line breaks"),
+        ({"SHARDCRON_ACCESS_TOKEN": "sixteen-chars-jetón"}, "printable ASCII without line breaks"),
     ],
 )
 def test_bad_values_name_key_and_value(env: dict, words: str) -> None:

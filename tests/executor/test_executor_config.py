@@ -48,6 +48,8 @@ def test_admin_addresses_from_the_environment_are_comma_separated() -> None:
     [
         ({"access_token": None}, "invalid setting access_token=None: an access token is required"),
         ({"access_token": "short"}, "access_token='short': must be at least 16 characters"),
+        ({"access_token": "sixteen-chars-ok\r\nX-Injected: 1"}, "printable ASCII without line breaks"),
+        ({"access_token": "sixteen-chars-jetón"}, "printable ASCII without line breaks"),
         ({"app_name": None}, "app_name=None: an executor needs an app name"),
         ({"app_name": "has space"}, "app_name='has space': use 1-64 letters"),
         ({"admin_addresses": []}, "admin_addresses=(): at least one admin URL is required"),

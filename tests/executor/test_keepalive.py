@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.executor.keepalive import MAX_HEADERS, KeepAliveConnection
+from shardcron.executor.keepalive import MAX_HEADERS, KeepAliveConnection, header_value_problem
 from tests.support.net import free_port, wait_until
 from tests.support.scripted_http import Request, ScriptedPeer, ok
 
@@ -268,3 +268,11 @@ def test_answers_are_requests_in_order(tmp_path: Path) -> None:
         conn.close()
     assert got == [str(n).encode() for n in range(count)]
     assert isinstance(peer.requests[0], Request) and peer.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "fine"),
+    [("plain-token_123~!", True), ("with space\tand tab", True), ("a\r\nX-Injected: 1", False), ("nul\x00", False), ("jetón", False), ("del\x7f", False)],
+)
+def test_which_values_can_travel_in_a_header(value: str, fine: bool) -> None:
+    assert (header_value_problem(value) is None) is fine
