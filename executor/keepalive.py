@@ -17,6 +17,7 @@ A connection is used by one thread at a time.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import re
 import socket
@@ -108,7 +109,7 @@ class KeepAliveConnection:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._scheme == "https":
-                context = self._ssl_context or ssl.create_default_context()
+                context = self._ssl_context or _system_context()
                 sock = context.wrap_socket(sock, server_hostname=self._host)
             sock.settimeout(self._read_timeout_s)
         except BaseException:
@@ -156,6 +157,13 @@ class KeepAliveConnection:
         if len(body) < min(length, max_bytes + 1):
             raise http.client.IncompleteRead(body, length - len(body))
         return status, body, keep and length <= max_bytes
+
+
+@functools.lru_cache(maxsize=1)
+def _system_context() -> ssl.SSLContext:
+    """Verifies peers against the system's CA store; built once (loading the store takes
+    milliseconds) and shared, as an SSLContext may be by many connections and threads."""
+    return ssl.create_default_context()
 
 
 def _address_problem(address: str, scheme: str, host: str, port: int, text: str) -> str:

@@ -90,9 +90,9 @@ def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values
 def _sqlite_multirow(session: Session, head: str, columns: list[str], values: list[tuple]) -> None:
     """`head (columns) VALUES (?, …), (?, …), …` with as many rows per statement as SQLite's
     limit on bound parameters allows. One statement is one step of the SQLite engine, and the
-    driver lets go of the interpreter lock around each step: a row at a time, the fire loop had
-    to win the lock back from the dispatch threads once per row, which made it the bottleneck of
-    a burst (docs/benchmarks.md, Scheduler)."""
+    driver lets go of the interpreter lock around each step: with a step per row (executemany)
+    the dispatch threads could take the lock from the fire loop once per row during a burst
+    (docs/benchmarks.md, Scheduler)."""
     driver = session.connection().connection.dbapi_connection
     per_statement = max(1, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
     row_marks = "(" + ",".join("?" * len(columns)) + ")"
