@@ -11,7 +11,8 @@
     executor.start(serve=False) + mount executor.wsgi_app in the host's own WSGI server
 
 Building an Executor starts nothing; `start()` binds the server, replays the callback spool,
-starts the background loops and registers with the admins. `stop()` is the graceful shutdown:
+starts the background loops, opens the dispatcher, then serves (a connection made in between
+waits in the backlog: no /run is refused as "not running") and registers with the admins. `stop()` is the graceful shutdown:
 deregister, refuse new triggers, wait a bounded time for running jobs, flush callbacks.
 """
 
@@ -192,7 +193,7 @@ class Executor:
             if serve:
                 server = EmbeddedServer(self.wsgi_app, self.config.listen, threads=self.config.server_threads)
                 try:
-                    bound_port = server.start()
+                    bound_port = server.bind()  # serves once the dispatcher is open (below)
                 except ShardcronError:
                     self.spool.close()  # free the spool folder for another attempt
                     raise
@@ -204,6 +205,8 @@ class Executor:
         for loop in self._loops.values():
             loop.start()
         self.dispatcher.open()
+        if self._server is not None:
+            self._server.serve()  # only now: a /run never meets a dispatcher that is not open yet
         self.registrar.set_address(self.address)
         self._loops["registry"].wake()
         if self.config.insecure:

@@ -39,7 +39,14 @@ class EmbeddedServer:
         self.port: int | None = None
 
     def start(self) -> int:
-        """Bind (errors surface here, naming the address) and serve in the background; returns the port."""
+        """`bind()`, then `serve()`; returns the port."""
+        port = self.bind()
+        self.serve()
+        return port
+
+    def bind(self) -> int:
+        """Bind and listen (errors surface here, naming the address); returns the port.
+        Connections made before `serve()` wait in the kernel's backlog, not refused."""
         host, port = split_host_port(self._listen)
         try:
             self._server = create_server(
@@ -61,10 +68,15 @@ class EmbeddedServer:
             self.port = int(self._server.effective_port)
         else:  # several sockets (a name resolving to IPv4 and IPv6)
             self.port = int(self._server.effective_listen[0][1])
+        return self.port
+
+    def serve(self) -> None:
+        """Answer requests from a background thread (after `bind()`)."""
+        if self._server is None:
+            raise ShardcronError("the executor server must be bound before it serves")
         self._thread = threading.Thread(target=self._serve, name="shardcron-executor-http", daemon=True)
         self._thread.start()
         log.info("executor server listening", extra={"listen": self._listen, "port": self.port, "threads": self._threads})
-        return self.port
 
     def _serve(self) -> None:
         try:
@@ -86,4 +98,7 @@ class EmbeddedServer:
                 pass
         if self._thread is not None:
             self._thread.join(timeout_s)
+        else:  # bound but never served: nobody else closes the sockets
+            wasyncore.close_all(self._map)
+            self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         log.info("executor server stopped", extra={"listen": self._listen})
