@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shardcron.executor.errors import ConfigError
-from shardcron.executor.keepalive import header_value_problem
+from shardcron.executor.config import check_token
 from shardcron.executor.settings import describe_settings, load_settings, read_settings, setting
 
 ENV_PREFIX = "SHARDCRON_"
@@ -66,10 +66,6 @@ def _check_secret(value: str | None) -> str | None:
     return None
 
 
-def _check_token(value: str | None) -> str | None:
-    return _check_secret(value) or (None if value is None else header_value_problem(value))
-
-
 @dataclass(frozen=True)
 class Config:
     # --- storage
@@ -98,7 +94,7 @@ class Config:
         None,
         "Token executors send as XXL-JOB-ACCESS-TOKEN (and that the admin sends to them). Empty: a random token generated once into instance_dir/access_token.",
         secret=True,
-        check=_check_token,
+        check=check_token,
     )
     insecure_no_token: bool = setting(False, "Accept executor calls without a token. For local experiments only; logged loudly.")
     executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)
@@ -144,7 +140,7 @@ class Config:
         None, "HOST:PORT where `shardcron scheduler` serves GET /healthz and GET /metrics. Empty: no HTTP in scheduler processes.", check=_check_bind
     )
     metrics_token: str | None = setting(
-        None, "Bearer token /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; restrict it by network.", secret=True, check=_check_secret
+        None, "Bearer token /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; restrict it by network.", secret=True, check=check_token
     )
     # --- logging
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -80,9 +80,11 @@ def _check_admin_addresses(values: tuple[str, ...]) -> str | None:
     return None
 
 
-def _check_token(value: str | None) -> str | None:
+def check_token(value: str | None) -> str | None:
+    """The rule for every shared token (access tokens, /metrics bearer tokens), admin and
+    executor alike: long enough, and able to travel in an HTTP header."""
     if value is not None and len(value) < MIN_TOKEN_CHARS:
-        return f"must be at least {MIN_TOKEN_CHARS} characters (a short shared token is how executors get taken over)"
+        return f"must be at least {MIN_TOKEN_CHARS} characters (a short shared token can be guessed)"
     return None if value is None else header_value_problem(value)
 
 
@@ -92,7 +94,7 @@ class ExecutorConfig:
     app_name: str | None = setting(None, "Executor group name (XXL-JOB's AppName) this executor registers under. Required.", check=_check_app_name)
     admin_addresses: tuple[str, ...] = setting((), "Admin base URLs, tried in turn for registration and callbacks. Required.", check=_check_admin_addresses)
     access_token: str | None = setting(
-        None, "Token sent to the admins and required on every call to this executor. Required unless insecure.", secret=True, check=_check_token
+        None, "Token sent to the admins and required on every call to this executor. Required unless insecure.", secret=True, check=check_token
     )
     insecure: bool = setting(False, "Accept calls without a token. Local use only: refused unless listen is a loopback address; logged loudly.")
     # --- network
@@ -120,7 +122,7 @@ class ExecutorConfig:
     progress_interval_s: float = setting(1.0, "A run's progress is sent at most this often (plus its last value).", min=0.1, max=3600)
     # --- metrics
     metrics_token: str | None = setting(
-        None, "Bearer token GET /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; /healthz and /readyz always are.", secret=True, check=_check_token
+        None, "Bearer token GET /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; /healthz and /readyz always are.", secret=True, check=check_token
     )
     # --- logging (for `shardcron executor run`)
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

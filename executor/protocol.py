@@ -230,8 +230,7 @@ def join_address(address: str, path: str) -> str:
 # --------------------------------------------------------------------------- envelope
 
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class Envelope:
     """`{"code", "msg", "content"|"data"}`: the answer to every call."""
@@ -268,8 +267,7 @@ class Envelope:
 # --------------------------------------------------------------------------- admin -> executor
 
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class TriggerParam:
     """Body of `/run`: one trigger of one job (one shard of a broadcast)."""

@@ -73,8 +73,7 @@ def retry_on_deadlock(work: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class ClaimedFire:
     """A fire this node holds under a lease."""

@@ -41,8 +41,7 @@ class Prober(Protocol):
     def idle_beat(self, address: str, job_id: int) -> Envelope: ...
 
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class Route:
     """The chosen address (None: nobody answered) and a trace for the run row's trigger_msg."""

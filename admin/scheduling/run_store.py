@@ -37,8 +37,7 @@ from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class Send:
     """One `/run` to make. `probe`: FAILOVER/BUSYOVER, choose among `candidates` first."""
@@ -54,8 +53,7 @@ class Send:
     trace: str = ""
 
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class Answer:
     """How `/run` went. `msg` is kept as trigger_msg (empty: nothing worth keeping — a plain

@@ -24,8 +24,7 @@ from .fire_store import ClaimedFire
 from .routing import PROBING, RouteState, route_one
 
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class PlannedRun:
     """One run row to write. `address` None with `probe` True: chosen at send time.
@@ -40,8 +39,7 @@ class PlannedRun:
     trace: str = ""
 
 
-# Slots, not frozen: built once per fire or call on the hot path, where a frozen dataclass's
-# __init__ costs five times as much (docs/benchmarks.md, Scheduler). Treat as read-only.
+# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
 class JobFacts:
     """What planning needs to know about the fire's job."""
