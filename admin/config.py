@@ -104,7 +104,7 @@ class Config:
     lookahead_ms: int = setting(2_000, "How far ahead fires are claimed before their time.", min=100, max=60_000)
     lease_ms: int = setting(10_000, "A claimed fire that its owner has not renewed for this long is adopted by another node.", min=1_000, max=600_000)
     misfire_grace_ms: int = setting(5_000, "A fire later than this is a misfire and follows the job's misfire strategy.", min=0, max=86_400_000)
-    trigger_workers: int = setting(64, "Threads dispatching /run calls (per scheduler process).", min=1, max=1024)
+    trigger_workers: int = setting(64, "Most /run calls in flight per scheduler process, a quarter of them to one executor (also the bound on threads for FAILOVER/BUSYOVER probes).", min=1, max=1024)
     lost_run_after_s: int = setting(
         120,
         "A run whose executor has not been live for this long (after the 90 s heartbeat window), or whose trigger was never acknowledged for this long, is failed as lost.",

@@ -13,8 +13,8 @@ time of every `/run` and answers "accepted" at once, so that the figures are the
       the same second (3 rounds), ROUND-routed over the 4 executors.
   (b) sustained triggers/s of the scheduler working off `--burst` fires due at once (claim,
       run rows, /run, answers recorded: the whole path), next to the rate the same HTTP client
-      (ExecutorClient, same number of threads) reaches calling /run on the same executors with no
-      scheduling, measured right before it; `--pairs` such pairs in turn, so that a machine
+      (the dispatcher's Multiplexer, same bounds) reaches calling /run on the same executors with
+      no scheduling, measured right before it; `--pairs` such pairs in turn, so that a machine
       whose load changes affects both sides of each pair alike. The median ratio is the figure.
   (c) the scheduler process's CPU (user + system) while 10,000 enabled jobs fire once a minute
       (spread over the minute's seconds), over `--cpu-seconds`, as % of one core.
@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,34 +181,42 @@ def measure_lag(bench: Bench, jobs: int, rounds: int, period_s: int) -> dict:
 
 
 def measure_raw(bench: Bench, total: int, workers: int) -> float:
-    """Triggers/s of ExecutorClient.run on the same executors with no scheduling: `workers`
-    threads, each bound to one executor (as the dispatcher's per-executor share is), the same
-    connection pool size as the scheduler's client."""
+    """Triggers/s of the scheduler's own /run client on the same executors with no scheduling:
+    the Multiplexer the dispatcher sends through, with the same bounds (`workers` calls in flight,
+    a quarter of them per executor) and the same ExecutorClient settings, handed all `total`
+    calls at once, from first call to last answer."""
     from shardcron.admin.scheduling.executor_client import ExecutorClient
-    from shardcron.executor.protocol import TriggerParam
+    from shardcron.admin.scheduling.multiplex import Call, Multiplexer
+    from shardcron.executor.protocol import TriggerParam, encode_json
 
-    client = ExecutorClient(TOKEN, pool_size=max(8, workers // 4))
-    counter = iter(range(total))
-    lock = threading.Lock()
+    client = ExecutorClient(TOKEN)
+    answered = threading.Event()
+    refused: list[str] = []
+    count = [0]
 
-    def work(address: str) -> None:
-        while True:
-            with lock:
-                n = next(counter, None)
-            if n is None:
-                return
-            trigger = TriggerParam(job_id=n % 1000 + 1, log_id=10_000_000 + n, log_date_time_ms=0, executor_handler="noop")
-            answer = client.run(address, trigger)
-            if not answer.ok:
-                raise SystemExit(f"raw /run refused: {answer.msg}")
+    def on_answer(token, answer) -> None:
+        if not answer.ok:
+            refused.append(answer.msg)
+        count[0] += 1
+        if count[0] == total:
+            answered.set()
 
+    sender = Multiplexer(client, on_answer, per_address=max(1, workers // 4), total=workers)
+    sender.start()
     started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        for future in [pool.submit(work, bench.addresses[t % len(bench.addresses)]) for t in range(workers)]:
-            future.result()
+    calls = []
+    for n in range(total):
+        trigger = TriggerParam(job_id=n % 1000 + 1, log_id=10_000_000 + n, log_date_time_ms=0, executor_handler="noop")
+        calls.append(Call(bench.addresses[n % len(bench.addresses)], "run", encode_json(trigger.to_wire()), n))
+    sender.submit(calls)
+    if not answered.wait(120):
+        raise SystemExit(f"raw /run: {count[0]} of {total} answered")
     elapsed = time.perf_counter() - started
+    sender.stop(10)
     client.close()
     dump(bench.ports)
+    if refused:
+        raise SystemExit(f"raw /run refused: {refused[0]}")
     return total / elapsed
 
 
@@ -312,14 +319,14 @@ def main() -> None:
                 from shardcron.admin.config import load_config
 
                 workers = args.workers or load_config(env={}).trigger_workers
-                print(f"\n(b) throughput, {args.burst} fires due at once, {workers} dispatch threads; {args.pairs} pairs, each baseline measured right before its run")
+                print(f"\n(b) throughput, {args.burst} fires due at once, {workers} calls in flight at most; {args.pairs} pairs, each baseline measured right before its run")
                 ratios = []
                 for pair in range(1, args.pairs + 1):
                     raw = measure_raw(bench, args.burst, workers)
                     rate, elapsed = measure_burst(bench, args.burst)
                     load_seen.append(os.getloadavg()[0])
                     ratios.append(rate / raw)
-                    print(f"pair {pair}: raw ExecutorClient /run {raw:6.0f} /s   scheduler end to end {rate:6.0f} /s ({elapsed:.2f} s)   ratio {rate / raw:.2f}")
+                    print(f"pair {pair}: raw client /run {raw:6.0f} /s   scheduler end to end {rate:6.0f} /s ({elapsed:.2f} s)   ratio {rate / raw:.2f}")
                 print(f"ratio: median {statistics.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f}")
             if "c" not in skip:
                 cpu, fired = measure_cpu(bench, args.cpu_seconds)

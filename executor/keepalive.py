@@ -82,12 +82,7 @@ class KeepAliveConnection:
         call of the protocol is safe to repeat (a second result or a repeated logId is refused
         by the other side). Raises OSError / http.client.HTTPException (TimeoutError on a timeout).
         """
-        if self._problem:
-            raise http.client.InvalidURL(self._problem)
-        target = f"{self.base_path}/{path.lstrip('/')}"
-        if _BAD_TARGET.search(target) or not target.isascii():
-            raise http.client.InvalidURL(f"request path {target!r} contains spaces, control or non-ASCII characters")
-        request = _request_head(target, self._host_line, headers, len(data)) + data
+        request = self.request(path, data, headers)
         reused = self._sock is not None
         try:
             return self._exchange(request, max_bytes)
@@ -95,6 +90,48 @@ class KeepAliveConnection:
             if not reused:
                 raise
             return self._exchange(request, max_bytes)
+
+    @property
+    def endpoint(self) -> tuple[str, str, int]:
+        """(scheme, host, port) of the address."""
+        return self._scheme, self._host, self._port
+
+    def request(self, path: str, data: bytes, headers: dict[str, str]) -> bytes:
+        """The whole POST of `data` to base path + `/` + `path`, checked: raises
+        http.client.InvalidURL for an unusable address or path, ValueError for a bad header."""
+        if self._problem:
+            raise http.client.InvalidURL(self._problem)
+        target = f"{self.base_path}/{path.lstrip('/')}"
+        if _BAD_TARGET.search(target) or not target.isascii():
+            raise http.client.InvalidURL(f"request path {target!r} contains spaces, control or non-ASCII characters")
+        return _request_head(target, self._host_line, headers, len(data)) + data
+
+    def connect_socket(self, *, blocking: bool = True) -> socket.socket:
+        """A TCP socket towards the address: connected (blocking), or with the connect under way
+        (non-blocking: the caller waits until it is writable). TLS is the caller's: `tls_context`."""
+        if self._problem:
+            raise http.client.InvalidURL(self._problem)
+        if blocking:
+            sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout_s)
+        else:
+            infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
+            family, kind, proto, _, target = infos[0]
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            try:
+                sock.connect(target)
+            except BlockingIOError:
+                pass
+            except BaseException:
+                sock.close()
+                raise
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    @property
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The context https peers are verified with (None for http)."""
+        return (self._ssl_context or _system_context()) if self._scheme == "https" else None
 
     def close(self) -> None:
         sock, reader = self._sock, self._reader
@@ -105,11 +142,10 @@ class KeepAliveConnection:
             sock.close()
 
     def _connect(self) -> None:
-        sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout_s)
+        sock = self.connect_socket()
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._scheme == "https":
-                context = self._ssl_context or _system_context()
+            context = self.tls_context
+            if context is not None:
                 sock = context.wrap_socket(sock, server_hostname=self._host)
             sock.settimeout(self._read_timeout_s)
         except BaseException:
@@ -124,7 +160,7 @@ class KeepAliveConnection:
                 self._connect()
             assert self._sock is not None
             self._sock.sendall(request)
-            status, body, keep = self._read_answer(max_bytes)
+            status, body, keep = read_answer(self._reader, max_bytes)
         except BaseException:
             self.close()
             raise
@@ -132,31 +168,32 @@ class KeepAliveConnection:
             self.close()
         return status, body
 
-    def _read_answer(self, max_bytes: int) -> tuple[int, bytes, bool]:
-        """(status, body, whether the connection can carry another call)."""
-        reader = self._reader
-        while True:
-            line = reader.readline(MAX_LINE + 1)
-            if not line:
-                raise http.client.RemoteDisconnected("the peer closed the connection without an answer")
-            version, status = _status_line(line)
-            length, chunked, close = _headers(reader)
-            if not 100 <= status < 200:
-                break
-            if status == 101:
-                raise http.client.HTTPException("the peer switched protocols")
-        keep = not close and (version == b"HTTP/1.1" or close is False)
-        if status in _NO_BODY:
-            return status, b"", keep
-        if chunked:
-            body, whole = _read_chunked(reader, max_bytes)
-            return status, body, keep and whole
-        if length is None:  # the body runs to the close
-            return status, reader.read(max_bytes + 1), False
-        body = reader.read(min(length, max_bytes + 1))
-        if len(body) < min(length, max_bytes + 1):
-            raise http.client.IncompleteRead(body, length - len(body))
-        return status, body, keep and length <= max_bytes
+
+def read_answer(reader, max_bytes: int) -> tuple[int, bytes, bool]:
+    """Reads one answer from `reader` (readline/read like a buffered socket file): (status, body,
+    whether the connection can carry another call)."""
+    while True:
+        line = reader.readline(MAX_LINE + 1)
+        if not line:
+            raise http.client.RemoteDisconnected("the peer closed the connection without an answer")
+        version, status = _status_line(line)
+        length, chunked, close = _headers(reader)
+        if not 100 <= status < 200:
+            break
+        if status == 101:
+            raise http.client.HTTPException("the peer switched protocols")
+    keep = not close and (version == b"HTTP/1.1" or close is False)
+    if status in _NO_BODY:
+        return status, b"", keep
+    if chunked:
+        body, whole = _read_chunked(reader, max_bytes)
+        return status, body, keep and whole
+    if length is None:  # the body runs to the close
+        return status, reader.read(max_bytes + 1), False
+    body = reader.read(min(length, max_bytes + 1))
+    if len(body) < min(length, max_bytes + 1):
+        raise http.client.IncompleteRead(body, length - len(body))
+    return status, body, keep and length <= max_bytes
 
 
 @functools.lru_cache(maxsize=1)

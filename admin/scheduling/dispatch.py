@@ -31,8 +31,11 @@ from shardcron.executor.dispatcher import REPEAT_TRIGGER
 
 from ..enums import RouteStrategy
 from ..metrics import TriggerFailure, record_fire, record_trigger_failure, record_trigger_lag
+from shardcron.executor.protocol import Envelope, encode_json
+
 from .executor_client import ExecutorClient
 from .fire_store import ClaimedFire
+from .multiplex import Call, Multiplexer, handles
 from .routing import RouteState, route_busyover, route_failover
 from .run_store import Answer, Prepared, RunStore, Send
 
@@ -58,8 +61,10 @@ def failure_reason(msg: str) -> TriggerFailure:
     return TriggerFailure.ERROR
 
 
-def _shard(trigger) -> str:
-    return f"{trigger.broadcast_index}/{trigger.broadcast_total}"
+def _event(send: Send) -> dict:
+    """What a log line about `send` says of it."""
+    trigger = send.trigger
+    return {"job_id": trigger.job_id, "log_id": send.run_id, "shard": f"{trigger.broadcast_index}/{trigger.broadcast_total}", "fire_id": send.fire_id}
 
 
 class KeyedPool:
@@ -118,7 +123,9 @@ class Dispatcher:
         self.clock = clock
         self.route_state = route_state or RouteState()
         self.inline = workers == 0
-        self._pool = None if self.inline else KeyedPool(workers, per_address or max(1, workers // 4))
+        per_address = per_address or max(1, workers // 4)
+        self._pool = None if self.inline else KeyedPool(workers, per_address)
+        self._sender = None if self.inline else Multiplexer(client, self._multiplexed_answer, per_address=per_address, total=workers)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._heap: list[tuple[int, int, Send]] = []
@@ -183,18 +190,26 @@ class Dispatcher:
                 self._answers.put(self._execute(send))
             self.record_answers()
             return len(due)
+        calls: list[Call] = []
         for send in due:
-            key = send.address or f"probe:{send.trigger.job_id}"
-            self._pool.submit(key, lambda send=send: self._answers.put(self._execute(send)))
+            if send.probe or not handles(send.address):
+                key = send.address or f"probe:{send.trigger.job_id}"
+                self._pool.submit(key, lambda send=send: self._answers.put(self._execute(send)))
+            else:
+                lag_ms = self._sending(send)
+                calls.append(Call(send.address, "run", encode_json(send.trigger.to_wire()), (send, lag_ms)))
+        if calls:
+            assert self._sender is not None
+            self._sender.submit(calls)
         return len(due)
 
     def _execute(self, send: Send) -> Answer:
+        """Route (a probe) and send in this thread, blocking."""
         address, trace = send.address, send.trace
-        event = {"job_id": send.trigger.job_id, "log_id": send.run_id, "shard": _shard(send.trigger), "fire_id": send.fire_id}
         if send.probe:
             if not send.candidates:
                 record_trigger_failure(TriggerFailure.NO_LIVE_EXECUTOR)
-                log.warning("trigger failed", extra={**event, "reason": "no live executor in the job's group"})
+                log.warning("trigger failed", extra={**_event(send), "reason": "no live executor in the job's group"})
                 return Answer(send.fire_id, send.run_id, False, "no live executor in the job's group", None)
             if send.strategy == RouteStrategy.BUSYOVER:
                 route = route_busyover(send.candidates, send.trigger.job_id, self.client)
@@ -202,22 +217,35 @@ class Dispatcher:
                 route = route_failover(send.candidates, self.client)
             if route.address is None:
                 record_trigger_failure(TriggerFailure.EXECUTOR_REFUSED)
-                log.warning("trigger failed", extra={**event, "reason": route.trace})
+                log.warning("trigger failed", extra={**_event(send), "reason": route.trace})
                 return Answer(send.fire_id, send.run_id, False, route.trace, None)
             address, trace = route.address, route.trace
         assert address is not None
+        lag_ms = self._sending(send)
+        return self._answered(send, address, trace, lag_ms, self.client.run(address, send.trigger))
+
+    def _multiplexed_answer(self, token: object, answer: Envelope) -> None:
+        send, lag_ms = token  # type: ignore[misc]
+        self._answers.put(self._answered(send, send.address, send.trace, lag_ms, answer))
+
+    def _sending(self, send: Send) -> int:
         lag_ms = self.clock.now_ms() - send.fire_at_ms
         record_trigger_lag(lag_ms)
-        answer = self.client.run(address, send.trigger)
+        return lag_ms
+
+    def _answered(self, send: Send, address: str, trace: str, lag_ms: int, answer: Envelope) -> Answer:
+        """The executor's answer to `send` (made to `address`) as the Answer the recorder writes;
+        metrics and the log line."""
         msg = answer.msg or ""
         accepted = answer.ok or msg.startswith(REPEAT_MARK)
         if accepted:
-            log.info("run sent", extra={**event, "address": address, "lag_ms": lag_ms})
+            if log.isEnabledFor(logging.INFO):
+                log.info("run sent", extra={**_event(send), "address": address, "lag_ms": lag_ms})
         else:
             # ExecutorClient words every transport failure as "executor <address> ..."
             transport = msg.startswith(f"executor {address} ")
             record_trigger_failure(TriggerFailure.TRANSPORT if transport else TriggerFailure.EXECUTOR_REFUSED)
-            log.warning("run refused" if not transport else "run not delivered", extra={**event, "address": address, "lag_ms": lag_ms, "reason": msg})
+            log.warning("run refused" if not transport else "run not delivered", extra={**_event(send), "address": address, "lag_ms": lag_ms, "reason": msg})
         if accepted and not trace:
             msg = ""  # "accepted, logId:N" says nothing the row's status does not
         elif trace:
@@ -277,6 +305,8 @@ class Dispatcher:
     def start(self) -> None:
         if self.inline:
             raise RuntimeError("an inline dispatcher (workers=0) has no threads to start")
+        assert self._sender is not None
+        self._sender.start()
         for name, target in (("shardcron-timer", self._timer_loop), ("shardcron-recorder", self._recorder_loop)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -321,6 +351,8 @@ class Dispatcher:
         self._stop.set()
         with self._lock:
             self._changed.notify_all()
+        if self._sender is not None:
+            self._sender.stop(timeout_s)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         for thread in self._threads:

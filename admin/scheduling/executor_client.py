@@ -86,18 +86,22 @@ class ExecutorClient:
         conn = self._checkout(address)
         try:
             status, raw = conn.post(path, data, self._headers, max_bytes=MAX_ANSWER_BYTES)
-        except TimeoutError:
-            return Envelope.failure(f"executor {address} did not answer /{path} within {self.connect_timeout_s + self.read_timeout_s:g} s")
         except (OSError, http.client.HTTPException) as exc:
-            return Envelope.failure(f"executor {address} is unreachable for /{path}: {_reason(exc)}")
+            return self.transport_failure(address, path, exc)
         finally:
             self._checkin(address, conn)
-        if len(raw) > MAX_ANSWER_BYTES:
-            return Envelope.failure(f"executor {address} answered /{path} with more than {MAX_ANSWER_BYTES} bytes")
-        try:
-            return Envelope.from_wire(decode_json(raw))
-        except ProtocolError as exc:
-            return Envelope.failure(f"executor {address} answered /{path} with HTTP {status} and no valid envelope: {exc}")
+        return answer_envelope(address, path, status, raw)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers of every call (content type, access token)."""
+        return dict(self._headers)
+
+    def transport_failure(self, address: str, path: str, exc: BaseException) -> Envelope:
+        """The failure for a call that got no answer (timeout, refused, reset, malformed HTTP)."""
+        if isinstance(exc, TimeoutError):
+            return Envelope.failure(f"executor {address} did not answer /{path} within {self.connect_timeout_s + self.read_timeout_s:g} s")
+        return Envelope.failure(f"executor {address} is unreachable for /{path}: {_reason(exc)}")
 
     def _checkout(self, address: str) -> KeepAliveConnection:
         with self._lock:
@@ -114,6 +118,16 @@ class ExecutorClient:
                     idle.append(conn)
                     return
             conn.close()
+
+
+def answer_envelope(address: str, path: str, status: int, raw: bytes) -> Envelope:
+    """The executor's answer as an Envelope, or a failure saying what was wrong with it."""
+    if len(raw) > MAX_ANSWER_BYTES:
+        return Envelope.failure(f"executor {address} answered /{path} with more than {MAX_ANSWER_BYTES} bytes")
+    try:
+        return Envelope.from_wire(decode_json(raw))
+    except ProtocolError as exc:
+        return Envelope.failure(f"executor {address} answered /{path} with HTTP {status} and no valid envelope: {exc}")
 
 
 def _reason(exc: BaseException) -> str:
