@@ -312,6 +312,10 @@ class Dispatcher:
             thread.start()
             self._threads.append(thread)
 
+    def alive(self) -> bool:
+        """True while started and the timer, recorder and sending threads all run."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads) and (self._sender is None or self._sender.alive)
+
     def _timer_loop(self) -> None:
         while not self._stop.is_set():
             with self._lock:

@@ -163,9 +163,14 @@ class Multiplexer:
         self._thread = threading.Thread(target=self._run, name="shardcron-send", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """True while the sending thread runs (it only ends on stop, or on a bug it logged)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def submit(self, calls: Iterable[Call]) -> None:
-        if self._thread is None or self._stopping:
-            raise RuntimeError("the multiplexer is not running")
+        if self._stopping or not self.alive:
+            raise RuntimeError("the /run sender is not running")
         for call in calls:
             self._inbox.put(call)
         if not self._woken:
@@ -182,7 +187,7 @@ class Multiplexer:
         self._stopping = True
         try:
             self._wake_w.send(b"\0")
-        except BlockingIOError:
+        except OSError:  # full (the thread is awake anyway), or closed (the thread has ended)
             pass
         self._thread.join(timeout_s)
         self._thread = None

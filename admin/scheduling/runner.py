@@ -127,8 +127,8 @@ class SchedulerRunner:
         return self
 
     def alive(self) -> bool:
-        """True while started and every loop thread runs (the scheduler's /healthz)."""
-        return bool(self._threads) and not self._stop.is_set() and all(t.is_alive() for t in self._threads)
+        """True while started and every loop thread runs, the dispatcher's too (the scheduler's /healthz)."""
+        return bool(self._threads) and not self._stop.is_set() and all(t.is_alive() for t in self._threads) and self.dispatcher.alive()
 
     def _drive(self, loop: Loop) -> None:
         while not self._stop.is_set():

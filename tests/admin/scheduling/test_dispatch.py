@@ -274,3 +274,17 @@ def test_a_batch_takes_at_most_record_batch_answers_and_leaves_the_rest(monkeypa
     assert d.record_answers() == 3
     assert d.record_answers() == 2
     assert [[a.run_id for a in answers] for answers, _ in runs.batches] == [[100, 101, 102], [103, 104]]
+
+
+def test_the_dispatcher_is_alive_only_while_its_sending_thread_runs(sqlite_admin_db, fake_clock):
+    client = ExecutorClient(TOKEN)
+    dispatcher = Dispatcher(RunStore(sqlite_admin_db, "n"), client, fake_clock, workers=4)
+    assert not dispatcher.alive()  # not started
+    dispatcher.start()
+    try:
+        assert dispatcher.alive()
+        dispatcher._sender.stop(5)  # as if the sending thread had ended
+        assert not dispatcher.alive()
+    finally:
+        dispatcher.stop(timeout_s=5)
+        client.close()

@@ -258,3 +258,19 @@ def test_stop_drops_calls_not_begun_and_refuses_new_ones() -> None:
 )
 def test_hosts_given_by_name_are_left_to_the_blocking_path(address: str, here: bool) -> None:
     assert handles(address) is here
+
+
+def test_a_sender_thread_that_died_is_reported_not_alive(monkeypatch) -> None:
+    """The scheduler's health check reads this: a sender that stopped on a bug would otherwise
+    leave every later send unsent while the fire loop went on claiming."""
+    answers = Answers()
+    mux = sender(answers)
+    assert mux.alive
+
+    def broken() -> None:
+        raise RuntimeError("a bug in the sending thread")
+
+    monkeypatch.setattr(mux, "_take_submitted", broken)
+    mux.submit([Call("http://127.0.0.1:1/", "run", b"{}", 1)])
+    wait_until(lambda: not mux.alive, timeout_s=5, what="the sending thread to end")
+    mux.stop(1)
