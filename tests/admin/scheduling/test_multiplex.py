@@ -55,6 +55,17 @@ def sender(answers: Answers, *, per_address: int = 2, total: int = 8, read_timeo
     return mux
 
 
+def one_call(url: str, **kwargs) -> Envelope:
+    """The answer to a single /run to `url` through a fresh sender."""
+    answers = Answers()
+    mux = sender(answers, **kwargs)
+    try:
+        mux.submit([Call(url, "run", b"{}", 1)])
+        return answers.wait(1)[1]
+    finally:
+        mux.stop(5)
+
+
 def test_every_answer_comes_back_with_its_call_over_few_reused_connections() -> None:
     answers = Answers()
     with ScriptedPeer([echo] * 30) as one, ScriptedPeer([echo] * 30) as two:
@@ -119,15 +130,9 @@ def test_the_total_bound_is_shared_fairly_between_executors() -> None:
 
 
 def test_a_dead_executor_is_reported_unreachable() -> None:
-    answers = Answers()
-    mux = sender(answers)
-    try:
-        mux.submit([Call(f"http://127.0.0.1:{free_port()}", "run", b"{}", "x")])
-        got = answers.wait(1)
-    finally:
-        mux.stop(5)
-    assert not got["x"].ok
-    assert "is unreachable for /run: Connection refused" in got["x"].msg
+    answer = one_call(f"http://127.0.0.1:{free_port()}")
+    assert not answer.ok
+    assert "is unreachable for /run: Connection refused" in answer.msg
 
 
 def test_an_idle_connection_the_peer_closed_is_retried_once_on_a_fresh_one() -> None:
@@ -147,15 +152,9 @@ def test_an_idle_connection_the_peer_closed_is_retried_once_on_a_fresh_one() -> 
 
 
 def test_a_fresh_connection_closed_without_an_answer_is_not_retried() -> None:
-    answers = Answers()
     with ScriptedPeer([raw(b"", close=True), ok()]) as peer:
-        mux = sender(answers)
-        try:
-            mux.submit([Call(peer.url(), "run", b"{}", 1)])
-            got = answers.wait(1)
-        finally:
-            mux.stop(5)
-    assert not got[1].ok and "unreachable for /run" in got[1].msg
+        answer = one_call(peer.url())
+    assert not answer.ok and "unreachable for /run" in answer.msg
     assert peer.connections == 1
 
 
@@ -172,18 +171,12 @@ def test_a_fresh_connection_closed_without_an_answer_is_not_retried() -> None:
     ids=["chunked", "http-1.0-to-close", "interim-100", "not-an-envelope", "cut-body", "not-http"],
 )
 def test_answers_are_read_as_the_blocking_client_reads_them(answer: bytes, msg: str | None) -> None:
-    answers = Answers()
     with ScriptedPeer([raw(answer, close=True)]) as peer:
-        mux = sender(answers)
-        try:
-            mux.submit([Call(peer.url(), "run", b"{}", 1)])
-            got = answers.wait(1)
-        finally:
-            mux.stop(5)
+        got = one_call(peer.url())
     if msg is None:
-        assert got[1].ok, got[1].msg
+        assert got.ok, got.msg
     else:
-        assert not got[1].ok and msg in got[1].msg
+        assert not got.ok and msg in got.msg
 
 
 def test_an_unusable_address_fails_the_call_without_sending_anything() -> None:
@@ -217,15 +210,9 @@ def test_https_executors_are_called_over_verified_tls(certificate: tuple[Path, P
 
 
 def test_https_peers_are_verified_against_the_system_store_by_default(certificate: tuple[Path, Path]) -> None:
-    answers = Answers()
     with ScriptedPeer([echo], ssl_context=server_context(certificate)) as peer:
-        mux = sender(answers)
-        try:
-            mux.submit([Call(peer.url(scheme="https"), "run", b"{}", 1)])
-            got = answers.wait(1)
-        finally:
-            mux.stop(5)
-    assert not got[1].ok and "CERTIFICATE_VERIFY_FAILED" in got[1].msg
+        answer = one_call(peer.url(scheme="https"))
+    assert not answer.ok and "CERTIFICATE_VERIFY_FAILED" in answer.msg
     assert peer.requests == []
 
 
