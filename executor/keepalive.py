@@ -99,12 +99,18 @@ class KeepAliveConnection:
     def request(self, path: str, data: bytes, headers: dict[str, str]) -> bytes:
         """The whole POST of `data` to base path + `/` + `path`, checked: raises
         http.client.InvalidURL for an unusable address or path, ValueError for a bad header."""
+        return with_body(self.request_head(path, headers), data)
+
+    def request_head(self, path: str, headers: dict[str, str]) -> bytes:
+        """The POST's head without its Content-Length (`with_body` adds that and the body); the
+        same for every call with this path and these headers, so a caller may keep it. Raises
+        as `request` does."""
         if self._problem:
             raise http.client.InvalidURL(self._problem)
         target = f"{self.base_path}/{path.lstrip('/')}"
         if _BAD_TARGET.search(target) or not target.isascii():
             raise http.client.InvalidURL(f"request path {target!r} contains spaces, control or non-ASCII characters")
-        return _request_head(target, self._host_line, headers, len(data)) + data
+        return _request_head(target, self._host_line, headers)
 
     def connect_socket(self, *, blocking: bool = True) -> socket.socket:
         """A TCP socket towards the address: connected (blocking), or with the connect under way
@@ -215,13 +221,17 @@ def _address_problem(address: str, scheme: str, host: str, port: int, text: str)
     return ""
 
 
-def _request_head(target: str, host_line: str, headers: dict[str, str], length: int) -> bytes:
+def with_body(head: bytes, data: bytes) -> bytes:
+    """A request from its `request_head` and its body."""
+    return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(data), data)
+
+
+def _request_head(target: str, host_line: str, headers: dict[str, str]) -> bytes:
     lines = [f"POST {target} HTTP/1.1\r\n", host_line]
     for name, value in headers.items():
         if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
             raise ValueError(f"invalid HTTP header {name!r}: {value!r}")
         lines.append(f"{name}: {value}\r\n")
-    lines.append(f"Content-Length: {length}\r\n\r\n")
     return "".join(lines).encode("latin-1")
 
 

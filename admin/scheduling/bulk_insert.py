@@ -37,8 +37,16 @@ MAX_STATEMENT_BYTES = 1 << 20
 def insert_returning_ids(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
+    return insert_values_returning_ids(session, table, list(rows[0]), [tuple(row.values()) for row in rows])
+
+
+def insert_values_returning_ids(session: Session, table: sa.Table, columns: list[str], values: list[tuple]) -> list[int]:
+    """`insert_returning_ids` for rows given as tuples in the order of `columns` (no dict per
+    row: the dispatcher's run rows)."""
+    if not values:
+        return []
     dialect = session.get_bind().dialect
-    columns, values = _columns_and_values(table, rows)
+    columns, values = _with_defaults(table, columns, values)
     if dialect.name == "sqlite":
         return _insert_sqlite(session, table, columns, values)
     if dialect.insert_executemany_returning_sort_by_parameter_order:
@@ -59,7 +67,7 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dic
     MySQL/MariaDB `IGNORE`), the same way as `insert_returning_ids` but with no ids back."""
     if not rows:
         return
-    columns, values = _columns_and_values(table, rows)
+    columns, values = _with_defaults(table, list(rows[0]), [tuple(row.values()) for row in rows])
     if session.get_bind().dialect.name == "sqlite":
         _sqlite_multirow(session, f"INSERT OR IGNORE INTO {table.name}", columns, values)
         return
@@ -68,13 +76,17 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dic
             cursor.execute(sql)
 
 
-def _columns_and_values(table: sa.Table, rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
-    defaults = {c.name: c.default.arg for c in table.columns if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
-    fixed = tuple(defaults.values())
-    for value in rows[0].values():
+def _with_defaults(table: sa.Table, columns: list[str], values: list[tuple]) -> tuple[list[str], list[tuple]]:
+    """The columns the rows leave out that have a scalar default, added with it."""
+    given = set(columns)
+    defaults = {c.name: c.default.arg for c in table.columns if c.name not in given and c.default is not None and c.default.is_scalar}
+    for value in values[0]:
         if isinstance(value, Enum) and not isinstance(value, str):
             raise TypeError(f"{value!r}: only StrEnum members go to the driver as they are")
-    return [*rows[0], *defaults], [(*row.values(), *fixed) for row in rows]
+    if not defaults:
+        return columns, values
+    fixed = tuple(defaults.values())
+    return [*columns, *defaults], [(*row, *fixed) for row in values]
 
 
 def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values: list[tuple]) -> list[int]:

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 from shardcron.executor.dispatcher import REPEAT_TRIGGER
+from shardcron.executor.protocol import Envelope
 
 from ..enums import RouteStrategy
 from ..metrics import TriggerFailure, record_fire, record_trigger_failure, record_trigger_lag
-from shardcron.executor.protocol import Envelope, encode_json
 
 from .executor_client import ExecutorClient
 from .fire_store import ClaimedFire
@@ -63,8 +63,7 @@ def failure_reason(msg: str) -> TriggerFailure:
 
 def _event(send: Send) -> dict:
     """What a log line about `send` says of it."""
-    trigger = send.trigger
-    return {"job_id": trigger.job_id, "log_id": send.run_id, "shard": f"{trigger.broadcast_index}/{trigger.broadcast_total}", "fire_id": send.fire_id}
+    return {"job_id": send.job_id, "log_id": send.run_id, "shard": f"{send.shard_index}/{send.shard_total}", "fire_id": send.fire_id}
 
 
 class KeyedPool:
@@ -128,7 +127,7 @@ class Dispatcher:
         self._sender = None if self.inline else Multiplexer(client, self._multiplexed_answer, per_address=per_address, total=workers)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._heap: list[tuple[int, int, Send]] = []
+        self._heap: list[tuple[int, int, list[Send]]] = []  # (fire time, seq, its sends)
         self._seq = itertools.count()
         self._held: set[int] = set()  # fires prepared here and not yet finished
         self._outstanding: dict[int, int] = {}  # fire id -> sends not yet answered
@@ -158,13 +157,21 @@ class Dispatcher:
                 extra={"job_id": fire.job_id, "log_id": run_id, "shard": shard, "fire_id": fire.id, "trigger_type": str(fire.trigger_type), "reason": reason},
             )
         per_fire = Counter(s.fire_id for s in prepared.sends)
+        # One heap entry per fire time: a backlog or a busy second is one entry, not thousands.
+        by_time: dict[int, list[Send]] = {}
+        for send in prepared.sends:
+            at = by_time.get(send.fire_at_ms)
+            if at is None:
+                by_time[send.fire_at_ms] = [send]
+            else:
+                at.append(send)
         with self._lock:
             for fire_id, count in per_fire.items():
                 self._held.add(fire_id)
                 self._outstanding[fire_id] = count
-                self._unrecorded += count
-            for send in prepared.sends:
-                heapq.heappush(self._heap, (send.fire_at_ms, next(self._seq), send))
+            self._unrecorded += len(prepared.sends)
+            for fire_at_ms, sends in by_time.items():
+                heapq.heappush(self._heap, (fire_at_ms, next(self._seq), sends))
             self._changed.notify_all()
         return len(prepared.sends)
 
@@ -184,7 +191,7 @@ class Dispatcher:
         due: list[Send] = []
         with self._lock:
             while self._heap and self._heap[0][0] <= now_ms:
-                due.append(heapq.heappop(self._heap)[2])
+                due += heapq.heappop(self._heap)[2]
         if self._pool is None:
             for send in due:
                 self._answers.put(self._execute(send))
@@ -193,11 +200,11 @@ class Dispatcher:
         calls: list[Call] = []
         for send in due:
             if send.probe or not handles(send.address):
-                key = send.address or f"probe:{send.trigger.job_id}"
+                key = send.address or f"probe:{send.job_id}"
                 self._pool.submit(key, lambda send=send: self._answers.put(self._execute(send)))
             else:
                 lag_ms = self._sending(send)
-                calls.append(Call(send.address, "run", encode_json(send.trigger.to_wire()), (send, lag_ms)))
+                calls.append(Call(send.address, "run", send.body, (send, lag_ms)))
         if calls:
             assert self._sender is not None
             self._sender.submit(calls)
@@ -212,7 +219,7 @@ class Dispatcher:
                 log.warning("trigger failed", extra={**_event(send), "reason": "no live executor in the job's group"})
                 return Answer(send.fire_id, send.run_id, False, "no live executor in the job's group", None)
             if send.strategy == RouteStrategy.BUSYOVER:
-                route = route_busyover(send.candidates, send.trigger.job_id, self.client)
+                route = route_busyover(send.candidates, send.job_id, self.client)
             else:
                 route = route_failover(send.candidates, self.client)
             if route.address is None:
@@ -222,7 +229,7 @@ class Dispatcher:
             address, trace = route.address, route.trace
         assert address is not None
         lag_ms = self._sending(send)
-        return self._answered(send, address, trace, lag_ms, self.client.run(address, send.trigger))
+        return self._answered(send, address, trace, lag_ms, self.client.run_encoded(address, send.body))
 
     def _multiplexed_answer(self, token: object, answer: Envelope) -> None:
         send, lag_ms = token  # type: ignore[misc]

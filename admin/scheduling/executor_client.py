@@ -60,7 +60,11 @@ class ExecutorClient:
                 conn.close()
 
     def run(self, address: str, trigger: TriggerParam) -> Envelope:
-        return self._call(address, "run", trigger.to_wire())
+        return self.run_encoded(address, encode_json(trigger.to_wire()))
+
+    def run_encoded(self, address: str, body: bytes) -> Envelope:
+        """`/run` with its body encoded already (the dispatcher's are: run_body)."""
+        return self._post(address, "run", body)
 
     def beat(self, address: str) -> Envelope:
         return self._call(address, "beat", None)
@@ -82,7 +86,9 @@ class ExecutorClient:
             return Envelope.failure(f"executor {address} sent a malformed log page: {exc}")
 
     def _call(self, address: str, path: str, body: object) -> Envelope:
-        data = b"" if body is None else encode_json(body)
+        return self._post(address, path, b"" if body is None else encode_json(body))
+
+    def _post(self, address: str, path: str, data: bytes) -> Envelope:
         conn = self._checkout(address)
         try:
             status, raw = conn.post(path, data, self._headers, max_bytes=MAX_ANSWER_BYTES)

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from shardcron.executor.clock import SYSTEM_CLOCK
-from shardcron.executor.keepalive import KeepAliveConnection, read_answer
+from shardcron.executor.keepalive import KeepAliveConnection, read_answer, with_body
 from shardcron.executor.protocol import Envelope
 
 from .executor_client import MAX_ANSWER_BYTES, ExecutorClient, answer_envelope
@@ -149,6 +149,7 @@ class Multiplexer:
         self._woken = False
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._endpoints: dict[str, KeepAliveConnection] = {}
+        self._heads: dict[tuple[str, str], bytes] = {}  # (address, path) -> request head (checked)
         self._waiting: dict[str, deque[Call]] = {}
         self._idle: dict[str, list[_Conn]] = {}
         self._busy: dict[str, int] = {}  # address -> calls in flight
@@ -251,10 +252,12 @@ class Multiplexer:
             idle = self._idle.get(address)
             conn = idle.pop() if idle else None
         try:
-            endpoint = self._endpoint(address)
-            request = endpoint.request(call.path, call.body, self._headers)
+            head = self._heads.get((address, call.path))
+            if head is None:
+                head = self._heads[address, call.path] = self._endpoint(address).request_head(call.path, self._headers)
+            request = with_body(head, call.body)
             if conn is None:
-                conn = _Conn(address, endpoint.connect_socket(blocking=False))
+                conn = _Conn(address, self._endpoint(address).connect_socket(blocking=False))
                 self._selector.register(conn.sock, selectors.EVENT_WRITE, conn)
                 conn.deadline = SYSTEM_CLOCK.monotonic() + self.client.connect_timeout_s
             else:

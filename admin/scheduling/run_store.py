@@ -23,16 +23,15 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.protocol import BlockStrategy, TriggerParam
-
 from ..db import Database
 from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog
-from .bulk_insert import insert_returning_ids
+from .bulk_insert import insert_values_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .registry_view import live_addresses
 from .routing import RouteState
+from .run_body import RunBody
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -46,7 +45,11 @@ class Send:
     run_id: int
     fire_at_ms: int
     address: str | None
-    trigger: TriggerParam
+    job_id: int
+    shard_index: int
+    shard_total: int
+    #: The `/run` body, encoded when the run row was written (run_body).
+    body: bytes
     probe: bool = False
     strategy: RouteStrategy = RouteStrategy.FIRST
     candidates: tuple[str, ...] = ()
@@ -85,23 +88,15 @@ _JOB_FACTS = sa.select(
 )
 _GROUP_FACTS = sa.select(ExecutorGroup.id, ExecutorGroup.app_name, ExecutorGroup.address_type, ExecutorGroup.manual_addresses)
 JobRow = sa.Row
+#: The columns of a run row as prepare_in writes it (RunStore._row's order).
+_RUN_COLUMNS = [
+    "job_id", "group_id", "fire_id", "trigger_type", "fire_at_ms", "trigger_at_ms", "executor_address", "handler", "param",
+    "shard_index", "shard_total", "attempt", "retry_remaining", "status", "trigger_code", "trigger_msg", "followup_status",
+]
 
 
-def _trigger(job: JobRow, run_id: int, fire_at_ms: int, handler: str, param: str | None, index: int, total: int) -> TriggerParam:
-    return TriggerParam(
-        job_id=job.id,
-        log_id=run_id,
-        log_date_time_ms=fire_at_ms,
-        executor_handler=handler,
-        executor_params=param or "",
-        executor_block_strategy=BlockStrategy.from_wire(job.block_strategy),
-        executor_timeout_s=job.timeout_s,
-        glue_type=job.glue_type,
-        glue_source=job.glue_source or "",
-        glue_updatetime_ms=job.glue_updated_at_ms,
-        broadcast_index=index,
-        broadcast_total=total,
-    )
+def run_body(job: JobRow, handler: str) -> RunBody:
+    return RunBody(job.id, handler, job.block_strategy, job.timeout_s, job.glue_type, job.glue_source, job.glue_updated_at_ms)
 
 
 class RunStore:
@@ -136,7 +131,7 @@ class RunStore:
         retry_refs = [f.origin_ref for f in fires if f.trigger_type == TriggerType.RETRY and f.shard_total is not None and f.id not in existing]
         retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
 
-        new_rows: list[dict] = []
+        new_rows: list[tuple] = []
         new_meta: list[tuple[ClaimedFire, JobRow, PlannedRun]] = []
         facts_of: dict[int, JobFacts] = {}
         for fire in fires:
@@ -162,42 +157,42 @@ class RunStore:
                 new_meta.append((fire, job, plan))
             if all(p.failure is not None for p in planned):
                 out.done.append(fire.id)
-        run_ids = insert_returning_ids(session, RunLog.__table__, new_rows)
+        run_ids = insert_values_returning_ids(session, RunLog.__table__, _RUN_COLUMNS, new_rows)
+        bodies: dict[int, RunBody] = {}
         for run_id, (fire, job, plan) in zip(run_ids, new_meta):
             if plan.failure is not None:
                 out.failed.append((fire, run_id, f"{plan.shard_index}/{plan.shard_total}", plan.failure))
                 continue
-            trigger = _trigger(job, run_id, fire.fire_at_ms, job.handler, plan.param, plan.shard_index, plan.shard_total)
+            body = bodies.get(job.id)
+            if body is None:
+                body = bodies[job.id] = run_body(job, job.handler)
+            encoded = body.encode(run_id, fire.fire_at_ms, plan.param, plan.shard_index, plan.shard_total)
             candidates = tuple(live_of(job)) if plan.probe else ()
-            out.sends.append(Send(fire.id, run_id, fire.fire_at_ms, plan.address, trigger, plan.probe, job.route_strategy, candidates, plan.trace))
+            out.sends.append(Send(
+                fire.id, run_id, fire.fire_at_ms, plan.address, job.id, plan.shard_index, plan.shard_total, encoded,
+                plan.probe, job.route_strategy, candidates, plan.trace,
+            ))
         if out.done:
             session.execute(
                 sa.update(Fire.__table__).where(in_ids(fire_t.id, out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
             )
         return out
 
-    def _row(self, fire: ClaimedFire, job: JobRow, plan: PlannedRun, now_ms: int) -> dict:
+    @staticmethod
+    def _row(fire: ClaimedFire, job: JobRow, plan: PlannedRun, now_ms: int) -> tuple:
+        """A run row's values, in the order of _RUN_COLUMNS."""
         failed = plan.failure is not None
-        return {
-            "job_id": job.id,
-            "group_id": job.group_id,
-            "fire_id": fire.id,
-            "trigger_type": fire.trigger_type,
-            "fire_at_ms": fire.fire_at_ms,
+        return (
+            job.id, job.group_id, fire.id, fire.trigger_type, fire.fire_at_ms,
             # When the trigger goes out: its planned time, or now for a late (or adopted) fire.
-            "trigger_at_ms": max(fire.fire_at_ms, now_ms),
-            "executor_address": plan.address,
-            "handler": job.handler,
-            "param": plan.param,
-            "shard_index": plan.shard_index,
-            "shard_total": plan.shard_total,
-            "attempt": fire.attempt,
-            "retry_remaining": max(job.retry_count - fire.attempt, 0),
-            "status": RunStatus.FAILED if failed else RunStatus.PENDING,
-            "trigger_code": 500 if failed else 0,
-            "trigger_msg": plan.failure,
-            "followup_status": FollowupStatus.PENDING if failed else FollowupStatus.NONE,
-        }
+            max(fire.fire_at_ms, now_ms),
+            plan.address, job.handler, plan.param, plan.shard_index, plan.shard_total,
+            fire.attempt, max(job.retry_count - fire.attempt, 0),
+            RunStatus.FAILED if failed else RunStatus.PENDING,
+            500 if failed else 0,
+            plan.failure,
+            FollowupStatus.PENDING if failed else FollowupStatus.NONE,
+        )
 
     def _resend(self, fire: ClaimedFire, job: JobRow | None, runs: list[RunLog], live_of: Callable[[JobRow], list[str]], out: Prepared) -> None:
         """An adopted fire whose rows exist: send again only the rows still PENDING, same logId."""
@@ -216,10 +211,13 @@ class RunStore:
             return
         log.info("fire %s adopted: re-sending %d run(s) still pending", fire.id, len(waiting))
         for run in waiting:
-            trigger = _trigger(job, run.id, run.fire_at_ms, run.handler, run.param, run.shard_index, run.shard_total)
+            encoded = run_body(job, run.handler).encode(run.id, run.fire_at_ms, run.param, run.shard_index, run.shard_total)
             probe = run.executor_address is None
             candidates = tuple(live_of(job)) if probe else ()
-            out.sends.append(Send(fire.id, run.id, fire.fire_at_ms, run.executor_address, trigger, probe, job.route_strategy, candidates))
+            out.sends.append(Send(
+                fire.id, run.id, fire.fire_at_ms, run.executor_address, job.id, run.shard_index, run.shard_total, encoded,
+                probe, job.route_strategy, candidates,
+            ))
 
     # ------------------------------------------------------------------ after /run
 

@@ -96,9 +96,10 @@ def test_an_adopter_resends_pending_rows_with_the_same_log_id(admin_db, receiver
     a = make_scheduler(admin_db, "node-a", lease_ms=5000)
     b = make_scheduler(admin_db, "node-b", lease_ms=5000)
     a.loop.tick(T0 + 59_000)  # rows written (PENDING)
-    sends = a.dispatcher._heap  # noqa: SLF001 — reach in to send without recording: A "dies" here
-    for _, _, send in sends:
-        assert a.dispatcher.client.run(send.address, send.trigger).ok
+    sends = [send for _, _, due in a.dispatcher._heap for send in due]  # noqa: SLF001 — reach in to send without recording: A "dies" here
+    assert sends
+    for send in sends:
+        assert a.dispatcher.client.run_encoded(send.address, send.body).ok
     [before] = all_runs(admin_db)
     assert before.status == RunStatus.PENDING
     b.step(T0 + 64_100)
