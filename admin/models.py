@@ -63,12 +63,17 @@ class EnumText(TypeDecorator):
     def __init__(self, enum_cls: type[StrEnum], length: int = 32) -> None:
         super().__init__(length)
         self.enum_cls = enum_cls
+        # Rows are read by the thousand on the scheduler's hot path: a dict lookup, not Enum's call.
+        self._members: dict[str, StrEnum] = {member.value: member for member in enum_cls}
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         return None if value is None else self.enum_cls(value).value
 
     def process_result_value(self, value: Any, dialect: Any) -> StrEnum | None:
-        return None if value is None else self.enum_cls(value)
+        member = self._members.get(value)
+        if member is not None:
+            return member
+        return None if value is None else self.enum_cls(value)  # an unknown value raises, as before
 
 
 class Base(DeclarativeBase):

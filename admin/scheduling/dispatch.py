@@ -1,13 +1,16 @@
-"""Dispatch: each claimed fire's `/run` calls at their millisecond, through bounded pools.
+"""Dispatch: each claimed fire's `/run` calls at their millisecond, through bounded senders.
 
 Inside its claim transaction the fire loop has `Dispatcher.prepare_claimed` write the run rows
-of the fires just claimed (see run_store), well before their time; once that commits,
-`Dispatcher.accept` puts their sends in a heap ordered by fire time. A timer thread sleeps until the earliest one is due
-(a condition wait with a millisecond deadline, not a 1 s ring) and hands the due sends to a
-`KeyedPool`: bounded worker threads with at most `per_address` calls in flight per executor, so
-a slow or dead executor ties up only its own share of the workers and never delays other
-executors' fires. The pooled `ExecutorClient` keeps connections alive and bounds every call.
-Answers go to a recorder thread that writes them in batches (one transaction per batch).
+of the fires just claimed (see run_store; each send's `/run` body is encoded there), well before
+their time; once that commits, `Dispatcher.accept` puts their sends in a heap ordered by fire
+time, one entry per fire time. A timer thread sleeps until the earliest is due (a condition wait
+with a millisecond deadline, not a 1 s ring) and hands the due sends to the `Multiplexer`
+(multiplex.py): one thread, every call on its own non-blocking keep-alive connection, at most
+`per_address` calls in flight per executor and `workers` in all, so a slow or dead executor
+ties up only its own share and never delays other executors' fires. FAILOVER/BUSYOVER probes
+and executors named by host name go through a `KeyedPool` of worker threads with the same
+bounds, on the pooled blocking `ExecutorClient`. Answers go to a recorder thread that writes
+them in batches (one transaction per batch).
 
 With `workers=0` nothing runs in the background: `send_due(now_ms)` sends and records in the
 caller's thread (tests drive it with a fake clock).

@@ -26,6 +26,7 @@ BEGIN IMMEDIATE (sqlengine), which serializes it with the web requests.
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,6 +133,8 @@ def plan_job_fires(
     return JobPlan(fires, at_ms, misfired)
 
 
+#: The order claimed fires are prepared (and sent) in.
+_FIRE_ORDER = operator.attrgetter("fire_at_ms", "id")
 #: A claimed fire's row, in ClaimedFire's field order.
 _CLAIMED_COLUMNS = sa.select(
     Fire.id, Fire.job_id, Fire.fire_at_ms, Fire.trigger_type, Fire.origin_ref, Fire.param,
@@ -241,7 +244,7 @@ class FireStore:
                     sa.update(Fire.__table__).where(mine, fire.lease_until_ms < lease_until_ms).values(lease_until_ms=lease_until_ms)
                 )
                 self._renewed_ms = now_ms
-            claimed.sort(key=lambda f: (f.fire_at_ms, f.id))
+            claimed.sort(key=_FIRE_ORDER)
             return then(session, claimed)
 
     def _create_scheduled(self, session: Session, now_ms: int, horizon_ms: int, lease_until_ms: int, limit: int) -> int:

@@ -2,8 +2,9 @@
 
 A job's triggers differ only in logId, logDateTime, executorParams and the shard pair. `RunBody`
 encodes the job's other fields once, when the fire loop prepares the job's fires, and joins the
-varying ones in per trigger. Building a `TriggerParam` per trigger and encoding its wire dict
-cost the scheduler about 11 us per `/run` (docs/benchmarks.md, Scheduler); this costs about 1.
+varying ones in per trigger. Before, the fire loop built a `TriggerParam` per trigger and the
+timer thread encoded its wire dict, 6-7 us of the timer's CPU per `/run` alone (docs/benchmarks.md,
+Scheduler).
 
 The bytes decode to exactly `TriggerParam(...).to_wire()`: same keys, same order, same values
 (tests/admin/scheduling/test_run_body.py compares the two).
@@ -17,7 +18,7 @@ from shardcron.executor.protocol import BlockStrategy, encode_json
 class RunBody:
     """The `/run` bodies of one job's triggers (one handler: a re-sent row keeps its own)."""
 
-    __slots__ = ("job_id", "_head", "_middle", "_tail", "_param", "_param_json")
+    __slots__ = ("_head", "_middle", "_tail", "_param", "_param_json")
 
     def __init__(
         self,
@@ -29,7 +30,6 @@ class RunBody:
         glue_source: str | None,
         glue_updated_at_ms: int,
     ) -> None:
-        self.job_id = job_id
         self._head = b'{"jobId":%d,"executorHandler":%s,"executorParams":' % (job_id, encode_json(handler))
         self._middle = b',"executorBlockStrategy":%s,"executorTimeout":%d,"logId":' % (
             encode_json(str(BlockStrategy.from_wire(block_strategy))),

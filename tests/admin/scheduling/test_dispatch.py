@@ -226,6 +226,26 @@ def test_a_backlog_starts_with_a_small_round_then_claims_whole_batches(sqlite_ad
     assert len(receiver.runs) == 130
 
 
+def test_sends_prepared_together_go_out_each_at_its_own_time(sqlite_admin_db, receivers, make_scheduler):
+    """One tick prepares fires of two different seconds (the heap holds one entry per fire
+    time): nothing goes before its time, and each time's sends go together."""
+    receiver = receivers()
+    group = add_group(sqlite_admin_db, "app", T0, manual=[receiver.address])
+    every_second = [add_job(sqlite_admin_db, group, T0, schedule_type=ScheduleType.FIX_RATE, schedule_conf="1") for _ in range(2)]
+    even_seconds = add_job(sqlite_admin_db, group, T0, schedule_type=ScheduleType.CRON, schedule_conf="*/2 * * * * ?")
+    node = make_scheduler(sqlite_admin_db, lookahead_ms=2000)
+    node.loop.tick(T0 + 1)
+    assert node.dispatcher.next_due_ms() == T0 + 1000
+    sent = []
+    for now in (T0 + 999, T0 + 1000, T0 + 1999, T0 + 2000):
+        sent.append(node.dispatcher.send_due(now))
+    assert sent == [0, 2, 0, 3]
+    assert sorted((r.log_date_ms - T0, r.job_id) for r in receiver.runs) == sorted(
+        [(1000, j) for j in every_second] + [(2000, j) for j in every_second] + [(2000, even_seconds)]
+    )
+    assert node.dispatcher.next_due_ms() is None
+
+
 class _RecordingRuns:
     def __init__(self) -> None:
         self.batches: list[tuple[list, list]] = []
