@@ -136,10 +136,10 @@ def plan_job_fires(
 #: The order claimed fires are prepared (and sent) in.
 _FIRE_ORDER = operator.attrgetter("fire_at_ms", "id")
 #: A claimed fire's row, in ClaimedFire's field order.
-_CLAIMED_COLUMNS = sa.select(
-    Fire.id, Fire.job_id, Fire.fire_at_ms, Fire.trigger_type, Fire.origin_ref, Fire.param,
-    Fire.shard_index, Fire.shard_total, Fire.address, Fire.attempt,
-)
+#: Table columns, not the model's attributes: a plain Core select skips the ORM's row loading.
+_CLAIMED_COLUMNS = sa.select(*(Fire.__table__.c[name] for name in (
+    "id", "job_id", "fire_at_ms", "trigger_type", "origin_ref", "param", "shard_index", "shard_total", "address", "attempt",
+)))
 
 
 def advance_jobs(session: Session, updates: list[tuple[int, int, int, bool]]) -> None:

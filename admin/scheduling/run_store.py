@@ -82,11 +82,12 @@ class Prepared:
 
 #: What preparing a fire reads of its job (in _Job's field order) and group: plain rows, not ORM
 #: objects, whose construction cost more than the rest of preparing a fire.
-_JOB_FACTS = sa.select(
-    Job.id, Job.group_id, Job.enabled, Job.handler, Job.param, Job.route_strategy, Job.block_strategy, Job.timeout_s,
-    Job.retry_count, Job.glue_type, Job.glue_source, Job.glue_updated_at_ms,
-)
-_GROUP_FACTS = sa.select(ExecutorGroup.id, ExecutorGroup.app_name, ExecutorGroup.address_type, ExecutorGroup.manual_addresses)
+#: (Table columns: a plain Core select skips the ORM's row loading.)
+_JOB_FACTS = sa.select(*(Job.__table__.c[name] for name in (
+    "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s",
+    "retry_count", "glue_type", "glue_source", "glue_updated_at_ms",
+)))
+_GROUP_FACTS = sa.select(*(ExecutorGroup.__table__.c[name] for name in ("id", "app_name", "address_type", "manual_addresses")))
 
 
 class _Job:
@@ -139,7 +140,7 @@ class RunStore:
             for run in session.execute(sa.select(RunLog).where(in_ids(run_t.fire_id, maybe_sent))).scalars():
                 existing.setdefault(run.fire_id, []).append(run)
         jobs = {row[0]: _Job(*row) for row in session.execute(_JOB_FACTS.where(in_ids(Job.__table__.c.id, {f.job_id for f in fires})))}
-        groups = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.id.in_({j.group_id for j in jobs.values()})))}
+        groups = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.__table__.c.id.in_({j.group_id for j in jobs.values()})))}
         live_cache: dict[int, list[str]] = {}
 
         def live_of(job: _Job) -> list[str]:
