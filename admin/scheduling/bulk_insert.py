@@ -59,7 +59,7 @@ def insert_values_returning_ids(session: Session, table: sa.Table, columns: list
                     raise RuntimeError(f"inserted {count} rows but got {len(chunk_ids)} ids back")
                 ids += chunk_ids
         return ids
-    return [session.execute(sa.insert(table).values(**row)).inserted_primary_key[0] for row in rows]
+    return [session.execute(sa.insert(table).values(dict(zip(columns, row)))).inserted_primary_key[0] for row in values]
 
 
 def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -87,3 +87,22 @@ def test_rows_that_exist_already_are_skipped_and_the_rest_written(admin_db):
     with admin_db.read_session() as s:
         stored = s.execute(sa.select(Fire.origin_ref, Fire.param, Fire.status).order_by(Fire.origin_ref)).all()
     assert stored == [(1, "first", FireStatus.CLAIMED), (2, "it's 100%", FireStatus.CLAIMED), (3, None, FireStatus.CLAIMED)]
+
+
+@pytest.mark.mysql
+def test_without_insert_returning_rows_go_one_by_one_and_keep_their_order(mysql_url, monkeypatch):
+    """MySQL 8 has no INSERT … RETURNING: each row is its own INSERT (here forced on MariaDB)."""
+    from shardcron.admin.db import Database, init_schema
+
+    db = Database(mysql_url, pool_size=2)
+    init_schema(db.engine)
+    try:
+        monkeypatch.setattr(db.engine.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
+        rows = [run_row(i, param) for i, param in enumerate(AWKWARD)]
+        with db.session() as s:
+            ids = insert_returning_ids(s, RunLog.__table__, rows)
+        with db.read_session() as s:
+            stored = {r.id: (r.shard_index, r.param, r.handle_code) for r in s.execute(sa.select(RunLog)).scalars()}
+        assert [stored[i] for i in ids] == [(row["shard_index"], row["param"], 0) for row in rows]
+    finally:
+        db.dispose()
