@@ -80,9 +80,9 @@ class Prepared:
     failed: list[tuple[ClaimedFire, int, str, str]] = field(default_factory=list)
 
 
-#: What preparing a fire reads of its job (in _Job's field order) and group: plain rows, not ORM
-#: objects, whose construction cost more than the rest of preparing a fire.
-#: (Table columns: a plain Core select skips the ORM's row loading.)
+#: What preparing a fire reads of its job (in _Job's field order) and group: plain rows from
+#: Core selects on the table columns, not ORM objects (whose construction cost more than the rest
+#: of preparing a fire) and not the ORM's row loading.
 _JOB_FACTS = sa.select(*(Job.__table__.c[name] for name in (
     "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s",
     "retry_count", "glue_type", "glue_source", "glue_updated_at_ms",
@@ -108,6 +108,8 @@ class _Job:
         self.glue_type, self.glue_source, self.glue_updated_at_ms = glue_type, glue_source, glue_updated_at_ms
         self.facts: JobFacts | None = None  # set once its group is known
         self.body: RunBody | None = None  # the /run bodies of its new rows (the job's handler)
+
+
 #: The columns of a run row as prepare_in writes it (RunStore._row's order).
 _RUN_COLUMNS = [
     "job_id", "group_id", "fire_id", "trigger_type", "fire_at_ms", "trigger_at_ms", "executor_address", "handler", "param",
