@@ -12,8 +12,9 @@
 
 Building an Executor starts nothing; `start()` binds the server, replays the callback spool,
 starts the background loops, opens the dispatcher, then serves (a connection made in between
-waits in the backlog: no /run is refused as "not running") and registers with the admins. `stop()` is the graceful shutdown:
-deregister, refuse new triggers, wait a bounded time for running jobs, flush callbacks.
+waits in the backlog: no /run is refused as "not running") and registers with the admins.
+`stop()` is the graceful shutdown: deregister, refuse new triggers, wait a bounded time for
+running jobs, flush callbacks.
 """
 
 from __future__ import annotations

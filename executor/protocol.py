@@ -267,7 +267,7 @@ class Envelope:
 # --------------------------------------------------------------------------- admin -> executor
 
 
-# Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
+# Slots, not frozen (read-only by convention): built from every /run an executor receives.
 @dataclass(slots=True)
 class TriggerParam:
     """Body of `/run`: one trigger of one job (one shard of a broadcast)."""
