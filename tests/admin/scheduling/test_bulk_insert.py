@@ -89,20 +89,60 @@ def test_rows_that_exist_already_are_skipped_and_the_rest_written(admin_db):
     assert stored == [(1, "first", FireStatus.CLAIMED), (2, "it's 100%", FireStatus.CLAIMED), (3, None, FireStatus.CLAIMED)]
 
 
-@pytest.mark.mysql
-def test_without_insert_returning_rows_go_one_by_one_and_keep_their_order(mysql_url, monkeypatch):
-    """MySQL 8 has no INSERT … RETURNING: each row is its own INSERT (here forced on MariaDB)."""
+def _own_mysql_db(mysql_url):
     from shardcron.admin.db import Database, init_schema
 
     db = Database(mysql_url, pool_size=2)
     init_schema(db.engine)
+    return db
+
+
+def _stored(db) -> dict[int, tuple]:
+    with db.read_session() as s:
+        return {r.id: (r.shard_index, r.param, r.handle_code) for r in s.execute(sa.select(RunLog)).scalars()}
+
+
+@pytest.mark.mysql
+def test_the_test_server_gives_consecutive_ids_so_the_other_mariadb_tests_take_that_way(mysql_url):
+    db = _own_mysql_db(mysql_url)
+    try:
+        with db.session() as s:
+            assert bulk_insert.consecutive_ids(s) is True
+    finally:
+        db.dispose()
+
+
+@pytest.mark.mysql
+def test_ids_that_may_not_be_consecutive_are_read_back_and_match_their_rows(mysql_url):
+    """A session stepping ids by 2 (as a Galera node does): counting on a run would give ids that
+    are not the rows' (every second one); RETURNING reads the real ones."""
+    db = _own_mysql_db(mysql_url)
+    try:
+        rows = [run_row(i, param) for i, param in enumerate(AWKWARD)]
+        with db.session() as s:
+            s.execute(sa.text("SET SESSION auto_increment_increment = 2"))
+            assert bulk_insert.consecutive_ids(s) is False
+            ids = insert_returning_ids(s, RunLog.__table__, rows)
+            s.execute(sa.text("SET SESSION auto_increment_increment = 1"))
+        assert all(b - a == 2 for a, b in zip(ids, ids[1:]))
+        stored = _stored(db)
+        assert [stored[i] for i in ids] == [(row["shard_index"], row["param"], 0) for row in rows]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.mysql
+def test_without_insert_returning_rows_go_one_by_one_and_keep_their_order(mysql_url, monkeypatch):
+    """MySQL 8 has no INSERT … RETURNING, and its default autoinc lock mode promises no run of
+    ids: each row is its own INSERT (here forced on MariaDB)."""
+    db = _own_mysql_db(mysql_url)
     try:
         monkeypatch.setattr(db.engine.dialect, "insert_executemany_returning_sort_by_parameter_order", False)
+        monkeypatch.setattr(bulk_insert, "consecutive_ids", lambda session: False)
         rows = [run_row(i, param) for i, param in enumerate(AWKWARD)]
         with db.session() as s:
             ids = insert_returning_ids(s, RunLog.__table__, rows)
-        with db.read_session() as s:
-            stored = {r.id: (r.shard_index, r.param, r.handle_code) for r in s.execute(sa.select(RunLog)).scalars()}
+        stored = _stored(db)
         assert [stored[i] for i in ids] == [(row["shard_index"], row["param"], 0) for row in rows]
     finally:
         db.dispose()
