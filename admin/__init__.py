@@ -13,9 +13,10 @@ from flask import Flask, jsonify
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
-from . import ops, rpc
+from . import nul_guard, ops, rpc
 from .config import Config, load_config, read_or_create_secret
 from .db import Database
+from .id_converter import IdConverter
 
 
 @dataclass
@@ -36,6 +37,8 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
     ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
     app.extensions["shardcron"] = ctx
+    app.url_map.converters["id"] = IdConverter  # before any blueprint adds a route that uses it
+    nul_guard.install(app)
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
 
     from .api import bp as api_v1_blueprint

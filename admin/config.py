@@ -11,14 +11,14 @@ from __future__ import annotations
 import enum
 import os
 import secrets
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shardcron.executor import private_files
 from shardcron.executor.errors import ConfigError
-from shardcron.executor.config import check_token
+from shardcron.executor.config import check_token, refuse_insecure_off_loopback
 from shardcron.executor.settings import describe_settings, load_settings, read_settings, setting
 
 ENV_PREFIX = "SHARDCRON_"
@@ -39,14 +39,14 @@ def default_instance_dir() -> Path:
 
 def _check_url(value: str) -> str | None:
     lowered = value.lower()
-    if not (lowered.startswith("sqlite:") or lowered.startswith(("mysql+pymysql://", "mariadb+pymysql://"))):
-        return "use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DATABASE"
+    if not lowered.startswith(("sqlite:", "mysql+pymysql://", "mariadb+pymysql://", "postgresql://", "postgresql+psycopg://")):
+        return "use sqlite:///PATH, mysql+pymysql://USER:PASSWORD@HOST:PORT/DATABASE or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
     return None
 
 
 def _check_bind(value: str) -> str | None:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         return "expected HOST:PORT, e.g. 127.0.0.1:8080"
     return None
 
@@ -72,7 +72,7 @@ class Config:
     instance_dir: Path = setting(default_instance_dir(), "Folder for the embedded SQLite database and generated secrets.")
     database_url: str | None = setting(
         None,
-        "Admin database. Empty: SQLite file `shardcron.db` in instance_dir. MySQL/MariaDB: mysql+pymysql://user:pass@host:3306/db",
+        "Admin database. Empty: SQLite file `shardcron.db` in instance_dir. MySQL/MariaDB: mysql+pymysql://user:pass@host:3306/db. PostgreSQL: postgresql+psycopg://user:pass@host:5432/db",
         check=_check_url,
     )
     # --- web
@@ -87,8 +87,13 @@ class Config:
     session_lifetime_minutes: int = setting(720, "Console sessions expire after this long without use.", min=5, max=43_200)
     session_max_age_hours: int = setting(168, "Console sessions end this long after login, however busy they are.", min=1, max=8_760)
     session_cookie_secure: bool = setting(False, "Send the console's session cookie only over HTTPS (set it when the console is served over TLS).")
-    login_max_failures: int = setting(5, "Failed logins in a row before an account is locked for login_lockout_s.", min=1, max=100)
-    login_lockout_s: int = setting(300, "How long a throttled login stays locked.", min=1, max=86_400)
+    login_max_failures: int = setting(
+        5,
+        "Failed logins of one account from one client address before each further attempt from there waits (1 s, doubling); an address gets 4x as many over all accounts.",
+        min=1,
+        max=100,
+    )
+    login_lockout_s: int = setting(300, "Longest wait a throttled client address gets between login attempts.", min=1, max=86_400)
     # --- executor-facing API
     access_token: str | None = setting(
         None,
@@ -96,13 +101,27 @@ class Config:
         secret=True,
         check=check_token,
     )
-    insecure_no_token: bool = setting(False, "Accept executor calls without a token. For local experiments only; logged loudly.")
+    insecure_no_token: bool = setting(
+        False, "Accept executor calls without a token. For local experiments only: refused unless bind is a loopback address; logged loudly."
+    )
     executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)
     # --- scheduler
     scheduler_node_id: str | None = setting(None, "Name of this scheduler process in leases and logs; unique per running process. Empty: hostname-pid-random.")
     tick_interval_ms: int = setting(200, "How often the fire loop claims due fires.", min=10, max=10_000)
     lookahead_ms: int = setting(2_000, "How far ahead fires are claimed before their time.", min=100, max=60_000)
-    lease_ms: int = setting(10_000, "A claimed fire that its owner has not renewed for this long is adopted by another node.", min=1_000, max=600_000)
+    lease_ms: int = setting(
+        2_000,
+        "A scheduler that has not renewed its lease for this long (by the database's clock) is taken over: another node adopts the fires it claimed.",
+        min=300,
+        max=600_000,
+    )
+    lease_renew_ms: int = setting(500, "How often a scheduler renews its lease.", min=50, max=300_000)
+    lease_margin_ms: int = setting(
+        500,
+        "A scheduler stops sending this long before its lease would run out unrenewed, so that a /run it sent has reached the executor before any other node may take over.",
+        min=50,
+        max=300_000,
+    )
     misfire_grace_ms: int = setting(5_000, "A fire later than this is a misfire and follows the job's misfire strategy.", min=0, max=86_400_000)
     trigger_workers: int = setting(64, "Most /run calls in flight per scheduler process, a quarter of them to one executor (also the bound on threads for FAILOVER/BUSYOVER probes).", min=1, max=1024)
     lost_run_after_s: int = setting(
@@ -140,11 +159,28 @@ class Config:
         None, "HOST:PORT where `shardcron scheduler` serves GET /healthz and GET /metrics. Empty: no HTTP in scheduler processes.", check=_check_bind
     )
     metrics_token: str | None = setting(
-        None, "Bearer token /metrics requires (Authorization: Bearer ...). Empty: /metrics is open; restrict it by network.", secret=True, check=check_token
+        None,
+        "Bearer token /metrics requires (Authorization: Bearer ...). Empty: a random token generated once into instance_dir/metrics_token (unless metrics_open).",
+        secret=True,
+        check=check_token,
     )
+    metrics_open: bool = setting(False, "Serve /metrics to anyone who reaches it, without a token (restrict it by network then).")
     # --- logging
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     log_format: LogFormat = setting(LogFormat.TEXT, "text (key=value) or json, one line per event.")
+
+    def check_consistent(self) -> None:
+        """Rules between settings (each value is valid on its own by now)."""
+        if self.insecure_no_token:
+            # Without a token anyone who reaches /api can register an address and report results.
+            refuse_insecure_off_loopback("insecure_no_token", self.bind)
+        if self.lease_ms < self.lease_margin_ms + 2 * self.lease_renew_ms:
+            raise ConfigError(
+                "lease_ms",
+                self.lease_ms,
+                f"must be at least lease_margin_ms + 2 x lease_renew_ms = {self.lease_margin_ms + 2 * self.lease_renew_ms}, "
+                "so that a scheduler can miss one renewal without losing its lease",
+            )
 
     # ------------------------------------------------------------------ derived values
 
@@ -153,6 +189,11 @@ class Config:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.instance_dir / SQLITE_FILE_NAME).resolve()}"
+
+    @property
+    def console_url(self) -> str:
+        """Where people reach the console: `public_url`, else http://<bind>."""
+        return (self.public_url or f"http://{self.bind}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:
@@ -197,13 +238,15 @@ def read_or_create_secret(config: Config, name: str) -> str:
             if len(text) < 16:
                 raise ConfigError(name, str(path), "the stored secret is shorter than 16 characters; delete the file or set the value")
             return text
-        config.instance_dir.mkdir(parents=True, exist_ok=True)
-        text = secrets.token_urlsafe(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        return text
-    except FileExistsError:  # another process created it a moment ago
-        return path.read_text(encoding="utf-8").strip()
+        # Created 0600 and whole: of several processes starting together, the first one's wins.
+        return private_files.write_once(path, secrets.token_urlsafe(32))
     except OSError as exc:
         raise ConfigError(name, str(path), f"cannot read or create it ({exc.strerror})") from None
+
+
+def metrics_token(config: Config) -> str | None:
+    """The Bearer token /metrics requires (configured or generated), or None when
+    `metrics_open` serves it to anyone."""
+    if config.metrics_open:
+        return None
+    return read_or_create_secret(config, "metrics_token")

@@ -1,4 +1,4 @@
-"""The admin database: one engine per process, schema creation, server checks.
+"""The admin database: one engine per process, schema creation and upgrade, server checks.
 
 `Database` owns the engine and the session factory. Engines come from
 `shardcron.executor.sqlengine` (shared with the retry-task table); errors from the driver are
@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,18 +25,27 @@ from shardcron.executor.sqlengine import (  # noqa: F401  (re-exported for the a
     redact_url,
 )
 
-from .models import SCHEMA_VERSION, Base, Meta
+if TYPE_CHECKING:  # Alembic is loaded by the calls that inspect or upgrade the schema, not on import
+    from shardcron.executor.schema_versions.status import SchemaStatus
+    from shardcron.executor.schema_versions.upgrade import UpgradeResult
 
 MIN_MARIADB = (10, 6)
 MIN_MYSQL = (8, 0)
+#: The oldest PostgreSQL still supported by its project when PostgreSQL support was added (SKIP
+#: LOCKED and ON CONFLICT need 9.5; the tests run on 15).
+MIN_POSTGRESQL = (13, 0)
 
 
 def check_server(engine: Engine) -> str:
-    """Connect once; refuse MySQL/MariaDB versions without SKIP LOCKED. Returns the server version."""
+    """Connect once; refuse server versions without what shardcron needs (SKIP LOCKED on
+    MySQL/MariaDB; PostgreSQL older than 13). Returns the server version."""
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
                 return "SQLite " + conn.exec_driver_sql("select sqlite_version()").scalar_one()
+            if engine.dialect.name == "postgresql":
+                version = conn.exec_driver_sql("show server_version").scalar_one()
+                return _check_postgresql(engine, version)
             version = conn.exec_driver_sql("select version()").scalar_one()
     except (DBAPIError, SQLAlchemyError) as exc:
         raise DatabaseError(describe_db_error(exc, engine.url)) from None
@@ -49,51 +58,58 @@ def check_server(engine: Engine) -> str:
     return ("MariaDB " if is_maria else "MySQL ") + version
 
 
-@dataclass
-class SchemaInitResult:
-    created: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    version: int = SCHEMA_VERSION
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created)
+def _check_postgresql(engine: Engine, version: str) -> str:
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    if numbers < MIN_POSTGRESQL:
+        raise DatabaseError(f"database {redact_url(engine.url)}: PostgreSQL {version} is too old; shardcron needs PostgreSQL {MIN_POSTGRESQL[0]} or newer")
+    return "PostgreSQL " + version
 
 
-def init_schema(engine: Engine) -> SchemaInitResult:
-    """Create whatever tables are missing and record the schema version; idempotent."""
-    expected = [t.name for t in Base.metadata.sorted_tables]
-    try:
-        present = set(inspect(engine).get_table_names())
-        result = SchemaInitResult(
-            created=[name for name in expected if name not in present],
-            existing=[name for name in expected if name in present],
-        )
-        if "sc_meta" in present:
-            with engine.connect() as conn:
-                stored = conn.execute(select(Meta.value).where(Meta.name == "schema_version")).scalar_one_or_none()
-            if stored is not None and int(stored) > SCHEMA_VERSION:
-                raise DatabaseError(
-                    f"database {redact_url(engine.url)} has schema version {stored}, newer than this shardcron ({SCHEMA_VERSION}): upgrade shardcron"
-                )
-        if result.created:
-            Base.metadata.create_all(engine, checkfirst=True)
-        with engine.begin() as conn:
-            stored = conn.execute(select(Meta.value).where(Meta.name == "schema_version")).scalar_one_or_none()
-            if stored is None:
-                conn.execute(Meta.__table__.insert().values(name="schema_version", value=str(SCHEMA_VERSION)))
-    except (DBAPIError, SQLAlchemyError) as exc:
-        raise DatabaseError(describe_db_error(exc, engine.url)) from None
+def init_schema(engine: Engine) -> UpgradeResult:
+    """Create the admin schema in an empty database, or bring an existing one to this code's
+    revision (a 0.1.0 database is recognised and recorded, not re-created); idempotent. Raises
+    `DatabaseError` (one line) unless the database ends up current.
+
+    Concurrent callers are safe: on MySQL and PostgreSQL they queue on a named (advisory) lock,
+    on SQLite on the write lock; the later ones find the work done.
+    """
+    from shardcron.executor.schema_versions.messages import require_current
+    from shardcron.executor.schema_versions.upgrade import upgrade_schema
+
+    from .schema import ADMIN_SCHEMA
+
+    result = upgrade_schema(ADMIN_SCHEMA, engine)
+    require_current(ADMIN_SCHEMA, result.after, redact_url(engine.url), DatabaseError)
     return result
 
 
-def schema_is_current(engine: Engine) -> bool:
-    """True when every table exists (used by readiness checks and by commands that need a schema)."""
+def read_schema_status(engine: Engine) -> SchemaStatus:
+    """Where the database stands against this code's revisions; reads only."""
+    from shardcron.executor.schema_versions.status import read_status
+
+    from .schema import ADMIN_SCHEMA
+
     try:
-        present = set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            return read_status(ADMIN_SCHEMA, conn)
     except (DBAPIError, SQLAlchemyError) as exc:
         raise DatabaseError(describe_db_error(exc, engine.url)) from None
-    return all(t.name in present for t in Base.metadata.sorted_tables)
+
+
+def require_current_schema(engine: Engine, *, upgrade_in_place: bool = False) -> UpgradeResult | None:
+    """Refuse (one line naming the command to run) a schema older or newer than this code.
+
+    With `upgrade_in_place` (the embedded SQLite file, one node) an older schema is upgraded
+    first; the result says what changed.
+    """
+    from shardcron.executor.schema_versions.messages import require_current
+
+    from .schema import ADMIN_SCHEMA
+
+    if upgrade_in_place:
+        return init_schema(engine)
+    require_current(ADMIN_SCHEMA, read_schema_status(engine), redact_url(engine.url), DatabaseError)
+    return None
 
 
 class Database:

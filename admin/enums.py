@@ -54,6 +54,17 @@ class RunStatus(StrEnum):
     RUNNING = "RUNNING"  # the executor accepted it
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"  # refused, failed, timed out, killed or lost; the codes say which
+    #: Whether the executor got the /run cannot be known (its sender died or stalled after
+    #: sending, and the executor could not say), and the job delivers at most once: not re-sent.
+    #: A result the executor reports later still finishes it.
+    UNKNOWN = "UNKNOWN"
+
+
+class Delivery(StrEnum):
+    """What happens to a /run whose outcome cannot be settled (docs/scheduling.md)."""
+
+    AT_MOST_ONCE = "AT_MOST_ONCE"  # record the run as UNKNOWN, alarm, never send it again
+    AT_LEAST_ONCE = "AT_LEAST_ONCE"  # send it again under the same logId
 
 
 class FollowupStatus(StrEnum):

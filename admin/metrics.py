@@ -48,6 +48,15 @@ class TriggerFailure(StrEnum):
     ERROR = "error"  # anything else (a bug or a database error while triggering)
 
 
+class SettleOutcome(StrEnum):
+    """How a /run of unknown outcome was settled (the `outcome` label)."""
+
+    KNOWN = "known"  # the executor had the logId: recorded as accepted, not sent again
+    NOT_KNOWN = "not_known"  # the executor never got it: sent
+    UNSURE_RESENT = "unsure_resent"  # the executor could not tell; sent again (AT_LEAST_ONCE)
+    UNSURE_SKIPPED = "unsure_skipped"  # the executor could not tell; recorded UNKNOWN (AT_MOST_ONCE)
+
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)  # CPU, memory, open files of this process (Linux)
 PlatformCollector(registry=REGISTRY)
@@ -68,6 +77,17 @@ TRIGGER_LAG = Histogram(
     "shardcron_trigger_lag_seconds",
     "Time from a fire's planned instant to its /run call.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+FENCE_DROPS = Counter(
+    "shardcron_fence_drops_total",
+    "/run calls not sent because this scheduler's lease term no longer held (a stall, a lost database); another node settles them.",
+    registry=REGISTRY,
+)
+SETTLED = Counter(
+    "shardcron_runs_settled_total",
+    "/run calls of unknown outcome settled by asking the executor about their logId, by outcome.",
+    ["outcome"],
     registry=REGISTRY,
 )
 RUN_DURATION = Histogram(
@@ -91,6 +111,14 @@ def record_trigger_lag(lag_ms: int) -> None:
 
 def record_trigger_failure(reason: TriggerFailure) -> None:
     TRIGGER_FAILURES.labels(reason=TriggerFailure(reason).value).inc()
+
+
+def record_fence_drops(count: int) -> None:
+    FENCE_DROPS.inc(count)
+
+
+def record_settled(outcome: SettleOutcome) -> None:
+    SETTLED.labels(outcome=SettleOutcome(outcome).value).inc()
 
 
 def record_run_finished(status: str, duration_ms: int) -> None:

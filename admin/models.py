@@ -1,7 +1,9 @@
 """The admin database, as SQLAlchemy 2.0 typed models.
 
-`sql/mysql/admin.sql` and `sql/sqlite/admin.sql` are the same schema written out for DBAs; a test
-applies them, reflects them and compares them with these models on both engines.
+The models are the schema at head. A change to them ships as an Alembic revision in
+`admin/schema/versions/` (`python -m shardcron.admin.schema revision`), and `sql/*/admin.sql`
+is generated from them (`python -m shardcron.admin.schema sql`); tests keep models, revisions
+and files equal on both engines. See docs/development.md, "Schema changes".
 
 Instants are UTC epoch milliseconds in BIGINT columns named `*_at_ms`: exact, free of the
 session-time-zone traps of DATETIME, and the unit XXL-JOB's protocol already uses.
@@ -22,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     TypeDecorator,
@@ -29,10 +32,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from shardcron.executor.schema_versions.spec import NAMING_CONVENTION
+
 from .enums import (
     AddressType,
     AlarmChannel,
     AlarmStatus,
+    Delivery,
     FireStatus,
     FollowupStatus,
     MisfireStrategy,
@@ -42,8 +48,6 @@ from .enums import (
     TriggerType,
     UserRole,
 )
-
-SCHEMA_VERSION = 1
 
 #: BIGINT everywhere but SQLite, where only INTEGER PRIMARY KEY is the auto-incrementing rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -77,11 +81,11 @@ class EnumText(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Meta(Base):
-    """Key/value facts about the schema itself (its version)."""
+    """Key/value facts about the installation (e.g. that the first admin was created)."""
 
     __tablename__ = "sc_meta"
     __table_args__ = (MYSQL_TABLE_ARGS,)
@@ -169,6 +173,12 @@ class Job(Base):
     last_fire_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # Columns added by later revisions come last: an upgraded table has them at its end.
+    #: A /run whose outcome cannot be settled after its sender died: not sent again (AT_MOST_ONCE,
+    #: the run is UNKNOWN) or sent again under the same logId (AT_LEAST_ONCE).
+    delivery: Mapped[Delivery] = mapped_column(
+        EnumText(Delivery, 16), default=Delivery.AT_MOST_ONCE, server_default=Delivery.AT_MOST_ONCE.value
+    )
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
 
@@ -178,7 +188,9 @@ class Fire(Base):
 
     Scheduled fires are unique per (job, planned time); retries, child-job and manual fires carry
     an `origin_ref` (the failed run, the parent run, a request id) that keeps them distinct.
-    A scheduler owns a CLAIMED fire until `lease_until_ms`; past that, another node adopts it.
+    A CLAIMED fire belongs to the scheduler lease term named by `owner` (SchedulerLease); when
+    that term ends unrenewed, another node adopts the term's fires. `lease_until_ms` is no
+    longer written (the term's row holds the lease) and stays 0.
     """
 
     __tablename__ = "sc_fire"
@@ -266,16 +278,66 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[UserRole] = mapped_column(EnumText(UserRole, 16), default=UserRole.USER)
-    #: SHA-256 of the user's API token (tokens are random, so a fast hash is enough).
+    #: Before revision 0004 the user's one API token (its SHA-256). 0004 moved every token into
+    #: sc_api_token as "default" and emptied this column; nothing reads or writes it any more.
+    #: (Dropping it needs a table rebuild on SQLite because of its unique constraint.)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    #: Bumped on password change and logout-everywhere; sessions carrying an older value are void.
+    #: Bumped on password change and role change; sessions carrying an older value are void.
     session_version: Mapped[int] = mapped_column(Integer, default=0)
+    #: The per-account lockout of releases before 0004; nothing reads them since login
+    #: throttling counts per account+address (sc_login_throttle), which cannot lock an owner out.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
 
     grants: Mapped[list[UserGroupGrant]] = relationship(cascade="all, delete-orphan", back_populates="user")
+
+
+class ApiToken(Base):
+    """A named REST API token of a user: only its SHA-256 is stored (tokens are 256 random bits,
+    so a fast hash is enough, and the digest can be looked up by its unique index). Revoking a
+    token deletes its row; a password reset or role change deletes all of the user's rows."""
+
+    __tablename__ = "sc_api_token"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_api_token_hash"),
+        UniqueConstraint("user_id", "name", name="uq_api_token_user_name"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_user.id", name="fk_api_token_user", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: 0: the token never expires.
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ConsoleSession(Base):
+    """A console login: the signed cookie carries a random session id, this row its SHA-256.
+    Logging out deletes the row, so a copy of the cookie taken before is refused afterwards."""
+
+    __tablename__ = "sc_console_session"
+    __table_args__ = (Index("ix_console_session_user", "user_id"), MYSQL_TABLE_ARGS)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_user.id", name="fk_console_session_user", ondelete="CASCADE"))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per key (SHA-256 of "account+address" or of "address"), with the
+    instant before which that key's next attempt is refused unchecked. Shared by every process."""
+
+    __tablename__ = "sc_login_throttle"
+    __table_args__ = (Index("ix_login_throttle_last", "last_failure_at_ms"), MYSQL_TABLE_ARGS)
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_failure_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class UserGroupGrant(Base):
@@ -286,8 +348,32 @@ class UserGroupGrant(Base):
 
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_user.id", name="fk_user_group_user", ondelete="CASCADE"), primary_key=True)
     group_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_executor_group.id", name="fk_user_group_group", ondelete="CASCADE"), primary_key=True)
+    #: Whether the user may create and edit script (GLUE) jobs of this group: code that runs on its
+    #: executors. Granted by an admin, explicitly, per group; never implied by the group grant.
+    may_run_scripts: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     user: Mapped[User] = relationship(back_populates="grants")
+
+
+class GlueVersion(Base):
+    """One version of a job's script: who saved it, when, why (XXL-JOB: xxl_job_logglue).
+
+    Every change of a job's glue_type or glue_source adds a row; the newest
+    `services.glue_versions.KEEP_VERSIONS` per job are kept. Deleting the job deletes its versions.
+    """
+
+    __tablename__ = "sc_glue_version"
+    __table_args__ = (Index("ix_glue_version_job", "job_id", "id"), ID_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_job.id", name="fk_glue_version_job", ondelete="CASCADE"))
+    glue_type: Mapped[str] = mapped_column(String(32))
+    glue_source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    remark: Mapped[str] = mapped_column(String(128), default="")
+    #: Who saved it: a user id (NULL for the system: import, CLI) and the name at that time.
+    author_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    author_name: Mapped[str] = mapped_column(String(64))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class DailyReport(Base):
@@ -339,6 +425,27 @@ class SchedulerNode(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at_ms: Mapped[int] = mapped_column(BigInteger)
     heartbeat_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SchedulerLease(Base):
+    """One lease term of a scheduler process: the right to send the fires it claimed.
+
+    A process renews its term every `lease_renew_ms`; `lease_until_ms` is stamped by the database
+    server's clock, so every node judges expiry by the same clock. `send_horizon_ms` (the
+    holder's own clock) bounds what it may have sent: no fire planned at or after it. A node
+    that finds a term expired deletes its row and adopts every fire whose `owner` is the term's.
+    """
+
+    __tablename__ = "sc_scheduler_lease"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    #: `<node_id (at most 119 characters)>#<8 hex>`, written into sc_fire.owner of every fire the term claims.
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(128))
+    lease_until_ms: Mapped[int] = mapped_column(BigInteger)
+    send_horizon_ms: Mapped[int] = mapped_column(BigInteger)
+    started_at_ms: Mapped[int] = mapped_column(BigInteger)
+    renewed_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class SingletonLease(Base):

@@ -1,4 +1,4 @@
-"""Idempotent writes that both engines do atomically: insert-or-ignore and insert-or-update.
+"""Idempotent writes that every engine does atomically: insert-or-ignore and insert-or-update.
 
 Follow-ups, child fires, alarms and registrations may be written twice (two scheduler nodes, an
 executor re-sending a call); the table's unique key decides, and the second write is a no-op or
@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -25,8 +26,12 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence
     """Insert `rows`; a row whose unique key already exists is skipped (any other error raises)."""
     if not rows:
         return
-    if _dialect(session) == "sqlite":
+    dialect = _dialect(session)
+    if dialect == "sqlite":
         stmt = sqlite_insert(table).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        # Skips unique-key conflicts only: any other error (NOT NULL, too long) still raises.
+        stmt = postgresql_insert(table).on_conflict_do_nothing()
     else:
         # A no-op update rather than INSERT IGNORE, which would also swallow truncation and
         # NOT NULL errors.
@@ -37,8 +42,9 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence
 
 def upsert(session: Session, table: sa.Table, row: Mapping[str, Any], *, key: Sequence[str], update: Sequence[str]) -> None:
     """Insert `row`, or, when the unique key `key` exists, set the `update` columns from it."""
-    if _dialect(session) == "sqlite":
-        stmt = sqlite_insert(table).values(dict(row))
+    dialect = _dialect(session)
+    if dialect in ("sqlite", "postgresql"):
+        stmt = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table).values(dict(row))
         stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={name: stmt.excluded[name] for name in update})
     else:
         stmt = mysql_insert(table).values(dict(row))

@@ -13,9 +13,13 @@ each in P worker processes started before the clock and released together:
   raw-queue  the same loop without the shard filter: P workers compete for the same rows;
   drainer    RetryTasks.drain(shard i of P) with a no-op handler, until nothing is due.
 
-It prints rows/s, the drainer's share of the better raw rate at the same P, duplicates (rows
-handled more than once, counted from the ids every worker reports back) and leftovers (rows not
-SUCCEEDED afterwards, or never reported).
+It prints rows/s, the drainer's share of the better raw rate at the same P, the CPU time per
+row of the worker processes (`client us/row`) and of the database server (`db us/row`, when the
+server runs on this machine and its pid file is readable; it also counts whatever else the
+server does meanwhile), duplicates (rows handled more than once, counted from the ids every
+worker reports back) and leftovers (rows not SUCCEEDED afterwards, or never reported). On a
+shared machine rows/s swing with the other load; CPU per row is much steadier, so compare
+changes to the hot path by it.
 The database named in the URL is created and dropped by the script.
 """
 
@@ -86,6 +90,7 @@ def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, 
     handled: list[int] = []
     ready.set()
     go.wait()
+    cpu_started = time.process_time()
     with conn.cursor() as cur:
         while True:
             now_ms = int(time.time() * 1000)
@@ -108,8 +113,9 @@ def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, 
             )
             conn.commit()
             handled.extend(ids)
+    cpu_s = time.process_time() - cpu_started
     conn.close()
-    out.put(handled)
+    out.put((handled, cpu_s))
 
 
 def raw_queue_worker(url: str, index: int, total: int, batch: int, ready, go, out) -> None:
@@ -127,13 +133,41 @@ def drainer_worker(url: str, index: int, total: int, batch: int, ready, go, out)
     tasks.drain(shard_index=0, shard_total=1, params=DrainerParams(task_codes=("NOTHING",)))  # warm the pool and caches
     ready.set()
     go.wait()
+    cpu_started = time.process_time()  # all threads of the process: the handler pool included
     report = tasks.drain(shard_index=index, shard_total=total, params=DrainerParams(batch=batch), budget_s=3600)
+    cpu_s = time.process_time() - cpu_started
     assert report.stopped == "drained", report.summary()
     tasks.close()
-    out.put(handled)
+    out.put((handled, cpu_s))
 
 
-def timed(target, url: str, processes: int, batch: int) -> tuple[float, list[int]]:
+def server_cpu_reader(url: str):
+    """A function returning the database server's CPU seconds so far, or None when the server's
+    process cannot be read from here (another machine, or no access to its pid file)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pid_file = conn.exec_driver_sql("SELECT @@pid_file").scalar_one()
+        pid = int(Path(pid_file).read_text().strip())
+        stat = Path(f"/proc/{pid}/stat")
+        stat.read_text()
+    except (OSError, ValueError, sa.exc.SQLAlchemyError):
+        return lambda: None
+    finally:
+        engine.dispose()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float | None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    return read
+
+
+def timed(target, url: str, processes: int, batch: int, server_cpu) -> tuple[float, list[int], float, float | None]:
     ctx = mp.get_context("fork")
     go = ctx.Event()
     out = ctx.Queue()
@@ -144,17 +178,23 @@ def timed(target, url: str, processes: int, batch: int) -> tuple[float, list[int
     for ready in readies:
         if not ready.wait(120):
             raise SystemExit("a worker did not get ready")
+    server_started = server_cpu()
     started = time.perf_counter()
     go.set()
     handled: list[int] = []
+    client_cpu_s = 0.0
     for _ in procs:
-        handled.extend(out.get(timeout=1800))
+        ids, cpu_s = out.get(timeout=1800)
+        handled.extend(ids)
+        client_cpu_s += cpu_s
     elapsed = time.perf_counter() - started
+    server_ended = server_cpu()
+    server_cpu_s = None if server_started is None or server_ended is None else server_ended - server_started
     for proc in procs:
         proc.join(60)
         if proc.exitcode != 0:
             raise SystemExit(f"worker exited with {proc.exitcode}")
-    return elapsed, handled
+    return elapsed, handled, client_cpu_s, server_cpu_s
 
 
 def leftovers(url: str) -> int:
@@ -183,20 +223,23 @@ def main() -> None:
         version = conn.exec_driver_sql("SELECT version()").scalar_one()
     print(f"retry-task drain benchmark: {args.tasks} due tasks, batch {args.batch}, {version}, {os.cpu_count()} CPUs")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'procs':>5} {'loop':>9} {'seconds':>8} {'rows/s':>9} {'vs raw':>7} {'dupes':>6} {'left':>6}")
+    server_cpu = server_cpu_reader(db_url)
+    print(f"{'procs':>5} {'loop':>9} {'seconds':>8} {'rows/s':>9} {'vs raw':>7} {'client us/row':>13} {'db us/row':>9} {'dupes':>6} {'left':>6}")
     try:
         for processes in counts:
             raw_rate = 0.0
             for name, target in (("raw-shard", raw_worker), ("raw-queue", raw_queue_worker), ("drainer", drainer_worker)):
                 fill(db_url, args.tasks)
-                elapsed, handled = timed(target, db_url, processes, args.batch)
+                elapsed, handled, client_cpu_s, server_cpu_s = timed(target, db_url, processes, args.batch, server_cpu)
                 dupes = sum(n - 1 for n in Counter(handled).values() if n > 1)
                 left = leftovers(db_url) + (args.tasks - len(set(handled)))
                 rate = args.tasks / elapsed
                 ratio = f"{rate / raw_rate:.2f}" if name == "drainer" else ""
                 if name != "drainer":
                     raw_rate = max(raw_rate, rate)
-                print(f"{processes:>5} {name:>9} {elapsed:>8.2f} {rate:>9.0f} {ratio:>7} {dupes:>6} {left:>6}", flush=True)
+                client_us = f"{client_cpu_s / args.tasks * 1e6:.1f}"
+                db_us = "-" if server_cpu_s is None else f"{server_cpu_s / args.tasks * 1e6:.1f}"
+                print(f"{processes:>5} {name:>9} {elapsed:>8.2f} {rate:>9.0f} {ratio:>7} {client_us:>13} {db_us:>9} {dupes:>6} {left:>6}", flush=True)
     finally:
         with server.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")

@@ -126,6 +126,7 @@ class Bench:
         from shardcron.admin.config import load_config
         from shardcron.admin.db import Database, init_schema
         from shardcron.admin.models import Base
+        from shardcron.admin.schema import ADMIN_SCHEMA
         from shardcron.admin.scheduling.runner import SchedulerRunner
         from shardcron.executor.clock import SYSTEM_CLOCK
 
@@ -135,6 +136,8 @@ class Bench:
         db = Database(url)
         if self.database_url:
             Base.metadata.drop_all(db.engine)
+            with db.engine.begin() as conn:  # and the revision it recorded, or the schema counts as there
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {ADMIN_SCHEMA.version_table}")
         init_schema(db.engine)
         runner = SchedulerRunner(AdminContext(config=config, db=db, clock=SYSTEM_CLOCK), node_id="bench", monitors=[])
         return db, runner
@@ -216,7 +219,7 @@ def measure_raw(bench: Bench, total: int, workers: int) -> Rate:
     refused: list[str] = []
     count = [0]
 
-    def on_answer(token, answer) -> None:
+    def on_answer(token, answer, unsure) -> None:
         if not answer.ok:
             refused.append(answer.msg)
         count[0] += 1

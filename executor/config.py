@@ -39,7 +39,7 @@ def default_data_dir() -> Path:
 def split_host_port(value: str) -> tuple[str, int]:
     """`HOST:PORT` (IPv6 as `[::1]:9999`) -> (host, port); raises ValueError."""
     host, sep, port = value.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         raise ValueError(value)
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -153,13 +153,23 @@ class ExecutorConfig:
         if not self.admin_addresses:
             raise ConfigError("admin_addresses", self.admin_addresses, "at least one admin URL is required")
         if self.insecure:
-            host, _ = split_host_port(self.listen)
-            if not is_loopback(host):
-                raise ConfigError("insecure", True, f"insecure mode is for local use only; listen on a loopback address, not {self.listen}")
+            refuse_insecure_off_loopback("insecure", self.listen)
         elif not self.access_token:
             raise ConfigError(
                 "access_token", None, "an access token is required (or insecure=true for a local experiment on a loopback address)"
             )
+
+
+def refuse_insecure_off_loopback(key: str, address: str) -> None:
+    """An insecure (token-less) mode is for local experiments: refuse it, naming the setting,
+    unless `address` (HOST:PORT, the address served on) is a loopback address. Shared by the
+    executor's `insecure` and the admin's `insecure_no_token`."""
+    try:
+        host, _ = split_host_port(address)
+    except ValueError:
+        host = ""
+    if not is_loopback(host):
+        raise ConfigError(key, True, f"insecure mode is for local use only; listen on a loopback address, not {address}")
 
 
 def is_loopback(host: str) -> bool:

@@ -80,6 +80,14 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ admin calls
 
+    def has_accepted(self, log_id: int) -> bool:
+        """Whether a trigger with this logId was accepted here: queued or running, among the last
+        RECENT_LOG_IDS accepted, or with a result not yet taken by an admin."""
+        with self._lock:
+            if log_id in self._active or log_id in self._recent:
+                return True
+        return self._is_result_pending(log_id)
+
     def submit(self, trigger: TriggerParam) -> str:
         """Accept a trigger (it runs asynchronously) or raise TriggerRefused with the reason."""
         handler = self._resolve(trigger)

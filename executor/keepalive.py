@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import http.client
 import re
+import select
 import socket
 import ssl
 from urllib.parse import urlsplit
@@ -62,6 +63,8 @@ class KeepAliveConnection:
         self._ssl_context = ssl_context
         self._sock: socket.socket | None = None
         self._reader = None
+        #: Whether the last call's whole request was written (so the peer may have acted on it).
+        self.request_sent = False
         try:
             self._port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
         except ValueError:  # a port that is not a number or out of range
@@ -74,20 +77,23 @@ class KeepAliveConnection:
     def is_open(self) -> bool:
         return self._sock is not None
 
-    def post(self, path: str, data: bytes, headers: dict[str, str], *, max_bytes: int) -> tuple[int, bytes]:
+    def post(self, path: str, data: bytes, headers: dict[str, str], *, max_bytes: int, repeatable: bool = True) -> tuple[int, bytes]:
         """POST `data` to base path + `/` + `path`; returns the HTTP status and at most
         `max_bytes + 1` bytes of the body (more than `max_bytes` means it was cut).
 
-        A keep-alive connection the peer closed while idle is retried once on a fresh one; every
-        call of the protocol is safe to repeat (a second result or a repeated logId is refused
-        by the other side). Raises OSError / http.client.HTTPException (TimeoutError on a timeout).
+        A keep-alive connection the peer closed while idle is retried once on a fresh one. With
+        `repeatable` (the default: a second result or a repeated registration is refused or
+        harmless on the other side) that includes a reset after the whole request was written;
+        without it, only a failure while writing is retried, and `request_sent` tells the caller
+        whether the peer may have received the request. Raises OSError /
+        http.client.HTTPException (TimeoutError on a timeout).
         """
         request = self.request(path, data, headers)
         reused = self._sock is not None
         try:
             return self._exchange(request, max_bytes)
         except (ConnectionResetError, BrokenPipeError):  # http.client.RemoteDisconnected is a ConnectionResetError
-            if not reused:
+            if not reused or (self.request_sent and not repeatable):
                 raise
             return self._exchange(request, max_bytes)
 
@@ -161,11 +167,15 @@ class KeepAliveConnection:
         self._reader = sock.makefile("rb")
 
     def _exchange(self, request: bytes, max_bytes: int) -> tuple[int, bytes]:
+        self.request_sent = False
+        if self._sock is not None and _closed_by_peer(self._sock):
+            self.close()  # the peer hung up while the connection was idle: a fresh one, not a retry
         try:
             if self._sock is None:
                 self._connect()
             assert self._sock is not None
             self._sock.sendall(request)
+            self.request_sent = True
             status, body, keep = read_answer(self._reader, max_bytes)
         except BaseException:
             self.close()
@@ -173,6 +183,16 @@ class KeepAliveConnection:
         if not keep:
             self.close()
         return status, body
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether an idle keep-alive connection has anything to read: its peer's close, or bytes
+    nobody asked for. Either way it must not carry another request."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def read_answer(reader, max_bytes: int) -> tuple[int, bytes, bool]:
@@ -240,7 +260,7 @@ def _status_line(line: bytes) -> tuple[bytes, int]:
         raise http.client.LineTooLong("status line")
     version, _, rest = line.partition(b" ")
     code = rest[:3]
-    if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit() or rest[3:4] not in (b"", b" ", b"\r", b"\n"):
+    if not version.startswith(b"HTTP/1.") or len(code) != 3 or not (code.isascii() and code.isdigit()) or rest[3:4] not in (b"", b" ", b"\r", b"\n"):
         raise http.client.BadStatusLine(repr(line[:200]))
     return version, int(code)
 
@@ -267,7 +287,7 @@ def _headers(reader) -> tuple[int | None, bool, bool | None]:
         name = name.strip().lower()
         value = value.strip()
         if name == b"content-length":
-            if not value.isdigit() or (length is not None and int(value) != length):
+            if not (value.isascii() and value.isdigit()) or (length is not None and int(value) != length):
                 raise http.client.HTTPException(f"invalid Content-Length {value[:40]!r}")
             length = int(value)
         elif name == b"transfer-encoding":

@@ -72,3 +72,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     root.setLevel(level.upper())
     # waitress logs every queue warning at WARNING; keep it, but not its per-request noise
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # Alembic narrates its set-up at INFO; what a schema upgrade changed is said by shardcron
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -16,6 +16,7 @@ Variants accepted:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ShardcronError
+from .numbers import BIGINT_MAX, BIGINT_MIN, EPOCH_MS_MAX, EPOCH_MS_MIN, INT_MAX, INT_MIN
 
 ACCESS_TOKEN_HEADER = "XXL-JOB-ACCESS-TOKEN"
 #: Some clients send the token under the older RPC name; it is accepted as an alias.
@@ -97,9 +99,16 @@ def decode_json(raw: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> Any:
     if not raw or not raw.strip():
         raise ProtocolError("empty body, expected JSON")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # `[[[[...]]]]` thousands deep: no message nests like that
+        raise ProtocolError("body is not valid JSON: nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which are not JSON (no Java peer sends them).
+    raise ValueError(f"{name} is not a JSON number")
 
 
 #: One encoder for every message (json.dumps with options builds a new one per call).
@@ -130,16 +139,20 @@ class _Fields:
     # Each accessor answers the usual case (a value of exactly the expected type) first: a /run
     # body is parsed by these a dozen times per trigger.
 
-    def int(self, *names: str, default: int | None = None) -> int:
+    def int(self, *names: str, default: int | None = None, low: int = BIGINT_MIN, high: int = BIGINT_MAX) -> int:
+        """An integer in `low..high` (default: a Java `long`, which every id and instant fits);
+        a number beyond it is refused by name, before it can overflow a database column."""
         name, value = self._get(names)
-        if type(value) is int:
+        if type(value) is int and low <= value <= high:
             return value
         if value is None:
             if default is None:
                 raise ProtocolError(f"{self.what}: missing required field {name!r}", name)
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
             raise ProtocolError(f"{self.what}: field {name!r} must be an integer, got {_json_type(value)}", name)
+        if not low <= value <= high:
+            raise ProtocolError(f"{self.what}: field {name!r} must be between {low} and {high}", name)
         return int(value)
 
     def str(self, *names: str, default: str | None = None, max_chars: int | None = None) -> str:
@@ -157,9 +170,13 @@ class _Fields:
         return value
 
     def bool(self, *names: str, default: bool) -> bool:
+        value = self.optional_bool(*names)
+        return default if value is None else value
+
+    def optional_bool(self, *names: str) -> bool | None:
         name, value = self._get(names)
         if value is None:
-            return default
+            return None
         if not isinstance(value, bool):
             raise ProtocolError(f"{self.what}: field {name!r} must be true or false, got {_json_type(value)}", name)
         return value
@@ -288,8 +305,8 @@ class TriggerParam:
     @classmethod
     def from_wire(cls, obj: Any) -> "TriggerParam":
         f = _Fields(obj, "trigger")
-        index = f.int("broadcastIndex", default=0)
-        total = f.int("broadcastTotal", default=1)
+        index = f.int("broadcastIndex", default=0, low=INT_MIN, high=INT_MAX)
+        total = f.int("broadcastTotal", default=1, low=INT_MIN, high=INT_MAX)
         if total == 0 and index == 0:
             total = 1  # an admin that left the pair unset means "not sharded"
         if total < 1 or not 0 <= index < total:
@@ -301,11 +318,11 @@ class TriggerParam:
         return cls(
             job_id=f.int("jobId"),
             log_id=f.int("logId"),
-            log_date_time_ms=f.int("logDateTime", "logDateTim"),
+            log_date_time_ms=f.int("logDateTime", "logDateTim", low=EPOCH_MS_MIN, high=EPOCH_MS_MAX),
             executor_handler=handler,
             executor_params=f.str("executorParams", "executorParam", default="", max_chars=MAX_PARAM_CHARS),
             executor_block_strategy=BlockStrategy.from_wire(f.str("executorBlockStrategy", default="", max_chars=64)),
-            executor_timeout_s=max(0, f.int("executorTimeout", default=0)),
+            executor_timeout_s=max(0, f.int("executorTimeout", default=0, low=INT_MIN, high=INT_MAX)),
             glue_type=glue_type,
             glue_source=f.str("glueSource", default="", max_chars=MAX_GLUE_SOURCE_CHARS),
             glue_updatetime_ms=f.int("glueUpdatetime", "glueUpdateTime", default=0),
@@ -356,9 +373,9 @@ class LogParam:
     def from_wire(cls, obj: Any) -> "LogParam":
         f = _Fields(obj, "log request")
         from_line = f.int("fromLineNum", default=1)
-        if from_line < 1:
-            raise ProtocolError("log request: 'fromLineNum' must be 1 or more", "fromLineNum")
-        return cls(log_id=f.int("logId"), log_date_time_ms=f.int("logDateTim", "logDateTime"), from_line_num=from_line)
+        if not 1 <= from_line <= INT_MAX:
+            raise ProtocolError(f"log request: 'fromLineNum' must be 1 or more (at most {INT_MAX})", "fromLineNum")
+        return cls(log_id=f.int("logId"), log_date_time_ms=f.int("logDateTim", "logDateTime", low=EPOCH_MS_MIN, high=EPOCH_MS_MAX), from_line_num=from_line)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -371,12 +388,17 @@ class LogParam:
 
 @dataclass(frozen=True)
 class LogResult:
-    """Answer to `/log`: lines `from_line_num`..`to_line_num` inclusive; `is_end` once the run ended."""
+    """Answer to `/log`: lines `from_line_num`..`to_line_num` inclusive; `is_end` once the run ended.
+
+    `log_id_known` (wire `logIdKnown`, shardcron's extension; None when the executor does not
+    say): whether the executor has ever accepted this logId, so that a scheduler can settle a
+    `/run` whose answer it never got. XXL-JOB admins ignore the key."""
 
     from_line_num: int
     to_line_num: int
     log_content: str
     is_end: bool
+    log_id_known: bool | None = None
 
     @classmethod
     def from_wire(cls, obj: Any) -> "LogResult":
@@ -386,15 +408,19 @@ class LogResult:
             to_line_num=f.int("toLineNum", default=0),
             log_content=f.str("logContent", default="", max_chars=MAX_BODY_BYTES),
             is_end=f.bool("isEnd", "end", default=False),
+            log_id_known=f.optional_bool("logIdKnown"),
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "fromLineNum": self.from_line_num,
             "toLineNum": self.to_line_num,
             "logContent": self.log_content,
             "isEnd": self.is_end,
         }
+        if self.log_id_known is not None:
+            wire["logIdKnown"] = self.log_id_known
+        return wire
 
 
 # --------------------------------------------------------------------------- executor -> admin
@@ -450,9 +476,9 @@ class CallbackParam:
         result = f
         if obj.get("handleCode") is None and isinstance(obj.get("executeResult"), Mapping):
             result = _Fields(obj["executeResult"], f"{where}.executeResult")  # XXL-JOB 2.1-2.2
-            code, msg_key = result.int("code"), "msg"
+            code, msg_key = result.int("code", low=INT_MIN, high=INT_MAX), "msg"
         else:
-            code, msg_key = f.int("handleCode"), "handleMsg"
+            code, msg_key = f.int("handleCode", low=INT_MIN, high=INT_MAX), "handleMsg"
         handle_msg = result.obj.get(msg_key)
         if handle_msg is not None and not isinstance(handle_msg, str):
             raise ProtocolError(f"{where}: field {msg_key!r} must be a string, got {_json_type(handle_msg)}", msg_key)
@@ -461,7 +487,7 @@ class CallbackParam:
             raise ProtocolError(f"{where}: field 'resultData' must be an object", "resultData")
         return cls(
             log_id=f.int("logId"),
-            log_date_time_ms=f.int("logDateTim", "logDateTime", default=0),
+            log_date_time_ms=f.int("logDateTim", "logDateTime", default=0, low=EPOCH_MS_MIN, high=EPOCH_MS_MAX),
             handle_code=code,
             handle_msg=cap_message(handle_msg),
             result_data=result_data,
@@ -510,16 +536,16 @@ class ProgressParam:
     @classmethod
     def from_wire(cls, obj: Any, where: str = "progress") -> "ProgressParam":
         f = _Fields(obj, where)
-        done = f.int("done")
+        done = f.int("done", low=INT_MIN, high=INT_MAX)
         total = obj.get("total")
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
-            raise ProtocolError(f"{where}: field 'total' must be an integer or null", "total")
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int) or not INT_MIN <= total <= INT_MAX):
+            raise ProtocolError(f"{where}: field 'total' must be an integer (at most {INT_MAX}) or null", "total")
         if done < 0 or (total is not None and total < 0):
             raise ProtocolError(f"{where}: progress counts cannot be negative", "done")
         data = obj.get("data")
         if data is not None and not isinstance(data, Mapping):
             raise ProtocolError(f"{where}: field 'data' must be an object", "data")
-        return cls(f.int("logId"), f.int("logDateTime", "logDateTim", default=0), done, total, data)
+        return cls(f.int("logId"), f.int("logDateTime", "logDateTim", default=0, low=EPOCH_MS_MIN, high=EPOCH_MS_MAX), done, total, data)
 
     def to_wire(self) -> dict[str, Any]:
         return {

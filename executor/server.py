@@ -16,6 +16,7 @@ from typing import Any
 
 from .dispatcher import Dispatcher, TriggerRefused
 from .joblog import RunLogStore
+from .numbers import parse_whole
 from .ops import PATHS as OPS_PATHS
 from .ops import ExecutorOps
 from .protocol import (
@@ -128,18 +129,21 @@ class ExecutorWsgiApp:
             page = live.read_page(param.from_line_num)
         else:
             page = self._logs.read_page(param.log_id, param.log_date_time_ms, param.from_line_num)
+        # Whether this executor ever took the logId (a scheduler settling a /run it never got an
+        # answer to asks this): running or queued, recently accepted, its result still in the
+        # spool, or a log file on disk.
+        known = active or page is not None or self._dispatcher.has_accepted(param.log_id)
         if page is None:
-            result = LogResult(param.from_line_num, param.from_line_num - 1, "", is_end=not active)
+            result = LogResult(param.from_line_num, param.from_line_num - 1, "", is_end=not active, log_id_known=known)
         else:
-            result = LogResult(page.from_line, page.to_line, page.content, is_end=page.at_eof and not active)
+            result = LogResult(page.from_line, page.to_line, page.content, is_end=page.at_eof and not active, log_id_known=known)
         return Envelope.success(result.to_wire())
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ProtocolError("invalid Content-Length") from None
+    length = parse_whole(environ.get("CONTENT_LENGTH") or "0")  # ASCII digits: int() takes "١٢" too
+    if length is None:
+        raise ProtocolError("invalid Content-Length")
     if length > MAX_BODY_BYTES:
         raise ProtocolError(f"body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit")
     if length <= 0:

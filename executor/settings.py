@@ -179,6 +179,9 @@ def load_settings(
     instance = cls(**values)
     for field in fields.values():
         _validate(field, getattr(instance, field.name))
+    check = getattr(instance, "check_consistent", None)
+    if check is not None:  # rules between settings, once each value is valid on its own
+        check()
     return instance
 
 

@@ -9,6 +9,7 @@ from flask import current_app, g, request
 from .. import AdminContext
 from ..services.actor import Actor
 from ..services.errors import ServiceError
+from ..services.numbers import whole
 
 _CLIENT_KEY = "shardcron.executor_client"
 
@@ -31,20 +32,22 @@ def json_body(*, required: bool = True) -> dict[str, Any]:
         return {}
     if not request.is_json:
         raise ServiceError("send a JSON object with Content-Type: application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # `silent` covers ValueError only; `[[[[...]]]]` thousands deep is not JSON we read
+        raise ServiceError("the request body nests too deeply") from None
     if not isinstance(body, dict):
         raise ServiceError("the request body must be a JSON object")
     return body
 
 
-def int_arg(name: str) -> int | None:
+def int_arg(name: str, low: int, high: int, *, what: str = "a whole number") -> int | None:
+    """A query parameter in ASCII digits within `low..high`; absent or blank is None; anything
+    else is a 400 naming the parameter."""
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ServiceError(f"bad query parameter {name}", field_errors={name: f"must be a whole number, not {raw!r}"}) from None
+    return whole(raw, name, low, high, what=what, message="bad query parameter")
 
 
 def bool_arg(name: str) -> bool | None:

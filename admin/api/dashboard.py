@@ -12,8 +12,11 @@ from .serialize import to_json
 
 @bp.get("/dashboard")
 def get_dashboard():
-    days = int_arg("days")
+    days = int_arg("days", min(dashboard.SERIES_DAYS), max(dashboard.SERIES_DAYS))
     timezone = request.args.get("timezone") or admin_ctx().config.default_timezone
     with admin_ctx().db.read_session() as session:
-        board = dashboard.get_dashboard(session, actor(), now_ms=now_ms(), timezone=timezone, days=7 if days is None else days)
+        board = dashboard.get_dashboard(
+            session, actor(), now_ms=now_ms(), timezone=timezone, days=7 if days is None else days,
+            report_timezone=admin_ctx().config.default_timezone,
+        )
     return jsonify(to_json(board))

@@ -28,13 +28,13 @@ def create_group():
     return jsonify(to_json(view)), 201
 
 
-@bp.get("/groups/<int:group_id>")
+@bp.get("/groups/<id:group_id>")
 def get_group(group_id: int):
     with admin_ctx().db.read_session() as session:
         return jsonify(to_json(groups.get_group(session, actor(), group_id, now_ms())))
 
 
-@bp.patch("/groups/<int:group_id>")
+@bp.patch("/groups/<id:group_id>")
 def update_group(group_id: int):
     body = json_body()
     with admin_ctx().db.session() as session:
@@ -42,7 +42,7 @@ def update_group(group_id: int):
     return jsonify(to_json(view))
 
 
-@bp.delete("/groups/<int:group_id>")
+@bp.delete("/groups/<id:group_id>")
 def delete_group(group_id: int):
     with admin_ctx().db.session() as session:
         groups.delete_group(session, actor(), group_id)

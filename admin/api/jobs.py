@@ -7,6 +7,7 @@ from flask import jsonify, request
 from ..enums import TriggerType
 from ..services import jobs, triggers
 from ..services.errors import ServiceError
+from ..services.numbers import ID_MAX, ID_MIN
 from ..services.paging import PageRequest
 from . import bp
 from .context import actor, admin_ctx, bool_arg, int_arg, json_body, now_ms
@@ -22,7 +23,7 @@ def list_jobs():
     order = (request.args.get("order") or "asc").lower()
     if order not in ("asc", "desc"):
         raise ServiceError("bad job filter", field_errors={"order": "must be asc or desc"})
-    flt = jobs.JobFilter(group_id=int_arg("group_id"), search=request.args.get("search") or None, enabled=bool_arg("enabled"), sort=sort, descending=order == "desc")
+    flt = jobs.JobFilter(group_id=int_arg("group_id", ID_MIN, ID_MAX, what="an id"), search=request.args.get("search") or None, enabled=bool_arg("enabled"), sort=sort, descending=order == "desc")
     page = PageRequest.parse(request.args.get("page"), request.args.get("per_page"))
     with admin_ctx().db.read_session() as session:
         return jsonify(page_json(jobs.list_jobs(session, actor(), flt, page)))
@@ -36,39 +37,39 @@ def create_job():
     return jsonify(to_json(view)), 201
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 def get_job(job_id: int):
     with admin_ctx().db.read_session() as session:
         return jsonify(to_json(jobs.get_job(session, actor(), job_id)))
 
 
-@bp.patch("/jobs/<int:job_id>")
+@bp.patch("/jobs/<id:job_id>")
 def update_job(job_id: int):
     body = json_body()
     with admin_ctx().db.session() as session:
         return jsonify(to_json(jobs.update_job(session, actor(), job_id, body, now_ms=now_ms())))
 
 
-@bp.delete("/jobs/<int:job_id>")
+@bp.delete("/jobs/<id:job_id>")
 def delete_job(job_id: int):
     with admin_ctx().db.session() as session:
         jobs.delete_job(session, actor(), job_id)
     return "", 204
 
 
-@bp.post("/jobs/<int:job_id>/start")
+@bp.post("/jobs/<id:job_id>/start")
 def start_job(job_id: int):
     with admin_ctx().db.session() as session:
         return jsonify(to_json(jobs.start_job(session, actor(), job_id, now_ms=now_ms())))
 
 
-@bp.post("/jobs/<int:job_id>/stop")
+@bp.post("/jobs/<id:job_id>/stop")
 def stop_job(job_id: int):
     with admin_ctx().db.session() as session:
         return jsonify(to_json(jobs.stop_job(session, actor(), job_id, now_ms=now_ms())))
 
 
-@bp.post("/jobs/<int:job_id>/copy")
+@bp.post("/jobs/<id:job_id>/copy")
 def copy_job(job_id: int):
     body = json_body(required=False)
     unknown = sorted(set(body) - {"name"})
@@ -79,7 +80,7 @@ def copy_job(job_id: int):
     return jsonify(to_json(view)), 201
 
 
-@bp.post("/jobs/<int:job_id>/trigger")
+@bp.post("/jobs/<id:job_id>/trigger")
 def trigger_job(job_id: int):
     body = json_body(required=False)
     unknown = sorted(set(body) - TRIGGER_FIELDS)
@@ -101,7 +102,7 @@ def trigger_job(job_id: int):
 
 
 def _count() -> int:
-    count = int_arg("count")
+    count = int_arg("count", 1, MAX_PREVIEW)
     if count is None:
         return jobs.PREVIEW_COUNT
     if not 1 <= count <= MAX_PREVIEW:
@@ -109,7 +110,7 @@ def _count() -> int:
     return count
 
 
-@bp.get("/jobs/<int:job_id>/preview")
+@bp.get("/jobs/<id:job_id>/preview")
 def preview_job(job_id: int):
     count = _count()
     with admin_ctx().db.read_session() as session:
@@ -131,7 +132,7 @@ def preview_schedule():
     return jsonify(fire_times_ms=times)
 
 
-@bp.get("/fires/<int:fire_id>")
+@bp.get("/fires/<id:fire_id>")
 def get_fire(fire_id: int):
     with admin_ctx().db.read_session() as session:
         return jsonify(to_json(triggers.get_fire(session, actor(), fire_id)))

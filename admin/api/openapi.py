@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import jsonify
 
-from ..enums import AddressType, FireStatus, MisfireStrategy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from ..enums import AddressType, Delivery, FireStatus, MisfireStrategy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from shardcron.executor.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
 from shardcron.executor.protocol import BlockStrategy, GlueType
 
 from . import bp
@@ -29,6 +30,10 @@ def _enum(cls) -> Schema:
 
 
 INT: Schema = {"type": "integer"}
+#: Ids in paths and filters: a path id out of this range is a 404, a filter id a 400 naming it.
+ID: Schema = {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}
+#: Instants a caller may name (1970 to 9999); outside them, a 400 naming the parameter.
+MS_PARAM: Schema = {"type": "integer", "minimum": EPOCH_MS_MIN, "maximum": EPOCH_MS_MAX, "description": "UTC epoch milliseconds"}
 MS: Schema = {"type": "integer", "description": "UTC epoch milliseconds"}
 MS_OR_NULL: Schema = {"type": ["integer", "null"], "description": "UTC epoch milliseconds"}
 STR: Schema = {"type": "string"}
@@ -68,6 +73,14 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
     "schedule_conf": {"type": "string", "maxLength": 255, "description": "Cron expression (5-field Unix or 6/7-field Quartz), the FIX_RATE period in seconds, or empty for NONE."},
     "timezone": {"type": "string", "description": "IANA zone the cron is read in; default: the admin's default_timezone."},
     "misfire_strategy": {**_enum(MisfireStrategy), "default": "DO_NOTHING"},
+    "delivery": {
+        **_enum(Delivery),
+        "default": "AT_MOST_ONCE",
+        "description": (
+            "A run whose delivery cannot be confirmed after a scheduler failure (the executor cannot say whether it got it): "
+            "AT_MOST_ONCE records it UNKNOWN, alarms and never sends it again; AT_LEAST_ONCE sends it again under the same logId."
+        ),
+    },
     "route_strategy": {**_enum(RouteStrategy), "default": "FIRST"},
     "handler": {"type": "string", "maxLength": 255, "description": "Handler name; required for BEAN jobs."},
     "param": {"type": ["string", "null"], "description": "At most 65,535 bytes."},
@@ -78,15 +91,25 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
     "retry_backoff_multiplier": {"type": "integer", "minimum": 1, "maximum": 10, "default": 2},
     "retry_max_delay_s": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 600},
     "glue_type": {**_enum(GlueType), "default": "BEAN"},
-    "glue_source": {"type": ["string", "null"], "description": "Script of a GLUE_* job (required for them)."},
+    "glue_source": {
+        "type": ["string", "null"],
+        "description": (
+            "Script of a GLUE_* job (required for them). Creating a script job or changing glue_type or glue_source needs an ADMIN, "
+            "or a USER granted script rights for the group (403 otherwise); each change is kept as a glue version."
+        ),
+    },
     "child_job_ids": {"type": "array", "items": INT, "description": "Jobs fired when a run succeeds; no cycles."},
     "alarm_emails": {"type": "array", "items": {"type": "string", "format": "email"}},
     "alarm_webhook": {"type": "string", "description": "http(s) URL, or empty. Only an ADMIN may set a new one (the admin POSTs to it); a USER may keep or clear it."},
 }
 
+#: Input only: the remark kept with the glue version a script change makes.
+GLUE_REMARK: dict[str, Schema] = {"glue_remark": {"type": "string", "maxLength": 128, "description": "Why the script changed (one line); kept with its version."}}
+
 JOB_PROPERTIES: dict[str, Schema] = {
     "id": INT,
     **{k: v for k, v in JOB_INPUT_PROPERTIES.items()},
+    "can_edit_script": {"type": "boolean", "description": "Whether the caller may change this job's glue_type and glue_source; read-only for them when false."},
     "group_app_name": STR,
     "glue_updated_at_ms": MS,
     "enabled": BOOL,
@@ -112,7 +135,13 @@ RUN_PROPERTIES: dict[str, Schema] = {
     "shard_total": INT,
     "attempt": INT,
     "retry_remaining": INT,
-    "status": _enum(RunStatus),
+    "status": {
+        **_enum(RunStatus),
+        "description": (
+            "UNKNOWN: whether the executor received the run could not be confirmed after a scheduler failure, and the job "
+            "delivers at most once, so it was not sent again (an alarm goes out). A result the executor reports later still finishes it."
+        ),
+    },
     "trigger_code": INT,
     "trigger_msg": STR_OR_NULL,
     "handle_at_ms": MS_OR_NULL,
@@ -172,11 +201,31 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Job": _object(JOB_PROPERTIES),
     "JobCreate": _object(
-        JOB_INPUT_PROPERTIES,
+        {**JOB_INPUT_PROPERTIES, **GLUE_REMARK},
         ["group_id", "name", "schedule_conf", "handler"],
         "schedule_conf is required for the default CRON schedule (empty for NONE); handler for the default BEAN glue type.",
     ),
-    "JobUpdate": _object(JOB_INPUT_PROPERTIES, description="Only the given fields change; the result is checked as a whole."),
+    "JobUpdate": _object({**JOB_INPUT_PROPERTIES, **GLUE_REMARK}, description="Only the given fields change; the result is checked as a whole."),
+    "GlueVersion": _object(
+        {
+            "id": INT,
+            "job_id": INT,
+            "glue_type": STR,
+            "remark": STR,
+            "author_user_id": {"type": ["integer", "null"], "description": "Null for the system (import, upgrade)."},
+            "author_name": STR,
+            "created_at_ms": MS,
+        }
+    ),
+    "GlueVersionList": _object({"items": {"type": "array", "items": _ref("GlueVersion"), "description": "Newest first; the newest 30 are kept."}}),
+    "GlueVersionDetail": _object(
+        {
+            "version": _ref("GlueVersion"),
+            "glue_source": STR_OR_NULL,
+            "previous_id": {"type": ["integer", "null"], "description": "The version before this one; null for the oldest kept."},
+            "diff": {"type": "string", "description": "Unified diff from the previous version's source to this one's; empty for the oldest."},
+        }
+    ),
     "JobCopy": _object({"name": {"type": "string", "description": "Default: '<name> (copy)'."}}),
     "TriggerRequest": _object(
         {
@@ -227,7 +276,15 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "KillResult": _object({"run_id": INT, "sent": {"type": "boolean", "description": "True: the executor was asked; false: marked failed here (executor gone)."}, "message": STR}),
-    "DayCounts": _object({"day": {"type": "string", "format": "date"}, "success": INT, "failed": INT, "running": INT}),
+    "DayCounts": _object(
+        {
+            "day": {"type": "string", "format": "date"},
+            "success": INT,
+            "failed": INT,
+            "running": INT,
+            "unknown": {"type": "integer", "description": "Runs of unknown outcome (status UNKNOWN); not part of failed."},
+        }
+    ),
     "Dashboard": _object(
         {
             "job_count": INT,
@@ -237,10 +294,11 @@ SCHEMAS: dict[str, Schema] = {
             "runs_today": INT,
             "success_today": INT,
             "failed_today": INT,
+            "unknown_today": {"type": "integer", "description": "Runs today of unknown outcome (status UNKNOWN); not part of failed_today."},
             "running_today": INT,
-            "success_rate_today": {"type": ["number", "null"]},
+            "success_rate_today": {"type": ["number", "null"], "description": "success / (success + failed + unknown) today."},
             "daily": {"type": "array", "items": _ref("DayCounts")},
-            "recent_failures": {"type": "array", "items": _ref("Run")},
+            "recent_failures": {"type": "array", "items": _ref("Run"), "description": "The latest FAILED or UNKNOWN runs, newest first."},
             "timezone": STR,
             "day_start_ms": MS,
         }
@@ -251,8 +309,8 @@ SCHEMAS: dict[str, Schema] = {
             "username": STR,
             "role": _enum(UserRole),
             "group_ids": INT_LIST,
+            "script_group_ids": {**INT_LIST, "description": "Granted groups whose script jobs the user may write (admins: every group)."},
             "has_api_token": BOOL,
-            "locked_until_ms": MS,
             "created_at_ms": MS,
             "updated_at_ms": MS,
         }
@@ -267,11 +325,47 @@ SCHEMAS: dict[str, Schema] = {
         ["username", "password"],
     ),
     "UserUpdate": _object(
-        {"role": _enum(UserRole), "group_ids": INT_LIST, "password": {"type": "string", "minLength": 10, "description": "An admin's reset of another user's password."}},
+        {
+            "role": _enum(UserRole),
+            "group_ids": INT_LIST,
+            "script_group_ids": {**INT_LIST, "description": "Groups (each granted to the user) whose script jobs the user may write; applied after group_ids."},
+            "password": {"type": "string", "minLength": 10, "description": "An admin's reset of another user's password."},
+        },
         description="Only the given fields change.",
     ),
     "PasswordChange": _object({"current_password": STR, "new_password": {"type": "string", "minLength": 10}}, ["current_password", "new_password"]),
     "Token": _object({"token": {"type": "string", "description": "Shown once; only its SHA-256 is stored."}}, ["token"]),
+    "ApiToken": _object(
+        {
+            "id": INT,
+            "user_id": INT,
+            "name": STR,
+            "created_at_ms": MS,
+            "expires_at_ms": {**MS_OR_NULL, "description": "UTC epoch milliseconds; null: never expires"},
+            "expired": BOOL,
+        },
+        ["id", "user_id", "name", "created_at_ms", "expires_at_ms", "expired"],
+    ),
+    "ApiTokenList": _object({"items": {"type": "array", "items": _ref("ApiToken")}}, ["items"]),
+    "ApiTokenCreate": _object(
+        {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$", "description": "Unique among the caller's tokens."},
+            "expires_at_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": 253402300799999, "description": "UTC epoch milliseconds, in the future; null or absent: never expires."},
+        },
+        ["name"],
+    ),
+    "ApiTokenIssued": _object(
+        {
+            "id": INT,
+            "user_id": INT,
+            "name": STR,
+            "created_at_ms": MS,
+            "expires_at_ms": MS_OR_NULL,
+            "expired": BOOL,
+            "token": {"type": "string", "description": "Shown once; only its SHA-256 is stored."},
+        },
+        ["id", "user_id", "name", "created_at_ms", "expires_at_ms", "expired", "token"],
+    ),
 }
 for _name in ("Group", "Job", "Run", "User"):
     SCHEMAS[f"{_name}Page"] = _page_of(_name)
@@ -318,7 +412,7 @@ def _op(summary: str, responses: dict[str, Schema], *, body: str | None = None, 
 
 
 def _id(name: str) -> list[Schema]:
-    return [_param(name, "path", INT)]
+    return [_param(name, "path", ID)]
 
 
 PATHS: dict[str, Schema] = {
@@ -339,7 +433,7 @@ PATHS: dict[str, Schema] = {
             "Jobs, filtered, sorted and paged",
             {"200": _json("JobPage")},
             params=[
-                _param("group_id", "query", INT),
+                _param("group_id", "query", ID),
                 _param("search", "query", STR, "Part of the name or handler."),
                 _param("enabled", "query", BOOL),
                 _param("sort", "query", {"type": "string", "enum": ["id", "name", "next_fire_at_ms", "updated_at_ms"], "default": "id"}),
@@ -349,17 +443,32 @@ PATHS: dict[str, Schema] = {
             errors=("400", "401"),
             tag="jobs",
         ),
-        "post": _op("Create a job (stopped)", {"201": _json("Job", "Created")}, body="JobCreate", errors=("400", "401"), tag="jobs"),
+        "post": _op("Create a job (stopped)", {"201": _json("Job", "Created")}, body="JobCreate", errors=("400", "401", "403"), tag="jobs"),
     },
     "/jobs/{job_id}": {
         "get": _op("One job", {"200": _json("Job")}, params=_id("job_id"), tag="jobs"),
-        "patch": _op("Change a job", {"200": _json("Job")}, body="JobUpdate", params=_id("job_id"), errors=("400", "401", "404"), tag="jobs"),
+        "patch": _op("Change a job", {"200": _json("Job")}, body="JobUpdate", params=_id("job_id"), errors=("400", "401", "403", "404"), tag="jobs"),
         "delete": _op("Delete a job and its undispatched fires", {"204": NO_CONTENT}, params=_id("job_id"), errors=("401", "404", "409"), tag="jobs"),
     },
     "/jobs/{job_id}/start": {"post": _op("Start: schedule the next fire", {"200": _json("Job")}, params=_id("job_id"), errors=("400", "401", "404"), tag="jobs")},
     "/jobs/{job_id}/stop": {"post": _op("Stop: no further scheduled fires", {"200": _json("Job")}, params=_id("job_id"), tag="jobs")},
     "/jobs/{job_id}/copy": {
-        "post": _op("Copy a job (the copy is stopped)", {"201": _json("Job", "Created")}, body="JobCopy", body_required=False, params=_id("job_id"), errors=("400", "401", "404"), tag="jobs")
+        "post": _op("Copy a job (the copy is stopped)", {"201": _json("Job", "Created")}, body="JobCopy", body_required=False, params=_id("job_id"), errors=("400", "401", "403", "404"), tag="jobs")
+    },
+    "/jobs/{job_id}/glue-versions": {
+        "get": _op("The job's kept script versions, newest first", {"200": _json("GlueVersionList")}, params=_id("job_id"), tag="jobs")
+    },
+    "/jobs/{job_id}/glue-versions/{version_id}": {
+        "get": _op("One script version, its source and the diff from the version before", {"200": _json("GlueVersionDetail")}, params=[*_id("job_id"), *_id("version_id")], tag="jobs")
+    },
+    "/jobs/{job_id}/glue-versions/{version_id}/rollback": {
+        "post": _op(
+            "Put a version's script back on the job (script rights needed; kept as a new version)",
+            {"200": _json("Job")},
+            params=[*_id("job_id"), *_id("version_id")],
+            errors=("400", "401", "403", "404"),
+            tag="jobs",
+        )
     },
     "/jobs/{job_id}/trigger": {
         "post": _op(
@@ -395,12 +504,12 @@ PATHS: dict[str, Schema] = {
             "Run log, newest first, filtered and paged (one row per shard)",
             {"200": _json("RunPage")},
             params=[
-                _param("group_id", "query", INT),
-                _param("job_id", "query", INT),
+                _param("group_id", "query", ID),
+                _param("job_id", "query", ID),
                 _param("status", "query", _enum(RunStatus)),
                 _param("trigger_type", "query", _enum(TriggerType)),
-                _param("from_ms", "query", MS, "Trigger time >= from_ms."),
-                _param("to_ms", "query", MS, "Trigger time < to_ms."),
+                _param("from_ms", "query", MS_PARAM, "Trigger time >= from_ms."),
+                _param("to_ms", "query", MS_PARAM, "Trigger time < to_ms."),
                 _param("sort", "query", {"type": "string", "enum": ["trigger_at_ms"], "default": "trigger_at_ms"}),
                 _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
                 *PAGING,
@@ -414,18 +523,18 @@ PATHS: dict[str, Schema] = {
         "get": _op(
             "A page of the run's log, read from its executor (only a live executor of the run's group is called)",
             {"200": _json("LogPage"), "409": _error("The run has no live executor to read from."), "502": _error("The executor failed the call.")},
-            params=[*_id("run_id"), _param("from_line", "query", {"type": "integer", "minimum": 1, "default": 1})],
+            params=[*_id("run_id"), _param("from_line", "query", {"type": "integer", "minimum": 1, "maximum": INT_MAX, "default": 1})],
             errors=("400", "401", "404"),
             tag="runs",
         )
     },
     "/runs/{run_id}/kill": {
         "post": _op(
-            "Kill a pending or running run",
+            "Kill a pending or running run, or one of unknown outcome (through its live executor only)",
             {
                 "202": _json("KillResult", "The executor was asked to stop it; the run ends when it reports back."),
                 "200": _json("KillResult", "Its executor is gone: the run was marked failed here."),
-                "409": _error("The run has finished."),
+                "409": _error("The run has finished, or its outcome is unknown and it has no live executor to ask."),
                 "502": _error("The executor failed the call."),
             },
             params=_id("run_id"),
@@ -453,8 +562,21 @@ PATHS: dict[str, Schema] = {
     "/me": {"get": _op("The caller's own account", {"200": _json("User")}, errors=("401",), tag="users")},
     "/me/password": {"post": _op("Change the caller's password", {"204": NO_CONTENT}, body="PasswordChange", errors=("400", "401"), tag="users")},
     "/me/token": {
-        "post": _op("A new API token for the caller (replaces the current one)", {"201": _json("Token", "Created")}, errors=("401",), tag="users"),
-        "delete": _op("Revoke the caller's API token", {"204": NO_CONTENT}, errors=("401",), tag="users"),
+        "post": _op("A new API token named \"default\" for the caller (replaces the one of that name)", {"201": _json("Token", "Created")}, errors=("401",), tag="users"),
+        "delete": _op("Revoke the caller's API token named \"default\"", {"204": NO_CONTENT}, errors=("401",), tag="users"),
+    },
+    "/me/tokens": {
+        "get": _op("The caller's API tokens (names, creation, expiry; never the values)", {"200": _json("ApiTokenList")}, errors=("401",), tag="users"),
+        "post": _op("Issue a named API token, optionally expiring", {"201": _json("ApiTokenIssued", "Created")}, body="ApiTokenCreate", errors=("400", "401", "409"), tag="users"),
+    },
+    "/me/tokens/{token_id}": {
+        "delete": _op("Revoke one of the caller's API tokens", {"204": NO_CONTENT}, params=_id("token_id"), tag="users"),
+    },
+    "/users/{user_id}/tokens": {
+        "get": _op("A user's API tokens (admin, or the user themself)", {"200": _json("ApiTokenList")}, params=_id("user_id"), tag="users"),
+    },
+    "/users/{user_id}/tokens/{token_id}": {
+        "delete": _op("Revoke a user's API token (admin, or the user themself)", {"204": NO_CONTENT}, params=_id("user_id") + _id("token_id"), tag="users"),
     },
 }
 

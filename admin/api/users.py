@@ -13,7 +13,7 @@ from .context import actor, admin_ctx, json_body, now_ms
 from .serialize import page_json, to_json
 
 CREATE_FIELDS = {"username", "password", "role", "group_ids"}
-UPDATE_FIELDS = {"role", "group_ids", "password"}
+UPDATE_FIELDS = {"role", "group_ids", "script_group_ids", "password"}
 
 
 def _unknown(body: dict, allowed: set[str], what: str) -> None:
@@ -41,15 +41,15 @@ def create_user():
     return jsonify(to_json(view)), 201
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<id:user_id>")
 def get_user(user_id: int):
     with admin_ctx().db.read_session() as session:
         return jsonify(to_json(users.get_user(session, actor(), user_id)))
 
 
-@bp.patch("/users/<int:user_id>")
+@bp.patch("/users/<id:user_id>")
 def update_user(user_id: int):
-    """Role, group grants and (admin reset) password, in one transaction."""
+    """Role, group grants, script rights and (admin reset) password, in one transaction."""
     body = json_body()
     _unknown(body, UPDATE_FIELDS, f"user {user_id} not changed")
     if "password" in body and user_id == actor().user_id:
@@ -60,6 +60,11 @@ def update_user(user_id: int):
             if not isinstance(body["group_ids"], list):
                 raise ServiceError(f"user {user_id} not changed", field_errors={"group_ids": "must be a list of group ids"})
             users.set_grants(session, actor(), user_id, body["group_ids"], now_ms=now_ms())
+        if "script_group_ids" in body:
+            # After the group grants: one request may grant a group and its script right.
+            if not isinstance(body["script_group_ids"], list):
+                raise ServiceError(f"user {user_id} not changed", field_errors={"script_group_ids": "must be a list of group ids"})
+            users.set_script_grants(session, actor(), user_id, body["script_group_ids"], now_ms=now_ms())
         if "role" in body:
             users.set_role(session, actor(), user_id, body["role"], now_ms=now_ms())
         if "password" in body:
@@ -68,7 +73,7 @@ def update_user(user_id: int):
     return jsonify(to_json(view))
 
 
-@bp.delete("/users/<int:user_id>")
+@bp.delete("/users/<id:user_id>")
 def delete_user(user_id: int):
     with admin_ctx().db.session() as session:
         users.delete_user(session, actor(), user_id)

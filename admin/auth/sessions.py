@@ -1,10 +1,12 @@
 """Console sessions: what the signed cookie holds and when it stops being valid.
 
-The cookie (Flask's signed session) carries `uid`, `sv` (the user's session_version at login),
-`iat` (login time, ms) and `seen` (last use, ms), all from the injected clock so tests drive
-expiry with a FakeClock. A session is void when it has been idle longer than
-`session_lifetime_minutes`, is older than `session_max_age_hours`, or its `sv` no longer equals
-the user's session_version (password or role changed) — and of course when the user is gone.
+The cookie (Flask's signed session) carries `uid`, `sid` (a random session id whose SHA-256 is
+a row of sc_console_session), `sv` (the user's session_version at login), `iat` (login time, ms)
+and `seen` (last use, ms), all from the injected clock so tests drive expiry with a FakeClock.
+A session is void when it has been idle longer than `session_lifetime_minutes`, is older than
+`session_max_age_hours`, its row is gone (logged out, password or role changed) or its `sv` no
+longer equals the user's session_version — and of course when the user is gone. Because the
+row decides, a copy of the cookie taken before logout is worth nothing after it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from flask import current_app, session
 
 from ..config import Config
-from ..services import users
+from ..services import console_sessions, users
 from ..services.actor import Actor
 from .csrf import SESSION_KEY as CSRF_SESSION_KEY
 from .csrf import new_csrf_token
@@ -25,12 +27,20 @@ def _ctx():
     return current_app.extensions["shardcron"]
 
 
-def start_session(actor: Actor, session_version: int) -> None:
-    """Log `actor` in on this browser: a fresh session (no fixation) with a fresh CSRF token."""
+def start_session(actor: Actor, session_version: int, session_id: str) -> None:
+    """Log `actor` in on this browser: a fresh session (no fixation) with a fresh CSRF token.
+    `session_id` comes from `console_sessions.open_session`, in the login's transaction."""
     now_ms = _ctx().clock.now_ms()
     session.clear()
     session.permanent = True
-    session.update({"uid": actor.user_id, "sv": session_version, "iat": now_ms, "seen": now_ms, CSRF_SESSION_KEY: new_csrf_token()})
+    session.update(
+        {"uid": actor.user_id, "sid": session_id, "sv": session_version, "iat": now_ms, "seen": now_ms, CSRF_SESSION_KEY: new_csrf_token()}
+    )
+
+
+def current_session_id() -> str | None:
+    value = session.get("sid")
+    return value if isinstance(value, str) else None
 
 
 def refresh_session_version(session_version: int) -> None:
@@ -39,6 +49,16 @@ def refresh_session_version(session_version: int) -> None:
 
 
 def end_session() -> None:
+    """Forget the session in this browser only (the server-side row stays; see `logout`)."""
+    session.clear()
+
+
+def logout() -> None:
+    """End this session on the server (its row is deleted) and in this browser."""
+    session_id = session.get("sid")
+    if session_id is not None:
+        with _ctx().db.session() as db_session:
+            console_sessions.close_session(db_session, session_id)
     session.clear()
 
 
@@ -64,7 +84,8 @@ def actor_from_session() -> Actor | None:
         return None
     with ctx.db.read_session() as db_session:
         version = users.session_version(db_session, user_id)
-        actor = users.actor_for_user(db_session, user_id) if version == session.get("sv") else None
+        is_open = version == session.get("sv") and console_sessions.session_is_open(db_session, session.get("sid"), user_id)
+        actor = users.actor_for_user(db_session, user_id) if is_open else None
     if actor is None:
         end_session()
         return None

@@ -1,34 +1,113 @@
-"""`shardcron db ...`: the admin database."""
+"""`shardcron db ...`: the admin database and its schema revisions."""
 
 from __future__ import annotations
 
 import click
 
-from ..db import check_server, create_db_engine, init_schema, redact_url
+from shardcron.executor.sqlengine import missing_sqlite_file
+
+from ..db import DatabaseError, check_server, create_db_engine, parse_database_url, read_schema_status, redact_url
+
+URL_HELP = "Database URL (default: the configured database_url, else the embedded SQLite file)."
+LOCK_HELP = "On MySQL/MariaDB and PostgreSQL, wait at most this long for another node's upgrade of the same database to finish."
+
+
+def _url(state, url: str | None) -> str:
+    return state.config(database_url=url).effective_database_url
+
+
+def _refuse_missing_sqlite_file(database_url: str) -> None:
+    """Commands that only read must not create an empty SQLite file where none was."""
+    parsed = parse_database_url(database_url)
+    if missing_sqlite_file(parsed) is not None:
+        raise DatabaseError(f"admin database {redact_url(parsed)}: no such SQLite file: run `shardcron db init` first")
 
 
 @click.group()
 def db() -> None:
-    """Manage the admin database."""
+    """Manage the admin database: create it, upgrade it, show its schema revision."""
 
 
-@db.command("init")
-@click.option("--url", default=None, help="Database URL (default: the configured database_url, else the embedded SQLite file).")
-@click.pass_obj
-def init(state, url: str | None) -> None:
-    """Create the admin schema. Safe to run again: it changes nothing when the schema is there."""
-    config = state.config(database_url=url)
-    database_url = config.effective_database_url
+def _upgrade(database_url: str, lock_timeout_s: float) -> None:
+    from shardcron.executor.schema_versions.commands import run_upgrade
+
+    from ..schema import ADMIN_SCHEMA
+
     engine = create_db_engine(database_url, pool_size=1)
     try:
         server = check_server(engine)
-        result = init_schema(engine)
+        run_upgrade(ADMIN_SCHEMA, engine, lock_timeout_s=lock_timeout_s, error=DatabaseError, server=server)
     finally:
         engine.dispose()
-    where = redact_url(database_url)
-    if result.changed:
-        click.echo(f"created {len(result.created)} tables in {where} ({server}, schema version {result.version})")
-        if result.existing:
-            click.echo(f"kept {len(result.existing)} tables that were already there")
-    else:
-        click.echo(f"schema already up to date in {where} ({len(result.existing)} tables, schema version {result.version}); nothing changed")
+
+
+@db.command("init")
+@click.option("--url", default=None, help=URL_HELP)
+@click.option("--lock-timeout", "lock_timeout_s", type=float, default=300.0, show_default=True, help=LOCK_HELP)
+@click.pass_obj
+def init(state, url: str | None, lock_timeout_s: float) -> None:
+    """Create the admin schema; on an existing database, upgrade it or say it is current."""
+    _upgrade(_url(state, url), lock_timeout_s)
+
+
+@db.command("upgrade")
+@click.option("--url", default=None, help=URL_HELP)
+@click.option("--sql", "as_sql", is_flag=True, help="Print the DDL instead of running it (for DBAs); changes nothing.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="REVISION",
+    help="With --sql: the revision to start from instead of reading it from the database ('base': empty, '0.1.0': made by 0.1.0).",
+)
+@click.option("--lock-timeout", "lock_timeout_s", type=float, default=300.0, show_default=True, help=LOCK_HELP)
+@click.pass_obj
+def upgrade(state, url: str | None, as_sql: bool, start: str | None, lock_timeout_s: float) -> None:
+    """Bring the admin database to this shardcron's schema revision (safe on several nodes at once)."""
+    database_url = _url(state, url)
+    if start is not None and not as_sql:
+        raise DatabaseError("--from goes with --sql: a real upgrade reads the revision from the database")
+    if not as_sql:
+        _upgrade(database_url, lock_timeout_s)
+        return
+    from shardcron.executor.schema_versions.commands import print_upgrade_sql
+
+    from ..schema import ADMIN_SCHEMA
+
+    if start is None:
+        _refuse_missing_sqlite_file(database_url)
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        print_upgrade_sql(ADMIN_SCHEMA, engine, start, lambda: read_schema_status(engine), DatabaseError)
+    finally:
+        engine.dispose()
+
+
+@db.command("current")
+@click.option("--url", default=None, help=URL_HELP)
+@click.option("--check", is_flag=True, help="Exit with status 1 unless the schema is at this shardcron's revision.")
+@click.pass_obj
+def current(state, url: str | None, check: bool) -> None:
+    """Show the database's schema revision and whether it needs an upgrade."""
+    from shardcron.executor.schema_versions.commands import print_current
+
+    from ..schema import ADMIN_SCHEMA
+
+    database_url = _url(state, url)
+    _refuse_missing_sqlite_file(database_url)
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        status = read_schema_status(engine)
+    finally:
+        engine.dispose()
+    print_current(ADMIN_SCHEMA, status, redact_url(database_url), check=check, error=DatabaseError)
+
+
+@db.command("history")
+def history() -> None:
+    """List the admin schema's revisions, newest first."""
+    from shardcron.executor.schema_versions.commands import print_history
+
+    from ..schema import ADMIN_SCHEMA
+
+    print_history(ADMIN_SCHEMA)

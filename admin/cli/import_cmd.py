@@ -6,7 +6,7 @@ import click
 
 from shardcron.executor.clock import SYSTEM_CLOCK
 
-from ..db import Database, DatabaseError, check_server, init_schema, redact_url, schema_is_current
+from ..db import Database, check_server, redact_url, require_current_schema
 from ..migration.importer import Action, ImportPlan, apply_plan, plan_import
 from ..migration.xxljob_source import read_xxljob
 from ..scheduling.schedule import ScheduleError, validate_schedule
@@ -55,11 +55,7 @@ def import_xxljob(state, source_url: str, url: str | None, dry_run: bool, timezo
     database = Database(config.effective_database_url, pool_size=1)
     try:
         check_server(database.engine)
-        if not schema_is_current(database.engine):
-            if config.is_sqlite and not dry_run:
-                init_schema(database.engine)
-            else:
-                raise DatabaseError(f"database {redact_url(database.url)} has no shardcron schema yet: run `shardcron db init` first")
+        require_current_schema(database.engine, upgrade_in_place=config.is_sqlite and not dry_run)
         now_ms = SYSTEM_CLOCK.now_ms()
         click.echo(f"reading XXL-JOB {snapshot.schema} database {snapshot.url}: {len(snapshot.groups)} groups, {len(snapshot.jobs)} jobs")
         if dry_run:

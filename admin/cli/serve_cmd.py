@@ -10,23 +10,33 @@ import click
 from shardcron.executor.errors import ShardcronError
 from shardcron.executor.logfmt import configure_logging
 
-from ..db import Database, DatabaseError, check_server, init_schema, redact_url, schema_is_current
+from ..db import Database, check_server, redact_url, require_current_schema
 
 log = logging.getLogger("shardcron.admin")
 
 
 def prepare_database(config) -> Database:
-    """Open the database; on the embedded SQLite file, create the schema if it is missing.
+    """Open the database and make sure its schema is this code's.
 
-    On MySQL the schema is the operator's to create (`shardcron db init`), so several nodes
-    starting at once never race to create tables.
+    The embedded SQLite file is upgraded in place (one node, one transaction: a failed upgrade
+    leaves the file as it was). On MySQL the schema is the operator's to upgrade (`shardcron db
+    upgrade`, once, before the new version starts); a node refuses to start on a schema older or
+    newer than itself, in one line naming the command to run.
     """
     database = Database(config.effective_database_url)
     check_server(database.engine)
-    if config.is_sqlite:
-        init_schema(database.engine)
-    elif not schema_is_current(database.engine):
-        raise DatabaseError(f"database {redact_url(config.effective_database_url)} has no shardcron schema yet: run `shardcron db init` first")
+    result = require_current_schema(database.engine, upgrade_in_place=config.is_sqlite)
+    if result is not None and result.changed:
+        from shardcron.executor.schema_versions.messages import describe_upgrade
+        from shardcron.executor.schema_versions.status import SchemaState
+
+        from ..schema import ADMIN_SCHEMA
+
+        # An upgrade of existing data is logged (a new file is not news). Logged, not printed:
+        # commands such as `user token` print only what a script captures.
+        if result.before.state is not SchemaState.EMPTY:
+            for line in describe_upgrade(ADMIN_SCHEMA, result, redact_url(config.effective_database_url)):
+                log.info(line)
     return database
 
 
@@ -41,6 +51,7 @@ def admin(state, bind: str | None, database_url: str | None, no_scheduler: bool)
 
     from .. import admin_context, create_app
     from ..scheduling.runner import SchedulerRunner
+    from ..services.setup_code import ensure_setup_code, setup_code_path, setup_link
 
     config = state.config(bind=bind, database_url=database_url)
     configure_logging(config.log_level, config.log_format)
@@ -53,6 +64,10 @@ def admin(state, bind: str | None, database_url: str | None, no_scheduler: bool)
         raise ShardcronError(f"cannot listen on {config.bind}: {exc.strerror}") from None
     runner = None if no_scheduler else SchedulerRunner(admin_context(app))
     click.echo(f"shardcron admin on http://{config.bind}/ (database {redact_url(config.effective_database_url)})")
+    code = ensure_setup_code(database, config.instance_dir)
+    if code is not None:
+        click.echo(f"no user yet: create the first admin at {setup_link(config.console_url, code)}")
+        click.echo(f"(the one-time setup code is also in {setup_code_path(config.instance_dir)}; or run `shardcron user create NAME --admin`)")
     if runner is not None:
         click.echo(f"scheduler {runner.node_id} running in this process")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops as cleanly as Ctrl-C

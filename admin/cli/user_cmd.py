@@ -14,6 +14,7 @@ from ..models import ExecutorGroup, User
 from ..services import users
 from ..services.actor import SYSTEM_ACTOR
 from ..services.errors import ServiceError
+from ..services.setup_code import remove_setup_code_file
 from .serve_cmd import prepare_database
 
 
@@ -55,6 +56,7 @@ def create(state, username: str, is_admin: bool, groups: tuple[str, ...], passwo
             view = users.create_user(session, SYSTEM_ACTOR, username, password, role, group_ids, now_ms=SYSTEM_CLOCK.now_ms())
     finally:
         database.dispose()
+    remove_setup_code_file(config.instance_dir)  # the setup code died with the first user
     granted = f", groups {', '.join(groups)}" if groups else ""
     click.echo(f"created user {view.username} (id {view.id}, role {view.role.value}{granted})")
 

@@ -40,7 +40,8 @@ def demo_jobs(webhook_url: str) -> list[tuple[dict, bool, bool]]:
         (
             {"name": "retry-task drainer", "handler": DRAINER_HANDLER, "param": "budget_s=3 batch=100 concurrency=4",
              "schedule_type": "FIX_RATE", "schedule_conf": "5", "route_strategy": "SHARDING_BROADCAST",
-             "block_strategy": "DISCARD_LATER"},
+             # A second drain of a shard does no harm (each row is claimed under a lease): send it again.
+             "block_strategy": "DISCARD_LATER", "delivery": "AT_LEAST_ONCE"},
             True, False,
         ),
         (

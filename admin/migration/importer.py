@@ -19,9 +19,12 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shardcron.admin.enums import UserRole
 from shardcron.admin.models import ExecutorGroup, Job
-
+from shardcron.admin.services.actor import Actor
+from shardcron.admin.services.glue_versions import record_version
 from shardcron.admin.services.job_form import MAX_CHILD_JOBS
+from shardcron.executor.protocol import GlueType
 
 from .xxljob_convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
 from .xxljob_source import XxlSnapshot
@@ -180,6 +183,10 @@ def _plan_children(plan: ImportPlan) -> None:
         draft.child_xxl_ids = kept
 
 
+#: The author of the first kept version of an imported script job.
+IMPORT_ACTOR = Actor(user_id=None, username="import-xxljob", role=UserRole.ADMIN)
+
+
 def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
     """Create the plan's new groups and jobs in `session`'s transaction; fills in their new ids."""
     for group in plan.groups:
@@ -222,3 +229,7 @@ def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
             text = ",".join(children)
         row.child_job_ids = text
     session.flush()
+    for job, row in created:
+        if row.glue_type != GlueType.BEAN.value:
+            # Its script as XXL-JOB last saved it is the first version shardcron keeps.
+            record_version(session, IMPORT_ACTOR, row, job.draft.glue_remark or "imported from XXL-JOB", now_ms=row.glue_updated_at_ms or now_ms)

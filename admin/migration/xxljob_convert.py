@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shardcron.admin.enums import AddressType, MisfireStrategy, RouteStrategy, ScheduleType
+from shardcron.admin.enums import AddressType, Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 from shardcron.admin.scheduling.schedule import ScheduleError, next_fire_at_ms, validate_schedule
 from shardcron.admin.services.groups import APP_NAME_RE
 from shardcron.admin.services.job_form import EMAIL_RE, MAX_RETRY_COUNT, MAX_TIMEOUT_S
@@ -41,6 +41,7 @@ MAX_NAME_CHARS = 128
 MAX_AUTHOR_CHARS = 64
 MAX_EMAILS_CHARS = 512
 MAX_CHILD_IDS_CHARS = 512
+MAX_GLUE_REMARK_CHARS = 128  # services.glue_versions.MAX_REMARK_CHARS
 #: Script types the shardcron executor runs itself (when glue_enabled); the others are carried
 #: over for XXL-JOB executors (Java xxl-job-core) that run them.
 SHARDCRON_GLUE_TYPES = frozenset({GlueType.BEAN, GlueType.GLUE_SHELL, GlueType.GLUE_PYTHON})
@@ -86,6 +87,8 @@ class JobDraft:
     values: dict[str, Any]
     child_xxl_ids: list[int]
     issues: list[Issue] = field(default_factory=list)
+    #: Kept as the remark of a script job's first version.
+    glue_remark: str = ""
 
     @property
     def subject(self) -> str:
@@ -254,8 +257,11 @@ def convert_job(job: XxlJob, *, timezone: str, now_ms: int, stop_all: bool = Fal
     if glue_type is GlueType.BEAN and not handler:
         issues.append(Issue(subject, "executor_handler", _shown(job.handler), "a BEAN job needs a handler; imported stopped"))
         keep_stopped = True
-    if (job.glue_remark or "").strip():
-        issues.append(Issue(subject, "glue_remark", _shown(job.glue_remark), "not kept (shardcron keeps no GLUE version notes)"))
+    # The remark becomes the note of the script's first kept version (one line, at most 128 characters).
+    glue_remark = " ".join((job.glue_remark or "").split()) if glue_type is not GlueType.BEAN else ""
+    if len(glue_remark) > MAX_GLUE_REMARK_CHARS:
+        issues.append(Issue(subject, "glue_remark", _shown(job.glue_remark), f"longer than {MAX_GLUE_REMARK_CHARS} characters; shortened"))
+        glue_remark = glue_remark[:MAX_GLUE_REMARK_CHARS]
 
     enabled = job.trigger_status == 1 and not keep_stopped and not stop_all
     if job.trigger_status == 1 and schedule_type is ScheduleType.NONE and not keep_stopped:
@@ -273,6 +279,8 @@ def convert_job(job: XxlJob, *, timezone: str, now_ms: int, stop_all: bool = Fal
         "schedule_conf": conf,
         "timezone": timezone,
         "misfire_strategy": misfire,
+        # XXL-JOB has no such setting: imported jobs get shardcron's default, at most once.
+        "delivery": Delivery.AT_MOST_ONCE,
         "route_strategy": route,
         "handler": handler,
         "param": job.param if job.param not in (None, "") else None,
@@ -288,4 +296,4 @@ def convert_job(job: XxlJob, *, timezone: str, now_ms: int, stop_all: bool = Fal
         "next_fire_at_ms": next_fire,
         "last_fire_at_ms": 0,
     }
-    return JobDraft(job, values, _child_ids(job.child_jobid, subject, issues), issues)
+    return JobDraft(job, values, _child_ids(job.child_jobid, subject, issues), issues, glue_remark)

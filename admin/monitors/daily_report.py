@@ -4,6 +4,13 @@ runs are running (PENDING or RUNNING), succeeded and failed, by trigger time.
 Days are calendar days in the admin's `default_timezone`. Every minute the rows of today and
 yesterday are recomputed from the run log and upserted (yesterday too, so that runs finishing
 after midnight are counted); a group whose runs of that day are gone is set to zero.
+
+UNKNOWN runs (delivery not confirmed after a scheduler failure) are in none of the three counts:
+they are neither running nor known to have succeeded or failed — counting them as failed would
+call runs failures that may well have run, and the executor may still report their result
+(then the next recompute counts them where they finished). The dashboard counts them live from
+the run log (services/dashboard.py), which their status index makes cheap, so the table keeps
+its columns.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from ..models import DailyReport, RunLog
 from ..upserts import upsert
 from .lease import Lease, LeaseHolder
 
+#: Where each status is counted; a status missing here (UNKNOWN) is counted in no column.
 _COUNT_COLUMN = {
     RunStatus.PENDING: "running_count",
     RunStatus.RUNNING: "running_count",
@@ -66,7 +74,9 @@ class DailyReportMonitor(LeaseHolder):
                 .group_by(RunLog.group_id, RunLog.status)
             ).all()
             for group_id, status, count in rows:
-                counts.setdefault(group_id, _zero())[_COUNT_COLUMN[status]] += count
+                column = _COUNT_COLUMN.get(status)
+                if column is not None:
+                    counts.setdefault(group_id, _zero())[column] += count
             for group_id in session.scalars(sa.select(DailyReport.group_id).where(DailyReport.day == day)):
                 counts.setdefault(group_id, _zero())  # its runs are gone (retention): back to zero
             for group_id, values in counts.items():

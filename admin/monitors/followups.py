@@ -4,6 +4,9 @@ For each such run, in one transaction per batch:
   * FAILED with retries left -> a RETRY fire at `failed_at + backoff`, for the failed shard only
     when the job is a sharding broadcast (contracts §2);
   * FAILED with no retry left -> one alarm row per configured channel (e-mail, webhook);
+  * UNKNOWN (whether the executor got the /run cannot be known; the job delivers at most once)
+    -> one alarm row per channel, and never a retry: a retry would run the job again when it may
+    have run already;
   * SUCCESS -> a PARENT fire of each child job;
 then the run's follow-up is DONE. Every write is keyed (`uq_fire_once`, `uq_alarm_run_channel`)
 and every time in it is derived from the run, not from the clock, so two scheduler nodes doing
@@ -44,7 +47,7 @@ def parse_child_job_ids(text: str | None) -> list[int]:
     ids: list[int] = []
     for part in (text or "").split(","):
         part = part.strip()
-        if part.isdigit() and int(part) not in ids:
+        if part.isascii() and part.isdigit() and int(part) not in ids:
             ids.append(int(part))
     return ids
 
@@ -108,7 +111,10 @@ class FollowupMonitor(LeaseHolder):
             runs = list(
                 session.scalars(
                     sa.select(RunLog)
-                    .where(RunLog.followup_status == FollowupStatus.PENDING, RunLog.status.in_([RunStatus.SUCCESS, RunStatus.FAILED]))
+                    .where(
+                        RunLog.followup_status == FollowupStatus.PENDING,
+                        RunLog.status.in_([RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.UNKNOWN]),
+                    )
                     .order_by(RunLog.id)
                     .limit(BATCH)
                 )
@@ -125,7 +131,9 @@ class FollowupMonitor(LeaseHolder):
                 if job is None:
                     continue  # the job was deleted: nothing to retry, fire or alarm about
                 finished_at_ms = run.handle_at_ms or run.trigger_at_ms
-                if run.status == RunStatus.FAILED:
+                if run.status == RunStatus.UNKNOWN:
+                    alarms.extend(alarm_rows(job, run.id, now_ms))
+                elif run.status == RunStatus.FAILED:
                     if run.retry_remaining > 0:
                         broadcast = job.route_strategy == RouteStrategy.SHARDING_BROADCAST
                         fires.append(

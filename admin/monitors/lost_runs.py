@@ -13,10 +13,15 @@
     longer fails the run. The wait covers a result still on its way (executors re-send spooled
     results every 10-30 s); a busy answer (any run of the job) counts as still running.
   * PENDING, never acknowledged: the scheduler wrote the row but no answer of `/run` was ever
-    recorded (the scheduler died mid-dispatch); after `lost_run_after_s` (far above the
-    dispatcher's call timeout) the run is FAILED "lost: trigger never acknowledged".
+    recorded; after `lost_run_after_s` (far above the dispatcher's call timeout) the run is
+    FAILED "lost: trigger never acknowledged" — unless its fire is still CLAIMED: then a
+    scheduler lease term holds it (or will adopt it from an ended term) and sends or settles it
+    with the executor; failing it here would start a retry of a run that may yet be sent, or
+    may have run. Only PENDING runs whose fire is DONE, PENDING or gone are lost.
+  * UNKNOWN runs are left alone: the scheduler gave up on knowing whether they were delivered,
+    their alarm went out, and only a result from the executor finishes them.
 
-Both updates are guarded by status: a result that arrives first wins.
+Every update is guarded by status: a result that arrives first wins.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from ..db import Database
-from ..enums import AddressType, FollowupStatus, RunStatus
-from ..models import ExecutorGroup, RunLog
+from ..enums import AddressType, FireStatus, FollowupStatus, RunStatus
+from ..models import ExecutorGroup, Fire, RunLog
 from ..scheduling.executor_client import ExecutorClient
 from ..scheduling.registry_view import live_addresses
 from .lease import Lease, LeaseHolder
@@ -59,13 +64,31 @@ class LostRuns(LeaseHolder):
 
     def _fail_unacknowledged(self, now_ms: int) -> None:
         msg = f"lost: trigger never acknowledged within {self.lost_after_ms // 1000} s (the scheduler stopped while dispatching it)"
-        with self.db.session() as session:
-            failed = session.execute(
-                sa.update(RunLog)
-                .where(RunLog.status == RunStatus.PENDING, RunLog.trigger_at_ms < now_ms - self.lost_after_ms)
-                .values(status=RunStatus.FAILED, handle_code=LOST_CODE, handle_msg=msg, handle_at_ms=now_ms,
-                        followup_status=FollowupStatus.PENDING)
-            ).rowcount
+        held = sa.exists().where(Fire.id == RunLog.fire_id, Fire.status == FireStatus.CLAIMED)
+        failed = 0
+        while True:
+            with self.db.session() as session:
+                # A plain read first, then an UPDATE of those rows only: an UPDATE ... WHERE NOT
+                # EXISTS (sc_fire ...) would share-lock the fire rows it reads (InnoDB, repeatable
+                # read), in the way of the fire loop's claims. The status guard keeps it exact: a
+                # fire goes DONE only once its rows are answered.
+                ids = list(
+                    session.scalars(
+                        sa.select(RunLog.id)
+                        .where(RunLog.status == RunStatus.PENDING, RunLog.trigger_at_ms < now_ms - self.lost_after_ms, ~held)
+                        .order_by(RunLog.id)
+                        .limit(BATCH)
+                    )
+                )
+                if ids:
+                    failed += session.execute(
+                        sa.update(RunLog)
+                        .where(RunLog.id.in_(ids), RunLog.status == RunStatus.PENDING)
+                        .values(status=RunStatus.FAILED, handle_code=LOST_CODE, handle_msg=msg, handle_at_ms=now_ms,
+                                followup_status=FollowupStatus.PENDING)
+                    ).rowcount
+            if len(ids) < BATCH:
+                break
         if failed:
             log.warning("failed %d run(s) whose trigger was never acknowledged", failed)
 

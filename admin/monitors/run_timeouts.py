@@ -6,7 +6,9 @@ The executor enforces the timeout itself and reports 502; this is the backstop f
 that cannot (an XXL-JOB handler swallowing the interrupt, a lost callback). The clock starts at
 the trigger, so time spent queued behind a SERIAL_EXECUTION run counts. The kill is sent only to
 a live executor of the job's group, and only when no newer run of the job is running there (a
-kill stops the job's worker on that executor, whatever it runs). HTTP happens after the commit.
+kill stops the job's worker on that executor, whatever it runs); a newer UNKNOWN run counts as
+possibly running. UNKNOWN runs are not timed out: failing one would start a retry of a run that
+may have run, and its alarm went out already. HTTP happens after the commit.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class RunTimeouts(LeaseHolder):
         newer = session.execute(
             sa.select(RunLog.id)
             .where(RunLog.job_id == row.job_id, RunLog.executor_address == row.executor_address, RunLog.id > row.id,
-                   RunLog.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
+                   RunLog.status.in_([RunStatus.PENDING, RunStatus.RUNNING, RunStatus.UNKNOWN]))
             .limit(1)
         ).first()
         return newer is None

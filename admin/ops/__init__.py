@@ -2,7 +2,8 @@
 
 Both are for machines (load balancers, Kubernetes probes, Prometheus): they answer without a
 session. `/readyz` says only which check failed, never a password or an address; `/metrics`
-requires `Authorization: Bearer <metrics_token>` when that setting is set.
+requires `Authorization: Bearer <metrics token>`: the `metrics_token` setting, else one generated
+into instance_dir/metrics_token; only `metrics_open = true` serves it without one.
 """
 
 from .endpoints import blueprint

@@ -6,6 +6,7 @@ import hmac
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ..config import metrics_token
 from ..metrics import CONTENT_TYPE, render_metrics
 from .readiness import check_readiness
 
@@ -25,10 +26,10 @@ def readyz():
 
 @blueprint.get("/metrics")
 def metrics():
-    token = _ctx().config.metrics_token
-    if token:
+    token = metrics_token(_ctx().config)
+    if token is not None:
         given = request.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-            return Response("metrics need Authorization: Bearer <metrics_token>\n", 401, {"WWW-Authenticate": "Bearer", "Content-Type": "text/plain"})
+            return Response("metrics need Authorization: Bearer <metrics_token> (the setting, or instance_dir/metrics_token)\n", 401, {"WWW-Authenticate": "Bearer", "Content-Type": "text/plain"})
     return Response(render_metrics(_ctx()), 200, {"Content-Type": CONTENT_TYPE})

@@ -1,8 +1,8 @@
 """A small HTTP endpoint for `shardcron scheduler` processes, which serve no web app:
 `GET /healthz` and `GET /metrics` (the fire loop's counters live in the scheduler process).
 
-Started only when `scheduler_metrics_bind` is set; `/metrics` takes the same optional Bearer
-`metrics_token` as the web's.
+Started only when `scheduler_metrics_bind` is set; `/metrics` takes the same Bearer token as the
+web's (`metrics_token`, or the one generated into instance_dir; none with `metrics_open`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from prometheus_client import generate_latest
 
 from shardcron.executor.errors import ShardcronError
 
-from ..config import Config
+from ..config import Config, metrics_token
 from ..metrics import CONTENT_TYPE, REGISTRY
 
 log = logging.getLogger("shardcron.admin.ops")
 
 
 def scheduler_wsgi_app(config: Config, alive: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
-    token = config.metrics_token.encode() if config.metrics_token else None
+    required = metrics_token(config)
+    token = required.encode() if required is not None else None
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

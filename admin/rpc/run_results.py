@@ -4,6 +4,9 @@ One transaction per batch: one read of the batch's rows (and their jobs' child l
 executemany UPDATE guarded by status, so a run's status only moves forward and a second result
 for a finished run changes nothing (idempotent per logId). Nothing slow happens here: retries,
 child fires and alarms are the follow-up monitor's work, marked by `followup_status = PENDING`.
+
+An UNKNOWN run (the scheduler could not confirm the executor got it) takes results and progress
+like a PENDING or RUNNING one: if the executor did run it, what it reports is what happened.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from ..enums import FollowupStatus, RunStatus
 from ..models import Job, RunLog
 
 _RUNS = RunLog.__table__
-_UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+#: Statuses a reported result or progress still applies to.
+_UNFINISHED = (RunStatus.PENDING.value, RunStatus.RUNNING.value, RunStatus.UNKNOWN.value)
 
 
 def _unfinished() -> sa.ColumnElement[bool]:
@@ -138,7 +142,8 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
 
 
 def apply_progress(session: Session, reports: Sequence[ProgressParam], now_ms: int) -> BatchOutcome:
-    """Latest progress of running runs; reports for finished runs are ignored (the result won)."""
+    """Latest progress of unfinished runs (an UNKNOWN run stays UNKNOWN until its result comes);
+    reports for finished runs are ignored (the result won)."""
     outcome = BatchOutcome()
     if not reports:
         return outcome

@@ -68,6 +68,9 @@ def _handle(parse: Callable[[Any], Any], apply: Callable[[Any, Any, int], str | 
         reason = describe_db_error(exc, ctx.db.engine.url)
         log.error("%s not applied: %s", request.path, reason)
         return _answer(Envelope.failure(f"admin database unavailable, try again: {reason}"))
+    except Exception:  # noqa: BLE001  (a peer is answered in the protocol's shape, never a bare 500)
+        log.exception("%s failed", request.path)
+        return _answer(Envelope.failure(f"admin error in {request.path}; the admin's log has the details"))
     return _answer(Envelope.success(msg=msg))
 
 

@@ -7,10 +7,19 @@ time, one entry per fire time. A timer thread sleeps until the earliest is due (
 with a millisecond deadline, not a 1 s ring) and hands the due sends to the `Multiplexer`
 (multiplex.py): one thread, every call on its own non-blocking keep-alive connection, at most
 `per_address` calls in flight per executor and `workers` in all, so a slow or dead executor
-ties up only its own share and never delays other executors' fires. FAILOVER/BUSYOVER probes
-and executors named by host name go through a `KeyedPool` of worker threads with the same
-bounds, on the pooled blocking `ExecutorClient`. Answers go to a recorder thread that writes
+ties up only its own share and never delays other executors' fires. FAILOVER/BUSYOVER probes,
+executors named by host name and settlements go through a `KeyedPool` of worker threads with the
+same bounds, on the pooled blocking `ExecutorClient`. Answers go to a recorder thread that writes
 them in batches (one transaction per batch).
+
+Every send carries the lease term it was claimed under (node_lease) and goes out only if the
+term still holds at the instant before its first byte is written; a send that may not go out is
+dropped, and when a term ends every send of it still queued is dropped with it (its fires are
+adopted and settled by whichever node takes the term over). A send whose outcome is unknown
+(adopted from an ended term that may have sent it, or a call that timed out or was cut after
+its request went out) is settled first (settle.py): the executor is asked about the logId, and
+it is sent again only if the executor never got it — or, when the executor cannot tell, if the
+job's delivery is AT_LEAST_ONCE; an AT_MOST_ONCE run is recorded UNKNOWN instead.
 
 With `workers=0` nothing runs in the background: `send_due(now_ms)` sends and records in the
 caller's thread (tests drive it with a fake clock).
@@ -23,34 +32,31 @@ import itertools
 import logging
 import queue
 import threading
-from collections import Counter, deque
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 
 from sqlalchemy.orm import Session
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
-from shardcron.executor.dispatcher import REPEAT_TRIGGER
 from shardcron.executor.protocol import Envelope
 
 from ..enums import RouteStrategy
-from ..metrics import TriggerFailure, record_fire, record_trigger_failure, record_trigger_lag
-
+from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_trigger_failure, record_trigger_lag
 from .executor_client import ExecutorClient
 from .fire_store import ClaimedFire
+from .keyed_pool import KeyedPool
 from .multiplex import Call, Multiplexer, handles
+from .node_lease import LeaseTerm
 from .routing import RouteState, route_busyover, route_failover
 from .run_store import Answer, Prepared, RunStore, Send
+from .settle import SETTLE_ROUNDS, is_repeat_refusal, outcome_stands, settle_send
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
-#: The part of the executor's refusal of a logId it already accepted (the adopter's re-send).
-REPEAT_MARK = REPEAT_TRIGGER.split("{", 1)[0]
 #: The longest the timer thread sleeps without looking at its heap again.
 MAX_TIMER_WAIT_S = 0.5
 #: How long the recorder keeps collecting answers after the first one of a batch, and the most
-#: answers one batch records. A fire stays CLAIMED under its lease (seconds) until recorded, so
-#: a fraction of a second here costs nothing but saves a transaction per handful of answers.
+#: answers one batch records. A fire stays CLAIMED under its lease term until recorded, so a
+#: fraction of a second here costs nothing but saves a transaction per handful of answers.
 RECORD_LINGER_S = 0.2
 RECORD_BATCH = 2000
 
@@ -62,51 +68,6 @@ def failure_reason(msg: str) -> TriggerFailure:
     if msg.startswith("address override"):
         return TriggerFailure.ADDRESS_NOT_LIVE
     return TriggerFailure.ERROR
-
-
-def _event(send: Send) -> dict:
-    """What a log line about `send` says of it."""
-    return {"job_id": send.job_id, "log_id": send.run_id, "shard": f"{send.shard_index}/{send.shard_total}", "fire_id": send.fire_id}
-
-
-class KeyedPool:
-    """Runs tasks on at most `workers` threads, at most `per_key` of them for one key at a time;
-    a key's further tasks wait in its own FIFO queue, not in front of other keys' tasks."""
-
-    def __init__(self, workers: int, per_key: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shardcron-dispatch")
-        self._per_key = per_key
-        self._lock = threading.Lock()
-        self._active: Counter[str] = Counter()
-        self._waiting: dict[str, deque[Callable[[], None]]] = {}
-
-    def submit(self, key: str, task: Callable[[], None]) -> None:
-        with self._lock:
-            if self._active[key] >= self._per_key:
-                self._waiting.setdefault(key, deque()).append(task)
-                return
-            self._active[key] += 1
-        self._executor.submit(self._drain, key, task)
-
-    def _drain(self, key: str, task: Callable[[], None] | None) -> None:
-        while task is not None:
-            try:
-                task()
-            except Exception:  # a task must never take a worker down with it
-                log.exception("dispatch task failed")
-            with self._lock:
-                waiting = self._waiting.get(key)
-                if waiting:
-                    task = waiting.popleft()
-                else:
-                    self._waiting.pop(key, None)
-                    self._active[key] -= 1
-                    if not self._active[key]:
-                        del self._active[key]
-                    task = None
-
-    def shutdown(self, wait: bool = True) -> None:
-        self._executor.shutdown(wait=wait, cancel_futures=True)
 
 
 class Dispatcher:
@@ -127,27 +88,33 @@ class Dispatcher:
         self.inline = workers == 0
         per_address = per_address or max(1, workers // 4)
         self._pool = None if self.inline else KeyedPool(workers, per_address)
-        self._sender = None if self.inline else Multiplexer(client, self._multiplexed_answer, per_address=per_address, total=workers)
+        self._sender = (
+            None if self.inline
+            else Multiplexer(client, self._multiplexed_answer, per_address=per_address, total=workers, on_dropped=self._multiplexed_drop)
+        )
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._heap: list[tuple[int, int, list[Send]]] = []  # (fire time, seq, its sends)
         self._seq = itertools.count()
         self._held: set[int] = set()  # fires prepared here and not yet finished
         self._outstanding: dict[int, int] = {}  # fire id -> sends not yet answered
+        self._fires_of: dict[str, set[int]] = {}  # lease term owner -> its fires held here
         self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
-        self._unrecorded = 0  # sends handed out whose answer is not yet written
+        self._unrecorded = 0  # sends handed out whose answer is not yet written (or dropped)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ fire loop side
 
-    def prepare_claimed(self, session: Session, fires: list[ClaimedFire], now_ms: int) -> Prepared:
-        """Write the run rows of fires claimed in `session`'s transaction (the fire loop's tick:
-        claims and run rows commit together, or neither does). Fires already prepared here are
-        left out."""
+    def prepare_claimed(self, session: Session, fires: list[ClaimedFire], now_ms: int, term: LeaseTerm) -> Prepared:
+        """Write the run rows of fires claimed under `term` in `session`'s transaction (the fire
+        loop's tick: claims and run rows commit together, or neither does). Fires already
+        prepared here are left out."""
         with self._lock:
             fresh = [f for f in fires if f.id not in self._held]
-        return self.runs.prepare_in(session, fresh, now_ms, self.route_state)
+        prepared = self.runs.prepare_in(session, fresh, now_ms, self.route_state, term)
+        prepared.term = term
+        return prepared
 
     def accept(self, prepared: Prepared) -> int:
         """Queue the sends of prepared fires (after their transaction committed); returns how many."""
@@ -159,6 +126,10 @@ class Dispatcher:
                 "trigger failed",
                 extra={"job_id": fire.job_id, "log_id": run_id, "shard": shard, "fire_id": fire.id, "trigger_type": str(fire.trigger_type), "reason": reason},
             )
+        if not prepared.sends:
+            return 0
+        term = prepared.term
+        assert term is not None
         per_fire = Counter(s.fire_id for s in prepared.sends)
         # One heap entry per fire time: a backlog or a busy second is one entry, not thousands.
         by_time: dict[int, list[Send]] = {}
@@ -169,6 +140,9 @@ class Dispatcher:
             else:
                 at.append(send)
         with self._lock:
+            if term.over:
+                return 0  # it ended while the claim committed: its fires are adopted and settled
+            self._fires_of.setdefault(term.owner, set()).update(per_fire)
             for fire_id, count in per_fire.items():
                 self._held.add(fire_id)
                 self._outstanding[fire_id] = count
@@ -187,6 +161,51 @@ class Dispatcher:
         with self._lock:
             return self._heap[0][0] if self._heap else None
 
+    # ------------------------------------------------------------------ lease terms
+
+    def term_ended(self, term: LeaseTerm) -> None:
+        """`term` may send nothing any more: drop its queued sends and forget its fires (their
+        answers still in flight are recorded while its lease row exists; the adopter settles the
+        rest)."""
+        with self._lock:
+            fires = self._fires_of.pop(term.owner, set())
+            kept: list[tuple[int, int, list[Send]]] = []
+            dropped = 0
+            for at, seq, sends in self._heap:
+                left = [s for s in sends if s.term is not term]
+                dropped += len(sends) - len(left)
+                if left:
+                    kept.append((at, seq, left))
+            heapq.heapify(kept)
+            self._heap = kept
+            self._forget(fires)
+            self._unrecorded -= dropped
+            self._changed.notify_all()
+        if dropped:
+            record_fence_drops(dropped)
+        log.warning(
+            "lease term ended: %d queued send(s) of %d fire(s) dropped; the fires are adopted and settled", dropped, len(fires),
+            extra={"owner": term.owner},
+        )
+
+    def _forget(self, fires: set[int]) -> None:
+        """(Lock held.) These fires are no longer this node's to finish."""
+        self._held.difference_update(fires)
+        for fire_id in fires:
+            self._outstanding.pop(fire_id, None)
+
+    def _dropped(self, send: Send) -> None:
+        """`send` may not go out (its term no longer holds): nothing of it was sent."""
+        with self._lock:
+            fires = self._fires_of.get(send.term.owner)
+            if fires is not None and send.fire_id in fires:
+                fires.discard(send.fire_id)
+                self._forget({send.fire_id})
+            self._unrecorded -= 1
+            self._changed.notify_all()
+        record_fence_drops(1)
+        log.warning("run not sent: its lease term no longer holds", extra={**send.log_fields(), "owner": send.term.owner})
+
     # ------------------------------------------------------------------ sending
 
     def send_due(self, now_ms: int) -> int:
@@ -197,46 +216,90 @@ class Dispatcher:
                 due += heapq.heappop(self._heap)[2]
         if self._pool is None:
             for send in due:
-                self._answers.put(self._execute(send))
+                self._deliver(self._execute(send))
             self.record_answers()
             return len(due)
         calls: list[Call] = []
         for send in due:
-            if send.probe or not handles(send.address):
-                key = send.address or f"probe:{send.job_id}"
-                self._pool.submit(key, lambda send=send: self._answers.put(self._execute(send)))
+            if send.probe or send.settle or not handles(send.address):
+                self._submit_blocking(send)
             else:
                 lag_ms = self._sending(send)
-                calls.append(Call(send.address, "run", send.body, (send, lag_ms)))
+                calls.append(Call(send.address, "run", send.body, (send, lag_ms), send.term, send.fire_at_ms))
         if calls:
             assert self._sender is not None
             self._sender.submit(calls)
         return len(due)
 
-    def _execute(self, send: Send) -> Answer:
-        """Route (a probe) and send in this thread, blocking."""
+    def _submit_blocking(self, send: Send) -> None:
+        assert self._pool is not None
+        key = send.address or f"probe:{send.job_id}"
+        self._pool.submit(key, lambda: self._deliver(self._execute(send)))
+
+    def _deliver(self, answer: Answer | None) -> None:
+        if answer is not None:
+            self._answers.put(answer)
+
+    def _execute(self, send: Send) -> Answer | None:
+        """Settle, route (a probe) and send in this thread, blocking. None: dropped unsent."""
+        if send.settle:
+            send.settle = False
+            send.asked += 1
+            answer, resend = settle_send(self.client, send)
+            if not resend:
+                return answer
         address, trace = send.address, send.trace
         if send.probe:
             if not send.candidates:
                 record_trigger_failure(TriggerFailure.NO_LIVE_EXECUTOR)
-                log.warning("trigger failed", extra={**_event(send), "reason": "no live executor in the job's group"})
-                return Answer(send.fire_id, send.run_id, False, "no live executor in the job's group", None)
+                log.warning("trigger failed", extra={**send.log_fields(), "reason": "no live executor in the job's group"})
+                return self._answer(send, False, "no live executor in the job's group")
             if send.strategy == RouteStrategy.BUSYOVER:
                 route = route_busyover(send.candidates, send.job_id, self.client)
             else:
                 route = route_failover(send.candidates, self.client)
             if route.address is None:
                 record_trigger_failure(TriggerFailure.EXECUTOR_REFUSED)
-                log.warning("trigger failed", extra={**_event(send), "reason": route.trace})
-                return Answer(send.fire_id, send.run_id, False, route.trace, None)
+                log.warning("trigger failed", extra={**send.log_fields(), "reason": route.trace})
+                return self._answer(send, False, route.trace)
             address, trace = route.address, route.trace
         assert address is not None
+        if not send.term.holds(send.fire_at_ms):
+            self._dropped(send)
+            return None
         lag_ms = self._sending(send)
-        return self._answered(send, address, trace, lag_ms, self.client.run_encoded(address, send.body))
+        envelope, unsure = self.client.run_once(address, send.body)
+        if unsure:
+            return self._unsure(send, address, envelope)
+        return self._answered(send, address, trace, lag_ms, envelope)
 
-    def _multiplexed_answer(self, token: object, answer: Envelope) -> None:
+    def _multiplexed_answer(self, token: object, answer: Envelope, unsure: bool) -> None:
         send, lag_ms = token  # type: ignore[misc]
+        if unsure:
+            self._deliver(self._unsure(send, send.address, answer))
+            return
         self._answers.put(self._answered(send, send.address, send.trace, lag_ms, answer))
+
+    def _multiplexed_drop(self, token: object) -> None:
+        send, _ = token  # type: ignore[misc]
+        self._dropped(send)
+
+    def _unsure(self, send: Send, address: str, answer: Envelope) -> Answer | None:
+        """A `/run` went out whole but its answer did not come back: settle it before anything
+        else (on a worker thread; inline: now)."""
+        if send.probe:
+            send.address, send.probe, send.candidates = address, False, ()
+        if send.asked >= SETTLE_ROUNDS:  # asked before, sent again, and again no answer: it stands
+            return outcome_stands(send, address, answer.msg)
+        log.warning("run outcome unknown; asking the executor", extra={**send.log_fields(), "address": address, "reason": answer.msg})
+        send.settle = True
+        if self._pool is None:
+            return self._execute(send)
+        self._submit_blocking(send)
+        return None
+
+    def _answer(self, send: Send, accepted: bool, msg: str, address: str | None = None) -> Answer:
+        return Answer(send.fire_id, send.run_id, accepted, msg, address, send.term.owner)
 
     def _sending(self, send: Send) -> int:
         lag_ms = self.clock.now_ms() - send.fire_at_ms
@@ -247,20 +310,20 @@ class Dispatcher:
         """The executor's answer to `send` (made to `address`) as the Answer the recorder writes;
         metrics and the log line."""
         msg = answer.msg or ""
-        accepted = answer.ok or msg.startswith(REPEAT_MARK)
+        accepted = answer.ok or is_repeat_refusal(msg)
         if accepted:
             if log.isEnabledFor(logging.INFO):
-                log.info("run sent", extra={**_event(send), "address": address, "lag_ms": lag_ms})
+                log.info("run sent", extra={**send.log_fields(), "address": address, "lag_ms": lag_ms})
         else:
             # ExecutorClient words every transport failure as "executor <address> ..."
             transport = msg.startswith(f"executor {address} ")
             record_trigger_failure(TriggerFailure.TRANSPORT if transport else TriggerFailure.EXECUTOR_REFUSED)
-            log.warning("run refused" if not transport else "run not delivered", extra={**_event(send), "address": address, "lag_ms": lag_ms, "reason": msg})
+            log.warning("run refused" if not transport else "run not delivered", extra={**send.log_fields(), "address": address, "lag_ms": lag_ms, "reason": msg})
         if accepted and not trace:
             msg = ""  # "accepted, logId:N" says nothing the row's status does not
         elif trace:
             msg = f"{trace}; run: {msg}" if msg else trace
-        return Answer(send.fire_id, send.run_id, accepted, msg, address if send.probe else None)
+        return Answer(send.fire_id, send.run_id, accepted, msg, address if send.probe else None, send.term.owner)
 
     # ------------------------------------------------------------------ recording
 
@@ -283,13 +346,17 @@ class Dispatcher:
             pass
         if not answers:
             return 0
-        finished: list[int] = []
+        finished: list[tuple[int, str]] = []
         with self._lock:
             for a in answers:
+                # A fire forgotten here (its term ended) is not finished here: its adopter does it.
+                fires = self._fires_of.get(a.owner)
+                if fires is None or a.fire_id not in fires:
+                    continue
                 left = self._outstanding.get(a.fire_id, 0) - 1
                 if left <= 0:
                     self._outstanding.pop(a.fire_id, None)
-                    finished.append(a.fire_id)
+                    finished.append((a.fire_id, a.owner))
                 else:
                     self._outstanding[a.fire_id] = left
         try:
@@ -297,15 +364,20 @@ class Dispatcher:
         except Exception:
             log.exception("recording %d /run answers failed; retrying", len(answers))
             with self._lock:
-                for fire_id in finished:
+                for fire_id, _ in finished:
                     self._outstanding[fire_id] = self._outstanding.get(fire_id, 0)
                 for a in answers:
-                    self._outstanding[a.fire_id] = self._outstanding.get(a.fire_id, 0) + 1
+                    if a.fire_id in self._outstanding:
+                        self._outstanding[a.fire_id] += 1
             for a in answers:
                 self._answers.put(a)
             return 0
         with self._lock:
-            self._held.difference_update(finished)
+            for fire_id, owner in finished:
+                self._held.discard(fire_id)
+                fires = self._fires_of.get(owner)
+                if fires is not None:
+                    fires.discard(fire_id)
             self._unrecorded -= len(answers)
             self._changed.notify_all()
         return len(answers)
@@ -359,7 +431,7 @@ class Dispatcher:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Send what is due within `timeout_s`, record every answer, stop the threads. Sends
-        still waiting stay PENDING under their fire's lease: another node re-sends them."""
+        still waiting stay PENDING under their fire's lease term: its adopter settles them."""
         if self._threads:  # without the recorder thread nothing would ever become idle
             self.wait_idle(timeout_s)
         self._stop.set()

@@ -64,7 +64,20 @@ class ExecutorClient:
 
     def run_encoded(self, address: str, body: bytes) -> Envelope:
         """`/run` with its body encoded already (the dispatcher's are: run_body)."""
-        return self._post(address, "run", body)
+        return self.run_once(address, body)[0]
+
+    def run_once(self, address: str, body: bytes) -> tuple[Envelope, bool]:
+        """`/run` sent at most once: the answer, and whether the outcome is unknown (the whole
+        request was written, but no complete answer came back: the executor may have taken it).
+        Unlike other calls, a reset after the request was written is not retried."""
+        conn = self._checkout(address)
+        try:
+            status, raw = conn.post("run", body, self._headers, max_bytes=MAX_ANSWER_BYTES, repeatable=False)
+        except (OSError, http.client.HTTPException) as exc:
+            return self.transport_failure(address, "run", exc), conn.request_sent
+        finally:
+            self._checkin(address, conn)
+        return answer_envelope(address, "run", status, raw), False
 
     def beat(self, address: str) -> Envelope:
         return self._call(address, "beat", None)

@@ -5,7 +5,7 @@ dispatcher, which makes each at its millisecond."""
 from __future__ import annotations
 
 from .dispatch import Dispatcher
-from .fire_store import FireStore
+from .fire_store import FireStore, LeaseLost
 
 
 class FireLoop:
@@ -27,13 +27,21 @@ class FireLoop:
     GROWTH = 5
 
     def tick(self, now_ms: int) -> None:
+        """Claim and prepare under the node's current lease term; nothing while it has none (the
+        lease loop starts a new term within `lease_renew_ms`)."""
         for round_no in range(self.MAX_ROUNDS):
             if round_no:
-                # Later rounds of a long tick use the current time, so leases are set (and
-                # renewed) from when they are written, not from when the tick began.
+                # Later rounds of a long tick use the current time: what is due is judged from
+                # when it is claimed, not from when the tick began.
                 now_ms = max(now_ms, self.dispatcher.clock.now_ms())
+            term = self.store.lease.current()
+            if term is None:
+                return
             limit = min(self.store.batch, max(1, self.store.batch // self.FIRST_ROUND_SHARE) * self.GROWTH**round_no)
-            prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms), limit)
+            try:
+                prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms, term), limit, term)
+            except LeaseLost:
+                return
             self.dispatcher.accept(prepared)
             if not self.store.last_claim_full:
                 break

@@ -33,6 +33,7 @@ import ssl
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from shardcron.executor.clock import SYSTEM_CLOCK
 from shardcron.executor.keepalive import KeepAliveConnection, read_answer, with_body
@@ -86,19 +87,29 @@ class _Received:
         return chunk
 
 
-class Call:
-    __slots__ = ("address", "path", "body", "token", "retried")
+class Guard(Protocol):
+    def holds(self, at_ms: int) -> bool: ...
 
-    def __init__(self, address: str, path: str, body: bytes, token: object) -> None:
+
+class Call:
+    """One call. `guard`: checked right before the first byte of the request is written; a call
+    whose guard no longer holds is dropped unsent (`on_dropped`), and a guarded call is never
+    repeated once its whole request was written (a failure then is reported as unsure)."""
+
+    __slots__ = ("address", "path", "body", "token", "retried", "guard", "guard_at_ms")
+
+    def __init__(self, address: str, path: str, body: bytes, token: object, guard: Guard | None = None, guard_at_ms: int = 0) -> None:
         self.address = address
         self.path = path
         self.body = body
         self.token = token
         self.retried = False
+        self.guard = guard
+        self.guard_at_ms = guard_at_ms
 
 
 class _Conn:
-    __slots__ = ("address", "sock", "state", "out", "received", "call", "deadline", "reused")
+    __slots__ = ("address", "sock", "state", "out", "received", "call", "deadline", "reused", "writing")
 
     def __init__(self, address: str, sock: socket.socket) -> None:
         self.address = address
@@ -109,6 +120,7 @@ class _Conn:
         self.call: Call | None = None
         self.deadline = 0.0
         self.reused = False
+        self.writing = False  # some of the call's request has gone out
 
 
 @functools.lru_cache(maxsize=4096)
@@ -128,16 +140,21 @@ class Multiplexer:
     def __init__(
         self,
         client: ExecutorClient,
-        on_answer: Callable[[object, Envelope], None],
+        on_answer: Callable[[object, Envelope, bool], None],
         *,
         per_address: int,
         total: int,
         ssl_context: ssl.SSLContext | None = None,
+        on_dropped: Callable[[object], None] | None = None,
     ) -> None:
-        """`ssl_context`: what https executors are verified with (default: the system's CA store)."""
+        """`on_answer(token, envelope, unsure)`: `unsure` when the whole request went out but no
+        complete answer came back (the peer may have acted on it). `on_dropped(token)`: a call
+        whose guard failed, never sent. `ssl_context`: what https executors are verified with
+        (default: the system's CA store)."""
         self.client = client
         self._ssl_context = ssl_context
         self.on_answer = on_answer
+        self.on_dropped = on_dropped
         self.per_address = per_address
         self.total = max(total, per_address)
         self._headers = client.headers
@@ -155,6 +172,7 @@ class Multiplexer:
         self._busy: dict[str, int] = {}  # address -> calls in flight
         self._in_flight: set[_Conn] = set()
         self._held_back: deque[str] = deque()  # addresses with calls waiting for the total bound
+        self._dropped: deque[_Conn] = deque()  # connections whose call's guard failed, to release
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -202,6 +220,7 @@ class Multiplexer:
                 now = SYSTEM_CLOCK.monotonic()
                 if now >= next_sweep:
                     self._sweep(now)
+                    self._release_dropped()
                     next_sweep = now + SWEEP_S
                 for key, _ in self._selector.select(max(0.0, next_sweep - now) if self._in_flight else 0.5):
                     conn = key.data
@@ -209,6 +228,8 @@ class Multiplexer:
                         self._take_submitted()
                     else:
                         self._advance(conn)
+                    if self._dropped:
+                        self._release_dropped()
         except Exception:  # never expected; the sends in flight stay PENDING and are re-sent
             log.exception("the /run sender stopped")
         finally:
@@ -271,6 +292,7 @@ class Multiplexer:
         conn.call = call
         conn.out = memoryview(request)
         conn.received = bytearray()
+        conn.writing = False
         self._busy[address] = self._busy.get(address, 0) + 1
         self._in_flight.add(conn)
         if conn.state == _SENDING:
@@ -303,6 +325,12 @@ class Multiplexer:
                 conn.sock.do_handshake()
                 conn.state = _SENDING
             if conn.state == _SENDING:
+                if not conn.writing:
+                    call = conn.call
+                    if call is not None and call.guard is not None and not call.guard.holds(call.guard_at_ms):
+                        self._drop(conn)
+                        return
+                    conn.writing = True
                 while conn.out:
                     conn.out = conn.out[conn.sock.send(conn.out) :]
                 conn.state = _READING
@@ -341,14 +369,35 @@ class Multiplexer:
             self._close(conn)
             return
         nothing_back = not conn.received
+        # The whole request went out (or an answer had begun): the peer may have acted on it.
+        unsure = conn.state == _READING or not nothing_back
         self._release(conn, keep=False)
-        if conn.reused and nothing_back and isinstance(exc, _RETRYABLE) and not call.retried:
+        if conn.reused and nothing_back and isinstance(exc, _RETRYABLE) and not call.retried and not (unsure and call.guard is not None):
             call.retried = True  # the peer closed the idle connection: once more on a fresh one
             if self._begin(call):
                 return
             self._waiting.setdefault(call.address, deque()).appendleft(call)
             return
-        self._answer(call, self.client.transport_failure(call.address, call.path, exc))
+        self._answer(call, self.client.transport_failure(call.address, call.path, exc), unsure=unsure and call.guard is not None)
+
+    def _drop(self, conn: _Conn) -> None:
+        """The call on `conn` may no longer be sent. Nothing of it went out, so the connection
+        stays usable; it is released once the current event is handled (`_release_dropped`):
+        releasing starts the next call, whose guard may fail too, and a chain of those must
+        not recurse."""
+        self._dropped.append(conn)
+
+    def _release_dropped(self) -> None:
+        while self._dropped:
+            conn = self._dropped.popleft()
+            call = conn.call
+            assert call is not None
+            self._release(conn, keep=conn.state == _SENDING)
+            if self.on_dropped is not None:
+                try:
+                    self.on_dropped(call.token)
+                except Exception:
+                    log.exception("handling a dropped /%s to %s failed", call.path, call.address)
 
     def _sweep(self, now: float) -> None:
         for conn in [c for c in self._in_flight if c.deadline <= now]:
@@ -424,8 +473,8 @@ class Multiplexer:
             )
         return endpoint
 
-    def _answer(self, call: Call, envelope: Envelope) -> None:
+    def _answer(self, call: Call, envelope: Envelope, *, unsure: bool = False) -> None:
         try:
-            self.on_answer(call.token, envelope)
+            self.on_answer(call.token, envelope, unsure)
         except Exception:
             log.exception("handling the answer of /%s to %s failed", call.path, call.address)

@@ -1,18 +1,21 @@
-"""The scheduler process: the fire loop, the monitors and a node heartbeat, each on its own thread.
+"""The scheduler process: its lease, the fire loop, the monitors and a node heartbeat, each on its own thread.
 
 `SchedulerRunner` owns every thread it starts. Each duty is a `Loop` (`name`, `interval_s`,
 `tick(now_ms)`); the runner calls `tick` with the clock's time, then waits on its stop event for
-the rest of the interval. A tick that raises is logged and the loop carries on. `stop()` stops
-claiming, lets the dispatcher send what it prepared (bounded), records every answer, hands back
-fires it claimed but never prepared, and removes the node's heartbeat row. `run()` does all of
-it in the foreground until SIGTERM or SIGINT. Starting also settles the cyclic garbage
-collector for a long-running process (`settle_garbage_collector`).
+the rest of the interval. A tick that raises is logged and the loop carries on. The lease
+(node_lease) takes its first term before anything is claimed and is renewed on a thread of its
+own. `stop()` stops claiming, lets the dispatcher send what it prepared (bounded) while the lease
+is still renewed, records every answer, hands back fires it claimed but never prepared, ends its
+lease term and removes the node's heartbeat row. `run()` does all of it in the foreground until
+SIGTERM or SIGINT. Starting also settles the cyclic garbage collector for a long-running process
+(`settle_garbage_collector`).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import secrets
 import signal
@@ -22,18 +25,25 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from sqlalchemy import event
+
 from shardcron.executor.clock import SYSTEM_CLOCK
 
-from ..models import SchedulerNode
+from ..db import Database
+from ..enums import FireStatus
+from ..models import Fire, SchedulerNode
 from .dispatch import Dispatcher
 from .executor_client import ExecutorClient
 from .fire_loop import FireLoop
 from .fire_store import FireStore
+from .node_lease import LeaseClock, NodeLease
 from .run_store import RunStore
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
 NODE_HEARTBEAT_S = 5.0
+#: MySQL's error for a system variable it does not have (idle_write_transaction_timeout is MariaDB's).
+UNKNOWN_SYSTEM_VARIABLE = 1193
 #: Container objects allocated between two young-generation collections in a scheduler process
 #: (the interpreter's default is 700).
 GC_YOUNG_THRESHOLD = 20_000
@@ -92,6 +102,47 @@ class NodeHeartbeat:
             session.execute(sa.delete(SchedulerNode).where(SchedulerNode.node_id == self.node_id))
 
 
+def scheduler_database(db: Database, lease_ms: int) -> Database:
+    """The database the fire loop, the recorder and the lease use. On MySQL/MariaDB an engine of
+    their own, whose connections MariaDB cuts when a transaction sits idle for about a lease
+    (`idle_write_transaction_timeout`): a node stalled inside a claim then releases the jobs it
+    locked within seconds, instead of when it wakes up. MySQL 8 has no such setting (its
+    connections keep their locks until the node resumes or `wait_timeout`). PostgreSQL: the same
+    with `idle_in_transaction_session_timeout`. SQLite: the same database (one process, one file)."""
+    if db.dialect == "postgresql":
+        return _postgresql_scheduler_database(db, lease_ms)
+    if db.dialect != "mysql":
+        return db
+    own = Database(db.url, pool_size=4)
+    timeout_s = max(1, math.ceil(lease_ms / 1000))
+
+    @event.listens_for(own.engine, "connect")
+    def _cut_idle_transactions(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"SET SESSION idle_write_transaction_timeout = {int(timeout_s)}")
+        except Exception as exc:  # MySQL: ER_UNKNOWN_SYSTEM_VARIABLE
+            if not (exc.args and exc.args[0] == UNKNOWN_SYSTEM_VARIABLE):
+                raise
+        finally:
+            cursor.close()
+
+    return own
+
+
+def _postgresql_scheduler_database(db: Database, lease_ms: int) -> Database:
+    own = Database(db.url, pool_size=4)
+    timeout_ms = max(1000, int(lease_ms))
+
+    @event.listens_for(own.engine, "connect")
+    def _cut_idle_transactions(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+        dbapi_conn.commit()  # psycopg opened a transaction for the SET; the pool wants none
+
+    return own
+
+
 class SchedulerRunner:
     def __init__(self, ctx: Any, node_id: str | None = None, *, monitors: list[Loop] | None = None) -> None:
         from shardcron.admin.config import read_or_create_secret
@@ -107,37 +158,54 @@ class SchedulerRunner:
             read_timeout_s=config.executor_timeout_s,
             pool_size=max(8, config.trigger_workers // 4),
         )
-        self.store = FireStore(ctx.db, self.node_id, lookahead_ms=config.lookahead_ms, lease_ms=config.lease_ms, misfire_grace_ms=config.misfire_grace_ms)
-        self.dispatcher = Dispatcher(RunStore(ctx.db, self.node_id), self.client, self.clock, workers=config.trigger_workers)
+        self.db = scheduler_database(ctx.db, config.lease_ms)
+        self.lease = NodeLease(
+            self.db, self.node_id, self.clock, LeaseClock.for_database(self.db, self.clock),
+            lease_ms=config.lease_ms, renew_ms=config.lease_renew_ms, margin_ms=config.lease_margin_ms,
+        )
+        self.store = FireStore(self.db, self.lease, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms)
+        self.dispatcher = Dispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
+        self.lease.on_term_end(self.dispatcher.term_ended)
         self.heartbeat = NodeHeartbeat(ctx.db, self.node_id, self.clock.now_ms())
         self.loops: list[Loop] = [FireLoop(self.store, self.dispatcher, config.tick_interval_ms / 1000), self.heartbeat]
         self.loops += build_monitors(ctx, self.node_id) if monitors is None else monitors
         self.drain_timeout_s = config.lookahead_ms / 1000 + 2 * config.executor_timeout_s
         self._stop = threading.Event()
+        self._lease_stop = threading.Event()  # the lease is renewed until the dispatcher has drained
         self._threads: list[threading.Thread] = []
+        self._lease_thread: threading.Thread | None = None
 
     def start(self) -> "SchedulerRunner":
         settle_garbage_collector()
+        try:
+            self.lease.tick(self.clock.now_ms())  # a term before the first claim
+        except Exception:
+            log.exception("scheduler could not start its lease term; retrying", extra={"node_id": self.node_id})
         self.dispatcher.start()
+        self._lease_thread = threading.Thread(target=self._drive, args=(self.lease, self._lease_stop), name="shardcron-lease", daemon=True)
+        self._lease_thread.start()
         for loop in self.loops:
-            thread = threading.Thread(target=self._drive, args=(loop,), name=f"shardcron-{loop.name}", daemon=True)
+            thread = threading.Thread(target=self._drive, args=(loop, self._stop), name=f"shardcron-{loop.name}", daemon=True)
             thread.start()
             self._threads.append(thread)
         log.info("scheduler started", extra={"node_id": self.node_id, "loops": ",".join(loop.name for loop in self.loops)})
         return self
 
     def alive(self) -> bool:
-        """True while started and every loop thread runs, the dispatcher's too (the scheduler's /healthz)."""
-        return bool(self._threads) and not self._stop.is_set() and all(t.is_alive() for t in self._threads) and self.dispatcher.alive()
+        """True while started and every loop thread runs, the lease's and the dispatcher's too (the scheduler's /healthz)."""
+        return (
+            bool(self._threads) and not self._stop.is_set() and all(t.is_alive() for t in self._threads)
+            and self._lease_thread is not None and self._lease_thread.is_alive() and self.dispatcher.alive()
+        )
 
-    def _drive(self, loop: Loop) -> None:
-        while not self._stop.is_set():
+    def _drive(self, loop: Loop, stop: threading.Event) -> None:
+        while not stop.is_set():
             started = SYSTEM_CLOCK.monotonic()
             try:
                 loop.tick(self.clock.now_ms())
             except Exception:  # one bad tick must not end the loop; the next one retries
                 log.exception("scheduler loop tick failed", extra={"loop": loop.name, "node_id": self.node_id})
-            self._stop.wait(max(0.0, loop.interval_s - (SYSTEM_CLOCK.monotonic() - started)))
+            stop.wait(max(0.0, loop.interval_s - (SYSTEM_CLOCK.monotonic() - started)))
 
     def stop(self) -> None:
         if self._stop.is_set():
@@ -153,23 +221,30 @@ class SchedulerRunner:
                 except Exception:
                     log.exception("scheduler loop did not close cleanly", extra={"loop": loop.name, "node_id": self.node_id})
         self.dispatcher.stop(self.drain_timeout_s)
+        self._lease_stop.set()
+        if self._lease_thread is not None:
+            self._lease_thread.join(timeout=30)
+        released = 0
         try:
-            released = self.store.release(sorted(self._unprepared()))
+            term = self.lease.term
+            if term is not None:
+                released = self.store.release(term.owner, sorted(self._unprepared(term.owner)))
+            self.lease.finish()
             self.heartbeat.remove()
         except Exception:
-            log.exception("scheduler could not hand back its fires; other nodes adopt them when the lease ends")
-            released = 0
+            log.exception("scheduler could not hand back its fires; other nodes adopt them when its lease ends")
         self.client.close()
+        if self.db is not self.ctx.db:
+            self.db.dispose()
         log.info("scheduler stopped", extra={"node_id": self.node_id, "released_fires": released})
 
-    def _unprepared(self) -> set[int]:
-        """Fires this node still holds in the database but never prepared (their run rows do
-        not exist; release() checks that again)."""
-        from ..enums import FireStatus
-        from ..models import Fire
-
-        with self.ctx.db.read_session() as session:
-            return set(session.execute(sa.select(Fire.id).where(Fire.owner == self.node_id, Fire.status == FireStatus.CLAIMED)).scalars())
+    def _unprepared(self, owner: str) -> set[int]:
+        """Fires the term still holds in the database but this node never prepared (their run
+        rows do not exist; release() checks that again)."""
+        held = self.dispatcher.held
+        with self.db.read_session() as session:
+            rows = session.execute(sa.select(Fire.id).where(Fire.owner == owner, Fire.status == FireStatus.CLAIMED)).scalars()
+            return {fire_id for fire_id in rows if fire_id not in held}
 
     def run(self) -> None:
         """Run in the foreground until SIGTERM or SIGINT, then stop cleanly."""

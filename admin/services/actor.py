@@ -14,6 +14,9 @@ class Actor:
     role: UserRole
     #: Groups a USER may see and act on; ignored for ADMIN (who may act on every group).
     group_ids: frozenset[int] = field(default_factory=frozenset)
+    #: Groups whose script (GLUE) jobs a USER may create and edit: granted by an admin, per group,
+    #: on top of the group grant. Ignored for ADMIN.
+    script_group_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def is_admin(self) -> bool:
@@ -21,6 +24,14 @@ class Actor:
 
     def can_access_group(self, group_id: int) -> bool:
         return self.is_admin or group_id in self.group_ids
+
+    def can_write_scripts(self, group_id: int) -> bool:
+        """Whether this actor may put code on the group's executors (create or change a script job)."""
+        return self.is_admin or (group_id in self.group_ids and group_id in self.script_group_ids)
+
+    @property
+    def writes_scripts_somewhere(self) -> bool:
+        return self.is_admin or bool(self.group_ids & self.script_group_ids)
 
 
 #: Work the system does on its own behalf (scheduler, importer, demo set-up).

@@ -50,8 +50,8 @@ class Forbidden(ServiceError):
 
     status = 403
 
-    def __init__(self, message: str, *, object_id: int | str | None = None) -> None:
-        super().__init__(message, object_id=object_id)
+    def __init__(self, message: str, *, object_id: int | str | None = None, field_errors: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, object_id=object_id, field_errors=field_errors)
 
 
 class Conflict(ServiceError):

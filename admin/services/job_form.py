@@ -15,13 +15,16 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from shardcron.executor.numbers import parse_whole
 from shardcron.executor.protocol import BlockStrategy, GlueType
 
-from ..enums import MisfireStrategy, RouteStrategy, ScheduleType
+from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job
 from ..scheduling.schedule import ScheduleError, validate_schedule
 from .actor import Actor
 from .errors import FieldErrors
+from .numbers import ID_MAX, ID_MIN, check_whole
+from .script_rights import require_script_right, script_touched
 
 #: TEXT columns hold 65,535 bytes on MySQL.
 MAX_TEXT_BYTES = 65_535
@@ -42,6 +45,7 @@ JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
     "schedule_conf": ("", 255),
     "timezone": (None, 64),
     "misfire_strategy": (MisfireStrategy.DO_NOTHING, None),
+    "delivery": (Delivery.AT_MOST_ONCE, None),
     "route_strategy": (RouteStrategy.FIRST, None),
     "handler": ("", 255),
     "param": (None, None),
@@ -66,6 +70,7 @@ _INT_RANGES = {
 }
 _ENUMS = {
     "misfire_strategy": MisfireStrategy,
+    "delivery": Delivery,
     "route_strategy": RouteStrategy,
     "block_strategy": BlockStrategy,
     "glue_type": GlueType,
@@ -78,21 +83,11 @@ def current_values(job: Job) -> dict[str, Any]:
 
 def parse_id_list(value: str) -> list[int]:
     """A stored comma-separated id list (child_job_ids)."""
-    return [int(part) for part in value.split(",") if part.strip().isdigit()]
+    return [number for number in map(parse_whole, value.split(",")) if number is not None and ID_MIN <= number <= ID_MAX]
 
 
 def parse_email_list(value: str) -> list[str]:
     return [part.strip() for part in re.split(r"[,;\s]+", value or "") if part.strip()]
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
-        return int(value)
-    return None
 
 
 def _text(errors: FieldErrors, name: str, value: Any, *, max_chars: int | None, required: bool = False, nullable: bool = False) -> str | None:
@@ -125,9 +120,8 @@ def _child_ids(errors: FieldErrors, value: Any) -> list[int]:
     for part in parts:
         if isinstance(part, str) and not part.strip():
             continue
-        number = _as_int(part)
-        if number is None or number < 1:
-            errors.add("child_job_ids", f"{part!r} is not a job id")
+        number = check_whole(errors, "child_job_ids", part, ID_MIN, ID_MAX, what="a job id")
+        if number is None:
             return []
         if number not in ids:
             ids.append(number)
@@ -203,7 +197,10 @@ def clean_job(
 
     The alarm webhook is a URL the admin will POST to, so only an ADMIN may point it somewhere
     new (no SSRF through a job form): a USER may keep the job's current one (or
-    `approved_webhook`, the one of the job being copied) or clear it."""
+    `approved_webhook`, the one of the job being copied) or clear it.
+
+    A script change (services.script_rights) by an actor without the right for the job's group
+    raises Forbidden (403) before anything is written, whatever else is wrong with the data."""
     errors = FieldErrors()
     for name in sorted(set(data) - set(JOB_FIELDS)):
         errors.add(name, "unknown field")
@@ -213,10 +210,12 @@ def clean_job(
         merged["timezone"] = default_timezone
     out: dict[str, Any] = {}
 
-    group_id = _as_int(merged["group_id"])
-    if group_id is None:
-        errors.add("group_id", "is required" if merged["group_id"] in (None, "") else "must be a group id")
-    elif not actor.can_access_group(group_id) or session.get(ExecutorGroup, group_id) is None:
+    group_id = None
+    if merged["group_id"] in (None, ""):
+        errors.add("group_id", "is required")
+    else:
+        group_id = check_whole(errors, "group_id", merged["group_id"], ID_MIN, ID_MAX, what="a group id")
+    if group_id is not None and (not actor.can_access_group(group_id) or session.get(ExecutorGroup, group_id) is None):
         errors.add("group_id", f"no executor group {group_id}")
     out["group_id"] = group_id
 
@@ -242,21 +241,16 @@ def clean_job(
         out["schedule_type"] = ScheduleType(merged["schedule_type"])
     except ValueError:
         errors.add("schedule_type", f"{merged['schedule_type']!r} is not one of {', '.join(t.value for t in ScheduleType)}")
-    timezone = merged["timezone"]
+    timezone = _text(errors, "timezone", merged["timezone"], max_chars=JOB_FIELDS["timezone"][1], required=True)
     out["timezone"] = timezone.strip() if isinstance(timezone, str) else timezone
-    if "schedule_type" not in errors and "schedule_conf" not in errors:
+    if "schedule_type" not in errors and "schedule_conf" not in errors and "timezone" not in errors:
         try:
             validate_schedule(out["schedule_type"], out["schedule_conf"], out["timezone"])
         except ScheduleError as exc:
             errors.add(exc.field, exc.reason)
 
     for field, (low, high) in _INT_RANGES.items():
-        number = _as_int(merged[field])
-        if number is None:
-            errors.add(field, "must be a whole number")
-        elif not low <= number <= high:
-            errors.add(field, f"must be between {low} and {high}")
-        out[field] = number
+        out[field] = check_whole(errors, field, merged[field], low, high)
     if "retry_delay_s" not in errors and "retry_max_delay_s" not in errors and out["retry_max_delay_s"] < out["retry_delay_s"]:
         errors.add("retry_max_delay_s", "must not be shorter than retry_delay_s")
 
@@ -278,6 +272,10 @@ def clean_job(
     allowed = {"", approved_webhook, current.alarm_webhook if current is not None else ""}
     if not actor.is_admin and "alarm_webhook" not in errors and out["alarm_webhook"] not in allowed:
         errors.add("alarm_webhook", "only an admin may set a webhook URL (the admin calls it); ask one, or use alarm e-mails")
+
+    if group_id is not None and "group_id" not in errors and script_touched(out, current):
+        what = "create a script job" if current is None else "change a job's script, its type or the group a script job runs in"
+        require_script_right(actor, group_id, job_id=current.id if current else None, what=what)
 
     errors.raise_if_any("job not saved" if current is None else f"job {current.id} not saved", object_id=current.id if current else None)
     return out

@@ -17,14 +17,16 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import BlockStrategy, GlueType
 
-from ..enums import FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
+from ..enums import Delivery, FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Fire, Job
 from ..scheduling.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
 from .access import load_job, scope_to_groups
 from .actor import Actor
 from .errors import Conflict, FieldErrors, ServiceError
+from .glue_versions import check_remark, record_version, version_for_rollback
 from .job_form import JOB_FIELDS, clean_job, parse_email_list, parse_id_list
 from .paging import Page, PageRequest, count_rows
+from .script_rights import require_script_right, same_source
 
 PREVIEW_COUNT = 5
 SORTS = {
@@ -46,6 +48,8 @@ class JobView:
     schedule_conf: str
     timezone: str
     misfire_strategy: MisfireStrategy
+    #: What a /run whose delivery cannot be confirmed after a scheduler failure becomes.
+    delivery: Delivery
     route_strategy: RouteStrategy
     handler: str
     param: str | None
@@ -66,9 +70,12 @@ class JobView:
     last_fire_at_ms: int
     created_at_ms: int
     updated_at_ms: int
+    #: Whether the caller may change this job's script (type and source); without it the script
+    #: is read-only for them (services.script_rights).
+    can_edit_script: bool
 
 
-def job_view(job: Job, app_name: str) -> JobView:
+def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
     return JobView(
         id=job.id,
         group_id=job.group_id,
@@ -79,6 +86,7 @@ def job_view(job: Job, app_name: str) -> JobView:
         schedule_conf=job.schedule_conf,
         timezone=job.timezone,
         misfire_strategy=MisfireStrategy(job.misfire_strategy),
+        delivery=Delivery(job.delivery),
         route_strategy=RouteStrategy(job.route_strategy),
         handler=job.handler,
         param=job.param,
@@ -99,6 +107,7 @@ def job_view(job: Job, app_name: str) -> JobView:
         last_fire_at_ms=job.last_fire_at_ms,
         created_at_ms=job.created_at_ms,
         updated_at_ms=job.updated_at_ms,
+        can_edit_script=actor.can_write_scripts(job.group_id),
     )
 
 
@@ -142,12 +151,12 @@ def list_jobs(session: Session, actor: Actor, flt: JobFilter, page: PageRequest)
         order.append(Job.id.desc() if flt.descending else Job.id.asc())
     rows = list(session.scalars(stmt.order_by(*order).limit(page.per_page).offset(page.offset)))
     names = dict(session.execute(sa.select(ExecutorGroup.id, ExecutorGroup.app_name).where(ExecutorGroup.id.in_({j.group_id for j in rows}))).all()) if rows else {}
-    return Page([job_view(j, names.get(j.group_id, "")) for j in rows], total, page.page, page.per_page)
+    return Page([job_view(j, names.get(j.group_id, ""), actor) for j in rows], total, page.page, page.per_page)
 
 
 def get_job(session: Session, actor: Actor, job_id: int) -> JobView:
     job = load_job(session, actor, job_id)
-    return job_view(job, _app_name(session, job.group_id))
+    return job_view(job, _app_name(session, job.group_id), actor)
 
 
 def _next_fire(job: Job, now_ms: int, what: str) -> int:
@@ -161,31 +170,56 @@ def _next_fire(job: Job, now_ms: int, what: str) -> int:
     return nxt
 
 
+def _split_remark(data: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The job fields, and the remark of a script change (`glue_remark`, not a job column)."""
+    fields = {k: v for k, v in data.items() if k != "glue_remark"}
+    return fields, check_remark(data.get("glue_remark"))
+
+
+def _has_script(job: Job) -> bool:
+    return str(job.glue_type) != GlueType.BEAN.value or bool(job.glue_source)
+
+
 def create_job(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC") -> JobView:
-    return _insert_job(session, actor, data, now_ms=now_ms, default_timezone=default_timezone)
+    fields, remark = _split_remark(data)
+    return _insert_job(session, actor, fields, now_ms=now_ms, default_timezone=default_timezone, remark=remark or "created")
 
 
-def _insert_job(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC", approved_webhook: str = "") -> JobView:
+def _insert_job(
+    session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC", approved_webhook: str = "", remark: str
+) -> JobView:
     values = clean_job(session, actor, data, None, default_timezone=default_timezone, approved_webhook=approved_webhook)
     job = Job(**values, enabled=False, next_fire_at_ms=0, last_fire_at_ms=0, glue_updated_at_ms=now_ms if values.get("glue_source") else 0, created_at_ms=now_ms, updated_at_ms=now_ms)
     session.add(job)
     session.flush()
-    return job_view(job, _app_name(session, job.group_id))
+    if _has_script(job):
+        record_version(session, actor, job, remark, now_ms=now_ms)
+    return job_view(job, _app_name(session, job.group_id), actor)
 
 
 def update_job(session: Session, actor: Actor, job_id: int, data: Mapping[str, Any], *, now_ms: int) -> JobView:
+    """Change a job. A change of its script (glue_type, glue_source) needs the script right for
+    its group and is kept as a version, with `glue_remark` from `data` as its remark."""
+    fields, remark = _split_remark(data)
     job = load_job(session, actor, job_id, for_update=True)
+    return _apply_update(session, actor, job, fields, remark, now_ms=now_ms)
+
+
+def _apply_update(session: Session, actor: Actor, job: Job, data: Mapping[str, Any], remark: str, *, now_ms: int, force_version: bool = False) -> JobView:
     values = clean_job(session, actor, data, job)
     schedule_changed = any(values[k] != getattr(job, k) for k in ("schedule_type", "schedule_conf", "timezone"))
-    if values["glue_source"] != job.glue_source or values["glue_type"] != job.glue_type:
+    script_changed = not same_source(values["glue_source"], job.glue_source) or str(values["glue_type"]) != str(job.glue_type)
+    if script_changed:
         job.glue_updated_at_ms = now_ms
     for key, value in values.items():
         setattr(job, key, value)
+    if script_changed or force_version:
+        record_version(session, actor, job, remark, now_ms=now_ms)
     if job.enabled and schedule_changed:
         job.next_fire_at_ms = _next_fire(job, now_ms, f"job {job.id} not saved")
     job.updated_at_ms = now_ms
     session.flush()
-    return job_view(job, _app_name(session, job.group_id))
+    return job_view(job, _app_name(session, job.group_id), actor)
 
 
 def copy_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, name: str | None = None) -> JobView:
@@ -193,7 +227,20 @@ def copy_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, name: 
     source = load_job(session, actor, job_id)
     data = {k: getattr(source, k) for k in JOB_FIELDS}
     data["name"] = name if name is not None else (source.name + " (copy)")[:128]
-    return _insert_job(session, actor, data, now_ms=now_ms, default_timezone=source.timezone, approved_webhook=source.alarm_webhook)
+    return _insert_job(
+        session, actor, data, now_ms=now_ms, default_timezone=source.timezone, approved_webhook=source.alarm_webhook, remark=f"copied from job {source.id}"
+    )
+
+
+def rollback_script(session: Session, actor: Actor, job_id: int, version_id: int, *, now_ms: int, remark: str | None = None) -> JobView:
+    """Put a kept version's script back on the job: the same right as an edit, and a new version."""
+    note = check_remark(remark)
+    job = load_job(session, actor, job_id, for_update=True)
+    version = version_for_rollback(session, actor, job_id, version_id)
+    # Asked up front, even when the version equals the current script: a rollback is a script write.
+    require_script_right(actor, job.group_id, job_id=job.id, what="roll back a job's script")
+    data = {"glue_type": version.glue_type, "glue_source": version.glue_source}
+    return _apply_update(session, actor, job, data, note or f"rollback to version {version.id}", now_ms=now_ms, force_version=True)
 
 
 def delete_job(session: Session, actor: Actor, job_id: int) -> None:
@@ -218,7 +265,7 @@ def start_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> Jo
         job.enabled = True
         job.updated_at_ms = now_ms
         session.flush()
-    return job_view(job, _app_name(session, job.group_id))
+    return job_view(job, _app_name(session, job.group_id), actor)
 
 
 def stop_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> JobView:
@@ -228,7 +275,7 @@ def stop_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> Job
         job.next_fire_at_ms = 0
         job.updated_at_ms = now_ms
         session.flush()
-    return job_view(job, _app_name(session, job.group_id))
+    return job_view(job, _app_name(session, job.group_id), actor)
 
 
 def preview_schedule(schedule_type: Any, schedule_conf: Any, timezone: Any, *, now_ms: int, count: int = PREVIEW_COUNT) -> list[int]:

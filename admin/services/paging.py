@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .errors import FieldErrors
+from .numbers import check_whole
 
 T = TypeVar("T")
 
@@ -40,14 +41,8 @@ class PageRequest:
             if raw is None or raw == "":
                 values[name] = default
                 continue
-            try:
-                value = int(raw)
-            except (TypeError, ValueError):
-                errors.add(name, f"must be a whole number, not {raw!r}")
-                continue
-            if not 1 <= value <= top:
-                errors.add(name, f"must be between 1 and {top}")
-            values[name] = value
+            value = check_whole(errors, name, raw, 1, top)
+            values[name] = default if value is None else value
         errors.raise_if_any("bad page request")
         return cls(values["page"], values["per_page"])
 

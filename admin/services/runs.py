@@ -25,6 +25,7 @@ from ..scheduling.executor_client import ExecutorClient
 from .access import scope_to_groups
 from .actor import Actor
 from .errors import Conflict, FieldErrors, NotFound, ServiceError
+from .numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX, check_whole
 from .paging import Page, PageRequest, count_rows_capped
 
 #: The list counts matching rows up to this many; past it the total reads "more than 10,000".
@@ -116,6 +117,10 @@ def run_view(row: RunLog, job_name: str | None) -> RunView:
     )
 
 
+#: Log lines are numbered in a Java `int` on the wire (`fromLineNum`).
+MAX_LOG_LINE = INT_MAX
+
+
 @dataclass(frozen=True)
 class RunFilter:
     group_id: int | None = None
@@ -133,14 +138,18 @@ class RunFilter:
         """From query-string style values (strings), naming every bad one."""
         errors = FieldErrors()
         values: dict[str, Any] = {}
-        for name in ("group_id", "job_id", "from_ms", "to_ms"):
+        for name, low, high, what in (
+            ("group_id", ID_MIN, ID_MAX, "an id"),
+            ("job_id", ID_MIN, ID_MAX, "an id"),
+            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, "epoch milliseconds"),
+            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, "epoch milliseconds"),
+        ):
             raw = args.get(name)
             if raw in (None, ""):
                 continue
-            try:
-                values[name] = int(raw)
-            except (TypeError, ValueError):
-                errors.add(name, f"must be a whole number, not {raw!r}")
+            number = check_whole(errors, name, raw, low, high, what=what)
+            if number is not None:
+                values[name] = number
         for name, enum_cls in (("status", RunStatus), ("trigger_type", TriggerType)):
             raw = args.get(name)
             if raw in (None, ""):
@@ -246,8 +255,8 @@ def _target(db: Database, actor: Actor, run_id: int, now_ms: int) -> _Target:
 
 def read_run_log(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, from_line: int = 1, now_ms: int) -> LogPage:
     """A page of the run's log, read from the executor that ran it, starting at `from_line`."""
-    if not isinstance(from_line, int) or from_line < 1:
-        raise ServiceError("bad log request", field_errors={"from_line": "must be 1 or more"}, object_id=run_id)
+    if not isinstance(from_line, int) or not 1 <= from_line <= MAX_LOG_LINE:
+        raise ServiceError("bad log request", field_errors={"from_line": f"must be between 1 and {MAX_LOG_LINE}"}, object_id=run_id)
     target = _target(db, actor, run_id, now_ms)
     if target.address is None:
         raise Conflict(f"run {run_id} was never sent to an executor, so it has no log", object_id=run_id)
@@ -263,6 +272,18 @@ def read_run_log(db: Database, actor: Actor, run_id: int, client: ExecutorClient
     return LogPage(run_id, answer.from_line_num, answer.to_line_num, answer.log_content, answer.is_end, target.status)
 
 
+#: Statuses a run can be killed in (an UNKNOWN one only through its live executor: may_kill).
+KILLABLE = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.UNKNOWN)
+
+
+def may_kill(run: RunView) -> bool:
+    """Whether a kill can be tried: a PENDING or RUNNING run, or an UNKNOWN one that names an
+    executor (which may be running it)."""
+    if run.status == RunStatus.UNKNOWN:
+        return bool(run.executor_address)
+    return run.status in KILLABLE
+
+
 @dataclass(frozen=True)
 class KillResult:
     run_id: int
@@ -273,11 +294,23 @@ class KillResult:
 
 
 def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, now_ms: int) -> KillResult:
-    """Stop a PENDING or RUNNING run. Its live executor is asked to kill the job and reports the
-    run by callback; a run whose executor is no longer live is marked FAILED here."""
+    """Stop a PENDING, RUNNING or UNKNOWN run. Its live executor is asked to kill the job and
+    reports the run by callback; a PENDING or RUNNING run whose executor is no longer live is
+    marked FAILED here.
+
+    An UNKNOWN run (its executor may or may not have it) is only ever killed through its live
+    executor: marking it FAILED here would start the job's retries, running again a job that
+    delivers at most once, and its alarm has gone out already. With no live executor it stays
+    UNKNOWN (409)."""
     target = _target(db, actor, run_id, now_ms)
-    if target.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+    if target.status not in KILLABLE:
         raise Conflict(f"run {run_id} has finished ({target.status}); there is nothing to kill", object_id=run_id)
+    if target.status == RunStatus.UNKNOWN and not (target.address and target.live):
+        where = f"its executor {target.address} is not a live executor of group {target.app_name} now" if target.address else "it names no executor"
+        raise Conflict(
+            f"run {run_id}: whether its executor got it is unknown and {where}, so there is nothing to ask to stop; it stays UNKNOWN",
+            object_id=run_id,
+        )
     if target.address and target.live:
         answer = client.kill(target.address, target.job_id)
         if not answer.ok:

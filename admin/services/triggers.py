@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shardcron.executor.numbers import parse_whole
 from shardcron.executor.protocol import normalize_address
 
 from ..enums import FireStatus, TriggerType
@@ -47,9 +48,10 @@ def _as_int(value: Any) -> int | None:
         raise ValueError
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise ValueError
+    number = parse_whole(value) if isinstance(value, str) else None
+    if number is None:  # the range checks below bound what an int may be
+        raise ValueError
+    return number
 
 
 def trigger_job(

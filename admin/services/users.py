@@ -1,13 +1,13 @@
-"""Users, passwords, group grants, login throttling and API tokens.
+"""Users, passwords, group grants and the checks of a login or an API token.
 
 Roles: an ADMIN acts on everything and manages users; a USER sees and acts only on the groups
 granted to them. There is no built-in user: the first admin comes from `shardcron user create
 --admin` (the system actor) or from the console's one-time setup page, which calls
 `create_user(actor=None, ...)` — allowed only while no user exists.
 
-Every function runs inside the caller's session/transaction. `authenticate` writes the failure
-counter even when the login fails, so its caller must commit in both cases (it returns None
-rather than raising for exactly that reason).
+Every function runs inside the caller's session/transaction. Login throttling lives in
+`login_throttle` (per account and address), API tokens in `api_tokens`, console sessions in
+`console_sessions`; a password or role change here ends the user's sessions and tokens.
 """
 
 from __future__ import annotations
@@ -18,27 +18,29 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..enums import UserRole
 from ..models import ExecutorGroup, Meta, User, UserGroupGrant
-from . import passwords
+from . import api_tokens, console_sessions, passwords
 from .actor import Actor
+from .audit import audit_rights_change
 from .errors import Conflict, FieldErrors, Forbidden, NotFound, ServiceError
+from .numbers import parse_id_list
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD_LENGTH = 10
 #: Longer "passwords" are someone testing how long our KDF takes, not a password.
 MAX_PASSWORD_LENGTH = 1024
-#: Defaults of the config settings login_max_failures / login_lockout_s.
-DEFAULT_MAX_FAILURES = 5
-DEFAULT_LOCKOUT_S = 300
-#: What a failed login says, whatever the reason (unknown name, wrong password, locked account),
-#: so that the answer does not tell which names exist.
-LOGIN_FAILED_MESSAGE = "wrong username or password (after repeated failures an account is locked for a few minutes)"
+#: What a failed login says, whatever the reason (unknown name, wrong password), so that the
+#: answer does not tell which names exist.
+LOGIN_FAILED_MESSAGE = "wrong username or password (repeated failures make further attempts from your address wait)"
 #: A sc_meta row written in the same transaction as the first admin made by the setup page: two
 #: setup requests racing each other cannot both succeed.
 _SETUP_MARKER = "first_user_created"
+#: sc_meta rows named with this prefix hold SHA-256 digests of live first-run setup codes
+#: (`setup_code`); creating the first user deletes them.
+SETUP_CODE_PREFIX = "setup_code:"
 
 
 @dataclass(frozen=True)
@@ -47,20 +49,22 @@ class UserView:
     username: str
     role: UserRole
     group_ids: list[int]
+    #: Granted groups whose script jobs this user may write (an admin may in every group).
+    script_group_ids: list[int]
     has_api_token: bool
-    locked_until_ms: int
     created_at_ms: int
     updated_at_ms: int
 
 
 def _view(user: User) -> UserView:
+    session = object_session(user)
     return UserView(
         id=user.id,
         username=user.username,
         role=UserRole(user.role),
         group_ids=sorted(grant.group_id for grant in user.grants),
-        has_api_token=user.api_token_hash is not None,
-        locked_until_ms=user.locked_until_ms,
+        script_group_ids=sorted(grant.group_id for grant in user.grants if grant.may_run_scripts),
+        has_api_token=session is not None and api_tokens.count_tokens(session, user.id) > 0,
         created_at_ms=user.created_at_ms,
         updated_at_ms=user.updated_at_ms,
     )
@@ -72,6 +76,7 @@ def _actor(user: User) -> Actor:
         username=user.username,
         role=UserRole(user.role),
         group_ids=frozenset(grant.group_id for grant in user.grants),
+        script_group_ids=frozenset(grant.group_id for grant in user.grants if grant.may_run_scripts),
     )
 
 
@@ -100,13 +105,22 @@ def check_password_rules(password: object, username: str | None, errors: FieldEr
         errors.add(field, "must not be the username")
 
 
+def _listed(group_ids: object) -> object:
+    """A generator of ids as a list; anything else (a JSON number, text, an object) as it came,
+    for `_check_group_ids` to refuse by name rather than fail on `list(5)`."""
+    if isinstance(group_ids, Iterable) and not isinstance(group_ids, (str, bytes, dict, list, tuple, set, frozenset)):
+        return list(group_ids)
+    return group_ids
+
+
 def _check_group_ids(session: Session, group_ids: object, errors: FieldErrors) -> list[int]:
     if group_ids is None:
         return []
-    if not isinstance(group_ids, (list, tuple, set, frozenset)) or not all(isinstance(g, int) and not isinstance(g, bool) for g in group_ids):
+    # Ids beyond 64 bits are no group's id (and no database's integer).
+    if not isinstance(group_ids, (list, tuple, set, frozenset)) or not all(isinstance(g, int) and not isinstance(g, bool) and 0 < g < 2**63 for g in group_ids):
         errors.add("group_ids", "must be a list of group ids")
         return []
-    wanted = sorted(set(group_ids))
+    wanted = sorted(set(parse_id_list(errors, "group_ids", group_ids)))
     if wanted:
         found = set(session.scalars(sa.select(ExecutorGroup.id).where(ExecutorGroup.id.in_(wanted))))
         missing = [g for g in wanted if g not in found]
@@ -139,6 +153,7 @@ def create_user(
         _require_admin(actor, "create users")
     elif count_users(session):
         raise Forbidden("setup is over: a user exists already; an admin creates further users")
+    first = count_users(session) == 0
     errors = FieldErrors()
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         errors.add("username", "1-64 characters: letters, digits and . _ @ - (starting with a letter or digit)")
@@ -149,7 +164,7 @@ def create_user(
     if actor is None and role != UserRole.ADMIN and "role" not in errors:
         errors.add("role", "the first user must be an ADMIN")
     check_password_rules(password, username if isinstance(username, str) else None, errors)
-    grants = _check_group_ids(session, list(group_ids) if group_ids is not None else None, errors)
+    grants = _check_group_ids(session, _listed(group_ids), errors)
     if "username" not in errors and session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         errors.add("username", f"{username!r} is taken")
     errors.raise_if_any("user not created")
@@ -166,9 +181,12 @@ def create_user(
             session.add(user)
             if actor is None:
                 session.add(Meta(name=_SETUP_MARKER, value=username))
+            if first:  # the first-run setup codes die with the first user, however it was made
+                session.execute(sa.delete(Meta).where(Meta.name.startswith(SETUP_CODE_PREFIX, autoescape=True)))
             session.flush()
     except IntegrityError:
         raise Conflict(f"user {username!r} not created: the name was taken, or setup was completed, a moment ago") from None
+    audit_rights_change(actor, "user created", user.id, user.username, role=UserRole(role).value, groups=grants)
     return _view(user)
 
 
@@ -187,13 +205,41 @@ def set_grants(session: Session, actor: Actor, user_id: int, group_ids: Iterable
     _require_admin(actor, "grant groups")
     user = _get(session, user_id)
     errors = FieldErrors()
-    wanted = _check_group_ids(session, list(group_ids), errors)
+    wanted = _check_group_ids(session, _listed(group_ids), errors)
     errors.raise_if_any("grants not changed", object_id=user_id)
+    before = sorted(grant.group_id for grant in user.grants)
+    # A kept grant keeps its script right; a removed one loses it with it.
     user.grants = [grant for grant in user.grants if grant.group_id in wanted]
     have = {grant.group_id for grant in user.grants}
-    user.grants.extend(UserGroupGrant(group_id=g) for g in wanted if g not in have)
+    user.grants.extend(UserGroupGrant(group_id=g, may_run_scripts=False) for g in wanted if g not in have)
     user.updated_at_ms = now_ms
     session.flush()
+    if before != wanted:
+        audit_rights_change(actor, "group grants changed", user.id, user.username, before=before, after=wanted)
+    return _view(user)
+
+
+def set_script_grants(session: Session, actor: Actor, user_id: int, group_ids: Iterable[int], *, now_ms: int) -> UserView:
+    """Set the groups whose script jobs the user may write: each must be one the user is granted.
+    Admins only; an admin user writes scripts everywhere whatever is stored here."""
+    _require_admin(actor, "grant the right to run scripts")
+    user = _get(session, user_id)
+    errors = FieldErrors()
+    wanted = _check_group_ids(session, list(group_ids), errors)
+    granted = {grant.group_id for grant in user.grants}
+    outside = [g for g in wanted if g not in granted]
+    if outside and "script_group_ids" not in errors and "group_ids" not in errors:
+        errors.add("script_group_ids", f"not granted to {user.username}: {', '.join(map(str, outside))}; grant the group first")
+    if "group_ids" in errors:
+        errors.add("script_group_ids", errors.errors.pop("group_ids"))
+    errors.raise_if_any("script rights not changed", object_id=user_id)
+    before = sorted(grant.group_id for grant in user.grants if grant.may_run_scripts)
+    for grant in user.grants:
+        grant.may_run_scripts = grant.group_id in wanted
+    user.updated_at_ms = now_ms
+    session.flush()
+    if before != wanted:
+        audit_rights_change(actor, "script rights changed", user.id, user.username, before=before, after=wanted)
     return _view(user)
 
 
@@ -206,10 +252,17 @@ def set_role(session: Session, actor: Actor, user_id: int, role: UserRole | str,
         raise ServiceError("role not changed", field_errors={"role": f"must be one of {', '.join(r.value for r in UserRole)}"}, object_id=user_id) from None
     if user.role == UserRole.ADMIN and role != UserRole.ADMIN and _count_admins(session) <= 1:
         raise Conflict(f"user {user.username!r} is the last admin; make another user admin first", object_id=user_id)
+    before = UserRole(user.role)
     user.role = role
-    user.session_version += 1  # a demoted admin's open sessions must not keep admin rights
+    # A demoted admin's open sessions and scripts must not keep admin rights (a promoted user's
+    # old tokens must not gain them unnoticed either): all of them end.
+    user.session_version += 1
+    console_sessions.close_user_sessions(session, user.id)
+    api_tokens.revoke_all_tokens(session, user.id)
     user.updated_at_ms = now_ms
     session.flush()
+    if before != role:
+        audit_rights_change(actor, "role changed", user.id, user.username, before=before.value, after=role.value)
     return _view(user)
 
 
@@ -230,9 +283,11 @@ def change_password(
     *,
     current_password: str | None = None,
     now_ms: int,
+    keep_session_id: str | None = None,
 ) -> None:
     """Set a new password. A user changing their own password must give the current one; an admin
-    may reset anyone else's. Open sessions of the user end (session_version is bumped)."""
+    may reset anyone else's. Every API token of the user is revoked and every console session
+    ends, but `keep_session_id` (the browser of a user changing their own password)."""
     own = actor.user_id == user_id
     if not own:
         if not actor.is_admin:
@@ -245,26 +300,18 @@ def change_password(
     errors.raise_if_any("password not changed", object_id=user_id)
     user.password_hash = passwords.hash_password(new_password)
     user.session_version += 1
-    user.failed_logins = 0
-    user.locked_until_ms = 0
+    console_sessions.close_user_sessions(session, user.id, keep_session_id=keep_session_id if own else None)
+    api_tokens.revoke_all_tokens(session, user.id)
     user.updated_at_ms = now_ms
     session.flush()
 
 
-def authenticate(
-    session: Session,
-    username: str,
-    password: str,
-    now_ms: int,
-    *,
-    max_failures: int = DEFAULT_MAX_FAILURES,
-    lockout_s: int = DEFAULT_LOCKOUT_S,
-) -> Actor | None:
+def authenticate(session: Session, username: str, password: str, now_ms: int) -> Actor | None:
     """The actor for a correct username and password, else None (say LOGIN_FAILED_MESSAGE).
 
-    `max_failures` wrong passwords in a row lock the account for `lockout_s`; a locked account
-    refuses even the right password until then. Unknown names cost the same scrypt work as known
-    ones. Commit the session whatever the answer: the failure counter lives in it.
+    Only the credentials are checked here; the login page throttles attempts around this call
+    (`login_throttle`). Unknown names cost the same scrypt work as known ones. `now_ms` is the
+    instant of the attempt (kept for the callers' symmetry with `actor_for_token`).
     """
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH or not isinstance(username, str):
         return None
@@ -272,23 +319,11 @@ def authenticate(
     if user is None:
         passwords.burn_password_work(password)
         return None
-    if user.locked_until_ms > now_ms:
-        passwords.burn_password_work(password)
-        return None
     if not passwords.verify_password(password, user.password_hash):
-        # One atomic UPDATE, so parallel guesses all count.
-        session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-        session.refresh(user, ["failed_logins"])
-        if user.failed_logins >= max_failures:
-            user.locked_until_ms = now_ms + lockout_s * 1000
-            user.failed_logins = 0
-        session.flush()
         return None
-    user.failed_logins = 0
-    user.locked_until_ms = 0
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    session.flush()
+        session.flush()
     return _actor(user)
 
 
@@ -304,33 +339,18 @@ def session_version(session: Session, user_id: int) -> int | None:
 
 
 def issue_api_token(session: Session, actor: Actor, user_id: int, *, now_ms: int) -> str:
-    """A new API token for the user, replacing any earlier one. It is returned once and only its
-    SHA-256 is stored. Users issue their own; admins may issue anyone's."""
-    if actor.user_id != user_id and not actor.is_admin:
-        raise NotFound("user", user_id)
-    user = _get(session, user_id)
-    token = passwords.new_api_token()
-    user.api_token_hash = passwords.api_token_digest(token)
-    user.updated_at_ms = now_ms
-    session.flush()
+    """A new token named "default" for the user, replacing an earlier one of that name; returned
+    once (only its SHA-256 is stored). Users issue their own; admins may issue anyone's."""
+    _, token = api_tokens.issue_token(session, actor, user_id, api_tokens.DEFAULT_TOKEN_NAME, now_ms=now_ms, replace=True)
     return token
 
 
 def revoke_api_token(session: Session, actor: Actor, user_id: int, *, now_ms: int) -> None:
-    if actor.user_id != user_id and not actor.is_admin:
-        raise NotFound("user", user_id)
-    user = _get(session, user_id)
-    user.api_token_hash = None
-    user.updated_at_ms = now_ms
-    session.flush()
+    """Revoke the user's token named "default" (if any)."""
+    api_tokens.revoke_named_token(session, actor, user_id, api_tokens.DEFAULT_TOKEN_NAME)
 
 
 def actor_for_token(session: Session, token: str, now_ms: int) -> Actor | None:
-    """The actor whose API token this is, or None. Tokens last until revoked or replaced, so
-    `now_ms` decides nothing today; it keeps this call shaped like `authenticate`. A locked
-    account (login throttling) does not lock its token: scripts keep running during a guessing
-    attack on the password."""
-    if not isinstance(token, str) or not token.startswith(passwords.API_TOKEN_PREFIX) or len(token) > 200:
-        return None
-    user = session.scalar(sa.select(User).where(User.api_token_hash == passwords.api_token_digest(token)))
+    """The actor whose live API token this is, or None (unknown, revoked or expired)."""
+    user = api_tokens.user_for_token(session, token, now_ms)
     return None if user is None else _actor(user)

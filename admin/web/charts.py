@@ -1,4 +1,4 @@
-"""The dashboard's per-day success/failure chart, laid out here and drawn as inline SVG by the
+"""The dashboard's per-day chart of succeeded, failed and outcome-unknown runs, laid out here and drawn as inline SVG by the
 template (no chart library, no script: it renders with JavaScript off and under a strict CSP)."""
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class Bar:
     success_h: float
     failed_y: float
     failed_h: float
+    unknown_y: float
+    unknown_h: float
     label: str
     show_label: bool
     title: str
@@ -38,6 +40,7 @@ class Chart:
     ticks: list[tuple[float, int]]
     total_success: int
     total_failed: int
+    total_unknown: int
 
 
 def _nice_step(value: int) -> int:
@@ -52,10 +55,11 @@ def _nice_step(value: int) -> int:
 
 
 def daily_bars(days: Sequence) -> Chart:
-    """Stacked bars (success below, failed on top), one per day, oldest first."""
+    """Stacked bars (success at the bottom, failed on it, outcome unknown on top), one per day,
+    oldest first."""
     plot_h = HEIGHT - TOP - BOTTOM
     plot_w = WIDTH - LEFT - 8
-    step = _nice_step(max((d.success + d.failed for d in days), default=0))
+    step = _nice_step(max((d.success + d.failed + d.unknown for d in days), default=0))
     top = step * TICKS
     slot = plot_w / max(len(days), 1)
     width = max(slot * 0.7, 1.0)
@@ -64,7 +68,11 @@ def daily_bars(days: Sequence) -> Chart:
     for i, day in enumerate(days):
         success_h = plot_h * day.success / top
         failed_h = plot_h * day.failed / top
+        unknown_h = plot_h * day.unknown / top
         base = TOP + plot_h
+        title = f"{day.day.isoformat()}: {day.success} succeeded, {day.failed} failed"
+        if day.unknown:
+            title += f", {day.unknown} outcome unknown"
         bars.append(
             Bar(
                 x=round(LEFT + i * slot + (slot - width) / 2, 2),
@@ -73,9 +81,11 @@ def daily_bars(days: Sequence) -> Chart:
                 success_h=round(success_h, 2),
                 failed_y=round(base - success_h - failed_h, 2),
                 failed_h=round(failed_h, 2),
+                unknown_y=round(base - success_h - failed_h - unknown_h, 2),
+                unknown_h=round(unknown_h, 2),
                 label=day.day.strftime("%m-%d"),
                 show_label=(len(days) - 1 - i) % every == 0,
-                title=f"{day.day.isoformat()}: {day.success} succeeded, {day.failed} failed",
+                title=title,
             )
         )
     ticks = [(round(TOP + plot_h - plot_h * k / TICKS, 2), step * k) for k in range(TICKS + 1)]
@@ -88,4 +98,5 @@ def daily_bars(days: Sequence) -> Chart:
         ticks=ticks,
         total_success=sum(d.success for d in days),
         total_failed=sum(d.failed for d in days),
+        total_unknown=sum(d.unknown for d in days),
     )

@@ -25,7 +25,9 @@ def dashboard():
     error = None
     with admin_ctx().db.read_session() as session:
         try:
-            board = dashboard_service.get_dashboard(session, g.actor, now_ms=now_ms(), timezone=zone, days=days)
+            board = dashboard_service.get_dashboard(
+                session, g.actor, now_ms=now_ms(), timezone=zone, days=days, report_timezone=admin_ctx().config.default_timezone
+            )
         except ServiceError as exc:
             board, error = None, exc.message
     chart = daily_bars(board.daily) if board else None

@@ -53,7 +53,7 @@ def group_new():
     return redirect(url_for("web.groups_list"))
 
 
-@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@bp.route("/groups/<id:group_id>", methods=["GET", "POST"])
 @require_admin
 def group_edit(group_id: int):
     try:
@@ -79,7 +79,7 @@ def group_edit(group_id: int):
     return redirect(url_for("web.groups_list"))
 
 
-@bp.post("/groups/<int:group_id>/delete")
+@bp.post("/groups/<id:group_id>/delete")
 @require_admin
 def group_delete(group_id: int):
     try:

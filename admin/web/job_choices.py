@@ -7,13 +7,19 @@ from zoneinfo import available_timezones
 
 from shardcron.executor.protocol import BlockStrategy, GlueType
 
-from ..enums import MisfireStrategy, RouteStrategy, ScheduleType
+from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 
 SCHEDULE_HELP = {
     ScheduleType.CRON.value: "Cron: 5 fields (min hour dom mon dow) or Quartz 6/7 fields with seconds first, e.g. 0 */5 * * * ? — read in the job's time zone.",
     ScheduleType.FIX_RATE.value: "Every N seconds: a whole number, e.g. 30.",
     ScheduleType.NONE.value: "No schedule: the job runs only when triggered by hand, by the API or as a child job. Leave the field empty.",
 }
+
+#: The delivery select's help: what each choice does, in plain words.
+DELIVERY_HELP = (
+    "If a run's delivery cannot be confirmed after a scheduler failure: skip it and alarm (at most once) "
+    "or send it again (at least once; the handler may then run twice)."
+)
 
 _LABELS = {
     "route_strategy": {
@@ -30,6 +36,10 @@ _LABELS = {
         MisfireStrategy.DO_NOTHING: "DO_NOTHING — skip missed fires",
         MisfireStrategy.FIRE_ONCE_NOW: "FIRE_ONCE_NOW — fire once to catch up",
     },
+    "delivery": {
+        Delivery.AT_MOST_ONCE: "AT_MOST_ONCE — skip it and alarm",
+        Delivery.AT_LEAST_ONCE: "AT_LEAST_ONCE — send it again",
+    },
 }
 
 
@@ -42,6 +52,7 @@ def choices_for() -> dict[str, list[tuple[str, str]]]:
     return {
         "schedule_type": _options("schedule_type", ScheduleType),
         "misfire_strategy": _options("misfire_strategy", MisfireStrategy),
+        "delivery": _options("delivery", Delivery),
         "route_strategy": _options("route_strategy", RouteStrategy),
         "block_strategy": _options("block_strategy", BlockStrategy),
         "glue_type": _options("glue_type", GlueType),

@@ -11,14 +11,16 @@ from flask import abort, flash, g, jsonify, redirect, render_template, request, 
 from ..auth import require_actor
 from ..enums import ScheduleType
 from ..scheduling.zones import is_known_zone
-from ..services import groups, jobs, triggers
-from ..services.errors import NotFound, ServiceError
+from ..services import glue_versions, groups, jobs, triggers
+from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.job_form import JOB_FIELDS
+from ..services.numbers import ID_MAX, ID_MIN, optional_id, whole_in_range
 from ..services.paging import PageRequest
+from ..services.script_rights import SCRIPT_FIELDS
 from . import bp
 from .context import admin_ctx, now_ms
-from .group_choices import group_choices, parse_optional_id
-from .job_choices import SCHEDULE_HELP, choices_for, timezone_names
+from .group_choices import group_choices
+from .job_choices import DELIVERY_HELP, SCHEDULE_HELP, choices_for, timezone_names
 
 ENABLED_FILTERS = {"": None, "1": True, "0": False}
 
@@ -38,7 +40,7 @@ def jobs_list():
         group_options = group_choices(session, g.actor)
         try:
             flt = jobs.JobFilter(
-                group_id=parse_optional_id(args.get("group_id"), "group_id"),
+                group_id=optional_id(args.get("group_id"), "group_id"),
                 search=args.get("q") or None,
                 enabled=ENABLED_FILTERS.get(args.get("enabled", ""), None),
                 sort=sort.lstrip("-"),
@@ -50,8 +52,30 @@ def jobs_list():
     return render_template("jobs.html", page=page, args=args, sort=sort, groups=group_options, errors=errors), (400 if errors else 200)
 
 
-def _form_from_request() -> dict[str, str]:
-    return {name: request.form.get(name, "") for name in JOB_FIELDS}
+def _form_from_request(job=None) -> dict[str, str]:
+    """The posted job fields. The script fields are posted only by a form that lets the actor
+    edit them; absent, the job keeps its script (a new job is a BEAN job). Posted by someone who
+    may not write scripts, they reach the service, which refuses a change with a 403."""
+    form = {name: request.form.get(name, "") for name in JOB_FIELDS}
+    current = _form_from_view(job) if job is not None else _empty_form()
+    for name in SCRIPT_FIELDS:
+        if name not in request.form:
+            form[name] = current[name]
+    form["glue_remark"] = request.form.get("glue_remark", "")
+    return form
+
+
+def _service_data(form: dict[str, str]) -> dict[str, str]:
+    """What goes to the service: the script fields only when they were posted."""
+    return {k: v for k, v in form.items() if k not in SCRIPT_FIELDS or k in request.form}
+
+
+def _can_edit_script(job) -> bool:
+    return job.can_edit_script if job is not None else g.actor.writes_scripts_somewhere
+
+
+def _refusal_status(exc: ServiceError) -> int:
+    return 403 if isinstance(exc, Forbidden) else 400
 
 
 def _form_from_view(view) -> dict[str, str]:
@@ -79,7 +103,9 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             groups=group_options,
             choices=choices_for(),
             schedule_help=SCHEDULE_HELP,
+            delivery_help=DELIVERY_HELP,
             timezones=timezone_names(),
+            can_edit_script=_can_edit_script(job),
         ),
         status,
     )
@@ -88,8 +114,9 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
 def _empty_form() -> dict[str, str]:
     form = {name: "" if default is None else str(getattr(default, "value", default)) for name, (default, _) in JOB_FIELDS.items()}
     form["timezone"] = admin_ctx().config.default_timezone
-    if request.args.get("group_id", "").isdigit():
-        form["group_id"] = request.args["group_id"]
+    group_id = whole_in_range(request.args.get("group_id", ""), ID_MIN, ID_MAX)
+    if group_id is not None:  # a preselection only; the form checks the group on save
+        form["group_id"] = str(group_id)
     return form
 
 
@@ -101,9 +128,9 @@ def job_new():
     form = _form_from_request()
     try:
         with admin_ctx().db.session() as session:
-            created = jobs.create_job(session, g.actor, form, now_ms=now_ms(), default_timezone=admin_ctx().config.default_timezone)
+            created = jobs.create_job(session, g.actor, _service_data(form), now_ms=now_ms(), default_timezone=admin_ctx().config.default_timezone)
     except ServiceError as exc:
-        return _render_form(None, form, exc.field_errors, exc.message, 400)
+        return _render_form(None, form, exc.field_errors, exc.message, _refusal_status(exc))
     flash(f"Job {created.name} created (stopped: start it when ready).", "success")
     return redirect(url_for("web.job_edit", job_id=created.id))
 
@@ -116,20 +143,20 @@ def _load(job_id: int):
         abort(404)
 
 
-@bp.route("/jobs/<int:job_id>", methods=["GET", "POST"])
+@bp.route("/jobs/<id:job_id>", methods=["GET", "POST"])
 @require_actor
 def job_edit(job_id: int):
     job = _load(job_id)
     if request.method == "GET":
         return _render_form(job, _form_from_view(job), {}, None, 200)
-    form = _form_from_request()
+    form = _form_from_request(job)
     try:
         with admin_ctx().db.session() as session:
-            saved = jobs.update_job(session, g.actor, job_id, form, now_ms=now_ms())
+            saved = jobs.update_job(session, g.actor, job_id, _service_data(form), now_ms=now_ms())
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        return _render_form(job, form, exc.field_errors, exc.message, 400)
+        return _render_form(job, form, exc.field_errors, exc.message, _refusal_status(exc))
     flash(f"Job {saved.name} saved.", "success")
     return redirect(url_for("web.job_edit", job_id=job_id))
 
@@ -156,19 +183,19 @@ def _back():
     return redirect(request.referrer if _local_referrer() else url_for("web.jobs_list"))
 
 
-@bp.post("/jobs/<int:job_id>/start")
+@bp.post("/jobs/<id:job_id>/start")
 @require_actor
 def job_start(job_id: int):
     return _act(job_id, lambda s: jobs.start_job(s, g.actor, job_id, now_ms=now_ms()), "Job {view.name} started.") or _back()
 
 
-@bp.post("/jobs/<int:job_id>/stop")
+@bp.post("/jobs/<id:job_id>/stop")
 @require_actor
 def job_stop(job_id: int):
     return _act(job_id, lambda s: jobs.stop_job(s, g.actor, job_id, now_ms=now_ms()), "Job {view.name} stopped.") or _back()
 
 
-@bp.post("/jobs/<int:job_id>/copy")
+@bp.post("/jobs/<id:job_id>/copy")
 @require_actor
 def job_copy(job_id: int):
     try:
@@ -183,14 +210,50 @@ def job_copy(job_id: int):
     return redirect(url_for("web.job_edit", job_id=copy.id))
 
 
-@bp.post("/jobs/<int:job_id>/delete")
+@bp.get("/jobs/<id:job_id>/versions")
+@require_actor
+def job_versions(job_id: int):
+    """The job's kept script versions; `?version=` shows one with its diff (default: the newest)."""
+    return _versions_page(job_id, request.args.get("version", ""))
+
+
+def _versions_page(job_id: int, wanted: str, *, error: str | None = None, status: int = 200):
+    job = _load(job_id)
+    if wanted and whole_in_range(wanted.strip(), ID_MIN, ID_MAX) is None:
+        abort(404)
+    try:
+        with admin_ctx().db.read_session() as session:
+            versions = glue_versions.list_versions(session, g.actor, job_id)
+            shown_id = int(wanted.strip()) if wanted else (versions[0].id if versions else None)
+            shown = glue_versions.get_version(session, g.actor, job_id, shown_id) if shown_id is not None else None
+    except NotFound:
+        abort(404)
+    page = render_template("job_versions.html", job=job, versions=versions, shown=shown, keep=glue_versions.KEEP_VERSIONS, error=error)
+    return page, status
+
+
+@bp.post("/jobs/<id:job_id>/versions/<id:version_id>/rollback")
+@require_actor
+def job_version_rollback(job_id: int, version_id: int):
+    try:
+        with admin_ctx().db.session() as session:
+            jobs.rollback_script(session, g.actor, job_id, version_id, now_ms=now_ms())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        return _versions_page(job_id, request.args.get("version", ""), error=exc.message, status=_refusal_status(exc))
+    flash(f"Version {version_id} put back; the rollback is kept as a new version.", "success")
+    return redirect(url_for("web.job_versions", job_id=job_id))
+
+
+@bp.post("/jobs/<id:job_id>/delete")
 @require_actor
 def job_delete(job_id: int):
     response = _act(job_id, lambda s: jobs.delete_job(s, g.actor, job_id), "Job deleted.")
     return response or redirect(url_for("web.jobs_list"))
 
 
-@bp.route("/jobs/<int:job_id>/trigger", methods=["GET", "POST"])
+@bp.route("/jobs/<id:job_id>/trigger", methods=["GET", "POST"])
 @require_actor
 def job_trigger(job_id: int):
     job = _load(job_id)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from ..auth import current_actor, end_session, start_session
+from ..auth import current_actor, logout as end_server_session, start_session
 from ..auth.csrf import check_csrf
 from ..enums import UserRole
-from ..services import users
-from ..services.errors import ServiceError
+from ..services import console_sessions, login_throttle, setup_code, users
+from ..services.errors import Forbidden, ServiceError
 from . import bp
 from .context import admin_ctx, now_ms, safe_next
+
+WRONG_SETUP_CODE = "the setup code is missing or wrong: use the link the admin printed at start, or the code in {path}"
 
 
 def _no_user_yet() -> bool:
     with admin_ctx().db.read_session() as session:
         return users.count_users(session) == 0
+
+
+def _client_address() -> str:
+    # The peer address: behind a reverse proxy that is the proxy's (docs/security.md).
+    return request.remote_addr or ""
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -31,29 +38,43 @@ def login():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     ctx = admin_ctx()
-    # authenticate() records failures in the session, so this transaction commits either way.
+    policy = login_throttle.ThrottlePolicy(free_failures=ctx.config.login_max_failures, max_delay_s=ctx.config.login_lockout_s)
+    address = _client_address()
+    now = ctx.clock.now_ms()
+    actor = session_id = version = None
+    # Failures are recorded in this transaction, so it commits whatever the answer.
     with ctx.db.session() as session:
-        actor = users.authenticate(
-            session,
-            username,
-            password,
-            ctx.clock.now_ms(),
-            max_failures=ctx.config.login_max_failures,
-            lockout_s=ctx.config.login_lockout_s,
-        )
-        version = users.session_version(session, actor.user_id) if actor else None
-    if actor is None or version is None:
+        wait = login_throttle.wait_ms(session, username, address, now, policy)
+        if not wait:
+            actor = users.authenticate(session, username, password, now)
+            if actor is None:
+                login_throttle.record_failure(session, username, address, now, policy)
+            else:
+                login_throttle.record_success(session, username, address, policy)
+                version = users.session_version(session, actor.user_id)
+                session_id = console_sessions.open_session(session, actor.user_id, now_ms=now, max_age_ms=ctx.config.session_max_age_hours * 3_600_000)
+    if wait:
+        seconds = -(-wait // 1000)
+        error = f"too many failed logins from your address: wait {seconds} s before the next attempt"
+        response = render_template("login.html", next=target, username=username, error=error), 429, {"Retry-After": str(seconds)}
+        return response
+    if actor is None or version is None or session_id is None:
         return render_template("login.html", next=target, username=username, error=users.LOGIN_FAILED_MESSAGE), 401
-    start_session(actor, version)
+    start_session(actor, version, session_id)
     return redirect(target)
 
 
 @bp.post("/logout")
 def logout():
     check_csrf()
-    end_session()
+    end_server_session()
     flash("You are logged out.", "info")
     return redirect(url_for("web.login"))
+
+
+def _setup_page(code: str, username: str = "", errors: dict | None = None, error: str | None = None, status: int = 200):
+    code_file = setup_code.setup_code_path(admin_ctx().config.instance_dir)
+    return render_template("setup.html", code=code, code_file=str(code_file), username=username, errors=errors or {}, error=error), status
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -62,21 +83,31 @@ def setup():
         check_csrf()
     if not _no_user_yet():
         abort(404)
+    code = request.values.get("code", "").strip()
     if request.method == "GET":
-        return render_template("setup.html", username="", errors={})
+        return _setup_page(code)
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     errors: dict[str, str] = {}
     if password != request.form.get("password_again", ""):
         errors["password_again"] = "the two passwords differ"
+    ctx = admin_ctx()
     try:
-        if errors:
-            raise ServiceError("first admin not created", field_errors=errors)
-        with admin_ctx().db.session() as session:
+        with ctx.db.session() as session:
+            # Checked in the transaction that creates the admin (which deletes every code).
+            if not setup_code.code_is_valid(session, code):
+                raise Forbidden(WRONG_SETUP_CODE.format(path=setup_code.setup_code_path(ctx.config.instance_dir)))
+            if errors:
+                raise ServiceError("first admin not created", field_errors=errors)
             users.create_user(session, None, username, password, UserRole.ADMIN, now_ms=now_ms())
-    except ServiceError as exc:
-        if exc.status == 403:  # someone completed setup a moment ago
+    except Forbidden as exc:
+        if not _no_user_yet():  # someone completed setup a moment ago
             abort(404)
-        return render_template("setup.html", username=username, errors=exc.field_errors, error=exc.message), 400
+        return _setup_page("", username, {"code": "wrong or missing"}, exc.message, 403)
+    except ServiceError as exc:
+        if exc.status == 403:
+            abort(404)
+        return _setup_page(code, username, exc.field_errors, exc.message, 400)
+    setup_code.remove_setup_code_file(ctx.config.instance_dir)
     flash(f"Admin {username} created. Log in to continue.", "success")
     return redirect(url_for("web.login"))

@@ -14,6 +14,7 @@ from ..auth import require_actor
 from ..enums import RunStatus, TriggerType
 from ..services import runs
 from ..services.errors import NotFound, ServiceError
+from ..services.numbers import ID_MAX, ID_MIN, whole, whole_in_range
 from ..services.paging import PageRequest
 from . import bp
 from .context import admin_ctx, executor_client, now_ms
@@ -58,6 +59,9 @@ def runs_list():
     args = {key: request.args[key] for key in FILTER_KEYS if request.args.get(key)}
     page = None
     values, errors = _filter_args(args)
+    # Asked before the list is read: asked after, a fire whose runs were written in between would
+    # look settled while the list shows none of them, and the page would never refresh.
+    awaiting = _awaiting_fire(request.args.get("fire_id"))
     with admin_ctx().db.read_session() as session:
         group_options = group_choices(session, g.actor)
         if not errors:
@@ -66,7 +70,7 @@ def runs_list():
                 page = runs.list_runs(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
             except ServiceError as exc:
                 errors = exc.field_errors or {"filter": exc.message}
-    active = bool(page and any(run.status in ACTIVE for run in page.items)) or _awaiting_fire(request.args.get("fire_id"))
+    active = awaiting or bool(page and any(run.status in ACTIVE for run in page.items))
     return (
         render_template(
             "runs.html",
@@ -86,13 +90,14 @@ def runs_list():
 def _awaiting_fire(fire_id: str | None) -> bool:
     """Right after a trigger the list names its fire: keep refreshing until its runs exist (the
     scheduler dispatches a manual fire within a tick or two)."""
-    if not fire_id or not fire_id.isdigit():
+    number = whole_in_range(fire_id or "", ID_MIN, ID_MAX)
+    if number is None:  # only a hint for the refresh, so junk is ignored rather than refused
         return False
     with admin_ctx().db.read_session() as session:
-        return not runs.list_fire_runs(session, g.actor, int(fire_id))
+        return not runs.list_fire_runs(session, g.actor, number)
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<id:run_id>")
 @require_actor
 def run_detail(run_id: int):
     try:
@@ -102,8 +107,17 @@ def run_detail(run_id: int):
     except NotFound:
         abort(404)
     active = run.status in ACTIVE or any(s.status in ACTIVE for s in shards)
-    return render_template("run_detail.html", run=run, shards=shards, refresh_ms=REFRESH_MS if active else None, can_kill=run.status in ACTIVE)
+    return render_template(
+        "run_detail.html", run=run, shards=shards, refresh_ms=REFRESH_MS if active else None, can_kill=runs.may_kill(run),
+        unknown_note=UNKNOWN_NOTE if run.status == RunStatus.UNKNOWN else None,
+    )
 
+
+#: Shown next to the trigger message of an UNKNOWN run.
+UNKNOWN_NOTE = (
+    "Whether the executor received this run could not be confirmed after a scheduler failure; it was not sent again "
+    "(the job delivers at most once). If the executor reports a result, the run finishes with it."
+)
 
 #: Shown when the executor has no line at all for a finished run.
 EMPTY_LOG_NOTE = (
@@ -112,15 +126,13 @@ EMPTY_LOG_NOTE = (
 )
 
 
-@bp.get("/runs/<int:run_id>/log")
+@bp.get("/runs/<id:run_id>/log")
 @require_actor
 def run_log(run_id: int):
     """One page of the run's log from its executor (JSON for the live tail)."""
-    raw = request.args.get("from_line", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        return jsonify(error={"message": "from_line must be a whole number, 1 or more", "fields": {"from_line": "must be 1 or more"}}), 400
     try:
-        page = runs.read_run_log(admin_ctx().db, g.actor, run_id, executor_client(), from_line=int(raw), now_ms=now_ms())
+        from_line = whole(request.args.get("from_line", "1"), "from_line", 1, runs.MAX_LOG_LINE, message="bad log request")
+        page = runs.read_run_log(admin_ctx().db, g.actor, run_id, executor_client(), from_line=from_line, now_ms=now_ms())
     except ServiceError as exc:
         return jsonify(error={"message": exc.message, "fields": exc.field_errors}), exc.status
     # Nothing at all, and the executor says there will be nothing more: say why that can be.
@@ -136,7 +148,7 @@ def run_log(run_id: int):
     )
 
 
-@bp.post("/runs/<int:run_id>/kill")
+@bp.post("/runs/<id:run_id>/kill")
 @require_actor
 def run_kill(run_id: int):
     try:

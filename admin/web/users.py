@@ -1,20 +1,31 @@
-"""Users (admins: list, create, role, group grants, delete) and everybody's own account page
-(password change, API token issue/revoke)."""
+"""Users (admins: list, create, role, group grants, delete, revoke tokens) and everybody's own
+account page (password change, named API tokens: issue with an optional expiry, list, revoke)."""
 
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import require_actor, require_admin
-from ..auth.sessions import refresh_session_version
+from ..auth.sessions import current_session_id, refresh_session_version
 from ..enums import UserRole
-from ..services import users
+from ..services import api_tokens, users
 from ..services.errors import NotFound, ServiceError
 from . import bp
 from .context import admin_ctx, now_ms
 from .group_choices import group_choices, parse_group_ids
 
 ROLE_OPTIONS = [(role.value, role.value.title()) for role in UserRole]
+#: The account page's expiry choices: (form value, label); days, "" for never.
+EXPIRY_OPTIONS = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+DAY_MS = 86_400_000
+
+
+def _expires_at_ms(choice: str, now: int) -> int | None:
+    if choice == "":
+        return None
+    if choice not in {value for value, _ in EXPIRY_OPTIONS}:
+        raise ServiceError("token not issued", field_errors={"expires_in_days": "pick one of the offered expiries"})
+    return now + int(choice) * DAY_MS
 
 
 def _list_page(form: dict | None = None, errors: dict | None = None, error: str | None = None, status: int = 200):
@@ -61,7 +72,7 @@ def user_create():
     return redirect(url_for("web.users_list"))
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 @require_admin
 def user_edit(user_id: int):
     errors: dict[str, str] = {}
@@ -77,9 +88,15 @@ def user_edit(user_id: int):
                 elif action == "grants":
                     users.set_grants(session, g.actor, user_id, parse_group_ids(request.form.getlist("group_ids")), now_ms=now_ms())
                     flash("Group grants saved.", "success")
+                elif action == "scripts":
+                    users.set_script_grants(session, g.actor, user_id, parse_group_ids(request.form.getlist("script_group_ids"), "script_group_ids"), now_ms=now_ms())
+                    flash("Script rights saved.", "success")
                 elif action == "password":
                     users.change_password(session, g.actor, user_id, request.form.get("new_password", ""), now_ms=now_ms())
-                    flash("Password reset; the user's open sessions have ended.", "success")
+                    flash("Password reset; the user's open sessions have ended and their API tokens are revoked.", "success")
+                elif action == "revoke_token":
+                    api_tokens.revoke_token(session, g.actor, user_id, _token_id(request.form.get("token_id", "")))
+                    flash("API token revoked.", "success")
                 elif action == "delete":
                     users.delete_user(session, g.actor, user_id)
                     flash("User deleted.", "success")
@@ -97,7 +114,14 @@ def user_edit(user_id: int):
         except NotFound:
             abort(404)
         groups = group_choices(session, g.actor)
-    return render_template("user_edit.html", user=user, groups=groups, roles=ROLE_OPTIONS, errors=errors, error=error), status
+        tokens = api_tokens.list_tokens(session, g.actor, user_id, now_ms=now_ms())
+    return render_template("user_edit.html", user=user, groups=groups, roles=ROLE_OPTIONS, tokens=tokens, errors=errors, error=error), status
+
+
+def _token_id(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise NotFound("API token", raw[:20])
+    return int(raw)
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -106,6 +130,7 @@ def account():
     errors: dict[str, str] = {}
     error = None
     new_token = None
+    token_form = {"token_name": "", "expires_in_days": ""}
     status = 200
     actor = g.actor
     if request.method == "POST":
@@ -120,24 +145,36 @@ def account():
                         request.form.get("new_password", ""),
                         current_password=request.form.get("current_password", ""),
                         now_ms=now_ms(),
+                        keep_session_id=current_session_id(),
                     )
                     version = users.session_version(session, actor.user_id)
                 elif action == "issue_token":
-                    new_token = users.issue_api_token(session, actor, actor.user_id, now_ms=now_ms())
+                    now = now_ms()
+                    token_form = {"token_name": request.form.get("token_name", "").strip(), "expires_in_days": request.form.get("expires_in_days", "")}
+                    expires = _expires_at_ms(token_form["expires_in_days"], now)
+                    _, new_token = api_tokens.issue_token(session, actor, actor.user_id, token_form["token_name"], expires_at_ms=expires, now_ms=now)
                 elif action == "revoke_token":
-                    users.revoke_api_token(session, actor, actor.user_id, now_ms=now_ms())
+                    api_tokens.revoke_token(session, actor, actor.user_id, _token_id(request.form.get("token_id", "")))
                 else:
                     abort(400, description="unknown action")
             if action == "password":
                 # Every other session of this user has ended; this browser stays logged in.
                 refresh_session_version(version)
-                flash("Password changed. Your other sessions have ended.", "success")
+                flash("Password changed. Your other sessions have ended and your API tokens are revoked.", "success")
                 return redirect(url_for("web.account"))
             if action == "revoke_token":
                 flash("API token revoked.", "success")
                 return redirect(url_for("web.account"))
+        except NotFound as exc:
+            errors, error, status = {}, exc.message, 404
         except ServiceError as exc:
-            errors, error, status = exc.field_errors, exc.message, 400
+            # The token's `name` is the form's `token_name` (the page has other names).
+            errors = {("token_name" if field == "name" and action == "issue_token" else field): text for field, text in exc.field_errors.items()}
+            error, status = exc.message, exc.status if exc.status in (400, 409) else 400
     with admin_ctx().db.read_session() as session:
         me = users.get_user(session, actor, actor.user_id)
-    return render_template("account.html", me=me, errors=errors, error=error, new_token=new_token), status
+        tokens = api_tokens.list_tokens(session, actor, actor.user_id, now_ms=now_ms())
+    return (
+        render_template("account.html", me=me, tokens=tokens, expiry_options=EXPIRY_OPTIONS, token_form=token_form, errors=errors, error=error, new_token=new_token),
+        status,
+    )

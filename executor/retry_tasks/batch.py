@@ -4,7 +4,7 @@ Worker threads take rows in claim order; the calling thread meanwhile writes fin
 in bulk (every `flush_interval_s`, and when the batch is done) and renews the lease of the rows
 still waiting or running, so a slow batch neither holds its results back nor loses its rows.
 When the run must stop (budget spent, cancelled), workers start no new row; rows never started
-are released at once without using an attempt.
+are released at once, and the attempt their claim counted is given back.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..clock import Clock
 from .backoff import Backoff
 from .errors import TaskInputError, TaskLeaseLost
 from .record import clip_error, decode_stages, dump_json, encode_json_text
-from .store import ClaimedRow, Outcome, OutcomeKind, TaskStore, WriteCounts
+from .store import Claim, ClaimedRow, ExhaustedRow, Outcome, OutcomeKind, TaskStore, WriteCounts
 from .task import GiveUp, RetryLater, Task
 
 log = logging.getLogger("shardcron.retry_tasks")
@@ -150,7 +150,7 @@ class BatchRunner:
 
     def attempt(self, row: ClaimedRow) -> Outcome | None:
         """Run one claimed row's handler; the outcome to write, or None if the row was lost."""
-        attempt_no = row.attempts + 1
+        attempt_no = row.attempt
         try:
             payload = json.loads(row.payload_json)
             if not isinstance(payload, dict):
@@ -214,7 +214,7 @@ class BatchRunner:
         return Outcome(row.id, OutcomeKind.RETRY, error=clip_error(error), next_attempt_at_ms=next_at)
 
     def _dead(self, row: ClaimedRow, error: str, exc: BaseException | None = None) -> Outcome:
-        self._note(row, f"DEAD after attempt {row.attempts + 1}/{row.max_attempts}: {error}", always=True)
+        self._note(row, f"DEAD after attempt {row.attempt}/{row.max_attempts}: {error}", always=True)
         log.warning(
             "retry task dead",
             extra={"task_id": row.id, "task_code": row.task_code, "request_no": row.request_no, "error": error},
@@ -222,7 +222,20 @@ class BatchRunner:
         )
         return Outcome(row.id, OutcomeKind.DEAD, error=clip_error(error))
 
-    def _note(self, row: ClaimedRow, text: str, *, always: bool = False) -> None:
+    def note_lapses(self, claim: Claim) -> None:
+        """Tell the run log about the rows of `claim` whose previous attempt ended without an
+        outcome (its drainer died or stalled), and about those the claim made DEAD for it."""
+        for dead in claim.exhausted:
+            self._note(dead, f"DEAD, not run again: {dead.error}", always=True)
+            log.warning(
+                "retry task dead",
+                extra={"task_id": dead.id, "task_code": dead.task_code, "request_no": dead.request_no, "error": dead.error},
+            )
+        for row in claim.rows:
+            if row.lapsed_owner is not None:
+                self._note(row, f"attempt {row.attempt - 1}/{row.max_attempts} crashed or stalled (lease of {row.lapsed_owner} expired); running attempt {row.attempt}")
+
+    def _note(self, row: ClaimedRow | ExhaustedRow, text: str, *, always: bool = False) -> None:
         with self.note_lock:
             if always or self.logged_errors < MAX_LOGGED_ERRORS:
                 self.logged_errors += 1

@@ -1,6 +1,9 @@
 """`shardcron tasks ...`: the retry-task table of an application's database, for operators.
 
-    shardcron tasks init    --url URL                       create the table (idempotent)
+    shardcron tasks init    --url URL                       create the table, or upgrade it (idempotent)
+    shardcron tasks upgrade --url URL [--sql [--from REV]]  bring the table to this version's revision
+    shardcron tasks current --url URL [--check]             the table's revision
+    shardcron tasks history                                 the table's revisions
     shardcron tasks stats   --url URL [--json]              counts by task code and status
     shardcron tasks show    --url URL --task-code C --request-no N [--json]
     shardcron tasks redrive --url URL (--all | --task-code C | --request-no N)
@@ -16,30 +19,38 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
 
 import click
 
 from ..clock import ms_to_datetime
+from ..sqlengine import missing_sqlite_file
 from .database import TaskDatabase, parse_url, redact_url
 from .errors import TaskInputError, TaskNotFound, TasksDatabaseError
 from .maintenance import RedriveScope
-from .schema import TABLE_NAME
+from .schema import RETRY_TASK_SCHEMA, TABLE_NAME
 from .tasks import RetryTasks
 
-URL_HELP = "The application database holding the retry-task table: sqlite:///PATH or mysql+pymysql://USER:PASS@HOST:3306/DB."
+URL_HELP = "The application database holding the retry-task table: sqlite:///PATH, mysql+pymysql://USER:PASS@HOST:3306/DB or postgresql+psycopg://USER:PASS@HOST:5432/DB."
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    """Commands that only read never create a SQLite file."""
+    parsed = parse_url(url)
+    if missing_sqlite_file(parsed) is not None:
+        raise TasksDatabaseError(f"no SQLite file {parsed.database}: check --url, or run `shardcron tasks init --url ...` first")
 
 
 @contextmanager
 def _open(url: str) -> Iterator[RetryTasks]:
-    """The table at `url`, which must exist (reading commands never create a SQLite file)."""
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
-        raise TasksDatabaseError(f"no SQLite file {parsed.database}: check --url, or run `shardcron tasks init --url ...` first")
+    """The table at `url`, which must exist at this code's revision."""
+    _refuse_missing_sqlite_file(url)
     tasks = RetryTasks(url, owner="shardcron-cli", pool_size=1)
     try:
         if not tasks.db.has_table():
             raise TasksDatabaseError(f"no table {TABLE_NAME} in {redact_url(url)}: run `shardcron tasks init --url ...` first")
+        from ..schema_versions.messages import require_current
+
+        require_current(RETRY_TASK_SCHEMA, tasks.db.schema_status(), redact_url(url), TasksDatabaseError)
         yield tasks
     finally:
         tasks.close()
@@ -54,17 +65,78 @@ def tasks() -> None:
     """Retry tasks: create the table, inspect it, re-drive dead tasks, purge old ones."""
 
 
-@tasks.command("init")
-@click.option("--url", required=True, help=URL_HELP)
-def init(url: str) -> None:
-    """Create the retry-task table and its indexes. Safe to run again."""
+LOCK_HELP = "On MySQL/MariaDB and PostgreSQL, wait at most this long for another process's upgrade of the same table to finish."
+
+
+def _upgrade(url: str, lock_timeout_s: float) -> None:
+    from ..schema_versions.commands import run_upgrade
+
     db = TaskDatabase(url, pool_size=1)
     try:
-        created = db.create_table()
+        run_upgrade(RETRY_TASK_SCHEMA, db.engine, lock_timeout_s=lock_timeout_s, error=TasksDatabaseError)
     finally:
         db.dispose()
-    where = redact_url(url)
-    click.echo(f"created table {TABLE_NAME} in {where}" if created else f"table {TABLE_NAME} already exists in {where}; nothing changed")
+
+
+@tasks.command("init")
+@click.option("--url", required=True, help=URL_HELP)
+@click.option("--lock-timeout", "lock_timeout_s", type=float, default=300.0, show_default=True, help=LOCK_HELP)
+def init(url: str, lock_timeout_s: float) -> None:
+    """Create the retry-task table and its indexes; on an existing table, upgrade it or say it is current."""
+    _upgrade(url, lock_timeout_s)
+
+
+@tasks.command("upgrade")
+@click.option("--url", required=True, help=URL_HELP)
+@click.option("--sql", "as_sql", is_flag=True, help="Print the DDL instead of running it (for DBAs); changes nothing.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="REVISION",
+    help="With --sql: the revision to start from instead of reading it from the database ('base': no table, '0.1.0': made by 0.1.0).",
+)
+@click.option("--lock-timeout", "lock_timeout_s", type=float, default=300.0, show_default=True, help=LOCK_HELP)
+def upgrade(url: str, as_sql: bool, start: str | None, lock_timeout_s: float) -> None:
+    """Bring the retry-task table to this shardcron's revision (safe from several processes at once)."""
+    if start is not None and not as_sql:
+        raise TaskInputError("--from", start, "goes with --sql: a real upgrade reads the revision from the database")
+    if not as_sql:
+        _upgrade(url, lock_timeout_s)
+        return
+    from ..schema_versions.commands import print_upgrade_sql
+
+    if start is None:
+        _refuse_missing_sqlite_file(url)
+    db = TaskDatabase(url, pool_size=1)
+    try:
+        print_upgrade_sql(RETRY_TASK_SCHEMA, db.engine, start, db.schema_status, TasksDatabaseError)
+    finally:
+        db.dispose()
+
+
+@tasks.command("current")
+@click.option("--url", required=True, help=URL_HELP)
+@click.option("--check", is_flag=True, help="Exit with status 1 unless the table is at this shardcron's revision.")
+def current(url: str, check: bool) -> None:
+    """Show the retry-task table's revision and whether it needs an upgrade."""
+    from ..schema_versions.commands import print_current
+
+    _refuse_missing_sqlite_file(url)
+    db = TaskDatabase(url, pool_size=1)
+    try:
+        status = db.schema_status()
+    finally:
+        db.dispose()
+    print_current(RETRY_TASK_SCHEMA, status, redact_url(url), check=check, error=TasksDatabaseError)
+
+
+@tasks.command("history")
+def history() -> None:
+    """List the retry-task table's revisions, newest first."""
+    from ..schema_versions.commands import print_history
+
+    print_history(RETRY_TASK_SCHEMA)
 
 
 @tasks.command("stats")

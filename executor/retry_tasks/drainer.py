@@ -47,8 +47,12 @@ class DrainReport:
     dead: int = 0
     #: Rows finished meanwhile by a callback (or re-claimed after a lapsed lease): left alone.
     skipped: int = 0
-    #: Rows claimed but never started (budget spent or cancelled), given back at once.
+    #: Rows claimed but never started (budget spent or cancelled), given back at once (attempt too).
     released: int = 0
+    #: Rows whose previous attempt ended without an outcome: its lease expired because the drainer
+    #: running it died or stalled. Run again if attempts were left, else made DEAD by the claim
+    #: (counted in `dead` too).
+    lease_expired: int = 0
     redriven: int = 0
     batches: int = 0
     elapsed_s: float = 0.0
@@ -72,7 +76,7 @@ class DrainReport:
             f"shard {self.shard_index}/{self.shard_total}: claimed {self.claimed}, succeeded {self.succeeded}, "
             f"retried {self.retried}, dead {self.dead}"
         )
-        extras = [f"{name} {value}" for name, value in (("skipped", self.skipped), ("released", self.released), ("re-driven", self.redriven)) if value]
+        extras = [f"{name} {value}" for name, value in (("skipped", self.skipped), ("released", self.released), ("lease expired", self.lease_expired), ("re-driven", self.redriven)) if value]
         if extras:
             text += ", " + ", ".join(extras)
         return text + f" in {self.elapsed_s:.1f} s (stopped: {self.stopped})"
@@ -207,17 +211,24 @@ class Drainer:
                     lease_until_ms=now_ms + lease_ms,
                     task_codes=params.task_codes,
                 )
-                if not claim.rows:
+                if claim.empty:
                     if claim.contended:
                         hooks.wait(CONTENDED_WAIT_S)
                         continue
                     report.stopped = "drained"
                     break
-                rows = claim.rows
-                report.claimed += len(rows)
+                report.claimed += len(claim.rows) + len(claim.exhausted)
                 report.batches += 1
-                counts = runner.run(rows)
-                report.released += counts.released
+                report.dead += len(claim.exhausted)
+                report.lease_expired += claim.lapsed
+                if claim.exhausted or claim.lapsed:
+                    runner.note_lapses(claim)
+                if claim.rows:
+                    counts = runner.run(claim.rows)
+                    report.released += counts.released
+                else:  # only rows made DEAD by the claim: nothing to run, report them all the same
+                    report.elapsed_s = self.clock.monotonic() - started
+                    hooks.progress(report)
         report.elapsed_s = self.clock.monotonic() - started
         log.info(
             "retry tasks drained",

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -108,13 +109,21 @@ class TaskProducer:
         # the same key waits on the unique index, then sees the winner's row.
         if self.db.is_mysql:
             stmt = mysql_insert(t).values(**row).on_duplicate_key_update(id=t.c.id)
+        elif self.db.is_postgresql:
+            stmt = postgresql_insert(t).values(**row).on_conflict_do_nothing(index_elements=["task_code", "request_no"]).returning(t.c.id)
         else:
             stmt = sqlite_insert(t).values(**row).on_conflict_do_nothing(index_elements=["task_code", "request_no"])
 
         def work(conn: Any) -> TaskRecord:
             result = conn.execute(stmt)
-            # MySQL reports the new id only for a real insert; SQLite counts no row on a conflict.
-            created = bool(result.lastrowid) if self.db.is_mysql else result.rowcount == 1
+            # MySQL reports the new id only for a real insert; PostgreSQL returns no row on a
+            # conflict; SQLite counts none.
+            if self.db.is_mysql:
+                created = bool(result.lastrowid)
+            elif self.db.is_postgresql:
+                created = result.first() is not None
+            else:
+                created = result.rowcount == 1
             return TaskRecord.from_row(self._fetch(conn, task_code, request_no), created=created)
 
         return self._in(session, work)

@@ -95,6 +95,7 @@ class TaskRecord:
     #: The decoded payload (the raw text if the row holds malformed JSON).
     payload: Any
     status: TaskStatus
+    #: Attempts counted so far, the one running now included (a claim counts its attempt).
     attempts: int
     max_attempts: int
     next_attempt_at_ms: int

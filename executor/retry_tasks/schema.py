@@ -1,14 +1,19 @@
 """The retry-task table, which lives in the application's own (business) database.
 
-`sql/mysql/retry_task.sql` and `sql/sqlite/retry_task.sql` are the same table for DBAs; a test
-keeps them equal to this definition on both engines. Instants are UTC epoch milliseconds.
+This definition is the table at head. A change to it ships as an Alembic revision in
+`revisions/versions/` (applied by `shardcron tasks upgrade`), and `sql/*/retry_task.sql` is
+generated from it; tests keep the three equal on both engines (docs/development.md).
+Instants are UTC epoch milliseconds.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+from ..schema_versions.spec import NAMING_CONVENTION, VersionedSchema
 
 TABLE_NAME = "shardcron_retry_task"
 
@@ -22,7 +27,7 @@ class TaskStatus(StrEnum):
     DEAD = "DEAD"  # out of attempts; an operator may re-drive it
 
 
-metadata = MetaData()
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 retry_task = Table(
     TABLE_NAME,
@@ -33,6 +38,9 @@ retry_task = Table(
     Column("request_no", String(128), nullable=False),
     Column("payload", Text, nullable=False),  # JSON object
     Column("status", String(16), nullable=False),
+    #: Attempts counted so far: a claim counts its attempt as it takes the row (so a running
+    #: attempt, and one whose drainer died, are counted); a release of a row never started gives
+    #: it back; outcomes do not count again.
     Column("attempts", Integer, nullable=False),
     Column("max_attempts", Integer, nullable=False),
     #: When the row is next due. A claim moves it to the lease's end, so a row whose drainer
@@ -57,4 +65,15 @@ retry_task = Table(
     mysql_charset="utf8mb4",
     mysql_collate="utf8mb4_bin",
     sqlite_autoincrement=True,
+)
+
+RETRY_TASK_SCHEMA = VersionedSchema(
+    label="retry-task database",
+    script_location=Path(__file__).resolve().parent / "revisions",
+    # Not `alembic_version`: the application's own migrations may use that table.
+    version_table="shardcron_retry_task_version",
+    metadata=metadata,
+    baseline_tables=(TABLE_NAME,),  # 0.1.0's (frozen: never edit)
+    command="shardcron tasks",
+    command_args=" --url ...",
 )

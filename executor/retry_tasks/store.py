@@ -5,17 +5,31 @@ clause, so it lands only while this claim still holds the row: a row a callback 
 meanwhile (which clears the owner), or that another drainer re-claimed after the lease ran out
 (a new token), is left alone. The row counts the database reports say how many writes landed.
 
+An attempt counts when it is claimed: the claim's UPDATE adds one to `attempts`, so an attempt
+whose drainer dies (killed, out of memory, `os._exit` in a handler) has been counted although it
+never writes an outcome. Outcomes do not count again; `release` (claimed, never started) gives
+the attempt back. A due PENDING row that still has a `lease_owner` is one whose lease expired
+with no outcome written (every finishing write, a release and a callback clear the owner): the
+claim runs it again if it has attempts left (noting the lapse in `last_error`), and makes it
+DEAD in the same transaction if it has none — it is never run past `max_attempts`.
+
 Claims, per dialect:
   * MySQL/MariaDB, one transaction: (1) a plain read of the ids of the due rows of the shard
     (index only, no locks, packed into one JSON array); (2) `SELECT ... WHERE id IN (those) AND still due FOR UPDATE SKIP
     LOCKED` by primary key; (3) one UPDATE that moves the locked rows to the lease (owner, until;
-    next_attempt_at_ms = until). Concurrent drainers skip each other's locked rows, and once
+    next_attempt_at_ms = until; attempts + 1). Concurrent drainers skip each other's locked rows, and once
     committed a leased row is no longer due, so two claims never get the same row however the
     shards overlap. Locking by primary key (rather than `FOR UPDATE` over the range scan) matters:
     InnoDB locks each row a range scan visits before the `id % n` filter drops it, so drainers of
     other shards would make each other skip rows — and take an empty claim for "nothing due".
-  * SQLite: one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING ...` under SQLite's
-    single write lock: the claim is one statement, atomic by construction.
+  * PostgreSQL, one transaction: `SELECT ... WHERE due ORDER BY next_attempt_at_ms LIMIT n FOR
+    UPDATE SKIP LOCKED`, then the same UPDATE (3). PostgreSQL locks a row only once it has passed
+    the whole WHERE (the shard filter included) and re-checks a row another claim changed
+    meanwhile, so the range scan is safe here. An empty claim looks once more without locks to
+    tell "nothing due" from "due rows held by another claim".
+  * SQLite, one transaction under SQLite's single write lock (taken by BEGIN IMMEDIATE): a read
+    of the due rows, then the same UPDATE (3).
+  Rows out of attempts get one more UPDATE in the same transaction, only when there are any.
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ from __future__ import annotations
 import json
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -37,28 +51,68 @@ WRITE_CHUNK = 500
 
 t = retry_task
 
-_CLAIM_COLUMNS = (t.c.id, t.c.task_code, t.c.request_no, t.c.payload, t.c.attempts, t.c.max_attempts, t.c.stages_done)
+#: What a claim reads of each due row (as it was before the claim).
+_CLAIM_COLUMNS = (t.c.id, t.c.task_code, t.c.request_no, t.c.payload, t.c.attempts, t.c.max_attempts, t.c.stages_done, t.c.lease_owner)
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimedRow:
-    """A claimed row; fields in the order of `_CLAIM_COLUMNS`."""
+    """A row leased to run one attempt."""
 
     id: int
     task_code: str
     request_no: str
     payload_json: str
-    #: Attempts made before this claim (the claim's attempt is attempts + 1).
-    attempts: int
+    #: The number of the attempt this claim runs, 1-based; the claim has counted it in `attempts`.
+    attempt: int
     max_attempts: int
     stages_json: str | None
+    #: The lease token of the previous attempt when that one ended without an outcome (its lease
+    #: expired: the drainer running it died or stalled), else None.
+    lapsed_owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExhaustedRow:
+    """A due row with no attempt left, made DEAD by the claim instead of being run."""
+
+    id: int
+    task_code: str
+    request_no: str
+    attempts: int
+    max_attempts: int
+    #: The owner of the expired lease of its last attempt (None: no attempt was running).
+    lapsed_owner: str | None
+    #: What the claim wrote to `last_error`.
+    error: str
 
 
 @dataclass(frozen=True)
 class Claim:
+    #: Rows leased to this claim, to run.
     rows: list[ClaimedRow]
     #: True when due rows existed but all were locked by other claims at that instant.
     contended: bool = False
+    #: Rows the claim found out of attempts and made DEAD (not leased, not to run).
+    exhausted: list[ExhaustedRow] = field(default_factory=list)
+    #: How many rows (run or exhausted) had a previous attempt whose lease expired without an outcome.
+    lapsed: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows and not self.exhausted
+
+
+def lapsed_error(attempt: int, max_attempts: int, owner: str) -> str:
+    """`last_error` of a row whose attempt `attempt` ended without an outcome. Short (the owner
+    is at most 128 characters), so it needs no clipping to fit the column."""
+    return f"attempt {attempt} of {max_attempts} crashed or stalled: its lease (held by {owner}) expired before an outcome was written"
+
+
+def _exhausted_error(attempts: int, max_attempts: int, owner: str | None) -> str:
+    if owner is None:  # only after a hand edit: attempts used up, yet PENDING and unleased
+        return f"no attempts left ({attempts} of {max_attempts} used)"
+    return lapsed_error(attempts, max_attempts, owner) + "; no attempts left"
 
 
 class OutcomeKind(StrEnum):
@@ -130,7 +184,8 @@ class TaskStore:
         lease_until_ms: int,
         task_codes: Sequence[str] | None = None,
     ) -> Claim:
-        """Lease up to `limit` due rows of shard `shard_index` of `shard_total` to `token`."""
+        """Lease up to `limit` due rows of shard `shard_index` of `shard_total` to `token`,
+        counting an attempt on each; rows out of attempts are made DEAD instead (`exhausted`)."""
         due = [t.c.status == TaskStatus.PENDING.value, t.c.next_attempt_at_ms <= now_ms]
         if shard_total > 1:
             due.append(t.c.id % shard_total == shard_index)
@@ -153,19 +208,63 @@ class TaskStore:
                     .where(_id_in(ids), *due[:2])
                     .with_for_update(skip_locked=True)
                 )
-                rows = conn.execute(locking).all()
-                if rows:
-                    conn.execute(update(t).where(_id_in(r.id for r in rows)).values(**lease))
+                found = conn.execute(locking).all()
+            elif self.db.is_postgresql:
+                locking = select(*_CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
+                found = conn.execute(locking).all()
+                # Only after an empty claim: is anything due that another claim holds?
+                ids = [] if found else list(conn.execute(select(t.c.id).where(*due).limit(1)).scalars())
             else:
                 ids = []
-                picked_ids = select(t.c.id).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).scalar_subquery()
-                rows = conn.execute(update(t).where(t.c.id.in_(picked_ids)).values(**lease).returning(*_CLAIM_COLUMNS)).all()
-            claimed = [ClaimedRow(*r) for r in rows]
+                found = conn.execute(select(*_CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit)).all()
+            claim = self._take(conn, found, lease, now_ms)
             # Due rows seen but none taken: another claim holds them this instant (overlapping
             # shards while the shard count changes). Not "nothing due": the caller tries again.
-            return Claim(claimed, contended=bool(ids) and not rows)
+            return Claim(claim.rows, contended=bool(ids) and not found, exhausted=claim.exhausted, lapsed=claim.lapsed)
 
         return self.db.transaction(work)
+
+    def _take(self, conn: Connection, found: Sequence[Any], lease: dict[str, Any], now_ms: int) -> Claim:
+        """Lease the rows read by a claim (attempts + 1), or make them DEAD if none is left."""
+        rows: list[ClaimedRow] = []
+        exhausted: list[ExhaustedRow] = []
+        lapsed: dict[int, str] = {}
+        for task_id, task_code, request_no, payload_json, attempts, max_attempts, stages_json, owner in found:
+            if attempts >= max_attempts:
+                error = _exhausted_error(attempts, max_attempts, owner)
+                exhausted.append(ExhaustedRow(task_id, task_code, request_no, attempts, max_attempts, owner, error))
+                continue
+            if owner is not None:
+                lapsed[task_id] = lapsed_error(attempts, max_attempts, owner)
+            rows.append(ClaimedRow(task_id, task_code, request_no, payload_json, attempts + 1, max_attempts, stages_json, owner))
+        if rows:
+            # No read-your-write dependency between these assignments: MySQL applies them left
+            # to right, SQLite all from the old row, and both give the same result here.
+            values = dict(lease, attempts=t.c.attempts + 1)
+            if lapsed:  # rare: only rows of a drainer that died (one statement either way)
+                values["last_error"] = case(lapsed, value=t.c.id, else_=t.c.last_error)
+            conn.execute(update(t).where(self._taken(r.id for r in rows)).values(**values))
+        if exhausted:
+            dead = {
+                "status": TaskStatus.DEAD.value,
+                "lease_owner": None,
+                "lease_until_ms": 0,
+                "finished_at_ms": now_ms,
+                "updated_at_ms": now_ms,
+                "last_error": _per_row(t.c.last_error, {r.id: r.error for r in exhausted}),
+            }
+            conn.execute(update(t).where(_id_in(r.id for r in exhausted)).values(**dead))
+        return Claim(rows, exhausted=exhausted, lapsed=len(lapsed) + sum(1 for r in exhausted if r.lapsed_owner is not None))
+
+    def _taken(self, ids: Iterable[int]) -> ColumnElement[bool]:
+        """`id IN (...)` for the claim's UPDATE. On MySQL and PostgreSQL the ids are inlined (see `_id_in`); on
+        SQLite they are bound (a batch is at most 5,000 ids, far below SQLite's limit on
+        variables), so the statement compiles once and stays in SQLAlchemy's and sqlite3's
+        statement caches: compiling a fresh statement for every batch cost the claim more than
+        its two statements did."""
+        if self.db.is_server:
+            return _id_in(ids)
+        return t.c.id.in_(bindparam("claimed_ids", list(ids), expanding=True))
 
     # ------------------------------------------------------------------ writes under the lease
 
@@ -181,7 +280,8 @@ class TaskStore:
         groups: dict[OutcomeKind, list[Outcome]] = {kind: [] for kind in OutcomeKind}
         for outcome in outcomes:
             groups[outcome.kind].append(outcome)
-        released = {"lease_owner": None, "lease_until_ms": 0, "updated_at_ms": now_ms, "attempts": t.c.attempts + 1}
+        # The claim counted the attempt: an outcome does not touch `attempts`.
+        released = {"lease_owner": None, "lease_until_ms": 0, "updated_at_ms": now_ms}
 
         def work(conn: Connection) -> WriteCounts:
             counts = WriteCounts()
@@ -208,8 +308,10 @@ class TaskStore:
         return conn.execute(update(t).where(*self._held(token, ids)).values(**values)).rowcount
 
     def release(self, token: str, ids: Sequence[int], now_ms: int) -> int:
-        """Give back rows that were claimed but never started: due again at once, no attempt used."""
-        values = {"lease_owner": None, "lease_until_ms": 0, "next_attempt_at_ms": now_ms, "updated_at_ms": now_ms}
+        """Give back rows that were claimed but never started: due again at once, and the attempt
+        their claim counted is given back (a clean stop costs no attempt)."""
+        # attempts >= 1 here: the row is still held by the claim that counted it.
+        values = {"lease_owner": None, "lease_until_ms": 0, "next_attempt_at_ms": now_ms, "updated_at_ms": now_ms, "attempts": t.c.attempts - 1}
         return self._update_held(token, ids, values)
 
     def renew(self, token: str, ids: Sequence[int], lease_until_ms: int, now_ms: int) -> int:

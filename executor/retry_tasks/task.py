@@ -47,7 +47,8 @@ class Task:
     task_code: str
     request_no: str
     payload: dict[str, Any]
-    #: This attempt's number: 1 on the first try.
+    #: This attempt's number: 1 on the first try. Every claim counts one, so an attempt that
+    #: crashed its drainer (killed, out of memory, `os._exit`) counted too.
     attempt: int
     max_attempts: int
     #: Finished stages (name -> the value the stage returned), persisted as each one finishes.

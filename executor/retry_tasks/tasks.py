@@ -98,7 +98,8 @@ class RetryTasks:
         return self.db.engine
 
     def create_table(self) -> bool:
-        """Create the table if it is missing (what `shardcron tasks init` does); True if created."""
+        """Create the table, or bring an existing one to this version's revision (what
+        `shardcron tasks init` does); True if the table was created."""
         return self.db.create_table()
 
     def close(self) -> None:

@@ -1,206 +1,281 @@
--- shardcron admin database, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4).
--- The same schema as shardcron.admin.models; tests/admin/test_schema_ddl.py keeps them equal.
--- `shardcron db init` creates it for you; this file is for DBAs who apply DDL themselves.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0004.
+--
+-- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
+-- when this file is stale). It creates the schema in an EMPTY database and records its revision.
+-- To upgrade an existing database, print the DDL for it: `shardcron db upgrade --sql --url ...`.
 -- Instants are UTC epoch milliseconds (BIGINT columns named *_at_ms).
 
-CREATE TABLE IF NOT EXISTS sc_meta (
-  name  VARCHAR(64)  NOT NULL,
-  value VARCHAR(255) NOT NULL,
-  PRIMARY KEY (name)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
--- An application's executors, by app name.
-CREATE TABLE IF NOT EXISTS sc_executor_group (
-  id               BIGINT       NOT NULL AUTO_INCREMENT,
-  app_name         VARCHAR(64)  NOT NULL,
-  title            VARCHAR(128) NOT NULL,
-  address_type     VARCHAR(16)  NOT NULL,             -- AUTO | MANUAL
-  manual_addresses TEXT         NULL,                 -- MANUAL: one URL per line
-  created_at_ms    BIGINT       NOT NULL,
-  updated_at_ms    BIGINT       NOT NULL,
+-- One alarm for one failed run on one channel, with its delivery state.
+CREATE TABLE sc_alarm (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  run_log_id BIGINT NOT NULL,
+  job_id BIGINT NOT NULL,
+  channel VARCHAR(16) NOT NULL,
+  target VARCHAR(512) NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at_ms BIGINT NOT NULL,
+  last_error TEXT,
+  created_at_ms BIGINT NOT NULL,
+  sent_at_ms BIGINT,
   PRIMARY KEY (id),
-  UNIQUE KEY uq_group_app_name (app_name)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+  CONSTRAINT uq_alarm_run_channel UNIQUE (run_log_id, channel)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_alarm_due ON sc_alarm (status, next_attempt_at_ms);
 
--- Executors that registered themselves; dead after registry_dead_after_s without a heartbeat.
-CREATE TABLE IF NOT EXISTS sc_executor_registry (
-  id               BIGINT       NOT NULL AUTO_INCREMENT,
-  registry_group   VARCHAR(32)  NOT NULL,             -- EXECUTOR
-  app_name         VARCHAR(64)  NOT NULL,
-  address          VARCHAR(255) NOT NULL,             -- normalized: no trailing slash
-  registered_at_ms BIGINT       NOT NULL,
-  heartbeat_at_ms  BIGINT       NOT NULL,
-  PRIMARY KEY (id),
-  UNIQUE KEY uq_registry_address (registry_group, app_name, address),
-  KEY ix_registry_heartbeat (heartbeat_at_ms)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
--- Job definitions and their schedule state.
-CREATE TABLE IF NOT EXISTS sc_job (
-  id                       BIGINT       NOT NULL AUTO_INCREMENT,
-  group_id                 BIGINT       NOT NULL,
-  name                     VARCHAR(128) NOT NULL,
-  author                   VARCHAR(64)  NOT NULL,
-  schedule_type            VARCHAR(16)  NOT NULL,     -- NONE | CRON | FIX_RATE
-  schedule_conf            VARCHAR(255) NOT NULL,     -- cron expression or period in seconds
-  timezone                 VARCHAR(64)  NOT NULL,     -- IANA name
-  misfire_strategy         VARCHAR(16)  NOT NULL,     -- DO_NOTHING | FIRE_ONCE_NOW
-  route_strategy           VARCHAR(32)  NOT NULL,
-  handler                  VARCHAR(255) NOT NULL,
-  param                    TEXT         NULL,
-  block_strategy           VARCHAR(32)  NOT NULL,     -- SERIAL_EXECUTION | DISCARD_LATER | COVER_EARLY
-  timeout_s                INT          NOT NULL,
-  retry_count              INT          NOT NULL,
-  retry_delay_s            INT          NOT NULL,
-  retry_backoff_multiplier INT          NOT NULL,
-  retry_max_delay_s        INT          NOT NULL,
-  glue_type                VARCHAR(32)  NOT NULL,
-  glue_source              TEXT         NULL,
-  glue_updated_at_ms       BIGINT       NOT NULL,
-  child_job_ids            VARCHAR(512) NOT NULL,     -- comma-separated job ids
-  alarm_emails             VARCHAR(512) NOT NULL,
-  alarm_webhook            VARCHAR(512) NOT NULL,
-  enabled                  BOOL         NOT NULL,
-  next_fire_at_ms          BIGINT       NOT NULL,
-  last_fire_at_ms          BIGINT       NOT NULL,
-  created_at_ms            BIGINT       NOT NULL,
-  updated_at_ms            BIGINT       NOT NULL,
-  PRIMARY KEY (id),
-  KEY ix_job_due (enabled, next_fire_at_ms),          -- the fire loop's due-job query
-  KEY ix_job_group_name (group_id, name),
-  CONSTRAINT fk_job_group FOREIGN KEY (group_id) REFERENCES sc_executor_group (id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
--- One fire of one job, recorded before dispatch: the unique key makes it happen once.
-CREATE TABLE IF NOT EXISTS sc_fire (
-  id             BIGINT       NOT NULL AUTO_INCREMENT,
-  job_id         BIGINT       NOT NULL,
-  fire_at_ms     BIGINT       NOT NULL,               -- planned time
-  trigger_type   VARCHAR(16)  NOT NULL,               -- CRON | MISFIRE | MANUAL | API | RETRY | PARENT
-  origin_ref     BIGINT       NOT NULL,               -- 0, or the failed/parent run, or a request id
-  status         VARCHAR(16)  NOT NULL,               -- PENDING | CLAIMED | DONE
-  owner          VARCHAR(128) NULL,                   -- scheduler node holding the lease
-  lease_until_ms BIGINT       NOT NULL,
-  param          TEXT         NULL,
-  shard_index    INT          NULL,
-  shard_total    INT          NULL,
-  address        VARCHAR(255) NULL,
-  attempt        INT          NOT NULL,
-  created_at_ms  BIGINT       NOT NULL,
-  done_at_ms     BIGINT       NULL,
-  PRIMARY KEY (id),
-  UNIQUE KEY uq_fire_once (job_id, fire_at_ms, trigger_type, origin_ref),
-  KEY ix_fire_claimable (status, lease_until_ms),
-  KEY ix_fire_created (created_at_ms)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
--- One row per trigger, or per shard of a broadcast; id is the wire logId.
-CREATE TABLE IF NOT EXISTS sc_run_log (
-  id               BIGINT       NOT NULL AUTO_INCREMENT,
-  job_id           BIGINT       NOT NULL,
-  group_id         BIGINT       NOT NULL,
-  fire_id          BIGINT       NULL,
-  trigger_type     VARCHAR(16)  NOT NULL,
-  fire_at_ms       BIGINT       NOT NULL,             -- planned time, sent as logDateTime
-  trigger_at_ms    BIGINT       NOT NULL,
-  executor_address VARCHAR(255) NULL,
-  handler          VARCHAR(255) NOT NULL,
-  param            TEXT         NULL,
-  shard_index      INT          NOT NULL,
-  shard_total      INT          NOT NULL,
-  attempt          INT          NOT NULL,
-  retry_remaining  INT          NOT NULL,
-  status           VARCHAR(16)  NOT NULL,             -- PENDING | RUNNING | SUCCESS | FAILED
-  trigger_code     INT          NOT NULL,             -- 0 | 200 | 500
-  trigger_msg      TEXT         NULL,
-  handle_at_ms     BIGINT       NULL,
-  handle_code      INT          NOT NULL,             -- 0 | 200 | 500 | 502
-  handle_msg       TEXT         NULL,
-  result_json      TEXT         NULL,
-  followup_status  VARCHAR(16)  NOT NULL,             -- NONE | PENDING | DONE (retry and alarm)
-  progress_done    INT          NULL,                 -- latest /api/progress of a running run
-  progress_total   INT          NULL,
-  executor_gone_at_ms BIGINT    NULL,                 -- first seen with its executor not live
-  PRIMARY KEY (id),
-  KEY ix_run_job_time (job_id, trigger_at_ms),
-  KEY ix_run_group_time (group_id, trigger_at_ms),
-  KEY ix_run_status_time (status, trigger_at_ms),
-  KEY ix_run_group_status_time (group_id, status, trigger_at_ms),
-  KEY ix_run_time (trigger_at_ms),
-  KEY ix_run_fire (fire_id),
-  KEY ix_run_followup (followup_status)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
-CREATE TABLE IF NOT EXISTS sc_user (
-  id              BIGINT       NOT NULL AUTO_INCREMENT,
-  username        VARCHAR(64)  NOT NULL,
-  password_hash   VARCHAR(255) NOT NULL,
-  role            VARCHAR(16)  NOT NULL,              -- ADMIN | USER
-  api_token_hash  VARCHAR(64)  NULL,                  -- SHA-256 hex of the API token
-  session_version INT          NOT NULL,
-  failed_logins   INT          NOT NULL,
-  locked_until_ms BIGINT       NOT NULL,
-  created_at_ms   BIGINT       NOT NULL,
-  updated_at_ms   BIGINT       NOT NULL,
-  PRIMARY KEY (id),
-  UNIQUE KEY uq_user_username (username),
-  UNIQUE KEY uq_user_api_token (api_token_hash)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
-CREATE TABLE IF NOT EXISTS sc_user_group (
-  user_id  BIGINT NOT NULL,
+-- Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report).
+CREATE TABLE sc_daily_report (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  day DATE NOT NULL,
   group_id BIGINT NOT NULL,
-  PRIMARY KEY (user_id, group_id),
-  KEY ix_user_group_group (group_id),
-  CONSTRAINT fk_user_group_user FOREIGN KEY (user_id) REFERENCES sc_user (id) ON DELETE CASCADE,
-  CONSTRAINT fk_user_group_group FOREIGN KEY (group_id) REFERENCES sc_executor_group (id) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
-CREATE TABLE IF NOT EXISTS sc_daily_report (
-  id            BIGINT NOT NULL AUTO_INCREMENT,
-  day           DATE   NOT NULL,
-  group_id      BIGINT NOT NULL,
-  running_count INT    NOT NULL,
-  success_count INT    NOT NULL,
-  fail_count    INT    NOT NULL,
+  running_count INTEGER NOT NULL,
+  success_count INTEGER NOT NULL,
+  fail_count INTEGER NOT NULL,
   updated_at_ms BIGINT NOT NULL,
   PRIMARY KEY (id),
-  UNIQUE KEY uq_daily_report_day_group (day, group_id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+  CONSTRAINT uq_daily_report_day_group UNIQUE (day, group_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
-CREATE TABLE IF NOT EXISTS sc_alarm (
-  id                 BIGINT       NOT NULL AUTO_INCREMENT,
-  run_log_id         BIGINT       NOT NULL,
-  job_id             BIGINT       NOT NULL,
-  channel            VARCHAR(16)  NOT NULL,           -- EMAIL | WEBHOOK
-  target             VARCHAR(512) NOT NULL,
-  status             VARCHAR(16)  NOT NULL,           -- PENDING | SENT | FAILED
-  attempts           INT          NOT NULL,
-  next_attempt_at_ms BIGINT       NOT NULL,
-  last_error         TEXT         NULL,
-  created_at_ms      BIGINT       NOT NULL,
-  sent_at_ms         BIGINT       NULL,
+-- An application's executors, by app name (XXL-JOB: xxl_job_group).
+CREATE TABLE sc_executor_group (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  app_name VARCHAR(64) NOT NULL,
+  title VARCHAR(128) NOT NULL,
+  address_type VARCHAR(16) NOT NULL,
+  manual_addresses TEXT,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
   PRIMARY KEY (id),
-  UNIQUE KEY uq_alarm_run_channel (run_log_id, channel),
-  KEY ix_alarm_due (status, next_attempt_at_ms)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+  CONSTRAINT uq_group_app_name UNIQUE (app_name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
-CREATE TABLE IF NOT EXISTS sc_scheduler_node (
-  node_id         VARCHAR(128) NOT NULL,
-  hostname        VARCHAR(255) NOT NULL,
-  pid             INT          NOT NULL,
-  started_at_ms   BIGINT       NOT NULL,
-  heartbeat_at_ms BIGINT       NOT NULL,
-  PRIMARY KEY (node_id),
-  KEY ix_scheduler_node_heartbeat (heartbeat_at_ms)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- One live (or recently live) executor address, refreshed by its heartbeat.
+CREATE TABLE sc_executor_registry (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  registry_group VARCHAR(32) NOT NULL,
+  app_name VARCHAR(64) NOT NULL,
+  address VARCHAR(255) NOT NULL,
+  registered_at_ms BIGINT NOT NULL,
+  heartbeat_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_registry_address UNIQUE (registry_group, app_name, address)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_registry_heartbeat ON sc_executor_registry (heartbeat_at_ms);
 
-CREATE TABLE IF NOT EXISTS sc_singleton_lease (
-  name           VARCHAR(64)  NOT NULL,
-  owner          VARCHAR(128) NULL,
-  lease_until_ms BIGINT       NOT NULL,
-  last_run_at_ms BIGINT       NOT NULL,
+-- One fire of one job, recorded before it is dispatched so that it happens exactly once.
+CREATE TABLE sc_fire (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  job_id BIGINT NOT NULL,
+  fire_at_ms BIGINT NOT NULL,
+  trigger_type VARCHAR(16) NOT NULL,
+  origin_ref BIGINT NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  owner VARCHAR(128),
+  lease_until_ms BIGINT NOT NULL,
+  param TEXT,
+  shard_index INTEGER,
+  shard_total INTEGER,
+  address VARCHAR(255),
+  attempt INTEGER NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  done_at_ms BIGINT,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_fire_claimable ON sc_fire (status, lease_until_ms);
+CREATE INDEX ix_fire_created ON sc_fire (created_at_ms);
+
+-- Failed logins counted per key (SHA-256 of "account+address" or of "address"), with the
+CREATE TABLE sc_login_throttle (
+  key_hash VARCHAR(64) NOT NULL,
+  failures INTEGER NOT NULL,
+  blocked_until_ms BIGINT NOT NULL,
+  last_failure_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (key_hash)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_login_throttle_last ON sc_login_throttle (last_failure_at_ms);
+
+-- Key/value facts about the installation (e.g. that the first admin was created).
+CREATE TABLE sc_meta (
+  name VARCHAR(64) NOT NULL,
+  value VARCHAR(255) NOT NULL,
   PRIMARY KEY (name)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
-INSERT IGNORE INTO sc_meta (name, value) VALUES ('schema_version', '1');
+-- One trigger of a job, or one shard of a broadcast. Its id is the wire `logId`.
+CREATE TABLE sc_run_log (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  job_id BIGINT NOT NULL,
+  group_id BIGINT NOT NULL,
+  fire_id BIGINT,
+  trigger_type VARCHAR(16) NOT NULL,
+  fire_at_ms BIGINT NOT NULL,
+  trigger_at_ms BIGINT NOT NULL,
+  executor_address VARCHAR(255),
+  handler VARCHAR(255) NOT NULL,
+  param TEXT,
+  shard_index INTEGER NOT NULL,
+  shard_total INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  retry_remaining INTEGER NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  trigger_code INTEGER NOT NULL,
+  trigger_msg TEXT,
+  handle_at_ms BIGINT,
+  handle_code INTEGER NOT NULL,
+  handle_msg TEXT,
+  result_json TEXT,
+  followup_status VARCHAR(16) NOT NULL,
+  progress_done INTEGER,
+  progress_total INTEGER,
+  executor_gone_at_ms BIGINT,
+  PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
+CREATE INDEX ix_run_followup ON sc_run_log (followup_status);
+CREATE INDEX ix_run_group_status_time ON sc_run_log (group_id, status, trigger_at_ms);
+CREATE INDEX ix_run_group_time ON sc_run_log (group_id, trigger_at_ms);
+CREATE INDEX ix_run_job_time ON sc_run_log (job_id, trigger_at_ms);
+CREATE INDEX ix_run_status_time ON sc_run_log (status, trigger_at_ms);
+CREATE INDEX ix_run_time ON sc_run_log (trigger_at_ms);
+
+-- One lease term of a scheduler process: the right to send the fires it claimed.
+CREATE TABLE sc_scheduler_lease (
+  owner VARCHAR(128) NOT NULL,
+  node_id VARCHAR(128) NOT NULL,
+  lease_until_ms BIGINT NOT NULL,
+  send_horizon_ms BIGINT NOT NULL,
+  started_at_ms BIGINT NOT NULL,
+  renewed_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (owner)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+-- A scheduler process; its heartbeat shows it alive (readiness, console, lease owners).
+CREATE TABLE sc_scheduler_node (
+  node_id VARCHAR(128) NOT NULL,
+  hostname VARCHAR(255) NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at_ms BIGINT NOT NULL,
+  heartbeat_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (node_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_scheduler_node_heartbeat ON sc_scheduler_node (heartbeat_at_ms);
+
+-- A named lease for work one node at a time should do (registry sweep, reports, retention).
+CREATE TABLE sc_singleton_lease (
+  name VARCHAR(64) NOT NULL,
+  owner VARCHAR(128),
+  lease_until_ms BIGINT NOT NULL,
+  last_run_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+CREATE TABLE sc_user (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  username VARCHAR(64) NOT NULL,
+  password_hash VARCHAR(255) NOT NULL,
+  `role` VARCHAR(16) NOT NULL,
+  api_token_hash VARCHAR(64),
+  session_version INTEGER NOT NULL,
+  failed_logins INTEGER NOT NULL,
+  locked_until_ms BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_user_username UNIQUE (username),
+  CONSTRAINT uq_user_api_token UNIQUE (api_token_hash)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+-- A named REST API token of a user: only its SHA-256 is stored (tokens are 256 random bits,
+CREATE TABLE sc_api_token (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  user_id BIGINT NOT NULL,
+  name VARCHAR(64) NOT NULL,
+  token_hash VARCHAR(64) NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  expires_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_api_token_hash UNIQUE (token_hash),
+  CONSTRAINT uq_api_token_user_name UNIQUE (user_id, name),
+  CONSTRAINT fk_api_token_user FOREIGN KEY(user_id) REFERENCES sc_user (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+-- A console login: the signed cookie carries a random session id, this row its SHA-256.
+CREATE TABLE sc_console_session (
+  id_hash VARCHAR(64) NOT NULL,
+  user_id BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id_hash),
+  CONSTRAINT fk_console_session_user FOREIGN KEY(user_id) REFERENCES sc_user (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_console_session_user ON sc_console_session (user_id);
+
+-- A job definition and its schedule state (XXL-JOB: xxl_job_info).
+CREATE TABLE sc_job (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  group_id BIGINT NOT NULL,
+  name VARCHAR(128) NOT NULL,
+  author VARCHAR(64) NOT NULL,
+  schedule_type VARCHAR(16) NOT NULL,
+  schedule_conf VARCHAR(255) NOT NULL,
+  timezone VARCHAR(64) NOT NULL,
+  misfire_strategy VARCHAR(16) NOT NULL,
+  route_strategy VARCHAR(32) NOT NULL,
+  handler VARCHAR(255) NOT NULL,
+  param TEXT,
+  block_strategy VARCHAR(32) NOT NULL,
+  timeout_s INTEGER NOT NULL,
+  retry_count INTEGER NOT NULL,
+  retry_delay_s INTEGER NOT NULL,
+  retry_backoff_multiplier INTEGER NOT NULL,
+  retry_max_delay_s INTEGER NOT NULL,
+  glue_type VARCHAR(32) NOT NULL,
+  glue_source TEXT,
+  glue_updated_at_ms BIGINT NOT NULL,
+  child_job_ids VARCHAR(512) NOT NULL,
+  alarm_emails VARCHAR(512) NOT NULL,
+  alarm_webhook VARCHAR(512) NOT NULL,
+  enabled BOOL NOT NULL,
+  next_fire_at_ms BIGINT NOT NULL,
+  last_fire_at_ms BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  delivery VARCHAR(16) NOT NULL DEFAULT 'AT_MOST_ONCE',
+  PRIMARY KEY (id),
+  CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_job_due ON sc_job (enabled, next_fire_at_ms);
+CREATE INDEX ix_job_group_name ON sc_job (group_id, name);
+
+-- A normal user may see and act on the jobs of the groups granted here.
+CREATE TABLE sc_user_group (
+  user_id BIGINT NOT NULL,
+  group_id BIGINT NOT NULL,
+  may_run_scripts BOOL NOT NULL DEFAULT '0',
+  PRIMARY KEY (user_id, group_id),
+  CONSTRAINT fk_user_group_user FOREIGN KEY(user_id) REFERENCES sc_user (id) ON DELETE CASCADE,
+  CONSTRAINT fk_user_group_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_user_group_group ON sc_user_group (group_id);
+
+-- One version of a job's script: who saved it, when, why (XXL-JOB: xxl_job_logglue).
+CREATE TABLE sc_glue_version (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  job_id BIGINT NOT NULL,
+  glue_type VARCHAR(32) NOT NULL,
+  glue_source TEXT,
+  remark VARCHAR(128) NOT NULL,
+  author_user_id BIGINT,
+  author_name VARCHAR(64) NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT fk_glue_version_job FOREIGN KEY(job_id) REFERENCES sc_job (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_glue_version_job ON sc_glue_version (job_id, id);
+
+-- The schema's revision, as `shardcron db upgrade` records it.
+CREATE TABLE sc_alembic_version (
+  version_num VARCHAR(32) NOT NULL,
+  CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
+);
+INSERT INTO sc_alembic_version (version_num) VALUES ('0004');

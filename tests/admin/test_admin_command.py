@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,16 +37,36 @@ def test_admin_starts_on_embedded_sqlite_and_stops_on_ctrl_c(tmp_path: Path) -> 
         text=True,
         preexec_fn=default_sigint,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), timeout_s=60, what="the admin to answer")
-        assert (tmp_path / "shardcron" / "shardcron.db").exists()
-        assert (tmp_path / "shardcron" / "secret_key").exists()
+        wait_until(lambda: _healthy(f"{base}/healthz"), timeout_s=60, what="the admin to answer")
+        instance = tmp_path / "shardcron"
+        for name in ("shardcron.db", "secret_key", "setup_code"):
+            assert (instance / name).stat().st_mode & 0o777 == 0o600, name
+        code = (instance / "setup_code").read_text().strip()
+        # A stranger reaching the fresh admin first (here from loopback) creates no admin...
+        stranger = requests.Session()
+        form = {"csrf_token": _csrf(stranger.get(f"{base}/setup", timeout=5).text), "username": "attacker", "password": "attacker password", "password_again": "attacker password"}
+        assert stranger.post(f"{base}/setup", data=form, timeout=5, allow_redirects=False).status_code == 403
+        # ...the operator, with the printed link, does.
+        operator = requests.Session()
+        link = operator.get(f"{base}/setup?code={code}", timeout=5).text
+        form = {"csrf_token": _csrf(link), "code": code, "username": "root", "password": "root password 1", "password_again": "root password 1"}
+        assert operator.post(f"{base}/setup", data=form, timeout=5, allow_redirects=False).status_code == 302
+        assert not (instance / "setup_code").exists()
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert f"http://127.0.0.1:{port}/" in out
+    assert f"{base}/" in out
+    assert f"create the first admin at {base}/setup?code={code}" in out
     assert "Traceback" not in err
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert match, html[:200]
+    return match.group(1)
 
 
 def test_admin_refuses_a_port_in_use(tmp_path: Path) -> None:

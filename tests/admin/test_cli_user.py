@@ -27,7 +27,7 @@ def invoke(*args: str, input: str | None = None):
 
 
 def test_create_admin_with_prompt_then_login(db_url: str) -> None:
-    if db_url.startswith("mysql"):
+    if not db_url.startswith("sqlite"):  # a server's schema is the operator's to create
         refused = invoke("user", "create", "root", "--admin", "--database-url", db_url, input="long password 1\nlong password 1\n")
         assert refused.exit_code == 1 and "run `shardcron db init` first" in refused.output
         assert "Password" not in refused.output

@@ -61,11 +61,15 @@ def test_env_values_are_parsed_by_type() -> None:
     [
         ({"SHARDCRON_TICK_INTERVAL_MS": "fast"}, "SHARDCRON_TICK_INTERVAL_MS='fast': expected an integer"),
         ({"SHARDCRON_INSECURE_NO_TOKEN": "maybe"}, "SHARDCRON_INSECURE_NO_TOKEN='maybe': expected true or false"),
-        ({"SHARDCRON_LEASE_MS": "10"}, "lease_ms=10: must be at least 1000"),
+        ({"SHARDCRON_LEASE_MS": "10"}, "lease_ms=10: must be at least 300"),
+        ({"SHARDCRON_LEASE_MS": "1000"}, "lease_ms=1000: must be at least lease_margin_ms + 2 x lease_renew_ms = 1500"),
+        ({"SHARDCRON_LEASE_RENEW_MS": "900"}, "lease_ms=2000: must be at least lease_margin_ms + 2 x lease_renew_ms = 2300"),
+        ({"SHARDCRON_LEASE_MARGIN_MS": "10"}, "lease_margin_ms=10: must be at least 50"),
         ({"SHARDCRON_BIND": "localhost"}, "bind='localhost': expected HOST:PORT"),
         ({"SHARDCRON_DEFAULT_TIMEZONE": "Mars/Olympus"}, "default_timezone='Mars/Olympus': not an IANA time zone"),
         ({"SHARDCRON_DEFAULT_TIMEZONE": "localtime"}, "default_timezone='localtime': not an IANA time zone"),
-        ({"SHARDCRON_DATABASE_URL": "postgresql://x/y"}, "database_url='postgresql://x/y'"),
+        ({"SHARDCRON_DATABASE_URL": "oracle://x/y"}, "database_url='oracle://x/y'"),
+        ({"SHARDCRON_DATABASE_URL": "postgresql+psycopg2://x/y"}, "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"),
         ({"SHARDCRON_LOG_FORMAT": "xml"}, "expected one of text, json"),
         ({"SHARDCRON_LOG_LEVEL": "LOUD"}, "log_level='LOUD': expected one of DEBUG"),
         ({"SHARDCRON_ACCESS_TOKEN": "short"}, "access_token='short': must be at least 16 characters"),
@@ -142,3 +146,8 @@ def test_config_is_immutable() -> None:
     with pytest.raises(Exception):
         cfg.bind = "x"  # type: ignore[misc]
     assert isinstance(cfg, Config)
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://shardcron:pw@db.example:5432/shardcron", "postgresql://shardcron@db.example/shardcron"])
+def test_a_postgresql_url_is_accepted(url: str) -> None:
+    assert load_config(env={"SHARDCRON_DATABASE_URL": url}).database_url == url

@@ -80,7 +80,11 @@ def test_metrics_expose_counters_and_live_executors(db_url: str, tmp_path: Path,
     record_trigger_lag(120)
     record_trigger_failure(TriggerFailure.NO_LIVE_EXECUTOR)
     record_run_finished("SUCCESS", 2500)
-    answer = app.test_client().get("/metrics")
+    # No metrics_token set: /metrics is still closed, behind the one generated into instance_dir.
+    assert app.test_client().get("/metrics").status_code == 401
+    generated = tmp_path / "metrics_token"
+    assert generated.stat().st_mode & 0o777 == 0o600
+    answer = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {generated.read_text().strip()}"})
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = answer.get_data(as_text=True)
@@ -96,7 +100,8 @@ def test_metrics_expose_counters_and_live_executors(db_url: str, tmp_path: Path,
 
 
 def test_metrics_answer_without_the_database(tmp_path: Path, fake_clock: FakeClock) -> None:
-    config = load_config(env={}, overrides={"instance_dir": str(tmp_path), "database_url": "mysql+pymysql://u:p@127.0.0.1:1/x"})
+    # metrics_open: served to anyone, as an operator may choose explicitly.
+    config = load_config(env={}, overrides={"instance_dir": str(tmp_path), "database_url": "mysql+pymysql://u:p@127.0.0.1:1/x", "metrics_open": True})
     answer = create_app(config, clock=fake_clock).test_client().get("/metrics")
     assert answer.status_code == 200
     assert b"shardcron_database_up 0.0" in answer.data and b"shardcron_live_executors" not in answer.data

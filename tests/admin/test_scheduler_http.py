@@ -20,8 +20,11 @@ from tests.support.net import free_port, wait_until
 from tests.support.run_receiver import RunReceiver
 
 
+METRICS_TOKEN = "scheduler-metrics-token-2"
+
+
 def _fires(port: int) -> float:
-    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
     found = re.search(r'^shardcron_fires_total\{trigger_type="CRON"\} (\S+)$', text, re.M)
     return float(found.group(1)) if found else 0.0
 
@@ -33,12 +36,13 @@ def test_scheduler_serves_health_and_its_fire_counters(tmp_path: Path) -> None:
     receiver = RunReceiver(TOKEN).start()
     _schedule_every_second(db, receiver)
     port = free_port()
-    env = _env(tmp_path) | {"SHARDCRON_DATABASE_URL": url, "SHARDCRON_SCHEDULER_METRICS_BIND": f"127.0.0.1:{port}"}
+    env = _env(tmp_path) | {"SHARDCRON_DATABASE_URL": url, "SHARDCRON_SCHEDULER_METRICS_BIND": f"127.0.0.1:{port}", "SHARDCRON_METRICS_TOKEN": METRICS_TOKEN}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "shardcron"), "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), timeout_s=30, what="the scheduler's /healthz")
         wait_until(lambda: len(receiver.runs) >= 2 and _fires(port) >= 2, timeout_s=30, what="fires counted on /metrics")
-        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
         assert "shardcron_trigger_lag_seconds_count" in text
         assert requests.post(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 404
     finally:

@@ -70,26 +70,34 @@ def test_kubernetes_manifests() -> None:
     assert service["spec"]["selector"] == _deployment(docs, "web")["spec"]["selector"]["matchLabels"]
     (secret,) = [d for d in docs if d["kind"] == "Secret"]
     # the example's placeholders are refused by shardcron (secrets need >= 16 characters)
-    assert all(len(secret["stringData"][key]) < 16 for key in ("SHARDCRON_SECRET_KEY", "SHARDCRON_ACCESS_TOKEN"))
+    assert all(len(secret["stringData"][key]) < 16 for key in ("SHARDCRON_SECRET_KEY", "SHARDCRON_ACCESS_TOKEN", "SHARDCRON_METRICS_TOKEN"))
 
 
-def test_compose_file() -> None:
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+@pytest.mark.parametrize(
+    ("file", "database", "url_prefix"),
+    [("compose.yaml", "mariadb", "mysql+pymysql://"), ("compose.postgres.yaml", "postgres", "postgresql+psycopg://")],
+)
+def test_compose_file(file: str, database: str, url_prefix: str) -> None:
+    compose = yaml.safe_load((DEPLOY / file).read_text())
     services = compose["services"]
-    assert {"mariadb", "db-init", "web-1", "web-2", "scheduler-1", "scheduler-2", "executor-1", "executor-2"} <= set(services)
+    assert {database, "db-init", "web-1", "web-2", "scheduler-1", "scheduler-2", "executor-1", "executor-2"} <= set(services)
     assert services["db-init"]["command"] == ["shardcron", "db", "init"]
+    assert services["db-init"]["depends_on"] == {database: {"condition": "service_healthy"}}
+    assert "healthcheck" in services[database]
     for name in ("web-1", "web-2"):
         assert services[name]["command"][0] == "gunicorn"
-        assert services[name]["environment"]["SHARDCRON_DATABASE_URL"].startswith("mysql+pymysql://")
+        assert services[name]["environment"]["SHARDCRON_DATABASE_URL"].startswith(url_prefix)
+        assert f"@{database}:" in services[name]["environment"]["SHARDCRON_DATABASE_URL"]
     for name in ("scheduler-1", "scheduler-2"):
         assert services[name]["command"] == ["shardcron", "scheduler"]
+        assert services[name]["environment"]["SHARDCRON_DATABASE_URL"].startswith(url_prefix)
     for name in ("executor-1", "executor-2"):
         env = services[name]["environment"]
         assert env["SHARDCRON_EXECUTOR_ADVERTISE_ADDRESS"] == f"http://{name}:9999/"
         assert env["SHARDCRON_EXECUTOR_ADMIN_ADDRESSES"] == "http://web-1:8080/,http://web-2:8080/"
     # no default credentials: every secret must come from deploy/.env
-    text = (DEPLOY / "compose.yaml").read_text()
-    for variable in ("DB_PASSWORD", "SECRET_KEY", "ACCESS_TOKEN"):
+    text = (DEPLOY / file).read_text()
+    for variable in ("DB_PASSWORD", "SECRET_KEY", "ACCESS_TOKEN", "METRICS_TOKEN"):
         assert f"${{{variable}:?" in text
     example = dict(line.split("=", 1) for line in (DEPLOY / ".env.example").read_text().splitlines() if line and not line.startswith("#"))
     assert example and all(value == "" for value in example.values())
@@ -156,13 +164,14 @@ def test_wsgi_module_serves_the_web_app_and_starts_no_thread(tmp_path: Path) -> 
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_clean_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["200", "200", "0"]
+    assert out.stdout.split() == ["200", "401", "0"]  # /metrics needs its token by default
     assert (tmp_path / "instance" / "shardcron.db").exists()  # the embedded default got its schema
+    assert (tmp_path / "instance" / "setup_code").exists()  # no user yet: the setup code was made
 
 
-def test_wsgi_module_refuses_a_mysql_database_without_schema(tmp_path: Path, mysql_url: str) -> None:
+def test_wsgi_module_refuses_a_server_database_without_schema(tmp_path: Path, server_url: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "import shardcron.admin.wsgi"], cwd=tmp_path, env=_clean_env(tmp_path, SHARDCRON_DATABASE_URL=mysql_url), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", "import shardcron.admin.wsgi"], cwd=tmp_path, env=_clean_env(tmp_path, SHARDCRON_DATABASE_URL=server_url), capture_output=True, text=True, timeout=60
     )
     assert out.returncode != 0
     assert "has no shardcron schema yet: run `shardcron db init` first" in out.stderr

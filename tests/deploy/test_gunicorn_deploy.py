@@ -25,6 +25,8 @@ from tests.support.scheduler_rows import add_group, add_job
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "deploy-test-access-token-0123"
+METRICS_TOKEN = "deploy-test-metrics-token-0123"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 BIN = Path(sys.executable).parent
 
 
@@ -45,14 +47,15 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-def test_gunicorn_scheduler_and_executor_fire_a_job(mysql_url: str, tmp_path: Path) -> None:
-    assert run_cli("db", "init", "--url", mysql_url, home=tmp_path).returncode == 0
+def test_gunicorn_scheduler_and_executor_fire_a_job(server_url: str, tmp_path: Path) -> None:
+    assert run_cli("db", "init", "--url", server_url, home=tmp_path).returncode == 0
     web_port, executor_port, scheduler_port = free_port(), free_port(), free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_") and k not in ("PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY")}
     admin_env = base | {
-        "SHARDCRON_DATABASE_URL": mysql_url,
+        "SHARDCRON_DATABASE_URL": server_url,
         "SHARDCRON_ACCESS_TOKEN": TOKEN,
         "SHARDCRON_SECRET_KEY": "deploy-test-secret-key-0123456",
+        "SHARDCRON_METRICS_TOKEN": METRICS_TOKEN,
         "SHARDCRON_INSTANCE_DIR": str(tmp_path / "instance"),
         "SHARDCRON_BIND": f"127.0.0.1:{web_port}",
         "SHARDCRON_LOG_FORMAT": "json",
@@ -68,7 +71,7 @@ def test_gunicorn_scheduler_and_executor_fire_a_job(mysql_url: str, tmp_path: Pa
     }
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "scheduler", "executor")}
     procs: list[subprocess.Popen] = []
-    db = Database(mysql_url, pool_size=1)
+    db = Database(server_url, pool_size=1)
     try:
         web = subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py"], cwd=ROOT, env=admin_env, stdout=logs["web"], stderr=subprocess.STDOUT)
         procs.append(web)
@@ -86,8 +89,12 @@ def test_gunicorn_scheduler_and_executor_fire_a_job(mysql_url: str, tmp_path: Pa
         web_url = f"http://127.0.0.1:{web_port}"
         wait_until(lambda: (r := _get(web_url + "/healthz")) is not None and r.status_code == 200, timeout_s=60, what="gunicorn to answer")
         wait_until(lambda: (r := _get(web_url + "/readyz")) is not None and r.status_code == 200, timeout_s=60, what="/readyz (database + scheduler heartbeat)")
-        console = _get(web_url + "/login")
+        console = _get(web_url + "/login")  # no user yet: the setup page
         assert console is not None and console.status_code == 200 and 'name="csrf-token"' in console.text
+        # Every worker logged the same setup link: one code, shared through its file and the database.
+        code = (tmp_path / "instance" / "setup_code").read_text().strip()
+        web_log = (tmp_path / "web.log").read_text()
+        assert web_log.count(f"/setup?code={code}") == web_log.count("/setup?code=") >= 1
         # the executor registered through gunicorn's /api/registry
         wait_until(lambda: db_count(db, ExecutorRegistry) >= 1, timeout_s=60, what="the executor's registration")
         group = add_group(db, "deploy-demo", SYSTEM_CLOCK.now_ms())
@@ -103,11 +110,12 @@ def test_gunicorn_scheduler_and_executor_fire_a_job(mysql_url: str, tmp_path: Pa
         assert run.handle_msg == "hello deploy"
         assert run.executor_address == f"http://127.0.0.1:{executor_port}"
 
-        metrics = requests.get(web_url + "/metrics", timeout=5).text  # summed over the gunicorn workers
+        assert requests.get(web_url + "/metrics", timeout=5).status_code == 401
+        metrics = requests.get(web_url + "/metrics", headers=METRICS_AUTH, timeout=5).text  # summed over the gunicorn workers
         durations = re.search(r'^shardcron_run_duration_seconds_count\{status="SUCCESS"\} (\S+)$', metrics, re.M)
         assert durations and float(durations.group(1)) >= 2
         assert 'shardcron_live_executors{group="deploy-demo"} 1.0' in metrics
-        fires = requests.get(f"http://127.0.0.1:{scheduler_port}/metrics", timeout=5).text
+        fires = requests.get(f"http://127.0.0.1:{scheduler_port}/metrics", headers=METRICS_AUTH, timeout=5).text
         assert re.search(r'^shardcron_fires_total\{trigger_type="CRON"\} [1-9]', fires, re.M)
     finally:
         for proc in reversed(procs):

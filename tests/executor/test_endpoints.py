@@ -193,6 +193,7 @@ def test_run_that_logs_nothing_is_served_from_memory_then_leaves_no_file(executo
     assert (ended.from_line_num, ended.to_line_num, ended.log_content, ended.is_end) == (2, 1, "", True)
     again = read_log(executor.port, 81)
     assert (again.to_line_num, again.log_content, again.is_end) == (0, "", True)
+    assert again.log_id_known is True  # no lines, yet the executor says it took that logId
 
 
 def test_run_that_fails_without_logging_still_has_its_log(executor, fake_admin) -> None:
@@ -205,9 +206,23 @@ def test_run_that_fails_without_logging_still_has_its_log(executor, fake_admin) 
     assert lines[1].endswith("result: code 500, not today")
 
 
-def test_log_of_unknown_run_ends_at_once(executor) -> None:
+def test_log_of_unknown_run_ends_at_once_and_says_the_logid_was_never_taken(executor) -> None:
     result = read_log(executor.port, 123456)
     assert (result.from_line_num, result.to_line_num, result.log_content, result.is_end) == (1, 0, "", True)
+    assert result.log_id_known is False
+
+
+def test_log_says_a_queued_run_was_taken(executor, fake_admin) -> None:
+    """A SERIAL run waiting behind another has no log line yet, but it was accepted."""
+    release = threading.Event()
+    executor.job("slow")(lambda ctx: release.wait(30) and None)
+    assert run(executor.port, 9, 90, handler="slow").ok
+    assert run(executor.port, 9, 91, handler="slow").ok  # queued behind run 90
+    try:
+        assert read_log(executor.port, 91).log_id_known is True
+    finally:
+        release.set()
+    fake_admin.wait_for_result(91)
 
 
 def test_log_accepts_the_new_spelling_and_refuses_bad_line(executor) -> None:

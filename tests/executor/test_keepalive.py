@@ -120,6 +120,28 @@ def test_an_idle_connection_the_peer_closed_is_retried_once_on_a_fresh_one() -> 
     assert [(r.connection, r.body) for r in peer.requests] == [(0, b"1"), (1, b"2")]
 
 
+def test_a_call_that_must_not_repeat_is_not_retried_once_its_request_went_out() -> None:
+    """A /run: the peer read the whole request on the reused connection and hung up without an
+    answer. It may have acted on it, so the call raises and says its request was sent."""
+    with ScriptedPeer([ok(b"a"), raw(b"", close=True), ok(b"c")]) as peer:
+        conn = connect(peer.url())
+        assert conn.post("run", b"1", HEADERS, max_bytes=10) == (200, b"a")
+        with pytest.raises(ConnectionError):
+            conn.post("run", b"2", HEADERS, max_bytes=10, repeatable=False)
+        assert conn.request_sent and not conn.is_open
+    assert [r.body for r in peer.requests] == [b"1", b"2"]
+
+
+def test_an_idle_connection_the_peer_closed_is_replaced_before_a_request_that_must_not_repeat() -> None:
+    """The peer closed the idle connection before the next call: a fresh connection carries it."""
+    with ScriptedPeer([lambda _: (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", True), ok(b"b")]) as peer:
+        conn = connect(peer.url())
+        assert conn.post("run", b"1", HEADERS, max_bytes=10) == (200, b"a")
+        wait_until(lambda: peer.closed == 1, timeout_s=10, what="the peer to close the idle connection")
+        assert conn.post("run", b"2", HEADERS, max_bytes=10, repeatable=False) == (200, b"b")
+    assert [(r.connection, r.body) for r in peer.requests] == [(0, b"1"), (1, b"2")]
+
+
 def test_a_fresh_connection_closed_without_an_answer_is_not_retried() -> None:
     with ScriptedPeer([raw(b"", close=True), ok()]) as peer:
         conn = connect(peer.url())

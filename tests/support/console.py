@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from shardcron.admin import create_app
-from shardcron.admin.config import load_config
+from shardcron.admin.config import Config, load_config
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import UserRole
-from shardcron.admin.services import users
+from shardcron.admin.services import setup_code, users
 from shardcron.admin.services.actor import SYSTEM_ACTOR
 from shardcron.executor.clock import FakeClock
 
@@ -26,6 +26,7 @@ class Console:
     app: Flask
     db: Database
     clock: FakeClock
+    config: Config
 
     def client(self) -> FlaskClient:
         return self.app.test_client()
@@ -33,6 +34,12 @@ class Console:
     def add_user(self, username: str, role: UserRole = UserRole.USER, group_ids: list[int] | None = None, password: str = PASSWORD) -> int:
         with self.db.session() as session:
             return users.create_user(session, SYSTEM_ACTOR, username, password, role, group_ids or [], now_ms=self.clock.now_ms()).id
+
+    def setup_code(self) -> str:
+        """The one-time setup code, as `shardcron admin` makes it at start while no user exists."""
+        code = setup_code.ensure_setup_code(self.db, self.config.instance_dir)
+        assert code is not None, "a user exists: there is no setup code"
+        return code
 
     def login(self, username: str, password: str = PASSWORD) -> FlaskClient:
         client = self.client()
@@ -47,7 +54,7 @@ def build_console(tmp_path: Path, db_url: str, clock: FakeClock, **overrides) ->
     init_schema(db.engine)
     app = create_app(config, db=db, clock=clock)
     app.config["TESTING"] = True
-    return Console(app=app, db=db, clock=clock)
+    return Console(app=app, db=db, clock=clock, config=config)
 
 
 def csrf_of(html: str) -> str:

@@ -57,13 +57,16 @@ def drainer_ctx(
 # ---------------------------------------------------------------------- side effects
 
 side_metadata = sa.MetaData()
-#: One row per handler execution (no unique key: a duplicate execution shows as a second row).
+#: One row per handler execution (no unique key: a duplicate execution shows as a second row),
+#: with what the handler was told about its attempt.
 side_effect = sa.Table(
     "test_side_effect",
     side_metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("task_id", sa.BigInteger, nullable=False),
     sa.Column("worker", sa.String(64), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("last_attempt", sa.Boolean, nullable=True),
 )
 
 

@@ -1,10 +1,12 @@
-"""A minimal, fast executor stand-in on loopback: it answers /run, /beat, /idleBeat and records
+"""A minimal, fast executor stand-in on loopback: it answers /run, /beat, /idleBeat, /log and records
 every /run it accepts (job, logId, logDateTime, shard, param, arrival time), and refuses a logId
-it has seen before ("repeat trigger job"), as real executors do. It runs no handlers and sends
-no callbacks: scheduler tests need to see what was triggered, when, and how often.
+it has seen before ("repeat trigger job"), as shardcron's executor does; `/log` says whether it
+ever took a logId (`logIdKnown`), as shardcron's executor does. It runs no handlers and sends no
+callbacks: scheduler tests need to see what was triggered, when, and how often.
 
 `busy_jobs` makes it refuse /run (DISCARD_LATER style) and /idleBeat for those job ids;
-`dead_beat` makes /beat fail. Usable in-process (`RunReceiver(...).start()`) or as a process
+`dead_beat` makes /beat fail; `log_mode` answers /log as another executor would; `swallow_s`
+accepts a /run and hangs up without answering. Usable in-process (`RunReceiver(...).start()`) or as a process
 (`python -m tests.support.run_receiver PORT TOKEN OUTFILE`, one JSON line per accepted /run).
 """
 
@@ -17,7 +19,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shardcron.executor.protocol import ACCESS_TOKEN_HEADER, Envelope, TriggerParam, decode_json, encode_json
+from shardcron.executor.protocol import ACCESS_TOKEN_HEADER, Envelope, LogParam, LogResult, TriggerParam, decode_json, encode_json
 
 from .net import free_port
 
@@ -42,7 +44,15 @@ class RunReceiver:
         self.repeats = 0
         self.busy_jobs: set[int] = set()
         self.dead_beat = False
+        #: How /log answers: "shardcron" (logIdKnown), "pyxxl" (its lines, or "No such logid
+        #: logs."), "silent" (an empty page that says nothing), "fail" (code 500).
+        self.log_mode = "shardcron"
+        #: Accept and record a /run, then hold the answer back this long and hang up (the
+        #: executor got it; the scheduler never hears so). 0: answer at once.
+        self.swallow_s = 0.0
         self.calls: list[str] = []
+        self.log_asks: list[int] = []
+        self.swallowed = threading.Event()  # set it to end every held-back /run answer at once
         self._seen: set[int] = set()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -60,6 +70,8 @@ class RunReceiver:
         if path == "/idleBeat":
             job_id = decode_json(body)["jobId"]
             return Envelope.failure(f"job {job_id} is busy") if job_id in self.busy_jobs else Envelope.success()
+        if path == "/log":
+            return self._log(LogParam.from_wire(decode_json(body)))
         if path != "/run":
             return Envelope.failure(f"unknown path {path}")
         trigger = TriggerParam.from_wire(decode_json(body))
@@ -80,11 +92,26 @@ class RunReceiver:
                 self._out.write(json.dumps(got.__dict__) + "\n")
         return Envelope.success(msg=f"accepted, logId:{trigger.log_id}")
 
+    def _log(self, param: LogParam) -> Envelope:
+        with self._lock:
+            self.log_asks.append(param.log_id)
+            known = param.log_id in self._seen
+        first = param.from_line_num
+        if self.log_mode == "fail":
+            return Envelope.failure("log reading is broken here")
+        if self.log_mode == "silent":
+            return Envelope.success(LogResult(first, first - 1, "", True).to_wire())
+        if self.log_mode == "pyxxl":
+            text = f"logId {param.log_id} accepted\n" if known else "No such logid logs."
+            return Envelope.success(LogResult(first, first if not known else first, text, False).to_wire())
+        return Envelope.success(LogResult(first, first - 1, "", True, log_id_known=known).to_wire())
+
     def start(self) -> "RunReceiver":
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -92,6 +119,10 @@ class RunReceiver:
                     envelope = Envelope.failure("The access token is wrong.")
                 else:
                     envelope = receiver.answer(self.path, body)
+                    if self.path == "/run" and receiver.swallow_s:
+                        receiver.swallowed.wait(receiver.swallow_s)
+                        self.close_connection = True
+                        return
                 data = encode_json(envelope.to_wire())
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -111,6 +142,7 @@ class RunReceiver:
         return self
 
     def stop(self) -> None:
+        self.swallowed.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

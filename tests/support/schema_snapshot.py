@@ -68,6 +68,15 @@ def snapshot(engine: sa.Engine, tables: list[str]) -> dict[str, Any]:
             if engine.dialect.name == "sqlite":
                 sql = conn.exec_driver_sql("select sql from sqlite_master where type='table' and name=?", (table,)).scalar_one()
                 entry["autoincrement"] = "AUTOINCREMENT" in sql.upper()
+            elif engine.dialect.name == "postgresql":
+                entry["auto_increment_columns"] = [
+                    row[0]
+                    for row in conn.exec_driver_sql(
+                        "select column_name from information_schema.columns where table_schema = current_schema() and table_name = %s"
+                        " and (column_default like 'nextval(%%' or is_identity = 'YES') order by ordinal_position",
+                        (table,),
+                    )
+                ]
             else:
                 engine_name, collation = conn.exec_driver_sql(
                     "select ENGINE, TABLE_COLLATION from information_schema.TABLES where TABLE_SCHEMA = database() and TABLE_NAME = %s",

@@ -119,15 +119,21 @@
     if (!el || !el.id) return;
     const every = Math.max(1000, parseInt(el.dataset.autorefresh, 10) || 3000);
     setTimeout(function () {
-      call(window.location.href, { headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); }).then(function (html) {
+      // A request a busy server never answers must not end the refresh: give up on it and ask again.
+      const abort = new AbortController();
+      const timer = setTimeout(function () { abort.abort(); }, 10000);
+      call(window.location.href, { headers: { "Accept": "text/html" }, signal: abort.signal }).then(function (r) { return r.text(); }).then(function (html) {
+        clearTimeout(timer);
         const fresh = new DOMParser().parseFromString(html, "text/html").getElementById(el.id);
-        if (!fresh) return;
+        // An answer without the element (an error page from a busy server) is not the end of
+        // what is running: ask again later.
+        if (!fresh) { setTimeout(wireAutoRefresh, every); return; }
         const adopted = document.importNode(fresh, true);
         el.replaceWith(adopted);
         localizeTimes(adopted);
         wireConfirms(adopted);
         wireAutoRefresh();
-      }).catch(function () { setTimeout(wireAutoRefresh, every); });
+      }).catch(function () { clearTimeout(timer); setTimeout(wireAutoRefresh, every); });
     }, every);
   }
 

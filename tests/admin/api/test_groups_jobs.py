@@ -126,3 +126,24 @@ def test_jobs_per_group_permissions(admin_app: AdminApp, admin: Api) -> None:
     assert "group_id" in assert_error(user.post("/jobs", json={**JOB, "group_id": theirs["id"]}), 400)
     assert "group_id" in assert_error(user.patch(f"/jobs/{created.get_json()['id']}", json={"group_id": theirs["id"]}), 400)
     assert admin.get(f"/jobs/{their_job['id']}").get_json()["name"] == "sync"
+
+
+def test_job_delivery_is_created_changed_copied_and_checked(admin_app: AdminApp, admin: Api) -> None:
+    group = make_group(admin, "orders")
+    default = admin.post("/jobs", json={**JOB, "group_id": group["id"]}).get_json()
+    assert default["delivery"] == "AT_MOST_ONCE"
+    created = admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "drain", "delivery": "AT_LEAST_ONCE"})
+    assert created.status_code == 201 and created.get_json()["delivery"] == "AT_LEAST_ONCE"
+    job_id = created.get_json()["id"]
+    copy = admin.post(f"/jobs/{job_id}/copy").get_json()
+    assert copy["delivery"] == "AT_LEAST_ONCE"
+    assert admin.patch(f"/jobs/{job_id}", json={"delivery": "AT_MOST_ONCE"}).get_json()["delivery"] == "AT_MOST_ONCE"
+    assert admin.get(f"/jobs/{job_id}").get_json()["delivery"] == "AT_MOST_ONCE"
+    assert [j["delivery"] for j in admin.get("/jobs?sort=id").get_json()["items"]] == ["AT_MOST_ONCE", "AT_MOST_ONCE", "AT_LEAST_ONCE"]
+    for bad in ("EXACTLY_ONCE", "at_least_once", 2, True, None, ["AT_LEAST_ONCE"], {"mode": "AT_LEAST_ONCE"}):
+        fields = assert_error(admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "bad", "delivery": bad}), 400, "job not saved")
+        assert set(fields) == {"delivery"} and "is not one of AT_MOST_ONCE, AT_LEAST_ONCE" in fields["delivery"], bad
+        fields = assert_error(admin.patch(f"/jobs/{job_id}", json={"delivery": bad}), 400, f"job {job_id} not saved")
+        assert set(fields) == {"delivery"}, bad
+    assert count(admin_app, Job) == 3
+    assert admin.get(f"/jobs/{job_id}").get_json()["delivery"] == "AT_MOST_ONCE"

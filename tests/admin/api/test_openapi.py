@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from shardcron.admin.api.openapi import DOCUMENT
-from shardcron.admin.enums import RunStatus
-from shardcron.admin.services import dashboard, groups, jobs, runs, triggers, users
+from shardcron.admin.enums import Delivery, RunStatus
+from shardcron.admin.services.job_form import JOB_FIELDS
+from shardcron.admin.services import dashboard, glue_versions, groups, jobs, runs, triggers, users
 from tests.admin.api.conftest import AdminApp, Api
 from tests.support.admin_data import add_executor, add_run
 
@@ -87,7 +88,7 @@ def world(admin_app: AdminApp, admin: Api) -> dict[str, Any]:
 
 
 def _path(template: str, world: dict[str, Any]) -> str:
-    ids = {"group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0}
+    ids = {"group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0, "token_id": 0}
     return template.format(**ids)
 
 
@@ -99,6 +100,7 @@ def minimal_bodies(world: dict[str, Any], counter: list[int]) -> dict[str, dict[
         "JobCreate": {"group_id": world["group"]["id"], "name": f"job {n}", "schedule_conf": "*/5 * * * *", "handler": "demo"},
         "UserCreate": {"username": f"user{n}", "password": "long enough pw"},
         "PasswordChange": {"current_password": "s3cret-enough", "new_password": f"new password {n}"},
+        "ApiTokenCreate": {"name": f"token {n}"},
     }
 
 
@@ -112,8 +114,13 @@ def test_documented_required_fields_are_exactly_the_required_ones(admin_app: Adm
                 continue
             name, schema = found
             required = schema.get("required", [])
-            caller = admin_app.user(f"caller{len(checked)}", role="ADMIN") if name == "PasswordChange" else admin
-            send = getattr(caller, method)
+            if name == "PasswordChange":
+                # A password change revokes the caller's tokens: each request gets a new caller.
+                def send(url: str, json: Any, method: str = method) -> Any:
+                    counter[0] += 1
+                    return getattr(admin_app.user(f"caller{counter[0]}", role="ADMIN"), method)(url, json=json)
+            else:
+                send = getattr(admin, method)
             url = _path(path, world)
             if required:
                 body = minimal_bodies(world, counter)[name]
@@ -131,8 +138,8 @@ def test_documented_required_fields_are_exactly_the_required_ones(admin_app: Adm
             if schema.get("additionalProperties") is False:
                 assert unknown.status_code == 400 and "no_such_field" in unknown.get_json()["error"]["fields"], (path, method)
             checked.add((path, method))
-    # Every operation with a body: groups (2), jobs (4), users (2), me/password.
-    assert len(checked) == 9
+    # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens.
+    assert len(checked) == 10
 
 
 SCHEMA_TYPES = {
@@ -147,6 +154,8 @@ SCHEMA_TYPES = {
     "Dashboard": dashboard.Dashboard,
     "DayCounts": dashboard.DayCounts,
     "User": users.UserView,
+    "GlueVersion": glue_versions.GlueVersionView,
+    "GlueVersionDetail": glue_versions.GlueVersionDetail,
 }
 
 
@@ -176,3 +185,19 @@ def test_live_responses_have_the_documented_properties(admin_app: AdminApp, admi
         assert set(admin.get(path).get_json()) == keys(page)
     assert set(admin.get("/jobs/0").get_json()) == keys("Error")
     assert set(admin.post(f"/runs/{world['run']}/kill").get_json()) == keys("KillResult")
+
+
+def test_documented_job_defaults_and_enums_are_the_codes() -> None:
+    props = DOCUMENT["components"]["schemas"]["JobCreate"]["properties"]
+    defaults = {name: schema["default"] for name, schema in props.items() if "default" in schema}
+    assert "delivery" in defaults
+    for name, default in defaults.items():
+        code_default = JOB_FIELDS[name][0]
+        assert default == getattr(code_default, "value", code_default), name
+    assert props["delivery"]["enum"] == [d.value for d in Delivery] == ["AT_MOST_ONCE", "AT_LEAST_ONCE"]
+    run_statuses = [s.value for s in RunStatus]
+    assert "UNKNOWN" in run_statuses
+    assert DOCUMENT["components"]["schemas"]["Run"]["properties"]["status"]["enum"] == run_statuses
+    assert "UNKNOWN" in DOCUMENT["components"]["schemas"]["Run"]["properties"]["status"]["description"]
+    [status_param] = [p for p in DOCUMENT["paths"]["/runs"]["get"]["parameters"] if p["name"] == "status"]
+    assert status_param["schema"]["enum"] == run_statuses

@@ -9,17 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.admin.scheduling.dispatch import Dispatcher
 from shardcron.admin.scheduling.executor_client import ExecutorClient
-from shardcron.admin.scheduling.fire_loop import FireLoop
-from shardcron.admin.scheduling.fire_store import FireStore
-from shardcron.admin.scheduling.run_store import RunStore
 from shardcron.executor import Executor
 from shardcron.executor.protocol import normalize_address
 from tests.admin.api.conftest import EXECUTOR_TOKEN, AdminApp, Api
 from tests.support.admin_data import add_executor
 from tests.support.fake_admin import FakeAdmin
 from tests.support.net import wait_until
+from tests.support.scheduler_node import build_node
 
 
 @pytest.fixture
@@ -54,11 +51,7 @@ def test_trigger_one_shard_then_read_its_log(admin_app: AdminApp, admin: Api, ex
 
     client = ExecutorClient(EXECUTOR_TOKEN, connect_timeout_s=2, read_timeout_s=5)
     try:
-        store = FireStore(admin_app.db, "node-a", lookahead_ms=2000, lease_ms=10_000, misfire_grace_ms=5000)
-        dispatcher = Dispatcher(RunStore(admin_app.db, "node-a"), client, admin_app.clock, workers=0)
-        now = admin_app.clock.now_ms()
-        FireLoop(store, dispatcher, 0.2).tick(now)
-        dispatcher.send_due(now)
+        build_node(admin_app.db, admin_app.clock, client).step()
     finally:
         client.close()
 

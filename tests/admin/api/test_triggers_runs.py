@@ -164,3 +164,38 @@ def test_no_call_to_an_address_outside_the_group(admin_app: AdminApp, admin: Api
     assert_error(admin.post(f"/runs/{run_id}/kill"), 409, "has finished (FAILED)")
     never_sent = add_run(admin_app.db, 1, group_id, status=RunStatus.FAILED, executor_address=None)
     assert_error(admin.get(f"/runs/{never_sent}/log"), 409, "never sent to an executor")
+
+
+UNKNOWN_MSG = "outcome unknown: executor http://127.0.0.1:9 could not be asked about logId 3: refused; not sent again (delivery AT_MOST_ONCE)"
+
+
+def test_unknown_runs_are_listed_filtered_and_shown_plainly(admin_app: AdminApp, admin: Api, group_id: int) -> None:
+    job = add_job(admin_app.db, group_id, "mine")
+    add_run(admin_app.db, job, group_id, status=RunStatus.FAILED, trigger_at_ms=NOW - 2000)
+    unknown = add_run(admin_app.db, job, group_id, status=RunStatus.UNKNOWN, trigger_at_ms=NOW - 1000, trigger_code=0,
+                      trigger_msg=UNKNOWN_MSG, executor_address="http://127.0.0.1:9")
+    for query in ("?status=UNKNOWN", "?status=unknown"):
+        assert [r["id"] for r in admin.get("/runs" + query).get_json()["items"]] == [unknown]
+    run = admin.get(f"/runs/{unknown}").get_json()
+    assert (run["status"], run["trigger_code"], run["trigger_msg"], run["handle_at_ms"]) == ("UNKNOWN", 0, UNKNOWN_MSG, None)
+    # Its executor is not live: a kill cannot reach it, and it is not marked failed here (that
+    # would start retries of a run that may have run).
+    assert_error(admin.post(f"/runs/{unknown}/kill"), 409, "it stays UNKNOWN")
+    nowhere = add_run(admin_app.db, job, group_id, status=RunStatus.UNKNOWN, trigger_code=0, executor_address=None)
+    assert_error(admin.post(f"/runs/{nowhere}/kill"), 409, "names no executor")
+    with admin_app.db.session() as s:
+        assert [(r.status, r.handle_code, r.handle_msg) for r in s.scalars(sa.select(RunLog).where(RunLog.id.in_([unknown, nowhere])))] == [
+            (RunStatus.UNKNOWN, 0, None), (RunStatus.UNKNOWN, 0, None)
+        ]
+
+
+def test_unknown_run_is_killed_through_its_live_executor(admin_app: AdminApp, admin: Api, group_id: int, executor: Executor, fake_admin: FakeAdmin) -> None:
+    add_executor(admin_app.db, "api-test", f"http://127.0.0.1:{executor.port}")
+    run_id = run_on_executor(admin_app, executor, group_id, "wait")
+    with admin_app.db.session() as s:  # as if the dispatcher had recorded it UNKNOWN after all
+        s.execute(sa.update(RunLog).where(RunLog.id == run_id).values(status=RunStatus.UNKNOWN, trigger_code=0))
+    killed = admin.post(f"/runs/{run_id}/kill")
+    assert killed.status_code == 202 and killed.get_json()["sent"] is True
+    result = fake_admin.wait_for_result(run_id)
+    assert result.handle_code == 500 and "kill" in (result.handle_msg or "").lower()
+    assert admin.get(f"/runs/{run_id}").get_json()["status"] == "UNKNOWN"  # until the executor's result is recorded

@@ -51,9 +51,8 @@ def test_users_are_admin_only_but_me_is_mine(admin_app: AdminApp, admin: Api) ->
         from shardcron.admin.services import users
 
         assert users.authenticate(s, "carol", "a much better one", NOW) is not None
-    # The token outlives a password change (scripts keep working); revoking it ends it.
-    assert user.delete("/me/token").status_code == 204
-    assert_error(user.get("/me"), 401)
+    # A password change revokes every token of the user: a stolen one dies with the old password.
+    assert_error(user.get("/me"), 401, "invalid or revoked")
 
 
 def test_dashboard(admin_app: AdminApp, admin: Api) -> None:
@@ -67,8 +66,15 @@ def test_dashboard(admin_app: AdminApp, admin: Api) -> None:
     assert (board["job_count"], board["enabled_job_count"], board["live_executor_count"], board["runs_today"]) == (1, 1, 1, 2)
     assert board["success_rate_today"] == 0.5 and board["timezone"] == "UTC"
     assert [d["day"] for d in board["daily"]][-3:] == ["2025-12-30", "2025-12-31", "2026-01-01"]
-    assert board["daily"][-3] == {"day": "2025-12-30", "success": 8, "failed": 2, "running": 0}
+    assert board["daily"][-3] == {"day": "2025-12-30", "success": 8, "failed": 2, "running": 0, "unknown": 0}
     assert [r["id"] for r in board["recent_failures"]] == [failed]
+    # A run whose delivery could not be confirmed: counted apart from failures, listed with them.
+    unknown = add_run(admin_app.db, job, group, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW + 3)
+    board = admin.get("/dashboard").get_json()
+    assert (board["runs_today"], board["failed_today"], board["unknown_today"], board["running_today"]) == (3, 1, 1, 0)
+    assert board["success_rate_today"] == 1 / 3  # an UNKNOWN run is not a known success
+    assert board["daily"][-1] == {"day": "2026-01-01", "success": 0, "failed": 0, "running": 0, "unknown": 1}
+    assert [(r["id"], r["status"]) for r in board["recent_failures"]] == [(unknown, "UNKNOWN"), (failed, "FAILED")]
     assert len(admin.get("/dashboard?days=30&timezone=Asia/Tokyo").get_json()["daily"]) == 30
     assert set(assert_error(admin.get("/dashboard?days=9"), 400)) == {"days"}
     outsider = admin_app.user("outsider")

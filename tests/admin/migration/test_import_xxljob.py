@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.migration.importer import apply_plan, plan_import
 from shardcron.admin.migration.xxljob_source import read_xxljob
-from shardcron.admin.models import ExecutorGroup, Job
+from shardcron.admin.models import ExecutorGroup, GlueVersion, Job
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.net import free_port
 from tests.support.xxljob import create_xxljob_database
@@ -56,6 +56,8 @@ def test_import_carries_groups_and_jobs_over(xxljob_url: str, db_url: str, tmp_p
         "FIRST", "LAST", "ROUND", "RANDOM", "CONSISTENT_HASH", "LEAST_FREQUENTLY_USED", "LEAST_RECENTLY_USED", "FAILOVER", "BUSYOVER", "SHARDING_BROADCAST")}
     assert len(routes) == 10
     assert all(not jobs[f"route {r}"].enabled for r in ("FIRST", "LAST"))
+    # XXL-JOB has no delivery setting: every job gets the default (an unconfirmed run is not re-sent).
+    assert {job.delivery for job in jobs.values()} == {"AT_MOST_ONCE"}
 
     sync = jobs["sync orders"]
     assert (sync.schedule_type, sync.schedule_conf, sync.timezone) == ("CRON", "0 0 2 * * ? *", "Europe/Berlin")
@@ -78,6 +80,14 @@ def test_import_carries_groups_and_jobs_over(xxljob_url: str, db_url: str, tmp_p
     assert (shell.glue_type, shell.glue_source, shell.group_id) == ("GLUE_SHELL", "echo hello", groups["reports"].id)
     assert shell.glue_updated_at_ms == 1714550400000  # 2024-05-01 10:00 in Europe/Berlin (CEST)
     assert jobs["groovy script"].glue_type == "GLUE_GROOVY"
+    # Each imported script is its job's first kept version, with XXL-JOB's remark as its note.
+    with database.read_session() as s:
+        kept = {v.job_id: v for v in s.scalars(sa.select(GlueVersion))}
+    assert set(kept) == {jobs[name].id for name in ("shell script", "groovy script", "python script")}
+    first = kept[shell.id]
+    assert (first.remark, first.glue_source, first.author_name, first.author_user_id, first.created_at_ms) == (
+        "first version", "echo hello", "import-xxljob", None, 1714550400000)
+    assert kept[jobs["groovy script"].id].remark == "imported from XXL-JOB"
     assert not jobs["no handler"].enabled
     assert {"twin (xxl-job 21)", "twin (xxl-job 22)"} <= set(jobs)
     assert jobs["unknown glue"].glue_type == "BEAN" and not jobs["unknown glue"].enabled
@@ -104,7 +114,6 @@ def test_import_carries_groups_and_jobs_over(xxljob_url: str, db_url: str, tmp_p
         "job 17 'weird strategies': misfire_strategy='LATER': unknown; imported as DO_NOTHING",
         "job 17 'weird strategies': executor_timeout=-5: negative",
         "job 17 'weird strategies': executor_fail_retry_count=-1: negative",
-        "job 18 'shell script': glue_remark='first version': not kept",
         "job 19 'groovy script': glue_type='GLUE_GROOVY': kept, but only XXL-JOB executors",
         "job 20 'no handler': executor_handler='': a BEAN job needs a handler",
         "job 21 'twin': job_desc='twin': shared by 2 jobs",

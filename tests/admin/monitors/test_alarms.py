@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from shardcron.admin.alarms import AlarmSender
 from shardcron.admin.config import load_config
 from shardcron.admin.enums import AlarmChannel, AlarmStatus, FollowupStatus, RunStatus
-from shardcron.admin.models import Alarm
+from shardcron.admin.alarms.message import build_message
+from shardcron.admin.models import Alarm, RunLog
 from shardcron.admin.monitors.followups import FollowupMonitor
 from tests.support.alarm_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.net import free_port
@@ -83,6 +84,50 @@ def test_webhook_alarm_posts_json_to_a_real_receiver(db, fake_clock, hook) -> No
         "handle_at": "2026-01-01T00:00:01.000Z",
     }
     assert alarm(db, AlarmChannel.WEBHOOK).status == AlarmStatus.SENT
+
+
+UNKNOWN_MSG = "outcome unknown: executor http://10.0.0.1:9999 could not be asked about logId 1: timed out; not sent again (delivery AT_MOST_ONCE)"
+
+
+def unknown_job_run(db, fake_clock, **job_fields) -> int:
+    """A run recorded UNKNOWN (delivery not confirmed after a scheduler failure), followed up."""
+    job = add_job(db, add_group(db, "billing"), name="nightly-sync", retry_count=3, **job_fields)
+    run = add_run(db, job, status=RunStatus.UNKNOWN, trigger_code=0, trigger_msg=UNKNOWN_MSG, retry_remaining=3,
+                  followup_status=FollowupStatus.PENDING)
+    FollowupMonitor(db, "node-a").tick(fake_clock.now_ms())
+    return run
+
+
+def test_unknown_run_alarms_say_outcome_unknown_not_failed(db, fake_clock, smtp, hook) -> None:
+    run = unknown_job_run(db, fake_clock, alarm_emails="ops@example.com", alarm_webhook=hook.url)
+    AlarmSender(db, fake_clock, config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="cron@example.com")).tick(fake_clock.now_ms())
+    [(_, _, content)] = smtp.messages
+    mail = message_from_string(content)
+    assert mail["Subject"] == f"[shardcron] job nightly-sync (#1) outcome unknown: run {run}"
+    body = mail.get_payload(decode=True).decode("utf-8")  # quoted-printable: long lines are folded
+    assert "failed" not in body.lower()
+    assert UNKNOWN_MSG in body and "could not be confirmed after a scheduler failure" in body and "not sent again" in body
+    [got] = hook.received
+    assert got["body"]["event"] == "run_outcome_unknown"
+    assert got["body"]["text"] == f"[shardcron] job nightly-sync (#1) outcome unknown: run {run}"
+    assert (got["body"]["run"]["status"], got["body"]["run"]["trigger_code"], got["body"]["run"]["trigger_msg"]) == ("UNKNOWN", 0, UNKNOWN_MSG)
+    assert alarm(db, AlarmChannel.EMAIL).status == alarm(db, AlarmChannel.WEBHOOK).status == AlarmStatus.SENT
+
+
+def test_alarm_of_an_unknown_run_that_finished_meanwhile_says_how_it_ended(db, fake_clock) -> None:
+    """The message is built when the alarm goes out: a result reported in between is told."""
+    run_id = unknown_job_run(db, fake_clock, alarm_emails="ops@example.com")
+    with db.session() as s:
+        run = s.get(RunLog, run_id)
+        run.status, run.handle_code, run.handle_msg, run.handle_at_ms = RunStatus.SUCCESS, 200, "ok", T0 + 2_000
+        s.flush()
+        s.expunge(run)
+    message = build_message(run_id, run, None, None, None, fake_clock.now_ms())
+    assert message.subject == f"[shardcron] job (deleted job) (#{run.job_id}) outcome unknown at first, now SUCCESS: run {run_id}"
+    assert message.payload["event"] == "run_outcome_unknown" and message.payload["run"]["status"] == "SUCCESS"
+    run.status = RunStatus.FAILED
+    failed = build_message(run_id, run, None, None, None, fake_clock.now_ms())
+    assert failed.subject.endswith(f") failed: run {run_id}") and failed.payload["event"] == "run_failed"
 
 
 def test_failing_webhook_is_retried_with_backoff_then_failed(db, fake_clock, hook) -> None:

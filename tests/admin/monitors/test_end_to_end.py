@@ -18,15 +18,12 @@ from shardcron.admin.config import load_config
 from shardcron.admin.enums import FireStatus, RouteStrategy, RunStatus, TriggerType
 from shardcron.admin.models import ExecutorRegistry, Fire, RunLog
 from shardcron.admin.monitors.followups import FollowupMonitor
-from shardcron.admin.scheduling.dispatch import Dispatcher
 from shardcron.admin.scheduling.executor_client import ExecutorClient
-from shardcron.admin.scheduling.fire_loop import FireLoop
-from shardcron.admin.scheduling.fire_store import FireStore
-from shardcron.admin.scheduling.run_store import RunStore
 from shardcron.executor import Executor
 from shardcron.executor.context import JobResult
 from tests.support.net import free_port, wait_until
 from tests.support.run_rows import T0, add_group, add_job
+from tests.support.scheduler_node import build_node
 
 TOKEN = "end-to-end-token-0123456789"
 
@@ -80,14 +77,11 @@ def test_failed_shard_is_retried_alone_and_children_fire_on_success(tmp_path: Pa
         wait_until(lambda: len(registrations(db)) == 2, what="both registrations")
         with db.session() as s:
             s.add(Fire(job_id=job, fire_at_ms=T0, trigger_type=TriggerType.MANUAL, origin_ref=1, status=FireStatus.PENDING, created_at_ms=T0))
-        dispatcher = Dispatcher(RunStore(db, "node-a"), client, fake_clock, workers=0)
-        loop = FireLoop(FireStore(db, "node-a", lookahead_ms=2000, lease_ms=10_000, misfire_grace_ms=5000), dispatcher, 0.2)
+        node = build_node(db, fake_clock, client)
         followups = FollowupMonitor(db, "node-a")
 
         def step(at_ms: int) -> None:
-            fake_clock.set(at_ms)
-            loop.tick(at_ms)
-            dispatcher.send_due(at_ms)
+            node.step(at_ms)
 
         def finished(count: int) -> bool:
             rows = runs(db)

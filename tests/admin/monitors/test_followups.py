@@ -133,3 +133,58 @@ def test_only_the_lease_holder_follows_up(db, fake_clock) -> None:
 def test_parse_child_job_ids() -> None:
     assert parse_child_job_ids(" 12, 15,12,,x, 7 ") == [12, 15, 7]
     assert parse_child_job_ids("") == [] and parse_child_job_ids(None) == []
+
+
+def unknown_run(db, job_id: int, **fields) -> int:
+    """A run recorded UNKNOWN by the dispatcher: not confirmed delivered, not re-sent."""
+    values = dict(status=RunStatus.UNKNOWN, trigger_code=0, followup_status=FollowupStatus.PENDING,
+                  trigger_msg="outcome unknown: executor http://10.0.0.1:9999 could not be asked about logId 1: timed out; "
+                              "not sent again (delivery AT_MOST_ONCE)")
+    values.update(fields)
+    return add_run(db, job_id, **values)
+
+
+def test_unknown_run_is_alarmed_once_per_channel_and_never_retried(db, fake_clock) -> None:
+    group = add_group(db)
+    child = add_job(db, group, name="child")
+    job = add_job(db, group, retry_count=3, retry_delay_s=1, child_job_ids=str(child),
+                  alarm_emails="ops@example.com", alarm_webhook="http://hooks.local/x")
+    run = unknown_run(db, job, retry_remaining=3)
+    a, b = FollowupMonitor(db, "node-a"), FollowupMonitor(db, "node-b")
+    a.tick(fake_clock.now_ms())
+    assert fires(db) == []  # no RETRY (it may have run) and no child fire (it did not succeed)
+    assert [(x.run_log_id, x.channel, x.target, x.status) for x in alarms(db)] == [
+        (run, AlarmChannel.EMAIL, "ops@example.com", AlarmStatus.PENDING),
+        (run, AlarmChannel.WEBHOOK, "http://hooks.local/x", AlarmStatus.PENDING),
+    ]
+    row = run_row(db, run)
+    assert (row.status, row.followup_status) == (RunStatus.UNKNOWN, FollowupStatus.DONE)
+    # Another node following up the same run (a lease that changed hands) adds nothing.
+    with db.session() as s:
+        s.execute(sa.text("UPDATE sc_run_log SET followup_status = 'PENDING'"))
+    fake_clock.advance(s=60)
+    b.tick(fake_clock.now_ms())
+    assert fires(db) == [] and len(alarms(db)) == 2
+
+
+def test_unknown_run_of_a_job_without_alarm_channels_is_just_done(db, fake_clock) -> None:
+    job = add_job(db, add_group(db), retry_count=2)
+    run = unknown_run(db, job, retry_remaining=2)
+    FollowupMonitor(db, "node-a").tick(fake_clock.now_ms())
+    assert fires(db) == [] and alarms(db) == []
+    assert run_row(db, run).followup_status == FollowupStatus.DONE
+
+
+def test_a_result_after_unknown_is_followed_up_as_that_result(db, fake_clock) -> None:
+    """The executor did have it and reported a failure: now it is a failure like any other."""
+    job = add_job(db, add_group(db), retry_count=1, retry_delay_s=4)
+    run = unknown_run(db, job, retry_remaining=1)
+    monitor = FollowupMonitor(db, "node-a")
+    monitor.tick(fake_clock.now_ms())
+    assert fires(db) == []
+    with db.session() as s:
+        s.execute(sa.text("UPDATE sc_run_log SET status = 'FAILED', handle_code = 500, handle_at_ms = :at, followup_status = 'PENDING'"),
+                  {"at": FAILED_AT})
+    monitor.tick(fake_clock.now_ms())
+    [fire] = fires(db)
+    assert (fire.trigger_type, fire.origin_ref, fire.fire_at_ms) == (TriggerType.RETRY, run, FAILED_AT + 4_000)

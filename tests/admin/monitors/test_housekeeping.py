@@ -101,6 +101,26 @@ def test_daily_report_counts_today_and_yesterday_per_group(db) -> None:
     assert report(db) == {("2026-01-06", g1): (0, 6, 4, now + 60_000), ("2026-01-05", g2): (0, 0, 0, now + 60_000)}
 
 
+def test_unknown_runs_count_in_no_column_until_they_finish(db) -> None:
+    """An UNKNOWN run is neither running nor known to have failed: the report leaves it out (the
+    dashboard counts it live), and counts it where it ends once the executor reports."""
+    group = add_group(db)
+    job = add_job(db, group)
+    today = T0 + 5 * DAY
+    add_run(db, job, status=RunStatus.SUCCESS, trigger_at_ms=today + 1_000)
+    add_run(db, job, status=RunStatus.FAILED, trigger_at_ms=today + 2_000)
+    unknown = add_run(db, job, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=today + 3_000)
+    # A group whose only run of the day is UNKNOWN gets no row: nothing of it ran, succeeded or failed.
+    add_run(db, add_job(db, add_group(db, "other")), status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=today + 4_000)
+    now = today + 3_600_000
+    DailyReportMonitor(db, "node-a", "UTC").tick(now)
+    assert report(db) == {("2026-01-06", group): (0, 1, 1, now)}  # running, success, fail
+    with db.session() as s:
+        s.execute(sa.update(RunLog).where(RunLog.id == unknown).values(status=RunStatus.SUCCESS))
+    DailyReportMonitor(db, "node-a", "UTC").tick(now + 60_000)
+    assert report(db) == {("2026-01-06", group): (0, 2, 1, now + 60_000)}
+
+
 def test_report_days_follow_the_time_zone(db) -> None:
     group = add_group(db)
     job = add_job(db, group)

@@ -1,5 +1,6 @@
 """Lost runs: executor gone for lost_run_after_s -> FAILED "lost: executor gone"; PENDING rows
-never acknowledged -> FAILED; an executor that comes back in time keeps its runs."""
+never acknowledged -> FAILED, unless a scheduler lease term still holds their fire; UNKNOWN runs
+are left alone; an executor that comes back in time keeps its runs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from shardcron.admin.enums import FollowupStatus, RunStatus
+from shardcron.admin.enums import FireStatus, FollowupStatus, RunStatus, TriggerType
+from shardcron.admin.models import Fire
 from shardcron.admin.monitors.lost_runs import LostRuns
 from shardcron.admin.scheduling.executor_client import ExecutorClient
 from tests.support.recording_executor import RecordingExecutor
@@ -76,6 +78,51 @@ def test_pending_row_never_acknowledged_is_failed(db, client) -> None:
     assert (row.status, row.handle_code, row.followup_status) == (RunStatus.FAILED, 500, FollowupStatus.PENDING)
     assert row.handle_msg.startswith("lost: trigger never acknowledged within 120 s")
     assert run_row(db, fresh).status == RunStatus.PENDING
+
+
+def add_fire(db, job_id: int, status: FireStatus, owner: str | None, fire_at_ms: int) -> int:
+    with db.session() as s:
+        fire = Fire(job_id=job_id, fire_at_ms=fire_at_ms, trigger_type=TriggerType.CRON, status=status, owner=owner, created_at_ms=T0)
+        s.add(fire)
+        s.flush()
+        return fire.id
+
+
+def test_pending_row_of_a_claimed_fire_is_left_to_its_lease_term(db, client) -> None:
+    """A CLAIMED fire belongs to a lease term (or to whichever node adopts it when the term
+    ends): that node sends or settles its PENDING rows. Failing them here would start a retry
+    of a run that may yet be sent, or may have run."""
+    job = add_job(db, add_group(db, "billing"))
+    claimed = add_fire(db, job, FireStatus.CLAIMED, "node-b#0badf00d", T0)
+    done = add_fire(db, job, FireStatus.DONE, "node-b#0badf00d", T0 - 60_000)
+    held = add_run(db, job, status=RunStatus.PENDING, trigger_at_ms=T0, fire_id=claimed)
+    lost = add_run(db, job, status=RunStatus.PENDING, trigger_at_ms=T0, fire_id=done)
+    gone_fire = add_run(db, job, status=RunStatus.PENDING, trigger_at_ms=T0, fire_id=424242)  # its fire row was deleted
+    no_fire = add_run(db, job, status=RunStatus.PENDING, trigger_at_ms=T0, fire_id=None)
+    monitor = LostRuns(db, "node-a", client, lost_after_s=120)
+    monitor.tick(T0 + 3_600_000)
+    assert run_row(db, held).status == RunStatus.PENDING
+    for run in (lost, gone_fire, no_fire):
+        row = run_row(db, run)
+        assert (row.status, row.followup_status) == (RunStatus.FAILED, FollowupStatus.PENDING), run
+        assert row.handle_msg.startswith("lost: trigger never acknowledged")
+    # Once the term's holder (or adopter) is done with the fire, a row it left PENDING is lost.
+    with db.session() as s:
+        s.execute(sa.update(Fire).where(Fire.id == claimed).values(status=FireStatus.DONE))
+    monitor.tick(T0 + 3_610_000)
+    assert run_row(db, held).status == RunStatus.FAILED
+
+
+def test_unknown_runs_are_left_alone(db, client) -> None:
+    """Whether an UNKNOWN run reached its executor cannot be known; its alarm went out and only
+    a result from the executor finishes it — even when that executor is gone."""
+    job = add_job(db, add_group(db, "billing"))
+    unknown = add_run(db, job, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=T0, executor_address=A)
+    monitor = LostRuns(db, "node-a", client, lost_after_s=30)
+    for at in (T0, T0 + 40_000, T0 + 3_600_000):
+        monitor.tick(at)
+    row = run_row(db, unknown)
+    assert (row.status, row.executor_gone_at_ms, row.handle_code, row.followup_status) == (RunStatus.UNKNOWN, None, 0, FollowupStatus.NONE)
 
 
 def test_manual_group_executor_is_checked_with_beat(db, client) -> None:

@@ -71,3 +71,18 @@ def test_no_kill_for_dead_executors_or_when_a_newer_run_of_the_job_runs_there(db
     assert run_row(db, old).status == RunStatus.FAILED
     assert run_row(db, old).handle_msg.endswith("no kill sent (its executor is not live, or runs a newer run of the job)")
     assert executor.calls == []
+
+
+def test_unknown_runs_are_not_timed_out_and_count_as_possibly_running(db, fake_clock, executor, client) -> None:
+    """An UNKNOWN run is never failed as timed out (a retry would run it again, and its alarm
+    went out); a newer one may be running on the executor, so the older run's kill is held back."""
+    group = add_group(db, "billing")
+    job = add_job(db, group, timeout_s=10)
+    register(db, "billing", executor.address, T0 + 60_000)
+    old = add_run(db, job, executor_address=executor.address)
+    unknown = add_run(db, job, status=RunStatus.UNKNOWN, trigger_code=0, executor_address=executor.address, trigger_at_ms=T0 + 1_000)
+    RunTimeouts(db, "node-a", client, grace_s=0).tick(T0 + 60_000)
+    assert run_row(db, unknown).status == RunStatus.UNKNOWN
+    assert run_row(db, old).status == RunStatus.FAILED
+    assert run_row(db, old).handle_msg.endswith("no kill sent (its executor is not live, or runs a newer run of the job)")
+    assert executor.calls == []

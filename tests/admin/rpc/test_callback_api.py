@@ -53,6 +53,39 @@ def test_success_of_a_job_with_children_is_marked_for_follow_up(client, db) -> N
     assert run_row(db, run).followup_status == FollowupStatus.PENDING
 
 
+def test_result_of_an_unknown_run_finishes_it(client, db, fake_clock) -> None:
+    """The scheduler could not confirm the executor got these runs; the executor did, and its
+    results are what happened: SUCCESS (children fired) and FAILED (followed up as failures)."""
+    group = add_group(db)
+    child = add_job(db, group, name="child")
+    parent = add_job(db, group, name="parent", child_job_ids=str(child))
+    plain = add_job(db, group, name="plain")
+    succeeded = add_run(db, parent, status=RunStatus.UNKNOWN, trigger_code=0, trigger_msg="outcome unknown: ...")
+    alone = add_run(db, plain, status=RunStatus.UNKNOWN, trigger_code=0, followup_status=FollowupStatus.DONE)
+    failed = add_run(db, plain, status=RunStatus.UNKNOWN, trigger_code=0, followup_status=FollowupStatus.DONE)
+    fake_clock.advance(s=4)
+    body = [{"logId": succeeded, "handleCode": 200, "handleMsg": "ran after all"}, {"logId": alone, "handleCode": 200},
+            {"logId": failed, "handleCode": 500, "handleMsg": "boom"}]
+    answer = post(client, "/api/callback", json.dumps(body))
+    assert (answer["code"], answer["msg"]) == (200, None)
+    row = run_row(db, succeeded)
+    assert (row.status, row.handle_code, row.handle_msg, row.handle_at_ms) == (RunStatus.SUCCESS, 200, "ran after all", T0 + 4_000)
+    assert row.trigger_msg == "outcome unknown: ..."  # how it was dispatched stays on record
+    assert row.followup_status == FollowupStatus.PENDING  # its child job fires
+    assert (run_row(db, alone).status, run_row(db, alone).followup_status) == (RunStatus.SUCCESS, FollowupStatus.NONE)
+    assert (run_row(db, failed).status, run_row(db, failed).followup_status) == (RunStatus.FAILED, FollowupStatus.PENDING)
+    again = post(client, "/api/callback", json.dumps([{"logId": succeeded, "handleCode": 500}]))
+    assert again["msg"] == "1 results for finished runs ignored" and run_row(db, succeeded).status == RunStatus.SUCCESS
+
+
+def test_progress_of_an_unknown_run_is_kept(client, db, job_id) -> None:
+    run = add_run(db, job_id, status=RunStatus.UNKNOWN, trigger_code=0)
+    answer = post(client, "/api/progress", json.dumps([{"logId": run, "done": 3, "total": 9}]))
+    assert (answer["code"], answer["msg"]) == (200, None)
+    row = run_row(db, run)
+    assert (row.status, row.progress_done, row.progress_total) == (RunStatus.UNKNOWN, 3, 9)  # only a result finishes it
+
+
 def test_second_callback_for_a_finished_run_changes_nothing(client, db, job_id, fake_clock) -> None:
     run = add_run(db, job_id)
     post(client, "/api/callback", json.dumps([{"logId": run, "logDateTim": T0, "handleCode": 200, "handleMsg": "first"}]))

@@ -25,17 +25,27 @@ class Answers:
     def __init__(self) -> None:
         self.got: dict[object, Envelope] = {}
         self.order: list[object] = []
+        self.unsure: set[object] = set()
+        self.dropped: list[object] = []
         self._cond = threading.Condition()
 
-    def __call__(self, token: object, envelope: Envelope) -> None:
+    def __call__(self, token: object, envelope: Envelope, unsure: bool = False) -> None:
         with self._cond:
             self.got[token] = envelope
+            self.order.append(token)
+            if unsure:
+                self.unsure.add(token)
+            self._cond.notify_all()
+
+    def drop(self, token: object) -> None:
+        with self._cond:
+            self.dropped.append(token)
             self.order.append(token)
             self._cond.notify_all()
 
     def wait(self, count: int, timeout_s: float = 10) -> dict[object, Envelope]:
         with self._cond:
-            assert self._cond.wait_for(lambda: len(self.got) >= count, timeout_s), f"{len(self.got)} of {count} answers"
+            assert self._cond.wait_for(lambda: len(self.got) + len(self.dropped) >= count, timeout_s), f"{len(self.got)} of {count} answers"
             return dict(self.got)
 
 
@@ -50,7 +60,7 @@ def echo(request) -> tuple[bytes, bool]:
 
 def sender(answers: Answers, *, per_address: int = 2, total: int = 8, read_timeout_s: float = 5, **kwargs) -> Multiplexer:
     client = ExecutorClient(TOKEN, connect_timeout_s=2, read_timeout_s=read_timeout_s)
-    mux = Multiplexer(client, answers, per_address=per_address, total=total, **kwargs)
+    mux = Multiplexer(client, answers, per_address=per_address, total=total, on_dropped=answers.drop, **kwargs)
     mux.start()
     return mux
 
@@ -261,3 +271,68 @@ def test_a_sender_thread_that_died_is_reported_not_alive(monkeypatch) -> None:
     mux.submit([Call("http://127.0.0.1:1/", "run", b"{}", 1)])
     wait_until(lambda: not mux.alive, timeout_s=5, what="the sending thread to end")
     mux.stop(1)
+
+
+class Fence:
+    """A guard that holds until told otherwise, and counts how often it was asked."""
+
+    def __init__(self, holds: bool = True) -> None:
+        self.holding = holds
+        self.asked: list[int] = []
+
+    def holds(self, at_ms: int) -> bool:
+        self.asked.append(at_ms)
+        return self.holding
+
+
+def test_a_call_whose_guard_fails_is_dropped_before_a_byte_goes_out_and_the_connection_serves_the_next() -> None:
+    answers = Answers()
+    closed = Fence(holds=False)
+    with ScriptedPeer([echo] * 3) as peer:
+        mux = sender(answers, per_address=1)
+        try:
+            mux.submit([Call(peer.url(), "run", b"0", 0, Fence(), 1000)])
+            answers.wait(1)
+            mux.submit([Call(peer.url(), "run", b"%d" % n, n, closed, 2000 + n) for n in (1, 2)] + [Call(peer.url(), "run", b"3", 3, Fence(), 3000)])
+            answers.wait(4)
+        finally:
+            mux.stop(5)
+    assert answers.dropped == [1, 2] and closed.asked == [2001, 2002]
+    assert [r.body for r in peer.requests] == [b"0", b"3"]  # the dropped calls never reached the peer
+    assert peer.connections == 1 and answers.got[3].msg == "3"
+
+
+def test_a_guarded_call_cut_after_its_request_went_out_is_reported_unsure_and_not_repeated() -> None:
+    """The peer reads the request on a reused connection and hangs up without answering: it may
+    have acted on it, so the call is neither retried nor reported as plainly failed."""
+    answers = Answers()
+    with ScriptedPeer([ok(b'{"code":200,"msg":"first"}'), raw(b"", close=True), ok()]) as peer:
+        mux = sender(answers, per_address=1)
+        try:
+            mux.submit([Call(peer.url(), "run", b"{}", 1, Fence(), 0)])
+            answers.wait(1)
+            mux.submit([Call(peer.url(), "run", b"{}", 2, Fence(), 0)])
+            got = answers.wait(2)
+        finally:
+            mux.stop(5)
+    assert not got[2].ok and answers.unsure == {2}
+    assert len(peer.requests) == 2 and peer.connections == 1
+
+
+def test_a_guarded_call_that_times_out_after_sending_is_unsure_and_one_never_connected_is_not() -> None:
+    answers = Answers()
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+    try:
+        mux = sender(answers, read_timeout_s=0.3)
+        try:
+            mux.submit([
+                Call(f"http://127.0.0.1:{silent.getsockname()[1]}", "run", b"{}", "silent", Fence(), 0),
+                Call(f"http://127.0.0.1:{free_port()}", "run", b"{}", "refused", Fence(), 0),
+            ])
+            got = answers.wait(2)
+        finally:
+            mux.stop(5)
+    finally:
+        silent.close()
+    assert not got["silent"].ok and not got["refused"].ok
+    assert answers.unsure == {"silent"}

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.db import Database
-from shardcron.admin.enums import FireStatus, TriggerType
+from shardcron.admin.enums import Delivery, FireStatus, TriggerType
 from shardcron.admin.models import Fire, Job
 from shardcron.admin.scheduling.schedule import next_fire_at_ms
 from shardcron.admin.services import jobs
@@ -41,6 +41,7 @@ def test_create_with_defaults_and_form_strings(database: Database) -> None:
     assert (view.timeout_s, view.retry_count, view.retry_delay_s, view.retry_backoff_multiplier) == (30, 3, 10, 2)
     assert view.alarm_emails == ["ops@example.com", "dev@example.org"]
     assert view.route_strategy == "FIRST" and view.block_strategy == "SERIAL_EXECUTION" and view.glue_type == "BEAN"
+    assert view.delivery == Delivery.AT_MOST_ONCE  # a run never sent twice unless the job says so
     with database.session() as s:
         assert s.get(Job, view.id).alarm_emails == "ops@example.com,dev@example.org"
 
@@ -54,6 +55,11 @@ BAD_FIELDS = [
     ({"route_strategy": "NEAREST"}, "route_strategy", "not one of"),
     ({"block_strategy": "PANIC"}, "block_strategy", "not one of"),
     ({"misfire_strategy": "IGNORE"}, "misfire_strategy", "not one of"),
+    ({"delivery": "EXACTLY_ONCE"}, "delivery", "not one of AT_MOST_ONCE, AT_LEAST_ONCE"),
+    ({"delivery": "at_least_once"}, "delivery", "not one of"),
+    ({"delivery": 1}, "delivery", "not one of"),
+    ({"delivery": ["AT_LEAST_ONCE"]}, "delivery", "not one of"),
+    ({"delivery": None}, "delivery", "not one of"),
     ({"glue_type": "GLUE_COBOL"}, "glue_type", "not one of"),
     ({"glue_type": "GLUE_SHELL", "handler": ""}, "glue_source", "needs its script"),
     ({"handler": ""}, "handler", "BEAN job needs"),
@@ -229,3 +235,20 @@ def test_only_admins_point_a_webhook_somewhere_new(database: Database) -> None:
             jobs.update_job(s, user, hooked.id, {"alarm_webhook": "http://10.0.0.1:8080/internal"}, now_ms=NOW)
         assert "only an admin" in err.value.field_errors["alarm_webhook"]
         assert jobs.update_job(s, user, hooked.id, {"alarm_webhook": ""}, now_ms=NOW).alarm_webhook == ""
+
+
+def test_delivery_is_saved_changed_and_copied(database: Database) -> None:
+    gid = add_group(database, "orders")
+    view = create(database, valid(gid, delivery="AT_LEAST_ONCE"))
+    assert view.delivery == Delivery.AT_LEAST_ONCE
+    with database.session() as s:
+        copied = jobs.copy_job(s, SYSTEM_ACTOR, view.id, now_ms=NOW)
+        changed = jobs.update_job(s, SYSTEM_ACTOR, view.id, {"delivery": "AT_MOST_ONCE"}, now_ms=NOW)
+        untouched = jobs.update_job(s, SYSTEM_ACTOR, copied.id, {"name": "renamed"}, now_ms=NOW)
+    assert copied.delivery == Delivery.AT_LEAST_ONCE
+    assert changed.delivery == Delivery.AT_MOST_ONCE
+    assert untouched.delivery == Delivery.AT_LEAST_ONCE  # a partial update keeps it
+    with database.session() as s:
+        assert [(j.id, j.delivery) for j in s.scalars(sa.select(Job).order_by(Job.id))] == [
+            (view.id, Delivery.AT_MOST_ONCE), (copied.id, Delivery.AT_LEAST_ONCE)
+        ]

@@ -125,3 +125,34 @@ def test_dashboard_for_a_user_and_bad_arguments(database: Database, world: dict)
         with pytest.raises(ServiceError) as err:
             dashboard.get_dashboard(s, user, now_ms=NOW, timezone="Nowhere/Town")
         assert "timezone" in err.value.field_errors
+
+
+def test_unknown_runs_are_counted_apart_from_failures(database: Database, world: dict) -> None:
+    """UNKNOWN runs (delivery not confirmed after a scheduler failure) have their own count in
+    the day's figures and the per-day series (read live: the daily report has no column for
+    them), lower the success rate, and are listed with the failures."""
+    g1, g2, j1, j2 = world["g1"], world["g2"], world["j1"], world["j2"]
+    add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW + 1 * MIN)
+    today_unknown = add_run(database, j1, g1, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW + 2 * MIN)
+    # 2025-12-31 23:30 UTC: yesterday in UTC, already today in Berlin.
+    late_unknown = add_run(database, j2, g2, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW - 30 * MIN)
+    old_unknown = add_run(database, j1, g1, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW - 10 * 24 * 60 * MIN)  # 10 days ago
+    add_daily(database, dt.date(2026, 1, 1), g1, 1, 0)
+    user = add_user(database, "u", groups=[g2])
+    with database.session() as s:
+        board = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN)
+        berlin_report = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, report_timezone="Europe/Berlin")
+        month = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, days=30)
+        theirs = dashboard.get_dashboard(s, user, now_ms=NOW + 5 * MIN)
+    assert (board.runs_today, board.success_today, board.failed_today, board.unknown_today) == (2, 1, 0, 1)
+    assert board.success_rate_today == 0.5
+    assert [(d.failed, d.unknown) for d in board.daily[-2:]] == [(0, 1), (0, 1)]
+    assert (board.daily[-1].success, board.daily[-1].unknown) == (1, 1)
+    assert [(d.day.isoformat(), d.unknown) for d in berlin_report.daily if d.unknown] == [("2026-01-01", 2)]
+    assert sum(d.unknown for d in board.daily) == 2 and sum(d.unknown for d in month.daily) == 3
+    assert [(r.id, r.status) for r in board.recent_failures] == [
+        (today_unknown, RunStatus.UNKNOWN), (world["d"], RunStatus.FAILED), (world["b"], RunStatus.FAILED),
+        (late_unknown, RunStatus.UNKNOWN), (old_unknown, RunStatus.UNKNOWN),
+    ]
+    assert [(d.day.isoformat(), d.unknown) for d in theirs.daily if d.unknown] == [("2025-12-31", 1)]
+    assert theirs.unknown_today == 0

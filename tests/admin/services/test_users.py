@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.db import Database
 from shardcron.admin.enums import UserRole
-from shardcron.admin.models import ExecutorGroup, Meta, User
+from shardcron.admin.models import ApiToken, ExecutorGroup, Meta, User
 from shardcron.admin.services import passwords, users
 from shardcron.admin.services.actor import SYSTEM_ACTOR, Actor
 from shardcron.admin.services.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -130,27 +130,23 @@ def test_last_admin_cannot_be_deleted_or_demoted(database: Database) -> None:
         assert [u.username for u in users.list_users(s, SYSTEM_ACTOR)] == ["root2"]
 
 
-def test_authenticate_and_throttle(database: Database) -> None:
+def test_authenticate_checks_only_the_credentials(database: Database) -> None:
     view = make(database, "erin")
 
-    def login(password: str, now_ms: int) -> Actor | None:
+    def login(password: str) -> Actor | None:
         with database.session() as s:
-            return users.authenticate(s, "erin", password, now_ms, max_failures=3, lockout_s=60)
+            return users.authenticate(s, "erin", password, NOW)
 
-    assert login(PASSWORD, NOW).user_id == view.id
-    assert login("wrong one!", NOW) is None
-    assert login("wrong two!", NOW) is None
-    assert login(PASSWORD, NOW).user_id == view.id  # a success resets the count
-    for _ in range(3):
-        assert login("wrong again", NOW + 1) is None
-    with database.session() as s:
-        assert s.get(User, view.id).locked_until_ms == NOW + 1 + 60_000
-    assert login(PASSWORD, NOW + 2) is None  # locked: even the right password fails
-    assert login(PASSWORD, NOW + 59_999) is None
-    assert login(PASSWORD, NOW + 60_001).username == "erin"
+    assert login(PASSWORD).user_id == view.id
+    assert login("wrong one!") is None
+    # No lock per account (login_throttle slows the guessing address instead): after many
+    # failures the right password still works.
+    for _ in range(10):
+        assert login("wrong again") is None
+    assert login(PASSWORD).username == "erin"
     with database.session() as s:
         assert users.authenticate(s, "nobody", PASSWORD, NOW) is None
-        assert users.authenticate(s, "erin", "x" * 5000, NOW + 60_002) is None
+        assert users.authenticate(s, "erin", "x" * 5000, NOW) is None
 
 
 def test_login_upgrades_an_old_hash(database: Database) -> None:
@@ -189,14 +185,14 @@ def test_change_password(database: Database) -> None:
         assert users.authenticate(s, "heidi", "reset by admin", NOW) is not None
 
 
-def test_api_tokens(database: Database) -> None:
+def test_default_api_token_is_replaced_and_revoked(database: Database) -> None:
     ivan = make(database, "ivan")
     judy = make(database, "judy")
     me = actor_of(database, ivan.id)
     with database.session() as s:
         token = users.issue_api_token(s, me, ivan.id, now_ms=NOW)
-        stored = s.get(User, ivan.id).api_token_hash
-    assert token not in stored and stored == passwords.api_token_digest(token)
+        stored = s.scalars(sa.select(ApiToken.token_hash).where(ApiToken.user_id == ivan.id)).all()
+    assert stored == [passwords.api_token_digest(token)] and token not in stored[0]
     with database.session() as s:
         assert users.actor_for_token(s, token, NOW).user_id == ivan.id
         assert users.actor_for_token(s, token + "x", NOW) is None
@@ -210,10 +206,10 @@ def test_api_tokens(database: Database) -> None:
         users.revoke_api_token(s, me, ivan.id, now_ms=NOW)
     with database.session() as s:
         assert users.actor_for_token(s, replacement, NOW) is None
-        assert s.scalar(sa.select(User.api_token_hash).where(User.id == ivan.id)) is None
+        assert s.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
 
 
-def test_unknown_and_locked_users_cost_one_kdf_like_everyone(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_users_cost_one_kdf_like_everyone(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     make(database, "kim")
     calls: list[tuple[int, int, int]] = []
     real = passwords._derive
@@ -226,12 +222,8 @@ def test_unknown_and_locked_users_cost_one_kdf_like_everyone(database: Database,
     for name, password in (("kim", PASSWORD), ("kim", "wrong password"), ("nobody", PASSWORD), ("nobody", "x")):
         calls.clear()
         with database.session() as s:
-            users.authenticate(s, name, password, NOW, max_failures=1, lockout_s=60)
+            users.authenticate(s, name, password, NOW)
         assert calls == [(10, 8, 1)], (name, password, calls)
-    calls.clear()
-    with database.session() as s:  # locked by the wrong password above (max_failures=1)
-        assert users.authenticate(s, "kim", PASSWORD, NOW + 1, max_failures=1, lockout_s=60) is None
-    assert calls == [(10, 8, 1)]
 
 
 def test_two_setup_requests_racing_make_one_admin(database: Database) -> None:

@@ -35,7 +35,7 @@ def test_every_console_route_needs_a_login(console: Console) -> None:
     for rule in console.app.url_map.iter_rules():
         if not rule.endpoint.startswith("web.") or rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        path = re.sub(r"<int:[a-z_]+>", "1", rule.rule)
+        path = re.sub(r"<id:[a-z_]+>", "1", rule.rule)
         for method in sorted(rule.methods & {"GET", "POST"}):
             response = client.open(path, method=method, data={"csrf_token": page_csrf(client, "/login")} if method == "POST" else None)
             if rule.endpoint == "web.logout":
@@ -54,30 +54,33 @@ def test_json_clients_get_401_not_a_redirect(console: Console) -> None:
 
 
 def test_setup_page_only_while_no_user_exists(console: Console) -> None:
+    code = console.setup_code()
     client = console.client()
     assert client.get("/login").headers["Location"] == "/setup"
     page = client.get("/setup")
     assert page.status_code == 200 and b"Create admin" in page.data
-    response = post_form(client, "/setup", {"username": "root", "password": PASSWORD, "password_again": PASSWORD}, csrf_from="/setup")
+    form = {"code": code, "username": "root", "password": PASSWORD, "password_again": PASSWORD}
+    response = post_form(client, "/setup", form, csrf_from="/setup")
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     with console.db.read_session() as session:
         assert [u.username for u in users.list_users(session, users.actor_for_user(session, 1))] == ["root"]
         assert users.actor_for_user(session, 1).role == UserRole.ADMIN
     # Once a user exists the page is gone, for GET and POST alike.
     assert client.get("/setup").status_code == 404
-    again = post_form(client, "/setup", {"username": "mallory", "password": PASSWORD, "password_again": PASSWORD}, csrf_from="/login")
+    again = post_form(client, "/setup", {**form, "username": "mallory"}, csrf_from="/login")
     assert again.status_code == 404
     with console.db.read_session() as session:
         assert users.count_users(session) == 1
 
 
 def test_setup_shows_field_errors_and_saves_nothing(console: Console) -> None:
+    code = console.setup_code()
     client = console.client()
-    response = post_form(client, "/setup", {"username": "root", "password": "short", "password_again": "short"}, csrf_from="/setup")
+    response = post_form(client, "/setup", {"code": code, "username": "root", "password": "short", "password_again": "short"}, csrf_from="/setup")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert 'id="err-password"' in html and "at least 10 characters" in html
-    mismatch = post_form(client, "/setup", {"username": "root", "password": PASSWORD, "password_again": PASSWORD + "x"}, csrf_from="/setup")
+    mismatch = post_form(client, "/setup", {"code": code, "username": "root", "password": PASSWORD, "password_again": PASSWORD + "x"}, csrf_from="/setup")
     assert mismatch.status_code == 400 and "the two passwords differ" in mismatch.get_data(as_text=True)
     with console.db.read_session() as session:
         assert users.count_users(session) == 0
@@ -123,15 +126,19 @@ def test_wrong_password_is_refused_with_one_message(console: Console) -> None:
 
 
 def test_login_is_throttled_after_repeated_failures(tmp_path: Path, sqlite_url: str, fake_clock) -> None:
+    """Failures from one address make that address wait, longer each time (1 s, 2 s, ...)."""
     console = build_console(tmp_path, sqlite_url, fake_clock, login_max_failures=3, login_lockout_s=60)
     console.add_user("alice", UserRole.ADMIN)
     client = console.client()
     for _ in range(3):
         assert post_form(client, "/login", {"username": "alice", "password": "wrong password!"}, csrf_from="/login").status_code == 401
-    # Locked: even the right password is refused until the lockout passes.
-    assert post_form(client, "/login", {"username": "alice", "password": PASSWORD}, csrf_from="/login").status_code == 401
-    fake_clock.advance(s=59)
-    assert post_form(client, "/login", {"username": "alice", "password": PASSWORD}, csrf_from="/login").status_code == 401
+    assert post_form(client, "/login", {"username": "alice", "password": "wrong password!"}, csrf_from="/login").status_code == 401
+    # The 4th failure bought a 1 s wait: even the right password is not checked before it ends.
+    waiting = post_form(client, "/login", {"username": "alice", "password": PASSWORD}, csrf_from="/login")
+    assert waiting.status_code == 429 and waiting.headers["Retry-After"] == "1"
+    fake_clock.advance(s=1)
+    assert post_form(client, "/login", {"username": "alice", "password": "wrong password!"}, csrf_from="/login").status_code == 401
+    assert post_form(client, "/login", {"username": "alice", "password": PASSWORD}, csrf_from="/login").headers["Retry-After"] == "2"
     fake_clock.advance(s=2)
     assert post_form(client, "/login", {"username": "alice", "password": PASSWORD}, csrf_from="/login").status_code == 302
 
@@ -235,12 +242,13 @@ def test_static_files_are_served_from_the_package(console: Console) -> None:
 def test_api_token_authenticates_without_cookie_or_csrf(console: Console) -> None:
     console.add_user("alice", UserRole.ADMIN)
     client = console.login("alice")
-    page = post_form(client, "/account", {"action": "issue_token"})
+    page = post_form(client, "/account", {"action": "issue_token", "token_name": "laptop", "expires_in_days": ""})
     token = page.get_data(as_text=True).split('id="new-token">')[1].split("<")[0]
     assert token.startswith("sct_")
     fresh = console.client()
     assert fresh.get("/account", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert fresh.get("/account", headers={"Authorization": "Bearer sct_wrong"}).status_code == 302
     # Revoked: the token no longer works.
-    assert post_form(client, "/account", {"action": "revoke_token"}).status_code == 302
+    token_id = re.search(r'name="token_id" value="(\d+)"', page.get_data(as_text=True)).group(1)
+    assert post_form(client, "/account", {"action": "revoke_token", "token_id": token_id}).status_code == 302
     assert fresh.get("/account", headers={"Authorization": f"Bearer {token}"}).status_code == 302

@@ -114,6 +114,10 @@ class Story:
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         page.on("console", self._console)
         page.on("dialog", self._dialog)
+        # The page's requests, shown when a step fails (did the auto refresh ask, and what came back).
+        self.requests: list[str] = []
+        page.on("response", lambda r: self.requests.append(f"{r.request.method} {r.url} -> {r.status}"))
+        page.on("requestfailed", lambda r: self.requests.append(f"{r.method} {r.url} -> failed: {r.failure}"))
 
     def _console(self, message) -> None:
         # 4xx answers the story provokes on purpose (a field error, a wrong password, a bad cron
@@ -152,10 +156,22 @@ def test_operator_story(stack: dict, shots_dir: Path) -> None:
             # Assertions wait on the page up to a deadline; a loaded machine needs more than 5 s.
             expect.set_options(timeout=30_000)
             story = Story(page, stack["admin_url"], shots_dir)
-            _walk(story, stack)
+            try:
+                _walk(story, stack)
+            except AssertionError as exc:
+                # What the processes said is what explains a step that never came.
+                raise AssertionError(f"{exc}\n{_log_tails(stack['logs'])}\n--- the page's last requests:\n" + "\n".join(story.requests[-40:])) from exc
             assert story.problems == [], "\n".join(story.problems)
         finally:
             browser.close()
+
+
+def _log_tails(folder: Path, lines: int = 40) -> str:
+    parts = []
+    for log in sorted(folder.glob("*.log")):
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        parts.append(f"--- last {len(tail)} lines of {log.name}:\n" + "\n".join(tail))
+    return "\n".join(parts)
 
 
 def _walk(story: Story, stack: dict) -> None:
@@ -166,6 +182,15 @@ def _walk(story: Story, stack: dict) -> None:
     story.go("/")
     expect(page).to_have_url(re.compile(r"/setup$"))
     story.shot("setup")
+    # Without the code the admin printed (and wrote to its instance folder), no admin is made.
+    page.fill("#f-code", "a guessed code")
+    page.fill("#f-username", ADMIN_USER)
+    page.fill("#f-password", ADMIN_PASSWORD)
+    page.fill("#f-password_again", ADMIN_PASSWORD)
+    page.click("button:has-text('Create admin')")
+    expect(page.locator(".flash-error")).to_contain_text("setup code is missing or wrong")
+    code = (stack["logs"] / "admin" / "setup_code").read_text().strip()
+    story.go(f"/setup?code={code}")
     page.fill("#f-username", ADMIN_USER)
     page.fill("#f-password", "short")
     page.fill("#f-password_again", "short")
@@ -225,6 +250,10 @@ def _walk(story: Story, stack: dict) -> None:
     expect(page.locator("#fire-preview")).to_contain_text("09:00:00 +0100 (Europe/Berlin)")
     page.select_option("#f-route_strategy", "SHARDING_BROADCAST")
     page.select_option("#f-block_strategy", "DISCARD_LATER")
+    delivery = page.locator("#f-delivery")
+    expect(delivery).to_have_value("AT_MOST_ONCE")  # the default
+    expect(page.locator(".field:has(#f-delivery) .help")).to_contain_text("skip it and alarm (at most once)")
+    page.select_option("#f-delivery", "AT_LEAST_ONCE")
     page.fill("#f-handler", "story")
     page.fill("#f-param", "default-param")
     page.fill("#f-retry_count", "2")
@@ -233,6 +262,7 @@ def _walk(story: Story, stack: dict) -> None:
     page.click("button:has-text('Create job')")
     expect(page.locator(".flash")).to_contain_text("created")
     job_url = page.url
+    expect(page.locator("#f-delivery")).to_have_value("AT_LEAST_ONCE")  # saved
 
     # --- start and stop.
     page.click("button:has-text('Start')")
@@ -338,6 +368,7 @@ def _walk(story: Story, stack: dict) -> None:
     expect(page.locator("h1")).to_have_text("User viewer")
     story.shot("user-edit")
     page.click(f"nav >> text={ADMIN_USER}")
+    page.fill("#f-token_name", "story script")
     page.click("button:has-text('Issue token')")
     expect(page.locator("#new-token")).to_contain_text("sct_")
     story.shot("account-token")

@@ -37,3 +37,16 @@ def test_thirty_days_label_every_fifth_day_ending_today() -> None:
     chart = daily_bars(_days([(1, 0)] * 30))
     labelled = [bar.label for bar in chart.bars if bar.show_label]
     assert len(labelled) == 6 and labelled[-1] == "01-30"
+
+
+def test_unknown_runs_stack_on_top_and_count_toward_the_axis() -> None:
+    days = [DayCounts(dt.date(2026, 1, 1), 20, 10, 0, 10), DayCounts(dt.date(2026, 1, 2), 5, 0, 0, 0)]
+    chart = daily_bars(days)
+    plot_h = HEIGHT - TOP - BOTTOM
+    first, second = chart.bars
+    assert [v for _, v in chart.ticks][-1] == 40  # 20 + 10 + 10 reach the top
+    assert first.unknown_h == plot_h * 10 / 40 and first.unknown_y + first.unknown_h == first.failed_y
+    assert second.unknown_h == 0
+    assert (chart.total_success, chart.total_failed, chart.total_unknown) == (25, 10, 10)
+    assert first.title == "2026-01-01: 20 succeeded, 10 failed, 10 outcome unknown"
+    assert second.title == "2026-01-02: 5 succeeded, 0 failed"

@@ -8,7 +8,7 @@ import json
 import sqlalchemy as sa
 
 from shardcron.admin.enums import RunStatus, TriggerType, UserRole
-from shardcron.admin.models import Fire, Job
+from shardcron.admin.models import Fire, Job, RunLog
 from shardcron.executor.protocol import Envelope, LogResult
 from tests.support import admin_data as data
 from tests.support.console import Console, post_form
@@ -28,6 +28,7 @@ def _job_form(group_id: int, **overrides) -> dict:
         "schedule_conf": "0 2 * * *",
         "timezone": "Europe/Berlin",
         "misfire_strategy": "DO_NOTHING",
+        "delivery": "AT_MOST_ONCE",
         "route_strategy": "SHARDING_BROADCAST",
         "block_strategy": "DISCARD_LATER",
         "handler": "syncThings",
@@ -128,6 +129,29 @@ def test_job_lifecycle_create_edit_start_stop_copy_delete(console: Console) -> N
     assert [j.id for j in _jobs(console)] == [1]
 
 
+def test_job_form_offers_delivery_with_its_meaning_and_saves_it(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    new = client.get("/jobs/new").get_data(as_text=True)
+    select = new[new.index('<select id="f-delivery" name="delivery"'):]
+    select = select[: select.index("</select>")]
+    assert '<option value="AT_MOST_ONCE" selected>AT_MOST_ONCE — skip it and alarm</option>' in select  # the default
+    assert '<option value="AT_LEAST_ONCE">AT_LEAST_ONCE — send it again</option>' in select
+    assert "If a run&#39;s delivery cannot be confirmed after a scheduler failure: skip it and alarm (at most once) or send it again" in new
+    created = post_form(client, "/jobs/new", _job_form(group_id, delivery="AT_LEAST_ONCE"))
+    assert created.status_code == 302
+    assert [j.delivery for j in _jobs(console)] == ["AT_LEAST_ONCE"]
+    edit = client.get("/jobs/1").get_data(as_text=True)
+    assert '<option value="AT_LEAST_ONCE" selected>' in edit and '<option value="AT_MOST_ONCE" selected>' not in edit
+    bad = post_form(client, "/jobs/1", _job_form(group_id, delivery="TWICE"))
+    assert bad.status_code == 400
+    assert 'id="err-delivery"' in bad.get_data(as_text=True) and "&#39;TWICE&#39; is not one of AT_MOST_ONCE, AT_LEAST_ONCE" in bad.get_data(as_text=True)
+    assert [j.delivery for j in _jobs(console)] == ["AT_LEAST_ONCE"]
+    assert post_form(client, "/jobs/1/copy", {}).status_code == 302
+    assert post_form(client, "/jobs/1", _job_form(group_id, delivery="AT_MOST_ONCE")).status_code == 302
+    assert [j.delivery for j in _jobs(console)] == ["AT_MOST_ONCE", "AT_LEAST_ONCE"]  # the copy kept it
+
+
 def test_job_start_refused_for_a_schedule_that_never_fires(console: Console) -> None:
     client = _admin(console)
     group_id = data.add_group(console.db, "billing")
@@ -198,6 +222,33 @@ def test_trigger_whole_job_and_one_shard_with_a_parameter(console: Console) -> N
     not_an_executor = post_form(client, f"/jobs/{job_id}/trigger", {"param": "", "target": "whole", "address": "http://169.254.169.254"})
     assert not_an_executor.status_code == 400 and 'id="err-address"' in not_an_executor.get_data(as_text=True)
     assert len(_fires(console)) == 2
+
+
+def test_runs_written_while_the_list_is_read_keep_the_page_refreshing(console: Console, monkeypatch) -> None:
+    """The scheduler writes a triggered fire's runs between the page's reads: the list read
+    before them shows none, so the page must go on refreshing, or it shows none for ever."""
+    from shardcron.admin.services import runs as run_service
+
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain")
+    data.add_executor(console.db, "billing", "http://127.0.0.1:9001", heartbeat_at_ms=console.clock.now_ms())
+    trigger = post_form(client, f"/jobs/{job_id}/trigger", {"param": "", "target": "whole"})
+    fire_id = _fires(console)[0].id
+    real_list_runs = run_service.list_runs
+
+    def list_then_dispatch(*args, **kwargs):
+        page = real_list_runs(*args, **kwargs)
+        data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, fire_id=fire_id)  # the scheduler, meanwhile
+        return page
+
+    monkeypatch.setattr(run_service, "list_runs", list_then_dispatch)
+    html = client.get(trigger.headers["Location"]).get_data(as_text=True)
+    assert 'class="shard"' not in html  # the list was read before the run existed
+    assert 'data-autorefresh="2000"' in html
+    monkeypatch.setattr(run_service, "list_runs", real_list_runs)
+    settled = client.get(trigger.headers["Location"]).get_data(as_text=True)
+    assert settled.count('class="shard"') == 1 and "data-autorefresh" not in settled
 
 
 def test_run_list_one_row_per_shard_with_drainer_counts_and_filters(console: Console) -> None:
@@ -288,6 +339,61 @@ def test_log_tail_and_kill_go_only_to_live_group_executors(console: Console) -> 
     assert "killed: executor gone" in stray and "FAILED" in stray
 
 
+UNKNOWN_MSG = "outcome unknown: executor http://127.0.0.1:9001 could not be asked about logId 2: refused; not sent again (delivery AT_MOST_ONCE)"
+
+
+def test_unknown_runs_are_shown_plainly_and_filtered(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain")
+    now = console.clock.now_ms()
+    data.add_run(console.db, job_id, group_id, status=RunStatus.FAILED, handle_msg="boom", trigger_at_ms=now - 2000)
+    unknown = data.add_run(console.db, job_id, group_id, status=RunStatus.UNKNOWN, trigger_code=0, trigger_msg=UNKNOWN_MSG,
+                           executor_address="http://127.0.0.1:9001", trigger_at_ms=now - 1000)
+    listing = client.get("/runs").get_data(as_text=True)
+    assert f'data-run-id="{unknown}" data-status="UNKNOWN"' in listing
+    assert '<span class="badge badge-unknown" title="Outcome unknown: delivery not confirmed after a scheduler failure">UNKNOWN</span>' in listing
+    assert UNKNOWN_MSG in listing  # its trigger message is its outcome
+    assert "data-autorefresh" not in listing  # nothing will change by itself (only a late result)
+    assert '<option value="UNKNOWN">UNKNOWN</option>' in listing  # the status filter offers it
+    only = client.get("/runs?status=UNKNOWN").get_data(as_text=True)
+    assert only.count('class="shard"') == 1 and f'data-run-id="{unknown}"' in only and "boom" not in only
+    assert '<option value="UNKNOWN" selected>UNKNOWN</option>' in only
+    detail = client.get(f"/runs/{unknown}").get_data(as_text=True)
+    assert "badge-unknown" in detail and UNKNOWN_MSG in detail
+    note = detail[detail.index('id="unknown-note"'):]
+    assert note.startswith(
+        'id="unknown-note">Whether the executor received this run could not be confirmed after a scheduler failure; '
+        "it was not sent again (the job delivers at most once). If the executor reports a result, the run finishes with it.</p>"
+    )
+    assert "no result reported" in detail and "not finished" not in detail and "data-autorefresh" not in detail
+    assert 'id="kill-run"' in detail  # it names an executor, which may be running it
+    failed = client.get(f"/runs/{unknown - 1}").get_data(as_text=True)
+    assert 'id="unknown-note"' not in failed and 'id="kill-run"' not in failed
+    nowhere = data.add_run(console.db, job_id, group_id, status=RunStatus.UNKNOWN, trigger_code=0, executor_address=None)
+    assert 'id="kill-run"' not in client.get(f"/runs/{nowhere}").get_data(as_text=True)
+
+
+def test_unknown_run_is_killed_only_through_its_live_executor(console: Console) -> None:
+    client = _admin(console)
+    fake = FakeExecutorClient()
+    console.app.extensions["shardcron.executor_client"] = fake
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain")
+    data.add_executor(console.db, "billing", "http://127.0.0.1:9001", heartbeat_at_ms=console.clock.now_ms())
+    on_live = data.add_run(console.db, job_id, group_id, status=RunStatus.UNKNOWN, trigger_code=0, executor_address="http://127.0.0.1:9001")
+    on_gone = data.add_run(console.db, job_id, group_id, status=RunStatus.UNKNOWN, trigger_code=0, executor_address="http://127.0.0.1:9002")
+    assert post_form(client, f"/runs/{on_live}/kill", {}).status_code == 302
+    assert "is stopping job" in client.get(f"/runs/{on_live}").get_data(as_text=True)
+    assert post_form(client, f"/runs/{on_gone}/kill", {}).status_code == 302
+    refused = client.get(f"/runs/{on_gone}").get_data(as_text=True)
+    assert "is not a live executor of group billing now" in refused and "it stays UNKNOWN" in refused
+    assert fake.calls == [("kill", "http://127.0.0.1:9001", job_id)]
+    with console.db.read_session() as session:
+        statuses = session.execute(sa.select(RunLog.status).where(RunLog.id.in_([on_live, on_gone])).order_by(RunLog.id)).scalars().all()
+    assert statuses == [RunStatus.UNKNOWN, RunStatus.UNKNOWN]  # the executor's report will finish the first
+
+
 def test_dashboard_counts_chart_and_recent_failures(console: Console) -> None:
     client = _admin(console)
     group_id = data.add_group(console.db, "billing")
@@ -308,6 +414,25 @@ def test_dashboard_counts_chart_and_recent_failures(console: Console) -> None:
     assert html.count("<g class=\"day\">") == 7 and "boom" in html
     month = client.get("/?days=30").get_data(as_text=True)
     assert month.count("<g class=\"day\">") == 30 and "52 succeeded, 17 failed" in month
+
+
+def test_dashboard_shows_unknown_runs_as_their_own_count(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "drain")
+    now = console.clock.now_ms()
+    data.add_daily(console.db, dt.date(2026, 1, 1), group_id, success=3, failed=1)
+    data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=now)
+    data.add_run(console.db, job_id, group_id, status=RunStatus.FAILED, handle_msg="boom", trigger_at_ms=now + 1)
+    unknown = data.add_run(console.db, job_id, group_id, status=RunStatus.UNKNOWN, trigger_code=0, trigger_msg=UNKNOWN_MSG, trigger_at_ms=now + 2)
+    html = client.get("/").get_data(as_text=True)
+    assert '<div class="value" id="stat-success-rate">33.3%</div>' in html
+    assert '(1 ok, 1 failed, <span id="stat-unknown-today">1</span> outcome unknown)' in html
+    assert "3 succeeded, 1 failed, 1 outcome unknown</title>" in html  # the chart's title: report rows plus the live count
+    assert "2026-01-01: 3 succeeded, 1 failed, 1 outcome unknown" in html  # the day's bar
+    assert html.count('<rect class="unknown"') == 1 and "outcome unknown (1)" in html
+    recent = html[html.index('id="recent-failures"'):]
+    assert f'href="/runs/{unknown}"' in recent and "badge-unknown" in recent and UNKNOWN_MSG in recent
 
 
 def test_users_admin_pages(console: Console) -> None:

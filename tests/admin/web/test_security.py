@@ -21,7 +21,7 @@ def _state_changing_routes(console: Console) -> list[str]:
     paths = []
     for rule in console.app.url_map.iter_rules():
         if rule.endpoint.startswith("web.") and rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
-            paths.append(re.sub(r"<int:[a-z_]+>", "1", rule.rule))
+            paths.append(re.sub(r"<id:[a-z_]+>", "1", rule.rule))
     return sorted(paths)
 
 
@@ -44,7 +44,8 @@ def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(consol
     # The set is what the console offers; a new route must show up here (and be protected).
     assert routes == [
         "/account", "/groups/1", "/groups/1/delete", "/groups/new",
-        "/jobs/1", "/jobs/1/copy", "/jobs/1/delete", "/jobs/1/start", "/jobs/1/stop", "/jobs/1/trigger", "/jobs/new",
+        "/jobs/1", "/jobs/1/copy", "/jobs/1/delete", "/jobs/1/start", "/jobs/1/stop", "/jobs/1/trigger",
+        "/jobs/1/versions/1/rollback", "/jobs/new",
         "/login", "/logout", "/runs/1/kill", "/setup", "/users", "/users/1",
     ]
     before = _snapshot(console)

@@ -131,7 +131,8 @@ def test_leases_of_a_long_batch_are_renewed(tasks: RetryTasks, fake_clock: FakeC
 
 def test_a_lapsed_lease_is_taken_over_and_the_late_finisher_is_ignored(tasks: RetryTasks, fake_clock: FakeClock) -> None:
     """A drainer that claimed a row and stalled past its lease: the row is due again by itself,
-    another drainer finishes it, and the stalled one's late write changes nothing."""
+    another drainer finishes it (as attempt 2: the stalled claim counted attempt 1, and the row
+    says so), and the stalled one's late write changes nothing."""
     store = TaskStore(tasks.db)
     task_id = tasks.enqueue("T", "1", {}).id
     now = fake_clock.now_ms()
@@ -144,7 +145,12 @@ def test_a_lapsed_lease_is_taken_over_and_the_late_finisher_is_ignored(tasks: Re
     late = store.write_outcomes("stalled/1", [Outcome(task_id, OutcomeKind.RETRY, error="late", next_attempt_at_ms=now)], fake_clock.now_ms())
     assert (late.retried, late.lost) == (0, 1)
     record = tasks.get("T", "1")
-    assert (record.status, record.result, record.attempts, record.last_error) == (TaskStatus.SUCCEEDED, "taken over", 1, None)
+    assert (record.status, record.result, record.attempts, record.last_error) == (
+        TaskStatus.SUCCEEDED,
+        "taken over",
+        2,
+        "attempt 1 of 5 crashed or stalled: its lease (held by stalled/1) expired before an outcome was written",
+    )
 
 
 def test_a_callback_during_the_attempt_wins(tasks: RetryTasks, fake_clock: FakeClock) -> None:
@@ -166,6 +172,7 @@ def test_a_callback_during_the_attempt_wins(tasks: RetryTasks, fake_clock: FakeC
     assert after_stage == ["ran"]  # the stage ran, but recording it found the row gone: the handler stopped
     for request_no in ("plain", "staged"):
         record = tasks.get("CB", request_no)
-        assert (record.status, record.result, record.attempts, record.last_error) == (TaskStatus.SUCCEEDED, {"via": "callback"}, 0, None)
+        # The claim counted the attempt the callback cut short.
+        assert (record.status, record.result, record.attempts, record.last_error) == (TaskStatus.SUCCEEDED, {"via": "callback"}, 1, None)
     assert record.stages_done == {}
 
