@@ -1,7 +1,8 @@
-"""Retry-task drain throughput on MariaDB/MySQL, next to the database's raw claim rate.
+"""Retry-task drain throughput on MariaDB/MySQL or PostgreSQL, next to the database's raw claim rate.
 
     python bench/retry_drain_bench.py [--url mysql+pymysql://root@127.0.0.1:3306/sc_bench]
                                       [--tasks 100000] [--processes 1,2,4] [--batch 500]
+    python bench/retry_drain_bench.py --url postgresql+psycopg://postgres@127.0.0.1:5432/sc_bench
 
 For each process count P it fills a fresh table with `--tasks` due rows and times two loops,
 each in P worker processes started before the clock and released together:
@@ -9,14 +10,15 @@ each in P worker processes started before the clock and released together:
   raw-shard  the bare loop: BEGIN; SELECT id ... WHERE due AND id % P = i ORDER BY
              next_attempt_at_ms LIMIT batch FOR UPDATE SKIP LOCKED; UPDATE ... SET
              status='SUCCEEDED' WHERE id IN (..); COMMIT — until a plain read finds nothing due
-             (PyMySQL, no ORM, no handler, no lease);
+             (the bare driver — PyMySQL or psycopg — no ORM, no handler, no lease);
   raw-queue  the same loop without the shard filter: P workers compete for the same rows;
   drainer    RetryTasks.drain(shard i of P) with a no-op handler, until nothing is due.
 
 It prints rows/s, the drainer's share of the better raw rate at the same P, the CPU time per
 row of the worker processes (`client us/row`) and of the database server (`db us/row`, when the
-server runs on this machine and its pid file is readable; it also counts whatever else the
-server does meanwhile), duplicates (rows handled more than once, counted from the ids every
+server runs on this machine and its pid file is readable: MariaDB's one process, or
+PostgreSQL's postmaster with all its backends, those that ended included; it also counts
+whatever else the server does meanwhile), duplicates (rows handled more than once, counted from the ids every
 worker reports back) and leftovers (rows not SUCCEEDED afterwards, or never reported). On a
 shared machine rows/s swing with the other load; CPU per row is much steadier, so compare
 changes to the hot path by it.
@@ -33,7 +35,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pymysql
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,8 +45,24 @@ NOOP = "BENCH_NOOP"
 INSERT_CHUNK = 5_000
 
 
-def _connect_args(url: sa.engine.URL) -> dict:
-    return {"host": url.host or "127.0.0.1", "port": url.port or 3306, "user": url.username or "root", "password": url.password or "", "database": url.database}
+def _is_postgresql(url: str | sa.engine.URL) -> bool:
+    return sa.engine.make_url(url).get_backend_name() == "postgresql"
+
+
+def _raw_connection(url: str):
+    """A bare driver connection (no SQLAlchemy) in READ COMMITTED, not autocommitting."""
+    parsed = sa.engine.make_url(url)
+    if _is_postgresql(parsed):
+        import psycopg
+
+        # PostgreSQL's default isolation level is READ COMMITTED already.
+        return psycopg.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username or "postgres", password=parsed.password or "", dbname=parsed.database, autocommit=False)
+    import pymysql
+
+    conn = pymysql.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 3306, user=parsed.username or "root", password=parsed.password or "", database=parsed.database, autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    return conn
 
 
 def fill(url: str, count: int) -> None:
@@ -73,14 +90,12 @@ def fill(url: str, count: int) -> None:
     with engine.begin() as conn:
         for start in range(0, count, INSERT_CHUNK):
             conn.execute(retry_task.insert(), rows[start : start + INSERT_CHUNK])
-        conn.exec_driver_sql(f"ANALYZE TABLE {retry_task.name}")
+        conn.exec_driver_sql(f"ANALYZE {retry_task.name}" if _is_postgresql(url) else f"ANALYZE TABLE {retry_task.name}")
     engine.dispose()
 
 
 def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, sharded: bool = True) -> None:
-    conn = pymysql.connect(**_connect_args(sa.engine.make_url(url)), autocommit=False)
-    with conn.cursor() as cur:
-        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    conn = _raw_connection(url)
     shard = f" AND id %% {total} = {index}" if total > 1 and sharded else ""
     select_sql = (
         f"SELECT id FROM {retry_task.name} WHERE status = 'PENDING' AND next_attempt_at_ms <= %s{shard} "
@@ -141,17 +156,31 @@ def drainer_worker(url: str, index: int, total: int, batch: int, ready, go, out)
     out.put((handled, cpu_s))
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command name: [0] state, [1] ppid, [11] utime, [12] stime,
+    [13] cutime, [14] cstime (clock ticks)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def server_cpu_reader(url: str):
     """A function returning the database server's CPU seconds so far, or None when the server's
-    process cannot be read from here (another machine, or no access to its pid file)."""
+    process cannot be read from here (another machine, or no access to its pid file).
+
+    MariaDB/MySQL is one process. PostgreSQL is a postmaster with a process per connection and
+    its helpers: their CPU so far, plus what the postmaster's ended children used (it reaps
+    them, so their time is in its cutime/cstime)."""
     engine = sa.create_engine(url)
+    postgresql = _is_postgresql(url)
     try:
         with engine.connect() as conn:
-            pid_file = conn.exec_driver_sql("SELECT @@pid_file").scalar_one()
-        pid = int(Path(pid_file).read_text().strip())
-        stat = Path(f"/proc/{pid}/stat")
-        stat.read_text()
-    except (OSError, ValueError, sa.exc.SQLAlchemyError):
+            if postgresql:
+                data_dir = conn.exec_driver_sql("SHOW data_directory").scalar_one()
+                pid = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+            else:
+                pid_file = conn.exec_driver_sql("SELECT @@pid_file").scalar_one()
+                pid = int(Path(pid_file).read_text().strip())
+        _stat_fields(pid)
+    except (OSError, ValueError, IndexError, sa.exc.SQLAlchemyError):
         return lambda: None
     finally:
         engine.dispose()
@@ -159,10 +188,22 @@ def server_cpu_reader(url: str):
 
     def read() -> float | None:
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            own = _stat_fields(pid)
         except OSError:
             return None
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        total = int(own[11]) + int(own[12])  # utime + stime
+        if postgresql:
+            total += int(own[13]) + int(own[14])  # children it reaped
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    fields = _stat_fields(entry.name)
+                except OSError:
+                    continue  # ended meanwhile: counted once its parent reaped it
+                if fields[1] == str(pid):
+                    total += int(fields[11]) + int(fields[12])
+        return total / ticks
 
     return read
 
@@ -207,20 +248,24 @@ def leftovers(url: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306/sc_bench", help="MySQL/MariaDB URL; the database is created and dropped")
+    parser.add_argument("--url", default="mysql+pymysql://root@127.0.0.1:3306/sc_bench", help="MySQL/MariaDB or PostgreSQL URL; the database is created and dropped")
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     url = sa.engine.make_url(args.url)
-    server = sa.create_engine(url.set(database=""), isolation_level="AUTOCOMMIT")
+    if url.get_backend_name() not in ("mysql", "postgresql") or not url.database:
+        parser.error(f"--url: a MySQL/MariaDB or PostgreSQL URL naming a scratch database, not {args.url!r}")
+    postgresql = _is_postgresql(url)
+    quoted = f'"{url.database}"' if postgresql else f"`{url.database}`"
+    server = sa.create_engine(url.set(database="postgres" if postgresql else ""), isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
-        conn.exec_driver_sql(f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+        conn.exec_driver_sql(f"CREATE DATABASE {quoted}" if postgresql else f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     db_url = url.render_as_string(hide_password=False)
     counts = [int(p) for p in args.processes.split(",")]
     with server.connect() as conn:
-        version = conn.exec_driver_sql("SELECT version()").scalar_one()
+        version = "PostgreSQL " + conn.exec_driver_sql("SHOW server_version").scalar_one() if postgresql else conn.exec_driver_sql("SELECT version()").scalar_one()
     print(f"retry-task drain benchmark: {args.tasks} due tasks, batch {args.batch}, {version}, {os.cpu_count()} CPUs")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     server_cpu = server_cpu_reader(db_url)
@@ -242,7 +287,7 @@ def main() -> None:
                 print(f"{processes:>5} {name:>9} {elapsed:>8.2f} {rate:>9.0f} {ratio:>7} {client_us:>13} {db_us:>9} {dupes:>6} {left:>6}", flush=True)
     finally:
         with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
         server.dispose()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
