@@ -3,57 +3,26 @@
 `create_app()` builds the Flask app for one configuration and binds the database; like Flask's
 own factory pattern, it starts nothing: threads (the scheduler, monitors) start only from the
 command line runners.
+
+This package is also the parent of the `shardcron` command (`shardcron.admin.cli`), which
+`shardcron executor run` goes through; so importing it loads nothing: `create_app`,
+`admin_context` and `AdminContext` live in `factory` and are imported on first use (Flask,
+SQLAlchemy's ORM and the blueprints come with them). tests/test_packaging.py enforces it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify
+if TYPE_CHECKING:
+    from .factory import AdminContext, admin_context, create_app
 
-from shardcron.executor.clock import SYSTEM_CLOCK, Clock
-
-from . import nul_guard, ops, rpc
-from .config import Config, load_config, read_or_create_secret
-from .db import Database
-from .id_converter import IdConverter
+__all__ = ["AdminContext", "admin_context", "create_app"]
 
 
-@dataclass
-class AdminContext:
-    """What every request handler and service needs: configuration, database, clock."""
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import factory
 
-    config: Config
-    db: Database
-    clock: Clock
-
-
-def create_app(config: Config | None = None, *, db: Database | None = None, clock: Clock | None = None) -> Flask:
-    config = config or load_config()
-    # The instance folder is ours (config.instance_dir); Flask cannot find one by itself for a
-    # package mapped into the `shardcron` namespace.
-    app = Flask(__name__, instance_path=str(config.instance_dir.resolve()))
-    app.config["SECRET_KEY"] = read_or_create_secret(config, "secret_key")
-    app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
-    ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
-    app.extensions["shardcron"] = ctx
-    app.url_map.converters["id"] = IdConverter  # before any blueprint adds a route that uses it
-    nul_guard.install(app)
-    app.register_blueprint(rpc.blueprint, url_prefix="/api")
-
-    from .api import bp as api_v1_blueprint
-    from .web import bp as web_blueprint
-
-    app.register_blueprint(api_v1_blueprint)
-    app.register_blueprint(web_blueprint)
-    app.register_blueprint(ops.blueprint)
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok")
-
-    return app
-
-
-def admin_context(app: Flask) -> AdminContext:
-    return app.extensions["shardcron"]
+        return getattr(factory, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

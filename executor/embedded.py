@@ -4,6 +4,9 @@ background thread and stopped cleanly from any thread.
 waitress's `run()` loops until the process ends; here the event loop is driven one poll at a
 time so `stop()` can end it: it sets a flag and pulls waitress's wake-up trigger, and the loop
 thread itself closes every socket (asyncore objects belong to the thread that polls them).
+
+waitress is imported when a server binds, not with the module: `import shardcron.executor`, the
+command's `--help` and executors mounted in their host's own WSGI server never load it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
-
-from waitress import create_server
-from waitress import wasyncore
 
 from .config import split_host_port
 from .errors import ShardcronError
@@ -47,6 +47,8 @@ class EmbeddedServer:
     def bind(self) -> int:
         """Bind and listen (errors surface here, naming the address); returns the port.
         Connections made before `serve()` wait in the kernel's backlog, not refused."""
+        from waitress import create_server
+
         host, port = split_host_port(self._listen)
         try:
             self._server = create_server(
@@ -79,6 +81,8 @@ class EmbeddedServer:
         log.info("executor server listening", extra={"listen": self._listen, "port": self.port, "threads": self._threads})
 
     def _serve(self) -> None:
+        from waitress import wasyncore
+
         try:
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=1.0, use_poll=True, map=self._map, count=1)
@@ -99,6 +103,8 @@ class EmbeddedServer:
         if self._thread is not None:
             self._thread.join(timeout_s)
         else:  # bound but never served: nobody else closes the sockets
+            from waitress import wasyncore
+
             wasyncore.close_all(self._map)
             self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         log.info("executor server stopped", extra={"listen": self._listen})

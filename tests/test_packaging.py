@@ -49,6 +49,24 @@ def test_console_command_runs() -> None:
     assert "db" in out.stdout and "admin" in out.stdout
 
 
+def test_the_command_lists_every_command_with_its_own_help() -> None:
+    """Commands are imported when chosen; --help still lists each, by its own name and help."""
+    import click
+
+    from shardcron.admin.cli import COMMANDS, main
+
+    script = Path(sys.executable).parent / "shardcron"
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    listed = {line.split()[0]: line.split(None, 1)[1] for line in out.stdout.split("Commands:\n", 1)[1].splitlines() if line.strip()}
+    assert sorted(listed) == sorted(COMMANDS)
+    for name in COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.name == name
+        shown = listed[name].removesuffix("...")
+        assert command.get_short_help_str(limit=200).startswith(shown), (name, shown)
+
+
 def test_importing_the_executor_loads_neither_alembic_nor_the_admin() -> None:
     script = (
         "import sys, shardcron.executor, shardcron.executor.retry_tasks;"

@@ -2,18 +2,37 @@
 
 Every command reads the configuration once (`--config FILE`, `SHARDCRON_*`, its own flags) and
 turns a `ShardcronError` into one line on stderr and exit status 1 — never a traceback.
+
+Commands are imported only when chosen (`COMMANDS`), so `shardcron executor run` loads the
+executor and click, not the admin's Flask app, ORM or web server; `shardcron --help` imports
+them all to list them with their own help. tests/test_packaging.py enforces it.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from shardcron.executor.errors import ShardcronError
 
-from ..config import Config, load_config
+if TYPE_CHECKING:
+    from ..config import Config
+
+#: Command name -> "module:attribute" of its click command, imported on first use.
+COMMANDS = {
+    "admin": "shardcron.admin.cli.serve_cmd:admin",
+    "config": "shardcron.admin.cli.config_cmd:config",
+    "db": "shardcron.admin.cli.db_cmd:db",
+    "demo": "shardcron.admin.cli.demo_cmd:demo",
+    "executor": "shardcron.executor.cli:executor",
+    "import-xxljob": "shardcron.admin.cli.import_cmd:import_xxljob",
+    "scheduler": "shardcron.admin.cli.scheduler_cmd:scheduler",
+    "tasks": "shardcron.executor.retry_tasks.cli:tasks",
+    "user": "shardcron.admin.cli.user_cmd:user",
+}
 
 
 class CliState:
@@ -23,10 +42,27 @@ class CliState:
         self.config_file = config_file
 
     def config(self, **overrides: Any) -> Config:
+        from ..config import load_config
+
         return load_config(file=self.config_file, overrides=overrides)
 
 
 class ShardcronGroup(click.Group):
+    """The commands of `COMMANDS`, each imported when it is chosen (or listed by --help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -49,22 +85,3 @@ def main(ctx: click.Context, config_file: str | None) -> None:
     """shardcron: a distributed cron scheduler that speaks XXL-JOB's protocol."""
     ctx.obj = CliState(config_file)
 
-
-def _register() -> None:
-    from shardcron.executor.cli import executor as executor_cmd
-    from shardcron.executor.retry_tasks.cli import tasks as tasks_cmd
-
-    from . import config_cmd, db_cmd, demo_cmd, import_cmd, scheduler_cmd, serve_cmd, user_cmd
-
-    main.add_command(db_cmd.db)
-    main.add_command(config_cmd.config)
-    main.add_command(serve_cmd.admin)
-    main.add_command(scheduler_cmd.scheduler)
-    main.add_command(user_cmd.user)
-    main.add_command(executor_cmd)
-    main.add_command(tasks_cmd)
-    main.add_command(import_cmd.import_xxljob)
-    main.add_command(demo_cmd.demo)
-
-
-_register()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from ..clock import Clock, datetime_to_ms
 from .database import TaskDatabase
@@ -19,11 +18,16 @@ from .errors import TaskInputError, TaskNotFound, TaskStateConflict
 from .record import TaskRecord, check_key, clip_error, encode_json_text, encode_payload
 from .schema import TaskStatus, retry_task
 
+if TYPE_CHECKING:
+    # Only named here: the ORM is the application's to load (an executor using the table through
+    # Core, and `shardcron tasks`, never load it).
+    from sqlalchemy.orm import Session
+
 t = retry_task
 T = TypeVar("T")
 
 #: Where the caller's transaction comes from: an ORM Session or a Core Connection.
-Executable = Session | Connection
+Executable: TypeAlias = "Session | Connection"
 
 MAX_ATTEMPTS_LIMIT = 1_000_000
 

@@ -1,0 +1,60 @@
+"""`create_app()`: the admin's Flask app for one configuration, bound to its database.
+
+Like Flask's own factory pattern, it starts nothing: threads (the scheduler, monitors) start only
+from the command line runners. `shardcron.admin` re-exports these names lazily (see there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, jsonify
+
+from shardcron.executor.clock import SYSTEM_CLOCK, Clock
+
+from . import nul_guard, ops, rpc
+from .config import Config, load_config, read_or_create_secret
+from .db import Database
+from .id_converter import IdConverter
+
+
+@dataclass
+class AdminContext:
+    """What every request handler and service needs: configuration, database, clock."""
+
+    config: Config
+    db: Database
+    clock: Clock
+
+
+def create_app(config: Config | None = None, *, db: Database | None = None, clock: Clock | None = None) -> Flask:
+    config = config or load_config()
+    # The instance folder is ours (config.instance_dir); Flask cannot find one by itself for a
+    # package mapped into the `shardcron` namespace.
+    # Named after the package, as when the factory lived in its __init__: the name is the app's
+    # logger and its root path (the package folder).
+    app = Flask("shardcron.admin", instance_path=str(config.instance_dir.resolve()))
+    app.config["SECRET_KEY"] = read_or_create_secret(config, "secret_key")
+    app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
+    ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
+    app.extensions["shardcron"] = ctx
+    app.url_map.converters["id"] = IdConverter  # before any blueprint adds a route that uses it
+    nul_guard.install(app)
+    app.register_blueprint(rpc.blueprint, url_prefix="/api")
+
+    from .api import bp as api_v1_blueprint
+    from .web import bp as web_blueprint
+
+    app.register_blueprint(api_v1_blueprint)
+    app.register_blueprint(web_blueprint)
+    app.register_blueprint(ops.blueprint)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    return app
+
+
+def admin_context(app: Flask) -> AdminContext:
+    return app.extensions["shardcron"]
