@@ -41,7 +41,8 @@ def test_0005_adds_an_empty_trail_that_records_the_first_changes(db_url: str) ->
             jobs.update_job(session, alice, job["id"], {"author": "after the upgrade"}, now_ms=facts.T + 2)
         with database.read_session() as session:
             page = audit_query.list_entries(session, alice, audit_query.AuditFilter.parse({"target_type": "job", "target_id": str(job["id"])}), PageRequest())
-        assert [(e.action, e.actor_name, e.target_name, e.group_id) for e in page.items][-1] == (AuditAction.JOB_UPDATE.value, "alice", job["name"], job["group_id"])
-        assert page.items[0].after == {"author": "after the upgrade"}
+        newest = page.items[0]
+        assert (newest.action, newest.actor_name, newest.target_name, newest.group_id) == (AuditAction.JOB_UPDATE.value, "alice", job["name"], job["group_id"])
+        assert newest.before == {"author": job["author"]} and newest.after == {"author": "after the upgrade"}
     finally:
         database.dispose()
