@@ -139,6 +139,7 @@ class Config:
     default_timezone: str = setting("UTC", "Time zone for new jobs when none is given.", check=_check_zone)
     # --- housekeeping
     run_log_retention_days: int = setting(30, "Run-log rows older than this are deleted (0 keeps them forever).", min=0, max=3650)
+    audit_retention_days: int = setting(180, "Audit-trail entries older than this are deleted (0 keeps them forever).", min=0, max=36500)
     # --- alarms
     smtp_host: str | None = setting(None, "SMTP server for e-mail alarms. Empty: e-mail alarms are recorded as failed with a clear reason.")
     smtp_port: int = setting(587, "SMTP port.", min=1, max=65535)

@@ -87,3 +87,50 @@ class AlarmStatus(StrEnum):
     PENDING = "PENDING"
     SENT = "SENT"
     FAILED = "FAILED"
+
+
+class ActorKind(StrEnum):
+    """How the one who made a change came in (sc_audit.actor_kind)."""
+
+    CONSOLE = "CONSOLE"  # a console session (cookie)
+    API_TOKEN = "API_TOKEN"  # the REST API with a user's token
+    CLI = "CLI"  # the `shardcron` command line (user, import-xxljob)
+    SETUP = "SETUP"  # the console's one-time setup page, before any user exists
+    SYSTEM = "SYSTEM"  # the admin on its own behalf (demo set-up, tests)
+
+
+class AuditTarget(StrEnum):
+    """What kind of object an audit entry is about (sc_audit.target_type)."""
+
+    JOB = "job"
+    GROUP = "group"
+    USER = "user"
+    TOKEN = "token"
+    RUN = "run"
+
+
+class AuditAction(StrEnum):
+    """What was done (sc_audit.action): `<target>.<verb>`, stable strings for filters and scripts."""
+
+    JOB_CREATE = "job.create"
+    JOB_COPY = "job.copy"
+    JOB_UPDATE = "job.update"
+    JOB_DELETE = "job.delete"
+    JOB_START = "job.start"
+    JOB_STOP = "job.stop"
+    JOB_TRIGGER = "job.trigger"
+    SCRIPT_CHANGE = "script.change"
+    SCRIPT_ROLLBACK = "script.rollback"
+    RUN_KILL = "run.kill"
+    GROUP_CREATE = "group.create"
+    GROUP_UPDATE = "group.update"
+    GROUP_DELETE = "group.delete"
+    USER_CREATE = "user.create"
+    USER_DELETE = "user.delete"
+    USER_ROLE = "user.role"
+    USER_PASSWORD_CHANGE = "user.password_change"
+    USER_PASSWORD_RESET = "user.password_reset"
+    GRANT_CHANGE = "grant.change"
+    SCRIPT_GRANT_CHANGE = "script_grant.change"
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"

@@ -376,6 +376,48 @@ class GlueVersion(Base):
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class AuditEntry(Base):
+    """One change made by a person or a token: who, when, from where, what, before and after.
+
+    Written in the same transaction as the change (services.audit). The actor's and the target's
+    names are kept as text, so the entries of a deleted user or job stay readable; no foreign
+    keys, so deleting a job or a user keeps its history. `before_json`/`after_json` hold only
+    the fields that changed (whole objects for a create or a delete), never a secret.
+    Housekeeping deletes entries older than `audit_retention_days`.
+    """
+
+    __tablename__ = "sc_audit"
+    __table_args__ = (
+        Index("ix_audit_at", "at_ms"),
+        Index("ix_audit_actor_at", "actor_name", "at_ms"),
+        Index("ix_audit_action_at", "action", "at_ms"),
+        Index("ix_audit_target_at", "target_type", "target_id", "at_ms"),
+        Index("ix_audit_group_at", "group_id", "at_ms"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: ActorKind, AuditAction and AuditTarget values, kept as plain text: a node of an older release
+    #: reading entries that a newer one wrote (rolling upgrade) shows a value it does not know.
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    #: NULL for the command line, the setup page and the system.
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(64))
+    #: The name of the API token the actor used (API_TOKEN only).
+    token_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The client's address as the admin saw it (a reverse proxy's, behind one); "local" for the CLI.
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    target_name: Mapped[str] = mapped_column(String(128), default="")
+    #: The group the target belongs to: users see the entries of their groups. NULL for users and tokens.
+    group_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    before_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class DailyReport(Base):
     """Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report)."""
 

@@ -7,6 +7,8 @@ issued per user (`POST /api/v1/me/token`, the console's account page, or `shardc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import g, request
 
 from ..services import users
@@ -43,5 +45,5 @@ def _authenticate():
         found = users.actor_for_token(session, token, now_ms())
     if found is None:
         return _unauthorized("invalid or revoked API token")
-    g.api_actor = found
+    g.api_actor = replace(found, client_address=request.remote_addr or None)
     return None

@@ -45,5 +45,5 @@ def update_group(group_id: int):
 @bp.delete("/groups/<id:group_id>")
 def delete_group(group_id: int):
     with admin_ctx().db.session() as session:
-        groups.delete_group(session, actor(), group_id)
+        groups.delete_group(session, actor(), group_id, now_ms=now_ms())
     return "", 204

@@ -53,7 +53,7 @@ def update_job(job_id: int):
 @bp.delete("/jobs/<id:job_id>")
 def delete_job(job_id: int):
     with admin_ctx().db.session() as session:
-        jobs.delete_job(session, actor(), job_id)
+        jobs.delete_job(session, actor(), job_id, now_ms=now_ms())
     return "", 204
 
 

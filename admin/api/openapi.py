@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import jsonify
 
-from ..enums import AddressType, Delivery, FireStatus, MisfireStrategy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
 from shardcron.executor.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
 from shardcron.executor.protocol import BlockStrategy, GlueType
 
@@ -366,8 +366,27 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["id", "user_id", "name", "created_at_ms", "expires_at_ms", "expired", "token"],
     ),
+    "AuditEntry": _object(
+        {
+            "id": INT,
+            "at_ms": MS,
+            "actor_kind": {"type": "string", "description": f"One of {', '.join(k.value for k in ActorKind)} (text: a later release may add kinds)."},
+            "actor_user_id": {"type": ["integer", "null"], "description": "Null for the command line, the setup page and the system."},
+            "actor_name": {"type": "string", "description": "The actor's name when it acted (kept after the user is deleted)."},
+            "token_name": {"type": ["string", "null"], "description": "The API token the actor used (API_TOKEN only)."},
+            "client_address": {"type": ["string", "null"], "description": "The client's address as the admin saw it; \"local\" for the CLI."},
+            "action": {"type": "string", "description": f"One of {', '.join(a.value for a in AuditAction)}."},
+            "target_type": {"type": "string", "description": f"One of {', '.join(t.value for t in AuditTarget)}."},
+            "target_id": {"type": ["integer", "null"]},
+            "target_name": STR,
+            "group_id": {"type": ["integer", "null"], "description": "The target's group; null for users and tokens (admins only see those)."},
+            "before": {"type": ["object", "null"], "description": "The fields before: only the changed ones for an update; never a secret."},
+            "after": {"type": ["object", "null"], "description": "The fields after: only the changed ones for an update; never a secret."},
+        },
+        ["id", "at_ms", "actor_kind", "actor_name", "action", "target_type", "target_name"],
+    ),
 }
-for _name in ("Group", "Job", "Run", "User"):
+for _name in ("AuditEntry", "Group", "Job", "Run", "User"):
     SCHEMAS[f"{_name}Page"] = _page_of(_name)
 
 
@@ -550,6 +569,25 @@ PATHS: dict[str, Schema] = {
             tag="dashboard",
         )
     },
+    "/audit": {
+        "get": _op(
+            "The audit trail, newest first, filtered and paged (admins: every entry; users: their groups' entries)",
+            {"200": _json("AuditEntryPage")},
+            params=[
+                _param("actor", "query", {"type": "string", "maxLength": 64}, "The actor's name, exactly."),
+                _param("actor_kind", "query", _enum(ActorKind)),
+                _param("action", "query", {"type": "string", "enum": sorted([a.value for a in AuditAction] + sorted({a.value.split(".")[0] for a in AuditAction}))}, "One action, or every action on a kind of target (e.g. job)."),
+                _param("target_type", "query", _enum(AuditTarget)),
+                _param("target_id", "query", ID, "Needs target_type."),
+                _param("group_id", "query", ID),
+                _param("from_ms", "query", MS_PARAM, "Entry time >= from_ms."),
+                _param("to_ms", "query", MS_PARAM, "Entry time < to_ms."),
+                *PAGING,
+            ],
+            errors=("400", "401"),
+            tag="audit",
+        )
+    },
     "/users": {
         "get": _op("Users (admin)", {"200": _json("UserPage")}, params=PAGING, errors=("400", "401", "403"), tag="users"),
         "post": _op("Create a user (admin)", {"201": _json("User", "Created")}, body="UserCreate", errors=("400", "401", "403", "409"), tag="users"),
@@ -595,7 +633,7 @@ DOCUMENT: Schema = {
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerToken": []}],
-    "tags": [{"name": t} for t in ("groups", "jobs", "runs", "dashboard", "users", "meta")],
+    "tags": [{"name": t} for t in ("groups", "jobs", "runs", "dashboard", "users", "audit", "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {

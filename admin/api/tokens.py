@@ -42,7 +42,7 @@ def _list(user_id: int):
 
 def _revoke(user_id: int, token_id: int):
     with admin_ctx().db.session() as session:
-        api_tokens.revoke_token(session, actor(), user_id, token_id)
+        api_tokens.revoke_token(session, actor(), user_id, token_id, now_ms=now_ms())
     return "", 204
 
 

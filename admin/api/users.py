@@ -76,7 +76,7 @@ def update_user(user_id: int):
 @bp.delete("/users/<id:user_id>")
 def delete_user(user_id: int):
     with admin_ctx().db.session() as session:
-        users.delete_user(session, actor(), user_id)
+        users.delete_user(session, actor(), user_id, now_ms=now_ms())
     return "", 204
 
 

@@ -9,11 +9,13 @@ anonymous request with a redirect to the login page; JSON endpoints with 401.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, jsonify, redirect, request, url_for
 
+from ..enums import ActorKind
 from ..services import users
 from ..services.actor import Actor
 from .csrf import check_csrf
@@ -36,11 +38,15 @@ def _resolve() -> tuple[Actor | None, str | None]:
     if token is not None:
         ctx = current_app.extensions["shardcron"]
         with ctx.db.read_session() as db_session:
-            return users.actor_for_token(db_session, token, ctx.clock.now_ms()), "token"
+            found = users.actor_for_token(db_session, token, ctx.clock.now_ms())
+        return (None if found is None else replace(found, client_address=request.remote_addr or None)), "token"
     if request.headers.get("Authorization"):
         return None, None
     actor = actor_from_session()
-    return actor, ("session" if actor else None)
+    if actor is None:
+        return None, None
+    # Who and from where, for the audit trail (the peer address: a reverse proxy's, behind one).
+    return replace(actor, kind=ActorKind.CONSOLE, client_address=request.remote_addr or None), "session"
 
 
 def current_actor() -> Actor | None:

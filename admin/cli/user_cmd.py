@@ -12,7 +12,7 @@ from shardcron.executor.clock import SYSTEM_CLOCK
 from ..enums import UserRole
 from ..models import ExecutorGroup, User
 from ..services import users
-from ..services.actor import SYSTEM_ACTOR
+from ..services.actor import SYSTEM_ACTOR, cli_actor
 from ..services.errors import ServiceError
 from ..services.setup_code import remove_setup_code_file
 from .serve_cmd import prepare_database
@@ -53,7 +53,7 @@ def create(state, username: str, is_admin: bool, groups: tuple[str, ...], passwo
                     raise ServiceError(f"user not created: no executor group with app name {app_name!r}")
                 group_ids.append(group_id)
             role = UserRole.ADMIN if is_admin else UserRole.USER
-            view = users.create_user(session, SYSTEM_ACTOR, username, password, role, group_ids, now_ms=SYSTEM_CLOCK.now_ms())
+            view = users.create_user(session, cli_actor(), username, password, role, group_ids, now_ms=SYSTEM_CLOCK.now_ms())
     finally:
         database.dispose()
     remove_setup_code_file(config.instance_dir)  # the setup code died with the first user
@@ -94,7 +94,7 @@ def token(state, username: str, database_url: str | None) -> None:
             user_id = session.scalar(sa.select(User.id).where(User.username == username))
             if user_id is None:
                 raise ServiceError(f"no user named {username!r}")
-            value = users.issue_api_token(session, SYSTEM_ACTOR, user_id, now_ms=SYSTEM_CLOCK.now_ms())
+            value = users.issue_api_token(session, cli_actor(), user_id, now_ms=SYSTEM_CLOCK.now_ms())
     finally:
         database.dispose()
     click.echo(value)

@@ -19,11 +19,12 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shardcron.admin.enums import UserRole
+from shardcron.admin.enums import ActorKind, AuditAction, AuditTarget, UserRole
 from shardcron.admin.models import ExecutorGroup, Job
+from shardcron.admin.services import audit
 from shardcron.admin.services.actor import Actor
 from shardcron.admin.services.glue_versions import record_version
-from shardcron.admin.services.job_form import MAX_CHILD_JOBS
+from shardcron.admin.services.job_form import MAX_CHILD_JOBS, current_values
 from shardcron.executor.protocol import GlueType
 
 from .xxljob_convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
@@ -183,8 +184,8 @@ def _plan_children(plan: ImportPlan) -> None:
         draft.child_xxl_ids = kept
 
 
-#: The author of the first kept version of an imported script job.
-IMPORT_ACTOR = Actor(user_id=None, username="import-xxljob", role=UserRole.ADMIN)
+#: The author of the first kept version of an imported script job, and of the import's audit entries.
+IMPORT_ACTOR = Actor(user_id=None, username="import-xxljob", role=UserRole.ADMIN, kind=ActorKind.CLI, client_address="local")
 
 
 def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
@@ -203,6 +204,8 @@ def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
         session.add(row)
         session.flush()
         group.new_id = row.id
+        after = {"app_name": row.app_name, "title": row.title, "address_type": row.address_type, "manual_addresses": row.manual_addresses}
+        audit.record(session, IMPORT_ACTOR, AuditAction.GROUP_CREATE, AuditTarget.GROUP, target_id=row.id, target_name=row.app_name, group_id=row.id, after=after, now_ms=now_ms)
     created: list[tuple[PlannedJob, Job]] = []
     for job in plan.jobs:
         if job.action is not Action.CREATE:
@@ -230,6 +233,8 @@ def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
         row.child_job_ids = text
     session.flush()
     for job, row in created:
+        after = {**current_values(row), "enabled": row.enabled, "xxl_job_id": job.draft.source.id}
+        audit.record(session, IMPORT_ACTOR, AuditAction.JOB_CREATE, AuditTarget.JOB, target_id=row.id, target_name=row.name, group_id=row.group_id, after=after, now_ms=now_ms)
         if row.glue_type != GlueType.BEAN.value:
             # Its script as XXL-JOB last saved it is the first version shardcron keeps.
             record_version(session, IMPORT_ACTOR, row, job.draft.glue_remark or "imported from XXL-JOB", now_ms=row.glue_updated_at_ms or now_ms)

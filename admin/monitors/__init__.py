@@ -38,6 +38,6 @@ def build_monitors(ctx: AdminContext, node_id: str) -> list[Any]:
         RunTimeouts(ctx.db, node_id, client, grace_s=config.run_timeout_grace_s),
         LostRuns(ctx.db, node_id, client, lost_after_s=config.lost_run_after_s),
         AlarmSender(ctx.db, ctx.clock, config),
-        RunLogRetention(ctx.db, node_id, retention_days=config.run_log_retention_days),
+        RunLogRetention(ctx.db, node_id, retention_days=config.run_log_retention_days, audit_retention_days=config.audit_retention_days),
         DailyReportMonitor(ctx.db, node_id, timezone=config.default_timezone),
     ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 
-from ..enums import UserRole
+from ..enums import ActorKind, UserRole
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,11 @@ class Actor:
     #: Groups whose script (GLUE) jobs a USER may create and edit: granted by an admin, per group,
     #: on top of the group grant. Ignored for ADMIN.
     script_group_ids: frozenset[int] = field(default_factory=frozenset)
+    #: How the actor came in, the name of the API token it used, and the client's address: what
+    #: an audit entry records besides the user (services.audit). The auth layer fills them in.
+    kind: ActorKind = ActorKind.SYSTEM
+    token_name: str | None = None
+    client_address: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -36,3 +42,19 @@ class Actor:
 
 #: Work the system does on its own behalf (scheduler, importer, demo set-up).
 SYSTEM_ACTOR = Actor(user_id=None, username="system", role=UserRole.ADMIN)
+
+
+def cli_actor(name: str = "") -> Actor:
+    """The `shardcron` command line acting as an admin: named after the operating-system user who
+    ran it (the audit trail's "who"), or `name` when given."""
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no login name (a container's uid without a passwd entry)
+            name = "cli"
+    return Actor(user_id=None, username=name[:64], role=UserRole.ADMIN, kind=ActorKind.CLI, client_address="local")
+
+
+def setup_actor(client_address: str | None) -> Actor:
+    """Whoever completes the console's one-time setup page (no user exists yet to name)."""
+    return Actor(user_id=None, username="setup", role=UserRole.ADMIN, kind=ActorKind.SETUP, client_address=client_address)

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..enums import AuditAction, AuditTarget
 from ..models import ApiToken, User
-from . import passwords
+from . import audit, passwords
 from .actor import Actor
 from .errors import Conflict, FieldErrors, NotFound
 
@@ -66,6 +67,15 @@ def _owner(session: Session, actor: Actor, user_id: int) -> User:
     return user
 
 
+def _audit(session: Session, actor: Actor, action: AuditAction, user: User, row: ApiToken, *, now_ms: int, **values: object) -> None:
+    """An entry about one token: never its value or hash, only its name, owner and expiry."""
+    audit.record(session, actor, action, AuditTarget.TOKEN, target_id=row.id, target_name=f"{user.username}: {row.name}", now_ms=now_ms, **values)  # type: ignore[arg-type]
+
+
+def _facts(user: User, row: ApiToken) -> dict[str, object]:
+    return {"user_id": user.id, "username": user.username, "name": row.name, "expires_at_ms": row.expires_at_ms or None}
+
+
 def check_token_fields(name: object, expires_at_ms: object, now_ms: int, errors: FieldErrors) -> None:
     if not isinstance(name, str) or not TOKEN_NAME_RE.fullmatch(name):
         errors.add("name", "1-64 characters: letters, digits, spaces and . _ @ - (starting with a letter or digit)")
@@ -85,7 +95,7 @@ def issue_token(
     """A new token for the user; the token itself is returned once, with its view. `name` and
     `expires_at_ms` (UTC ms, None: never) come as sent and are checked here (400 naming the field).
     A name the user already uses is a 409 unless `replace`, which revokes the old one first."""
-    _owner(session, actor, user_id)
+    owner = _owner(session, actor, user_id)
     errors = FieldErrors()
     check_token_fields(name, expires_at_ms, now_ms, errors)
     errors.raise_if_any("token not issued")
@@ -94,6 +104,7 @@ def issue_token(
     if existing is not None:
         if not replace:
             raise Conflict(f"token not issued: you already have a token named {name!r}; revoke it first or pick another name")
+        _audit(session, actor, AuditAction.TOKEN_REVOKE, owner, existing, before=_facts(owner, existing), after={"replaced": True}, now_ms=now_ms)
         session.delete(existing)
         session.flush()
     token = passwords.new_api_token()
@@ -106,6 +117,7 @@ def issue_token(
             session.flush()
     except IntegrityError:
         raise Conflict(f"token not issued: a token named {name!r} was issued a moment ago") from None
+    _audit(session, actor, AuditAction.TOKEN_CREATE, owner, row, after=_facts(owner, row), now_ms=now_ms)
     return _view(row, now_ms), token
 
 
@@ -115,21 +127,27 @@ def list_tokens(session: Session, actor: Actor, user_id: int, *, now_ms: int) ->
     return [_view(row, now_ms) for row in rows]
 
 
-def revoke_token(session: Session, actor: Actor, user_id: int, token_id: int) -> None:
+def revoke_token(session: Session, actor: Actor, user_id: int, token_id: int, *, now_ms: int) -> None:
     """Revoke one token of the user (404 when the user has no token of that id)."""
-    _owner(session, actor, user_id)
+    owner = _owner(session, actor, user_id)
     row = session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
     if row is None or row.user_id != user_id:
         raise NotFound("API token", token_id)
+    _audit(session, actor, AuditAction.TOKEN_REVOKE, owner, row, before=_facts(owner, row), now_ms=now_ms)
     session.delete(row)
     session.flush()
 
 
-def revoke_named_token(session: Session, actor: Actor, user_id: int, name: str) -> bool:
+def revoke_named_token(session: Session, actor: Actor, user_id: int, name: str, *, now_ms: int) -> bool:
     """Revoke the user's token of that name; False when there was none."""
-    _owner(session, actor, user_id)
-    deleted = session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.name == name)).rowcount
-    return bool(deleted)
+    owner = _owner(session, actor, user_id)
+    row = session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.name == name))
+    if row is None:
+        return False
+    _audit(session, actor, AuditAction.TOKEN_REVOKE, owner, row, before=_facts(owner, row), now_ms=now_ms)
+    session.delete(row)
+    session.flush()
+    return True
 
 
 def revoke_all_tokens(session: Session, user_id: int) -> int:
@@ -146,9 +164,16 @@ def user_for_token(session: Session, token: str, now_ms: int) -> User | None:
 
     A locked account (login throttling) does not lock its tokens: scripts keep running during a
     guessing attack on the password."""
+    found = live_token(session, token, now_ms)
+    return None if found is None else found[1]
+
+
+def live_token(session: Session, token: str, now_ms: int) -> tuple[ApiToken, User] | None:
+    """The live token row and its user (`user_for_token`, with the token's name for the audit trail)."""
     if not isinstance(token, str) or not token.startswith(passwords.API_TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
         return None
     row = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == passwords.api_token_digest(token)))
     if row is None or (row.expires_at_ms and row.expires_at_ms <= now_ms):
         return None
-    return session.get(User, row.user_id)
+    user = session.get(User, row.user_id)
+    return None if user is None else (row, user)

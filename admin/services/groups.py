@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import ProtocolError
 
-from ..enums import AddressType
+from ..enums import AddressType, AuditAction, AuditTarget
 from ..models import ExecutorGroup, Job, UserGroupGrant
 from ..scheduling import registry_view
+from . import audit
 from .access import load_group, require_admin, scope_to_groups
 from .actor import Actor
 from .errors import Conflict, FieldErrors
@@ -158,13 +159,23 @@ def create_group(session: Session, actor: Actor, data: Mapping[str, Any], *, now
             session.flush()
     except IntegrityError:
         raise Conflict(f"executor group not saved: app name {values['app_name']!r} was taken a moment ago", field_errors={"app_name": "is taken"}) from None
+    _audit(session, actor, AuditAction.GROUP_CREATE, group, after=_fields(group), now_ms=now_ms)
     return _view(session, group, now_ms, 0)
+
+
+def _fields(group: ExecutorGroup) -> dict[str, Any]:
+    return {name: getattr(group, name) for name in GROUP_FIELDS}
+
+
+def _audit(session: Session, actor: Actor, action: AuditAction, group: ExecutorGroup, *, now_ms: int, **values: Any) -> None:
+    audit.record(session, actor, action, AuditTarget.GROUP, target_id=group.id, target_name=group.app_name, group_id=group.id, now_ms=now_ms, **values)
 
 
 def update_group(session: Session, actor: Actor, group_id: int, data: Mapping[str, Any], *, now_ms: int) -> GroupView:
     require_admin(actor, "change executor groups")
     group = load_group(session, actor, group_id)
     values = _clean(session, data, group)
+    before = _fields(group)
     for key, value in values.items():
         setattr(group, key, value)
     group.updated_at_ms = now_ms
@@ -173,15 +184,19 @@ def update_group(session: Session, actor: Actor, group_id: int, data: Mapping[st
             session.flush()
     except IntegrityError:
         raise Conflict(f"executor group {group_id} not saved: app name {values['app_name']!r} was taken a moment ago", object_id=group_id) from None
+    was, now = audit.changes(before, _fields(group))
+    if now:
+        _audit(session, actor, AuditAction.GROUP_UPDATE, group, before=was, after=now, now_ms=now_ms)
     return _view(session, group, now_ms)
 
 
-def delete_group(session: Session, actor: Actor, group_id: int) -> None:
+def delete_group(session: Session, actor: Actor, group_id: int, *, now_ms: int) -> None:
     require_admin(actor, "delete executor groups")
     group = load_group(session, actor, group_id)
     jobs = session.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.group_id == group.id)) or 0
     if jobs:
         raise Conflict(f"executor group {group.app_name!r} still has {jobs} job{'s' if jobs > 1 else ''}; delete or move them first", object_id=group_id)
+    _audit(session, actor, AuditAction.GROUP_DELETE, group, before=_fields(group), now_ms=now_ms)
     try:
         with session.begin_nested():
             session.execute(sa.delete(UserGroupGrant).where(UserGroupGrant.group_id == group.id))

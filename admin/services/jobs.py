@@ -17,16 +17,17 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import BlockStrategy, GlueType
 
-from ..enums import Delivery, FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
+from ..enums import AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Fire, Job
 from ..scheduling.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
+from . import audit
 from .access import load_job, scope_to_groups
 from .actor import Actor
 from .errors import Conflict, FieldErrors, ServiceError
 from .glue_versions import check_remark, record_version, version_for_rollback
-from .job_form import JOB_FIELDS, clean_job, parse_email_list, parse_id_list
+from .job_form import JOB_FIELDS, clean_job, current_values, parse_email_list, parse_id_list
 from .paging import Page, PageRequest, count_rows
-from .script_rights import require_script_right, same_source
+from .script_rights import SCRIPT_FIELDS, require_script_right, same_source
 
 PREVIEW_COUNT = 5
 SORTS = {
@@ -182,11 +183,20 @@ def _has_script(job: Job) -> bool:
 
 def create_job(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC") -> JobView:
     fields, remark = _split_remark(data)
-    return _insert_job(session, actor, fields, now_ms=now_ms, default_timezone=default_timezone, remark=remark or "created")
+    return _insert_job(session, actor, fields, now_ms=now_ms, default_timezone=default_timezone, remark=remark or "created", action=AuditAction.JOB_CREATE)
 
 
 def _insert_job(
-    session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, default_timezone: str = "UTC", approved_webhook: str = "", remark: str
+    session: Session,
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    now_ms: int,
+    default_timezone: str = "UTC",
+    approved_webhook: str = "",
+    remark: str,
+    action: AuditAction,
+    audit_extra: Mapping[str, Any] | None = None,
 ) -> JobView:
     values = clean_job(session, actor, data, None, default_timezone=default_timezone, approved_webhook=approved_webhook)
     job = Job(**values, enabled=False, next_fire_at_ms=0, last_fire_at_ms=0, glue_updated_at_ms=now_ms if values.get("glue_source") else 0, created_at_ms=now_ms, updated_at_ms=now_ms)
@@ -194,7 +204,12 @@ def _insert_job(
     session.flush()
     if _has_script(job):
         record_version(session, actor, job, remark, now_ms=now_ms)
+    _audit(session, actor, action, job, after={**current_values(job), **(audit_extra or {})}, now_ms=now_ms)
     return job_view(job, _app_name(session, job.group_id), actor)
+
+
+def _audit(session: Session, actor: Actor, action: AuditAction, job: Job, *, now_ms: int, before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None) -> None:
+    audit.record(session, actor, action, AuditTarget.JOB, target_id=job.id, target_name=job.name, group_id=job.group_id, before=before, after=after, now_ms=now_ms)
 
 
 def update_job(session: Session, actor: Actor, job_id: int, data: Mapping[str, Any], *, now_ms: int) -> JobView:
@@ -202,23 +217,38 @@ def update_job(session: Session, actor: Actor, job_id: int, data: Mapping[str, A
     its group and is kept as a version, with `glue_remark` from `data` as its remark."""
     fields, remark = _split_remark(data)
     job = load_job(session, actor, job_id, for_update=True)
-    return _apply_update(session, actor, job, fields, remark, now_ms=now_ms)
+    return _apply_update(session, actor, job, fields, remark, now_ms=now_ms, action=AuditAction.SCRIPT_CHANGE)
 
 
-def _apply_update(session: Session, actor: Actor, job: Job, data: Mapping[str, Any], remark: str, *, now_ms: int, force_version: bool = False) -> JobView:
+def _apply_update(
+    session: Session, actor: Actor, job: Job, data: Mapping[str, Any], remark: str, *, now_ms: int, action: AuditAction, force_version: bool = False
+) -> JobView:
+    """Write the cleaned `data` to the job. The audit trail gets a `job.update` entry with the
+    changed fields other than the script, and an entry `action` (script.change, script.rollback)
+    for a change of the script (or any rollback), naming the kept version."""
     values = clean_job(session, actor, data, job)
+    before = current_values(job)
     schedule_changed = any(values[k] != getattr(job, k) for k in ("schedule_type", "schedule_conf", "timezone"))
     script_changed = not same_source(values["glue_source"], job.glue_source) or str(values["glue_type"]) != str(job.glue_type)
     if script_changed:
         job.glue_updated_at_ms = now_ms
     for key, value in values.items():
         setattr(job, key, value)
-    if script_changed or force_version:
-        record_version(session, actor, job, remark, now_ms=now_ms)
+    version = record_version(session, actor, job, remark, now_ms=now_ms) if script_changed or force_version else None
     if job.enabled and schedule_changed:
         job.next_fire_at_ms = _next_fire(job, now_ms, f"job {job.id} not saved")
     job.updated_at_ms = now_ms
     session.flush()
+    was, now = audit.changes(before, current_values(job))
+    script_keys = [k for k in now if k in SCRIPT_FIELDS]
+    if version is not None:
+        audit.record(
+            session, actor, action, AuditTarget.JOB, target_id=job.id, target_name=job.name, group_id=job.group_id,
+            before={k: was[k] for k in script_keys}, after={**{k: now[k] for k in script_keys}, "version_id": version.id, "remark": remark}, now_ms=now_ms,
+        )  # fmt: skip
+    others = [k for k in now if k not in SCRIPT_FIELDS]
+    if others:
+        _audit(session, actor, AuditAction.JOB_UPDATE, job, before={k: was[k] for k in others}, after={k: now[k] for k in others}, now_ms=now_ms)
     return job_view(job, _app_name(session, job.group_id), actor)
 
 
@@ -228,7 +258,15 @@ def copy_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, name: 
     data = {k: getattr(source, k) for k in JOB_FIELDS}
     data["name"] = name if name is not None else (source.name + " (copy)")[:128]
     return _insert_job(
-        session, actor, data, now_ms=now_ms, default_timezone=source.timezone, approved_webhook=source.alarm_webhook, remark=f"copied from job {source.id}"
+        session,
+        actor,
+        data,
+        now_ms=now_ms,
+        default_timezone=source.timezone,
+        approved_webhook=source.alarm_webhook,
+        remark=f"copied from job {source.id}",
+        action=AuditAction.JOB_COPY,
+        audit_extra={"copied_from_job_id": source.id},
     )
 
 
@@ -240,10 +278,12 @@ def rollback_script(session: Session, actor: Actor, job_id: int, version_id: int
     # Asked up front, even when the version equals the current script: a rollback is a script write.
     require_script_right(actor, job.group_id, job_id=job.id, what="roll back a job's script")
     data = {"glue_type": version.glue_type, "glue_source": version.glue_source}
-    return _apply_update(session, actor, job, data, note or f"rollback to version {version.id}", now_ms=now_ms, force_version=True)
+    return _apply_update(
+        session, actor, job, data, note or f"rollback to version {version.id}", now_ms=now_ms, action=AuditAction.SCRIPT_ROLLBACK, force_version=True
+    )
 
 
-def delete_job(session: Session, actor: Actor, job_id: int) -> None:
+def delete_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> None:
     """Delete the job and its fires not yet dispatched. Its run history stays (retention removes it).
     Refused while another job names it as a child."""
     job = load_job(session, actor, job_id, for_update=True)
@@ -253,6 +293,7 @@ def delete_job(session: Session, actor: Actor, job_id: int) -> None:
     ]
     if parents:
         raise Conflict(f"job {job.id} is a child job of job{'s' if len(parents) > 1 else ''} {', '.join(map(str, parents))}; remove it there first", object_id=job.id)
+    _audit(session, actor, AuditAction.JOB_DELETE, job, before={**current_values(job), "enabled": job.enabled}, now_ms=now_ms)
     session.execute(sa.delete(Fire).where(Fire.job_id == job.id, Fire.status == FireStatus.PENDING))
     session.delete(job)
     session.flush()
@@ -265,16 +306,19 @@ def start_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> Jo
         job.enabled = True
         job.updated_at_ms = now_ms
         session.flush()
+        _audit(session, actor, AuditAction.JOB_START, job, before={"enabled": False}, after={"enabled": True, "next_fire_at_ms": job.next_fire_at_ms}, now_ms=now_ms)
     return job_view(job, _app_name(session, job.group_id), actor)
 
 
 def stop_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> JobView:
     job = load_job(session, actor, job_id, for_update=True)
     if job.enabled or job.next_fire_at_ms:
+        before = {"enabled": job.enabled, "next_fire_at_ms": job.next_fire_at_ms}
         job.enabled = False
         job.next_fire_at_ms = 0
         job.updated_at_ms = now_ms
         session.flush()
+        _audit(session, actor, AuditAction.JOB_STOP, job, before=before, after={"enabled": False, "next_fire_at_ms": 0}, now_ms=now_ms)
     return job_view(job, _app_name(session, job.group_id), actor)
 
 

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from shardcron.executor.protocol import Envelope, LogResult
 
 from ..db import Database
-from ..enums import FollowupStatus, RunStatus, TriggerType
+from ..enums import AuditAction, AuditTarget, FollowupStatus, RunStatus, TriggerType
 from ..models import ExecutorGroup, Job, RunLog
 from ..scheduling import registry_view
 from ..scheduling.executor_client import ExecutorClient
+from . import audit
 from .access import scope_to_groups
 from .actor import Actor
 from .errors import Conflict, FieldErrors, NotFound, ServiceError
@@ -243,6 +244,8 @@ class _Target:
     app_name: str
     log_date_ms: int
     status: RunStatus
+    group_id: int
+    job_name: str
 
 
 def _target(db: Database, actor: Actor, run_id: int, now_ms: int) -> _Target:
@@ -250,7 +253,8 @@ def _target(db: Database, actor: Actor, run_id: int, now_ms: int) -> _Target:
         row = _load_run(session, actor, run_id)
         group = session.get(ExecutorGroup, row.group_id)
         live = bool(row.executor_address and group is not None and registry_view.is_group_executor(session, group, row.executor_address, now_ms))
-        return _Target(row.id, row.job_id, row.executor_address, live, group.app_name if group else "?", row.fire_at_ms, RunStatus(row.status))
+        job_name = _job_names(session, {row.job_id}).get(row.job_id) or f"job {row.job_id}"
+        return _Target(row.id, row.job_id, row.executor_address, live, group.app_name if group else "?", row.fire_at_ms, RunStatus(row.status), row.group_id, job_name)
 
 
 def read_run_log(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, from_line: int = 1, now_ms: int) -> LogPage:
@@ -315,6 +319,10 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
         answer = client.kill(target.address, target.job_id)
         if not answer.ok:
             raise ServiceError(f"run {run_id}: executor {target.address} did not kill it: {answer.msg or 'refused'}", status=502, object_id=run_id)
+        # Nothing in the database changes (the executor reports the run's end by callback): the
+        # entry records the kill the executor accepted, in a transaction of its own.
+        with db.session() as session:
+            _audit_kill(session, actor, target, {"status": target.status}, {"kill_sent_to": target.address}, now_ms=now_ms)
         return KillResult(run_id, True, f"executor {target.address} is stopping job {target.job_id}; the run ends when the executor reports it")
     with db.session() as session:
         changed = session.execute(
@@ -328,7 +336,17 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
                 followup_status=FollowupStatus.PENDING,
             )
         ).rowcount
+        if changed:
+            after = {"status": RunStatus.FAILED, "handle_msg": KILLED_GONE_MSG}
+            _audit_kill(session, actor, target, {"status": target.status}, after, now_ms=now_ms)
     if not changed:
         raise Conflict(f"run {run_id} finished meanwhile; there is nothing to kill", object_id=run_id)
     where = f"executor {target.address}" if target.address else "no executor"
     return KillResult(run_id, False, f"run {run_id} marked failed: {where} is not live in group {target.app_name}")
+
+
+def _audit_kill(session: Session, actor: Actor, target: _Target, before: dict[str, Any], after: dict[str, Any], *, now_ms: int) -> None:
+    audit.record(
+        session, actor, AuditAction.RUN_KILL, AuditTarget.RUN, target_id=target.run_id, target_name=target.job_name, group_id=target.group_id,
+        before=before, after={**after, "job_id": target.job_id}, now_ms=now_ms,
+    )  # fmt: skip

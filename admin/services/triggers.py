@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from shardcron.executor.numbers import parse_whole
 from shardcron.executor.protocol import normalize_address
 
-from ..enums import FireStatus, TriggerType
+from ..enums import AuditAction, AuditTarget, FireStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job
 from ..scheduling import registry_view
+from . import audit
 from .access import load_job
 from .actor import Actor
 from .errors import FieldErrors, NotFound
@@ -127,6 +128,10 @@ def trigger_job(
     )
     session.add(fire)
     session.flush()
+    after = {"fire_id": fire.id, "trigger_type": trigger_type, "param": param, "shard_index": index, "shard_total": fire.shard_total, "address": chosen}
+    audit.record(
+        session, actor, AuditAction.JOB_TRIGGER, AuditTarget.JOB, target_id=job.id, target_name=job.name, group_id=job.group_id, after=after, now_ms=now_ms
+    )
     return TriggerResult(fire.id, job.id, now_ms, trigger_type, fire.shard_index, fire.shard_total, chosen)
 
 

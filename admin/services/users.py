@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from ..enums import UserRole
+from ..enums import ActorKind, AuditAction, AuditTarget, UserRole
 from ..models import ExecutorGroup, Meta, User, UserGroupGrant
-from . import api_tokens, console_sessions, passwords
-from .actor import Actor
-from .audit import audit_rights_change
+from . import api_tokens, audit, console_sessions, passwords
+from .actor import Actor, setup_actor
 from .errors import Conflict, FieldErrors, Forbidden, NotFound, ServiceError
 from .numbers import parse_id_list
 
@@ -78,6 +78,10 @@ def _actor(user: User) -> Actor:
         group_ids=frozenset(grant.group_id for grant in user.grants),
         script_group_ids=frozenset(grant.group_id for grant in user.grants if grant.may_run_scripts),
     )
+
+
+def _audit(session: Session, actor: Actor, action: AuditAction, user: User, *, now_ms: int, **values: Any) -> None:
+    audit.record(session, actor, action, AuditTarget.USER, target_id=user.id, target_name=user.username, now_ms=now_ms, **values)
 
 
 def _require_admin(actor: Actor | None, what: str) -> None:
@@ -147,8 +151,13 @@ def create_user(
     *,
     now_ms: int,
 ) -> UserView:
-    """Create a user. `actor=None` is the one-time setup: allowed only while no user exists, and
-    only for an ADMIN."""
+    """Create a user. `actor=None` (or the setup page's `setup_actor`) is the one-time setup:
+    allowed only while no user exists, and only for an ADMIN."""
+    if actor is not None and actor.kind is ActorKind.SETUP:
+        setup = actor
+        actor = None
+    else:
+        setup = setup_actor(None)
     if actor is not None:
         _require_admin(actor, "create users")
     elif count_users(session):
@@ -186,7 +195,7 @@ def create_user(
             session.flush()
     except IntegrityError:
         raise Conflict(f"user {username!r} not created: the name was taken, or setup was completed, a moment ago") from None
-    audit_rights_change(actor, "user created", user.id, user.username, role=UserRole(role).value, groups=grants)
+    _audit(session, actor or setup, AuditAction.USER_CREATE, user, after={"username": user.username, "role": role, "group_ids": grants}, now_ms=now_ms)
     return _view(user)
 
 
@@ -215,7 +224,7 @@ def set_grants(session: Session, actor: Actor, user_id: int, group_ids: Iterable
     user.updated_at_ms = now_ms
     session.flush()
     if before != wanted:
-        audit_rights_change(actor, "group grants changed", user.id, user.username, before=before, after=wanted)
+        _audit(session, actor, AuditAction.GRANT_CHANGE, user, before={"group_ids": before}, after={"group_ids": wanted}, now_ms=now_ms)
     return _view(user)
 
 
@@ -239,7 +248,7 @@ def set_script_grants(session: Session, actor: Actor, user_id: int, group_ids: I
     user.updated_at_ms = now_ms
     session.flush()
     if before != wanted:
-        audit_rights_change(actor, "script rights changed", user.id, user.username, before=before, after=wanted)
+        _audit(session, actor, AuditAction.SCRIPT_GRANT_CHANGE, user, before={"script_group_ids": before}, after={"script_group_ids": wanted}, now_ms=now_ms)
     return _view(user)
 
 
@@ -258,19 +267,22 @@ def set_role(session: Session, actor: Actor, user_id: int, role: UserRole | str,
     # old tokens must not gain them unnoticed either): all of them end.
     user.session_version += 1
     console_sessions.close_user_sessions(session, user.id)
-    api_tokens.revoke_all_tokens(session, user.id)
+    revoked = api_tokens.revoke_all_tokens(session, user.id)
     user.updated_at_ms = now_ms
     session.flush()
     if before != role:
-        audit_rights_change(actor, "role changed", user.id, user.username, before=before.value, after=role.value)
+        _audit(session, actor, AuditAction.USER_ROLE, user, before={"role": before}, after={"role": role, "tokens_revoked": revoked}, now_ms=now_ms)
     return _view(user)
 
 
-def delete_user(session: Session, actor: Actor, user_id: int) -> None:
+def delete_user(session: Session, actor: Actor, user_id: int, *, now_ms: int) -> None:
     _require_admin(actor, "delete users")
     user = _get(session, user_id)
     if user.role == UserRole.ADMIN and _count_admins(session) <= 1:
         raise Conflict(f"user {user.username!r} is the last admin and cannot be deleted", object_id=user_id)
+    view = _view(user)
+    before = {"username": user.username, "role": view.role, "group_ids": view.group_ids, "script_group_ids": view.script_group_ids}
+    _audit(session, actor, AuditAction.USER_DELETE, user, before=before, now_ms=now_ms)
     session.delete(user)
     session.flush()
 
@@ -301,9 +313,12 @@ def change_password(
     user.password_hash = passwords.hash_password(new_password)
     user.session_version += 1
     console_sessions.close_user_sessions(session, user.id, keep_session_id=keep_session_id if own else None)
-    api_tokens.revoke_all_tokens(session, user.id)
+    revoked = api_tokens.revoke_all_tokens(session, user.id)
     user.updated_at_ms = now_ms
     session.flush()
+    # Only that it happened: the password (and its hash) never reach the trail.
+    action = AuditAction.USER_PASSWORD_CHANGE if own else AuditAction.USER_PASSWORD_RESET
+    _audit(session, actor, action, user, after={"other_sessions_ended": True, "tokens_revoked": revoked}, now_ms=now_ms)
 
 
 def authenticate(session: Session, username: str, password: str, now_ms: int) -> Actor | None:
@@ -347,10 +362,14 @@ def issue_api_token(session: Session, actor: Actor, user_id: int, *, now_ms: int
 
 def revoke_api_token(session: Session, actor: Actor, user_id: int, *, now_ms: int) -> None:
     """Revoke the user's token named "default" (if any)."""
-    api_tokens.revoke_named_token(session, actor, user_id, api_tokens.DEFAULT_TOKEN_NAME)
+    api_tokens.revoke_named_token(session, actor, user_id, api_tokens.DEFAULT_TOKEN_NAME, now_ms=now_ms)
 
 
 def actor_for_token(session: Session, token: str, now_ms: int) -> Actor | None:
-    """The actor whose live API token this is, or None (unknown, revoked or expired)."""
-    user = api_tokens.user_for_token(session, token, now_ms)
-    return None if user is None else _actor(user)
+    """The actor whose live API token this is, or None (unknown, revoked or expired); it names
+    the token (what the audit trail records)."""
+    found = api_tokens.live_token(session, token, now_ms)
+    if found is None:
+        return None
+    row, user = found
+    return replace(_actor(user), kind=ActorKind.API_TOKEN, token_name=row.name)

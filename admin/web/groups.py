@@ -84,7 +84,7 @@ def group_edit(group_id: int):
 def group_delete(group_id: int):
     try:
         with admin_ctx().db.session() as session:
-            groups.delete_group(session, g.actor, group_id)
+            groups.delete_group(session, g.actor, group_id, now_ms=now_ms())
     except NotFound:
         abort(404)
     except ServiceError as exc:

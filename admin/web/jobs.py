@@ -249,7 +249,7 @@ def job_version_rollback(job_id: int, version_id: int):
 @bp.post("/jobs/<id:job_id>/delete")
 @require_actor
 def job_delete(job_id: int):
-    response = _act(job_id, lambda s: jobs.delete_job(s, g.actor, job_id), "Job deleted.")
+    response = _act(job_id, lambda s: jobs.delete_job(s, g.actor, job_id, now_ms=now_ms()), "Job deleted.")
     return response or redirect(url_for("web.jobs_list"))
 
 

@@ -8,6 +8,7 @@ from ..auth import current_actor, logout as end_server_session, start_session
 from ..auth.csrf import check_csrf
 from ..enums import UserRole
 from ..services import console_sessions, login_throttle, setup_code, users
+from ..services.actor import setup_actor
 from ..services.errors import Forbidden, ServiceError
 from . import bp
 from .context import admin_ctx, now_ms, safe_next
@@ -99,7 +100,7 @@ def setup():
                 raise Forbidden(WRONG_SETUP_CODE.format(path=setup_code.setup_code_path(ctx.config.instance_dir)))
             if errors:
                 raise ServiceError("first admin not created", field_errors=errors)
-            users.create_user(session, None, username, password, UserRole.ADMIN, now_ms=now_ms())
+            users.create_user(session, setup_actor(_client_address()), username, password, UserRole.ADMIN, now_ms=now_ms())
     except Forbidden as exc:
         if not _no_user_yet():  # someone completed setup a moment ago
             abort(404)

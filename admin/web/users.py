@@ -95,10 +95,10 @@ def user_edit(user_id: int):
                     users.change_password(session, g.actor, user_id, request.form.get("new_password", ""), now_ms=now_ms())
                     flash("Password reset; the user's open sessions have ended and their API tokens are revoked.", "success")
                 elif action == "revoke_token":
-                    api_tokens.revoke_token(session, g.actor, user_id, _token_id(request.form.get("token_id", "")))
+                    api_tokens.revoke_token(session, g.actor, user_id, _token_id(request.form.get("token_id", "")), now_ms=now_ms())
                     flash("API token revoked.", "success")
                 elif action == "delete":
-                    users.delete_user(session, g.actor, user_id)
+                    users.delete_user(session, g.actor, user_id, now_ms=now_ms())
                     flash("User deleted.", "success")
                     return redirect(url_for("web.users_list"))
                 else:
@@ -154,7 +154,7 @@ def account():
                     expires = _expires_at_ms(token_form["expires_in_days"], now)
                     _, new_token = api_tokens.issue_token(session, actor, actor.user_id, token_form["token_name"], expires_at_ms=expires, now_ms=now)
                 elif action == "revoke_token":
-                    api_tokens.revoke_token(session, actor, actor.user_id, _token_id(request.form.get("token_id", "")))
+                    api_tokens.revoke_token(session, actor, actor.user_id, _token_id(request.form.get("token_id", "")), now_ms=now_ms())
                 else:
                     abort(400, description="unknown action")
             if action == "password":

@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0004.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0005.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -22,6 +22,30 @@ CREATE TABLE sc_alarm (
   CONSTRAINT uq_alarm_run_channel UNIQUE (run_log_id, channel)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX ix_alarm_due ON sc_alarm (status, next_attempt_at_ms);
+
+-- One change made by a person or a token: who, when, from where, what, before and after.
+CREATE TABLE sc_audit (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  at_ms BIGINT NOT NULL,
+  actor_kind VARCHAR(16) NOT NULL,
+  actor_user_id BIGINT,
+  actor_name VARCHAR(64) NOT NULL,
+  token_name VARCHAR(64),
+  client_address VARCHAR(64),
+  action VARCHAR(32) NOT NULL,
+  target_type VARCHAR(16) NOT NULL,
+  target_id BIGINT,
+  target_name VARCHAR(128) NOT NULL,
+  group_id BIGINT,
+  before_json TEXT,
+  after_json TEXT,
+  PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_audit_action_at ON sc_audit (action, at_ms);
+CREATE INDEX ix_audit_actor_at ON sc_audit (actor_name, at_ms);
+CREATE INDEX ix_audit_at ON sc_audit (at_ms);
+CREATE INDEX ix_audit_group_at ON sc_audit (group_id, at_ms);
+CREATE INDEX ix_audit_target_at ON sc_audit (target_type, target_id, at_ms);
 
 -- Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report).
 CREATE TABLE sc_daily_report (
@@ -278,4 +302,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0004');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0005');

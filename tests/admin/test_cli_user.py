@@ -97,3 +97,23 @@ def test_real_command_creates_user_in_the_default_sqlite_file(tmp_path: Path) ->
     engine.dispose()
     # The real command uses the full cost.
     assert stored.startswith("$scrypt$ln=15,r=8,p=1$") and passwords.verify_password("a real password", stored)
+
+
+def test_the_command_line_is_audited_as_cli_with_the_login_name(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shardcron.admin.models import AuditEntry
+
+    monkeypatch.setenv("LOGNAME", "operator-ann")  # getpass.getuser() reads it first
+    assert invoke("user", "create", "root", "--admin", "--password-stdin", "--database-url", sqlite_url, input="long password 1\n").exit_code == 0
+    token = invoke("user", "token", "root", "--database-url", sqlite_url).output.strip()
+    db = Database(sqlite_url)
+    try:
+        with db.read_session() as s:
+            rows = [(e.action, e.actor_kind, e.actor_name, e.actor_user_id, e.client_address, e.target_name) for e in s.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))]
+            text = " ".join(f"{e.before_json} {e.after_json}" for e in s.scalars(sa.select(AuditEntry)))
+    finally:
+        db.dispose()
+    assert rows == [
+        ("user.create", "CLI", "operator-ann", None, "local", "root"),
+        ("token.create", "CLI", "operator-ann", None, "local", "root: default"),
+    ]
+    assert token and token not in text and "long password 1" not in text

@@ -138,6 +138,10 @@ def test_log_tail_and_kill_on_a_real_executor(admin_app: AdminApp, admin: Api, g
     assert result.handle_code == 500 and "kill" in (result.handle_msg or "").lower()
     # The admin does not write the status of a run its live executor is killing: the callback will.
     assert admin.get(f"/runs/{waiting}").get_json()["status"] == "RUNNING"
+    # The kill the executor accepted is in the audit trail, naming the executor asked.
+    entry = admin.get(f"/audit?target_type=run&target_id={waiting}").get_json()["items"][0]
+    assert (entry["action"], entry["actor_name"], entry["actor_kind"], entry["group_id"]) == ("run.kill", "root", "API_TOKEN", group_id)
+    assert entry["after"] == {"kill_sent_to": f"http://127.0.0.1:{executor.port}", "job_id": entry["after"]["job_id"]}
 
 
 def test_no_call_to_an_address_outside_the_group(admin_app: AdminApp, admin: Api, group_id: int, executor: Executor) -> None:

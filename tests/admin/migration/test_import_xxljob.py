@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.migration.importer import apply_plan, plan_import
 from shardcron.admin.migration.xxljob_source import read_xxljob
-from shardcron.admin.models import ExecutorGroup, GlueVersion, Job
+from shardcron.admin.models import AuditEntry, ExecutorGroup, GlueVersion, Job
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.net import free_port
 from tests.support.xxljob import create_xxljob_database
@@ -144,6 +144,13 @@ def test_second_run_creates_nothing_and_keeps_edits(xxljob_url: str, db_url: str
     after = _jobs(database)
     assert {n: j.id for n, j in after.items()} == {n: j.id for n, j in before.items()}
     assert after["route LAST"].handler == "edited"
+    # The first run's creations are in the audit trail as the command line's; the second added none.
+    with database.read_session() as s:
+        trail = s.execute(sa.select(AuditEntry.action, AuditEntry.actor_kind, AuditEntry.actor_name, AuditEntry.target_id)).all()
+    assert sorted((action, kind, name) for action, kind, name, _ in trail) == sorted(
+        [("group.create", "CLI", "import-xxljob")] * 3 + [("job.create", "CLI", "import-xxljob")] * 27
+    )
+    assert {target for action, _, _, target in trail if action == "job.create"} == {j.id for j in after.values()}
     database.dispose()
 
 

@@ -133,3 +133,30 @@ def test_report_days_follow_the_time_zone(db) -> None:
 def test_day_bounds_on_a_dst_day() -> None:
     start, end = day_bounds_ms(dt.date(2026, 3, 29), ZoneInfo("Europe/Berlin"))
     assert end - start == 23 * 3_600_000
+
+
+def _audit_entry(db, at_ms: int) -> int:
+    from shardcron.admin.models import AuditEntry
+
+    with db.session() as s:
+        entry = AuditEntry(at_ms=at_ms, actor_kind="CONSOLE", actor_name="root", action="job.update", target_type="job", target_id=1, target_name="j")
+        s.add(entry)
+        s.flush()
+        return entry.id
+
+
+def test_audit_retention_deletes_old_entries_in_batches_apart_from_run_logs(db, monkeypatch) -> None:
+    import shardcron.admin.monitors.retention as retention
+    from shardcron.admin.models import AuditEntry
+
+    monkeypatch.setattr(retention, "BATCH", 2)
+    job = add_job(db, add_group(db))
+    now = T0 + 400 * DAY
+    old = [_audit_entry(db, now - 180 * DAY - 1) for _ in range(5)]
+    kept = [_audit_entry(db, now - 180 * DAY), _audit_entry(db, now - 1)]
+    run = add_run(db, job, trigger_at_ms=now - 200 * DAY)
+    RunLogRetention(db, "node-a", retention_days=0, audit_retention_days=0).tick(now)  # 0 and 0: nothing goes
+    assert len(ids(db, AuditEntry)) == 7
+    RunLogRetention(db, "node-a", retention_days=0, audit_retention_days=180).tick(now)
+    assert ids(db, AuditEntry) == kept and old[0] not in ids(db, AuditEntry)  # 5 rows in batches of 2
+    assert ids(db, RunLog) == [run]  # run logs kept forever (0) whatever the audit retention says

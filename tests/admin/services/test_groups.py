@@ -63,7 +63,7 @@ def test_users_see_granted_groups_and_only_admins_change_them(database: Database
         with pytest.raises(Forbidden):
             groups.create_group(s, user, {"app_name": "c"}, now_ms=NOW)
         with pytest.raises(Forbidden):
-            groups.delete_group(s, user, b)
+            groups.delete_group(s, user, b, now_ms=NOW)
     nobody = add_user(database, "nobody")
     with database.session() as s:
         assert groups.list_groups(s, nobody, NOW) == []
@@ -79,13 +79,13 @@ def test_update_and_delete(database: Database) -> None:
         assert back.manual_addresses == [] and s.get(ExecutorGroup, gid).manual_addresses is None
     job = add_job(database, gid)
     with pytest.raises(Conflict) as err, database.session() as s:
-        groups.delete_group(s, SYSTEM_ACTOR, gid)
+        groups.delete_group(s, SYSTEM_ACTOR, gid, now_ms=NOW)
     assert err.value.status == 409 and "1 job" in str(err.value)
     with database.session() as s:
         s.delete(s.get(Job, job))
     user = add_user(database, "u", UserRole.USER, [gid])
     with database.session() as s:
-        groups.delete_group(s, SYSTEM_ACTOR, gid)
+        groups.delete_group(s, SYSTEM_ACTOR, gid, now_ms=NOW)
     with database.session() as s:
         assert s.get(ExecutorGroup, gid) is None
         assert groups.list_groups(s, user, NOW) == []

@@ -111,7 +111,7 @@ def test_a_user_creates_only_in_granted_groups_and_sees_only_them(database: Data
             lambda: jobs.get_job(s, user, other.id),
             lambda: jobs.update_job(s, user, other.id, {"name": "x"}, now_ms=NOW),
             lambda: jobs.start_job(s, user, other.id, now_ms=NOW),
-            lambda: jobs.delete_job(s, user, other.id),
+            lambda: jobs.delete_job(s, user, other.id, now_ms=NOW),
             lambda: jobs.copy_job(s, user, other.id, now_ms=NOW),
         ):
             with pytest.raises(NotFound):
@@ -162,7 +162,7 @@ def test_child_job_cycles_are_refused(database: Database) -> None:
         assert s.get(Job, a.id).child_job_ids == ""
         assert jobs.update_job(s, SYSTEM_ACTOR, c.id, {"child_job_ids": [a.id, b.id]}, now_ms=NOW).child_job_ids == [a.id, b.id]
     with pytest.raises(Conflict) as err, database.session() as s:
-        jobs.delete_job(s, SYSTEM_ACTOR, a.id)
+        jobs.delete_job(s, SYSTEM_ACTOR, a.id, now_ms=NOW)
     assert "child job of jobs" in str(err.value)
 
 
@@ -178,7 +178,7 @@ def test_copy_and_delete(database: Database) -> None:
         s.add(Fire(job_id=copy.id, fire_at_ms=NOW, trigger_type=TriggerType.MANUAL, origin_ref=1, status=FireStatus.PENDING, created_at_ms=NOW))
         s.add(Fire(job_id=copy.id, fire_at_ms=NOW - 1, trigger_type=TriggerType.MANUAL, origin_ref=2, status=FireStatus.DONE, created_at_ms=NOW))
     with database.session() as s:
-        jobs.delete_job(s, SYSTEM_ACTOR, copy.id)
+        jobs.delete_job(s, SYSTEM_ACTOR, copy.id, now_ms=NOW)
     with database.session() as s:
         assert s.get(Job, copy.id) is None
         assert [f.status for f in s.scalars(sa.select(Fire).where(Fire.job_id == copy.id))] == [FireStatus.DONE]

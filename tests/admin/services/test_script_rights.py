@@ -215,7 +215,7 @@ def test_a_bad_remark_is_a_field_error_and_nothing_is_written(world) -> None:
 def test_deleting_a_job_deletes_its_versions(world) -> None:
     database, gid, bean_job, glue_job, eve = world
     with database.session() as s:
-        jobs.delete_job(s, SYSTEM_ACTOR, glue_job)
+        jobs.delete_job(s, SYSTEM_ACTOR, glue_job, now_ms=NOW)
     with database.read_session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(GlueVersion)) == 0
 
@@ -250,7 +250,7 @@ def test_rights_changes_are_told_to_the_audit_log(world, caplog: pytest.LogCaptu
         users.set_grants(s, admin, eve.user_id, [], now_ms=NOW)
     lines = [r.getMessage() for r in caplog.records if r.name == "shardcron.admin.audit"]
     assert lines == [
-        f"root (id {admin.user_id}): script rights changed for user eve (id {eve.user_id}) before=[] after=[{gid}]",
-        f"root (id {admin.user_id}): role changed for user eve (id {eve.user_id}) before=USER after=ADMIN",
-        f"root (id {admin.user_id}): group grants changed for user eve (id {eve.user_id}) before=[{gid}] after=[]",
+        f'system root (id {admin.user_id}): script_grant.change user eve (id {eve.user_id}) before={{"script_group_ids":[]}} after={{"script_group_ids":[{gid}]}}',
+        f'system root (id {admin.user_id}): user.role user eve (id {eve.user_id}) before={{"role":"USER"}} after={{"role":"ADMIN","tokens_revoked":0}}',
+        f'system root (id {admin.user_id}): grant.change user eve (id {eve.user_id}) before={{"group_ids":[{gid}]}} after={{"group_ids":[]}}',
     ]

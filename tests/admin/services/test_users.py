@@ -94,7 +94,7 @@ def test_only_admins_manage_users(database: Database) -> None:
         with pytest.raises(Forbidden):
             users.set_grants(s, bob_actor, bob.id, [g], now_ms=NOW)
         with pytest.raises(Forbidden):
-            users.delete_user(s, bob_actor, bob.id)
+            users.delete_user(s, bob_actor, bob.id, now_ms=NOW)
         with pytest.raises(NotFound):
             users.get_user(s, bob_actor, admin.user_id)
         assert users.get_user(s, bob_actor, bob.id).username == "bob"
@@ -117,15 +117,15 @@ def test_grants_replace_the_set(database: Database) -> None:
 def test_last_admin_cannot_be_deleted_or_demoted(database: Database) -> None:
     root = make(database, "root", UserRole.ADMIN)
     with pytest.raises(Conflict) as err, database.session() as s:
-        users.delete_user(s, SYSTEM_ACTOR, root.id)
+        users.delete_user(s, SYSTEM_ACTOR, root.id, now_ms=NOW)
     assert err.value.status == 409 and err.value.object_id == root.id
     with pytest.raises(Conflict), database.session() as s:
         users.set_role(s, SYSTEM_ACTOR, root.id, UserRole.USER, now_ms=NOW)
     second = make(database, "root2", UserRole.ADMIN)
     with database.session() as s:
-        users.delete_user(s, SYSTEM_ACTOR, root.id)
+        users.delete_user(s, SYSTEM_ACTOR, root.id, now_ms=NOW)
     with pytest.raises(Conflict), database.session() as s:
-        users.delete_user(s, SYSTEM_ACTOR, second.id)
+        users.delete_user(s, SYSTEM_ACTOR, second.id, now_ms=NOW)
     with database.session() as s:
         assert [u.username for u in users.list_users(s, SYSTEM_ACTOR)] == ["root2"]
 
