@@ -118,25 +118,12 @@ class KeepAliveConnection:
             raise http.client.InvalidURL(f"request path {target!r} contains spaces, control or non-ASCII characters")
         return _request_head(target, self._host_line, headers)
 
-    def connect_socket(self, *, blocking: bool = True) -> socket.socket:
-        """A TCP socket towards the address: connected (blocking), or with the connect under way
-        (non-blocking: the caller waits until it is writable). TLS is the caller's: `tls_context`."""
+    def connect_socket(self) -> socket.socket:
+        """A connected TCP socket towards the address (every resolved address is tried in turn,
+        as `socket.create_connection` does). TLS is the caller's: `tls_context`."""
         if self._problem:
             raise http.client.InvalidURL(self._problem)
-        if blocking:
-            sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout_s)
-        else:
-            infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
-            family, kind, proto, _, target = infos[0]
-            sock = socket.socket(family, kind, proto)
-            sock.setblocking(False)
-            try:
-                sock.connect(target)
-            except BlockingIOError:
-                pass
-            except BaseException:
-                sock.close()
-                raise
+        sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 

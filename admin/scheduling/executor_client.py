@@ -29,8 +29,7 @@ from shardcron.executor.protocol import (
     encode_json,
 )
 
-#: Longest answer body read from an executor (a `/log` page is the big one).
-MAX_ANSWER_BYTES = 5 * 1024 * 1024
+from .outcome import MAX_ANSWER_BYTES
 
 
 class ExecutorClient:
