@@ -251,7 +251,7 @@ class Multiplexer:
         while not done():
             if SYSTEM_CLOCK.monotonic() >= give_up:
                 return False
-            self._step()
+            self._step(idle_s=SWEEP_S)  # `done` may hold once nothing is in flight
         return True
 
     def stop(self, timeout_s: float) -> None:
@@ -298,14 +298,16 @@ class Multiplexer:
         finally:
             self._shutdown()
 
-    def _step(self) -> None:
+    def _step(self, idle_s: float = 0.5) -> None:
+        """One turn: deadlines (every SWEEP_S), then whatever the sockets are ready for, waiting
+        at most until the next sweep (`idle_s` with nothing in flight)."""
         self.loops += 1
         now = SYSTEM_CLOCK.monotonic()
         if now >= self._next_sweep:
             self._sweep(now)
             self._release_dropped()
             self._next_sweep = now + SWEEP_S
-        for key, _ in self._selector.select(max(0.0, self._next_sweep - now) if self._in_flight else 0.5):
+        for key, _ in self._selector.select(max(0.0, self._next_sweep - now) if self._in_flight else idle_s):
             conn = key.data
             if conn is None:
                 self._take_submitted()

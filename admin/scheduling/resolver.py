@@ -110,6 +110,9 @@ class Resolver:
         return None
 
     def _ask(self, key: tuple[str, int]) -> None:
+        if self._thread is None:
+            self._resolve(key)
+            return
         with self._lock:
             if key in self._asked:
                 return
