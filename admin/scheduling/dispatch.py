@@ -37,6 +37,7 @@ import logging
 import queue
 import threading
 from collections import Counter
+from typing import NamedTuple, cast
 
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,15 @@ MAX_TIMER_WAIT_S = 0.5
 #: fraction of a second here costs nothing but saves a transaction per handful of answers.
 RECORD_LINGER_S = 0.2
 RECORD_BATCH = 2000
+
+
+class _RunToken(NamedTuple):
+    """What a `/run` handed to the sender carries back with its outcome."""
+
+    send: Send
+    address: str
+    trace: str
+    lag_ms: int
 
 
 def failure_reason(msg: str) -> TriggerFailure:
@@ -225,6 +235,7 @@ class Dispatcher:
             if send.probe or send.settle:
                 self._submit_blocking(send)
             else:
+                assert send.address is not None  # only a probe's is chosen at send time
                 calls.append(self._run_call(send, send.address, send.trace))
         if calls:
             self._sender.submit(calls)
@@ -235,7 +246,7 @@ class Dispatcher:
 
     def _run_call(self, send: Send, address: str, trace: str) -> Call:
         """`send`'s `/run` to `address`, guarded by its lease term; answered in `_sent`."""
-        return Call(address, "run", send.body, (send, address, trace, self._sending(send)), send.term, send.fire_at_ms)
+        return Call(address, "run", send.body, _RunToken(send, address, trace, self._sending(send)), send.term, send.fire_at_ms)
 
     def _submit_blocking(self, send: Send) -> None:
         if self._pool is None:
@@ -291,15 +302,14 @@ class Dispatcher:
 
     def _sent(self, token: object, outcome: Outcome) -> None:
         """(The sender's thread.) The outcome of a `/run`."""
-        send, address, trace, lag_ms = token  # type: ignore[misc]
+        send, address, trace, lag_ms = cast(_RunToken, token)
         if isinstance(outcome, NotDelivered) and outcome.unsure:
             self._deliver(self._unsure(send, address, outcome))
             return
         self._answers.put(self._answered(send, address, trace, lag_ms, outcome))
 
     def _sent_dropped(self, token: object) -> None:
-        send = token[0]  # type: ignore[index]
-        self._dropped(send)
+        self._dropped(cast(_RunToken, token).send)
 
     def _unsure(self, send: Send, address: str, outcome: NotDelivered) -> Answer | None:
         """A `/run` went out whole but its answer did not come back: settle it before anything

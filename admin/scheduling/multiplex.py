@@ -619,11 +619,13 @@ class Multiplexer:
         self._watch(conn, selectors.EVENT_READ)  # a close by the peer shows as readable
 
     def _watch(self, conn: _Conn, events: int) -> None:
-        key = self._selector.get_map().get(conn.sock)
+        sock = conn.sock
+        assert sock is not None
+        key = self._selector.get_map().get(sock)
         if key is None:
-            self._selector.register(conn.sock, events, conn)
+            self._selector.register(sock, events, conn)
         elif key.events != events or key.data is not conn:
-            self._selector.modify(conn.sock, events, conn)
+            self._selector.modify(sock, events, conn)
 
     def _close(self, conn: _Conn) -> None:
         sock, conn.sock = conn.sock, None
