@@ -248,7 +248,7 @@ def test_a_peer_dripping_its_answer_is_cut_at_one_read_timeout_for_the_whole_ans
         stop.set()
         listener.close()
         dripper.join(5)
-    assert 0.8 <= took_s < 1.2
+    assert 0.8 <= took_s < 1.8  # a bound per read would wait out the whole 4.7 s drip
     assert not conn.is_open
 
 
