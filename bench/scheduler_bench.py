@@ -219,7 +219,7 @@ def measure_raw(bench: Bench, total: int, workers: int) -> Rate:
     refused: list[str] = []
     count = [0]
 
-    def on_answer(token, answer, unsure) -> None:
+    def on_answer(token, answer) -> None:
         if not answer.ok:
             refused.append(answer.msg)
         count[0] += 1

@@ -10,8 +10,10 @@ of `http.client`, whose header parsing goes through the e-mail package (docs/ben
 Scheduler). It goes straight to the address (no proxy, no credentials from the environment, no
 redirects followed) and verifies https peers against the system's CA store unless given its own
 SSL context. Header names and values with control characters are refused before anything is
-sent. Errors are the standard ones: OSError (TimeoutError on a timeout, ConnectionError when
-the peer hangs up) and `http.client.HTTPException` for a malformed answer.
+sent. Every call is bounded as a whole: the connect timeout to connect, and the read timeout for
+sending the request and reading its whole answer (a peer dripping bytes does not extend it).
+Errors are the standard ones: OSError (TimeoutError on a timeout, ConnectionError when the peer
+hangs up) and `http.client.HTTPException` for a malformed answer.
 A connection is used by one thread at a time.
 """
 
@@ -19,10 +21,12 @@ from __future__ import annotations
 
 import functools
 import http.client
+import io
 import re
 import select
 import socket
 import ssl
+import time
 from urllib.parse import urlsplit
 
 #: Longest status or header line accepted, and most header lines, as `http.client` has them.
@@ -62,7 +66,8 @@ class KeepAliveConnection:
         self._read_timeout_s = read_timeout_s
         self._ssl_context = ssl_context
         self._sock: socket.socket | None = None
-        self._reader = None
+        self._raw: _DeadlineSocketIO | None = None
+        self._reader: io.BufferedReader | None = None
         #: Whether the last call's whole request was written (so the peer may have acted on it).
         self.request_sent = False
         try:
@@ -118,25 +123,12 @@ class KeepAliveConnection:
             raise http.client.InvalidURL(f"request path {target!r} contains spaces, control or non-ASCII characters")
         return _request_head(target, self._host_line, headers)
 
-    def connect_socket(self, *, blocking: bool = True) -> socket.socket:
-        """A TCP socket towards the address: connected (blocking), or with the connect under way
-        (non-blocking: the caller waits until it is writable). TLS is the caller's: `tls_context`."""
+    def connect_socket(self) -> socket.socket:
+        """A connected TCP socket towards the address (every resolved address is tried in turn,
+        as `socket.create_connection` does). TLS is the caller's: `tls_context`."""
         if self._problem:
             raise http.client.InvalidURL(self._problem)
-        if blocking:
-            sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout_s)
-        else:
-            infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
-            family, kind, proto, _, target = infos[0]
-            sock = socket.socket(family, kind, proto)
-            sock.setblocking(False)
-            try:
-                sock.connect(target)
-            except BlockingIOError:
-                pass
-            except BaseException:
-                sock.close()
-                raise
+        sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
@@ -147,7 +139,7 @@ class KeepAliveConnection:
 
     def close(self) -> None:
         sock, reader = self._sock, self._reader
-        self._sock = self._reader = None
+        self._sock = self._reader = self._raw = None
         if reader is not None:
             reader.close()
         if sock is not None:
@@ -164,7 +156,8 @@ class KeepAliveConnection:
             sock.close()
             raise
         self._sock = sock
-        self._reader = sock.makefile("rb")
+        self._raw = _DeadlineSocketIO(sock)
+        self._reader = io.BufferedReader(self._raw)
 
     def _exchange(self, request: bytes, max_bytes: int) -> tuple[int, bytes]:
         self.request_sent = False
@@ -173,7 +166,9 @@ class KeepAliveConnection:
         try:
             if self._sock is None:
                 self._connect()
-            assert self._sock is not None
+            assert self._sock is not None and self._raw is not None
+            self._raw.deadline = time.monotonic() + self._read_timeout_s
+            self._sock.settimeout(self._read_timeout_s)
             self._sock.sendall(request)
             self.request_sent = True
             status, body, keep = read_answer(self._reader, max_bytes)
@@ -183,6 +178,25 @@ class KeepAliveConnection:
         if not keep:
             self.close()
         return status, body
+
+
+class _DeadlineSocketIO(io.RawIOBase):
+    """A socket read up to a deadline for the whole answer, not a timeout per read."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.deadline = float("inf")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:

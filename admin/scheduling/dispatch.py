@@ -5,11 +5,14 @@ of the fires just claimed (see run_store; each send's `/run` body is encoded the
 their time; once that commits, `Dispatcher.accept` puts their sends in a heap ordered by fire
 time, one entry per fire time. A timer thread sleeps until the earliest is due (a condition wait
 with a millisecond deadline, not a 1 s ring) and hands the due sends to the `Multiplexer`
-(multiplex.py): one thread, every call on its own non-blocking keep-alive connection, at most
-`per_address` calls in flight per executor and `workers` in all, so a slow or dead executor
-ties up only its own share and never delays other executors' fires. FAILOVER/BUSYOVER probes,
-executors named by host name and settlements go through a `KeyedPool` of worker threads with the
-same bounds, on the pooled blocking `ExecutorClient`. Answers go to a recorder thread that writes
+(multiplex.py), the one way the scheduler calls executors: one thread, every call on its own
+non-blocking keep-alive connection, at most `per_address` calls in flight per executor and
+`workers` in all, so a slow or dead executor ties up only its own share and never delays other
+executors' fires. FAILOVER/BUSYOVER probes and settlements wait for answers in turn, so they run
+on a `KeyedPool` of worker threads (keyed by executor, same bounds); their calls (`/beat`,
+`/idleBeat`, `/log`, then the `/run`) still go through the Multiplexer. Every call ends in a
+typed outcome (outcome.py); what is recorded and counted follows its type and reason, never its
+wording. Answers go to a recorder thread that writes
 them in batches (one transaction per batch).
 
 Every send carries the lease term it was claimed under (node_lease) and goes out only if the
@@ -21,8 +24,9 @@ its request went out) is settled first (settle.py): the executor is asked about 
 it is sent again only if the executor never got it — or, when the executor cannot tell, if the
 job's delivery is AT_LEAST_ONCE; an AT_MOST_ONCE run is recorded UNKNOWN instead.
 
-With `workers=0` nothing runs in the background: `send_due(now_ms)` sends and records in the
-caller's thread (tests drive it with a fake clock).
+With `workers=0` nothing runs in the background: `send_due(now_ms)` runs the same Multiplexer
+in the caller's thread until every due send is answered, then records (tests drive it with a
+fake clock).
 """
 
 from __future__ import annotations
@@ -33,18 +37,20 @@ import logging
 import queue
 import threading
 from collections import Counter
+from typing import NamedTuple, cast
 
 from sqlalchemy.orm import Session
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
-from shardcron.executor.protocol import Envelope
 
 from ..enums import RouteStrategy
 from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_trigger_failure, record_trigger_lag
+from .executor_calls import ExecutorCalls
 from .executor_client import ExecutorClient
 from .fire_store import ClaimedFire
 from .keyed_pool import KeyedPool
-from .multiplex import Call, Multiplexer, handles
+from .multiplex import Call, Multiplexer
+from .outcome import Delivered, NotDelivered, Outcome
 from .node_lease import LeaseTerm
 from .routing import RouteState, route_busyover, route_failover
 from .run_store import Answer, Prepared, RunStore, Send
@@ -59,6 +65,15 @@ MAX_TIMER_WAIT_S = 0.5
 #: fraction of a second here costs nothing but saves a transaction per handful of answers.
 RECORD_LINGER_S = 0.2
 RECORD_BATCH = 2000
+
+
+class _RunToken(NamedTuple):
+    """What a `/run` handed to the sender carries back with its outcome."""
+
+    send: Send
+    address: str
+    trace: str
+    lag_ms: int
 
 
 def failure_reason(msg: str) -> TriggerFailure:
@@ -88,10 +103,11 @@ class Dispatcher:
         self.inline = workers == 0
         per_address = per_address or max(1, workers // 4)
         self._pool = None if self.inline else KeyedPool(workers, per_address)
-        self._sender = (
-            None if self.inline
-            else Multiplexer(client, self._multiplexed_answer, per_address=per_address, total=workers, on_dropped=self._multiplexed_drop)
+        self._sender = Multiplexer(
+            client, self._sent, per_address=per_address, total=max(workers, 1), on_dropped=self._sent_dropped, inline=self.inline
         )
+        self._calls = ExecutorCalls(self._sender)
+        self._inline_work: list[Send] = []  # inline: probes and settlements to run after the sends
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._heap: list[tuple[int, int, list[Send]]] = []  # (fire time, seq, its sends)
@@ -209,92 +225,101 @@ class Dispatcher:
     # ------------------------------------------------------------------ sending
 
     def send_due(self, now_ms: int) -> int:
-        """Hand every send due at `now_ms` to the workers (inline: send and record them now)."""
+        """Hand every send due at `now_ms` to the sender (inline: send and record them now)."""
         due: list[Send] = []
         with self._lock:
             while self._heap and self._heap[0][0] <= now_ms:
                 due += heapq.heappop(self._heap)[2]
-        if self._pool is None:
-            for send in due:
-                self._deliver(self._execute(send))
-            self.record_answers()
-            return len(due)
         calls: list[Call] = []
         for send in due:
-            if send.probe or send.settle or not handles(send.address):
+            if send.probe or send.settle:
                 self._submit_blocking(send)
             else:
-                lag_ms = self._sending(send)
-                calls.append(Call(send.address, "run", send.body, (send, lag_ms), send.term, send.fire_at_ms))
+                assert send.address is not None  # only a probe's is chosen at send time
+                calls.append(self._run_call(send, send.address, send.trace))
         if calls:
-            assert self._sender is not None
             self._sender.submit(calls)
+        if self._pool is None:
+            self._work_inline()
+            self.record_answers()
         return len(due)
 
+    def _run_call(self, send: Send, address: str, trace: str) -> Call:
+        """`send`'s `/run` to `address`, guarded by its lease term; answered in `_sent`."""
+        return Call(address, "run", send.body, _RunToken(send, address, trace, self._sending(send)), send.term, send.fire_at_ms)
+
     def _submit_blocking(self, send: Send) -> None:
-        assert self._pool is not None
+        if self._pool is None:
+            self._inline_work.append(send)
+            return
         key = send.address or f"probe:{send.job_id}"
-        self._pool.submit(key, lambda: self._deliver(self._execute(send)))
+        self._pool.submit(key, lambda: self._execute(send))
+
+    def _work_inline(self) -> None:
+        """(Inline.) Drive the sender until every call is answered, settling and probing (which
+        wait for answers in turn) between rounds, never from inside the sender's callbacks."""
+        while True:
+            self._sender.drive_until_idle(2 * (self.client.connect_timeout_s + self.client.read_timeout_s) + 5)
+            if not self._inline_work:
+                return
+            work, self._inline_work = self._inline_work, []
+            for send in work:
+                self._execute(send)
 
     def _deliver(self, answer: Answer | None) -> None:
         if answer is not None:
             self._answers.put(answer)
 
-    def _execute(self, send: Send) -> Answer | None:
-        """Settle, route (a probe) and send in this thread, blocking. None: dropped unsent."""
+    def _execute(self, send: Send) -> None:
+        """Settle and route (a probe), waiting for each answer in this thread; then hand the
+        `/run` to the sender."""
         if send.settle:
             send.settle = False
             send.asked += 1
-            answer, resend = settle_send(self.client, send)
+            answer, resend = settle_send(self._calls, send)
             if not resend:
-                return answer
+                self._deliver(answer)
+                return
         address, trace = send.address, send.trace
         if send.probe:
             if not send.candidates:
                 record_trigger_failure(TriggerFailure.NO_LIVE_EXECUTOR)
                 log.warning("trigger failed", extra={**send.log_fields(), "reason": "no live executor in the job's group"})
-                return self._answer(send, False, "no live executor in the job's group")
+                self._deliver(self._answer(send, False, "no live executor in the job's group"))
+                return
             if send.strategy == RouteStrategy.BUSYOVER:
-                route = route_busyover(send.candidates, send.job_id, self.client)
+                route = route_busyover(send.candidates, send.job_id, self._calls)
             else:
-                route = route_failover(send.candidates, self.client)
+                route = route_failover(send.candidates, self._calls)
             if route.address is None:
                 record_trigger_failure(TriggerFailure.EXECUTOR_REFUSED)
                 log.warning("trigger failed", extra={**send.log_fields(), "reason": route.trace})
-                return self._answer(send, False, route.trace)
+                self._deliver(self._answer(send, False, route.trace))
+                return
             address, trace = route.address, route.trace
         assert address is not None
-        if not send.term.holds(send.fire_at_ms):
-            self._dropped(send)
-            return None
-        lag_ms = self._sending(send)
-        envelope, unsure = self.client.run_once(address, send.body)
-        if unsure:
-            return self._unsure(send, address, envelope)
-        return self._answered(send, address, trace, lag_ms, envelope)
+        self._sender.submit([self._run_call(send, address, trace)])
 
-    def _multiplexed_answer(self, token: object, answer: Envelope, unsure: bool) -> None:
-        send, lag_ms = token  # type: ignore[misc]
-        if unsure:
-            self._deliver(self._unsure(send, send.address, answer))
+    def _sent(self, token: object, outcome: Outcome) -> None:
+        """(The sender's thread.) The outcome of a `/run`."""
+        send, address, trace, lag_ms = cast(_RunToken, token)
+        if isinstance(outcome, NotDelivered) and outcome.unsure:
+            self._deliver(self._unsure(send, address, outcome))
             return
-        self._answers.put(self._answered(send, send.address, send.trace, lag_ms, answer))
+        self._answers.put(self._answered(send, address, trace, lag_ms, outcome))
 
-    def _multiplexed_drop(self, token: object) -> None:
-        send, _ = token  # type: ignore[misc]
-        self._dropped(send)
+    def _sent_dropped(self, token: object) -> None:
+        self._dropped(cast(_RunToken, token).send)
 
-    def _unsure(self, send: Send, address: str, answer: Envelope) -> Answer | None:
+    def _unsure(self, send: Send, address: str, outcome: NotDelivered) -> Answer | None:
         """A `/run` went out whole but its answer did not come back: settle it before anything
-        else (on a worker thread; inline: now)."""
+        else (on a worker thread; inline: after this round of sends)."""
         if send.probe:
             send.address, send.probe, send.candidates = address, False, ()
         if send.asked >= SETTLE_ROUNDS:  # asked before, sent again, and again no answer: it stands
-            return outcome_stands(send, address, answer.msg)
-        log.warning("run outcome unknown; asking the executor", extra={**send.log_fields(), "address": address, "reason": answer.msg})
+            return outcome_stands(send, address, outcome.msg)
+        log.warning("run outcome unknown; asking the executor", extra={**send.log_fields(), "address": address, "reason": outcome.msg})
         send.settle = True
-        if self._pool is None:
-            return self._execute(send)
         self._submit_blocking(send)
         return None
 
@@ -306,19 +331,23 @@ class Dispatcher:
         record_trigger_lag(lag_ms)
         return lag_ms
 
-    def _answered(self, send: Send, address: str, trace: str, lag_ms: int, answer: Envelope) -> Answer:
-        """The executor's answer to `send` (made to `address`) as the Answer the recorder writes;
-        metrics and the log line."""
-        msg = answer.msg or ""
-        accepted = answer.ok or is_repeat_refusal(msg)
+    def _answered(self, send: Send, address: str, trace: str, lag_ms: int, outcome: Outcome) -> Answer:
+        """The outcome of `send` (made to `address`) as the Answer the recorder writes; metrics
+        and the log line."""
+        msg = outcome.msg or ""
+        accepted = isinstance(outcome, Delivered) or (not isinstance(outcome, NotDelivered) and is_repeat_refusal(msg))
         if accepted:
             if log.isEnabledFor(logging.INFO):
                 log.info("run sent", extra={**send.log_fields(), "address": address, "lag_ms": lag_ms})
+        elif isinstance(outcome, NotDelivered):
+            record_trigger_failure(TriggerFailure.TRANSPORT)
+            log.warning(
+                "run not delivered",
+                extra={**send.log_fields(), "address": address, "lag_ms": lag_ms, "reason": msg, "cause": str(outcome.reason)},
+            )
         else:
-            # ExecutorClient words every transport failure as "executor <address> ..."
-            transport = msg.startswith(f"executor {address} ")
-            record_trigger_failure(TriggerFailure.TRANSPORT if transport else TriggerFailure.EXECUTOR_REFUSED)
-            log.warning("run refused" if not transport else "run not delivered", extra={**send.log_fields(), "address": address, "lag_ms": lag_ms, "reason": msg})
+            record_trigger_failure(TriggerFailure.EXECUTOR_REFUSED)
+            log.warning("run refused", extra={**send.log_fields(), "address": address, "lag_ms": lag_ms, "reason": msg})
         if accepted and not trace:
             msg = ""  # "accepted, logId:N" says nothing the row's status does not
         elif trace:
@@ -387,7 +416,6 @@ class Dispatcher:
     def start(self) -> None:
         if self.inline:
             raise RuntimeError("an inline dispatcher (workers=0) has no threads to start")
-        assert self._sender is not None
         self._sender.start()
         for name, target in (("shardcron-timer", self._timer_loop), ("shardcron-recorder", self._recorder_loop)):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -396,7 +424,7 @@ class Dispatcher:
 
     def alive(self) -> bool:
         """True while started and the timer, recorder and sending threads all run."""
-        return bool(self._threads) and all(t.is_alive() for t in self._threads) and (self._sender is None or self._sender.alive)
+        return bool(self._threads) and all(t.is_alive() for t in self._threads) and self._sender.alive
 
     def _timer_loop(self) -> None:
         while not self._stop.is_set():
@@ -437,8 +465,7 @@ class Dispatcher:
         self._stop.set()
         with self._lock:
             self._changed.notify_all()
-        if self._sender is not None:
-            self._sender.stop(timeout_s)
+        self._sender.stop(timeout_s)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         for thread in self._threads:

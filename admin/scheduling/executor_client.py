@@ -1,13 +1,14 @@
-"""Calls from the admin to executors: `/run`, `/beat`, `/idleBeat`, `/kill`, `/log`.
+"""Blocking calls from the admin to executors: the console's `/log` and `/kill`, the monitors'.
 
+The scheduler's own calls (`/run`, the probes, the settling `/log`) go through its one transport
+instead (multiplex.py); this client also carries the timeouts and headers that transport uses.
 A pool of keep-alive connections per executor address (up to `pool_size` idle ones kept;
-`shardcron.executor.keepalive`, a lean HTTP/1.1 client on a plain socket, about a quarter of the
-CPU per call of `http.client` — docs/benchmarks.md, Scheduler), every call bounded by a connect and a read
-timeout, so a dead or slow executor costs its own caller at most `connect_timeout_s +
-read_timeout_s` and never holds anyone else up. Thread-safe: each call takes a connection of
-its own from the pool. Transport failures and malformed answers come back as a failure
-`Envelope` with a readable message (the message lands on the run's row); nothing here raises
-for a peer's misbehaviour.
+`shardcron.executor.keepalive`, a lean HTTP/1.1 client on a plain socket), every call bounded by
+a connect timeout and a read timeout for its whole answer, so a dead or slow executor costs its
+own caller at most `connect_timeout_s + read_timeout_s` and never holds anyone else up.
+Thread-safe: each call takes a connection of its own from the pool. Transport failures and
+malformed answers come back as a failure `Envelope` with a readable message; nothing here
+raises for a peer's misbehaviour.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from shardcron.executor.protocol import (
     encode_json,
 )
 
-#: Longest answer body read from an executor (a `/log` page is the big one).
-MAX_ANSWER_BYTES = 5 * 1024 * 1024
+from .outcome import MAX_ANSWER_BYTES
 
 
 class ExecutorClient:

@@ -1,29 +1,43 @@
-"""Every `/run` call in flight from one thread: non-blocking keep-alive connections under a selector.
+"""Every executor call of the scheduler, from one thread: non-blocking keep-alive connections.
 
-The dispatcher hands due sends here (`submit`); one thread writes each request and reads each
-answer as its socket becomes ready, instead of one blocked thread per call. A thread per call
-cost a scheduler process about three times the CPU of the call itself (thread wake-ups and
-interpreter-lock hand-overs on every blocking read; docs/benchmarks.md, Scheduler), and that CPU
-is taken from preparing the next fires.
+The one way the scheduler calls an executor: `/run` (the dispatcher's sends), the FAILOVER and
+BUSYOVER probes (`/beat`, `/idleBeat`) and the `/log` question that settles a run whose outcome is
+unknown. The dispatcher hands sends here (`submit`, answered through `on_answer`); code that
+must wait for one answer (a probe, a settlement; executor_calls.py) uses `call`. One thread
+writes each request and reads each answer as its socket becomes ready, instead of one blocked
+thread per call (a thread per call cost a scheduler about three times the CPU of the call
+itself, and that CPU is taken from preparing the next fires; docs/benchmarks.md, Scheduler).
+
+Every call ends in a typed outcome (outcome.py): delivered, refused (the executor's code and
+message) or not delivered (a reason, and whether the whole request had gone out).
+
+- **Names** are looked up off this thread (resolver.py): a call to a name not known yet waits
+  for its lookup without holding up anybody else's; IP literals need no lookup.
+- **Every address** of the host is tried in the resolver's order (IPv6 and IPv4) until one
+  accepts the connection, each for at most the connect timeout, all within the call's deadline.
+- **One deadline per call**: connect timeout + read timeout from the moment the call begins,
+  for connecting, sending and the whole answer; a peer that drips its answer byte by byte does
+  not push it back. Deadlines are checked every `SWEEP_S`.
+- **Never spins**: a socket is watched for exactly what its state waits for (writable while
+  connecting or sending, readable while reading); a read that would block goes on watching for
+  reads.
 
 The HTTP is `shardcron.executor.keepalive`'s: the same request builder and address checks, and
-the same answer reader, fed from the bytes received so far (`_Received`). Bounds as the worker
-pools had them: at most `per_address` calls in flight to one executor (its further calls wait in
-its own FIFO queue, not in front of other executors' calls) and `total` in all; an executor that
-has been kept waiting for the total bound goes before one that just had its call answered. Every
-call is bounded like `ExecutorClient`'s: the connect timeout until connected, then the read
-timeout without progress. A keep-alive connection the peer closed while idle is retried once on a
-fresh one. Answers and failures are worded as `ExecutorClient` words them.
+the same answer reader, fed from the bytes received so far (`_Received`). Bounds: at most
+`per_address` calls in flight to one executor (its further calls wait in its own FIFO queue,
+not in front of other executors' calls) and `total` in all; an executor that has been kept
+waiting for the total bound goes before one that just had its call answered. A keep-alive
+connection the peer closed while idle is retried once on a fresh one (a `/run` only if its
+request had not gone out whole).
 
-Hosts given by name go to the caller's blocking path instead (`handles`): resolving a name blocks,
-and one slow lookup here would hold up every other call.
+With `inline=True` no thread is started: `drive_until_idle` and `call` run the same loop in the
+caller's thread (tests and the inline dispatcher drive it so).
 """
 
 from __future__ import annotations
 
-import functools
+import errno
 import http.client
-import ipaddress
 import logging
 import os
 import queue
@@ -37,9 +51,10 @@ from typing import Protocol
 
 from shardcron.executor.clock import SYSTEM_CLOCK
 from shardcron.executor.keepalive import KeepAliveConnection, read_answer, with_body
-from shardcron.executor.protocol import Envelope
 
-from .executor_client import MAX_ANSWER_BYTES, ExecutorClient, answer_envelope
+from .executor_client import ExecutorClient
+from .outcome import MAX_ANSWER_BYTES, NotDelivered, Outcome, Undelivered, classify, not_delivered, read_outcome, reason_text, timed_out
+from .resolver import Resolver, Target
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
@@ -50,6 +65,7 @@ RECV_BYTES = 65536
 
 _CONNECTING, _HANDSHAKE, _SENDING, _READING, _IDLE = range(5)
 _RETRYABLE = (ConnectionResetError, BrokenPipeError)  # http.client.RemoteDisconnected is a ConnectionResetError
+_IN_PROGRESS = frozenset((0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN))
 
 
 class _NeedMore(Exception):
@@ -91,12 +107,23 @@ class Guard(Protocol):
     def holds(self, at_ms: int) -> bool: ...
 
 
+class Waiter:
+    """The outcome of one `call`, handed from the sending thread to the thread waiting for it."""
+
+    __slots__ = ("event", "outcome")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.outcome: Outcome | None = None
+
+
 class Call:
     """One call. `guard`: checked right before the first byte of the request is written; a call
-    whose guard no longer holds is dropped unsent (`on_dropped`), and a guarded call is never
-    repeated once its whole request was written (a failure then is reported as unsure)."""
+    whose guard no longer holds is dropped unsent (`on_dropped`). `repeatable`: whether the call
+    may be sent again on a fresh connection after a keep-alive one failed once its whole request
+    was written (not a `/run`: the executor may have acted on it)."""
 
-    __slots__ = ("address", "path", "body", "token", "retried", "guard", "guard_at_ms")
+    __slots__ = ("address", "path", "body", "token", "retried", "guard", "guard_at_ms", "repeatable")
 
     def __init__(self, address: str, path: str, body: bytes, token: object, guard: Guard | None = None, guard_at_ms: int = 0) -> None:
         self.address = address
@@ -106,58 +133,59 @@ class Call:
         self.retried = False
         self.guard = guard
         self.guard_at_ms = guard_at_ms
+        self.repeatable = path != "run"
 
 
 class _Conn:
-    __slots__ = ("address", "sock", "state", "out", "received", "call", "deadline", "reused", "writing")
+    __slots__ = ("address", "sock", "state", "out", "received", "call", "deadline", "connect_deadline", "reused", "writing", "targets", "error")
 
-    def __init__(self, address: str, sock: socket.socket) -> None:
+    def __init__(self, address: str, targets: list[Target]) -> None:
         self.address = address
-        self.sock = sock
+        self.sock: socket.socket | None = None
         self.state = _CONNECTING
         self.out = memoryview(b"")
         self.received = bytearray()
         self.call: Call | None = None
-        self.deadline = 0.0
+        self.deadline = 0.0  # the call's: connect + send + the whole answer
+        self.connect_deadline = 0.0  # this address's connect attempt
         self.reused = False
         self.writing = False  # some of the call's request has gone out
-
-
-@functools.lru_cache(maxsize=4096)
-def handles(address: str) -> bool:
-    """Whether `address` names its host by IP address (or localhost): those calls go here."""
-    host = KeepAliveConnection(address, connect_timeout_s=1, read_timeout_s=1).endpoint[1]
-    if host == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+        self.targets = targets  # addresses not tried yet
+        self.error: OSError | None = None  # why the last address failed
 
 
 class Multiplexer:
     def __init__(
         self,
         client: ExecutorClient,
-        on_answer: Callable[[object, Envelope, bool], None],
+        on_answer: Callable[[object, Outcome], None],
         *,
         per_address: int,
         total: int,
         ssl_context: ssl.SSLContext | None = None,
         on_dropped: Callable[[object], None] | None = None,
+        resolver: Resolver | None = None,
+        inline: bool = False,
     ) -> None:
-        """`on_answer(token, envelope, unsure)`: `unsure` when the whole request went out but no
-        complete answer came back (the peer may have acted on it). `on_dropped(token)`: a call
-        whose guard failed, never sent. `ssl_context`: what https executors are verified with
-        (default: the system's CA store)."""
+        """`on_answer(token, outcome)`: every submitted call's outcome. `on_dropped(token)`: a
+        call whose guard failed, never sent. `client`: the timeouts and headers of every call.
+        `ssl_context`: what https executors are verified with (default: the system's CA
+        store)."""
         self.client = client
         self._ssl_context = ssl_context
         self.on_answer = on_answer
         self.on_dropped = on_dropped
         self.per_address = per_address
         self.total = max(total, per_address)
+        self.inline = inline
+        self.loops = 0  # iterations of the sending loop (tests check that a stalled peer costs none)
+        self._connect_s = client.connect_timeout_s
+        self._call_s = client.connect_timeout_s + client.read_timeout_s
         self._headers = client.headers
+        self._resolver = resolver or Resolver()
+        self._resolver.on_resolved = self._on_resolved
+        self._resolved: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self._unresolved: dict[tuple[str, int], list[Call]] = {}
         self._selector = selectors.DefaultSelector()
         self._inbox: queue.SimpleQueue[Call] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -173,12 +201,17 @@ class Multiplexer:
         self._in_flight: set[_Conn] = set()
         self._held_back: deque[str] = deque()  # addresses with calls waiting for the total bound
         self._dropped: deque[_Conn] = deque()  # connections whose call's guard failed, to release
+        self._next_sweep = 0.0
         self._stopping = False
+        self._closed = False
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ any thread
 
     def start(self) -> None:
+        if self.inline:
+            raise RuntimeError("an inline sender runs in its caller's thread")
+        self._resolver.start()
         self._thread = threading.Thread(target=self._run, name="shardcron-send", daemon=True)
         self._thread.start()
 
@@ -188,20 +221,47 @@ class Multiplexer:
         return self._thread is not None and self._thread.is_alive()
 
     def submit(self, calls: Iterable[Call]) -> None:
-        if self._stopping or not self.alive:
-            raise RuntimeError("the /run sender is not running")
+        if self._stopping or not (self.alive or (self.inline and not self._closed)):
+            raise RuntimeError("the executor call sender is not running")
         for call in calls:
             self._inbox.put(call)
-        if not self._woken:
-            self._woken = True
-            try:
-                self._wake_w.send(b"\0")
-            except BlockingIOError:  # the wake-up pipe is full: the thread is awake anyway
-                pass
+        self._wake()
+
+    def call(self, address: str, path: str, body: bytes) -> Outcome:
+        """One call, waited for (a probe, a settlement): from any thread but the sending one."""
+        waiter = Waiter()
+        limit_s = 2 * self._call_s + 5  # its own deadline, plus a wait for a slot or a lookup
+        self.submit([Call(address, path, body, waiter)])
+        if self.inline:
+            self.drive(lambda: waiter.outcome is not None, limit_s)
+        else:
+            waiter.event.wait(limit_s)
+        if waiter.outcome is None:
+            return timed_out(address, path, Undelivered.DEADLINE, limit_s, unsure=True)
+        return waiter.outcome
+
+    def drive_until_idle(self, timeout_s: float) -> bool:
+        """(Inline.) Run the loop until every submitted call is answered or dropped."""
+        return self.drive(self._idle_now, timeout_s)
+
+    def drive(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """(Inline.) Run the loop in this thread until `done()`, at most `timeout_s`."""
+        assert self.inline, "the sending thread runs this sender's loop"
+        give_up = SYSTEM_CLOCK.monotonic() + timeout_s
+        while not done():
+            if SYSTEM_CLOCK.monotonic() >= give_up:
+                return False
+            self._step(idle_s=SWEEP_S)  # `done` may hold once nothing is in flight
+        return True
 
     def stop(self, timeout_s: float) -> None:
         """Calls not yet begun are dropped; calls in flight get up to `timeout_s` to finish."""
+        self._resolver.stop()
         if self._thread is None:
+            if self.inline and not self._closed:
+                self._stopping = True
+                self.drive(lambda: not self._in_flight, timeout_s)
+                self._shutdown()
             return
         self._stopping = True
         try:
@@ -211,33 +271,63 @@ class Multiplexer:
         self._thread.join(timeout_s)
         self._thread = None
 
+    def _wake(self) -> None:
+        if not self._woken:
+            self._woken = True
+            try:
+                self._wake_w.send(b"\0")
+            except BlockingIOError:  # the wake-up pipe is full: the thread is awake anyway
+                pass
+
+    def _on_resolved(self, host: str, port: int) -> None:
+        """(The resolver's thread.) A name's lookup is done: its parked calls may go."""
+        self._resolved.put((host, port))
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # full (the thread is awake anyway), or closed (it has stopped)
+            pass
+
     # ------------------------------------------------------------------ the thread
 
     def _run(self) -> None:
-        next_sweep = SYSTEM_CLOCK.monotonic() + SWEEP_S
         try:
             while not (self._stopping and not self._in_flight):
-                now = SYSTEM_CLOCK.monotonic()
-                if now >= next_sweep:
-                    self._sweep(now)
-                    self._release_dropped()
-                    next_sweep = now + SWEEP_S
-                for key, _ in self._selector.select(max(0.0, next_sweep - now) if self._in_flight else 0.5):
-                    conn = key.data
-                    if conn is None:
-                        self._take_submitted()
-                    else:
-                        self._advance(conn)
-                    if self._dropped:
-                        self._release_dropped()
+                self._step()
         except Exception:  # never expected; the sends in flight stay PENDING and are re-sent
-            log.exception("the /run sender stopped")
+            log.exception("the executor call sender stopped")
         finally:
-            for conn in list(self._in_flight) + [c for idle in self._idle.values() for c in idle]:
-                self._close(conn)
-            self._selector.close()
-            self._wake_r.close()
-            self._wake_w.close()
+            self._shutdown()
+
+    def _step(self, idle_s: float = 0.5) -> None:
+        """One turn: deadlines (every SWEEP_S), then whatever the sockets are ready for, waiting
+        at most until the next sweep (`idle_s` with nothing in flight)."""
+        self.loops += 1
+        now = SYSTEM_CLOCK.monotonic()
+        if now >= self._next_sweep:
+            self._sweep(now)
+            self._release_dropped()
+            self._next_sweep = now + SWEEP_S
+        for key, _ in self._selector.select(max(0.0, self._next_sweep - now) if self._in_flight else idle_s):
+            conn = key.data
+            if conn is None:
+                self._take_submitted()
+            else:
+                self._advance(conn)
+            if self._dropped:
+                self._release_dropped()
+
+    def _idle_now(self) -> bool:
+        return not (self._in_flight or self._waiting or self._unresolved or self._dropped) and self._inbox.empty() and self._resolved.empty()
+
+    def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for conn in list(self._in_flight) + [c for idle in self._idle.values() for c in idle]:
+            self._close(conn)
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _take_submitted(self) -> None:
         try:
@@ -248,16 +338,22 @@ class Multiplexer:
         self._woken = False  # after draining: a submit from now on writes a fresh wake-up
         if self._stopping:
             return
+        while not self._resolved.empty():
+            for call in self._unresolved.pop(self._resolved.get(), []):
+                self._take(call)
         while True:
             try:
                 call = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            waiting = self._waiting.get(call.address)
-            if waiting:
-                waiting.append(call)
-            elif not self._begin(call):
-                self._waiting[call.address] = deque([call])
+            self._take(call)
+
+    def _take(self, call: Call) -> None:
+        waiting = self._waiting.get(call.address)
+        if waiting:
+            waiting.append(call)
+        elif not self._begin(call):
+            self._waiting[call.address] = deque([call])
 
     def _begin(self, call: Call, conn: _Conn | None = None) -> bool:
         """Start `call` (on `conn`, an open connection to its address, if given); False when a
@@ -272,22 +368,32 @@ class Multiplexer:
                 return False
             idle = self._idle.get(address)
             conn = idle.pop() if idle else None
+        now = SYSTEM_CLOCK.monotonic()
         try:
             head = self._heads.get((address, call.path))
             if head is None:
                 head = self._heads[address, call.path] = self._endpoint(address).request_head(call.path, self._headers)
             request = with_body(head, call.body)
             if conn is None:
-                conn = _Conn(address, self._endpoint(address).connect_socket(blocking=False))
-                self._selector.register(conn.sock, selectors.EVENT_WRITE, conn)
-                conn.deadline = SYSTEM_CLOCK.monotonic() + self.client.connect_timeout_s
+                _, host, port = self._endpoint(address).endpoint
+                found = self._resolver.lookup(host, port)
+                if found is None:  # being looked up: the call goes on once the addresses are in
+                    self._unresolved.setdefault((host, port), []).append(call)
+                    return True
+                if isinstance(found, str):
+                    self._answer(call, not_delivered(address, call.path, Undelivered.RESOLVE_FAILED, found))
+                    return True
+                conn = _Conn(address, list(found))
+                conn.deadline = now + self._call_s
+                self._connect_next(conn, now)
             else:
                 conn.reused = True
                 conn.state = _SENDING
+                conn.deadline = now + self._call_s
         except (OSError, http.client.HTTPException, ValueError) as exc:
             if conn is not None:
                 self._close(conn)
-            self._answer(call, self.client.transport_failure(address, call.path, exc))
+            self._answer(call, self._failure(call, exc, connected=False, unsure=False))
             return True
         conn.call = call
         conn.out = memoryview(request)
@@ -296,9 +402,50 @@ class Multiplexer:
         self._busy[address] = self._busy.get(address, 0) + 1
         self._in_flight.add(conn)
         if conn.state == _SENDING:
-            conn.deadline = SYSTEM_CLOCK.monotonic() + self.client.read_timeout_s
             self._advance(conn)
         return True
+
+    def _connect_next(self, conn: _Conn, now: float) -> None:
+        """Start connecting to the next untried address of `conn`'s host; raises the last
+        error when none is left."""
+        while conn.targets:
+            family, kind, proto, sockaddr = conn.targets.pop(0)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:
+                conn.error = exc
+                continue
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                error = sock.connect_ex(sockaddr)
+            except OSError as exc:
+                sock.close()
+                conn.error = exc
+                continue
+            if error not in _IN_PROGRESS:
+                sock.close()
+                conn.error = OSError(error, os.strerror(error))  # OSError picks the subclass (ConnectionRefusedError …)
+                continue
+            conn.sock = sock
+            conn.state = _CONNECTING
+            conn.connect_deadline = min(now + self._connect_s, conn.deadline)
+            self._watch(conn, selectors.EVENT_WRITE)
+            return
+        raise conn.error or OSError(errno.EADDRNOTAVAIL, "no address to connect to")
+
+    def _connect_failed(self, conn: _Conn, exc: OSError) -> None:
+        """This address did not take the connection: the next one does, or the call fails."""
+        conn.error = exc
+        self._close(conn)
+        now = SYSTEM_CLOCK.monotonic()
+        if conn.targets and now < conn.deadline:
+            try:
+                self._connect_next(conn, now)
+                return
+            except OSError as last:
+                exc = last
+        self._failed(conn, exc)
 
     def _advance(self, conn: _Conn) -> None:
         try:
@@ -307,22 +454,25 @@ class Multiplexer:
                 self._idle[conn.address].remove(conn)
                 self._close(conn)
                 return
+            sock = conn.sock
+            assert sock is not None
             if conn.state == _CONNECTING:
-                error = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if error:
-                    raise OSError(error, os.strerror(error))
+                    self._connect_failed(conn, OSError(error, os.strerror(error)))
+                    return
                 endpoint = self._endpoint(conn.address)
                 context = endpoint.tls_context
                 if context is not None:
-                    self._selector.unregister(conn.sock)
-                    conn.sock = context.wrap_socket(conn.sock, server_hostname=endpoint.endpoint[1], do_handshake_on_connect=False)
-                    self._selector.register(conn.sock, selectors.EVENT_WRITE, conn)
+                    self._selector.unregister(sock)
+                    sock = conn.sock = context.wrap_socket(sock, server_hostname=endpoint.endpoint[1], do_handshake_on_connect=False)
+                    self._selector.register(sock, selectors.EVENT_WRITE, conn)
                     conn.state = _HANDSHAKE
                 else:
                     conn.state = _SENDING
-                conn.deadline = SYSTEM_CLOCK.monotonic() + self.client.read_timeout_s
             if conn.state == _HANDSHAKE:
-                conn.sock.do_handshake()
+                assert isinstance(sock, ssl.SSLSocket)
+                sock.do_handshake()
                 conn.state = _SENDING
             if conn.state == _SENDING:
                 if not conn.writing:
@@ -332,26 +482,29 @@ class Multiplexer:
                         return
                     conn.writing = True
                 while conn.out:
-                    conn.out = conn.out[conn.sock.send(conn.out) :]
+                    conn.out = conn.out[sock.send(conn.out) :]
                 conn.state = _READING
                 self._watch(conn, selectors.EVENT_READ)
                 return  # the answer is read once the socket says it is there
             if conn.state == _READING:
-                self._read(conn)
-        except (BlockingIOError, ssl.SSLWantWriteError):
-            self._watch(conn, selectors.EVENT_WRITE)
+                self._read(conn, sock)
         except ssl.SSLWantReadError:
             self._watch(conn, selectors.EVENT_READ)
+        except ssl.SSLWantWriteError:
+            self._watch(conn, selectors.EVENT_WRITE)
+        except BlockingIOError:
+            # Watch for what this state waits for: a read that would block keeps waiting to read
+            # (watching a connected socket for writes would wake the loop at once, again and again).
+            self._watch(conn, selectors.EVENT_READ if conn.state == _READING else selectors.EVENT_WRITE)
         except (OSError, http.client.HTTPException) as exc:
             self._failed(conn, exc)
 
-    def _read(self, conn: _Conn) -> None:
+    def _read(self, conn: _Conn, sock: socket.socket) -> None:
         while True:
-            data = conn.sock.recv(RECV_BYTES)
+            data = sock.recv(RECV_BYTES)
             if data:
                 conn.received += data
-                conn.deadline = SYSTEM_CLOCK.monotonic() + self.client.read_timeout_s
-            if not (data and isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending()):
+            if not (data and isinstance(sock, ssl.SSLSocket) and sock.pending()):
                 break
         reader = _Received(conn.received, eof=not data)
         try:
@@ -361,7 +514,7 @@ class Multiplexer:
         call = conn.call
         assert call is not None
         self._release(conn, keep=keep and reader.pos == len(conn.received))
-        self._answer(call, answer_envelope(call.address, call.path, status, body))
+        self._answer(call, read_outcome(call.address, call.path, status, body))
 
     def _failed(self, conn: _Conn, exc: BaseException) -> None:
         call = conn.call
@@ -371,14 +524,23 @@ class Multiplexer:
         nothing_back = not conn.received
         # The whole request went out (or an answer had begun): the peer may have acted on it.
         unsure = conn.state == _READING or not nothing_back
+        connected = conn.state in (_SENDING, _READING)
         self._release(conn, keep=False)
-        if conn.reused and nothing_back and isinstance(exc, _RETRYABLE) and not call.retried and not (unsure and call.guard is not None):
+        if conn.reused and nothing_back and isinstance(exc, _RETRYABLE) and not call.retried and (call.repeatable or not unsure):
             call.retried = True  # the peer closed the idle connection: once more on a fresh one
             if self._begin(call):
                 return
             self._waiting.setdefault(call.address, deque()).appendleft(call)
             return
-        self._answer(call, self.client.transport_failure(call.address, call.path, exc), unsure=unsure and call.guard is not None)
+        self._answer(call, self._failure(call, exc, connected=connected, unsure=unsure))
+
+    def _failure(self, call: Call, exc: BaseException, *, connected: bool, unsure: bool) -> NotDelivered:
+        reason = classify(exc, connected=connected)
+        if reason is Undelivered.DEADLINE:
+            return timed_out(call.address, call.path, reason, self._call_s, unsure=unsure)
+        if reason is Undelivered.CONNECT_TIMEOUT:
+            return not_delivered(call.address, call.path, reason, f"no connection within {self._connect_s:g} s")
+        return not_delivered(call.address, call.path, reason, reason_text(exc), unsure=unsure)
 
     def _drop(self, conn: _Conn) -> None:
         """The call on `conn` may no longer be sent. Nothing of it went out, so the connection
@@ -400,8 +562,13 @@ class Multiplexer:
                     log.exception("handling a dropped /%s to %s failed", call.path, call.address)
 
     def _sweep(self, now: float) -> None:
-        for conn in [c for c in self._in_flight if c.deadline <= now]:
-            self._failed(conn, TimeoutError("timed out"))
+        for conn in [c for c in self._in_flight if c.deadline <= now or (c.state == _CONNECTING and c.connect_deadline <= now)]:
+            if conn.call is None:
+                continue  # released by an earlier failure of this sweep
+            if conn.state == _CONNECTING and conn.deadline > now:
+                self._connect_failed(conn, TimeoutError("timed out"))
+            else:
+                self._failed(conn, TimeoutError("timed out"))
 
     def _release(self, conn: _Conn, *, keep: bool) -> None:
         """The call on `conn` is over: the connection takes the address's next call, or goes idle
@@ -452,18 +619,23 @@ class Multiplexer:
         self._watch(conn, selectors.EVENT_READ)  # a close by the peer shows as readable
 
     def _watch(self, conn: _Conn, events: int) -> None:
-        key = self._selector.get_map().get(conn.sock)
+        sock = conn.sock
+        assert sock is not None
+        key = self._selector.get_map().get(sock)
         if key is None:
-            self._selector.register(conn.sock, events, conn)
+            self._selector.register(sock, events, conn)
         elif key.events != events or key.data is not conn:
-            self._selector.modify(conn.sock, events, conn)
+            self._selector.modify(sock, events, conn)
 
     def _close(self, conn: _Conn) -> None:
+        sock, conn.sock = conn.sock, None
+        if sock is None:
+            return
         try:
-            self._selector.unregister(conn.sock)
+            self._selector.unregister(sock)
         except (KeyError, ValueError):
             pass
-        conn.sock.close()
+        sock.close()
 
     def _endpoint(self, address: str) -> KeepAliveConnection:
         endpoint = self._endpoints.get(address)
@@ -473,8 +645,13 @@ class Multiplexer:
             )
         return endpoint
 
-    def _answer(self, call: Call, envelope: Envelope, *, unsure: bool = False) -> None:
+    def _answer(self, call: Call, outcome: Outcome) -> None:
+        token = call.token
+        if isinstance(token, Waiter):
+            token.outcome = outcome
+            token.event.set()
+            return
         try:
-            self.on_answer(call.token, envelope, unsure)
+            self.on_answer(token, outcome)
         except Exception:
             log.exception("handling the answer of /%s to %s failed", call.path, call.address)

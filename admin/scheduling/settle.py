@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import logging
 
@@ -33,7 +34,6 @@ from shardcron.executor.protocol import Envelope, LogResult
 
 from ..enums import Delivery
 from ..metrics import SettleOutcome, TriggerFailure, record_settled, record_trigger_failure
-from .executor_client import ExecutorClient
 from .run_store import Answer, Send
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -51,6 +51,12 @@ _REPEAT = re.compile(r"^\s*(?:>+\s*)?repeat(?:e|ed)? trigger job, logId:", re.IG
 def is_repeat_refusal(msg: str) -> bool:
     """Whether `/run` was refused because the executor already has this logId."""
     return bool(_REPEAT.match(msg))
+
+
+class LogReader(Protocol):
+    """Reads a run's log page from an executor (dispatch: through its one transport)."""
+
+    def log(self, address: str, log_date_ms: int, log_id: int, from_line: int = 1) -> LogResult | Envelope: ...
 
 
 class Knowledge(enum.Enum):
@@ -82,12 +88,12 @@ def read_verdict(address: str, log_id: int, answer: LogResult | Envelope) -> Ver
     return Verdict(Knowledge.UNSURE, f"executor {address} answered /log for logId {log_id} with {shown}, which cannot tell")
 
 
-def ask_executor(client: ExecutorClient, address: str, log_id: int, log_date_ms: int) -> Verdict:
+def ask_executor(client: LogReader, address: str, log_id: int, log_date_ms: int) -> Verdict:
     """Ask `address` whether it has `log_id` (blocking; one `/log` call)."""
     return read_verdict(address, log_id, client.log(address, log_date_ms, log_id, 1))
 
 
-def settle_send(client: ExecutorClient, send: Send) -> tuple[Answer | None, bool]:
+def settle_send(client: LogReader, send: Send) -> tuple[Answer | None, bool]:
     """Ask the executor(s) whether they have `send`'s logId (every live candidate of a probe
     route). Returns the answer to record, if the question settled it or the job delivers at most
     once, and whether to send it (blocking: one `/log` per address)."""

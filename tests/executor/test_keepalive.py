@@ -218,6 +218,40 @@ def test_a_peer_that_never_answers_times_out_within_the_read_timeout() -> None:
         assert not conn.is_open
 
 
+def test_a_peer_dripping_its_answer_is_cut_at_one_read_timeout_for_the_whole_answer() -> None:
+    """One byte every 100 ms would keep a timeout per read waiting for ever; the bound is the
+    whole answer's."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        sock, _ = listener.accept()
+        with sock:
+            sock.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"code\":200}":
+                sock.sendall(bytes([byte]))
+                if stop.wait(0.1):
+                    return
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    dripper.start()
+    try:
+        conn = connect(f"http://127.0.0.1:{listener.getsockname()[1]}", read_timeout_s=0.8)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            conn.post("run", b"{}", HEADERS, max_bytes=100)
+        took_s = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+        dripper.join(5)
+    assert 0.8 <= took_s < 1.8  # a bound per read would wait out the whole 4.7 s drip
+    assert not conn.is_open
+
+
 def test_a_dead_address_is_a_connection_error() -> None:
     conn = connect(f"http://127.0.0.1:{free_port()}/")
     with pytest.raises(ConnectionRefusedError):

@@ -89,7 +89,8 @@ def test_answers_of_a_term_another_node_adopted_are_not_written_by_it(admin_db, 
     a.live(T0 + 900)
     a.loop.tick(T0 + 900)
     for send in queued(a):  # A sends; the executor refuses (busy); A stalls before writing that
-        a.dispatcher._answers.put(a.dispatcher._execute(send))  # noqa: SLF001
+        a.dispatcher._execute(send)  # noqa: SLF001
+    assert a.dispatcher._sender.drive_until_idle(10)  # noqa: SLF001  (the refusals wait, unrecorded)
     receiver.busy_jobs.clear()
     refused = {s.run_id for s in queued(a)}
     b.step(T0 + 3000)  # B asks: the executor never took those logIds; B sends them, accepted

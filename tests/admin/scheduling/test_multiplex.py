@@ -1,5 +1,6 @@
-"""The one-thread /run sender: answers matched to calls, per-executor and total bounds, timeouts,
-retries of idle connections the peer closed, TLS; against scripted loopback peers."""
+"""The one-thread executor call sender: answers matched to calls, per-executor and total bounds,
+timeouts, retries of idle connections the peer closed, TLS; against scripted loopback peers.
+Address families, deadlines, byte-by-byte answers and resets: test_transport.py."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from shardcron.admin.scheduling.executor_client import ExecutorClient
-from shardcron.admin.scheduling.multiplex import Call, Multiplexer, handles
-from shardcron.executor.protocol import Envelope
+from shardcron.admin.scheduling.multiplex import Call, Multiplexer
+from shardcron.admin.scheduling.outcome import NotDelivered, Outcome
 from tests.support.net import free_port, wait_until
 from tests.support.scripted_http import ScriptedPeer, ok
 from tests.support.tls_certificate import make_certificate, server_context
@@ -23,17 +24,17 @@ TOKEN = "multiplex-token-0123456789"
 
 class Answers:
     def __init__(self) -> None:
-        self.got: dict[object, Envelope] = {}
+        self.got: dict[object, Outcome] = {}
         self.order: list[object] = []
         self.unsure: set[object] = set()
         self.dropped: list[object] = []
         self._cond = threading.Condition()
 
-    def __call__(self, token: object, envelope: Envelope, unsure: bool = False) -> None:
+    def __call__(self, token: object, outcome: Outcome) -> None:
         with self._cond:
-            self.got[token] = envelope
+            self.got[token] = outcome
             self.order.append(token)
-            if unsure:
+            if isinstance(outcome, NotDelivered) and outcome.unsure:
                 self.unsure.add(token)
             self._cond.notify_all()
 
@@ -43,7 +44,7 @@ class Answers:
             self.order.append(token)
             self._cond.notify_all()
 
-    def wait(self, count: int, timeout_s: float = 10) -> dict[object, Envelope]:
+    def wait(self, count: int, timeout_s: float = 10) -> dict[object, Outcome]:
         with self._cond:
             assert self._cond.wait_for(lambda: len(self.got) + len(self.dropped) >= count, timeout_s), f"{len(self.got)} of {count} answers"
             return dict(self.got)
@@ -65,7 +66,7 @@ def sender(answers: Answers, *, per_address: int = 2, total: int = 8, read_timeo
     return mux
 
 
-def one_call(url: str, **kwargs) -> Envelope:
+def one_call(url: str, **kwargs) -> Outcome:
     """The answer to a single /run to `url` through a fresh sender."""
     answers = Answers()
     mux = sender(answers, **kwargs)
@@ -146,14 +147,15 @@ def test_a_dead_executor_is_reported_unreachable() -> None:
 
 
 def test_an_idle_connection_the_peer_closed_is_retried_once_on_a_fresh_one() -> None:
+    """A repeatable call (a probe); a /run is not repeated once its request went out (below)."""
     answers = Answers()
     with ScriptedPeer([ok(b'{"code":200,"msg":"first"}'), raw(b"", close=True), ok(b'{"code":200,"msg":"again"}')]) as peer:
         mux = sender(answers, per_address=1)
         try:
-            mux.submit([Call(peer.url(), "run", b"{}", 1)])
+            mux.submit([Call(peer.url(), "beat", b"", 1)])
             answers.wait(1)
             # the peer closes the connection on the second request without answering
-            mux.submit([Call(peer.url(), "run", b"{}", 2)])
+            mux.submit([Call(peer.url(), "beat", b"", 2)])
             got = answers.wait(2)
         finally:
             mux.stop(5)
@@ -246,15 +248,6 @@ def test_stop_drops_calls_not_begun_and_refuses_new_ones() -> None:
         with pytest.raises(RuntimeError):
             mux.submit([Call(peer.url(), "run", b"{}", 9)])
     assert list(answers.got) == [0]  # the call in flight finished; the four waiting were dropped
-
-
-@pytest.mark.parametrize(
-    "address, here",
-    [("http://127.0.0.1:9999/", True), ("http://[::1]:9999/", True), ("http://localhost:9999", True), ("https://10.0.0.5/x/", True),
-     ("http://executor-1.internal:9999/", False)],
-)
-def test_hosts_given_by_name_are_left_to_the_blocking_path(address: str, here: bool) -> None:
-    assert handles(address) is here
 
 
 def test_a_sender_thread_that_died_is_reported_not_alive(monkeypatch) -> None:
