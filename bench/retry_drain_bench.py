@@ -12,6 +12,9 @@ each in P worker processes started before the clock and released together:
              status='SUCCEEDED' WHERE id IN (..); COMMIT — until a plain read finds nothing due
              (the bare driver — PyMySQL or psycopg — no ORM, no handler, no lease);
   raw-queue  the same loop without the shard filter: P workers compete for the same rows;
+  raw-lease  the raw-shard loop writing each row twice as the drainer does: the lease (owner,
+             until, next_attempt_at_ms, attempts) committed, then the outcome under the lease's
+             owner — the ceiling of the drainer's design before any client work;
   drainer    RetryTasks.drain(shard i of P) with a no-op handler, until nothing is due.
 
 It prints rows/s, the drainer's share of the better raw rate at the same P, the CPU time per
@@ -94,8 +97,9 @@ def fill(url: str, count: int) -> None:
     engine.dispose()
 
 
-def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, sharded: bool = True) -> None:
+def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, sharded: bool = True, leased: bool = False) -> None:
     conn = _raw_connection(url)
+    token = f"bench-{os.getpid()}"
     shard = f" AND id %% {total} = {index}" if total > 1 and sharded else ""
     select_sql = (
         f"SELECT id FROM {retry_task.name} WHERE status = 'PENDING' AND next_attempt_at_ms <= %s{shard} "
@@ -122,10 +126,24 @@ def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, 
                     continue
                 break
             marks = ",".join(["%s"] * len(ids))
-            cur.execute(
-                f"UPDATE {retry_task.name} SET status = 'SUCCEEDED', attempts = attempts + 1, finished_at_ms = %s, updated_at_ms = %s WHERE id IN ({marks})",
-                (now_ms, now_ms, *ids),
-            )
+            if leased:
+                # The drainer's two writes, bare: the lease (making the row not due), committed,
+                # then the outcome under the lease's owner.
+                until = now_ms + 60_000
+                cur.execute(
+                    f"UPDATE {retry_task.name} SET lease_owner = %s, lease_until_ms = %s, next_attempt_at_ms = %s, attempts = attempts + 1, updated_at_ms = %s WHERE id IN ({marks})",
+                    (token, until, until, now_ms, *ids),
+                )
+                conn.commit()
+                cur.execute(
+                    f"UPDATE {retry_task.name} SET status = 'SUCCEEDED', lease_owner = NULL, lease_until_ms = 0, finished_at_ms = %s, updated_at_ms = %s WHERE id IN ({marks}) AND lease_owner = %s",
+                    (now_ms, now_ms, *ids, token),
+                )
+            else:
+                cur.execute(
+                    f"UPDATE {retry_task.name} SET status = 'SUCCEEDED', attempts = attempts + 1, finished_at_ms = %s, updated_at_ms = %s WHERE id IN ({marks})",
+                    (now_ms, now_ms, *ids),
+                )
             conn.commit()
             handled.extend(ids)
     cpu_s = time.process_time() - cpu_started
@@ -135,6 +153,10 @@ def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, 
 
 def raw_queue_worker(url: str, index: int, total: int, batch: int, ready, go, out) -> None:
     raw_worker(url, index, total, batch, ready, go, out, sharded=False)
+
+
+def raw_lease_worker(url: str, index: int, total: int, batch: int, ready, go, out) -> None:
+    raw_worker(url, index, total, batch, ready, go, out, leased=True)
 
 
 def drainer_worker(url: str, index: int, total: int, batch: int, ready, go, out) -> None:
@@ -273,14 +295,14 @@ def main() -> None:
     try:
         for processes in counts:
             raw_rate = 0.0
-            for name, target in (("raw-shard", raw_worker), ("raw-queue", raw_queue_worker), ("drainer", drainer_worker)):
+            for name, target in (("raw-shard", raw_worker), ("raw-queue", raw_queue_worker), ("raw-lease", raw_lease_worker), ("drainer", drainer_worker)):
                 fill(db_url, args.tasks)
                 elapsed, handled, client_cpu_s, server_cpu_s = timed(target, db_url, processes, args.batch, server_cpu)
                 dupes = sum(n - 1 for n in Counter(handled).values() if n > 1)
                 left = leftovers(db_url) + (args.tasks - len(set(handled)))
                 rate = args.tasks / elapsed
-                ratio = f"{rate / raw_rate:.2f}" if name == "drainer" else ""
-                if name != "drainer":
+                ratio = f"{rate / raw_rate:.2f}" if name in ("drainer", "raw-lease") else ""
+                if name in ("raw-shard", "raw-queue"):
                     raw_rate = max(raw_rate, rate)
                 client_us = f"{client_cpu_s / args.tasks * 1e6:.1f}"
                 db_us = "-" if server_cpu_s is None else f"{server_cpu_s / args.tasks * 1e6:.1f}"
