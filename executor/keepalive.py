@@ -26,8 +26,9 @@ import re
 import select
 import socket
 import ssl
-import time
 from urllib.parse import urlsplit
+
+from .clock import SYSTEM_CLOCK
 
 #: Longest status or header line accepted, and most header lines, as `http.client` has them.
 MAX_LINE = 65536
@@ -167,7 +168,7 @@ class KeepAliveConnection:
             if self._sock is None:
                 self._connect()
             assert self._sock is not None and self._raw is not None
-            self._raw.deadline = time.monotonic() + self._read_timeout_s
+            self._raw.deadline = SYSTEM_CLOCK.monotonic() + self._read_timeout_s
             self._sock.settimeout(self._read_timeout_s)
             self._sock.sendall(request)
             self.request_sent = True
@@ -192,7 +193,7 @@ class _DeadlineSocketIO(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        left = self.deadline - time.monotonic()
+        left = self.deadline - SYSTEM_CLOCK.monotonic()
         if left <= 0:
             raise TimeoutError("timed out")
         self._sock.settimeout(left)

@@ -220,6 +220,11 @@ class Multiplexer:
         """True while the sending thread runs (it only ends on stop, or on a bug it logged)."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        """True once `stop` has begun: no call not yet begun will be sent."""
+        return self._stopping
+
     def submit(self, calls: Iterable[Call]) -> None:
         if self._stopping or not (self.alive or (self.inline and not self._closed)):
             raise RuntimeError("the executor call sender is not running")

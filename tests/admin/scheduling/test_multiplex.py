@@ -242,7 +242,8 @@ def test_stop_drops_calls_not_begun_and_refuses_new_ones() -> None:
         wait_until(lambda: len(peer.requests) == 1, timeout_s=5, what="the first call in flight")
         stopping = threading.Thread(target=mux.stop, args=(5,))
         stopping.start()
-        gate.set()
+        wait_until(lambda: mux.stopping, timeout_s=5, what="stop to begin")
+        gate.set()  # only now may the call in flight end: the four waiting must not begin
         stopping.join(10)
         assert not stopping.is_alive()
         with pytest.raises(RuntimeError):
