@@ -200,7 +200,7 @@ class Config:
     def is_sqlite(self) -> bool:
         return self.effective_database_url.lower().startswith("sqlite:")
 
-    def with_overrides(self, **overrides: Any) -> "Config":
+    def with_overrides(self, **overrides: Any) -> Config:
         """A copy with some values replaced, validated like any other source."""
         from dataclasses import asdict
 

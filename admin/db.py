@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, text
+from sqlalchemy import CursorResult, Engine, Result, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +34,12 @@ MIN_MYSQL = (8, 0)
 #: The oldest PostgreSQL still supported by its project when PostgreSQL support was added (SKIP
 #: LOCKED and ON CONFLICT need 9.5; the tests run on 15).
 MIN_POSTGRESQL = (13, 0)
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through a Session changed (the Session types its
+    answer as a plain Result; for those statements it is a CursorResult, which counts them)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def check_server(engine: Engine) -> str:

@@ -128,7 +128,7 @@ def record_run_finished(status: str, duration_ms: int) -> None:
 class DatabaseCollector(Collector):
     """Cluster-wide gauges read from the admin database at scrape time."""
 
-    def __init__(self, ctx: "AdminContext") -> None:
+    def __init__(self, ctx: AdminContext) -> None:
         self._ctx = ctx
 
     def collect(self) -> Any:
@@ -173,7 +173,7 @@ class DatabaseCollector(Collector):
         return registered, list(groups), int(count or 0)
 
 
-def render_metrics(ctx: "AdminContext") -> bytes:
+def render_metrics(ctx: AdminContext) -> bytes:
     """The text exposition of every admin metric (this process's, or all gunicorn workers')."""
     if os.environ.get(MULTIPROC_ENV):
         process_registry = CollectorRegistry()

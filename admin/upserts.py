@@ -27,6 +27,7 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence
     if not rows:
         return
     dialect = _dialect(session)
+    stmt: sa.Insert
     if dialect == "sqlite":
         stmt = sqlite_insert(table).on_conflict_do_nothing()
     elif dialect == "postgresql":
@@ -43,10 +44,14 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence
 def upsert(session: Session, table: sa.Table, row: Mapping[str, Any], *, key: Sequence[str], update: Sequence[str]) -> None:
     """Insert `row`, or, when the unique key `key` exists, set the `update` columns from it."""
     dialect = _dialect(session)
-    if dialect in ("sqlite", "postgresql"):
-        stmt = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table).values(dict(row))
-        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={name: stmt.excluded[name] for name in update})
+    stmt: sa.Insert
+    if dialect == "sqlite":
+        lite = sqlite_insert(table).values(dict(row))
+        stmt = lite.on_conflict_do_update(index_elements=list(key), set_={name: lite.excluded[name] for name in update})
+    elif dialect == "postgresql":
+        postgres = postgresql_insert(table).values(dict(row))
+        stmt = postgres.on_conflict_do_update(index_elements=list(key), set_={name: postgres.excluded[name] for name in update})
     else:
-        stmt = mysql_insert(table).values(dict(row))
-        stmt = stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in update})
+        mysql = mysql_insert(table).values(dict(row))
+        stmt = mysql.on_duplicate_key_update({name: mysql.inserted[name] for name in update})
     session.execute(stmt)

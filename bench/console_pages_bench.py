@@ -39,7 +39,10 @@ from shardcron.executor.clock import FakeClock  # noqa: E402
 
 def main() -> None:
     with filled_database(__doc__.split("\n\n")[0], "mysql+pymysql://root@127.0.0.1:3306/sc_console_pages_bench") as (args, database):
-        config = load_config(env={}, overrides={"instance_dir": tempfile.mkdtemp(prefix="sc-bench-"), "database_url": str(args.url), "access_token": "bench-access-token-0123456789", "secret_key": "bench-secret-key-0123456789"})
+        config = load_config(env={}, overrides={
+            "instance_dir": tempfile.mkdtemp(prefix="sc-bench-"), "database_url": str(args.url),
+            "access_token": "bench-access-token-0123456789", "secret_key": "bench-secret-key-0123456789",
+        })
         app = create_app(config, db=database, clock=FakeClock(NOW_MS))
         with database.session() as s:
             tokens = {}

@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,7 @@ def measure(expression: str, croniter_expression: str, zone_name: str, seconds: 
     starts_s = [FIRST_START_S + i * 7_717 + 13 for i in range(STARTS)]
     starts_ms = [s * 1000 for s in starts_s]
     zone = ZoneInfo(zone_name)
-    starts_dt = [datetime.fromtimestamp(s, timezone.utc).astimezone(zone) for s in starts_s]
+    starts_dt = [datetime.fromtimestamp(s, UTC).astimezone(zone) for s in starts_s]
     mask = STARTS - 1
 
     # the same answers, or the comparison would be meaningless

@@ -132,7 +132,10 @@ class Bench:
 
         self.round += 1
         url = self.database_url or f"sqlite:///{self.tmp / f'bench{self.round}.db'}"
-        config = load_config(env={}, overrides={"instance_dir": str(self.tmp), "database_url": url, "access_token": TOKEN, "log_level": "WARNING", **({"trigger_workers": self.workers} if self.workers else {}), **overrides})
+        config = load_config(env={}, overrides={
+            "instance_dir": str(self.tmp), "database_url": url, "access_token": TOKEN, "log_level": "WARNING",
+            **({"trigger_workers": self.workers} if self.workers else {}), **overrides,
+        })
         db = Database(url)
         if self.database_url:
             Base.metadata.drop_all(db.engine)

@@ -181,7 +181,7 @@ class Executor:
     def port(self) -> int | None:
         return self._server.port if self._server is not None else None
 
-    def start(self, *, serve: bool = True) -> "Executor":
+    def start(self, *, serve: bool = True) -> Executor:
         """Start in the background: server (unless `serve=False`), loops, registration."""
         with self._state_lock:
             if self._state != "new":
@@ -232,8 +232,8 @@ class Executor:
         """Start, then block until SIGTERM/SIGINT (in the main thread) or `stop()`; stop gracefully."""
         previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                previous[sig] = signal.signal(sig, lambda *_: self._stop_requested.set())
+            for stop_signal in (signal.SIGTERM, signal.SIGINT):
+                previous[stop_signal] = signal.signal(stop_signal, lambda *_: self._stop_requested.set())
         try:
             self.start()
             self._stop_requested.wait()
@@ -286,7 +286,7 @@ class Executor:
             self._stopped.set()
             log.info("executor stopped", extra={"app_name": self.config.app_name})
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -34,9 +34,9 @@ CALLBACK_BATCH_MAX = 50
 #: most ~200 KB: its message is capped at 50,000 characters, its resultData at 64 KiB).
 CALLBACK_BATCH_MAX_BYTES = 4 * 1024 * 1024
 #: Once a result arrives, the committer waits this long for more before the write and fdatasync
-#: they share: at ~2,500 runs per second groups grow from ~4 results to ~20, and the executor's
-#: CPU per trigger falls by about a sixth. A result is durable, and sent, that much later; the
-#: sender lingers 20 ms for a batch anyway.
+#: they share: under load the groups grow and the executor's CPU per trigger falls (figures in
+#: docs/benchmarks.md, "The spool committer lingers 5 ms"). A result is durable, and sent, that
+#: much later; the sender lingers 20 ms for a batch anyway.
 COMMIT_LINGER_S = 0.005
 
 

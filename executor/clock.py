@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Protocol
 
 
@@ -70,12 +70,12 @@ SYSTEM_CLOCK = SystemClock()
 
 def ms_to_datetime(at_ms: int) -> datetime:
     """Epoch milliseconds -> aware UTC datetime."""
-    return datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC)
 
 
 def datetime_to_ms(value: datetime) -> int:
     """Aware datetime -> epoch milliseconds. Naive datetimes are refused: their zone is a guess."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} has no time zone")
-    delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000

@@ -50,15 +50,15 @@ class JobResult:
     data: Mapping[str, Any] | None = None
 
     @classmethod
-    def success(cls, msg: str | None = None, data: Mapping[str, Any] | None = None) -> "JobResult":
+    def success(cls, msg: str | None = None, data: Mapping[str, Any] | None = None) -> JobResult:
         return cls(int(ResultCode.SUCCESS), msg, data)
 
     @classmethod
-    def fail(cls, msg: str, data: Mapping[str, Any] | None = None) -> "JobResult":
+    def fail(cls, msg: str, data: Mapping[str, Any] | None = None) -> JobResult:
         return cls(int(ResultCode.FAIL), msg, data)
 
 
-def _ignore_progress(ctx: "JobContext", done: int, total: int | None, data: Mapping[str, Any]) -> None:
+def _ignore_progress(ctx: JobContext, done: int, total: int | None, data: Mapping[str, Any]) -> None:
     return None
 
 

@@ -122,7 +122,7 @@ class Dispatcher:
         if spawn:
             self._pool.spawn()  # outside the lock: starting a thread takes a while
         if covered:
-            self._stop_runs(covered, "covered by a newer trigger (COVER_EARLY), logId:%d" % trigger.log_id)
+            self._stop_runs(covered, f"covered by a newer trigger (COVER_EARLY), logId:{trigger.log_id:d}")
         if log.isEnabledFor(logging.DEBUG):  # the hot path: build the fields only when they are printed
             log.debug("trigger accepted", extra={"job_id": trigger.job_id, "log_id": trigger.log_id, "shard": run.shard})
         return f"accepted, logId:{trigger.log_id}"

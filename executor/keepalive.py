@@ -192,7 +192,7 @@ class _DeadlineSocketIO(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         left = self.deadline - SYSTEM_CLOCK.monotonic()
         if left <= 0:
             raise TimeoutError("timed out")

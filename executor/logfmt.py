@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any, TextIO
 
 #: Attributes every LogRecord has; anything else on a record came from `extra`.
@@ -27,7 +27,7 @@ def event_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 def _timestamp(record: logging.LogRecord) -> str:
     # The record's own creation time (set by logging), not a fresh read of the clock.
-    return datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _text_value(value: Any) -> str:

@@ -33,11 +33,11 @@ class Outcome:
     log_lines: tuple[str, ...] = ()
 
     @classmethod
-    def fail(cls, msg: str, *log_lines: str) -> "Outcome":
+    def fail(cls, msg: str, *log_lines: str) -> Outcome:
         return cls(int(ResultCode.FAIL), msg, None, log_lines)
 
     @classmethod
-    def timeout(cls, msg: str) -> "Outcome":
+    def timeout(cls, msg: str) -> Outcome:
         return cls(int(ResultCode.TIMEOUT), msg)
 
 

@@ -15,12 +15,13 @@ Variants accepted:
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ShardcronError
@@ -69,7 +70,7 @@ class BlockStrategy(StrEnum):
     COVER_EARLY = "COVER_EARLY"
 
     @classmethod
-    def from_wire(cls, value: str | None) -> "BlockStrategy":
+    def from_wire(cls, value: str | None) -> BlockStrategy:
         """Unknown or missing values behave as SERIAL_EXECUTION, as XXL-JOB executors do."""
         return _BLOCK_STRATEGIES.get(value, cls.SERIAL_EXECUTION) if value else cls.SERIAL_EXECUTION
 
@@ -155,7 +156,7 @@ class _Fields:
             raise ProtocolError(f"{self.what}: field {name!r} must be between {low} and {high}", name)
         return int(value)
 
-    def str(self, *names: str, default: str | None = None, max_chars: int | None = None) -> str:
+    def str(self, *names: builtins.str, default: builtins.str | None = None, max_chars: builtins.int | None = None) -> builtins.str:
         name, value = self._get(names)
         if type(value) is str and (max_chars is None or len(value) <= max_chars):
             return value
@@ -169,11 +170,11 @@ class _Fields:
             raise ProtocolError(f"{self.what}: field {name!r} is {len(value)} characters, over the limit of {max_chars}", name)
         return value
 
-    def bool(self, *names: str, default: bool) -> bool:
+    def bool(self, *names: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.optional_bool(*names)
         return default if value is None else value
 
-    def optional_bool(self, *names: str) -> bool | None:
+    def optional_bool(self, *names: builtins.str) -> builtins.bool | None:
         name, value = self._get(names)
         if value is None:
             return None
@@ -196,6 +197,18 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+@overload
+def cap_message(msg: str, max_chars: int = ...) -> str: ...
+
+
+@overload
+def cap_message(msg: None, max_chars: int = ...) -> None: ...
+
+
+@overload
+def cap_message(msg: str | None, max_chars: int = ...) -> str | None: ...
 
 
 def cap_message(msg: str | None, max_chars: int = MAX_HANDLE_MSG_CHARS) -> str | None:
@@ -261,11 +274,11 @@ class Envelope:
         return self.code == ResultCode.SUCCESS
 
     @classmethod
-    def success(cls, content: Any = None, msg: str | None = None) -> "Envelope":
+    def success(cls, content: Any = None, msg: str | None = None) -> Envelope:
         return cls(int(ResultCode.SUCCESS), msg, content)
 
     @classmethod
-    def failure(cls, msg: str, code: int = ResultCode.FAIL) -> "Envelope":
+    def failure(cls, msg: str, code: int = ResultCode.FAIL) -> Envelope:
         return cls(int(code), msg, None)
 
     def to_wire(self) -> dict[str, Any]:
@@ -273,7 +286,7 @@ class Envelope:
         return {"code": self.code, "msg": self.msg, "content": self.content, "data": self.content}
 
     @classmethod
-    def from_wire(cls, obj: Any) -> "Envelope":
+    def from_wire(cls, obj: Any) -> Envelope:
         f = _Fields(obj, "response")
         content = obj.get("content")
         if content is None:
@@ -303,7 +316,7 @@ class TriggerParam:
     broadcast_total: int = 1
 
     @classmethod
-    def from_wire(cls, obj: Any) -> "TriggerParam":
+    def from_wire(cls, obj: Any) -> TriggerParam:
         f = _Fields(obj, "trigger")
         index = f.int("broadcastIndex", default=0, low=INT_MIN, high=INT_MAX)
         total = f.int("broadcastTotal", default=1, low=INT_MIN, high=INT_MAX)
@@ -354,7 +367,7 @@ class JobIdParam:
     job_id: int
 
     @classmethod
-    def from_wire(cls, obj: Any) -> "JobIdParam":
+    def from_wire(cls, obj: Any) -> JobIdParam:
         return cls(job_id=_Fields(obj, "request").int("jobId"))
 
     def to_wire(self) -> dict[str, Any]:
@@ -370,7 +383,7 @@ class LogParam:
     from_line_num: int = 1
 
     @classmethod
-    def from_wire(cls, obj: Any) -> "LogParam":
+    def from_wire(cls, obj: Any) -> LogParam:
         f = _Fields(obj, "log request")
         from_line = f.int("fromLineNum", default=1)
         if not 1 <= from_line <= INT_MAX:
@@ -401,7 +414,7 @@ class LogResult:
     log_id_known: bool | None = None
 
     @classmethod
-    def from_wire(cls, obj: Any) -> "LogResult":
+    def from_wire(cls, obj: Any) -> LogResult:
         f = _Fields(obj, "log result")
         return cls(
             from_line_num=f.int("fromLineNum", default=1),
@@ -435,7 +448,7 @@ class RegistryParam:
     registry_group: str = REGISTRY_GROUP_EXECUTOR
 
     @classmethod
-    def from_wire(cls, obj: Any) -> "RegistryParam":
+    def from_wire(cls, obj: Any) -> RegistryParam:
         f = _Fields(obj, "registry")
         group = f.str("registryGroup", max_chars=32).strip()
         key = f.str("registryKey", max_chars=MAX_APP_NAME_CHARS).strip()
@@ -471,7 +484,7 @@ class CallbackParam:
     result_data: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @classmethod
-    def from_wire(cls, obj: Any, where: str = "callback") -> "CallbackParam":
+    def from_wire(cls, obj: Any, where: str = "callback") -> CallbackParam:
         f = _Fields(obj, where)
         result = f
         if obj.get("handleCode") is None and isinstance(obj.get("executeResult"), Mapping):
@@ -534,7 +547,7 @@ class ProgressParam:
     data: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @classmethod
-    def from_wire(cls, obj: Any, where: str = "progress") -> "ProgressParam":
+    def from_wire(cls, obj: Any, where: str = "progress") -> ProgressParam:
         f = _Fields(obj, where)
         done = f.int("done", low=INT_MIN, high=INT_MAX)
         total = obj.get("total")

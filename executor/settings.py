@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .errors import ConfigError
 
@@ -160,7 +160,7 @@ def load_settings(
     unknown `prefix*` environment variables are left alone, since other tools share the prefix.
     """
     env = os.environ if env is None else env
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cast(Any, cls))}  # cls is a dataclass type
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     if file is not None:

@@ -25,7 +25,7 @@ class SmtpSettings:
     timeout_s: float
 
     @classmethod
-    def from_config(cls, config: Config) -> "SmtpSettings":
+    def from_config(cls, config: Config) -> SmtpSettings:
         return cls(
             host=config.smtp_host,
             port=config.smtp_port,

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from shardcron.executor.clock import Clock
 
 from ..config import Config
-from ..db import Database
+from ..db import Database, changed_rows
 from ..enums import AlarmChannel, AlarmStatus
 from ..models import Alarm, ExecutorGroup, Job, RunLog
 from .delivery import AlarmDeliveryError
@@ -89,11 +89,11 @@ class AlarmSender:
             ).all()
             for alarm_id, due_at in due:
                 until = now_ms + self.claim_ms
-                taken = session.execute(
+                taken = changed_rows(session.execute(
                     sa.update(Alarm)
                     .where(Alarm.id == alarm_id, Alarm.status == AlarmStatus.PENDING, Alarm.next_attempt_at_ms == due_at)
                     .values(next_attempt_at_ms=until)
-                ).rowcount
+                ))
                 if taken:
                     claims.append(_Claim(alarm_id, until))
         return claims
@@ -101,6 +101,8 @@ class AlarmSender:
     def _attempt(self, claim: _Claim) -> None:
         with self.db.read_session() as session:
             alarm = session.get(Alarm, claim.alarm_id)
+            if alarm is None:  # deleted since the claim (retention): nothing left to send
+                return
             run = session.get(RunLog, alarm.run_log_id)
             job = session.get(Job, alarm.job_id)
             group = session.get(ExecutorGroup, job.group_id) if job else None

@@ -421,7 +421,10 @@ PAGING = [
 PREVIEW_COUNT = _param("count", "query", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5})
 
 
-def _op(summary: str, responses: dict[str, Schema], *, body: str | None = None, body_required: bool = True, params: list[Schema] | None = None, errors: tuple[str, ...] = ("401", "404"), tag: str) -> Schema:
+def _op(
+    summary: str, responses: dict[str, Schema], *, body: str | None = None, body_required: bool = True, params: list[Schema] | None = None,
+    errors: tuple[str, ...] = ("401", "404"), tag: str,
+) -> Schema:
     op: Schema = {"summary": summary, "tags": [tag], "responses": {**{code: ERRORS[code] for code in errors}, **responses}}
     if body:
         op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": _ref(body)}}}
@@ -576,7 +579,11 @@ PATHS: dict[str, Schema] = {
             params=[
                 _param("actor", "query", {"type": "string", "maxLength": 64}, "The actor's name, exactly."),
                 _param("actor_kind", "query", _enum(ActorKind)),
-                _param("action", "query", {"type": "string", "enum": sorted([a.value for a in AuditAction] + sorted({a.value.split(".")[0] for a in AuditAction}))}, "One action, or every action on a kind of target (e.g. job)."),
+                _param(
+                    "action", "query",
+                    {"type": "string", "enum": sorted([a.value for a in AuditAction] + sorted({a.value.split(".")[0] for a in AuditAction}))},
+                    "One action, or every action on a kind of target (e.g. job).",
+                ),
                 _param("target_type", "query", _enum(AuditTarget)),
                 _param("target_id", "query", ID, "Needs target_type."),
                 _param("group_id", "query", ID),

@@ -83,7 +83,7 @@ def delete_user(user_id: int):
 @bp.get("/me")
 def me():
     with admin_ctx().db.read_session() as session:
-        return jsonify(to_json(users.get_user(session, actor(), actor().user_id)))
+        return jsonify(to_json(users.get_user(session, actor(), actor().own_user_id)))
 
 
 @bp.post("/me/password")
@@ -91,7 +91,7 @@ def change_my_password():
     body = json_body()
     _unknown(body, {"current_password", "new_password"}, "password not changed")
     with admin_ctx().db.session() as session:
-        users.change_password(session, actor(), actor().user_id, body.get("new_password"), current_password=body.get("current_password"), now_ms=now_ms())
+        users.change_password(session, actor(), actor().own_user_id, body.get("new_password"), current_password=body.get("current_password"), now_ms=now_ms())
     return "", 204
 
 
@@ -99,12 +99,12 @@ def change_my_password():
 def issue_my_token():
     """A new API token for the caller; the one used for this request stops working."""
     with admin_ctx().db.session() as session:
-        token = users.issue_api_token(session, actor(), actor().user_id, now_ms=now_ms())
+        token = users.issue_api_token(session, actor(), actor().own_user_id, now_ms=now_ms())
     return jsonify(token=token), 201
 
 
 @bp.delete("/me/token")
 def revoke_my_token():
     with admin_ctx().db.session() as session:
-        users.revoke_api_token(session, actor(), actor().user_id, now_ms=now_ms())
+        users.revoke_api_token(session, actor(), actor().own_user_id, now_ms=now_ms())
     return "", 204

@@ -57,7 +57,7 @@ def current_actor() -> Actor | None:
         g._shardcron_actor = actor
         g.auth_method = how
         return actor
-    return cached  # type: ignore[return-value]
+    return cached
 
 
 def _wants_json() -> bool:

@@ -23,7 +23,8 @@ def _print_report(plan: ImportPlan, *, dry_run: bool) -> None:
         if job.action is Action.CREATE:
             where = f"job {job.new_id}" if job.new_id is not None else "new job"
             state = "enabled" if job.draft.values["enabled"] else "stopped"
-            click.echo(f"  xxl-job {job.draft.source.id} -> {where} {job.draft.values['name']!r} in {job.group.draft.app_name!r} ({state})")
+            group = job.group.draft.app_name if job.group is not None else "?"  # a job to create always has its group
+            click.echo(f"  xxl-job {job.draft.source.id} -> {where} {job.draft.values['name']!r} in {group!r} ({state})")
     if plan.issues:
         click.echo(f"not carried over as it was ({len(plan.issues)}):")
         for issue in plan.issues:

@@ -86,8 +86,8 @@ class DemoSupervisor:
         config = load_config(env={}, overrides={"instance_dir": str(instance), "bind": f"127.0.0.1:{self.port}"})
         token = read_or_create_secret(config, "access_token")
         self.alarms = AlarmReceiver(self._print_alarm).start()
-        self._db = Database(config.effective_database_url, pool_size=1)
-        self.setup = prepare_demo(self._db, webhook_url=self.alarms.url, now_ms=SYSTEM_CLOCK.now_ms())
+        self._db = db = Database(config.effective_database_url, pool_size=1)
+        self.setup = prepare_demo(db, webhook_url=self.alarms.url, now_ms=SYSTEM_CLOCK.now_ms())
         tasks_url = f"sqlite:///{self.workdir / 'retry_tasks.db'}"
         demo_module = "shardcron.executor.examples.demo_jobs"
         init = subprocess.run([sys.executable, "-m", demo_module, "init-table", "--url", tasks_url], env=self._base_env(), capture_output=True, text=True, timeout=120)
@@ -111,8 +111,8 @@ class DemoSupervisor:
             }
             self._spawn(f"executor-{index + 1}", [*cli, "executor", "run", f"{demo_module}:create_executor"], env)
         self._wait_for("the console", lambda: _answers(f"http://127.0.0.1:{self.port}/healthz"))
-        self._wait_for("the executors to register", lambda: registered_executors(self._db, SYSTEM_CLOCK.now_ms()) >= self.executors)
-        start_demo_jobs(self._db, self.setup, webhook_url=self.alarms.url, now_ms=SYSTEM_CLOCK.now_ms())
+        self._wait_for("the executors to register", lambda: registered_executors(db, SYSTEM_CLOCK.now_ms()) >= self.executors)
+        start_demo_jobs(db, self.setup, webhook_url=self.alarms.url, now_ms=SYSTEM_CLOCK.now_ms())
 
     def _wait_for(self, what: str, ready: Callable[[], bool], timeout_s: float = 60.0) -> None:
         deadline = SYSTEM_CLOCK.monotonic() + timeout_s

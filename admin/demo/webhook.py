@@ -40,7 +40,7 @@ class AlarmReceiver:
             self.received.append(body)
         self._on_alarm(body)
 
-    def start(self) -> "AlarmReceiver":
+    def start(self) -> AlarmReceiver:
         self._thread.start()
         return self
 

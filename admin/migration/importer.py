@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -115,8 +116,8 @@ def plan_import(session: Session, snapshot: XxlSnapshot, *, timezone: str, now_m
 
     drafts: list[tuple[JobDraft, PlannedGroup | None]] = []
     for job in snapshot.jobs:
-        draft = convert_job(job, timezone=timezone, now_ms=now_ms, stop_all=stop_all)
-        drafts.append((draft, by_xxl_group.get(job.job_group)))
+        job_draft = convert_job(job, timezone=timezone, now_ms=now_ms, stop_all=stop_all)
+        drafts.append((job_draft, by_xxl_group.get(job.job_group)))
     _dedupe_names([(d, g.draft.app_name) for d, g in drafts if g is not None and g.action is not Action.SKIP])
 
     existing_jobs: dict[tuple[int, str], int] = {}
@@ -125,23 +126,23 @@ def plan_import(session: Session, snapshot: XxlSnapshot, *, timezone: str, now_m
         rows = session.execute(select(Job.id, Job.group_id, Job.name).where(Job.group_id.in_(existing_group_ids)))
         existing_jobs = {(row.group_id, row.name): row.id for row in rows}
 
-    for draft, group in drafts:
-        if group is None:
-            draft.issues.insert(0, Issue(draft.subject, "job_group", str(draft.source.job_group), "no such executor group in the XXL-JOB database; job skipped"))
-            planned = PlannedJob(draft, Action.SKIP, None)
-        elif group.action is Action.SKIP:
-            draft.issues.insert(0, Issue(draft.subject, "job_group", str(draft.source.job_group), "its group was skipped; job skipped"))
-            planned = PlannedJob(draft, Action.SKIP, group)
-        elif group.existing_id is not None and (group.existing_id, draft.values["name"]) in existing_jobs:
-            planned = PlannedJob(draft, Action.EXISTS, group, existing_id=existing_jobs[(group.existing_id, draft.values["name"])])
+    for job_draft, group_plan in drafts:
+        if group_plan is None:
+            job_draft.issues.insert(0, Issue(job_draft.subject, "job_group", str(job_draft.source.job_group), "no such executor group in the XXL-JOB database; job skipped"))
+            planned_job = PlannedJob(job_draft, Action.SKIP, None)
+        elif group_plan.action is Action.SKIP:
+            job_draft.issues.insert(0, Issue(job_draft.subject, "job_group", str(job_draft.source.job_group), "its group was skipped; job skipped"))
+            planned_job = PlannedJob(job_draft, Action.SKIP, group_plan)
+        elif group_plan.existing_id is not None and (group_plan.existing_id, job_draft.values["name"]) in existing_jobs:
+            planned_job = PlannedJob(job_draft, Action.EXISTS, group_plan, existing_id=existing_jobs[(group_plan.existing_id, job_draft.values["name"])])
         else:
-            planned = PlannedJob(draft, Action.CREATE, group)
-        plan.jobs.append(planned)
+            planned_job = PlannedJob(job_draft, Action.CREATE, group_plan)
+        plan.jobs.append(planned_job)
 
     _plan_children(plan)
-    for planned in plan.jobs:
-        if planned.action is Action.CREATE or planned.action is Action.SKIP:
-            plan.issues.extend(planned.draft.issues)
+    for job_plan in plan.jobs:
+        if job_plan.action is Action.CREATE or job_plan.action is Action.SKIP:
+            plan.issues.extend(job_plan.draft.issues)
     return plan
 
 
@@ -204,24 +205,24 @@ def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
         session.add(row)
         session.flush()
         group.new_id = row.id
-        after = {"app_name": row.app_name, "title": row.title, "address_type": row.address_type, "manual_addresses": row.manual_addresses}
+        after: dict[str, Any] = {"app_name": row.app_name, "title": row.title, "address_type": row.address_type, "manual_addresses": row.manual_addresses}
         audit.record(session, IMPORT_ACTOR, AuditAction.GROUP_CREATE, AuditTarget.GROUP, target_id=row.id, target_name=row.app_name, group_id=row.id, after=after, now_ms=now_ms)
     created: list[tuple[PlannedJob, Job]] = []
     for job in plan.jobs:
         if job.action is not Action.CREATE:
             continue
         assert job.group is not None and job.group.target_id is not None
-        row = Job(group_id=job.group.target_id, child_job_ids="", created_at_ms=now_ms, updated_at_ms=now_ms, **job.draft.values)
-        session.add(row)
-        created.append((job, row))
+        job_row = Job(group_id=job.group.target_id, child_job_ids="", created_at_ms=now_ms, updated_at_ms=now_ms, **job.draft.values)
+        session.add(job_row)
+        created.append((job, job_row))
     session.flush()
     target_ids = {}
-    for job, row in created:
-        job.new_id = row.id
+    for job, job_row in created:
+        job.new_id = job_row.id
     for job in plan.jobs:
         if job.target_id is not None:
             target_ids[job.draft.source.id] = job.target_id
-    for job, row in created:
+    for job, job_row in created:
         children = [str(target_ids[c]) for c in job.draft.child_xxl_ids if c in target_ids]
         text = ",".join(children)
         while len(text) > MAX_CHILD_IDS_CHARS:
@@ -230,11 +231,11 @@ def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
             job.draft.issues.append(issue)
             plan.issues.append(issue)
             text = ",".join(children)
-        row.child_job_ids = text
+        job_row.child_job_ids = text
     session.flush()
-    for job, row in created:
-        after = {**current_values(row), "enabled": row.enabled, "xxl_job_id": job.draft.source.id}
-        audit.record(session, IMPORT_ACTOR, AuditAction.JOB_CREATE, AuditTarget.JOB, target_id=row.id, target_name=row.name, group_id=row.group_id, after=after, now_ms=now_ms)
-        if row.glue_type != GlueType.BEAN.value:
+    for job, job_row in created:
+        after = {**current_values(job_row), "enabled": job_row.enabled, "xxl_job_id": job.draft.source.id}
+        audit.record(session, IMPORT_ACTOR, AuditAction.JOB_CREATE, AuditTarget.JOB, target_id=job_row.id, target_name=job_row.name, group_id=job_row.group_id, after=after, now_ms=now_ms)
+        if job_row.glue_type != GlueType.BEAN.value:
             # Its script as XXL-JOB last saved it is the first version shardcron keeps.
-            record_version(session, IMPORT_ACTOR, row, job.draft.glue_remark or "imported from XXL-JOB", now_ms=row.glue_updated_at_ms or now_ms)
+            record_version(session, IMPORT_ACTOR, job_row, job.draft.glue_remark or "imported from XXL-JOB", now_ms=job_row.glue_updated_at_ms or now_ms)

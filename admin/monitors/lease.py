@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..db import Database
+from ..db import Database, changed_rows
 from ..models import SingletonLease
 from ..upserts import insert_ignoring_duplicates
 
@@ -29,11 +29,11 @@ class Lease:
     def acquire(self, now_ms: int) -> bool:
         with self.db.session() as session:
             insert_ignoring_duplicates(session, _TABLE, [{"name": self.name, "owner": None, "lease_until_ms": 0, "last_run_at_ms": 0}])
-            taken = session.execute(
+            taken = changed_rows(session.execute(
                 sa.update(_TABLE)
                 .where(_TABLE.c.name == self.name, sa.or_(_TABLE.c.owner == self.owner, _TABLE.c.lease_until_ms <= now_ms))
                 .values(owner=self.owner, lease_until_ms=now_ms + self.lease_ms)
-            ).rowcount
+            ))
             if taken != 1:
                 return False
             self.last_run_at_ms = session.execute(sa.select(_TABLE.c.last_run_at_ms).where(_TABLE.c.name == self.name)).scalar_one()

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
-from ..db import Database
+from ..db import Database, changed_rows
 from ..enums import AddressType, FireStatus, FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Fire, RunLog
 from ..scheduling.executor_client import ExecutorClient
@@ -81,12 +83,12 @@ class LostRuns(LeaseHolder):
                     )
                 )
                 if ids:
-                    failed += session.execute(
+                    failed += changed_rows(session.execute(
                         sa.update(RunLog)
                         .where(RunLog.id.in_(ids), RunLog.status == RunStatus.PENDING)
                         .values(status=RunStatus.FAILED, handle_code=LOST_CODE, handle_msg=msg, handle_at_ms=now_ms,
                                 followup_status=FollowupStatus.PENDING)
-                    ).rowcount
+                    ))
             if len(ids) < BATCH:
                 break
         if failed:
@@ -139,7 +141,7 @@ class LostRuns(LeaseHolder):
             beats[address] = self.client.beat(address).ok
         return beats[address]
 
-    def _record(self, now_ms: int, rows: list, missing: dict[int, str], back: list[int]) -> None:
+    def _record(self, now_ms: int, rows: Sequence[Any], missing: dict[int, str], back: list[int]) -> None:
         first_seen = [row.id for row in rows if row.id in missing and row.executor_gone_at_ms is None]
         overdue = defaultdict(list)
         for row in rows:
@@ -154,10 +156,10 @@ class LostRuns(LeaseHolder):
             if back:
                 session.execute(sa.update(RunLog).where(RunLog.id.in_(back)).values(executor_gone_at_ms=None))
             for msg, ids in overdue.items():
-                failed = session.execute(
+                failed = changed_rows(session.execute(
                     sa.update(RunLog)
                     .where(RunLog.id.in_(ids), RunLog.status == RunStatus.RUNNING)
                     .values(status=RunStatus.FAILED, handle_code=LOST_CODE, handle_msg=msg, handle_at_ms=now_ms,
                             followup_status=FollowupStatus.PENDING)
-                ).rowcount
+                ))
                 log.warning("failed %d run(s): %s", failed, msg)

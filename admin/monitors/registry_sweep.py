@@ -10,7 +10,7 @@ import logging
 
 import sqlalchemy as sa
 
-from ..db import Database
+from ..db import Database, changed_rows
 from ..models import ExecutorRegistry
 from ..scheduling.registry_view import DEAD_AFTER_MS
 from .lease import Lease, LeaseHolder
@@ -30,6 +30,6 @@ class RegistrySweep(LeaseHolder):
         if not self.lease.acquire(now_ms):
             return
         with self.db.session() as session:
-            gone = session.execute(sa.delete(ExecutorRegistry).where(ExecutorRegistry.heartbeat_at_ms <= now_ms - DEAD_AFTER_MS)).rowcount
+            gone = changed_rows(session.execute(sa.delete(ExecutorRegistry).where(ExecutorRegistry.heartbeat_at_ms <= now_ms - DEAD_AFTER_MS)))
         if gone:
             log.info("removed %d registration(s) silent for %d s or more", gone, DEAD_AFTER_MS // 1000)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..db import Database
+from ..db import Database, changed_rows
 from ..enums import FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Job, RunLog
 from ..scheduling.executor_client import ExecutorClient
@@ -52,7 +52,7 @@ class RunTimeouts(LeaseHolder):
         if not self.lease.acquire(now_ms):
             return
         for item in self._fail_overdue(now_ms):
-            if not item.kill:
+            if not item.kill or item.address is None:  # only runs with an address are marked to kill
                 continue
             answer = self.client.kill(item.address, item.job_id)
             if not answer.ok:
@@ -79,7 +79,7 @@ class RunTimeouts(LeaseHolder):
                     f"(job timeout {row.timeout_s} s + {self.grace_ms // 1000} s grace); "
                     + ("the executor was told to kill it" if kill else "no kill sent (its executor is not live, or runs a newer run of the job)")
                 )
-                changed = session.execute(
+                changed = changed_rows(session.execute(
                     sa.update(RunLog)
                     .where(RunLog.id == row.id, RunLog.status == RunStatus.RUNNING)
                     .values(
@@ -89,7 +89,7 @@ class RunTimeouts(LeaseHolder):
                         handle_at_ms=now_ms,
                         followup_status=FollowupStatus.PENDING,
                     )
-                ).rowcount
+                ))
                 if not changed:
                     continue  # its result arrived meanwhile
                 timed_out.append(_TimedOut(row.id, row.job_id, row.executor_address, kill))

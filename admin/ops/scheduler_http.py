@@ -62,7 +62,7 @@ class SchedulerHttp:
         self.port = self._server.effective_port
         self._thread = threading.Thread(target=self._server.run, name="shardcron-scheduler-http", daemon=True)
 
-    def start(self) -> "SchedulerHttp":
+    def start(self) -> SchedulerHttp:
         self._thread.start()
         log.info("scheduler metrics served", extra={"bind": f"{self._server.effective_host}:{self.port}"})
         return self

@@ -11,6 +11,8 @@ import hmac
 import logging
 from collections.abc import Mapping
 
+from werkzeug.datastructures import Headers
+
 from shardcron.executor.protocol import ACCESS_TOKEN_HEADER_ALIASES
 
 from ..config import Config, read_or_create_secret
@@ -28,7 +30,7 @@ def expected_token(config: Config) -> str | None:
     return read_or_create_secret(config, "access_token")
 
 
-def token_accepted(expected: str | None, headers: Mapping[str, str]) -> bool:
+def token_accepted(expected: str | None, headers: Mapping[str, str] | Headers) -> bool:
     if expected is None:
         return True
     wanted = expected.encode("utf-8")

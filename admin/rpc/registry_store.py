@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import RegistryParam
 
+from ..db import changed_rows
 from ..models import ExecutorRegistry
 from ..upserts import upsert
 
@@ -36,10 +37,10 @@ def record_heartbeat(session: Session, param: RegistryParam, now_ms: int) -> Non
 
 def remove_registration(session: Session, param: RegistryParam) -> int:
     """Delete the registration; returns how many rows went (0 when it was not registered)."""
-    return session.execute(
+    return changed_rows(session.execute(
         sa.delete(_TABLE).where(
             _TABLE.c.registry_group == param.registry_group,
             _TABLE.c.app_name == param.registry_key,
             _TABLE.c.address == param.registry_value,
         )
-    ).rowcount
+    ))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -92,7 +93,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
     with_children = set(
         session.execute(sa.select(Job.id).where(Job.id.in_(sorted(job_ids)), Job.child_job_ids != "")).scalars()
     ) if job_ids else set()
-    params = []
+    params: list[dict[str, Any]] = []
     seen: set[int] = set()
     for result in results:
         if result.log_id not in known:

@@ -16,21 +16,21 @@ than the database's own insert, so rows go to the driver directly:
   runs) one run of consecutive values under those settings.
 - Otherwise MariaDB: one multi-row `INSERT … RETURNING id` per chunk. The ids of one statement
   ascend in the order of its rows, so the sorted ids match the rows in order. Reading the ids
-  back cost the driver about 1.5 us per row in the scheduler's bursts, hence the first way.
+  back costs the driver CPU per row in the scheduler's bursts, hence the first way
+  (docs/benchmarks.md, Scheduler: "Run rows on MySQL/MariaDB are inserted without RETURNING").
 - Otherwise MySQL 8 (no RETURNING): one INSERT per row.
 - PostgreSQL: SQLAlchemy's own batched path ("insertmanyvalues": multi-row `INSERT … RETURNING
   id` of up to 1,000 rows, the ids matched to the rows by SQLAlchemy's sort key), through psycopg
   with bound parameters; no literals are built here.
 
-Why not SQLAlchemy's batched path everywhere: measured on 2026-12-05 (docs/benchmarks.md,
-"SQLAlchemy's batched inserts against the hand-built ones"), the scheduler benchmark's (b) with
-SQLAlchemy's "insertmanyvalues" (`insert().returning(id, sort_by_parameter_order=True)` with the
-rows as dicts, and `prefix_with("OR IGNORE" / "IGNORE")` for the fires) in place of the SQLite
-and MySQL/MariaDB paths below: median sustained ratio 0.73 -> 0.615 on SQLite (40 pairs a side,
--16 %) and 0.585 -> 0.465 on MariaDB (6 pairs a side, -21 %; the scheduler's own rate 7,211 ->
-5,832/s), beyond the 10 % a shorter module would be worth. SQLAlchemy builds a parameter dict
-per row and binds every value; the paths here hand the driver tuples (SQLite) or one literal
-statement whose ids need no reading back (MariaDB). PostgreSQL has no hand path to compare.
+Why not SQLAlchemy's batched path everywhere: with SQLAlchemy's "insertmanyvalues"
+(`insert().returning(id, sort_by_parameter_order=True)` with the rows as dicts, and
+`prefix_with("OR IGNORE" / "IGNORE")` for the fires) in place of the SQLite and MySQL/MariaDB
+paths below, the scheduler benchmark's (b) fell on both databases by more than the 10 % a
+shorter module would be worth (figures in docs/benchmarks.md, "SQLAlchemy's batched inserts
+against the hand-built ones"). SQLAlchemy builds a parameter dict per row and binds every value;
+the paths here hand the driver tuples (SQLite) or one literal statement whose ids need no
+reading back (MariaDB). PostgreSQL has no hand path to compare.
 
 `insert_ignoring_duplicates` writes the fire loop's scheduled fires the same way, skipping
 those that exist already, with no ids back. Every row has the same keys. Enum values are
@@ -49,6 +49,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 #: Most bytes of row literals in one MariaDB statement (well under the server's max_allowed_packet).
 MAX_STATEMENT_BYTES = 1 << 20
@@ -71,7 +72,7 @@ def insert_values_returning_ids(session: Session, table: sa.Table, columns: list
         return _insert_sqlite(session, table, columns, values)
     if dialect.name == "postgresql":
         stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.connection().execute(stmt, [dict(zip(columns, row)) for row in values]).scalars())
+        return list(session.connection().execute(stmt, [dict(zip(columns, row, strict=True)) for row in values]).scalars())
     consecutive = consecutive_ids(session)
     if consecutive or dialect.insert_executemany_returning_sort_by_parameter_order:
         ids: list[int] = []
@@ -90,7 +91,13 @@ def insert_values_returning_ids(session: Session, table: sa.Table, columns: list
                         raise RuntimeError(f"inserted {count} rows but got {len(chunk_ids)} ids back")
                 ids += chunk_ids
         return ids
-    return [session.execute(sa.insert(table).values(dict(zip(columns, row)))).inserted_primary_key[0] for row in values]
+    connection = session.connection()
+    keys = []
+    for row in values:
+        key = connection.execute(sa.insert(table).values(dict(zip(columns, row, strict=True)))).inserted_primary_key
+        assert key is not None  # a single-row INSERT always has one
+        keys.append(key[0])
+    return keys
 
 
 def consecutive_ids(session: Session) -> bool:
@@ -121,7 +128,7 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dic
     columns, values = _with_defaults(table, list(rows[0]), [tuple(row.values()) for row in rows])
     if session.get_bind().dialect.name == "postgresql":
         stmt = postgresql_insert(table).on_conflict_do_nothing()
-        session.connection().execute(stmt, [dict(zip(columns, row)) for row in values])
+        session.connection().execute(stmt, [dict(zip(columns, row, strict=True)) for row in values])
         return
     if session.get_bind().dialect.name == "sqlite":
         _sqlite_multirow(session, f"INSERT OR IGNORE INTO {table.name}", columns, values)
@@ -131,10 +138,18 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dic
             cursor.execute(sql)
 
 
+def _driver_connection(session: Session) -> Any:
+    """The driver's own connection under the session's (sqlite3's or PyMySQL's: their own
+    methods are used)."""
+    connection = session.connection().connection.dbapi_connection
+    assert connection is not None  # a connection the session has checked out always has one
+    return connection
+
+
 def _with_defaults(table: sa.Table, columns: list[str], values: list[tuple]) -> tuple[list[str], list[tuple]]:
     """The columns the rows leave out that have a scalar default, added with it."""
     given = set(columns)
-    defaults = {c.name: c.default.arg for c in table.columns if c.name not in given and c.default is not None and c.default.is_scalar}
+    defaults = {c.name: c.default.arg for c in table.columns if c.name not in given and isinstance(c.default, ScalarElementColumnDefault)}
     for value in values[0]:
         if isinstance(value, Enum) and not isinstance(value, str):
             raise TypeError(f"{value!r}: only StrEnum members go to the driver as they are")
@@ -150,7 +165,7 @@ def _insert_sqlite(session: Session, table: sa.Table, columns: list[str], values
         sa.select(sa.func.max(sa.func.coalesce(sa.select(sa.func.max(table.c.id)).scalar_subquery(), 0), sa.func.coalesce(seq, 0)))
     ).scalar_one()
     ids = list(range(base + 1, base + 1 + len(values)))
-    _sqlite_multirow(session, f"INSERT INTO {table.name}", ["id", *columns], [(new_id, *row) for new_id, row in zip(ids, values)])
+    _sqlite_multirow(session, f"INSERT INTO {table.name}", ["id", *columns], [(new_id, *row) for new_id, row in zip(ids, values, strict=True)])
     return ids
 
 
@@ -160,7 +175,7 @@ def _sqlite_multirow(session: Session, head: str, columns: list[str], values: li
     driver lets go of the interpreter lock around each step: with a step per row (executemany)
     the dispatch threads could take the lock from the fire loop once per row during a burst
     (docs/benchmarks.md, Scheduler)."""
-    driver = session.connection().connection.dbapi_connection
+    driver = _driver_connection(session)
     per_statement = max(1, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
     row_marks = "(" + ",".join("?" * len(columns)) + ")"
     prefix = f"{head} ({', '.join(columns)}) VALUES "
@@ -178,7 +193,7 @@ def _driver_cursor(session: Session) -> Iterator[tuple[Any, Callable[[Any], str]
     """A cursor of the session's own connection (same transaction) and a function quoting one
     value as a SQL literal: ints (most values) and NULL as they are, everything else through
     the driver's own quoting, as its executemany would."""
-    driver = session.connection().connection.dbapi_connection
+    driver = _driver_connection(session)
 
     quoted: dict[str, str] = {}  # a batch repeats its strings (statuses, handlers, addresses)
 

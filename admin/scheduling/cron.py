@@ -268,11 +268,11 @@ def _compile(shown: str, fields: list[str]) -> CronExpression:
             f"'{shown}' has {count}; expected 5 (minute hour day-of-month month day-of-week) "
             "or, Quartz style, 6 or 7 (second minute hour day-of-month month day-of-week [year])"
         )
-    for spec, text in zip((SECOND, MINUTE, HOUR, MONTH, YEAR), (*fields[:3], *fields[4:5], *fields[6:])):
+    for spec, text in zip((SECOND, MINUTE, HOUR, MONTH, YEAR), (*fields[:3], *fields[4:5], *fields[6:]), strict=False):
         if "?" in text:
             raise FieldError(f"{spec.name} '{text}': '?' is only allowed in day-of-month and day-of-week")
     # parsed left to right, so the first bad field is the one reported
-    seconds, minutes, hours = (parse_values(spec, text) for spec, text in zip((SECOND, MINUTE, HOUR), fields))
+    seconds, minutes, hours = (parse_values(spec, text) for spec, text in zip((SECOND, MINUTE, HOUR), fields, strict=False))
     day_of_month = parse_day_of_month(fields[3], dialect)
     months = parse_values(MONTH, fields[4])
     day_of_week = parse_day_of_week(fields[5], dialect)

@@ -39,7 +39,7 @@ class FireLoop:
                 return
             limit = min(self.store.batch, max(1, self.store.batch // self.FIRST_ROUND_SHARE) * self.GROWTH**round_no)
             try:
-                prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms, term), limit, term)
+                prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms, term), limit, term)  # noqa: B023 (called before the loop moves on)
             except LeaseLost:
                 return
             self.dispatcher.accept(prepared)

@@ -35,15 +35,15 @@ from __future__ import annotations
 import logging
 import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..db import Database
+from ..db import Database, changed_rows
 from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog, SchedulerLease
@@ -110,6 +110,15 @@ class ClaimedFire:
     #: horizon); those are settled with the executor before anything is sent again. None: no
     #: other term ever held the fire.
     sent_before_ms: int | None = None
+
+
+def _claimed(row: Sequence[Any], *, may_have_runs: bool = True, sent_before_ms: int | None = None) -> ClaimedFire:
+    """A held fire from a row of `_CLAIMED_COLUMNS` (its ten columns, in their order)."""
+    fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt = row
+    return ClaimedFire(
+        fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt,
+        may_have_runs=may_have_runs, sent_before_ms=sent_before_ms,
+    )
 
 
 @dataclass(frozen=True)
@@ -271,12 +280,12 @@ class FireStore:
                 # The first claim of this store, or the one after a failed claim (whose commit
                 # may have gone through): everything the term holds, locked like any claim.
                 seen = {f.id for f in adopted}
-                claimed = [ClaimedFire(*row) for row in session.execute(self._for_update(_CLAIMED_COLUMNS.where(mine))) if row[0] not in seen]
+                claimed = [_claimed(row) for row in session.execute(self._for_update(_CLAIMED_COLUMNS.where(mine))) if row[0] not in seen]
             elif due_ids:
                 # The scheduled fires inserted just now: this round's jobs, this claim's time.
                 inserted = mine & (fire.created_at_ms == now_ms) & (fire.origin_ref == 0) & in_ids(fire.job_id, due_ids)
                 seen = {f.id for f in claimed}
-                claimed += [ClaimedFire(*row, may_have_runs=False) for row in session.execute(_CLAIMED_COLUMNS.where(inserted)) if row[0] not in seen]
+                claimed += [_claimed(row, may_have_runs=False) for row in session.execute(_CLAIMED_COLUMNS.where(inserted)) if row[0] not in seen]
             claimed += adopted
             claimed.sort(key=_FIRE_ORDER)
             return then(session, claimed)
@@ -294,7 +303,7 @@ class FireStore:
         for ended_owner, horizon_ms in ended:
             fires = self._take_over(session, owner, Fire.__table__.c.owner == ended_owner, skip_locked=False)
             session.execute(sa.delete(_LEASE).where(lease.owner == ended_owner))
-            adopted += [ClaimedFire(*row, may_have_runs=True, sent_before_ms=horizon_ms) for row in fires]
+            adopted += [_claimed(row, may_have_runs=True, sent_before_ms=horizon_ms) for row in fires]
             log.warning(
                 "adopted %d fire(s) of an ended lease term", len(fires),
                 extra={"owner": ended_owner, "adopted_by": owner, "send_horizon_ms": horizon_ms},
@@ -315,12 +324,12 @@ class FireStore:
         for orphan in sorted(orphaned, key=str):
             held_by = fire.owner.is_(None) if orphan is None else fire.owner == orphan
             rows = self._take_over(session, owner, held_by, skip_locked=True)
-            adopted += [ClaimedFire(*row, may_have_runs=True, sent_before_ms=ANYTHING_MAY_BE_SENT) for row in rows]
+            adopted += [_claimed(row, may_have_runs=True, sent_before_ms=ANYTHING_MAY_BE_SENT) for row in rows]
             if rows:
                 log.warning("adopted %d fire(s) of an owner without a lease", len(rows), extra={"owner": orphan, "adopted_by": owner})
         return adopted
 
-    def _take_over(self, session: Session, owner: str, held_by: sa.ColumnElement[bool], *, skip_locked: bool) -> list[sa.Row]:
+    def _take_over(self, session: Session, owner: str, held_by: sa.ColumnElement[bool], *, skip_locked: bool) -> Sequence[sa.Row]:
         fire = Fire.__table__.c
         query = _CLAIMED_COLUMNS.where(held_by, fire.status == FireStatus.CLAIMED)
         if self._locking:
@@ -394,7 +403,7 @@ class FireStore:
             session.execute(
                 sa.update(Fire.__table__).where(in_ids(fire.id, [row[0] for row in pending])).values(status=FireStatus.CLAIMED, owner=owner)
             )
-        return [ClaimedFire(*row, may_have_runs=False) for row in pending], len(pending)
+        return [_claimed(row, may_have_runs=False) for row in pending], len(pending)
 
     # ------------------------------------------------------------------ clean stop
 
@@ -416,4 +425,4 @@ class FireStore:
                 .where(fire.id.in_(free), fire.owner == owner, fire.status == FireStatus.CLAIMED)
                 .values(status=FireStatus.PENDING, owner=None, lease_until_ms=0)
             )
-            return result.rowcount
+            return changed_rows(result)

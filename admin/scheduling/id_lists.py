@@ -11,6 +11,7 @@ bound parameters applies.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -20,7 +21,8 @@ def in_ids(column: sa.ColumnElement, ids: Iterable[int]) -> sa.ColumnElement[boo
     literals = ",".join(map(str, map(_as_int, ids)))
     if not literals:
         return sa.false()
-    return sa.text(f"{column.table.name}.{column.name} IN ({literals})")  # type: ignore[attr-defined]
+    # A text clause stands wherever a boolean column expression may (WHERE, and_, &).
+    return cast(sa.ColumnElement[bool], sa.text(f"{column.table.name}.{column.name} IN ({literals})"))
 
 
 def _as_int(value: int) -> int:

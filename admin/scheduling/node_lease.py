@@ -45,7 +45,7 @@ import sqlalchemy as sa
 
 from shardcron.executor.clock import Clock
 
-from ..db import Database
+from ..db import Database, changed_rows
 from ..enums import FireStatus
 from ..models import Fire, SchedulerLease
 
@@ -72,7 +72,7 @@ class LeaseClock:
         self.server_dialect = server_dialect if server_dialect in _SERVER_NOW else None
 
     @classmethod
-    def for_database(cls, db: Database, clock: Clock) -> "LeaseClock":
+    def for_database(cls, db: Database, clock: Clock) -> LeaseClock:
         """What a scheduler process uses: the server's clock where there is a server."""
         return cls(clock, server_dialect=db.dialect)
 
@@ -183,7 +183,7 @@ class NodeLease:
     def _renew(self, term: LeaseTerm) -> bool:
         fence, horizon_ms, values = self._stamp()
         with self.db.session() as session:
-            renewed = session.execute(sa.update(_LEASE).where(_LEASE.c.owner == term.owner).values(**values)).rowcount
+            renewed = changed_rows(session.execute(sa.update(_LEASE).where(_LEASE.c.owner == term.owner).values(**values)))
         if not renewed:
             term.over = True  # its row is gone: another node adopted the term
             return False

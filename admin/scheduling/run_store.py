@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -160,9 +161,11 @@ class RunStore:
         maybe_sent = [f.id for f in fires if f.may_have_runs]
         if maybe_sent:
             for run in session.execute(sa.select(RunLog).where(in_ids(run_t.fire_id, maybe_sent))).scalars():
-                existing.setdefault(run.fire_id, []).append(run)
+                if run.fire_id is not None:  # always, by the query
+                    existing.setdefault(run.fire_id, []).append(run)
         jobs = {row[0]: _Job(*row) for row in session.execute(_JOB_FACTS.where(in_ids(Job.__table__.c.id, {f.job_id for f in fires})))}
-        groups = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.__table__.c.id.in_({j.group_id for j in jobs.values()})))}
+        # Rows with the group's addressing columns: all live_addresses reads of an ExecutorGroup.
+        groups: dict[int, Any] = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.__table__.c.id.in_({j.group_id for j in jobs.values()})))}
         live_cache: dict[int, list[str]] = {}
 
         def live_of(job: _Job) -> list[str]:
@@ -204,7 +207,7 @@ class RunStore:
             if failures == len(planned):
                 out.done.append(fire.id)
         run_ids = insert_values_returning_ids(session, RunLog.__table__, _RUN_COLUMNS, new_rows)
-        for run_id, (fire, job, plan) in zip(run_ids, new_meta):
+        for run_id, (fire, job, plan) in zip(run_ids, new_meta, strict=True):
             if plan.failure is not None:
                 out.failed.append((fire, run_id, f"{plan.shard_index}/{plan.shard_total}", plan.failure))
                 continue

@@ -175,7 +175,7 @@ class SchedulerRunner:
         self._threads: list[threading.Thread] = []
         self._lease_thread: threading.Thread | None = None
 
-    def start(self) -> "SchedulerRunner":
+    def start(self) -> SchedulerRunner:
         settle_garbage_collector()
         try:
             self.lease.tick(self.clock.now_ms())  # a term before the first claim

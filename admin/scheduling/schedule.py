@@ -139,7 +139,8 @@ def preview_fire_times(
         raise ValueError(f"count {count} is out of range 0-{MAX_PREVIEW_COUNT}")
     schedule = _checked(schedule_type, conf, timezone)
     fires: list[int] = []
-    at_ms: int | None = after_ms
-    while len(fires) < count and (at_ms := schedule.next_after_ms(at_ms)) is not None:
-        fires.append(at_ms)
+    at_ms = after_ms
+    while len(fires) < count and (next_ms := schedule.next_after_ms(at_ms)) is not None:
+        fires.append(next_ms)
+        at_ms = next_ms
     return fires

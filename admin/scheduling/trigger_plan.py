@@ -66,6 +66,7 @@ def plan_runs(
     param = fire.param if fire.param is not None else job.param
     if fire.address is not None:
         index, total = (fire.shard_index, fire.shard_total) if fire.shard_total is not None else (0, 1)
+        wanted: str | None
         try:
             wanted = normalize_address(fire.address)
         except ProtocolError:
@@ -80,7 +81,7 @@ def plan_runs(
     if fire.shard_total is not None:
         index = fire.shard_index or 0
         address = live[index % len(live)]
-        if fire.trigger_type == TriggerType.RETRY and retry_address in live:
+        if fire.trigger_type == TriggerType.RETRY and retry_address is not None and retry_address in live:
             address = retry_address
         return [PlannedRun(address, index, fire.shard_total, param)]
     if job.route_strategy == RouteStrategy.SHARDING_BROADCAST:

@@ -88,7 +88,9 @@ class ZoneTimeline:
 
     def offset_at(self, at_s: int) -> int:
         """The zone's UTC offset in seconds at the instant `at_s` (epoch seconds)."""
-        return int(datetime.fromtimestamp(at_s, self.zone).utcoffset().total_seconds())
+        offset = datetime.fromtimestamp(at_s, self.zone).utcoffset()
+        assert offset is not None  # an aware datetime (a ZoneInfo) always has one
+        return int(offset.total_seconds())
 
     def transitions_between(self, after_s: int, until_s: int) -> Iterator[Transition]:
         """Transitions with `after_s < at_s <= until_s`, earliest first (lazily, year by year)."""

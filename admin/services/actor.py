@@ -6,6 +6,7 @@ import getpass
 from dataclasses import dataclass, field
 
 from ..enums import ActorKind, UserRole
+from .errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,14 @@ class Actor:
     kind: ActorKind = ActorKind.SYSTEM
     token_name: str | None = None
     client_address: str | None = None
+
+    @property
+    def own_user_id(self) -> int:
+        """The id of the user acting on their own account. The system, the command line and the
+        setup page are no user: NotFound."""
+        if self.user_id is None:
+            raise NotFound("user", None, f"{self.username} is not a user account")
+        return self.user_id
 
     @property
     def is_admin(self) -> bool:

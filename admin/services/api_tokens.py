@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..enums import AuditAction, AuditTarget
+from ..db import changed_rows
 from ..models import ApiToken, User
 from . import audit, passwords
 from .actor import Actor
@@ -152,7 +153,7 @@ def revoke_named_token(session: Session, actor: Actor, user_id: int, name: str, 
 
 def revoke_all_tokens(session: Session, user_id: int) -> int:
     """Every token of the user stops working (password reset, role change). Returns how many."""
-    return session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount or 0
+    return changed_rows(session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id))) or 0
 
 
 def count_tokens(session: Session, user_id: int) -> int:

@@ -92,7 +92,7 @@ class AuditFilter:
     to_ms: int | None = None
 
     @classmethod
-    def parse(cls, args: dict[str, Any]) -> "AuditFilter":
+    def parse(cls, args: dict[str, Any]) -> AuditFilter:
         """From query-string style values (strings), naming every bad one."""
         errors = FieldErrors()
         values: dict[str, Any] = {}

@@ -14,6 +14,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..db import changed_rows
 from ..models import ConsoleSession
 
 #: The cookie's id is 256 random bits; longer values are not ours.
@@ -51,4 +52,4 @@ def close_user_sessions(session: Session, user_id: int, *, keep_session_id: str 
     query = sa.delete(ConsoleSession).where(ConsoleSession.user_id == user_id)
     if keep_session_id:
         query = query.where(ConsoleSession.id_hash != _digest(keep_session_id))
-    return session.execute(query).rowcount or 0
+    return changed_rows(session.execute(query)) or 0

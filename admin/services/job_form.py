@@ -202,8 +202,8 @@ def clean_job(
     A script change (services.script_rights) by an actor without the right for the job's group
     raises Forbidden (403) before anything is written, whatever else is wrong with the data."""
     errors = FieldErrors()
-    for name in sorted(set(data) - set(JOB_FIELDS)):
-        errors.add(name, "unknown field")
+    for unknown in sorted(set(data) - set(JOB_FIELDS)):
+        errors.add(unknown, "unknown field")
     merged = current_values(current) if current is not None else {k: d for k, (d, _) in JOB_FIELDS.items()}
     merged.update({k: v for k, v in data.items() if k in JOB_FIELDS})
     if current is None and not merged["timezone"]:

@@ -125,7 +125,7 @@ class JobFilter:
     sort: str = "id"
     descending: bool = False
 
-    def checked(self) -> "JobFilter":
+    def checked(self) -> JobFilter:
         errors = FieldErrors()
         if self.sort not in SORTS:
             errors.add("sort", f"must be one of {', '.join(SORTS)}")
@@ -147,7 +147,7 @@ def list_jobs(session: Session, actor: Actor, flt: JobFilter, page: PageRequest)
         stmt = stmt.where(sa.or_(Job.name.like(pattern, escape="\\"), Job.handler.like(pattern, escape="\\")))
     total = count_rows(session, stmt)
     column = SORTS[flt.sort]
-    order = [column.desc() if flt.descending else column.asc()]
+    order: list[sa.UnaryExpression[Any]] = [column.desc() if flt.descending else column.asc()]
     if flt.sort != "id":
         order.append(Job.id.desc() if flt.descending else Job.id.asc())
     rows = list(session.scalars(stmt.order_by(*order).limit(page.per_page).offset(page.offset)))

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..db import changed_rows
 from ..models import LoginThrottle
 
 #: The address key allows this many times the pair's free failures (several users behind one
@@ -83,7 +84,7 @@ def record_success(session: Session, username: str, address: str, policy: Thrott
 def _increment(session: Session, key: str, now_ms: int) -> int:
     """failures += 1 for the key (one atomic UPDATE, so parallel guesses all count); the new count."""
     values = {"failures": LoginThrottle.failures + 1, "last_failure_at_ms": now_ms}
-    if not session.execute(sa.update(LoginThrottle).where(LoginThrottle.key_hash == key).values(**values)).rowcount:
+    if not changed_rows(session.execute(sa.update(LoginThrottle).where(LoginThrottle.key_hash == key).values(**values))):
         try:
             with session.begin_nested():
                 session.add(LoginThrottle(key_hash=key, failures=1, blocked_until_ms=0, last_failure_at_ms=now_ms))

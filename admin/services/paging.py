@@ -33,7 +33,7 @@ class PageRequest:
         return (self.page - 1) * self.per_page
 
     @classmethod
-    def parse(cls, page: object = None, per_page: object = None) -> "PageRequest":
+    def parse(cls, page: object = None, per_page: object = None) -> PageRequest:
         """From query-string values (strings, ints or None); a ServiceError names a bad one."""
         errors = FieldErrors()
         values = {}

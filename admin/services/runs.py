@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import Envelope, LogResult
 
-from ..db import Database
+from ..db import Database, changed_rows
 from ..enums import AuditAction, AuditTarget, FollowupStatus, RunStatus, TriggerType
 from ..models import ExecutorGroup, Job, RunLog
 from ..scheduling import registry_view
@@ -135,7 +135,7 @@ class RunFilter:
     descending: bool = True
 
     @classmethod
-    def parse(cls, args: dict[str, Any]) -> "RunFilter":
+    def parse(cls, args: dict[str, Any]) -> RunFilter:
         """From query-string style values (strings), naming every bad one."""
         errors = FieldErrors()
         values: dict[str, Any] = {}
@@ -325,7 +325,7 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
             _audit_kill(session, actor, target, {"status": target.status}, {"kill_sent_to": target.address}, now_ms=now_ms)
         return KillResult(run_id, True, f"executor {target.address} is stopping job {target.job_id}; the run ends when the executor reports it")
     with db.session() as session:
-        changed = session.execute(
+        changed = changed_rows(session.execute(
             sa.update(RunLog)
             .where(RunLog.id == run_id, RunLog.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
             .values(
@@ -335,7 +335,7 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
                 handle_at_ms=now_ms,
                 followup_status=FollowupStatus.PENDING,
             )
-        ).rowcount
+        ))
         if changed:
             after = {"status": RunStatus.FAILED, "handle_msg": KILLED_GONE_MSG}
             _audit_kill(session, actor, target, {"status": target.status}, after, now_ms=now_ms)

@@ -72,7 +72,7 @@ def trigger_job(
     if trigger_type not in (TriggerType.MANUAL, TriggerType.API):
         raise ValueError(f"trigger_job records MANUAL or API fires, not {trigger_type}")
     job = load_job(session, actor, job_id)
-    group = session.get(ExecutorGroup, job.group_id)
+    group = session.get_one(ExecutorGroup, job.group_id)  # a group with jobs cannot be deleted
     errors = FieldErrors()
     if param is not None:
         if not isinstance(param, str):

@@ -144,9 +144,9 @@ def _count_admins(session: Session) -> int:
 def create_user(
     session: Session,
     actor: Actor | None,
-    username: str,
-    password: str,
-    role: UserRole | str,
+    username: object,  # as the request gave them: checked here
+    password: object,
+    role: object,
     group_ids: Iterable[int] | None = None,
     *,
     now_ms: int,
@@ -166,21 +166,21 @@ def create_user(
     errors = FieldErrors()
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         errors.add("username", "1-64 characters: letters, digits and . _ @ - (starting with a letter or digit)")
-    try:
-        role = UserRole(role)
-    except ValueError:
+    checked_role = UserRole(role) if isinstance(role, str) and role in {r.value for r in UserRole} else None
+    if checked_role is None:
         errors.add("role", f"must be one of {', '.join(r.value for r in UserRole)}")
-    if actor is None and role != UserRole.ADMIN and "role" not in errors:
+    elif actor is None and checked_role != UserRole.ADMIN:
         errors.add("role", "the first user must be an ADMIN")
     check_password_rules(password, username if isinstance(username, str) else None, errors)
     grants = _check_group_ids(session, _listed(group_ids), errors)
     if "username" not in errors and session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         errors.add("username", f"{username!r} is taken")
     errors.raise_if_any("user not created")
+    assert isinstance(username, str) and isinstance(password, str) and checked_role is not None  # checked above
     user = User(
         username=username,
         password_hash=passwords.hash_password(password),
-        role=role,
+        role=checked_role,
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
     )
@@ -195,7 +195,7 @@ def create_user(
             session.flush()
     except IntegrityError:
         raise Conflict(f"user {username!r} not created: the name was taken, or setup was completed, a moment ago") from None
-    _audit(session, actor or setup, AuditAction.USER_CREATE, user, after={"username": user.username, "role": role, "group_ids": grants}, now_ms=now_ms)
+    _audit(session, actor or setup, AuditAction.USER_CREATE, user, after={"username": user.username, "role": checked_role, "group_ids": grants}, now_ms=now_ms)
     return _view(user)
 
 
@@ -291,9 +291,9 @@ def change_password(
     session: Session,
     actor: Actor,
     user_id: int,
-    new_password: str,
+    new_password: object,  # as the request gave them: checked here
     *,
-    current_password: str | None = None,
+    current_password: object = None,
     now_ms: int,
     keep_session_id: str | None = None,
 ) -> None:
@@ -310,6 +310,7 @@ def change_password(
         errors.add("current_password", "is not your current password")
     check_password_rules(new_password, user.username, errors, field="new_password")
     errors.raise_if_any("password not changed", object_id=user_id)
+    assert isinstance(new_password, str)  # checked above
     user.password_hash = passwords.hash_password(new_password)
     user.session_version += 1
     console_sessions.close_user_sessions(session, user.id, keep_session_id=keep_session_id if own else None)

@@ -6,7 +6,7 @@ Admins see every entry; users the entries of their groups (services.audit_query 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from flask import g, render_template, request
 
@@ -29,7 +29,7 @@ def _utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | No
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
         return str(int(moment.timestamp() * 1000))
     except (ValueError, OverflowError):
         errors[field] = f"{value[:40]!r} is not a date and time (YYYY-MM-DDTHH:MM)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 from zoneinfo import available_timezones
 
 from shardcron.executor.protocol import BlockStrategy, GlueType
@@ -21,7 +22,7 @@ DELIVERY_HELP = (
     "or send it again (at least once; the handler may then run twice)."
 )
 
-_LABELS = {
+_LABELS: dict[str, dict[Any, str]] = {
     "route_strategy": {
         RouteStrategy.SHARDING_BROADCAST: "SHARDING_BROADCAST — every live executor, shard i of n",
         RouteStrategy.FAILOVER: "FAILOVER — first that answers /beat",

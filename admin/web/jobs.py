@@ -3,7 +3,7 @@ the next fire times; start/stop, copy, delete; the trigger dialog (whole job or 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
@@ -298,10 +298,10 @@ def job_preview():
     except ServiceError as exc:
         message = "; ".join(exc.field_errors.values()) or exc.message
         return jsonify(error=message, fire_times=[]), 400
-    tz = ZoneInfo(zone) if is_known_zone(zone) else timezone.utc
+    tz = ZoneInfo(zone) if is_known_zone(zone) else UTC
     items = []
     for at_ms in times:
-        moment = datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc)
+        moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
         items.append({"at_ms": at_ms, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %z") + f" ({zone})"})
     note = None if items else ("schedule type NONE fires only by hand" if request.args.get("schedule_type") == ScheduleType.NONE else "the schedule never fires again")
     return jsonify(fire_times=items, note=note)

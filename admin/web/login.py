@@ -52,8 +52,8 @@ def login():
                 login_throttle.record_failure(session, username, address, now, policy)
             else:
                 login_throttle.record_success(session, username, address, policy)
-                version = users.session_version(session, actor.user_id)
-                session_id = console_sessions.open_session(session, actor.user_id, now_ms=now, max_age_ms=ctx.config.session_max_age_hours * 3_600_000)
+                version = users.session_version(session, actor.own_user_id)
+                session_id = console_sessions.open_session(session, actor.own_user_id, now_ms=now, max_age_ms=ctx.config.session_max_age_hours * 3_600_000)
     if wait:
         seconds = -(-wait // 1000)
         error = f"too many failed logins from your address: wait {seconds} s before the next attempt"

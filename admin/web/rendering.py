@@ -6,7 +6,7 @@ console.js; the `when` macro in _macros.html writes them from epoch milliseconds
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -17,13 +17,13 @@ from ..auth import csrf_token, current_actor
 def iso_utc(at_ms: int | None) -> str:
     if not at_ms:
         return ""
-    return datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def utc_text(at_ms: int | None) -> str:
     if not at_ms:
         return ""
-    return datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _handle_http_error(exc: HTTPException):

@@ -6,7 +6,7 @@ of the run's group; the console never calls an address itself.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
@@ -32,7 +32,7 @@ def _utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | No
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
     except ValueError:
         errors[field] = f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
         return None

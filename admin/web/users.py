@@ -3,6 +3,8 @@ account page (password change, named API tokens: issue with an optional expiry, 
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import require_actor, require_admin
@@ -57,7 +59,7 @@ def users_list():
 @bp.post("/users")
 @require_admin
 def user_create():
-    form = {
+    form: dict[str, Any] = {
         "username": request.form.get("username", "").strip(),
         "role": request.form.get("role", UserRole.USER.value),
         "group_ids": request.form.getlist("group_ids"),
@@ -141,25 +143,26 @@ def account():
                     users.change_password(
                         session,
                         actor,
-                        actor.user_id,
+                        actor.own_user_id,
                         request.form.get("new_password", ""),
                         current_password=request.form.get("current_password", ""),
                         now_ms=now_ms(),
                         keep_session_id=current_session_id(),
                     )
-                    version = users.session_version(session, actor.user_id)
+                    version = users.session_version(session, actor.own_user_id)
                 elif action == "issue_token":
                     now = now_ms()
                     token_form = {"token_name": request.form.get("token_name", "").strip(), "expires_in_days": request.form.get("expires_in_days", "")}
                     expires = _expires_at_ms(token_form["expires_in_days"], now)
-                    _, new_token = api_tokens.issue_token(session, actor, actor.user_id, token_form["token_name"], expires_at_ms=expires, now_ms=now)
+                    _, new_token = api_tokens.issue_token(session, actor, actor.own_user_id, token_form["token_name"], expires_at_ms=expires, now_ms=now)
                 elif action == "revoke_token":
-                    api_tokens.revoke_token(session, actor, actor.user_id, _token_id(request.form.get("token_id", "")), now_ms=now_ms())
+                    api_tokens.revoke_token(session, actor, actor.own_user_id, _token_id(request.form.get("token_id", "")), now_ms=now_ms())
                 else:
                     abort(400, description="unknown action")
             if action == "password":
                 # Every other session of this user has ended; this browser stays logged in.
-                refresh_session_version(version)
+                if version is not None:  # None: the account was deleted meanwhile
+                    refresh_session_version(version)
                 flash("Password changed. Your other sessions have ended and your API tokens are revoked.", "success")
                 return redirect(url_for("web.account"))
             if action == "revoke_token":
@@ -172,8 +175,8 @@ def account():
             errors = {("token_name" if field == "name" and action == "issue_token" else field): text for field, text in exc.field_errors.items()}
             error, status = exc.message, exc.status if exc.status in (400, 409) else 400
     with admin_ctx().db.read_session() as session:
-        me = users.get_user(session, actor, actor.user_id)
-        tokens = api_tokens.list_tokens(session, actor, actor.user_id, now_ms=now_ms())
+        me = users.get_user(session, actor, actor.own_user_id)
+        tokens = api_tokens.list_tokens(session, actor, actor.own_user_id, now_ms=now_ms())
     return (
         render_template("account.html", me=me, tokens=tokens, expiry_options=EXPIRY_OPTIONS, token_form=token_form, errors=errors, error=error, new_token=new_token),
         status,

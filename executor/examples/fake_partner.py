@@ -112,6 +112,7 @@ class FakePartner:
             return
         with self._lock:
             request = self._requests[request_no]
+            answer: dict[str, Any]
             if request.simulate == "callback":
                 answer = {"request_no": request_no, "status": "DONE", "result": {"paid": True, "via": "callback"}}
             else:

@@ -169,7 +169,7 @@ class RequestCallbackExample:
         return result
 
     def pending(self, request_nos: list[str]) -> list[str]:
-        return [no for no in request_nos if not self.tasks.get(TASK_CODE, no).finished]
+        return [no for no in request_nos if not self._record(no).finished]
 
     def poll_until_done(self, request_nos: list[str], *, interval_s: float, max_runs: int, stop: threading.Event | None = None) -> dict[str, TaskRecord]:
         """Run the drainer every `interval_s` (as its job would fire) until every request is
@@ -181,7 +181,13 @@ class RequestCallbackExample:
             self.tick()
             if stop.wait(interval_s):
                 break
-        return {no: self.tasks.get(TASK_CODE, no) for no in request_nos}
+        return {no: self._record(no) for no in request_nos}
+
+    def _record(self, request_no: str) -> TaskRecord:
+        record = self.tasks.get(TASK_CODE, request_no)
+        if record is None:
+            raise LookupError(f"no retry task for request {request_no}: it was never enqueued")
+        return record
 
 
 def run_demo(url: str | None = None, *, out: Callable[[str], None] = print, clock: Clock = SYSTEM_CLOCK, settings: ExampleSettings = ExampleSettings()) -> dict[str, str]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, UpdateBase, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -111,6 +111,7 @@ class TaskProducer:
         # An insert that does nothing on a duplicate (task_code, request_no) instead of failing:
         # no error to recover from inside the caller's transaction, and a concurrent enqueue of
         # the same key waits on the unique index, then sees the winner's row.
+        stmt: UpdateBase
         if self.db.is_mysql:
             stmt = mysql_insert(t).values(**row).on_duplicate_key_update(id=t.c.id)
         elif self.db.is_postgresql:

@@ -39,7 +39,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, bindparam, case, func, select, text, update
 
@@ -155,7 +155,8 @@ def _id_in(ids: Iterable[int]) -> ColumnElement[bool]:
     """`id IN (1,2,3)` with the ids inlined. They are integers read from the table (`int()`
     makes sure), and binding 500 parameters per statement costs the client more than the rest
     of the statement; the hot path runs three such statements per batch."""
-    return text(f"{t.c.id.name} IN ({','.join(str(int(i)) for i in ids)})")
+    # A text clause stands wherever a boolean column expression may (WHERE, and_).
+    return cast(ColumnElement[bool], text(f"{t.c.id.name} IN ({','.join(str(int(i)) for i in ids)})"))
 
 
 def _per_row(column: Any, values: dict[int, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -143,7 +144,7 @@ def test_readme_documents_every_setting() -> None:
 
 def test_config_is_immutable() -> None:
     cfg = load_config(env={})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.bind = "x"  # type: ignore[misc]
     assert isinstance(cfg, Config)
 

@@ -123,7 +123,7 @@ def test_gunicorn_scheduler_and_executor_fire_a_job(server_url: str, tmp_path: P
         for handle in logs.values():
             handle.close()
         db.dispose()
-    for name, proc in zip(("web", "scheduler", "executor"), procs):
+    for name, proc in zip(("web", "scheduler", "executor"), procs, strict=True):
         assert proc.returncode == 0, (name, (tmp_path / f"{name}.log").read_text()[-3000:])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 from pathlib import Path
 
 import pytest
@@ -33,14 +33,14 @@ def test_fake_clock_moves_only_when_told() -> None:
 def test_system_clock_is_utc_epoch_ms() -> None:
     clock = SystemClock()
     now = clock.now_ms()
-    reference = datetime_to_ms(datetime.now(timezone.utc))
+    reference = datetime_to_ms(datetime.now(UTC))
     assert abs(now - reference) < 5_000
     a = clock.monotonic()
     assert clock.monotonic() >= a
 
 
 def test_conversions_keep_milliseconds() -> None:
-    at = datetime(2026, 3, 29, 1, 30, 0, 123_000, tzinfo=timezone.utc)
+    at = datetime(2026, 3, 29, 1, 30, 0, 123_000, tzinfo=UTC)
     assert ms_to_datetime(datetime_to_ms(at)) == at
     berlin = at.astimezone(timezone(timedelta(hours=2)))
     assert datetime_to_ms(berlin) == datetime_to_ms(at)

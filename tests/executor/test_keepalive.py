@@ -286,7 +286,7 @@ def test_https_verifies_the_peer_against_the_system_store_by_default(certificate
 def test_many_calls_on_one_connection_each_get_their_own_answer() -> None:
     """No answer is left in the buffer for the next call, and none is read twice."""
     count = 50
-    answers = [(lambda n: (lambda _r: (f"HTTP/1.1 200 OK\r\nContent-Length: {len(str(n))}\r\n\r\n{n}".encode(), False)))(n) for n in range(count)]
+    answers = [(lambda n: (lambda _r: (f"HTTP/1.1 200 OK\r\nContent-Length: {len(str(n))}\r\n\r\n{n}".encode(), False)))(n) for n in range(count)]  # noqa: B023 (n is the factory's own argument)
     with ScriptedPeer(answers) as peer:
         conn = connect(peer.url())
         got = [conn.post("run", str(n).encode(), HEADERS, max_bytes=10)[1] for n in range(count)]

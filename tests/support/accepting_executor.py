@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -99,7 +99,7 @@ class AcceptingExecutor:
     def _run(self, trigger: TriggerParam) -> Envelope:
         arrived_ms = time.time_ns() // 1_000_000
         got = Arrival(trigger.job_id, trigger.log_id, trigger.log_date_time_ms, trigger.broadcast_index, trigger.broadcast_total, arrived_ms)
-        stamp = datetime.fromtimestamp(arrived_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+        stamp = datetime.fromtimestamp(arrived_ms / 1000, UTC).isoformat(timespec="milliseconds")
         with self._lock:
             self.arrivals.append(got)
             self._logs.setdefault(trigger.log_id, []).append(f"accepted at {stamp} (job {trigger.job_id}, shard {trigger.broadcast_index}/{trigger.broadcast_total})\n")
@@ -119,7 +119,7 @@ class AcceptingExecutor:
         page = lines[ask.from_line_num - 1:]
         return Envelope.success(LogResult(ask.from_line_num, len(lines), "".join(page), True).to_wire())
 
-    def start(self) -> "AcceptingExecutor":
+    def start(self) -> AcceptingExecutor:
         executor = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -26,7 +26,7 @@ class SmtpReceiver:
         self.port = free_port()
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
-    def start(self) -> "SmtpReceiver":
+    def start(self) -> SmtpReceiver:
         self._controller.start()
         return self
 
@@ -61,7 +61,7 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/shardcron"
 
-    def start(self) -> "WebhookReceiver":
+    def start(self) -> WebhookReceiver:
         self._http.start()
         return self
 

@@ -352,7 +352,8 @@ class ChaosRun:
         rows, fire_statuses = self._read_rows(plan)
         self.db.dispose()
         report = check(plan, arrivals, rows, self.faults, window_after_ms=s.window_after_ms)
-        return Outcome(report, s, self.lease_ms, sorted(self.faults, key=lambda f: f.started_ms), exit_codes, set(self.killed), set(self.alive_at_end), queries, fire_statuses, self.cpu.line(), self.workdir)
+        faults = sorted(self.faults, key=lambda f: f.started_ms)
+        return Outcome(report, s, self.lease_ms, faults, exit_codes, set(self.killed), set(self.alive_at_end), queries, fire_statuses, self.cpu.line(), self.workdir)
 
     def _stop_all(self, executor: subprocess.Popen) -> dict[str, int | None]:
         for node in list(self.stopped):

@@ -81,7 +81,7 @@ class Spread:
     max_ms: int | None
 
     @classmethod
-    def of(cls, values: Iterable[int]) -> "Spread":
+    def of(cls, values: Iterable[int]) -> Spread:
         ordered = sorted(values)
         if not ordered:
             return cls(0, None, None, None)

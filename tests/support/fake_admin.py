@@ -62,7 +62,7 @@ class FakeAdmin:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self) -> "FakeAdmin":
+    def start(self) -> FakeAdmin:
         admin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,7 +112,7 @@ class FakeAdmin:
             except OSError:
                 pass
 
-    def __enter__(self) -> "FakeAdmin":
+    def __enter__(self) -> FakeAdmin:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -48,7 +48,7 @@ class RecordingExecutor:
     def address(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "RecordingExecutor":
+    def start(self) -> RecordingExecutor:
         self._http.start()
         return self
 

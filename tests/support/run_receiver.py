@@ -106,7 +106,7 @@ class RunReceiver:
             return Envelope.success(LogResult(first, first if not known else first, text, False).to_wire())
         return Envelope.success(LogResult(first, first - 1, "", True, log_id_known=known).to_wire())
 
-    def start(self) -> "RunReceiver":
+    def start(self) -> RunReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -45,7 +45,7 @@ class ScriptedPeer:
         self._open: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def __enter__(self) -> "ScriptedPeer":
+    def __enter__(self) -> ScriptedPeer:
         self._thread.start()
         return self
 

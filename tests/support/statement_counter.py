@@ -40,7 +40,7 @@ class StatementCounter:
         self._closed = threading.Event()
         self._sockets: list[socket.socket] = []
 
-    def start(self) -> "StatementCounter":
+    def start(self) -> StatementCounter:
         threading.Thread(target=self._accept, name="statement-counter", daemon=True).start()
         return self
 

@@ -31,7 +31,7 @@ def test_rows_come_back_in_order_with_every_value_intact(admin_db):
     assert len(ids) == len(rows) and ids == sorted(ids) and len(set(ids)) == len(ids)
     with admin_db.read_session() as s:
         stored = {r.id: r for r in s.execute(sa.select(RunLog)).scalars()}
-    for run_id, row in zip(ids, rows):
+    for run_id, row in zip(ids, rows, strict=True):
         got = stored[run_id]
         assert (got.shard_index, got.param, got.fire_id) == (row["shard_index"], row["param"], row["fire_id"])
         # the model's Python-side defaults fill what the rows leave out
@@ -124,7 +124,7 @@ def test_ids_that_may_not_be_consecutive_are_read_back_and_match_their_rows(mysq
             assert bulk_insert.consecutive_ids(s) is False
             ids = insert_returning_ids(s, RunLog.__table__, rows)
             s.execute(sa.text("SET SESSION auto_increment_increment = 1"))
-        assert all(b - a == 2 for a, b in zip(ids, ids[1:]))
+        assert all(b - a == 2 for a, b in zip(ids, ids[1:], strict=False))
         stored = _stored(db)
         assert [stored[i] for i in ids] == [(row["shard_index"], row["param"], 0) for row in rows]
     finally:

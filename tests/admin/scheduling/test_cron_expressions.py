@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -19,9 +19,9 @@ def utc(conf: str, after: str, count: int = 5) -> list[str]:
 
 
 def test_next_fire_is_a_utc_epoch_ms_instant() -> None:
-    after_ms = datetime_to_ms(datetime(2026, 1, 5, 10, 7, tzinfo=timezone.utc))
+    after_ms = datetime_to_ms(datetime(2026, 1, 5, 10, 7, tzinfo=UTC))
     assert next_fire_at_ms("CRON", "*/15 * * * *", "UTC", after_ms) == datetime_to_ms(
-        datetime(2026, 1, 5, 10, 15, tzinfo=timezone.utc)
+        datetime(2026, 1, 5, 10, 15, tzinfo=UTC)
     )
 
 

@@ -4,7 +4,7 @@ over real instants for the DST rule. Both draw many random cases from a fixed se
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -56,7 +56,7 @@ def test_matches_croniter_on_random_unix_expressions_in_utc() -> None:
     compared = 0
     for _ in range(400):
         expression = random_unix_expression(rng)
-        start = datetime(2020, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(0, 10 * 365 * 86_400))
+        start = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 10 * 365 * 86_400))
         try:
             oracle = croniter(expression, start)
             expected = [datetime_to_ms(oracle.get_next(datetime)) for _ in range(8)]
@@ -123,7 +123,7 @@ def test_dst_rule_matches_a_walk_over_real_minutes(zone_name: str, day: str) -> 
     zone = ZoneInfo(zone_name)
     midnight = datetime.fromisoformat(day).replace(tzinfo=zone)
     # in UTC, so that adding a minute adds real time (in a zone it would add wall time)
-    start = (midnight - timedelta(hours=2)).astimezone(timezone.utc)
+    start = (midnight - timedelta(hours=2)).astimezone(UTC)
     end = start + timedelta(hours=8)
     for expression in DST_EXPRESSIONS:
         expected = expected_by_walking(expression, zone, start, end)

@@ -9,7 +9,7 @@ from shardcron.admin.models import Fire, Job, RunLog
 from shardcron.executor.clock import datetime_to_ms
 from tests.support.scheduler_rows import add_group, add_job
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from zoneinfo import ZoneInfo
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z (the fake clock's start)
@@ -77,10 +77,10 @@ def test_cron_in_a_zone_across_the_spring_gap(admin_db, receivers, make_schedule
     """Europe/Berlin 2026-03-29: 02:00-03:00 does not exist. A daily 02:30 job fires once that
     day, at 03:00 CEST (= 01:00Z), the rule in zones.py, and 02:30 CEST on the next day."""
     zone = ZoneInfo("Europe/Berlin")
-    start = datetime_to_ms(datetime(2026, 3, 28, 12, 0, tzinfo=timezone.utc))
+    start = datetime_to_ms(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
     receiver = receivers()
     group = add_group(admin_db, "app", start, manual=[receiver.address])
-    job = add_job(admin_db, group, start, schedule_type=ScheduleType.CRON, schedule_conf="30 2 * * *", timezone="Europe/Berlin")
+    add_job(admin_db, group, start, schedule_type=ScheduleType.CRON, schedule_conf="30 2 * * *", timezone="Europe/Berlin")
     node = make_scheduler(admin_db)
     node.clock.set(start)
     from shardcron.admin.scheduling.schedule import preview_fire_times

@@ -20,7 +20,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.db import Database, init_schema

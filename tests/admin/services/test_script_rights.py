@@ -148,7 +148,7 @@ def test_thirty_one_edits_keep_the_newest_thirty(world) -> None:
     database, gid, bean_job, glue_job, eve = world
     admin = add_user(database, "root", UserRole.ADMIN)
     for n in range(31):
-        as_actor(database, admin, lambda s, a: jobs.update_job(s, a, glue_job, {"glue_source": f"echo {n}\n", "glue_remark": f"edit {n}"}, now_ms=NOW + n))
+        as_actor(database, admin, lambda s, a: jobs.update_job(s, a, glue_job, {"glue_source": f"echo {n}\n", "glue_remark": f"edit {n}"}, now_ms=NOW + n))  # noqa: B023 (run at once)
     kept = versions(database, glue_job)
     assert len(kept) == glue_versions.KEEP_VERSIONS == 30
     assert kept[0].remark == "edit 30" and kept[-1].remark == "edit 1"  # the creation and edit 0 dropped

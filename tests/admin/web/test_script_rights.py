@@ -91,7 +91,7 @@ def test_with_the_right_the_script_is_editable_and_versions_show_the_diff(consol
     eve_id = _user_id(console, "eve")
     granted = post_form(root, f"/users/{eve_id}", {"action": "scripts", "script_group_ids": str(gid)})
     assert granted.status_code == 302
-    assert 'id="s-%d" name="script_group_ids" value="%d" checked' % (gid, gid) in root.get(f"/users/{eve_id}").get_data(as_text=True)
+    assert f'id="s-{gid}" name="script_group_ids" value="{gid}" checked' in root.get(f"/users/{eve_id}").get_data(as_text=True)
 
     eve = console.login("eve")
     html = eve.get(f"/jobs/{glue}").get_data(as_text=True)
