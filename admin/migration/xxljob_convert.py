@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shardcron.admin.enums import AddressType, Delivery, MisfireStrategy, RouteStrategy, ScheduleType
-from shardcron.admin.scheduling.schedule import ScheduleError, next_fire_at_ms, validate_schedule
+from shardcron.admin.schedules.schedule import ScheduleError, next_fire_at_ms, validate_schedule
 from shardcron.admin.services.groups import APP_NAME_RE
 from shardcron.admin.services.job_form import EMAIL_RE, MAX_RETRY_COUNT, MAX_TIMEOUT_S
 from shardcron.executor.protocol import (

@@ -52,7 +52,7 @@ from .keyed_pool import KeyedPool
 from .multiplex import Call, Multiplexer
 from .outcome import Delivered, NotDelivered, Outcome
 from .node_lease import LeaseTerm
-from .routing import RouteState, route_busyover, route_failover
+from ..schedules.routing import RouteState, route_busyover, route_failover
 from .run_store import Answer, Prepared, RunStore, Send
 from .settle import SETTLE_ROUNDS, is_repeat_refusal, outcome_stands, settle_send
 

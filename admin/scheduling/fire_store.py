@@ -50,7 +50,7 @@ from ..models import Fire, Job, RunLog, SchedulerLease
 from .bulk_insert import insert_ignoring_duplicates
 from .id_lists import in_ids
 from .node_lease import LeaseTerm, NodeLease
-from .schedule import ScheduleError, next_fire_at_ms
+from ..schedules.schedule import ScheduleError, next_fire_at_ms
 
 log = logging.getLogger("shardcron.admin.scheduling")
 

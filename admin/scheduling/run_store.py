@@ -33,7 +33,7 @@ from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .node_lease import LeaseTerm
 from .registry_view import live_addresses
-from .routing import RouteState
+from ..schedules.routing import RouteState
 from .run_body import RunBody
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 

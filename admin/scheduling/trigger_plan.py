@@ -21,7 +21,7 @@ from shardcron.executor.protocol import ProtocolError, normalize_address
 
 from ..enums import RouteStrategy, TriggerType
 from .fire_store import ClaimedFire
-from .routing import PROBING, RouteState, route_one
+from ..schedules.routing import PROBING, RouteState, route_one
 
 
 # Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).

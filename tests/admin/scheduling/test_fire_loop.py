@@ -83,7 +83,7 @@ def test_cron_in_a_zone_across_the_spring_gap(admin_db, receivers, make_schedule
     job = add_job(admin_db, group, start, schedule_type=ScheduleType.CRON, schedule_conf="30 2 * * *", timezone="Europe/Berlin")
     node = make_scheduler(admin_db)
     node.clock.set(start)
-    from shardcron.admin.scheduling.schedule import preview_fire_times
+    from shardcron.admin.schedules.schedule import preview_fire_times
 
     expected = preview_fire_times(ScheduleType.CRON, "30 2 * * *", "Europe/Berlin", start, 2)
     for at in expected:

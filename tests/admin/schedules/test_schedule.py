@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shardcron.admin.enums import ScheduleType
-from shardcron.admin.scheduling.schedule import (
+from shardcron.admin.schedules.schedule import (
     ScheduleError,
     next_fire_at_ms,
     preview_fire_times,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from shardcron.admin.models import Fire, RunLog
-from shardcron.admin.scheduling.routing import (
+from shardcron.admin.schedules.routing import (
     RouteState,
     route_consistent_hash,
     route_one,

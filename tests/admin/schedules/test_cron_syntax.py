@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shardcron.admin.scheduling.cron import CronError, parse_cron
-from shardcron.admin.scheduling.schedule import ScheduleError, validate_schedule
+from shardcron.admin.schedules.cron import CronError, parse_cron
+from shardcron.admin.schedules.schedule import ScheduleError, validate_schedule
 
 REFUSED = [
     # field counts

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from shardcron.admin.enums import ScheduleType
-from shardcron.admin.scheduling.cron import CronError, CronExpression, parse_cron
-from shardcron.admin.scheduling.zones import ZoneTimeline, is_known_zone, zone_timeline
+from shardcron.admin.schedules.cron import CronError, CronExpression, parse_cron
+from shardcron.admin.schedules.zones import ZoneTimeline, is_known_zone, zone_timeline
 from shardcron.executor.clock import SYSTEM_CLOCK
 from shardcron.executor.errors import ShardcronError
 

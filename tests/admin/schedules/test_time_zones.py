@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from shardcron.admin.scheduling.schedule import next_fire_at_ms
-from shardcron.admin.scheduling.zones import Transition, zone_timeline
+from shardcron.admin.schedules.schedule import next_fire_at_ms
+from shardcron.admin.schedules.zones import Transition, zone_timeline
 from tests.support.fire_times import fires, iso_to_ms, next_fire
 
 BERLIN = "Europe/Berlin"  # 2026-03-29 02:00 CET -> 03:00 CEST; 2026-10-25 03:00 CEST -> 02:00 CET

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from shardcron.admin.scheduling.cron import parse_cron
-from shardcron.admin.scheduling.cron_syntax import Dialect
-from shardcron.admin.scheduling.schedule import next_fire_at_ms
+from shardcron.admin.schedules.cron import parse_cron
+from shardcron.admin.schedules.cron_syntax import Dialect
+from shardcron.admin.schedules.schedule import next_fire_at_ms
 from shardcron.executor.clock import datetime_to_ms
 from tests.support.fire_times import fires, next_fire
 

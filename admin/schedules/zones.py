@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
 
-from shardcron.admin.scheduling.cron import LAST_YEAR, CronExpression
+from shardcron.admin.schedules.cron import LAST_YEAR, CronExpression
 
 _DAY_S = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

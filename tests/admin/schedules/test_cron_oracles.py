@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from shardcron.admin.scheduling.schedule import next_fire_at_ms
+from shardcron.admin.schedules.schedule import next_fire_at_ms
 from shardcron.executor.clock import datetime_to_ms, ms_to_datetime
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]

@@ -29,7 +29,7 @@ from bisect import bisect_left
 from datetime import date
 from functools import lru_cache
 
-from shardcron.admin.scheduling.cron_syntax import (
+from shardcron.admin.schedules.cron_syntax import (
     HOUR,
     MINUTE,
     MONTH,
