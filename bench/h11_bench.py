@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scheduler_bench  # noqa: E402
 
-from shardcron.admin.scheduling import multiplex  # noqa: E402
+from shardcron.admin.transport import multiplex  # noqa: E402
 
 _REQUEST = h11.Request(method="POST", target="/run", headers=[("Host", "executor"), ("Content-Type", "application/json"), ("Content-Length", "2")])
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..alarms import AlarmSender
 from ..config import read_or_create_secret
-from ..scheduling.executor_client import ExecutorClient
+from ..transport.executor_client import ExecutorClient
 from .daily_report import DailyReportMonitor
 from .followups import FollowupMonitor
 from .lost_runs import LostRuns

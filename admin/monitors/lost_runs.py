@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from ..db import Database
 from ..enums import AddressType, FireStatus, FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Fire, RunLog
-from ..scheduling.executor_client import ExecutorClient
+from ..transport.executor_client import ExecutorClient
 from ..scheduling.registry_view import live_addresses
 from .lease import Lease, LeaseHolder
 

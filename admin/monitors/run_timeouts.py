@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ..db import Database
 from ..enums import FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Job, RunLog
-from ..scheduling.executor_client import ExecutorClient
+from ..transport.executor_client import ExecutorClient
 from ..scheduling.registry_view import is_group_executor
 from .lease import Lease, LeaseHolder
 

@@ -45,12 +45,12 @@ from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
 from ..enums import RouteStrategy
 from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_trigger_failure, record_trigger_lag
-from .executor_calls import ExecutorCalls
-from .executor_client import ExecutorClient
+from ..transport.executor_calls import ExecutorCalls
+from ..transport.executor_client import ExecutorClient
 from .fire_store import ClaimedFire
 from .keyed_pool import KeyedPool
-from .multiplex import Call, Multiplexer
-from .outcome import Delivered, NotDelivered, Outcome
+from ..transport.multiplex import Call, Multiplexer
+from ..transport.outcome import Delivered, NotDelivered, Outcome
 from .node_lease import LeaseTerm
 from ..schedules.routing import RouteState, route_busyover, route_failover
 from .run_store import Answer, Prepared, RunStore, Send

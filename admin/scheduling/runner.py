@@ -33,7 +33,7 @@ from ..db import Database
 from ..enums import FireStatus
 from ..models import Fire, SchedulerNode
 from .dispatch import Dispatcher
-from .executor_client import ExecutorClient
+from ..transport.executor_client import ExecutorClient
 from .fire_loop import FireLoop
 from .fire_store import FireStore
 from .node_lease import LeaseClock, NodeLease

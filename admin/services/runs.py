@@ -21,7 +21,7 @@ from ..db import Database
 from ..enums import AuditAction, AuditTarget, FollowupStatus, RunStatus, TriggerType
 from ..models import ExecutorGroup, Job, RunLog
 from ..scheduling import registry_view
-from ..scheduling.executor_client import ExecutorClient
+from ..transport.executor_client import ExecutorClient
 from . import audit
 from .access import scope_to_groups
 from .actor import Actor

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from shardcron.admin.db import Database, init_schema
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor.clock import FakeClock
 from shardcron.executor import Executor
 from shardcron.executor.protocol import normalize_address

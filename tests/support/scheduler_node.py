@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from shardcron.admin.db import Database
 from shardcron.admin.scheduling.dispatch import Dispatcher
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.admin.scheduling.fire_loop import FireLoop
 from shardcron.admin.scheduling.fire_store import FireStore
 from shardcron.admin.scheduling.node_lease import LeaseClock, NodeLease

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from shardcron.admin.enums import FireStatus, RunStatus, TriggerType
 from shardcron.admin.models import Fire, RunLog
 from shardcron.admin.scheduling.dispatch import Dispatcher, KeyedPool
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.admin.scheduling.run_store import RunStore
 from shardcron.admin.enums import ScheduleType
 from tests.support.executor_calls import TOKEN

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import Delivery, FireStatus, FollowupStatus, RouteStrategy, RunStatus, ScheduleType
 from shardcron.admin.models import Fire, RunLog
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from tests.support.executor_calls import TOKEN
 from tests.support.scheduler_node import build_node
 from tests.support.scheduler_rows import add_group, add_job

@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 import pytest
 
-from shardcron.admin.scheduling.executor_calls import ExecutorCalls
-from shardcron.admin.scheduling.executor_client import ExecutorClient
-from shardcron.admin.scheduling.multiplex import _READING, SWEEP_S, Call, Multiplexer
-from shardcron.admin.scheduling.outcome import Delivered, NotDelivered, Outcome, Refused, Undelivered
-from shardcron.admin.scheduling.resolver import Resolver, Target
+from shardcron.admin.transport.executor_calls import ExecutorCalls
+from shardcron.admin.transport.executor_client import ExecutorClient
+from shardcron.admin.transport.multiplex import _READING, SWEEP_S, Call, Multiplexer
+from shardcron.admin.transport.outcome import Delivered, NotDelivered, Outcome, Refused, Undelivered
+from shardcron.admin.transport.resolver import Resolver, Target
 from tests.support.scripted_http import ScriptedPeer, ok
 
 TOKEN = "transport-token-0123456789"

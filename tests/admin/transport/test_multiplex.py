@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.admin.scheduling.executor_client import ExecutorClient
-from shardcron.admin.scheduling.multiplex import Call, Multiplexer
-from shardcron.admin.scheduling.outcome import NotDelivered, Outcome
+from shardcron.admin.transport.executor_client import ExecutorClient
+from shardcron.admin.transport.multiplex import Call, Multiplexer
+from shardcron.admin.transport.outcome import NotDelivered, Outcome
 from tests.support.net import free_port, wait_until
 from tests.support.scripted_http import ScriptedPeer, ok
 from tests.support.tls_certificate import make_certificate, server_context

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor import Executor
 from shardcron.executor.protocol import BlockStrategy, LogResult, TriggerParam
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN
