@@ -28,7 +28,7 @@ from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError
 
 from .enums import AddressType
 from .models import ExecutorGroup, ExecutorRegistry, SchedulerNode
-from .scheduling.registry_view import DEAD_AFTER_MS, parse_manual_addresses
+from .registry_view import DEAD_AFTER_MS, parse_manual_addresses
 
 if TYPE_CHECKING:
     from . import AdminContext

@@ -35,7 +35,7 @@ from ..db import Database
 from ..enums import AddressType, FireStatus, FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Fire, RunLog
 from ..transport.executor_client import ExecutorClient
-from ..scheduling.registry_view import live_addresses
+from ..registry_view import live_addresses
 from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.lost_runs")

@@ -22,7 +22,7 @@ from ..db import Database
 from ..enums import FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Job, RunLog
 from ..transport.executor_client import ExecutorClient
-from ..scheduling.registry_view import is_group_executor
+from ..registry_view import is_group_executor
 from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.run_timeouts")

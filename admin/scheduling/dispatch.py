@@ -47,14 +47,14 @@ from ..enums import RouteStrategy
 from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_trigger_failure, record_trigger_lag
 from ..transport.executor_calls import ExecutorCalls
 from ..transport.executor_client import ExecutorClient
-from .fire_store import ClaimedFire
+from ..firing.fire_store import ClaimedFire
 from .keyed_pool import KeyedPool
 from ..transport.multiplex import Call, Multiplexer
 from ..transport.outcome import Delivered, NotDelivered, Outcome
-from .node_lease import LeaseTerm
+from ..firing.node_lease import LeaseTerm
 from ..schedules.routing import RouteState, route_busyover, route_failover
-from .run_store import Answer, Prepared, RunStore, Send
-from .settle import SETTLE_ROUNDS, is_repeat_refusal, outcome_stands, settle_send
+from ..firing.run_store import Answer, Prepared, RunStore, Send
+from ..firing.settle import SETTLE_ROUNDS, is_repeat_refusal, outcome_stands, settle_send
 
 log = logging.getLogger("shardcron.admin.scheduling")
 

@@ -29,15 +29,17 @@ from sqlalchemy import event
 
 from shardcron.executor.clock import SYSTEM_CLOCK
 
+from ..config import read_or_create_secret
 from ..db import Database
 from ..enums import FireStatus
 from ..models import Fire, SchedulerNode
+from ..monitors import build_monitors
 from .dispatch import Dispatcher
 from ..transport.executor_client import ExecutorClient
-from .fire_loop import FireLoop
-from .fire_store import FireStore
-from .node_lease import LeaseClock, NodeLease
-from .run_store import RunStore
+from ..firing.fire_loop import FireLoop
+from ..firing.fire_store import FireStore
+from ..firing.node_lease import LeaseClock, NodeLease
+from ..firing.run_store import RunStore
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
@@ -145,9 +147,6 @@ def _postgresql_scheduler_database(db: Database, lease_ms: int) -> Database:
 
 class SchedulerRunner:
     def __init__(self, ctx: Any, node_id: str | None = None, *, monitors: list[Loop] | None = None) -> None:
-        from shardcron.admin.config import read_or_create_secret
-        from shardcron.admin.monitors import build_monitors
-
         config = ctx.config
         self.ctx = ctx
         self.node_id = node_id or config.scheduler_node_id or default_node_id()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..enums import RunStatus
 from ..models import DailyReport, ExecutorGroup, Job, RunLog
 from ..monitors.daily_report import day_bounds_ms
-from ..scheduling import registry_view
+from .. import registry_view
 from ..schedules.zones import is_known_zone
 from .access import scope_to_groups
 from .actor import Actor

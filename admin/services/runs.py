@@ -20,7 +20,7 @@ from shardcron.executor.protocol import Envelope, LogResult
 from ..db import Database
 from ..enums import AuditAction, AuditTarget, FollowupStatus, RunStatus, TriggerType
 from ..models import ExecutorGroup, Job, RunLog
-from ..scheduling import registry_view
+from .. import registry_view
 from ..transport.executor_client import ExecutorClient
 from . import audit
 from .access import scope_to_groups

@@ -19,7 +19,7 @@ from shardcron.executor.protocol import normalize_address
 
 from ..enums import AuditAction, AuditTarget, FireStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job
-from ..scheduling import registry_view
+from .. import registry_view
 from . import audit
 from .access import load_job
 from .actor import Actor

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from shardcron.admin.db import Database
 from shardcron.admin.scheduling.dispatch import Dispatcher
 from shardcron.admin.transport.executor_client import ExecutorClient
-from shardcron.admin.scheduling.fire_loop import FireLoop
-from shardcron.admin.scheduling.fire_store import FireStore
-from shardcron.admin.scheduling.node_lease import LeaseClock, NodeLease
-from shardcron.admin.scheduling.run_store import RunStore
+from shardcron.admin.firing.fire_loop import FireLoop
+from shardcron.admin.firing.fire_store import FireStore
+from shardcron.admin.firing.node_lease import LeaseClock, NodeLease
+from shardcron.admin.firing.run_store import RunStore
 from shardcron.executor.clock import Clock, FakeClock
 
 

@@ -13,7 +13,7 @@ from shardcron.admin.enums import FireStatus, RunStatus, TriggerType
 from shardcron.admin.models import Fire, RunLog
 from shardcron.admin.scheduling.dispatch import Dispatcher, KeyedPool
 from shardcron.admin.transport.executor_client import ExecutorClient
-from shardcron.admin.scheduling.run_store import RunStore
+from shardcron.admin.firing.run_store import RunStore
 from shardcron.admin.enums import ScheduleType
 from tests.support.executor_calls import TOKEN
 from tests.support.net import wait_until
@@ -241,7 +241,7 @@ class _RecordingRuns:
 def test_answers_arriving_while_the_recorder_lingers_share_one_batch_and_a_stop_ends_the_linger():
     import threading
 
-    from shardcron.admin.scheduling.run_store import Answer
+    from shardcron.admin.firing.run_store import Answer
     from shardcron.executor.clock import SYSTEM_CLOCK
 
     runs = _RecordingRuns()
@@ -267,7 +267,7 @@ def test_answers_arriving_while_the_recorder_lingers_share_one_batch_and_a_stop_
 
 def test_a_batch_takes_at_most_record_batch_answers_and_leaves_the_rest(monkeypatch):
     from shardcron.admin.scheduling import dispatch
-    from shardcron.admin.scheduling.run_store import Answer
+    from shardcron.admin.firing.run_store import Answer
     from shardcron.executor.clock import SYSTEM_CLOCK
 
     monkeypatch.setattr(dispatch, "RECORD_BATCH", 3)

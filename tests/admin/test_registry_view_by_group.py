@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.models import ExecutorGroup
-from shardcron.admin.scheduling import registry_view
+from shardcron.admin import registry_view
 from tests.support.admin_data import NOW, add_executor, add_group
 
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, FollowupStatus, RunStatus, TriggerType
 from shardcron.admin.models import Fire, RunLog
-from shardcron.admin.scheduling import bulk_insert
-from shardcron.admin.scheduling.bulk_insert import insert_ignoring_duplicates, insert_returning_ids
+from shardcron.admin.firing import bulk_insert
+from shardcron.admin.firing.bulk_insert import insert_ignoring_duplicates, insert_returning_ids
 
 T0 = 1_767_225_600_000
 AWKWARD = ["plain", "it's", 'say "hi"', "back\\slash", "50% done %s %(x)s", "naïve ✓", "line\nbreak", None, ""]

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError, normalize_address
 
-from ..enums import AddressType
-from ..models import ExecutorGroup, ExecutorRegistry
+from .enums import AddressType
+from .models import ExecutorGroup, ExecutorRegistry
 
 #: An executor re-registers every 30 s; three missed heartbeats and it is dead.
 DEAD_AFTER_MS = 90_000

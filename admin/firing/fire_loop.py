@@ -1,17 +1,38 @@
 """The fire loop: one `tick(now_ms)` claims due fires and writes their run rows in one
 transaction (claims and rows commit together, or neither does), then hands the sends to the
-dispatcher, which makes each at its millisecond."""
+dispatcher, which makes each at its millisecond.
+
+The loop knows the dispatcher only as a `ClaimedFireSink` (the dispatch package's
+`FireDispatcher` is one), so firing does not import dispatch, which imports firing."""
 
 from __future__ import annotations
 
-from .dispatch import Dispatcher
-from .fire_store import FireStore, LeaseLost
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from shardcron.executor.clock import Clock
+
+from .fire_store import ClaimedFire, FireStore, LeaseLost
+from .node_lease import LeaseTerm
+from .run_store import Prepared
+
+
+class ClaimedFireSink(Protocol):
+    """Who takes the fires a tick claims: writes their run rows inside the claim transaction,
+    then, once that commits, takes their sends."""
+
+    clock: Clock
+
+    def prepare_claimed(self, session: Session, fires: list[ClaimedFire], now_ms: int, term: LeaseTerm) -> Prepared: ...
+
+    def accept(self, prepared: Prepared) -> int: ...
 
 
 class FireLoop:
     name = "fire"
 
-    def __init__(self, store: FireStore, dispatcher: Dispatcher, interval_s: float) -> None:
+    def __init__(self, store: FireStore, dispatcher: ClaimedFireSink, interval_s: float) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.interval_s = interval_s

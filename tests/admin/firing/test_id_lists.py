@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, TriggerType
 from shardcron.admin.models import Fire
-from shardcron.admin.scheduling.id_lists import in_ids
+from shardcron.admin.firing.id_lists import in_ids
 
 T0 = 1_767_225_600_000
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database
 from shardcron.admin.enums import FireStatus, TriggerType
 from shardcron.admin.models import Fire, SchedulerLease
-from shardcron.admin.scheduling.node_lease import LeaseClock, LeaseTerm, NodeLease
+from shardcron.admin.firing.node_lease import LeaseClock, LeaseTerm, NodeLease
 from shardcron.admin.scheduling.runner import scheduler_database
 from shardcron.executor.clock import FakeClock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shardcron.admin.scheduling.run_body import RunBody
+from shardcron.admin.firing.run_body import RunBody
 from shardcron.executor.protocol import BlockStrategy, TriggerParam, decode_json, encode_json
 
 JOBS = {

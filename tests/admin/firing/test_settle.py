@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shardcron.admin.scheduling.settle import Knowledge, is_repeat_refusal, read_verdict
+from shardcron.admin.firing.settle import Knowledge, is_repeat_refusal, read_verdict
 from shardcron.executor.protocol import Envelope, LogResult
 
 ADDRESS = "http://10.0.0.7:9999"

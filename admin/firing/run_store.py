@@ -32,7 +32,7 @@ from .bulk_insert import insert_values_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .node_lease import LeaseTerm
-from .registry_view import live_addresses
+from ..registry_view import live_addresses
 from ..schedules.routing import RouteState
 from .run_body import RunBody
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
