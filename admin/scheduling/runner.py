@@ -34,7 +34,7 @@ from ..db import Database
 from ..enums import FireStatus
 from ..models import Fire, SchedulerNode
 from ..monitors import build_monitors
-from .dispatch import Dispatcher
+from ..dispatch.dispatcher import FireDispatcher
 from ..transport.executor_client import ExecutorClient
 from ..firing.fire_loop import FireLoop
 from ..firing.fire_store import FireStore
@@ -163,7 +163,7 @@ class SchedulerRunner:
             lease_ms=config.lease_ms, renew_ms=config.lease_renew_ms, margin_ms=config.lease_margin_ms,
         )
         self.store = FireStore(self.db, self.lease, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms)
-        self.dispatcher = Dispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
+        self.dispatcher = FireDispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
         self.lease.on_term_end(self.dispatcher.term_ended)
         self.heartbeat = NodeHeartbeat(ctx.db, self.node_id, self.clock.now_ms())
         self.loops: list[Loop] = [FireLoop(self.store, self.dispatcher, config.tick_interval_ms / 1000), self.heartbeat]

@@ -31,7 +31,7 @@ def fires(db) -> list[Fire]:
 
 
 def queued(node) -> list:
-    return [send for _, _, due in node.dispatcher._heap for send in due]  # noqa: SLF001
+    return node.dispatcher._timers.queued()  # noqa: SLF001
 
 
 def send_without_recording(node) -> None:

@@ -101,7 +101,7 @@ def test_an_adopter_settles_a_row_its_sender_may_have_sent_and_does_not_send_it_
     b = make_scheduler(admin_db, "node-b", lease_ms=5000)
     a.live(T0 + 59_000)
     a.loop.tick(T0 + 59_000)  # rows written (PENDING)
-    sends = [send for _, _, due in a.dispatcher._heap for send in due]  # noqa: SLF001 — reach in to send without recording: A "dies" here
+    sends = a.dispatcher._timers.queued()  # noqa: SLF001 — reach in to send without recording: A "dies" here
     assert sends
     for send in sends:
         assert a.dispatcher.client.run_encoded(send.address, send.body).ok

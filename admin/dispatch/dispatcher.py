@@ -1,9 +1,9 @@
 """Dispatch: each claimed fire's `/run` calls at their millisecond, through bounded senders.
 
-Inside its claim transaction the fire loop has `Dispatcher.prepare_claimed` write the run rows
-of the fires just claimed (see run_store; each send's `/run` body is encoded there), well before
-their time; once that commits, `Dispatcher.accept` puts their sends in a heap ordered by fire
-time, one entry per fire time. A timer thread sleeps until the earliest is due (a condition wait
+Inside its claim transaction the fire loop has `FireDispatcher.prepare_claimed` write the run
+rows of the fires just claimed (see run_store; each send's `/run` body is encoded there), well
+before their time; once that commits, `FireDispatcher.accept` puts their sends in a heap ordered by
+fire time, one entry per fire time (timers.py). A timer thread sleeps until the earliest is due (a condition wait
 with a millisecond deadline, not a 1 s ring) and hands the due sends to the `Multiplexer`
 (multiplex.py), the one way the scheduler calls executors: one thread, every call on its own
 non-blocking keep-alive connection, at most `per_address` calls in flight per executor and
@@ -13,7 +13,7 @@ on a `KeyedPool` of worker threads (keyed by executor, same bounds); their calls
 `/idleBeat`, `/log`, then the `/run`) still go through the Multiplexer. Every call ends in a
 typed outcome (outcome.py); what is recorded and counted follows its type and reason, never its
 wording. Answers go to a recorder thread that writes
-them in batches (one transaction per batch).
+them in batches (one transaction per batch; answers.py).
 
 Every send carries the lease term it was claimed under (node_lease) and goes out only if the
 term still holds at the instant before its first byte is written; a send that may not go out is
@@ -31,10 +31,7 @@ fake clock).
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import queue
 import threading
 from collections import Counter
 from typing import NamedTuple, cast
@@ -44,28 +41,21 @@ from sqlalchemy.orm import Session
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
 from ..enums import RouteStrategy
-from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_trigger_failure, record_trigger_lag
-from ..transport.executor_calls import ExecutorCalls
-from ..transport.executor_client import ExecutorClient
 from ..firing.fire_store import ClaimedFire
-from .keyed_pool import KeyedPool
-from ..transport.multiplex import Call, Multiplexer
-from ..transport.outcome import Delivered, NotDelivered, Outcome
 from ..firing.node_lease import LeaseTerm
-from ..schedules.routing import RouteState, route_busyover, route_failover
 from ..firing.run_store import Answer, Prepared, RunStore, Send
 from ..firing.settle import SETTLE_ROUNDS, is_repeat_refusal, outcome_stands, settle_send
+from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_trigger_failure, record_trigger_lag
+from ..schedules.routing import RouteState, route_busyover, route_failover
+from ..transport.executor_calls import ExecutorCalls
+from ..transport.executor_client import ExecutorClient
+from ..transport.multiplex import Call, Multiplexer
+from ..transport.outcome import Delivered, NotDelivered, Outcome
+from .answers import RECORD_LINGER_S, AnswerRecorder, FireLedger
+from .keyed_pool import KeyedPool
+from .timers import SendTimers
 
 log = logging.getLogger("shardcron.admin.scheduling")
-
-#: The longest the timer thread sleeps without looking at its heap again.
-MAX_TIMER_WAIT_S = 0.5
-#: How long the recorder keeps collecting answers after the first one of a batch, and the most
-#: answers one batch records. A fire stays CLAIMED under its lease term until recorded, so a
-#: fraction of a second here costs nothing but saves a transaction per handful of answers.
-RECORD_LINGER_S = 0.2
-RECORD_BATCH = 2000
-
 
 class _RunToken(NamedTuple):
     """What a `/run` handed to the sender carries back with its outcome."""
@@ -85,7 +75,10 @@ def failure_reason(msg: str) -> TriggerFailure:
     return TriggerFailure.ERROR
 
 
-class Dispatcher:
+class FireDispatcher:
+    """Sends each claimed fire's `/run` calls at their millisecond and records the answers (named
+    apart from the executor's `Dispatcher`, which runs jobs by block strategy)."""
+
     def __init__(
         self,
         runs: RunStore,
@@ -110,14 +103,11 @@ class Dispatcher:
         self._inline_work: list[Send] = []  # inline: probes and settlements to run after the sends
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._heap: list[tuple[int, int, list[Send]]] = []  # (fire time, seq, its sends)
-        self._seq = itertools.count()
-        self._held: set[int] = set()  # fires prepared here and not yet finished
-        self._outstanding: dict[int, int] = {}  # fire id -> sends not yet answered
-        self._fires_of: dict[str, set[int]] = {}  # lease term owner -> its fires held here
-        self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
-        self._unrecorded = 0  # sends handed out whose answer is not yet written (or dropped)
+        # The timers and the ledger are changed only with self._lock held.
+        self._timers = SendTimers()
+        self._ledger = FireLedger()
         self._stop = threading.Event()
+        self._recorder = AnswerRecorder(runs, clock, self._ledger, self._changed, self._stop)
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ fire loop side
@@ -127,7 +117,7 @@ class Dispatcher:
         loop's tick: claims and run rows commit together, or neither does). Fires already
         prepared here are left out."""
         with self._lock:
-            fresh = [f for f in fires if f.id not in self._held]
+            fresh = [f for f in fires if f.id not in self._ledger.held]
         prepared = self.runs.prepare_in(session, fresh, now_ms, self.route_state, term)
         prepared.term = term
         return prepared
@@ -147,35 +137,22 @@ class Dispatcher:
         term = prepared.term
         assert term is not None
         per_fire = Counter(s.fire_id for s in prepared.sends)
-        # One heap entry per fire time: a backlog or a busy second is one entry, not thousands.
-        by_time: dict[int, list[Send]] = {}
-        for send in prepared.sends:
-            at = by_time.get(send.fire_at_ms)
-            if at is None:
-                by_time[send.fire_at_ms] = [send]
-            else:
-                at.append(send)
         with self._lock:
             if term.over:
                 return 0  # it ended while the claim committed: its fires are adopted and settled
-            self._fires_of.setdefault(term.owner, set()).update(per_fire)
-            for fire_id, count in per_fire.items():
-                self._held.add(fire_id)
-                self._outstanding[fire_id] = count
-            self._unrecorded += len(prepared.sends)
-            for fire_at_ms, sends in by_time.items():
-                heapq.heappush(self._heap, (fire_at_ms, next(self._seq), sends))
+            self._ledger.take(term.owner, per_fire, len(prepared.sends))
+            self._timers.push(prepared.sends)
             self._changed.notify_all()
         return len(prepared.sends)
 
     @property
     def held(self) -> set[int]:
         with self._lock:
-            return set(self._held)
+            return set(self._ledger.held)
 
     def next_due_ms(self) -> int | None:
         with self._lock:
-            return self._heap[0][0] if self._heap else None
+            return self._timers.next_due_ms()
 
     # ------------------------------------------------------------------ lease terms
 
@@ -184,18 +161,9 @@ class Dispatcher:
         answers still in flight are recorded while its lease row exists; the adopter settles the
         rest)."""
         with self._lock:
-            fires = self._fires_of.pop(term.owner, set())
-            kept: list[tuple[int, int, list[Send]]] = []
-            dropped = 0
-            for at, seq, sends in self._heap:
-                left = [s for s in sends if s.term is not term]
-                dropped += len(sends) - len(left)
-                if left:
-                    kept.append((at, seq, left))
-            heapq.heapify(kept)
-            self._heap = kept
-            self._forget(fires)
-            self._unrecorded -= dropped
+            fires = self._ledger.end_term(term.owner)
+            dropped = self._timers.drop_term(term)
+            self._ledger.unrecorded -= dropped
             self._changed.notify_all()
         if dropped:
             record_fence_drops(dropped)
@@ -204,20 +172,10 @@ class Dispatcher:
             extra={"owner": term.owner},
         )
 
-    def _forget(self, fires: set[int]) -> None:
-        """(Lock held.) These fires are no longer this node's to finish."""
-        self._held.difference_update(fires)
-        for fire_id in fires:
-            self._outstanding.pop(fire_id, None)
-
     def _dropped(self, send: Send) -> None:
         """`send` may not go out (its term no longer holds): nothing of it was sent."""
         with self._lock:
-            fires = self._fires_of.get(send.term.owner)
-            if fires is not None and send.fire_id in fires:
-                fires.discard(send.fire_id)
-                self._forget({send.fire_id})
-            self._unrecorded -= 1
+            self._ledger.drop_send(send.term.owner, send.fire_id)
             self._changed.notify_all()
         record_fence_drops(1)
         log.warning("run not sent: its lease term no longer holds", extra={**send.log_fields(), "owner": send.term.owner})
@@ -226,10 +184,8 @@ class Dispatcher:
 
     def send_due(self, now_ms: int) -> int:
         """Hand every send due at `now_ms` to the sender (inline: send and record them now)."""
-        due: list[Send] = []
         with self._lock:
-            while self._heap and self._heap[0][0] <= now_ms:
-                due += heapq.heappop(self._heap)[2]
+            due = self._timers.pop_due(now_ms)
         calls: list[Call] = []
         for send in due:
             if send.probe or send.settle:
@@ -266,10 +222,6 @@ class Dispatcher:
             for send in work:
                 self._execute(send)
 
-    def _deliver(self, answer: Answer | None) -> None:
-        if answer is not None:
-            self._answers.put(answer)
-
     def _execute(self, send: Send) -> None:
         """Settle and route (a probe), waiting for each answer in this thread; then hand the
         `/run` to the sender."""
@@ -278,14 +230,14 @@ class Dispatcher:
             send.asked += 1
             answer, resend = settle_send(self._calls, send)
             if not resend:
-                self._deliver(answer)
+                self._recorder.put(answer)
                 return
         address, trace = send.address, send.trace
         if send.probe:
             if not send.candidates:
                 record_trigger_failure(TriggerFailure.NO_LIVE_EXECUTOR)
                 log.warning("trigger failed", extra={**send.log_fields(), "reason": "no live executor in the job's group"})
-                self._deliver(self._answer(send, False, "no live executor in the job's group"))
+                self._recorder.put(self._answer(send, False, "no live executor in the job's group"))
                 return
             if send.strategy == RouteStrategy.BUSYOVER:
                 route = route_busyover(send.candidates, send.job_id, self._calls)
@@ -294,7 +246,7 @@ class Dispatcher:
             if route.address is None:
                 record_trigger_failure(TriggerFailure.EXECUTOR_REFUSED)
                 log.warning("trigger failed", extra={**send.log_fields(), "reason": route.trace})
-                self._deliver(self._answer(send, False, route.trace))
+                self._recorder.put(self._answer(send, False, route.trace))
                 return
             address, trace = route.address, route.trace
         assert address is not None
@@ -304,9 +256,9 @@ class Dispatcher:
         """(The sender's thread.) The outcome of a `/run`."""
         send, address, trace, lag_ms = cast(_RunToken, token)
         if isinstance(outcome, NotDelivered) and outcome.unsure:
-            self._deliver(self._unsure(send, address, outcome))
+            self._recorder.put(self._unsure(send, address, outcome))
             return
-        self._answers.put(self._answered(send, address, trace, lag_ms, outcome))
+        self._recorder.put(self._answered(send, address, trace, lag_ms, outcome))
 
     def _sent_dropped(self, token: object) -> None:
         self._dropped(cast(_RunToken, token).send)
@@ -357,59 +309,8 @@ class Dispatcher:
     # ------------------------------------------------------------------ recording
 
     def record_answers(self, block_s: float = 0.0, linger_s: float = 0.0) -> int:
-        """Write the answers received so far in one transaction; fires fully answered become DONE.
-
-        `block_s`: wait that long for a first answer. `linger_s`: after the first one, let more
-        arrive for that long (a stop cuts the wait short), then take up to RECORD_BATCH, so that a
-        steady trickle of answers costs one transaction per linger period instead of one per
-        handful. The recorder sleeps through the linger rather than waking for each answer: a
-        wake-up per answer cost the dispatch threads the interpreter lock once per /run."""
-        answers: list[Answer] = []
-        try:
-            answers.append(self._answers.get(timeout=block_s) if block_s > 0 else self._answers.get_nowait())
-            if linger_s > 0:
-                self._stop.wait(linger_s)  # a real wait in the recorder thread
-            while len(answers) < RECORD_BATCH:
-                answers.append(self._answers.get_nowait())
-        except queue.Empty:
-            pass
-        if not answers:
-            return 0
-        finished: list[tuple[int, str]] = []
-        with self._lock:
-            for a in answers:
-                # A fire forgotten here (its term ended) is not finished here: its adopter does it.
-                fires = self._fires_of.get(a.owner)
-                if fires is None or a.fire_id not in fires:
-                    continue
-                left = self._outstanding.get(a.fire_id, 0) - 1
-                if left <= 0:
-                    self._outstanding.pop(a.fire_id, None)
-                    finished.append((a.fire_id, a.owner))
-                else:
-                    self._outstanding[a.fire_id] = left
-        try:
-            self.runs.record(answers, finished, self.clock.now_ms())
-        except Exception:
-            log.exception("recording %d /run answers failed; retrying", len(answers))
-            with self._lock:
-                for fire_id, _ in finished:
-                    self._outstanding[fire_id] = self._outstanding.get(fire_id, 0)
-                for a in answers:
-                    if a.fire_id in self._outstanding:
-                        self._outstanding[a.fire_id] += 1
-            for a in answers:
-                self._answers.put(a)
-            return 0
-        with self._lock:
-            for fire_id, owner in finished:
-                self._held.discard(fire_id)
-                fires = self._fires_of.get(owner)
-                if fires is not None:
-                    fires.discard(fire_id)
-            self._unrecorded -= len(answers)
-            self._changed.notify_all()
-        return len(answers)
+        """Write the answers received so far (AnswerRecorder.record); returns how many."""
+        return self._recorder.record(block_s, linger_s)
 
     # ------------------------------------------------------------------ threads
 
@@ -429,12 +330,9 @@ class Dispatcher:
     def _timer_loop(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                if not self._heap:
-                    self._changed.wait(MAX_TIMER_WAIT_S)
-                    continue
-                delay_ms = self._heap[0][0] - self.clock.now_ms()
-                if delay_ms > 0:
-                    self._changed.wait(min(delay_ms / 1000, MAX_TIMER_WAIT_S))
+                wait_s = self._timers.wait_s(self.clock)
+                if wait_s > 0:
+                    self._changed.wait(wait_s)
                     continue
             self.send_due(self.clock.now_ms())
 
@@ -450,7 +348,7 @@ class Dispatcher:
         and for tests)."""
         deadline = SYSTEM_CLOCK.monotonic() + timeout_s  # a real-time bound on a real wait
         with self._lock:
-            while self._unrecorded > 0:
+            while self._ledger.unrecorded > 0:
                 left = deadline - SYSTEM_CLOCK.monotonic()
                 if left <= 0:
                     return False

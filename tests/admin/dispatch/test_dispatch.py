@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, RunStatus, TriggerType
 from shardcron.admin.models import Fire, RunLog
-from shardcron.admin.scheduling.dispatch import Dispatcher, KeyedPool
+from shardcron.admin.dispatch.dispatcher import FireDispatcher
+from shardcron.admin.dispatch.keyed_pool import KeyedPool
 from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.admin.firing.run_store import RunStore
 from shardcron.admin.enums import ScheduleType
@@ -245,17 +246,17 @@ def test_answers_arriving_while_the_recorder_lingers_share_one_batch_and_a_stop_
     from shardcron.executor.clock import SYSTEM_CLOCK
 
     runs = _RecordingRuns()
-    d = Dispatcher(runs, ExecutorClient(TOKEN), SYSTEM_CLOCK, workers=0)
-    d._outstanding.update({1: 1, 2: 2, 3: 1})
-    d._fires_of["t#1"] = {1, 2, 3}
-    d._answers.put(Answer(1, 11, True, "", owner="t#1"))
+    d = FireDispatcher(runs, ExecutorClient(TOKEN), SYSTEM_CLOCK, workers=0)
+    d._ledger.outstanding.update({1: 1, 2: 2, 3: 1})
+    d._ledger.fires_of["t#1"] = {1, 2, 3}
+    d._recorder.put(Answer(1, 11, True, "", owner="t#1"))
     recorded: list[int] = []
     recorder = threading.Thread(target=lambda: recorded.append(d.record_answers(block_s=5, linger_s=60)))
     started = time.monotonic()
     recorder.start()
-    wait_until(d._answers.empty, timeout_s=10, what="the recorder to take the first answer")
+    wait_until(d._recorder.queue.empty, timeout_s=10, what="the recorder to take the first answer")
     for answer in (Answer(2, 21, True, "", owner="t#1"), Answer(2, 22, False, "busy", owner="t#1"), Answer(3, 31, True, "", owner="t#1")):
-        d._answers.put(answer)
+        d._recorder.put(answer)
     d._stop.set()  # a stop cuts the linger short
     recorder.join(timeout=10)
     assert not recorder.is_alive() and time.monotonic() - started < 30
@@ -266,17 +267,17 @@ def test_answers_arriving_while_the_recorder_lingers_share_one_batch_and_a_stop_
 
 
 def test_a_batch_takes_at_most_record_batch_answers_and_leaves_the_rest(monkeypatch):
-    from shardcron.admin.scheduling import dispatch
+    from shardcron.admin.dispatch import answers
     from shardcron.admin.firing.run_store import Answer
     from shardcron.executor.clock import SYSTEM_CLOCK
 
-    monkeypatch.setattr(dispatch, "RECORD_BATCH", 3)
+    monkeypatch.setattr(answers, "RECORD_BATCH", 3)
     runs = _RecordingRuns()
-    d = Dispatcher(runs, ExecutorClient(TOKEN), SYSTEM_CLOCK, workers=0)
-    d._fires_of["t#1"] = set(range(5))
+    d = FireDispatcher(runs, ExecutorClient(TOKEN), SYSTEM_CLOCK, workers=0)
+    d._ledger.fires_of["t#1"] = set(range(5))
     for n in range(5):
-        d._outstanding[n] = 1
-        d._answers.put(Answer(n, 100 + n, True, "", owner="t#1"))
+        d._ledger.outstanding[n] = 1
+        d._recorder.put(Answer(n, 100 + n, True, "", owner="t#1"))
     assert d.record_answers() == 3
     assert d.record_answers() == 2
     assert [[a.run_id for a in answers] for answers, _ in runs.batches] == [[100, 101, 102], [103, 104]]
@@ -284,7 +285,7 @@ def test_a_batch_takes_at_most_record_batch_answers_and_leaves_the_rest(monkeypa
 
 def test_the_dispatcher_is_alive_only_while_its_sending_thread_runs(sqlite_admin_db, fake_clock):
     client = ExecutorClient(TOKEN)
-    dispatcher = Dispatcher(RunStore(sqlite_admin_db), client, fake_clock, workers=4)
+    dispatcher = FireDispatcher(RunStore(sqlite_admin_db), client, fake_clock, workers=4)
     assert not dispatcher.alive()  # not started
     dispatcher.start()
     try:
