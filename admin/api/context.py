@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from .. import AdminContext
+from ..context import AdminContext
 from ..config import read_or_create_secret
 from ..services.actor import Actor
 from ..services.errors import ServiceError
