@@ -211,7 +211,8 @@ def measure_raw(bench: Bench, total: int, workers: int) -> Rate:
     calls in flight, a quarter of them per executor) and the same ExecutorClient settings,
     handed all `total` calls at once."""
     from shardcron.admin.transport.executor_client import ExecutorClient
-    from shardcron.admin.transport.multiplex import Call, Multiplexer
+    from shardcron.admin.transport.calls import Call
+    from shardcron.admin.transport.multiplex import Multiplexer
     from shardcron.executor.protocol import TriggerParam, encode_json
 
     client = ExecutorClient(TOKEN)

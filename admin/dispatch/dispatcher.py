@@ -49,7 +49,8 @@ from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_tr
 from ..schedules.routing import RouteState, route_busyover, route_failover
 from ..transport.executor_calls import ExecutorCalls
 from ..transport.executor_client import ExecutorClient
-from ..transport.multiplex import Call, Multiplexer
+from ..transport.calls import Call
+from ..transport.multiplex import Multiplexer
 from ..transport.outcome import Delivered, NotDelivered, Outcome
 from .answers import RECORD_LINGER_S, AnswerRecorder, FireLedger
 from .keyed_pool import KeyedPool

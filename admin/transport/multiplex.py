@@ -23,7 +23,8 @@ message) or not delivered (a reason, and whether the whole request had gone out)
   reads.
 
 The HTTP is `shardcron.executor.keepalive`'s: the same request builder and address checks, and
-the same answer reader, fed from the bytes received so far (`_Received`). Bounds: at most
+the same answer reader, fed from the bytes received so far (framing.py). A call is calls.py's
+`Call`; the state of one connection is connection.py's `Connection`. Bounds: at most
 `per_address` calls in flight to one executor (its further calls wait in its own FIFO queue,
 not in front of other executors' calls) and `total` in all; an executor that has been kept
 waiting for the total bound goes before one that just had its call answered. A keep-alive
@@ -36,7 +37,6 @@ caller's thread (tests and the inline dispatcher drive it so).
 
 from __future__ import annotations
 
-import errno
 import http.client
 import logging
 import os
@@ -47,111 +47,24 @@ import ssl
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
 from shardcron.executor.clock import SYSTEM_CLOCK
-from shardcron.executor.keepalive import KeepAliveConnection, read_answer, with_body
+from shardcron.executor.keepalive import KeepAliveConnection, with_body
 
+from .calls import Call, Waiter
+from .connection import CONNECTING, HANDSHAKE, IDLE, READING, SENDING, Connection
 from .executor_client import ExecutorClient
-from .outcome import MAX_ANSWER_BYTES, NotDelivered, Outcome, Undelivered, classify, not_delivered, read_outcome, reason_text, timed_out
-from .resolver import Resolver, Target
+from .framing import complete_answer, receive
+from .outcome import NotDelivered, Outcome, Undelivered, classify, not_delivered, read_outcome, reason_text, timed_out
+from .resolver import Resolver
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
 #: How often calls are checked against their deadlines (timeouts are seconds long). Deadlines are
 #: real time (SYSTEM_CLOCK.monotonic): they bound real network waits, whatever clock schedules.
 SWEEP_S = 0.05
-RECV_BYTES = 65536
 
-_CONNECTING, _HANDSHAKE, _SENDING, _READING, _IDLE = range(5)
 _RETRYABLE = (ConnectionResetError, BrokenPipeError)  # http.client.RemoteDisconnected is a ConnectionResetError
-_IN_PROGRESS = frozenset((0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN))
-
-
-class _NeedMore(Exception):
-    """The answer is not complete yet."""
-
-
-class _Received:
-    """The bytes received so far, read like a socket file by `read_answer`: running out of them
-    raises _NeedMore until the peer has closed (`eof`), then reads come back short as on a socket."""
-
-    __slots__ = ("data", "pos", "eof")
-
-    def __init__(self, data: bytearray, eof: bool) -> None:
-        self.data = data
-        self.pos = 0
-        self.eof = eof
-
-    def readline(self, limit: int) -> bytes:
-        end = self.data.find(b"\n", self.pos, self.pos + limit)
-        if end >= 0:
-            stop = end + 1
-        elif len(self.data) - self.pos >= limit or self.eof:
-            stop = self.pos + limit
-        else:
-            raise _NeedMore
-        line = bytes(self.data[self.pos : stop])
-        self.pos += len(line)
-        return line
-
-    def read(self, size: int) -> bytes:
-        if len(self.data) - self.pos < size and not self.eof:
-            raise _NeedMore
-        chunk = bytes(self.data[self.pos : self.pos + size])
-        self.pos += len(chunk)
-        return chunk
-
-
-class Guard(Protocol):
-    def holds(self, at_ms: int) -> bool: ...
-
-
-class Waiter:
-    """The outcome of one `call`, handed from the sending thread to the thread waiting for it."""
-
-    __slots__ = ("event", "outcome")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.outcome: Outcome | None = None
-
-
-class Call:
-    """One call. `guard`: checked right before the first byte of the request is written; a call
-    whose guard no longer holds is dropped unsent (`on_dropped`). `repeatable`: whether the call
-    may be sent again on a fresh connection after a keep-alive one failed once its whole request
-    was written (not a `/run`: the executor may have acted on it)."""
-
-    __slots__ = ("address", "path", "body", "token", "retried", "guard", "guard_at_ms", "repeatable")
-
-    def __init__(self, address: str, path: str, body: bytes, token: object, guard: Guard | None = None, guard_at_ms: int = 0) -> None:
-        self.address = address
-        self.path = path
-        self.body = body
-        self.token = token
-        self.retried = False
-        self.guard = guard
-        self.guard_at_ms = guard_at_ms
-        self.repeatable = path != "run"
-
-
-class _Conn:
-    __slots__ = ("address", "sock", "state", "out", "received", "call", "deadline", "connect_deadline", "reused", "writing", "targets", "error")
-
-    def __init__(self, address: str, targets: list[Target]) -> None:
-        self.address = address
-        self.sock: socket.socket | None = None
-        self.state = _CONNECTING
-        self.out = memoryview(b"")
-        self.received = bytearray()
-        self.call: Call | None = None
-        self.deadline = 0.0  # the call's: connect + send + the whole answer
-        self.connect_deadline = 0.0  # this address's connect attempt
-        self.reused = False
-        self.writing = False  # some of the call's request has gone out
-        self.targets = targets  # addresses not tried yet
-        self.error: OSError | None = None  # why the last address failed
 
 
 class Multiplexer:
@@ -196,11 +109,11 @@ class Multiplexer:
         self._endpoints: dict[str, KeepAliveConnection] = {}
         self._heads: dict[tuple[str, str], bytes] = {}  # (address, path) -> request head (checked)
         self._waiting: dict[str, deque[Call]] = {}
-        self._idle: dict[str, list[_Conn]] = {}
+        self._idle: dict[str, list[Connection]] = {}
         self._busy: dict[str, int] = {}  # address -> calls in flight
-        self._in_flight: set[_Conn] = set()
+        self._in_flight: set[Connection] = set()
         self._held_back: deque[str] = deque()  # addresses with calls waiting for the total bound
-        self._dropped: deque[_Conn] = deque()  # connections whose call's guard failed, to release
+        self._dropped: deque[Connection] = deque()  # connections whose call's guard failed, to release
         self._next_sweep = 0.0
         self._stopping = False
         self._closed = False
@@ -360,7 +273,7 @@ class Multiplexer:
         elif not self._begin(call):
             self._waiting[call.address] = deque([call])
 
-    def _begin(self, call: Call, conn: _Conn | None = None) -> bool:
+    def _begin(self, call: Call, conn: Connection | None = None) -> bool:
         """Start `call` (on `conn`, an open connection to its address, if given); False when a
         bound says it must wait."""
         address = call.address
@@ -388,12 +301,12 @@ class Multiplexer:
                 if isinstance(found, str):
                     self._answer(call, not_delivered(address, call.path, Undelivered.RESOLVE_FAILED, found))
                     return True
-                conn = _Conn(address, list(found))
+                conn = Connection(address, list(found))
                 conn.deadline = now + self._call_s
                 self._connect_next(conn, now)
             else:
                 conn.reused = True
-                conn.state = _SENDING
+                conn.state = SENDING
                 conn.deadline = now + self._call_s
         except (OSError, http.client.HTTPException, ValueError) as exc:
             if conn is not None:
@@ -406,40 +319,17 @@ class Multiplexer:
         conn.writing = False
         self._busy[address] = self._busy.get(address, 0) + 1
         self._in_flight.add(conn)
-        if conn.state == _SENDING:
+        if conn.state == SENDING:
             self._advance(conn)
         return True
 
-    def _connect_next(self, conn: _Conn, now: float) -> None:
+    def _connect_next(self, conn: Connection, now: float) -> None:
         """Start connecting to the next untried address of `conn`'s host; raises the last
         error when none is left."""
-        while conn.targets:
-            family, kind, proto, sockaddr = conn.targets.pop(0)
-            try:
-                sock = socket.socket(family, kind, proto)
-            except OSError as exc:
-                conn.error = exc
-                continue
-            try:
-                sock.setblocking(False)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                error = sock.connect_ex(sockaddr)
-            except OSError as exc:
-                sock.close()
-                conn.error = exc
-                continue
-            if error not in _IN_PROGRESS:
-                sock.close()
-                conn.error = OSError(error, os.strerror(error))  # OSError picks the subclass (ConnectionRefusedError …)
-                continue
-            conn.sock = sock
-            conn.state = _CONNECTING
-            conn.connect_deadline = min(now + self._connect_s, conn.deadline)
-            self._watch(conn, selectors.EVENT_WRITE)
-            return
-        raise conn.error or OSError(errno.EADDRNOTAVAIL, "no address to connect to")
+        conn.connect_next(now, self._connect_s)
+        self._watch(conn, selectors.EVENT_WRITE)
 
-    def _connect_failed(self, conn: _Conn, exc: OSError) -> None:
+    def _connect_failed(self, conn: Connection, exc: OSError) -> None:
         """This address did not take the connection: the next one does, or the call fails."""
         conn.error = exc
         self._close(conn)
@@ -452,16 +342,16 @@ class Multiplexer:
                 exc = last
         self._failed(conn, exc)
 
-    def _advance(self, conn: _Conn) -> None:
+    def _advance(self, conn: Connection) -> None:
         try:
-            if conn.state == _IDLE:
+            if conn.state == IDLE:
                 # An idle connection became readable: the peer closed it (or sent junk).
                 self._idle[conn.address].remove(conn)
                 self._close(conn)
                 return
             sock = conn.sock
             assert sock is not None
-            if conn.state == _CONNECTING:
+            if conn.state == CONNECTING:
                 error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if error:
                     self._connect_failed(conn, OSError(error, os.strerror(error)))
@@ -472,14 +362,14 @@ class Multiplexer:
                     self._selector.unregister(sock)
                     sock = conn.sock = context.wrap_socket(sock, server_hostname=endpoint.endpoint[1], do_handshake_on_connect=False)
                     self._selector.register(sock, selectors.EVENT_WRITE, conn)
-                    conn.state = _HANDSHAKE
+                    conn.state = HANDSHAKE
                 else:
-                    conn.state = _SENDING
-            if conn.state == _HANDSHAKE:
+                    conn.state = SENDING
+            if conn.state == HANDSHAKE:
                 assert isinstance(sock, ssl.SSLSocket)
                 sock.do_handshake()
-                conn.state = _SENDING
-            if conn.state == _SENDING:
+                conn.state = SENDING
+            if conn.state == SENDING:
                 if not conn.writing:
                     call = conn.call
                     if call is not None and call.guard is not None and not call.guard.holds(call.guard_at_ms):
@@ -488,10 +378,10 @@ class Multiplexer:
                     conn.writing = True
                 while conn.out:
                     conn.out = conn.out[sock.send(conn.out) :]
-                conn.state = _READING
+                conn.state = READING
                 self._watch(conn, selectors.EVENT_READ)
                 return  # the answer is read once the socket says it is there
-            if conn.state == _READING:
+            if conn.state == READING:
                 self._read(conn, sock)
         except ssl.SSLWantReadError:
             self._watch(conn, selectors.EVENT_READ)
@@ -500,36 +390,30 @@ class Multiplexer:
         except BlockingIOError:
             # Watch for what this state waits for: a read that would block keeps waiting to read
             # (watching a connected socket for writes would wake the loop at once, again and again).
-            self._watch(conn, selectors.EVENT_READ if conn.state == _READING else selectors.EVENT_WRITE)
+            self._watch(conn, selectors.EVENT_READ if conn.state == READING else selectors.EVENT_WRITE)
         except (OSError, http.client.HTTPException) as exc:
             self._failed(conn, exc)
 
-    def _read(self, conn: _Conn, sock: socket.socket) -> None:
-        while True:
-            data = sock.recv(RECV_BYTES)
-            if data:
-                conn.received += data
-            if not (data and isinstance(sock, ssl.SSLSocket) and sock.pending()):
-                break
-        reader = _Received(conn.received, eof=not data)
-        try:
-            status, body, keep = read_answer(reader, MAX_ANSWER_BYTES)
-        except _NeedMore:
+    def _read(self, conn: Connection, sock: socket.socket) -> None:
+        eof = receive(sock, conn.received)
+        answer = complete_answer(conn.received, eof)
+        if answer is None:
             return
+        status, body, keep = answer
         call = conn.call
         assert call is not None
-        self._release(conn, keep=keep and reader.pos == len(conn.received))
+        self._release(conn, keep=keep)
         self._answer(call, read_outcome(call.address, call.path, status, body))
 
-    def _failed(self, conn: _Conn, exc: BaseException) -> None:
+    def _failed(self, conn: Connection, exc: BaseException) -> None:
         call = conn.call
         if call is None:
             self._close(conn)
             return
         nothing_back = not conn.received
         # The whole request went out (or an answer had begun): the peer may have acted on it.
-        unsure = conn.state == _READING or not nothing_back
-        connected = conn.state in (_SENDING, _READING)
+        unsure = conn.state == READING or not nothing_back
+        connected = conn.state in (SENDING, READING)
         self._release(conn, keep=False)
         if conn.reused and nothing_back and isinstance(exc, _RETRYABLE) and not call.retried and (call.repeatable or not unsure):
             call.retried = True  # the peer closed the idle connection: once more on a fresh one
@@ -547,7 +431,7 @@ class Multiplexer:
             return not_delivered(call.address, call.path, reason, f"no connection within {self._connect_s:g} s")
         return not_delivered(call.address, call.path, reason, reason_text(exc), unsure=unsure)
 
-    def _drop(self, conn: _Conn) -> None:
+    def _drop(self, conn: Connection) -> None:
         """The call on `conn` may no longer be sent. Nothing of it went out, so the connection
         stays usable; it is released once the current event is handled (`_release_dropped`):
         releasing starts the next call, whose guard may fail too, and a chain of those must
@@ -559,7 +443,7 @@ class Multiplexer:
             conn = self._dropped.popleft()
             call = conn.call
             assert call is not None
-            self._release(conn, keep=conn.state == _SENDING)
+            self._release(conn, keep=conn.state == SENDING)
             if self.on_dropped is not None:
                 try:
                     self.on_dropped(call.token)
@@ -567,15 +451,15 @@ class Multiplexer:
                     log.exception("handling a dropped /%s to %s failed", call.path, call.address)
 
     def _sweep(self, now: float) -> None:
-        for conn in [c for c in self._in_flight if c.deadline <= now or (c.state == _CONNECTING and c.connect_deadline <= now)]:
+        for conn in [c for c in self._in_flight if c.deadline <= now or (c.state == CONNECTING and c.connect_deadline <= now)]:
             if conn.call is None:
                 continue  # released by an earlier failure of this sweep
-            if conn.state == _CONNECTING and conn.deadline > now:
+            if conn.state == CONNECTING and conn.deadline > now:
                 self._connect_failed(conn, TimeoutError("timed out"))
             else:
                 self._failed(conn, TimeoutError("timed out"))
 
-    def _release(self, conn: _Conn, *, keep: bool) -> None:
+    def _release(self, conn: Connection, *, keep: bool) -> None:
         """The call on `conn` is over: the connection takes the address's next call, or goes idle
         (or is closed), and a freed slot goes to an executor held back by the total bound."""
         address = conn.address
@@ -616,14 +500,14 @@ class Multiplexer:
             waiting.popleft()
         self._waiting.pop(address, None)
 
-    def _park(self, conn: _Conn) -> None:
-        conn.state = _IDLE
+    def _park(self, conn: Connection) -> None:
+        conn.state = IDLE
         conn.out = memoryview(b"")
         conn.received = bytearray()
         self._idle.setdefault(conn.address, []).append(conn)
         self._watch(conn, selectors.EVENT_READ)  # a close by the peer shows as readable
 
-    def _watch(self, conn: _Conn, events: int) -> None:
+    def _watch(self, conn: Connection, events: int) -> None:
         sock = conn.sock
         assert sock is not None
         key = self._selector.get_map().get(sock)
@@ -632,7 +516,7 @@ class Multiplexer:
         elif key.events != events or key.data is not conn:
             self._selector.modify(sock, events, conn)
 
-    def _close(self, conn: _Conn) -> None:
+    def _close(self, conn: Connection) -> None:
         sock, conn.sock = conn.sock, None
         if sock is None:
             return

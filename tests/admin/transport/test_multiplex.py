@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from shardcron.admin.transport.executor_client import ExecutorClient
-from shardcron.admin.transport.multiplex import Call, Multiplexer
+from shardcron.admin.transport.calls import Call
+from shardcron.admin.transport.multiplex import Multiplexer
 from shardcron.admin.transport.outcome import NotDelivered, Outcome
 from tests.support.net import free_port, wait_until
 from tests.support.scripted_http import ScriptedPeer, ok

@@ -17,7 +17,9 @@ import pytest
 
 from shardcron.admin.transport.executor_calls import ExecutorCalls
 from shardcron.admin.transport.executor_client import ExecutorClient
-from shardcron.admin.transport.multiplex import _READING, SWEEP_S, Call, Multiplexer
+from shardcron.admin.transport.calls import Call
+from shardcron.admin.transport.connection import READING
+from shardcron.admin.transport.multiplex import SWEEP_S, Multiplexer
 from shardcron.admin.transport.outcome import Delivered, NotDelivered, Outcome, Refused, Undelivered
 from shardcron.admin.transport.resolver import Resolver, Target
 from tests.support.scripted_http import ScriptedPeer, ok
@@ -229,7 +231,7 @@ def test_a_peer_that_stalls_mid_answer_costs_the_sender_no_loop_turns_even_after
         mux.on_answer = lambda token, outcome: got.append(outcome)
         try:
             mux.submit([Call(f"http://127.0.0.1:{peer.port}", "run", b"{}", 1)])
-            assert mux.drive(lambda: any(c.state == _READING and c.received for c in mux._in_flight), 5)
+            assert mux.drive(lambda: any(c.state == READING and c.received for c in mux._in_flight), 5)
             [conn] = mux._in_flight
             mux._advance(conn)  # nothing more to read: the recv would block
             assert mux._selector.get_key(conn.sock).events == selectors.EVENT_READ
