@@ -27,8 +27,8 @@ from shardcron.admin.services.glue_versions import record_version
 from shardcron.admin.services.job_form import MAX_CHILD_JOBS, current_values
 from shardcron.executor.protocol import GlueType
 
-from .xxljob_convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
-from .xxljob_source import XxlSnapshot
+from .convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
+from .source import XxlSnapshot
 
 
 class Action(StrEnum):

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.db import Database, init_schema
-from shardcron.admin.migration.importer import apply_plan, plan_import
-from shardcron.admin.migration.xxljob_source import read_xxljob
+from shardcron.admin.xxljob_import.importer import apply_plan, plan_import
+from shardcron.admin.xxljob_import.source import read_xxljob
 from shardcron.admin.models import AuditEntry, ExecutorGroup, GlueVersion, Job
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.net import free_port

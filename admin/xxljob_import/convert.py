@@ -34,7 +34,7 @@ from shardcron.executor.protocol import (
     normalize_address,
 )
 
-from .xxljob_source import XxlGroup, XxlJob
+from .source import XxlGroup, XxlJob
 
 MAX_TITLE_CHARS = 128
 MAX_NAME_CHARS = 128
