@@ -26,8 +26,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError
 
-from .enums import AddressType
 from .context import AdminContext
+from .enums import AddressType
 from .models import ExecutorGroup, ExecutorRegistry, SchedulerNode
 from .registry_view import DEAD_AFTER_MS, parse_manual_addresses
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from ..context import AdminContext
 from ..config import read_or_create_secret
+from ..context import AdminContext
 from ..services.actor import Actor
 from ..services.errors import ServiceError
 from ..services.numbers import whole

@@ -47,9 +47,9 @@ from ..firing.run_store import Answer, Prepared, RunStore, Send
 from ..firing.settle import SETTLE_ROUNDS, is_repeat_refusal, outcome_stands, settle_send
 from ..metrics import TriggerFailure, record_fence_drops, record_fire, record_trigger_failure, record_trigger_lag
 from ..schedules.routing import RouteState, route_busyover, route_failover
+from ..transport.calls import Call
 from ..transport.executor_calls import ExecutorCalls
 from ..transport.executor_client import ExecutorClient
-from ..transport.calls import Call
 from ..transport.multiplex import Multiplexer
 from ..transport.outcome import Delivered, NotDelivered, Outcome
 from .answers import RECORD_LINGER_S, AnswerRecorder, FireLedger

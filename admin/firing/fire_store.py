@@ -47,10 +47,10 @@ from ..db import Database
 from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog, SchedulerLease
+from ..schedules.schedule import ScheduleError, next_fire_at_ms
 from .bulk_insert import insert_ignoring_duplicates
 from .id_lists import in_ids
 from .node_lease import LeaseTerm, NodeLease
-from ..schedules.schedule import ScheduleError, next_fire_at_ms
 
 log = logging.getLogger("shardcron.admin.scheduling")
 

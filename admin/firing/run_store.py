@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session
 from ..db import Database
 from ..enums import Delivery, FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease
+from ..registry_view import live_addresses
+from ..schedules.routing import RouteState
 from .bulk_insert import insert_values_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .node_lease import LeaseTerm
-from ..registry_view import live_addresses
-from ..schedules.routing import RouteState
 from .run_body import RunBody
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 

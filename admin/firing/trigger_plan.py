@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from shardcron.executor.protocol import ProtocolError, normalize_address
 
 from ..enums import RouteStrategy, TriggerType
-from .fire_store import ClaimedFire
 from ..schedules.routing import PROBING, RouteState, route_one
+from .fire_store import ClaimedFire
 
 
 # Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).

@@ -31,15 +31,15 @@ from shardcron.executor.clock import SYSTEM_CLOCK
 
 from ..config import read_or_create_secret
 from ..db import Database
-from ..enums import FireStatus
-from ..models import Fire, SchedulerNode
-from ..monitors import build_monitors
 from ..dispatch.dispatcher import FireDispatcher
-from ..transport.executor_client import ExecutorClient
+from ..enums import FireStatus
 from ..firing.fire_loop import FireLoop
 from ..firing.fire_store import FireStore
 from ..firing.node_lease import LeaseClock, NodeLease
 from ..firing.run_store import RunStore
+from ..models import Fire, SchedulerNode
+from ..monitors import build_monitors
+from ..transport.executor_client import ExecutorClient
 
 log = logging.getLogger("shardcron.admin.scheduling")
 

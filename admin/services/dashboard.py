@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .. import registry_view
 from ..enums import RunStatus
 from ..models import DailyReport, ExecutorGroup, Job, RunLog
 from ..monitors.daily_report import day_bounds_ms
-from .. import registry_view
 from ..schedules.zones import is_known_zone
 from .access import scope_to_groups
 from .actor import Actor

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import Envelope, LogResult
 
+from .. import registry_view
 from ..db import Database
 from ..enums import AuditAction, AuditTarget, FollowupStatus, RunStatus, TriggerType
 from ..models import ExecutorGroup, Job, RunLog
-from .. import registry_view
 from ..transport.executor_client import ExecutorClient
 from . import audit
 from .access import scope_to_groups
