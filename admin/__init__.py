@@ -15,14 +15,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .factory import AdminContext, admin_context, create_app
+    from .context import AdminContext, admin_context
+    from .factory import create_app
 
 __all__ = ["AdminContext", "admin_context", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from . import factory
+        from . import factory  # deferred on purpose: importing the package loads nothing (docstring)
 
         return getattr(factory, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

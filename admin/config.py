@@ -21,6 +21,8 @@ from shardcron.executor.errors import ConfigError
 from shardcron.executor.config import check_token, refuse_insecure_off_loopback
 from shardcron.executor.settings import describe_settings, load_settings, read_settings, setting
 
+from .schedules.zones import is_known_zone
+
 ENV_PREFIX = "SHARDCRON_"
 CONFIG_FILE_ENV = "SHARDCRON_CONFIG"
 SQLITE_FILE_NAME = "shardcron.db"
@@ -53,8 +55,6 @@ def _check_bind(value: str) -> str | None:
 
 def _check_zone(value: str) -> str | None:
     # The same rule as a job's zone (schedules refuse host-dependent names such as `localtime`).
-    from .scheduling.zones import is_known_zone
-
     if not is_known_zone(value):
         return "not an IANA time zone name (e.g. UTC, Europe/Berlin)"
     return None

@@ -79,6 +79,7 @@ def init_schema(engine: Engine) -> UpgradeResult:
     Concurrent callers are safe: on MySQL and PostgreSQL they queue on a named (advisory) lock,
     on SQLite on the write lock; the later ones find the work done.
     """
+    # Deferred: Alembic loads with the calls that upgrade the schema, not on import.
     from shardcron.executor.schema_versions.messages import require_current
     from shardcron.executor.schema_versions.upgrade import upgrade_schema
 
@@ -91,6 +92,7 @@ def init_schema(engine: Engine) -> UpgradeResult:
 
 def read_schema_status(engine: Engine) -> SchemaStatus:
     """Where the database stands against this code's revisions; reads only."""
+    # Deferred: Alembic loads with the calls that read the schema, not on import.
     from shardcron.executor.schema_versions.status import read_status
 
     from .schema import ADMIN_SCHEMA
@@ -108,6 +110,7 @@ def require_current_schema(engine: Engine, *, upgrade_in_place: bool = False) ->
     With `upgrade_in_place` (the embedded SQLite file, one node) an older schema is upgraded
     first; the result says what changed.
     """
+    # Deferred: Alembic loads with the calls that check the schema, not on import.
     from shardcron.executor.schema_versions.messages import require_current
 
     from .schema import ADMIN_SCHEMA

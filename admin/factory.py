@@ -6,25 +6,19 @@ from the command line runners. `shardcron.admin` re-exports these names lazily (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Flask, jsonify
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
 from . import nul_guard, ops, rpc
+from .api import bp as api_v1_blueprint
 from .config import Config, load_config, read_or_create_secret
+from .context import AdminContext, admin_context
 from .db import Database
 from .id_converter import IdConverter
+from .web import bp as web_blueprint
 
-
-@dataclass
-class AdminContext:
-    """What every request handler and service needs: configuration, database, clock."""
-
-    config: Config
-    db: Database
-    clock: Clock
+__all__ = ["AdminContext", "admin_context", "create_app"]
 
 
 def create_app(config: Config | None = None, *, db: Database | None = None, clock: Clock | None = None) -> Flask:
@@ -42,9 +36,6 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     nul_guard.install(app)
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
 
-    from .api import bp as api_v1_blueprint
-    from .web import bp as web_blueprint
-
     app.register_blueprint(api_v1_blueprint)
     app.register_blueprint(web_blueprint)
     app.register_blueprint(ops.blueprint)
@@ -54,7 +45,3 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
         return jsonify(status="ok")
 
     return app
-
-
-def admin_context(app: Flask) -> AdminContext:
-    return app.extensions["shardcron"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -26,12 +26,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError
 
+from .context import AdminContext
 from .enums import AddressType
 from .models import ExecutorGroup, ExecutorRegistry, SchedulerNode
-from .scheduling.registry_view import DEAD_AFTER_MS, parse_manual_addresses
-
-if TYPE_CHECKING:
-    from . import AdminContext
+from .registry_view import DEAD_AFTER_MS, parse_manual_addresses
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -11,6 +11,10 @@ from __future__ import annotations
 from flask import Flask, abort, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from shardcron.executor.protocol import Envelope
+
+from .api.errors import error_response
+
 MESSAGE = "NUL characters are not accepted in any field"
 
 
@@ -43,12 +47,8 @@ def _refuse():
     if not _has_nul():
         return None
     if request.path.startswith("/api/v1/"):
-        from .api.errors import error_response
-
         return error_response(400, MESSAGE)
     if request.path.startswith("/api/"):
-        from shardcron.executor.protocol import Envelope
-
         return jsonify(Envelope.failure(MESSAGE).to_wire()), 200
     abort(400, description=MESSAGE)
 

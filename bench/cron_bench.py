@@ -25,8 +25,8 @@ from croniter import croniter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shardcron.admin.scheduling.cron import parse_cron  # noqa: E402
-from shardcron.admin.scheduling.schedule import next_fire_at_ms  # noqa: E402
+from shardcron.admin.schedules.cron import parse_cron  # noqa: E402
+from shardcron.admin.schedules.schedule import next_fire_at_ms  # noqa: E402
 
 #: (label, shardcron expression, the same schedule in croniter's syntax, time zone)
 CASES = [

@@ -4,7 +4,7 @@
 
 Issue 19 asked whether a maintained HTTP/1.1 library keeps the scheduler's throughput (b)
 within 10 % of the hand-written client. This runs `scheduler_bench.py` unchanged, except that
-the transport (`scheduling/multiplex.py`) reads every answer through an `h11.Connection`, which
+the transport (`transport/framing.py`) reads every answer through an `h11.Connection`, which
 also writes the request (so the library's cost on both sides of each call is counted): one
 state machine per answer, fed the bytes received so far, as the hand-written reader is. Its
 figures go into docs/benchmarks.md ("One transport"); h11 is not a dependency of shardcron.
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scheduler_bench  # noqa: E402
 
-from shardcron.admin.scheduling import multiplex  # noqa: E402
+from shardcron.admin.transport import framing  # noqa: E402
 
 _REQUEST = h11.Request(method="POST", target="/run", headers=[("Host", "executor"), ("Content-Type", "application/json"), ("Content-Length", "2")])
 
@@ -45,7 +45,7 @@ def read_answer_h11(reader, max_bytes: int) -> tuple[int, bytes, bool]:
         if event is h11.NEED_DATA:
             if reader.eof:
                 raise http.client.IncompleteRead(bytes(body))
-            raise multiplex._NeedMore
+            raise framing.NeedMore
         if isinstance(event, h11.Response):
             status = event.status_code
         elif isinstance(event, h11.Data):
@@ -61,5 +61,5 @@ def read_answer_h11(reader, max_bytes: int) -> tuple[int, bytes, bool]:
 
 if __name__ == "__main__":
     if "--role" not in sys.argv:  # the receivers (subprocesses) run scheduler_bench.py itself
-        multiplex.read_answer = read_answer_h11
+        framing.read_answer = read_answer_h11
     scheduler_bench.main()

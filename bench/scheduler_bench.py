@@ -213,8 +213,9 @@ def measure_raw(bench: Bench, total: int, workers: int) -> Rate:
     scheduling: the Multiplexer the dispatcher sends through, with the same bounds (`workers`
     calls in flight, a quarter of them per executor) and the same ExecutorClient settings,
     handed all `total` calls at once."""
-    from shardcron.admin.scheduling.executor_client import ExecutorClient
-    from shardcron.admin.scheduling.multiplex import Call, Multiplexer
+    from shardcron.admin.transport.executor_client import ExecutorClient
+    from shardcron.admin.transport.calls import Call
+    from shardcron.admin.transport.multiplex import Multiplexer
     from shardcron.executor.protocol import TriggerParam, encode_json
 
     client = ExecutorClient(TOKEN)

@@ -23,7 +23,7 @@ from .context import JobContext, ProgressSink
 from .errors import ShardcronError
 from .glue import ScriptRunner
 from .handlers import HandlerRegistry, JobHandler, destroy_handler, init_handler
-from .joblog import RunLog, RunLogStore
+from .joblog import RunLogFile, RunLogStore
 from .outcome import Outcome, merge_result_data, outcome_of_error, outcome_of_return
 from .protocol import BlockStrategy, CallbackParam, GlueType, ResultCode, TriggerParam
 from .runs import Run
@@ -146,7 +146,7 @@ class Dispatcher:
         with self._lock:
             return log_id in self._active
 
-    def live_log(self, log_id: int) -> RunLog | None:
+    def live_log(self, log_id: int) -> RunLogFile | None:
         """The run's log while the run is not over (queued, running, or its result not yet in the
         spool); None once it is, or for a run unknown here."""
         with self._lock:
@@ -401,7 +401,7 @@ class Dispatcher:
             run.log.write(note)
         result_line = f"result: code {outcome.code}" + (f", {outcome.msg}" if outcome.msg else "")
         if outcome.code == ResultCode.SUCCESS:
-            run.log.hold(result_line)  # a quiet success leaves no log file (joblog.RunLog)
+            run.log.hold(result_line)  # a quiet success leaves no log file (joblog.RunLogFile)
         else:
             run.log.write(result_line)
         result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data)

@@ -54,7 +54,7 @@ class LogPage:
     at_eof: bool
 
 
-class RunLog:
+class RunLogFile:
     """Appends timestamped lines to one run's log file; safe to call from several threads.
 
     The file is created by the run's first `write`. A line passed to `hold` (the executor's own
@@ -209,9 +209,9 @@ class RunLogStore:
     def path_for(self, log_id: int, log_date_time_ms: int) -> Path:
         return self._day_dir(log_date_time_ms) / f"{int(log_id)}.log"
 
-    def open(self, log_id: int, log_date_time_ms: int) -> RunLog:
+    def open(self, log_id: int, log_date_time_ms: int) -> RunLogFile:
         """A run's log; nothing touches the disk before its first `write`."""
-        return RunLog(self._day_dir(log_date_time_ms), self._clock, log_id)
+        return RunLogFile(self._day_dir(log_date_time_ms), self._clock, log_id)
 
     def read_page(self, log_id: int, log_date_time_ms: int, from_line: int) -> LogPage | None:
         """Complete lines from `from_line` on, or None when the run has no log file here."""

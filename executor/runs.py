@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .context import JobContext
 from .handlers import JobHandler
-from .joblog import RunLog
+from .joblog import RunLogFile
 from .protocol import TriggerParam
 
 
@@ -21,7 +21,7 @@ from .protocol import TriggerParam
 class Run:
     trigger: TriggerParam
     ctx: JobContext
-    log: RunLog
+    log: RunLogFile
     #: The registered handler of a BEAN job; None for a script job.
     handler: JobHandler | None
     started_at_s: float | None = None

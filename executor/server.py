@@ -125,7 +125,7 @@ class ExecutorWsgiApp:
         # on the next call rather than reported as ended with its last lines missing.
         live = self._dispatcher.live_log(param.log_id)
         active = live is not None
-        if live is not None:  # its lines may still be in memory only (joblog.RunLog.hold)
+        if live is not None:  # its lines may still be in memory only (joblog.RunLogFile.hold)
             page = live.read_page(param.from_line_num)
         else:
             page = self._logs.read_page(param.log_id, param.log_date_time_ms, param.from_line_num)

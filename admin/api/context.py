@@ -6,10 +6,12 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from .. import AdminContext
+from ..config import read_or_create_secret
+from ..context import AdminContext
 from ..services.actor import Actor
 from ..services.errors import ServiceError
 from ..services.numbers import whole
+from ..transport.executor_client import ExecutorClient
 
 _CLIENT_KEY = "shardcron.executor_client"
 
@@ -65,9 +67,6 @@ def bool_arg(name: str) -> bool | None:
 def executor_client():
     """The app's pooled client for admin -> executor calls (log tail, kill), made on first use and
     shared with the console (same extension key). Services decide whom it may call."""
-    from ..config import read_or_create_secret
-    from ..scheduling.executor_client import ExecutorClient
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     client = app.extensions.get(_CLIENT_KEY)
     if client is None:

@@ -7,9 +7,9 @@ import click
 from shardcron.executor.clock import SYSTEM_CLOCK
 
 from ..db import Database, check_server, redact_url, require_current_schema
-from ..migration.importer import Action, ImportPlan, apply_plan, plan_import
-from ..migration.xxljob_source import read_xxljob
-from ..scheduling.schedule import ScheduleError, validate_schedule
+from ..schedules.schedule import ScheduleError, validate_schedule
+from ..xxljob_import.importer import Action, ImportPlan, apply_plan, plan_import
+from ..xxljob_import.source import read_xxljob
 
 
 def _print_report(plan: ImportPlan, *, dry_run: bool) -> None:

@@ -11,20 +11,18 @@ their own so a slow mail server holds up nothing else.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..alarms import AlarmSender
 from ..config import read_or_create_secret
-from ..scheduling.executor_client import ExecutorClient
+from ..context import AdminContext
+from ..transport.executor_client import ExecutorClient
 from .daily_report import DailyReportMonitor
 from .followups import FollowupMonitor
 from .lost_runs import LostRuns
 from .registry_sweep import RegistrySweep
 from .retention import RunLogRetention
 from .run_timeouts import RunTimeouts
-
-if TYPE_CHECKING:
-    from .. import AdminContext
 
 
 def build_monitors(ctx: AdminContext, node_id: str) -> list[Any]:

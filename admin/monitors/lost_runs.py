@@ -36,8 +36,8 @@ import sqlalchemy as sa
 from ..db import Database, changed_rows
 from ..enums import AddressType, FireStatus, FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Fire, RunLog
-from ..scheduling.executor_client import ExecutorClient
-from ..scheduling.registry_view import live_addresses
+from ..registry_view import live_addresses
+from ..transport.executor_client import ExecutorClient
 from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.lost_runs")

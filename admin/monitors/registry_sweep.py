@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ..db import Database, changed_rows
 from ..models import ExecutorRegistry
-from ..scheduling.registry_view import DEAD_AFTER_MS
+from ..registry_view import DEAD_AFTER_MS
 from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.registry_sweep")

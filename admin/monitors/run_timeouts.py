@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from ..db import Database, changed_rows
 from ..enums import FollowupStatus, RunStatus
 from ..models import ExecutorGroup, Job, RunLog
-from ..scheduling.executor_client import ExecutorClient
-from ..scheduling.registry_view import is_group_executor
+from ..registry_view import is_group_executor
+from ..transport.executor_client import ExecutorClient
 from .lease import Lease, LeaseHolder
 
 log = logging.getLogger("shardcron.admin.monitors.run_timeouts")

@@ -29,15 +29,17 @@ from sqlalchemy import event
 
 from shardcron.executor.clock import SYSTEM_CLOCK
 
+from ..config import read_or_create_secret
 from ..db import Database
+from ..dispatch.dispatcher import FireDispatcher
 from ..enums import FireStatus
+from ..firing.fire_loop import FireLoop
+from ..firing.fire_store import FireStore
+from ..firing.node_lease import LeaseClock, NodeLease
+from ..firing.run_store import RunStore
 from ..models import Fire, SchedulerNode
-from .dispatch import Dispatcher
-from .executor_client import ExecutorClient
-from .fire_loop import FireLoop
-from .fire_store import FireStore
-from .node_lease import LeaseClock, NodeLease
-from .run_store import RunStore
+from ..monitors import build_monitors
+from ..transport.executor_client import ExecutorClient
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
@@ -145,9 +147,6 @@ def _postgresql_scheduler_database(db: Database, lease_ms: int) -> Database:
 
 class SchedulerRunner:
     def __init__(self, ctx: Any, node_id: str | None = None, *, monitors: list[Loop] | None = None) -> None:
-        from shardcron.admin.config import read_or_create_secret
-        from shardcron.admin.monitors import build_monitors
-
         config = ctx.config
         self.ctx = ctx
         self.node_id = node_id or config.scheduler_node_id or default_node_id()
@@ -164,7 +163,7 @@ class SchedulerRunner:
             lease_ms=config.lease_ms, renew_ms=config.lease_renew_ms, margin_ms=config.lease_margin_ms,
         )
         self.store = FireStore(self.db, self.lease, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms)
-        self.dispatcher = Dispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
+        self.dispatcher = FireDispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
         self.lease.on_term_end(self.dispatcher.term_ended)
         self.heartbeat = NodeHeartbeat(ctx.db, self.node_id, self.clock.now_ms())
         self.loops: list[Loop] = [FireLoop(self.store, self.dispatcher, config.tick_interval_ms / 1000), self.heartbeat]

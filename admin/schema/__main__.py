@@ -29,7 +29,7 @@ def main() -> None:
 @click.option("--empty", is_flag=True, help="An empty revision to write by hand (e.g. a data migration).")
 def revision(message: str, schema_name: str, empty: bool) -> None:
     """Write the next revision from what the models changed since the head revision."""
-    from .new_revision import new_revision
+    from .new_revision import new_revision  # deferred: only this command needs autogenerate
 
     try:
         path = new_revision(SCHEMAS[schema_name], message, empty=empty)
@@ -43,7 +43,7 @@ def revision(message: str, schema_name: str, empty: bool) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file is stale.")
 def sql(check: bool) -> None:
     """Write sql/{mysql,postgresql,sqlite}/{admin,retry_task}.sql from the models."""
-    from .sql_files import REPOSITORY_SQL_DIR, stale_files, write_files
+    from .sql_files import REPOSITORY_SQL_DIR, stale_files, write_files  # deferred: only this command writes DDL
 
     if check:
         stale = stale_files()

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .. import registry_view
 from ..enums import RunStatus
 from ..models import DailyReport, ExecutorGroup, Job, RunLog
 from ..monitors.daily_report import day_bounds_ms
-from ..scheduling import registry_view
-from ..scheduling.zones import is_known_zone
+from ..schedules.zones import is_known_zone
 from .access import scope_to_groups
 from .actor import Actor
 from .errors import ServiceError

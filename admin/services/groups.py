@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import ProtocolError
 
+from .. import registry_view
 from ..enums import AddressType, AuditAction, AuditTarget
 from ..models import ExecutorGroup, Job, UserGroupGrant
-from ..scheduling import registry_view
 from . import audit
 from .access import load_group, require_admin, scope_to_groups
 from .actor import Actor

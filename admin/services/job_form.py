@@ -20,7 +20,7 @@ from shardcron.executor.protocol import BlockStrategy, GlueType
 
 from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job
-from ..scheduling.schedule import ScheduleError, validate_schedule
+from ..schedules.schedule import ScheduleError, validate_schedule
 from .actor import Actor
 from .errors import FieldErrors
 from .numbers import ID_MAX, ID_MIN, check_whole

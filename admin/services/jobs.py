@@ -19,7 +19,7 @@ from shardcron.executor.protocol import BlockStrategy, GlueType
 
 from ..enums import AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Fire, Job
-from ..scheduling.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
+from ..schedules.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
 from . import audit
 from .access import load_job, scope_to_groups
 from .actor import Actor

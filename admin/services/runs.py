@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from shardcron.executor.protocol import Envelope, LogResult
 
+from .. import registry_view
 from ..db import Database, changed_rows
 from ..enums import AuditAction, AuditTarget, FollowupStatus, RunStatus, TriggerType
 from ..models import ExecutorGroup, Job, RunLog
-from ..scheduling import registry_view
-from ..scheduling.executor_client import ExecutorClient
+from ..transport.executor_client import ExecutorClient
 from . import audit
 from .access import scope_to_groups
 from .actor import Actor

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from shardcron.executor.numbers import parse_whole
 from shardcron.executor.protocol import normalize_address
 
+from .. import registry_view
 from ..enums import AuditAction, AuditTarget, FireStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job
-from ..scheduling import registry_view
 from . import audit
 from .access import load_job
 from .actor import Actor

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from ..auth.headers import configure_session_cookie
+from . import rendering
+
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
 
 @bp.record_once
 def _configure_app(state) -> None:
-    from ..auth.headers import configure_session_cookie
-    from . import rendering
-
     app: Flask = state.app
     configure_session_cookie(app, app.extensions["shardcron"].config)
     rendering.install(app)
 
 
 def _register_pages() -> None:
-    from . import audit, dashboard, groups, jobs, login, runs, users  # noqa: F401  (they add routes to bp)
+    from . import audit, dashboard, groups, jobs, login, runs, users  # noqa: F401  (after bp exists: they add routes to it)
 
 
 _register_pages()

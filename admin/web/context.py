@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from .. import AdminContext
+from ..context import AdminContext
 from ..api.context import executor_client  # noqa: F401  (one pooled client per app, shared with the REST API)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, render_template, request
 
 from ..auth import require_actor
-from ..scheduling.zones import is_known_zone
+from ..schedules.zones import is_known_zone
 from ..services import dashboard as dashboard_service
 from ..services.errors import ServiceError
 from . import bp

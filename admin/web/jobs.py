@@ -10,7 +10,7 @@ from flask import abort, flash, g, jsonify, redirect, render_template, request, 
 
 from ..auth import require_actor
 from ..enums import ScheduleType
-from ..scheduling.zones import is_known_zone
+from ..schedules.zones import is_known_zone
 from ..services import glue_versions, groups, jobs, triggers
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.job_form import JOB_FIELDS

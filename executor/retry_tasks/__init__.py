@@ -20,7 +20,7 @@ from .maintenance import RedriveScope, StatsRow
 from .params import DrainerParams, parse_drainer_params
 from .record import TaskRecord
 from .schema import TABLE_NAME, TaskStatus, metadata, retry_task
-from .task import GiveUp, RetryLater, Task
+from .handling import GiveUp, RetryLater, Task
 from .tasks import RetryTasks
 
 __all__ = [

@@ -23,7 +23,7 @@ from .backoff import Backoff
 from .errors import TaskInputError, TaskLeaseLost
 from .record import clip_error, decode_stages, dump_json, encode_json_text
 from .store import Claim, ClaimedRow, ExhaustedRow, Outcome, OutcomeKind, TaskStore, WriteCounts
-from .task import GiveUp, RetryLater, Task
+from .handling import GiveUp, RetryLater, Task
 
 log = logging.getLogger("shardcron.retry_tasks")
 

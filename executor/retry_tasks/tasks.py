@@ -37,7 +37,7 @@ from .params import DrainerParams
 from .producer import Executable, TaskProducer
 from .record import MAX_TASK_CODE_CHARS, TaskRecord
 from .store import TaskStore
-from .task import Task
+from .handling import Task
 
 DEFAULT_MAX_ATTEMPTS = 10
 _MAX_OWNER_CHARS = 100

@@ -12,7 +12,7 @@ from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import Delivery, FireStatus, RunStatus
 from shardcron.admin.models import Fire, Job, RunLog, SchedulerLease
 from shardcron.admin.schema import ADMIN_SCHEMA
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor.clock import FakeClock
 from shardcron.executor.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, database_at, read_rows

@@ -20,7 +20,7 @@ from shardcron.admin.db import Database, init_schema, read_schema_status
 from shardcron.admin.enums import AlarmStatus, RunStatus
 from shardcron.admin.models import Alarm, Base, RunLog, User
 from shardcron.admin.schema import ADMIN_SCHEMA
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.admin.services import users
 from shardcron.executor.clock import FakeClock
 from shardcron.executor.schema_versions.status import SchemaState, head_revision

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from shardcron.admin.scheduling.schedule import next_fire_at_ms, preview_fire_times
+from shardcron.admin.schedules.schedule import next_fire_at_ms, preview_fire_times
 from shardcron.executor.clock import datetime_to_ms, ms_to_datetime
 
 

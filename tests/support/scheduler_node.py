@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shardcron.admin.db import Database
-from shardcron.admin.scheduling.dispatch import Dispatcher
-from shardcron.admin.scheduling.executor_client import ExecutorClient
-from shardcron.admin.scheduling.fire_loop import FireLoop
-from shardcron.admin.scheduling.fire_store import FireStore
-from shardcron.admin.scheduling.node_lease import LeaseClock, NodeLease
-from shardcron.admin.scheduling.run_store import RunStore
+from shardcron.admin.dispatch.dispatcher import FireDispatcher
+from shardcron.admin.transport.executor_client import ExecutorClient
+from shardcron.admin.firing.fire_loop import FireLoop
+from shardcron.admin.firing.fire_store import FireStore
+from shardcron.admin.firing.node_lease import LeaseClock, NodeLease
+from shardcron.admin.firing.run_store import RunStore
 from shardcron.executor.clock import Clock, FakeClock
 
 
@@ -23,7 +23,7 @@ class SchedulerNode:
     clock: Clock
     lease: NodeLease
     store: FireStore
-    dispatcher: Dispatcher
+    dispatcher: FireDispatcher
     loop: FireLoop
 
     def live(self, now_ms: int | None = None) -> int:
@@ -70,7 +70,7 @@ def build_node(
         lease_ms=lease_ms, renew_ms=renew_ms or max(1, lease_ms // 4), margin_ms=margin_ms if margin_ms is not None else max(1, lease_ms // 4),
     )
     store = FireStore(db, lease, lookahead_ms=lookahead_ms, misfire_grace_ms=grace_ms)
-    dispatcher = Dispatcher(RunStore(db), client, clock, workers=workers, per_address=per_address)
+    dispatcher = FireDispatcher(RunStore(db), client, clock, workers=workers, per_address=per_address)
     lease.on_term_end(dispatcher.term_ended)
     if start_lease:
         lease.tick(clock.now_ms())

@@ -7,7 +7,7 @@ from typing import Any
 from shardcron.admin.db import Database
 from shardcron.admin.enums import AddressType, ScheduleType
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry, Job
-from shardcron.admin.scheduling.schedule import next_fire_at_ms
+from shardcron.admin.schedules.schedule import next_fire_at_ms
 from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR
 
 

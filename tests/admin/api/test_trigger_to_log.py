@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor import Executor
 from shardcron.executor.protocol import normalize_address
 from tests.admin.api.conftest import EXECUTOR_TOKEN, AdminApp, Api

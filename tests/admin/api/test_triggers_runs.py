@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, RunStatus, TriggerType
 from shardcron.admin.models import Fire, RunLog
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor import Executor
 from shardcron.executor.protocol import TriggerParam
 from tests.admin.api.conftest import EXECUTOR_TOKEN, AdminApp, Api

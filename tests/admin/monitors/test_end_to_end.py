@@ -18,7 +18,7 @@ from shardcron.admin.config import load_config
 from shardcron.admin.enums import FireStatus, RouteStrategy, RunStatus, TriggerType
 from shardcron.admin.models import ExecutorRegistry, Fire, RunLog
 from shardcron.admin.monitors.followups import FollowupMonitor
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor import Executor
 from shardcron.executor.context import JobResult
 from tests.support.net import free_port, wait_until

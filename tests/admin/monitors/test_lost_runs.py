@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from shardcron.admin.enums import FireStatus, FollowupStatus, RunStatus, TriggerType
 from shardcron.admin.models import Fire
 from shardcron.admin.monitors.lost_runs import LostRuns
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from tests.support.recording_executor import RecordingExecutor
 from tests.support.run_rows import T0, add_group, add_job, add_run, register, run_row
 

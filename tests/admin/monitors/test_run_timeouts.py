@@ -8,7 +8,7 @@ import pytest
 
 from shardcron.admin.enums import FollowupStatus, RunStatus
 from shardcron.admin.monitors.run_timeouts import RunTimeouts
-from shardcron.admin.scheduling.executor_client import ExecutorClient
+from shardcron.admin.transport.executor_client import ExecutorClient
 from tests.support.recording_executor import RecordingExecutor
 from tests.support.run_rows import T0, add_group, add_job, add_run, register, run_row
 

@@ -16,7 +16,7 @@ from shardcron.admin import create_app
 from shardcron.admin.config import load_config
 from shardcron.admin.enums import RunStatus
 from shardcron.admin.models import ExecutorGroup
-from shardcron.admin.scheduling.registry_view import live_addresses
+from shardcron.admin.registry_view import live_addresses
 from shardcron.executor import Executor
 from shardcron.executor.clock import SYSTEM_CLOCK
 from shardcron.executor.context import JobResult

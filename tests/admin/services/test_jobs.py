@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database
 from shardcron.admin.enums import Delivery, FireStatus, TriggerType
 from shardcron.admin.models import Fire, Job
-from shardcron.admin.scheduling.schedule import next_fire_at_ms
+from shardcron.admin.schedules.schedule import next_fire_at_ms
 from shardcron.admin.services import jobs
 from shardcron.admin.services.actor import SYSTEM_ACTOR
 from shardcron.admin.services.errors import Conflict, NotFound, ServiceError

@@ -1,0 +1,68 @@
+"""The fire loop: one `tick(now_ms)` claims due fires and writes their run rows in one
+transaction (claims and rows commit together, or neither does), then hands the sends to the
+dispatcher, which makes each at its millisecond.
+
+The loop knows the dispatcher only as a `ClaimedFireSink` (the dispatch package's
+`FireDispatcher` is one), so firing does not import dispatch, which imports firing."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from shardcron.executor.clock import Clock
+
+from .fire_store import ClaimedFire, FireStore, LeaseLost
+from .node_lease import LeaseTerm
+from .run_store import Prepared
+
+
+class ClaimedFireSink(Protocol):
+    """Who takes the fires a tick claims: writes their run rows inside the claim transaction,
+    then, once that commits, takes their sends."""
+
+    clock: Clock
+
+    def prepare_claimed(self, session: Session, fires: list[ClaimedFire], now_ms: int, term: LeaseTerm) -> Prepared: ...
+
+    def accept(self, prepared: Prepared) -> int: ...
+
+
+class FireLoop:
+    name = "fire"
+
+    def __init__(self, store: FireStore, dispatcher: ClaimedFireSink, interval_s: float) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.interval_s = interval_s
+
+    #: Claims in a row within one tick when every batch comes back full (a backlog).
+    MAX_ROUNDS = 20
+    #: The first round of a tick claims this share of the batch (200 of 5,000), and each
+    #: further round GROWTH times the one before, up to the batch: a backlog's first sends go
+    #: out once a small round is prepared, while the later rounds grow large. Every statement
+    #: of a round lets the dispatch threads take the interpreter lock, and winning it back
+    #: costs the fire loop milliseconds under load, so a backlog's rounds must be few.
+    FIRST_ROUND_SHARE = 25
+    GROWTH = 5
+
+    def tick(self, now_ms: int) -> None:
+        """Claim and prepare under the node's current lease term; nothing while it has none (the
+        lease loop starts a new term within `lease_renew_ms`)."""
+        for round_no in range(self.MAX_ROUNDS):
+            if round_no:
+                # Later rounds of a long tick use the current time: what is due is judged from
+                # when it is claimed, not from when the tick began.
+                now_ms = max(now_ms, self.dispatcher.clock.now_ms())
+            term = self.store.lease.current()
+            if term is None:
+                return
+            limit = min(self.store.batch, max(1, self.store.batch // self.FIRST_ROUND_SHARE) * self.GROWTH**round_no)
+            try:
+                prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms, term), limit, term)  # noqa: B023 (called before the loop moves on)
+            except LeaseLost:
+                return
+            self.dispatcher.accept(prepared)
+            if not self.store.last_claim_full:
+                break

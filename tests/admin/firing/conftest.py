@@ -1,0 +1,3 @@
+"""Fixtures for the fire store and fire loop tests (tests.support.scheduler_fixtures)."""
+
+from tests.support.scheduler_fixtures import admin_db, make_scheduler, receivers  # noqa: F401  (fixtures)

@@ -1,0 +1,56 @@
+"""Long id lists written as integer literals, on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from shardcron.admin.enums import FireStatus, TriggerType
+from shardcron.admin.models import Fire
+from shardcron.admin.firing.id_lists import in_ids
+
+T0 = 1_767_225_600_000
+
+
+def add_fires(admin_db, count: int) -> list[int]:
+    rows = [
+        {"job_id": 1, "fire_at_ms": T0, "trigger_type": TriggerType.API, "origin_ref": ref, "status": FireStatus.PENDING,
+         "owner": None, "lease_until_ms": 0, "attempt": 0, "created_at_ms": T0}
+        for ref in range(1, count + 1)
+    ]
+    with admin_db.session() as s:
+        s.execute(sa.insert(Fire.__table__), rows)
+    with admin_db.read_session() as s:
+        return list(s.execute(sa.select(Fire.id).order_by(Fire.id)).scalars())
+
+
+def test_selects_and_updates_exactly_the_listed_rows(admin_db):
+    ids = add_fires(admin_db, 40)
+    chosen = ids[::3]
+    fire = Fire.__table__.c
+    with admin_db.session() as s:
+        changed = s.execute(sa.update(Fire.__table__).where(in_ids(fire.id, chosen), fire.status == FireStatus.PENDING).values(owner="me")).rowcount
+    assert changed == len(chosen)
+    with admin_db.read_session() as s:
+        assert list(s.execute(sa.select(fire.id).where(in_ids(fire.id, set(chosen))).order_by(fire.id)).scalars()) == chosen
+        assert set(s.execute(sa.select(fire.id).where(fire.owner == "me")).scalars()) == set(chosen)
+
+
+def test_no_ids_match_nothing(admin_db):
+    add_fires(admin_db, 3)
+    with admin_db.read_session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Fire).where(in_ids(Fire.__table__.c.id, []))).scalar_one() == 0
+
+
+def test_more_ids_than_a_statement_may_bind(admin_db):
+    """Beyond SQLite's (and any driver's) limit on bound parameters: literals have none."""
+    ids = add_fires(admin_db, 5)
+    many = list(range(10_000_000, 10_040_000)) + ids[1:3]
+    with admin_db.read_session() as s:
+        assert list(s.execute(sa.select(Fire.id).where(in_ids(Fire.__table__.c.id, many)).order_by(Fire.id)).scalars()) == ids[1:3]
+
+
+@pytest.mark.parametrize("bad", ["1) OR (1=1", 1.5, True, None, b"1"])
+def test_anything_but_an_int_is_refused_before_any_sql(bad):
+    with pytest.raises(TypeError):
+        in_ids(Fire.__table__.c.id, [1, bad])
