@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shardcron.executor import private_files
-from shardcron.executor.errors import ConfigError
+from shardcron.core import private_files
+from shardcron.core.errors import ConfigError
 from shardcron.executor.config import check_token, refuse_insecure_off_loopback
-from shardcron.executor.settings import describe_settings, load_settings, read_settings, setting
+from shardcron.core.settings import describe_settings, load_settings, read_settings, setting
 
 from .schedules.zones import is_known_zone
 

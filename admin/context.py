@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shardcron.executor.clock import Clock
+from shardcron.core.clock import Clock
 
 from .config import Config
 from .db import Database

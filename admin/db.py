@@ -1,7 +1,7 @@
 """The admin database: one engine per process, schema creation and upgrade, server checks.
 
 `Database` owns the engine and the session factory. Engines come from
-`shardcron.executor.sqlengine` (shared with the retry-task table); errors from the driver are
+`shardcron.core.sqlengine` (shared with the retry-task table); errors from the driver are
 turned into `DatabaseError`, one line an operator can act on. Pure readers may ask for a
 deferred SQLite transaction with `Database.read_session()`.
 """
@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, Engine, Result, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shardcron.executor.sqlengine import (  # noqa: F401  (re-exported for the admin)
+from shardcron.core.sqlengine import (  # noqa: F401  (re-exported for the admin)
     DatabaseError,
     create_db_engine,
     describe_db_error,
@@ -26,8 +26,8 @@ from shardcron.executor.sqlengine import (  # noqa: F401  (re-exported for the a
 )
 
 if TYPE_CHECKING:  # Alembic is loaded by the calls that inspect or upgrade the schema, not on import
-    from shardcron.executor.schema_versions.status import SchemaStatus
-    from shardcron.executor.schema_versions.upgrade import UpgradeResult
+    from shardcron.core.schema_versions.status import SchemaStatus
+    from shardcron.core.schema_versions.upgrade import UpgradeResult
 
 MIN_MARIADB = (10, 6)
 MIN_MYSQL = (8, 0)
@@ -80,8 +80,8 @@ def init_schema(engine: Engine) -> UpgradeResult:
     on SQLite on the write lock; the later ones find the work done.
     """
     # Deferred: Alembic loads with the calls that upgrade the schema, not on import.
-    from shardcron.executor.schema_versions.messages import require_current
-    from shardcron.executor.schema_versions.upgrade import upgrade_schema
+    from shardcron.core.schema_versions.messages import require_current
+    from shardcron.core.schema_versions.upgrade import upgrade_schema
 
     from .schema import ADMIN_SCHEMA
 
@@ -93,7 +93,7 @@ def init_schema(engine: Engine) -> UpgradeResult:
 def read_schema_status(engine: Engine) -> SchemaStatus:
     """Where the database stands against this code's revisions; reads only."""
     # Deferred: Alembic loads with the calls that read the schema, not on import.
-    from shardcron.executor.schema_versions.status import read_status
+    from shardcron.core.schema_versions.status import read_status
 
     from .schema import ADMIN_SCHEMA
 
@@ -111,7 +111,7 @@ def require_current_schema(engine: Engine, *, upgrade_in_place: bool = False) ->
     first; the result says what changed.
     """
     # Deferred: Alembic loads with the calls that check the schema, not on import.
-    from shardcron.executor.schema_versions.messages import require_current
+    from shardcron.core.schema_versions.messages import require_current
 
     from .schema import ADMIN_SCHEMA
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
-from shardcron.executor.clock import SYSTEM_CLOCK, Clock
+from shardcron.core.clock import SYSTEM_CLOCK, Clock
 
 from . import nul_guard, ops, rpc
 from .api import bp as api_v1_blueprint

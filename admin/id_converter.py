@@ -11,7 +11,7 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
-from shardcron.executor.numbers import ID_MAX, ID_MIN
+from shardcron.core.numbers import ID_MAX, ID_MIN
 
 
 class IdConverter(BaseConverter):

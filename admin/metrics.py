@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError
+from shardcron.core.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError
 
 from .context import AdminContext
 from .enums import AddressType

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shardcron.executor.schema_versions.spec import NAMING_CONVENTION
+from shardcron.core.schema_versions.spec import NAMING_CONVENTION
 
 from .enums import (
     AddressType,

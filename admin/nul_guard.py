@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask, abort, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from shardcron.executor.protocol import Envelope
+from shardcron.core.protocol import Envelope
 
 from .api.errors import error_response
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError, normalize_address
+from shardcron.core.protocol import REGISTRY_GROUP_EXECUTOR, ProtocolError, normalize_address
 
 from .enums import AddressType
 from .models import ExecutorGroup, ExecutorRegistry

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from shardcron.executor.logfmt import configure_logging
+from shardcron.core.logfmt import configure_logging
 
 from . import create_app
 from .config import load_config

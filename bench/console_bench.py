@@ -38,7 +38,7 @@ from shardcron.admin.db import Database, init_schema  # noqa: E402
 from shardcron.admin.enums import UserRole  # noqa: E402
 from shardcron.admin.services import users  # noqa: E402
 from shardcron.admin.services.actor import SYSTEM_ACTOR  # noqa: E402
-from shardcron.executor.clock import FakeClock  # noqa: E402
+from shardcron.core.clock import FakeClock  # noqa: E402
 
 GROUPS = 20
 DAY_MS = 86_400_000

@@ -34,7 +34,7 @@ from shardcron.admin.config import load_config  # noqa: E402
 from shardcron.admin.enums import UserRole  # noqa: E402
 from shardcron.admin.services import users  # noqa: E402
 from shardcron.admin.services.actor import SYSTEM_ACTOR  # noqa: E402
-from shardcron.executor.clock import FakeClock  # noqa: E402
+from shardcron.core.clock import FakeClock  # noqa: E402
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ LOG_DATE_MS = 1_767_225_600_000
 
 def serve_bare(port: int) -> None:
     from shardcron.executor.embedded import EmbeddedServer
-    from shardcron.executor.protocol import Envelope, encode_json
+    from shardcron.core.protocol import Envelope, encode_json
 
     body = encode_json(Envelope.success(msg="accepted").to_wire())
 
@@ -56,7 +56,7 @@ def serve_bare(port: int) -> None:
 def serve_admin(port: int) -> None:
     """Counts callback results; GET /count answers how many arrived."""
     from shardcron.executor.embedded import EmbeddedServer
-    from shardcron.executor.protocol import Envelope, encode_json
+    from shardcron.core.protocol import Envelope, encode_json
 
     ok = encode_json(Envelope.success().to_wire())
     lock = threading.Lock()

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789abcdef"
 TARGET = "tests.support.sample_executor:executor"
 FROM_PYTHON = (
-    "from shardcron.executor.logfmt import configure_logging\n"
+    "from shardcron.core.logfmt import configure_logging\n"
     "from tests.support.sample_executor import executor\n"
     "configure_logging(executor.config.log_level, executor.config.log_format)\n"
     "executor.run()\n"

@@ -46,7 +46,7 @@ EXECUTORS = 4
 
 def serve_receiver(port: int) -> None:
     from shardcron.executor.embedded import EmbeddedServer
-    from shardcron.executor.protocol import Envelope, encode_json
+    from shardcron.core.protocol import Envelope, encode_json
 
     ok = encode_json(Envelope.success(msg="accepted").to_wire())
     seen: list[tuple[int, int, int, int]] = []
@@ -128,7 +128,7 @@ class Bench:
         from shardcron.admin.models import Base
         from shardcron.admin.schema import ADMIN_SCHEMA
         from shardcron.admin.scheduling.runner import SchedulerRunner
-        from shardcron.executor.clock import SYSTEM_CLOCK
+        from shardcron.core.clock import SYSTEM_CLOCK
 
         self.round += 1
         url = self.database_url or f"sqlite:///{self.tmp / f'bench{self.round}.db'}"
@@ -216,7 +216,7 @@ def measure_raw(bench: Bench, total: int, workers: int) -> Rate:
     from shardcron.admin.transport.executor_client import ExecutorClient
     from shardcron.admin.transport.calls import Call
     from shardcron.admin.transport.multiplex import Multiplexer
-    from shardcron.executor.protocol import TriggerParam, encode_json
+    from shardcron.core.protocol import TriggerParam, encode_json
 
     client = ExecutorClient(TOKEN)
     answered = threading.Event()

@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ShardcronError
-from .keepalive import KeepAliveConnection
-from .protocol import ACCESS_TOKEN_HEADER, MAX_BODY_BYTES, Envelope, ProtocolError, decode_json, encode_json
+from shardcron.core.errors import ShardcronError
+from shardcron.core.keepalive import KeepAliveConnection
+from shardcron.core.protocol import ACCESS_TOKEN_HEADER, MAX_BODY_BYTES, Envelope, ProtocolError, decode_json, encode_json
 
 log = logging.getLogger("shardcron.executor.admin_client")
 

@@ -29,11 +29,11 @@ from typing import Any
 
 from .admin_client import AdminClient
 from .callback import CallbackSender
-from .clock import SYSTEM_CLOCK, Clock
+from shardcron.core.clock import SYSTEM_CLOCK, Clock
 from .config import ExecutorConfig, advertised_address, load_executor_config
 from .dispatcher import Dispatcher
 from .embedded import EmbeddedServer
-from .errors import ConfigError, ShardcronError
+from shardcron.core.errors import ConfigError, ShardcronError
 from .glue import ScriptRunner
 from .handlers import Handler, HandlerRegistry, JobHandler
 from .heartbeat import Registrar
@@ -42,9 +42,9 @@ from .loop import Loop
 from .metrics import ExecutorCollector, RetryTaskStats, RunTally
 from .ops import ExecutorOps, ReadinessInputs
 from .progress import ProgressReporter
-from .protocol import CallbackParam, GlueType
+from shardcron.core.protocol import CallbackParam, GlueType
 from .server import ExecutorWsgiApp
-from .settings import load_settings
+from shardcron.core.settings import load_settings
 from .spool import CallbackSpool
 
 log = logging.getLogger("shardcron.executor")

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .admin_client import AdminClient, AdminUnavailable
-from .clock import Clock
-from .protocol import CallbackParam, encode_json
+from shardcron.core.clock import Clock
+from shardcron.core.protocol import CallbackParam, encode_json
 from .spool import CallbackSpool, SpoolError
 
 log = logging.getLogger("shardcron.executor.callback")

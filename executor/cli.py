@@ -14,8 +14,8 @@ import sys
 import click
 
 from .app import Executor
-from .errors import ShardcronError
-from .logfmt import configure_logging
+from shardcron.core.errors import ShardcronError
+from shardcron.core.logfmt import configure_logging
 
 
 def load_executor(target: str) -> Executor:

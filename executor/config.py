@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .keepalive import header_value_problem
-from .protocol import MAX_APP_NAME_CHARS, ProtocolError, normalize_address
-from .settings import describe_settings, read_settings, setting
+from shardcron.core.errors import ConfigError
+from shardcron.core.keepalive import header_value_problem
+from shardcron.core.protocol import MAX_APP_NAME_CHARS, ProtocolError, normalize_address
+from shardcron.core.settings import describe_settings, read_settings, setting
 
 ENV_PREFIX = "SHARDCRON_EXECUTOR_"
 CONFIG_FILE_ENV = "SHARDCRON_EXECUTOR_CONFIG"

@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clock import SYSTEM_CLOCK, Clock
-from .errors import ShardcronError
-from .protocol import ResultCode, TriggerParam
+from shardcron.core.clock import SYSTEM_CLOCK, Clock
+from shardcron.core.errors import ShardcronError
+from shardcron.core.protocol import ResultCode, TriggerParam
 
 #: Called with (ctx, done, total, data) whenever a handler reports progress.
 ProgressSink = Callable[["JobContext", int, "int | None", Mapping[str, Any]], None]

@@ -18,14 +18,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from .clock import SYSTEM_CLOCK, Clock
+from shardcron.core.clock import SYSTEM_CLOCK, Clock
 from .context import JobContext, ProgressSink
-from .errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 from .glue import ScriptRunner
 from .handlers import HandlerRegistry, JobHandler, destroy_handler, init_handler
 from .joblog import RunLogFile, RunLogStore
 from .outcome import Outcome, merge_result_data, outcome_of_error, outcome_of_return
-from .protocol import BlockStrategy, CallbackParam, GlueType, ResultCode, TriggerParam
+from shardcron.core.protocol import BlockStrategy, CallbackParam, GlueType, ResultCode, TriggerParam
 from .runs import Run
 from .worker import JobWorker, RunnerPool
 

@@ -16,8 +16,8 @@ import threading
 from typing import Any
 
 from .config import split_host_port
-from .errors import ShardcronError
-from .protocol import MAX_BODY_BYTES
+from shardcron.core.errors import ShardcronError
+from shardcron.core.protocol import MAX_BODY_BYTES
 
 log = logging.getLogger("shardcron.executor.server")
 

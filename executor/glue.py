@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .context import JobContext
 from .outcome import Outcome
-from .protocol import GlueType, ResultCode
+from shardcron.core.protocol import GlueType, ResultCode
 
 log = logging.getLogger("shardcron.executor.glue")
 

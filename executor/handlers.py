@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .context import JobContext
-from .errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 from .outcome import Outcome
-from .protocol import MAX_HANDLER_CHARS
+from shardcron.core.protocol import MAX_HANDLER_CHARS
 
 log = logging.getLogger("shardcron.executor.handlers")
 

@@ -9,8 +9,8 @@ import logging
 import threading
 
 from .admin_client import AdminClient, AdminUnavailable
-from .clock import Clock
-from .protocol import RegistryParam
+from shardcron.core.clock import Clock
+from shardcron.core.protocol import RegistryParam
 
 log = logging.getLogger("shardcron.executor.registry")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from .clock import Clock, ms_to_datetime
+from shardcron.core.clock import Clock, ms_to_datetime
 
 log = logging.getLogger("shardcron.executor.joblog")
 

@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .clock import Clock
-from .protocol import ResultCode
+from shardcron.core.clock import Clock
+from shardcron.core.protocol import ResultCode
 
 log = logging.getLogger("shardcron.executor.metrics")
 

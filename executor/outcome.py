@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .context import JobCancelled, JobResult
-from .protocol import ResultCode, cap_message, encode_json
+from shardcron.core.protocol import ResultCode, cap_message, encode_json
 
 #: Largest `resultData` (as JSON) sent with a result; larger data is dropped with a note.
 MAX_RESULT_DATA_BYTES = 64 * 1024

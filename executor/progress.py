@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .admin_client import AdminClient, AdminUnavailable
-from .clock import Clock
+from shardcron.core.clock import Clock
 from .context import JobContext
-from .protocol import ProgressParam, encode_json
+from shardcron.core.protocol import ProgressParam, encode_json
 
 log = logging.getLogger("shardcron.executor.progress")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .context import JobContext
 from .handlers import JobHandler
 from .joblog import RunLogFile
-from .protocol import TriggerParam
+from shardcron.core.protocol import TriggerParam
 
 
 @dataclass(eq=False)

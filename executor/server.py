@@ -16,10 +16,10 @@ from typing import Any
 
 from .dispatcher import Dispatcher, TriggerRefused
 from .joblog import RunLogStore
-from .numbers import parse_whole
+from shardcron.core.numbers import parse_whole
 from .ops import PATHS as OPS_PATHS
 from .ops import ExecutorOps
-from .protocol import (
+from shardcron.core.protocol import (
     ACCESS_TOKEN_HEADER_ALIASES,
     MAX_BODY_BYTES,
     Envelope,

@@ -22,8 +22,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ShardcronError
-from .protocol import CallbackParam, ProtocolError
+from shardcron.core.errors import ShardcronError
+from shardcron.core.protocol import CallbackParam, ProtocolError
 
 log = logging.getLogger("shardcron.executor.spool")
 

@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from .clock import Clock
+from shardcron.core.clock import Clock
 from .handlers import JobHandler
 from .runs import Run
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 
 MYSQL_ENV = "SHARDCRON_TEST_MYSQL_URL"
 POSTGRES_ENV = "SHARDCRON_TEST_POSTGRES_URL"

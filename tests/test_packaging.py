@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from shardcron.admin.schema import ADMIN_SCHEMA
-from shardcron.executor.schema_versions.status import head_revision
+from shardcron.core.schema_versions.status import head_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 

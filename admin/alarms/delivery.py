@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 
 
 class AlarmDeliveryError(ShardcronError):

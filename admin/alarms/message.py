@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shardcron.executor.clock import ms_to_datetime
+from shardcron.core.clock import ms_to_datetime
 
 from ..enums import RunStatus
 from ..models import ExecutorGroup, Job, RunLog

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from shardcron.executor.clock import Clock
+from shardcron.core.clock import Clock
 
 from ..config import Config
 from ..db import Database, changed_rows

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from shardcron.executor.protocol import encode_json
+from shardcron.core.protocol import encode_json
 
 from .delivery import AlarmDeliveryError
 from .message import AlarmMessage

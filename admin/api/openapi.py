@@ -13,8 +13,8 @@ from typing import Any
 from flask import jsonify
 
 from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
-from shardcron.executor.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
-from shardcron.executor.protocol import BlockStrategy, GlueType
+from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
+from shardcron.core.protocol import BlockStrategy, GlueType
 
 from . import bp
 

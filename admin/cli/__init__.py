@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 
 if TYPE_CHECKING:
     from ..config import Config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from shardcron.executor.sqlengine import missing_sqlite_file
+from shardcron.core.sqlengine import missing_sqlite_file
 
 from ..db import DatabaseError, check_server, create_db_engine, parse_database_url, read_schema_status, redact_url
 
@@ -29,7 +29,7 @@ def db() -> None:
 
 
 def _upgrade(database_url: str, lock_timeout_s: float) -> None:
-    from shardcron.executor.schema_versions.commands import run_upgrade
+    from shardcron.core.schema_versions.commands import run_upgrade
 
     from ..schema import ADMIN_SCHEMA
 
@@ -70,7 +70,7 @@ def upgrade(state, url: str | None, as_sql: bool, start: str | None, lock_timeou
     if not as_sql:
         _upgrade(database_url, lock_timeout_s)
         return
-    from shardcron.executor.schema_versions.commands import print_upgrade_sql
+    from shardcron.core.schema_versions.commands import print_upgrade_sql
 
     from ..schema import ADMIN_SCHEMA
 
@@ -89,7 +89,7 @@ def upgrade(state, url: str | None, as_sql: bool, start: str | None, lock_timeou
 @click.pass_obj
 def current(state, url: str | None, check: bool) -> None:
     """Show the database's schema revision and whether it needs an upgrade."""
-    from shardcron.executor.schema_versions.commands import print_current
+    from shardcron.core.schema_versions.commands import print_current
 
     from ..schema import ADMIN_SCHEMA
 
@@ -106,7 +106,7 @@ def current(state, url: str | None, check: bool) -> None:
 @db.command("history")
 def history() -> None:
     """List the admin schema's revisions, newest first."""
-    from shardcron.executor.schema_versions.commands import print_history
+    from shardcron.core.schema_versions.commands import print_history
 
     from ..schema import ADMIN_SCHEMA
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 
 
 @click.command("demo")

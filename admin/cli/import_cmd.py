@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 
 from ..db import Database, check_server, redact_url, require_current_schema
 from ..schedules.schedule import ScheduleError, validate_schedule

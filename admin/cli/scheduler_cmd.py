@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from shardcron.executor.clock import SYSTEM_CLOCK
-from shardcron.executor.logfmt import configure_logging
+from shardcron.core.clock import SYSTEM_CLOCK
+from shardcron.core.logfmt import configure_logging
 
 from ..db import redact_url
 from .serve_cmd import prepare_database

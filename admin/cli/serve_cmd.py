@@ -7,8 +7,8 @@ import signal
 
 import click
 
-from shardcron.executor.errors import ShardcronError
-from shardcron.executor.logfmt import configure_logging
+from shardcron.core.errors import ShardcronError
+from shardcron.core.logfmt import configure_logging
 
 from ..db import Database, check_server, redact_url, require_current_schema
 
@@ -27,8 +27,8 @@ def prepare_database(config) -> Database:
     check_server(database.engine)
     result = require_current_schema(database.engine, upgrade_in_place=config.is_sqlite)
     if result is not None and result.changed:
-        from shardcron.executor.schema_versions.messages import describe_upgrade
-        from shardcron.executor.schema_versions.status import SchemaState
+        from shardcron.core.schema_versions.messages import describe_upgrade
+        from shardcron.core.schema_versions.status import SchemaState
 
         from ..schema import ADMIN_SCHEMA
 

@@ -7,7 +7,7 @@ import sys
 import click
 import sqlalchemy as sa
 
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 
 from ..enums import UserRole
 from ..models import ExecutorGroup, User

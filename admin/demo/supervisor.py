@@ -24,8 +24,8 @@ from typing import Any
 
 import requests
 
-from shardcron.executor.clock import SYSTEM_CLOCK
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.clock import SYSTEM_CLOCK
+from shardcron.core.errors import ShardcronError
 
 from ..config import load_config, read_or_create_secret
 from ..db import Database

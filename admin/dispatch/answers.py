@@ -13,7 +13,7 @@ import queue
 import threading
 from collections import Counter
 
-from shardcron.executor.clock import Clock
+from shardcron.core.clock import Clock
 
 from ..firing.run_store import Answer, RunStore
 

@@ -38,7 +38,7 @@ from typing import NamedTuple, cast
 
 from sqlalchemy.orm import Session
 
-from shardcron.executor.clock import SYSTEM_CLOCK, Clock
+from shardcron.core.clock import SYSTEM_CLOCK, Clock
 
 from ..enums import RouteStrategy
 from ..firing.fire_store import ClaimedFire

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
-from shardcron.executor.clock import Clock
+from shardcron.core.clock import Clock
 
 from ..firing.node_lease import LeaseTerm
 from ..firing.run_store import Send

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from shardcron.executor.clock import Clock
+from shardcron.core.clock import Clock
 
 from .fire_store import ClaimedFire, FireStore, LeaseLost
 from .node_lease import LeaseTerm

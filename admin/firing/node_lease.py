@@ -43,7 +43,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from shardcron.executor.clock import Clock
+from shardcron.core.clock import Clock
 
 from ..db import Database, changed_rows
 from ..enums import FireStatus

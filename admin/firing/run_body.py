@@ -12,7 +12,7 @@ The bytes decode to exactly `TriggerParam(...).to_wire()`: same keys, same order
 
 from __future__ import annotations
 
-from shardcron.executor.protocol import BlockStrategy, encode_json
+from shardcron.core.protocol import BlockStrategy, encode_json
 
 
 class RunBody:

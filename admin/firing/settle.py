@@ -30,7 +30,7 @@ from typing import Protocol
 
 import logging
 
-from shardcron.executor.protocol import Envelope, LogResult
+from shardcron.core.protocol import Envelope, LogResult
 
 from ..enums import Delivery
 from ..metrics import SettleOutcome, TriggerFailure, record_settled, record_trigger_failure

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shardcron.executor.protocol import ProtocolError, normalize_address
+from shardcron.core.protocol import ProtocolError, normalize_address
 
 from ..enums import RouteStrategy, TriggerType
 from ..schedules.routing import PROBING, RouteState, route_one

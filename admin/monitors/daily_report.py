@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from shardcron.executor.clock import datetime_to_ms, ms_to_datetime
+from shardcron.core.clock import datetime_to_ms, ms_to_datetime
 
 from ..db import Database
 from ..enums import RunStatus

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from shardcron.executor.sqlengine import DatabaseError
+from shardcron.core.sqlengine import DatabaseError
 
 from ..models import SchedulerNode
 

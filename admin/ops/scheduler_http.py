@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 
 from ..config import Config, metrics_token
 from ..metrics import CONTENT_TYPE, REGISTRY

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from werkzeug.datastructures import Headers
 
-from shardcron.executor.protocol import ACCESS_TOKEN_HEADER_ALIASES
+from shardcron.core.protocol import ACCESS_TOKEN_HEADER_ALIASES
 
 from ..config import Config, read_or_create_secret
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.protocol import RegistryParam
+from shardcron.core.protocol import RegistryParam
 
 from ..db import changed_rows
 from ..models import ExecutorRegistry

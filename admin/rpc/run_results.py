@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.protocol import CallbackParam, ProgressParam, ResultCode, encode_json
+from shardcron.core.protocol import CallbackParam, ProgressParam, ResultCode, encode_json
 
 from ..enums import FollowupStatus, RunStatus
 from ..models import Job, RunLog

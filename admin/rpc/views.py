@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from shardcron.executor.protocol import (
+from shardcron.core.protocol import (
     Envelope,
     ProtocolError,
     RegistryParam,
@@ -25,7 +25,7 @@ from shardcron.executor.protocol import (
     parse_callback_body,
     parse_progress_body,
 )
-from shardcron.executor.sqlengine import describe_db_error
+from shardcron.core.sqlengine import describe_db_error
 
 from ..metrics import record_run_finished
 from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted

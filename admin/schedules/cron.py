@@ -43,7 +43,7 @@ from shardcron.admin.schedules.cron_syntax import (
     parse_day_of_week,
     parse_values,
 )
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 
 #: The last year any expression can fire in (dates past it cannot carry a zone offset).
 LAST_YEAR = 9998

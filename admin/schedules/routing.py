@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from shardcron.executor.protocol import Envelope
+from shardcron.core.protocol import Envelope
 
 from ..enums import RouteStrategy
 

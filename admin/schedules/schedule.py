@@ -28,8 +28,8 @@ from functools import lru_cache
 from shardcron.admin.enums import ScheduleType
 from shardcron.admin.schedules.cron import CronError, CronExpression, parse_cron
 from shardcron.admin.schedules.zones import ZoneTimeline, is_known_zone, zone_timeline
-from shardcron.executor.clock import SYSTEM_CLOCK
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.clock import SYSTEM_CLOCK
+from shardcron.core.errors import ShardcronError
 
 #: schedule_conf is VARCHAR(255).
 MAX_CONF_LENGTH = 255

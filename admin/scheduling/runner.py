@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from sqlalchemy import event
 
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 
 from ..config import read_or_create_secret
 from ..db import Database

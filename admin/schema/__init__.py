@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shardcron.executor.schema_versions.spec import VersionedSchema
+from shardcron.core.schema_versions.spec import VersionedSchema
 
 from ..models import Base
 

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 from shardcron.executor.retry_tasks.schema import RETRY_TASK_SCHEMA
 
 from . import ADMIN_SCHEMA

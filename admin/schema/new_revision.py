@@ -2,7 +2,7 @@
 
 The models are compared with a scratch SQLite database upgraded to the current head, so no
 server is needed. The operations that have a re-runnable form are written as `steps.*` (see
-`shardcron.executor.schema_versions.steps`); review the file, then add its upgrade test.
+`shardcron.core.schema_versions.steps`); review the file, then add its upgrade test.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from shardcron.executor.errors import ShardcronError
-from shardcron.executor.schema_versions import status
-from shardcron.executor.schema_versions.environment import render_item
-from shardcron.executor.schema_versions.spec import VersionedSchema
-from shardcron.executor.schema_versions.upgrade import upgrade_schema
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.errors import ShardcronError
+from shardcron.core.schema_versions import status
+from shardcron.core.schema_versions.environment import render_item
+from shardcron.core.schema_versions.spec import VersionedSchema
+from shardcron.core.schema_versions.upgrade import upgrade_schema
+from shardcron.core.sqlengine import create_db_engine
 
 _RERUNNABLE = re.compile(r"\bop\.(create_table|drop_table|create_index|drop_index|add_column|drop_column)\(")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op  # noqa: F401  (for what has no re-runnable step: op.execute, op.alter_column, ...)
 
-from shardcron.executor.schema_versions import steps  # noqa: F401
+from shardcron.core.schema_versions import steps  # noqa: F401
 ${imports if imports else ""}
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import Table
 
 from shardcron.executor.retry_tasks.schema import RETRY_TASK_SCHEMA
-from shardcron.executor.schema_versions.ddl import create_script
-from shardcron.executor.schema_versions.spec import VersionedSchema
-from shardcron.executor.schema_versions.status import head_revision
+from shardcron.core.schema_versions.ddl import create_script
+from shardcron.core.schema_versions.spec import VersionedSchema
+from shardcron.core.schema_versions.status import head_revision
 
 from ..models import Base
 from . import ADMIN_SCHEMA

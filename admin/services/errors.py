@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 
 
 class ServiceError(ShardcronError):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shardcron.executor.protocol import ProtocolError
+from shardcron.core.protocol import ProtocolError
 
 from .. import registry_view
 from ..enums import AddressType, AuditAction, AuditTarget

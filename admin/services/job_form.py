@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.numbers import parse_whole
-from shardcron.executor.protocol import BlockStrategy, GlueType
+from shardcron.core.numbers import parse_whole
+from shardcron.core.protocol import BlockStrategy, GlueType
 
 from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job

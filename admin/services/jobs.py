@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.protocol import BlockStrategy, GlueType
+from shardcron.core.protocol import BlockStrategy, GlueType
 
 from ..enums import AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Fire, Job

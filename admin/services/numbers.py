@@ -1,7 +1,7 @@
 """Ids and numbers from query strings, forms and JSON bodies: parsed strictly, bounded, and a bad
 one is a 400 that names its field (never an OverflowError from the database driver, a 500).
 
-The rules (ASCII digits, 64-bit ranges) live in `shardcron.executor.numbers`, shared with the
+The rules (ASCII digits, 64-bit ranges) live in `shardcron.core.numbers`, shared with the
 wire protocol; this module turns a refusal into the services' `ServiceError`/`FieldErrors`.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shardcron.executor.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX, parse_whole, whole_in_range
+from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX, parse_whole, whole_in_range
 
 from .errors import FieldErrors, ServiceError
 

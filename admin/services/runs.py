@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.protocol import Envelope, LogResult
+from shardcron.core.protocol import Envelope, LogResult
 
 from .. import registry_view
 from ..db import Database, changed_rows

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shardcron.executor.protocol import GlueType
+from shardcron.core.protocol import GlueType
 
 from ..models import Job
 from .actor import Actor

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shardcron.executor import private_files
-from shardcron.executor.errors import ShardcronError
+from shardcron.core import private_files
+from shardcron.core.errors import ShardcronError
 
 from ..db import Database
 from ..models import Meta

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shardcron.executor.numbers import parse_whole
-from shardcron.executor.protocol import normalize_address
+from shardcron.core.numbers import parse_whole
+from shardcron.core.protocol import normalize_address
 
 from .. import registry_view
 from ..enums import AuditAction, AuditTarget, FireStatus, TriggerType

@@ -9,7 +9,7 @@ the failure Envelope of a call that got none.
 
 from __future__ import annotations
 
-from shardcron.executor.protocol import Envelope, JobIdParam, LogParam, LogResult, ProtocolError, encode_json
+from shardcron.core.protocol import Envelope, JobIdParam, LogParam, LogResult, ProtocolError, encode_json
 
 from .multiplex import Multiplexer
 

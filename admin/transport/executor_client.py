@@ -3,7 +3,7 @@
 The scheduler's own calls (`/run`, the probes, the settling `/log`) go through its one transport
 instead (multiplex.py); this client also carries the timeouts and headers that transport uses.
 A pool of keep-alive connections per executor address (up to `pool_size` idle ones kept;
-`shardcron.executor.keepalive`, a lean HTTP/1.1 client on a plain socket), every call bounded by
+`shardcron.core.keepalive`, a lean HTTP/1.1 client on a plain socket), every call bounded by
 a connect timeout and a read timeout for its whole answer, so a dead or slow executor costs its
 own caller at most `connect_timeout_s + read_timeout_s` and never holds anyone else up.
 Thread-safe: each call takes a connection of its own from the pool. Transport failures and
@@ -17,8 +17,8 @@ import http.client
 import threading
 from collections import defaultdict
 
-from shardcron.executor.keepalive import KeepAliveConnection
-from shardcron.executor.protocol import (
+from shardcron.core.keepalive import KeepAliveConnection
+from shardcron.core.protocol import (
     ACCESS_TOKEN_HEADER,
     Envelope,
     JobIdParam,

@@ -1,6 +1,6 @@
 """Framing: an executor's answer read from the bytes a non-blocking socket has received so far.
 
-The answer reader is `shardcron.executor.keepalive.read_answer` (the blocking client's), fed
+The answer reader is `shardcron.core.keepalive.read_answer` (the blocking client's), fed
 from a buffer instead of a socket file: it raises NeedMore until the answer is whole.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from shardcron.executor.keepalive import read_answer
+from shardcron.core.keepalive import read_answer
 
 from .outcome import MAX_ANSWER_BYTES
 

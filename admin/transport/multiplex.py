@@ -22,7 +22,7 @@ message) or not delivered (a reason, and whether the whole request had gone out)
   connecting or sending, readable while reading); a read that would block goes on watching for
   reads.
 
-The HTTP is `shardcron.executor.keepalive`'s: the same request builder and address checks, and
+The HTTP is `shardcron.core.keepalive`'s: the same request builder and address checks, and
 the same answer reader, fed from the bytes received so far (framing.py). A call is calls.py's
 `Call`; the state of one connection is connection.py's `Connection`. Bounds: at most
 `per_address` calls in flight to one executor (its further calls wait in its own FIFO queue,
@@ -48,8 +48,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from shardcron.executor.clock import SYSTEM_CLOCK
-from shardcron.executor.keepalive import KeepAliveConnection, with_body
+from shardcron.core.clock import SYSTEM_CLOCK
+from shardcron.core.keepalive import KeepAliveConnection, with_body
 
 from .calls import Call, Waiter
 from .connection import CONNECTING, HANDSHAKE, IDLE, READING, SENDING, Connection

@@ -23,7 +23,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 
-from shardcron.executor.protocol import Envelope, ProtocolError, decode_json
+from shardcron.core.protocol import Envelope, ProtocolError, decode_json
 
 #: Longest answer body read from an executor (a `/log` page is the big one).
 MAX_ANSWER_BYTES = 5 * 1024 * 1024

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 
 log = logging.getLogger("shardcron.admin.scheduling")
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from shardcron.executor.protocol import BlockStrategy, GlueType
+from shardcron.core.protocol import BlockStrategy, GlueType
 
 from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 

@@ -25,7 +25,7 @@ from shardcron.admin.enums import AddressType, Delivery, MisfireStrategy, RouteS
 from shardcron.admin.schedules.schedule import ScheduleError, next_fire_at_ms, validate_schedule
 from shardcron.admin.services.groups import APP_NAME_RE
 from shardcron.admin.services.job_form import EMAIL_RE, MAX_RETRY_COUNT, MAX_TIMEOUT_S
-from shardcron.executor.protocol import (
+from shardcron.core.protocol import (
     MAX_APP_NAME_CHARS,
     MAX_HANDLER_CHARS,
     BlockStrategy,

@@ -26,7 +26,7 @@ from shardcron.admin.services import audit
 from shardcron.admin.services.actor import Actor
 from shardcron.admin.services.glue_versions import record_version
 from shardcron.admin.services.job_form import MAX_CHILD_JOBS, current_values
-from shardcron.executor.protocol import GlueType
+from shardcron.core.protocol import GlueType
 
 from .convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
 from .source import XxlSnapshot

@@ -16,8 +16,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from shardcron.executor.errors import ShardcronError
-from shardcron.executor.sqlengine import describe_db_error, redact_url
+from shardcron.core.errors import ShardcronError
+from shardcron.core.sqlengine import describe_db_error, redact_url
 
 GROUP_TABLE = "xxl_job_group"
 JOB_TABLE = "xxl_job_info"

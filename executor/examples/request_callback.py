@@ -27,10 +27,10 @@ from typing import Any
 
 import requests
 
-from ..clock import SYSTEM_CLOCK, Clock
+from shardcron.core.clock import SYSTEM_CLOCK, Clock
 from ..context import JobContext, JobResult
-from ..logfmt import configure_logging
-from ..protocol import BlockStrategy, TriggerParam
+from shardcron.core.logfmt import configure_logging
+from shardcron.core.protocol import BlockStrategy, TriggerParam
 from ..retry_tasks import DRAINER_HANDLER, Backoff, GiveUp, RetryLater, RetryTasks, Task, TaskNotFound, TaskRecord, TaskStateConflict
 from ..retry_tasks.errors import TaskInputError
 from .fake_partner import FakePartner

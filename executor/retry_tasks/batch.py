@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import Clock
+from shardcron.core.clock import Clock
 from .backoff import Backoff
 from .errors import TaskInputError, TaskLeaseLost
 from .record import clip_error, decode_stages, dump_json, encode_json_text

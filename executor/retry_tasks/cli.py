@@ -22,8 +22,8 @@ from dataclasses import asdict
 
 import click
 
-from ..clock import ms_to_datetime
-from ..sqlengine import missing_sqlite_file
+from shardcron.core.clock import ms_to_datetime
+from shardcron.core.sqlengine import missing_sqlite_file
 from .database import TaskDatabase, parse_url, redact_url
 from .errors import TaskInputError, TaskNotFound, TasksDatabaseError
 from .maintenance import RedriveScope
@@ -48,7 +48,7 @@ def _open(url: str) -> Iterator[RetryTasks]:
     try:
         if not tasks.db.has_table():
             raise TasksDatabaseError(f"no table {TABLE_NAME} in {redact_url(url)}: run `shardcron tasks init --url ...` first")
-        from ..schema_versions.messages import require_current
+        from shardcron.core.schema_versions.messages import require_current
 
         require_current(RETRY_TASK_SCHEMA, tasks.db.schema_status(), redact_url(url), TasksDatabaseError)
         yield tasks
@@ -69,7 +69,7 @@ LOCK_HELP = "On MySQL/MariaDB and PostgreSQL, wait at most this long for another
 
 
 def _upgrade(url: str, lock_timeout_s: float) -> None:
-    from ..schema_versions.commands import run_upgrade
+    from shardcron.core.schema_versions.commands import run_upgrade
 
     db = TaskDatabase(url, pool_size=1)
     try:
@@ -104,7 +104,7 @@ def upgrade(url: str, as_sql: bool, start: str | None, lock_timeout_s: float) ->
     if not as_sql:
         _upgrade(url, lock_timeout_s)
         return
-    from ..schema_versions.commands import print_upgrade_sql
+    from shardcron.core.schema_versions.commands import print_upgrade_sql
 
     if start is None:
         _refuse_missing_sqlite_file(url)
@@ -120,7 +120,7 @@ def upgrade(url: str, as_sql: bool, start: str | None, lock_timeout_s: float) ->
 @click.option("--check", is_flag=True, help="Exit with status 1 unless the table is at this shardcron's revision.")
 def current(url: str, check: bool) -> None:
     """Show the retry-task table's revision and whether it needs an upgrade."""
-    from ..schema_versions.commands import print_current
+    from shardcron.core.schema_versions.commands import print_current
 
     _refuse_missing_sqlite_file(url)
     db = TaskDatabase(url, pool_size=1)
@@ -134,7 +134,7 @@ def current(url: str, check: bool) -> None:
 @tasks.command("history")
 def history() -> None:
     """List the retry-task table's revisions, newest first."""
-    from ..schema_versions.commands import print_history
+    from shardcron.core.schema_versions.commands import print_history
 
     print_history(RETRY_TASK_SCHEMA)
 

@@ -19,14 +19,14 @@ from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from .. import sqlengine
-from ..sqlengine import redact_url
+from shardcron.core import sqlengine
+from shardcron.core.sqlengine import redact_url
 from .errors import TasksDatabaseError
 from .schema import RETRY_TASK_SCHEMA, TABLE_NAME
 
 if TYPE_CHECKING:  # Alembic is loaded only by the calls that inspect or upgrade the table
-    from ..schema_versions.status import SchemaStatus
-    from ..schema_versions.upgrade import UpgradeResult
+    from shardcron.core.schema_versions.status import SchemaStatus
+    from shardcron.core.schema_versions.upgrade import UpgradeResult
 
 T = TypeVar("T")
 
@@ -122,7 +122,7 @@ class TaskDatabase:
         """Create the retry-task table, or bring an existing one to this code's revision
         (`shardcron tasks init`); True if the table was created. Raises `TasksDatabaseError`
         (one line) unless the table ends up current."""
-        from ..schema_versions.messages import require_current
+        from shardcron.core.schema_versions.messages import require_current
 
         result = self.upgrade_schema()
         require_current(RETRY_TASK_SCHEMA, result.after, redact_url(self.engine.url), TasksDatabaseError)
@@ -130,13 +130,13 @@ class TaskDatabase:
 
     def upgrade_schema(self) -> UpgradeResult:
         """Bring the table to this code's revision; safe while other processes do the same."""
-        from ..schema_versions.upgrade import upgrade_schema  # Alembic: only on this path
+        from shardcron.core.schema_versions.upgrade import upgrade_schema  # Alembic: only on this path
 
         return upgrade_schema(RETRY_TASK_SCHEMA, self.engine, error=TasksDatabaseError)
 
     def schema_status(self) -> SchemaStatus:
         """Where the table stands against this code's revisions; reads only."""
-        from ..schema_versions.status import read_status
+        from shardcron.core.schema_versions.status import read_status
 
         with self.connect() as conn:
             return read_status(RETRY_TASK_SCHEMA, conn)

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..clock import Clock
+from shardcron.core.clock import Clock
 from ..context import JobContext, JobResult
 from .backoff import Backoff
 from .batch import BatchRunner, HandlerSpec

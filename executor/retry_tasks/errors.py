@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import ShardcronError
-from ..sqlengine import DatabaseError
+from shardcron.core.errors import ShardcronError
+from shardcron.core.sqlengine import DatabaseError
 
 
 class RetryTaskError(ShardcronError):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, and_, case, delete, func, select, update
 
-from ..clock import Clock
+from shardcron.core.clock import Clock
 from .database import TaskDatabase
 from .schema import TaskStatus, retry_task
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..clock import Clock, datetime_to_ms
+from shardcron.core.clock import Clock, datetime_to_ms
 from .database import TaskDatabase
 from .errors import TaskInputError, TaskNotFound, TaskStateConflict
 from .record import TaskRecord, check_key, clip_error, encode_json_text, encode_payload

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
-from ..schema_versions.spec import NAMING_CONVENTION, VersionedSchema
+from shardcron.core.schema_versions.spec import NAMING_CONVENTION, VersionedSchema
 
 TABLE_NAME = "shardcron_retry_task"
 

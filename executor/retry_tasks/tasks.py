@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from ..clock import SYSTEM_CLOCK, Clock
+from shardcron.core.clock import SYSTEM_CLOCK, Clock
 from ..context import JobContext, JobResult
 from .backoff import Backoff
 from .batch import HandlerSpec

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.models import Base
 from shardcron.admin.schema import ADMIN_SCHEMA
-from shardcron.executor.schema_versions.status import head_revision
+from shardcron.core.schema_versions.status import head_revision
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.released import RELEASES, released_database
 from tests.support.schema_snapshot import apply_ddl

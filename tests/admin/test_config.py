@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shardcron.admin.config import Config, LogFormat, load_config, read_or_create_secret, settings_table
-from shardcron.executor.errors import ConfigError
+from shardcron.core.errors import ConfigError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

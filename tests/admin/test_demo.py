@@ -19,7 +19,7 @@ from shardcron.admin.db import Database
 from shardcron.admin.enums import RunStatus
 from shardcron.admin.models import Job, RunLog
 from shardcron.admin.services.users import authenticate
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 from tests.support.net import free_port, wait_until
 from tests.support.signals import default_sigint
 

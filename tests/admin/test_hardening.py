@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from shardcron.admin.config import load_config, read_or_create_secret
 from shardcron.admin.db import Database, init_schema
 from shardcron.executor.config import load_executor_config
-from shardcron.executor.errors import ConfigError
+from shardcron.core.errors import ConfigError
 from shardcron.executor.retry_tasks.database import TaskDatabase
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.net import free_port

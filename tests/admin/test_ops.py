@@ -12,7 +12,7 @@ from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import AddressType
 from shardcron.admin.metrics import TriggerFailure, record_fire, record_run_finished, record_trigger_failure, record_trigger_lag
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry, SchedulerNode
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 
 TOKEN = "metrics-token-0123456789"
 

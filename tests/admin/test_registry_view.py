@@ -9,7 +9,7 @@ from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import AddressType
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry
 from shardcron.admin.registry_view import DEAD_AFTER_MS, is_group_executor, live_addresses, live_executors, parse_manual_addresses
-from shardcron.executor.protocol import ProtocolError
+from shardcron.core.protocol import ProtocolError
 
 NOW = 1_767_225_600_000
 

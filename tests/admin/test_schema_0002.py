@@ -13,8 +13,8 @@ from shardcron.admin.enums import Delivery, FireStatus, RunStatus
 from shardcron.admin.models import Fire, Job, RunLog, SchedulerLease
 from shardcron.admin.schema import ADMIN_SCHEMA
 from shardcron.admin.transport.executor_client import ExecutorClient
-from shardcron.executor.clock import FakeClock
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.clock import FakeClock
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, database_at, read_rows
 from tests.support.released import rows_0_1_0 as facts
 from tests.support.run_receiver import RunReceiver

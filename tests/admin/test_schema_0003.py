@@ -13,7 +13,7 @@ from shardcron.admin.schema import ADMIN_SCHEMA
 from shardcron.admin.services import glue_versions, jobs, users
 from shardcron.admin.services.actor import SYSTEM_ACTOR
 from shardcron.admin.services.errors import Forbidden
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, database_at, read_rows
 from tests.support.released import rows_0_1_0 as facts
 

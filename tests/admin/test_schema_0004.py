@@ -10,7 +10,7 @@ from shardcron.admin.db import Database, init_schema
 from shardcron.admin.models import ApiToken, User
 from shardcron.admin.schema import ADMIN_SCHEMA
 from shardcron.admin.services import api_tokens, console_sessions, passwords, users
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, database_at
 from tests.support.released import rows_0_1_0 as facts
 

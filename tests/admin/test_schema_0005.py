@@ -12,7 +12,7 @@ from shardcron.admin.models import AuditEntry
 from shardcron.admin.schema import ADMIN_SCHEMA
 from shardcron.admin.services import audit_query, jobs, users
 from shardcron.admin.services.paging import PageRequest
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, database_at
 from tests.support.released import rows_0_1_0 as facts
 

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.schema import ADMIN_SCHEMA
-from shardcron.executor.schema_versions.status import head_revision
+from shardcron.core.schema_versions.status import head_revision
 from tests.support.cli import assert_one_line_error, read_line, run_cli, start_cli
 from tests.support.released import RELEASES, assert_rows_kept, released_database
 

@@ -15,9 +15,9 @@ from shardcron.admin.schema import ADMIN_SCHEMA
 from shardcron.admin.schema.new_revision import model_changes
 from shardcron.admin.schema.sql_files import REPOSITORY_SQL_DIR, stale_files
 from shardcron.executor.retry_tasks.schema import RETRY_TASK_SCHEMA
-from shardcron.executor.schema_versions.spec import VersionedSchema
-from shardcron.executor.schema_versions.status import head_revision, scripts
-from shardcron.executor.schema_versions.upgrade import upgrade_schema
+from shardcron.core.schema_versions.spec import VersionedSchema
+from shardcron.core.schema_versions.status import head_revision, scripts
+from shardcron.core.schema_versions.upgrade import upgrade_schema
 from tests.support.released import dialect_dir
 from tests.support.schema_snapshot import SQL_DIR, apply_ddl, drop_tables, snapshot
 

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from shardcron.admin.models import Base
 from shardcron.admin.schema import ADMIN_SCHEMA
 from shardcron.admin.schema.new_revision import model_changes, new_revision, next_revision_id
-from shardcron.executor.errors import ShardcronError
-from shardcron.executor.schema_versions.offline import upgrade_sql
-from shardcron.executor.schema_versions.spec import NAMING_CONVENTION
-from shardcron.executor.schema_versions.status import SchemaState, head_revision, read_status
-from shardcron.executor.schema_versions.upgrade import upgrade_schema
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.errors import ShardcronError
+from shardcron.core.schema_versions.offline import upgrade_sql
+from shardcron.core.schema_versions.spec import NAMING_CONVENTION
+from shardcron.core.schema_versions.status import SchemaState, head_revision, read_status
+from shardcron.core.schema_versions.upgrade import upgrade_schema
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, read_rows, released_database
 from tests.support.schema_copies import schema_copy
 

@@ -22,10 +22,10 @@ from shardcron.admin.models import Alarm, Base, RunLog, User
 from shardcron.admin.schema import ADMIN_SCHEMA
 from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.admin.services import users
-from shardcron.executor.clock import FakeClock
-from shardcron.executor.schema_versions.status import SchemaState, head_revision
-from shardcron.executor.schema_versions.upgrade import upgrade_schema
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.clock import FakeClock
+from shardcron.core.schema_versions.status import SchemaState, head_revision
+from shardcron.core.schema_versions.upgrade import upgrade_schema
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, Release, assert_rows_kept, database_at, released_database
 from tests.support.released import rows_0_1_0 as facts
 from tests.support.run_receiver import RunReceiver

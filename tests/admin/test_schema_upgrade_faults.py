@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from shardcron.admin.db import DatabaseError
 from shardcron.admin.models import Base
 from shardcron.admin.schema import ADMIN_SCHEMA
-from shardcron.executor.schema_versions.named_lock import advisory_key, lock_name
-from shardcron.executor.schema_versions.status import SchemaState, head_revision
-from shardcron.executor.schema_versions.upgrade import upgrade_schema
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.schema_versions.named_lock import advisory_key, lock_name
+from shardcron.core.schema_versions.status import SchemaState, head_revision
+from shardcron.core.schema_versions.upgrade import upgrade_schema
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.cli import assert_one_line_error, read_line, run_cli, start_cli
 from tests.support.released import RELEASES, assert_rows_kept, released_database
 from tests.support.schema_copies import failing_revision, schema_copy

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database
 from shardcron.admin.enums import RunStatus, ScheduleType
 from shardcron.admin.models import ExecutorRegistry, RunLog
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 from tests.support.cli import run_cli
 from tests.support.net import free_port, wait_until
 from tests.support.scheduler_rows import add_group, add_job

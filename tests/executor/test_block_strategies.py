@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from shardcron.executor.protocol import ResultCode
+from shardcron.core.protocol import ResultCode
 from tests.support.executor_calls import call, run
 from tests.support.net import wait_until
 

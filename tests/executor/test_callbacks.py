@@ -10,8 +10,8 @@ import pytest
 
 from shardcron.executor.admin_client import AdminClient
 from shardcron.executor.callback import CALLBACK_BATCH_MAX, CallbackSender
-from shardcron.executor.clock import FakeClock
-from shardcron.executor.protocol import CallbackParam
+from shardcron.core.clock import FakeClock
+from shardcron.core.protocol import CallbackParam
 from shardcron.executor.spool import CallbackSpool, SpoolError
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN, run
 from tests.support.fake_admin import FakeAdmin

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from shardcron.executor.context import JobCancelled, JobContext, JobResult
-from shardcron.executor.protocol import TriggerParam
+from shardcron.core.protocol import TriggerParam
 
 
 def make_ctx(**kwargs):

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from shardcron.executor import JobResult
-from shardcron.executor.protocol import MAX_BODY_BYTES, ResultCode
+from shardcron.core.protocol import MAX_BODY_BYTES, ResultCode
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN, call, read_log, run, trigger
 from tests.support.net import wait_until
 

@@ -11,7 +11,7 @@ import pytest
 from shardcron.executor import Executor, ExecutorConfig
 from shardcron.executor.config import load_executor_config, settings_table
 from shardcron.executor.embedded import EmbeddedServer
-from shardcron.executor.errors import ConfigError, ShardcronError
+from shardcron.core.errors import ConfigError, ShardcronError
 from shardcron.executor.handlers import HandlerError
 from tests.support.executor_calls import TOKEN, call
 

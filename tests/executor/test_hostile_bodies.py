@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from shardcron.executor.protocol import ResultCode
+from shardcron.core.protocol import ResultCode
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN, call, trigger
 
 

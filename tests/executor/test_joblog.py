@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.joblog import LOG_PAGE_MAX_BYTES, LOG_PAGE_MAX_LINES, RunLogStore
 
 DAY_MS = 86_400_000

@@ -11,7 +11,7 @@ import pytest
 
 from shardcron.executor import JobResult
 from shardcron.executor.outcome import MAX_RESULT_DATA_BYTES
-from shardcron.executor.protocol import MAX_HANDLE_MSG_CHARS, ResultCode
+from shardcron.core.protocol import MAX_HANDLE_MSG_CHARS, ResultCode
 from tests.support.executor_calls import LOG_DATE_MS, call, run
 from tests.support.net import wait_until
 

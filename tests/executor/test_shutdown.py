@@ -123,7 +123,7 @@ def test_run_blocks_until_request_stop(make_executor, fake_admin) -> None:
 def test_shutdown_bound_is_real_time_on_a_fake_clock(make_executor, fake_admin) -> None:
     """A handler that never returns cannot hold stop() beyond its bound, even on a FakeClock
     (which never advances by itself)."""
-    from shardcron.executor.clock import FakeClock
+    from shardcron.core.clock import FakeClock
 
     started, release = threading.Event(), threading.Event()
     executor = make_executor(clock=FakeClock())

@@ -7,7 +7,7 @@ import json
 import socket
 
 from shardcron.executor.embedded import EmbeddedServer
-from shardcron.executor.protocol import ACCESS_TOKEN_HEADER
+from shardcron.core.protocol import ACCESS_TOKEN_HEADER
 from tests.support.executor_calls import TOKEN, trigger
 
 

@@ -31,7 +31,7 @@ from datetime import datetime, UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from shardcron.executor.protocol import (
+from shardcron.core.protocol import (
     ACCESS_TOKEN_HEADER,
     Envelope,
     LogParam,

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from shardcron.admin.config import load_config
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import FireStatus, ScheduleType
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 
 from .accepting_executor import Arrival, CallFile, LogQuery
 from .chaos_check import FaultWindow, Plan, Report, RunRow, check

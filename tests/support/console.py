@@ -15,7 +15,7 @@ from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import UserRole
 from shardcron.admin.services import setup_code, users
 from shardcron.admin.services.actor import SYSTEM_ACTOR
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 
 PASSWORD = "correct horse battery"
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from shardcron.executor.protocol import ACCESS_TOKEN_HEADER, Envelope, LogResult, TriggerParam
+from shardcron.core.protocol import ACCESS_TOKEN_HEADER, Envelope, LogResult, TriggerParam
 
 TOKEN = "test-token-0123456789abcdef"
 LOG_DATE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from shardcron.executor.protocol import (
+from shardcron.core.protocol import (
     ACCESS_TOKEN_HEADER,
     CallbackParam,
     Envelope,

@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shardcron.admin.schedules.schedule import next_fire_at_ms, preview_fire_times
-from shardcron.executor.clock import datetime_to_ms, ms_to_datetime
+from shardcron.core.clock import datetime_to_ms, ms_to_datetime
 
 
 def iso_to_ms(value: str) -> int:

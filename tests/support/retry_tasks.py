@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shardcron.executor.clock import Clock, FakeClock
+from shardcron.core.clock import Clock, FakeClock
 from shardcron.executor.context import JobContext
-from shardcron.executor.protocol import BlockStrategy, TriggerParam
+from shardcron.core.protocol import BlockStrategy, TriggerParam
 from shardcron.executor.retry_tasks import DRAINER_HANDLER, Backoff, retry_task
 
 #: Exact delays (no jitter): 10 s, 20 s, 40 s, ... capped at 300 s.

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shardcron.executor.protocol import ACCESS_TOKEN_HEADER, Envelope, LogParam, LogResult, TriggerParam, decode_json, encode_json
+from shardcron.core.protocol import ACCESS_TOKEN_HEADER, Envelope, LogParam, LogResult, TriggerParam, decode_json, encode_json
 
 from .net import free_port
 

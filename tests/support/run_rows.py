@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import AddressType, FollowupStatus, RouteStrategy, RunStatus, TriggerType
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry, Fire, Job, RunLog
-from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR
+from shardcron.core.protocol import REGISTRY_GROUP_EXECUTOR
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, FakeClock's start
 

@@ -12,9 +12,9 @@ import pytest
 
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.transport.executor_client import ExecutorClient
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor import Executor
-from shardcron.executor.protocol import normalize_address
+from shardcron.core.protocol import normalize_address
 from tests.support.executor_calls import TOKEN
 from tests.support.fake_admin import FakeAdmin
 from tests.support.run_receiver import RunReceiver

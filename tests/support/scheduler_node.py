@@ -12,7 +12,7 @@ from shardcron.admin.firing.fire_loop import FireLoop
 from shardcron.admin.firing.fire_store import FireStore
 from shardcron.admin.firing.node_lease import LeaseClock, NodeLease
 from shardcron.admin.firing.run_store import RunStore
-from shardcron.executor.clock import Clock, FakeClock
+from shardcron.core.clock import Clock, FakeClock
 
 
 @dataclass

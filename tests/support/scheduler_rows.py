@@ -8,7 +8,7 @@ from shardcron.admin.db import Database
 from shardcron.admin.enums import AddressType, ScheduleType
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry, Job
 from shardcron.admin.schedules.schedule import next_fire_at_ms
-from shardcron.executor.protocol import REGISTRY_GROUP_EXECUTOR
+from shardcron.core.protocol import REGISTRY_GROUP_EXECUTOR
 
 
 def add_group(db: Database, app_name: str, now_ms: int, *, manual: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shardcron.executor.schema_versions.spec import VersionedSchema
+from shardcron.core.schema_versions.spec import VersionedSchema
 
 
 def schema_copy(schema: VersionedSchema, folder: Path, *, revisions: dict[str, str] | None = None, metadata: sa.MetaData | None = None) -> VersionedSchema:
@@ -30,7 +30,7 @@ def failing_revision(revision: str, down_revision: str, marker: Path) -> str:
 
         import sqlalchemy as sa
 
-        from shardcron.executor.schema_versions import steps
+        from shardcron.core.schema_versions import steps
 
         revision = "{revision}"
         down_revision = "{down_revision}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from shardcron.executor.schema_versions import steps
+from shardcron.core.schema_versions import steps
 
 revision = "0001"
 down_revision = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op  # noqa: F401  (for what has no re-runnable step: op.execute, op.alter_column, ...)
 
-from shardcron.executor.schema_versions import steps  # noqa: F401
+from shardcron.core.schema_versions import steps  # noqa: F401
 
 revision = '0004'
 down_revision = '0003'

@@ -21,7 +21,7 @@ from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import UserRole
 from shardcron.admin.services import passwords, users
 from shardcron.admin.services.actor import SYSTEM_ACTOR
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from tests.support.admin_data import NOW, PASSWORD
 
 EXECUTOR_TOKEN = "executor-token-for-api-tests"

@@ -29,7 +29,7 @@ from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import TriggerType, UserRole
 from shardcron.admin.services import triggers, users
 from shardcron.admin.services.actor import SYSTEM_ACTOR
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from tests.support.admin_data import NOW, PASSWORD, add_executor, add_group, add_job, add_run
 
 CHECKS = [not_a_server_error, response_schema_conformance]

@@ -11,7 +11,7 @@ import pytest
 
 from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor import Executor
-from shardcron.executor.protocol import normalize_address
+from shardcron.core.protocol import normalize_address
 from tests.admin.api.conftest import EXECUTOR_TOKEN, AdminApp, Api
 from tests.support.admin_data import add_executor
 from tests.support.fake_admin import FakeAdmin

@@ -14,7 +14,7 @@ from shardcron.admin.enums import FireStatus, RunStatus, TriggerType
 from shardcron.admin.models import Fire, RunLog
 from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor import Executor
-from shardcron.executor.protocol import TriggerParam
+from shardcron.core.protocol import TriggerParam
 from tests.admin.api.conftest import EXECUTOR_TOKEN, AdminApp, Api
 from tests.admin.api.test_auth import assert_error
 from tests.support.admin_data import NOW, add_executor, add_job, add_run

@@ -243,7 +243,7 @@ def test_answers_arriving_while_the_recorder_lingers_share_one_batch_and_a_stop_
     import threading
 
     from shardcron.admin.firing.run_store import Answer
-    from shardcron.executor.clock import SYSTEM_CLOCK
+    from shardcron.core.clock import SYSTEM_CLOCK
 
     runs = _RecordingRuns()
     d = FireDispatcher(runs, ExecutorClient(TOKEN), SYSTEM_CLOCK, workers=0)
@@ -269,7 +269,7 @@ def test_answers_arriving_while_the_recorder_lingers_share_one_batch_and_a_stop_
 def test_a_batch_takes_at_most_record_batch_answers_and_leaves_the_rest(monkeypatch):
     from shardcron.admin.dispatch import answers
     from shardcron.admin.firing.run_store import Answer
-    from shardcron.executor.clock import SYSTEM_CLOCK
+    from shardcron.core.clock import SYSTEM_CLOCK
 
     monkeypatch.setattr(answers, "RECORD_BATCH", 3)
     runs = _RecordingRuns()

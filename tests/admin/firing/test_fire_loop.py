@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, MisfireStrategy, RunStatus, ScheduleType, TriggerType
 from shardcron.admin.models import Fire, Job, RunLog
-from shardcron.executor.clock import datetime_to_ms
+from shardcron.core.clock import datetime_to_ms
 from tests.support.scheduler_rows import add_group, add_job
 
 from datetime import datetime, UTC

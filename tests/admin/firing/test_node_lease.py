@@ -13,7 +13,7 @@ from shardcron.admin.enums import FireStatus, TriggerType
 from shardcron.admin.models import Fire, SchedulerLease
 from shardcron.admin.firing.node_lease import LeaseClock, LeaseTerm, NodeLease
 from shardcron.admin.scheduling.runner import scheduler_database
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 
 T0 = 1_767_225_600_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shardcron.admin.firing.run_body import RunBody
-from shardcron.executor.protocol import BlockStrategy, TriggerParam, decode_json, encode_json
+from shardcron.core.protocol import BlockStrategy, TriggerParam, decode_json, encode_json
 
 JOBS = {
     "plain bean": dict(job_id=7, handler="demoJob", block_strategy="DISCARD_LATER", timeout_s=0, glue_type="BEAN", glue_source=None, glue_updated_at_ms=0),

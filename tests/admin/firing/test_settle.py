@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shardcron.admin.firing.settle import Knowledge, is_repeat_refusal, read_verdict
-from shardcron.executor.protocol import Envelope, LogResult
+from shardcron.core.protocol import Envelope, LogResult
 
 ADDRESS = "http://10.0.0.7:9999"
 

@@ -18,7 +18,7 @@ from shardcron.admin.enums import RunStatus
 from shardcron.admin.models import ExecutorGroup
 from shardcron.admin.registry_view import live_addresses
 from shardcron.executor import Executor
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 from shardcron.executor.context import JobResult
 from tests.admin.rpc.conftest import TOKEN
 from tests.support.executor_calls import call, trigger

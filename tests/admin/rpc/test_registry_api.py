@@ -14,7 +14,7 @@ from shardcron.admin.config import load_config
 from shardcron.admin.models import ExecutorGroup, ExecutorRegistry
 from shardcron.admin.rpc.registry_store import record_heartbeat
 from shardcron.admin.registry_view import live_addresses
-from shardcron.executor.protocol import RegistryParam
+from shardcron.core.protocol import RegistryParam
 from tests.admin.rpc.conftest import TOKEN
 from tests.support.run_rows import T0, add_group
 

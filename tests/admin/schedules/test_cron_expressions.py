@@ -9,7 +9,7 @@ import pytest
 from shardcron.admin.schedules.cron import parse_cron
 from shardcron.admin.schedules.cron_syntax import Dialect
 from shardcron.admin.schedules.schedule import next_fire_at_ms
-from shardcron.executor.clock import datetime_to_ms
+from shardcron.core.clock import datetime_to_ms
 from tests.support.fire_times import fires, next_fire
 
 

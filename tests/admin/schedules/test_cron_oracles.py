@@ -11,7 +11,7 @@ import pytest
 from croniter import croniter
 
 from shardcron.admin.schedules.schedule import next_fire_at_ms
-from shardcron.executor.clock import datetime_to_ms, ms_to_datetime
+from shardcron.core.clock import datetime_to_ms, ms_to_datetime
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]

@@ -15,7 +15,7 @@ from shardcron.admin.schedules.routing import (
     route_consistent_hash,
     route_one,
 )
-from shardcron.executor.protocol import Envelope, normalize_address
+from shardcron.core.protocol import Envelope, normalize_address
 from tests.support.net import wait_until
 from tests.support.scheduler_rows import add_group, add_job
 

@@ -11,7 +11,7 @@ from shardcron.admin.schedules.schedule import (
     preview_fire_times,
     validate_schedule,
 )
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 from tests.support.fire_times import fires, iso_to_ms
 
 T0 = iso_to_ms("2026-01-05T10:00:00.250+00:00")

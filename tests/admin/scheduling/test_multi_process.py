@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import FireStatus, RunStatus, ScheduleType, TriggerType
 from shardcron.admin.models import Fire, Job, RunLog
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 from tests.support.executor_calls import TOKEN
 from tests.support.net import wait_until
 from tests.support.run_receiver import RunReceiver

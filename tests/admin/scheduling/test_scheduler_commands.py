@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import ScheduleType
 from shardcron.admin.models import SchedulerNode
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 from tests.support.executor_calls import TOKEN
 from tests.support.net import free_port, wait_until
 from tests.support.run_receiver import RunReceiver

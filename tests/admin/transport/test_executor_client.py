@@ -9,7 +9,7 @@ import pytest
 
 from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.executor import Executor
-from shardcron.executor.protocol import BlockStrategy, LogResult, TriggerParam
+from shardcron.core.protocol import BlockStrategy, LogResult, TriggerParam
 from tests.support.executor_calls import LOG_DATE_MS, TOKEN
 from tests.support.fake_admin import FakeAdmin
 from tests.support.loopback_executor import hello_executor

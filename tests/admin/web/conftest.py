@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shardcron.admin.services import passwords
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from tests.support.console import Console, build_console
 
 TEST_COST = passwords.ScryptCost(log2_n=10, r=8, p=1)

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from shardcron.admin.enums import UserRole
 from shardcron.admin.models import ConsoleSession, Meta
 from shardcron.admin.services import setup_code, users
-from shardcron.executor.clock import FakeClock
-from shardcron.executor.errors import ShardcronError
+from shardcron.core.clock import FakeClock
+from shardcron.core.errors import ShardcronError
 from tests.support.console import PASSWORD, Console, build_console, page_csrf, post_form
 
 ATTACKER = "203.0.113.66"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import RunStatus, TriggerType, UserRole
 from shardcron.admin.models import Fire, Job, RunLog
-from shardcron.executor.protocol import Envelope, LogResult
+from shardcron.core.protocol import Envelope, LogResult
 from tests.support import admin_data as data
 from tests.support.console import Console, post_form
 

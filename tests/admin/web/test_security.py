@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import RunStatus, UserRole
 from shardcron.admin.models import ExecutorGroup, Fire, Job, RunLog, User
-from shardcron.executor.protocol import LogResult
+from shardcron.core.protocol import LogResult
 from tests.support import admin_data as data
 from tests.support.console import Console, page_csrf, post_form
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.retry_tasks import RetryTasks
 from tests.support.retry_tasks import EXACT_BACKOFF
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.context import JobCancelled
 from shardcron.executor.retry_tasks import RedriveScope, RetryTasks, TaskStatus, retry_task
 from shardcron.executor.retry_tasks.store import Outcome, OutcomeKind, TaskStore

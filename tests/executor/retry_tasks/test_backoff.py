@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.retry_tasks import Backoff, RetryTasks, TaskInputError, TaskStatus
 
 

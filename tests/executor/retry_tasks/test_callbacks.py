@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.retry_tasks import RetryTasks, TaskInputError, TaskNotFound, TaskStateConflict, TaskStatus
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shardcron.executor.clock import FakeClock, SystemClock
+from shardcron.core.clock import FakeClock, SystemClock
 from shardcron.executor.retry_tasks import RetryTasks, TaskStatus
 from tests.support.cli import assert_one_line_error, run_cli
 

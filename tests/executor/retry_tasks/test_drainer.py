@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.context import JobResult
 from shardcron.executor.retry_tasks import DRAINER_HANDLER, GiveUp, RetryLater, RetryTasks, TaskStatus, retry_task
 from tests.support.retry_tasks import drainer_ctx, status_counts

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.context import JobCancelled
 from shardcron.executor.retry_tasks import DrainerParams, RetryTasks, TaskStatus
 from shardcron.executor.retry_tasks.store import Outcome, OutcomeKind, TaskStore

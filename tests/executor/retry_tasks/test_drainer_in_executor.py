@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from shardcron.executor import Executor
-from shardcron.executor.protocol import BlockStrategy, ResultCode
+from shardcron.core.protocol import BlockStrategy, ResultCode
 from shardcron.executor.retry_tasks import DRAINER_HANDLER, TABLE_NAME, RetryTasks, TaskStatus
 from tests.support.executor_calls import TOKEN, call, trigger
 from tests.support.fake_admin import FakeAdmin

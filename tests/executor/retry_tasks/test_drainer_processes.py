@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shardcron.executor.clock import FakeClock, SystemClock
+from shardcron.core.clock import FakeClock, SystemClock
 from shardcron.executor.retry_tasks import RetryTasks, TaskStatus, retry_task
 from tests.support.net import wait_until
 from tests.support.retry_tasks import executions_per_task, row, side_metadata, status_counts

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.executor.clock import FakeClock, ms_to_datetime
+from shardcron.core.clock import FakeClock, ms_to_datetime
 from shardcron.executor.retry_tasks import RetryTasks, TaskInputError, TaskStatus, retry_task
 from tests.support.retry_tasks import status_counts
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 from sqlalchemy.orm import Session
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.examples.fake_partner import FakePartner
 from shardcron.executor.examples.request_callback import TASK_CODE, ExampleSettings, RequestCallbackExample, run_demo
 from shardcron.executor.retry_tasks import RetryTasks, TaskStatus

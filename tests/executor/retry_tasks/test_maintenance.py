@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.retry_tasks import RedriveScope, RetryTasks, TaskStatus
 from tests.support.retry_tasks import drainer_ctx
 

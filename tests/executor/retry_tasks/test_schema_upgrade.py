@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.retry_tasks import RetryTasks, TaskStatus
 from shardcron.executor.retry_tasks.maintenance import RedriveScope
 from shardcron.executor.retry_tasks.schema import RETRY_TASK_SCHEMA, TABLE_NAME
-from shardcron.executor.schema_versions.status import SchemaState, head_revision
+from shardcron.core.schema_versions.status import SchemaState, head_revision
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.released import RELEASES, Release, assert_rows_kept, released_database
 from tests.support.released import rows_0_1_0 as facts

@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shardcron.executor.schema_versions.spec import VersionedSchema
-from shardcron.executor.schema_versions.upgrade import upgrade_schema
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.schema_versions.spec import VersionedSchema
+from shardcron.core.schema_versions.upgrade import upgrade_schema
+from shardcron.core.sqlengine import create_db_engine
 from tests.support.schema_snapshot import apply_ddl
 
 from . import rows_0_1_0

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shardcron.executor.protocol import (
+from shardcron.core.protocol import (
     MAX_BODY_BYTES,
     MAX_HANDLE_MSG_CHARS,
     BlockStrategy,
@@ -244,7 +244,7 @@ def test_callback_rejects_malformed(body, words: str) -> None:
 
 
 def test_progress_extension_round_trips_and_validates() -> None:
-    from shardcron.executor.protocol import ProgressParam, parse_progress_body
+    from shardcron.core.protocol import ProgressParam, parse_progress_body
 
     item = ProgressParam(9, 1767225600000, 40, 100, {"claimed": 40, "dead": 1})
     (back,) = parse_progress_body(json.loads(json.dumps([item.to_wire()])))

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from shardcron.executor.logfmt import configure_logging
+from shardcron.core.logfmt import configure_logging
 
 
 @pytest.fixture(autouse=True)

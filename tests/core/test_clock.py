@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.executor.clock import FakeClock, SystemClock, datetime_to_ms, ms_to_datetime
+from shardcron.core.clock import FakeClock, SystemClock, datetime_to_ms, ms_to_datetime
 
 ROOT = Path(__file__).resolve().parents[2]
 DIRECT_TIME_READS = re.compile(
@@ -57,4 +57,4 @@ def test_no_module_reads_the_time_directly() -> None:
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if DIRECT_TIME_READS.search(line) and "# clock-ok" not in line:
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
-    assert offenders == [], "read the time through shardcron.executor.clock instead:\n" + "\n".join(offenders)
+    assert offenders == [], "read the time through shardcron.core.clock instead:\n" + "\n".join(offenders)

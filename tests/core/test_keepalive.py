@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shardcron.executor.keepalive import MAX_HEADERS, KeepAliveConnection, header_value_problem
+from shardcron.core.keepalive import MAX_HEADERS, KeepAliveConnection, header_value_problem
 from tests.support.net import free_port, wait_until
 from tests.support.scripted_http import ScriptedPeer, ok
 from tests.support.tls_certificate import make_certificate, server_context

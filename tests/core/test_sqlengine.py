@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from shardcron.executor.sqlengine import create_db_engine
+from shardcron.core.sqlengine import create_db_engine
 
 
 def test_a_connection_waits_for_wal_while_another_creates_the_same_new_file(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shardcron.executor.numbers import BIGINT_MAX, parse_whole, whole_in_range
+from shardcron.core.numbers import BIGINT_MAX, parse_whole, whole_in_range
 
 
 @pytest.mark.parametrize(("text", "number"), [("0", 0), ("42", 42), (" 7 ", 7), ("-3", -3), ("007", 7), (str(BIGINT_MAX), BIGINT_MAX), ("9" * 20, int("9" * 20))])
