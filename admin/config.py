@@ -18,8 +18,8 @@ from typing import Any
 
 from shardcron.core import private_files
 from shardcron.core.errors import ConfigError
-from shardcron.executor.config import check_token, refuse_insecure_off_loopback
 from shardcron.core.settings import describe_settings, load_settings, read_settings, setting
+from shardcron.core.tokens import check_token, refuse_insecure_off_loopback
 
 from .schedules.zones import is_known_zone
 

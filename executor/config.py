@@ -8,7 +8,6 @@ README's "Executor configuration" table is checked against this class by a test.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import socket
@@ -19,13 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shardcron.core.errors import ConfigError
-from shardcron.core.keepalive import header_value_problem
 from shardcron.core.protocol import MAX_APP_NAME_CHARS, ProtocolError, normalize_address
 from shardcron.core.settings import describe_settings, read_settings, setting
+from shardcron.core.tokens import check_token, refuse_insecure_off_loopback, split_host_port
 
 ENV_PREFIX = "SHARDCRON_EXECUTOR_"
 CONFIG_FILE_ENV = "SHARDCRON_EXECUTOR_CONFIG"
-MIN_TOKEN_CHARS = 16
 
 _APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -34,16 +32,6 @@ def default_data_dir() -> Path:
     """`$XDG_DATA_HOME/shardcron/executor`, i.e. `~/.local/share/shardcron/executor` on most systems."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "shardcron" / "executor"
-
-
-def split_host_port(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (IPv6 as `[::1]:9999`) -> (host, port); raises ValueError."""
-    host, sep, port = value.strip().rpartition(":")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
-        raise ValueError(value)
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)
 
 
 def _check_listen(value: str) -> str | None:
@@ -78,14 +66,6 @@ def _check_admin_addresses(values: tuple[str, ...]) -> str | None:
         if reason:
             return reason
     return None
-
-
-def check_token(value: str | None) -> str | None:
-    """The rule for every shared token (access tokens, /metrics bearer tokens), admin and
-    executor alike: long enough, and able to travel in an HTTP header."""
-    if value is not None and len(value) < MIN_TOKEN_CHARS:
-        return f"must be at least {MIN_TOKEN_CHARS} characters (a short shared token can be guessed)"
-    return None if value is None else header_value_problem(value)
 
 
 @dataclass(frozen=True)
@@ -158,27 +138,6 @@ class ExecutorConfig:
             raise ConfigError(
                 "access_token", None, "an access token is required (or insecure=true for a local experiment on a loopback address)"
             )
-
-
-def refuse_insecure_off_loopback(key: str, address: str) -> None:
-    """An insecure (token-less) mode is for local experiments: refuse it, naming the setting,
-    unless `address` (HOST:PORT, the address served on) is a loopback address. Shared by the
-    executor's `insecure` and the admin's `insecure_no_token`."""
-    try:
-        host, _ = split_host_port(address)
-    except ValueError:
-        host = ""
-    if not is_loopback(host):
-        raise ConfigError(key, True, f"insecure mode is for local use only; listen on a loopback address, not {address}")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_executor_config(

@@ -15,9 +15,9 @@ import logging
 import threading
 from typing import Any
 
-from .config import split_host_port
 from shardcron.core.errors import ShardcronError
 from shardcron.core.protocol import MAX_BODY_BYTES
+from shardcron.core.tokens import split_host_port
 
 log = logging.getLogger("shardcron.executor.server")
 
