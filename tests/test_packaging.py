@@ -27,9 +27,11 @@ def test_pyproject_lists_every_package() -> None:
 
 def test_import_names_are_namespaced() -> None:
     import shardcron.admin
+    import shardcron.core
     import shardcron.executor
 
     assert Path(shardcron.admin.__file__).parent == ROOT / "admin"
+    assert Path(shardcron.core.__file__).parent == ROOT / "core"
     assert Path(shardcron.executor.__file__).parent == ROOT / "executor"
 
 

@@ -2,8 +2,10 @@
 
 `import shardcron.executor`, `shardcron executor ...` and `shardcron tasks ...` load no Flask,
 Jinja2, Werkzeug, SQLAlchemy ORM, and no admin module beyond the command's entry
-(`shardcron.admin`, `shardcron.admin.cli`); waitress, the executor's own HTTP server, only once
-the server binds. Each case runs in a fresh interpreter under tests/support/import_probe.py,
+(`shardcron.admin`, `shardcron.admin.cli`; an import loads none at all); waitress, the
+executor's own HTTP server, only once the server binds; SQLAlchemy only with the retry-task
+table. The shared core (`shardcron.core`), which the executor builds on, loads neither the admin
+nor the executor. Each case runs in a fresh interpreter under tests/support/import_probe.py,
 which names every such module loaded and the code that imported it.
 """
 
@@ -48,6 +50,34 @@ def test_importing_the_executor_loads_nothing_of_the_admin(modules: tuple[str, .
     assert out.returncode == 0, out.stderr
     reports = parse_reports(out.stderr)
     assert reports == {}, _describe(reports)
+
+
+def test_importing_the_executor_alone_loads_no_sqlalchemy() -> None:
+    out = _probe("import", "--forbid=sqlalchemy", "shardcron.executor")
+    assert out.returncode == 0, out.stderr
+    reports = parse_reports(out.stderr)
+    assert reports == {}, _describe(reports)
+
+
+def test_the_shared_core_loads_neither_the_admin_nor_the_executor() -> None:
+    modules = sorted(
+        ".".join(["shardcron", *path.relative_to(ROOT).with_suffix("").parts]).removesuffix(".__init__")
+        for path in (ROOT / "core").rglob("*.py")
+    )
+    assert "shardcron.core.protocol" in modules and "shardcron.core.schema_versions.upgrade" in modules
+    out = _probe("import", "--forbid=shardcron.executor", *modules)
+    assert out.returncode == 0, out.stderr
+    reports = parse_reports(out.stderr)
+    assert reports == {}, _describe(reports)
+
+
+def test_the_probe_reports_what_it_is_told_to_forbid() -> None:
+    """The checks above pass on an empty report: the probe must report what it forbids."""
+    out = _probe("import", "--forbid=shardcron.core", "shardcron.executor", "shardcron.admin")
+    assert out.returncode == 0, out.stderr
+    reports = parse_reports(out.stderr)
+    assert sorted(reports) == ["shardcron.admin", "shardcron.core"], _describe(reports)
+    assert reports["shardcron.core"].startswith("executor/"), _describe(reports)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ every import of a module the executor must not carry, with the code that importe
 
     python tests/support/import_probe.py import shardcron.executor
     python tests/support/import_probe.py command executor run --help
+    python tests/support/import_probe.py import --forbid=shardcron.executor shardcron.core.protocol
 
 Run as a script (not `-m`), so that nothing of shardcron or of the tests is imported before the
 probe is in place. Each report is one line on stderr:
@@ -10,7 +11,8 @@ probe is in place. Each report is one line on stderr:
     probe: loaded flask by admin/factory.py:11 <- admin/__init__.py:25 <- admin/cli/__init__.py:34
 
 (the importing frames, innermost first, up to five). A module is reported once, and not when
-its package already was (`flask.app` after `flask`).
+its package already was (`flask.app` after `flask`). An import loads nothing of the admin at all;
+the command may load its entry (`ADMIN_ENTRY`). `--forbid=PACKAGE` forbids one package more.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ REPORT_PREFIX = "probe: loaded "
 FRAMES_SHOWN = 5
 
 
-def is_forbidden(name: str) -> bool:
-    if name.startswith("shardcron.admin.") and name not in ADMIN_ENTRY:
-        return True
-    return any(name == package or name.startswith(package + ".") for package in FORBIDDEN_PACKAGES)
+def is_forbidden(name: str, entry_allowed: bool = True, also: tuple[str, ...] = ()) -> bool:
+    if name == "shardcron.admin" or name.startswith("shardcron.admin."):
+        return not (entry_allowed and name in ADMIN_ENTRY)
+    return any(name == package or name.startswith(package + ".") for package in (*FORBIDDEN_PACKAGES, *also))
 
 
 def _where(filename: str) -> str:
@@ -48,11 +50,13 @@ def _where(filename: str) -> str:
 class ForbiddenImportReporter(importlib.abc.MetaPathFinder):
     """First on `sys.meta_path`: reports forbidden imports, then lets the real finders find them."""
 
-    def __init__(self) -> None:
+    def __init__(self, entry_allowed: bool, also: tuple[str, ...]) -> None:
         self.reported: set[str] = set()
+        self.entry_allowed = entry_allowed
+        self.also = also
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
-        if not is_forbidden(fullname) or any(fullname.startswith(done + ".") for done in self.reported) or fullname in self.reported:
+        if not is_forbidden(fullname, self.entry_allowed, self.also) or any(fullname.startswith(done + ".") for done in self.reported) or fullname in self.reported:
             return
         self.reported.add(fullname)
         frames: list[str] = []
@@ -77,7 +81,9 @@ def parse_reports(stderr: str) -> dict[str, str]:
 
 def main() -> None:
     mode, *args = sys.argv[1:]
-    sys.meta_path.insert(0, ForbiddenImportReporter())
+    also = tuple(arg.removeprefix("--forbid=") for arg in args if arg.startswith("--forbid="))
+    args = [arg for arg in args if not arg.startswith("--forbid=")]
+    sys.meta_path.insert(0, ForbiddenImportReporter(entry_allowed=mode == "command", also=also))
     del sys.path[0]  # this script's folder: its modules must not shadow top-level names
     if mode == "import":
         for name in args:
