@@ -12,7 +12,7 @@ from flask import Flask, jsonify
 
 from shardcron.executor.clock import SYSTEM_CLOCK, Clock
 
-from . import nul_guard, ops, rpc
+from . import i18n, nul_guard, ops, rpc
 from .config import Config, load_config, read_or_create_secret
 from .db import Database
 from .id_converter import IdConverter
@@ -40,6 +40,7 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.extensions["shardcron"] = ctx
     app.url_map.converters["id"] = IdConverter  # before any blueprint adds a route that uses it
     nul_guard.install(app)
+    i18n.install(app)
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
 
     from .api import bp as api_v1_blueprint
