@@ -6,7 +6,6 @@ Admins see every entry; users the entries of their groups (services.audit_query 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from flask import g, render_template, request
 from flask_babel import gettext as _

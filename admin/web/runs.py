@@ -6,8 +6,6 @@ of the run's group; the console never calls an address itself.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
