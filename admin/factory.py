@@ -10,7 +10,7 @@ from flask import Flask, jsonify
 
 from shardcron.core.clock import SYSTEM_CLOCK, Clock
 
-from . import nul_guard, ops, rpc
+from . import i18n, nul_guard, ops, rpc
 from .api import bp as api_v1_blueprint
 from .config import Config, load_config, read_or_create_secret
 from .context import AdminContext, admin_context
@@ -34,6 +34,7 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.extensions["shardcron"] = ctx
     app.url_map.converters["id"] = IdConverter  # before any blueprint adds a route that uses it
     nul_guard.install(app)
+    i18n.install(app)
     app.register_blueprint(rpc.blueprint, url_prefix="/api")
 
     app.register_blueprint(api_v1_blueprint)

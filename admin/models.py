@@ -293,6 +293,8 @@ class User(Base):
     locked_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: The console language the user chose ("en", "zh"); NULL: follow the browser (revision 0006).
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     grants: Mapped[list[UserGroupGrant]] = relationship(cascade="all, delete-orphan", back_populates="user")
 

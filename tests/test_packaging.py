@@ -92,6 +92,8 @@ def test_a_built_wheel_installed_elsewhere_finds_its_schema_revisions(tmp_path: 
         names = set(archive.namelist())
     for folder in ("shardcron/admin/schema", "shardcron/executor/retry_tasks/revisions"):
         assert {f"{folder}/env.py", f"{folder}/script.py.mako", f"{folder}/versions/0001_baseline.py"} <= names
+    # The console's Chinese catalog, compiled: Flask-Babel reads the .mo from the package.
+    assert {"shardcron/admin/translations/zh/LC_MESSAGES/messages.mo", "shardcron/admin/translations/zh/LC_MESSAGES/messages.po"} <= names
     site = tmp_path / "site"
     installed = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site), str(wheel)], capture_output=True, text=True, timeout=600

@@ -13,6 +13,7 @@ import hmac
 import secrets
 
 from flask import abort, request, session
+from flask_babel import gettext as _
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -47,4 +48,4 @@ def csrf_token_is_valid() -> bool:
 def check_csrf() -> None:
     """Abort with 403 unless a state-changing request carries this session's token."""
     if request.method in STATE_CHANGING_METHODS and not csrf_token_is_valid():
-        abort(403, description="The form expired or did not come from this console (CSRF token missing or wrong). Reload the page and try again.")
+        abort(403, description=_("The form expired or did not come from this console (CSRF token missing or wrong). Reload the page and try again."))

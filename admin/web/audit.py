@@ -6,9 +6,9 @@ Admins see every entry; users the entries of their groups (services.audit_query 
 from __future__ import annotations
 
 import json
-from datetime import datetime, UTC
 
 from flask import g, render_template, request
+from flask_babel import gettext as _
 
 from ..auth import require_actor
 from ..enums import ActorKind, AuditAction, AuditTarget
@@ -18,22 +18,11 @@ from ..services.paging import PageRequest
 from . import bp
 from .context import admin_ctx, now_ms
 from .group_choices import group_choices
+from .times import utc_input_to_ms
 
 #: The "last ..." choices of the time filter, in milliseconds.
 RANGES = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
 FILTER_KEYS = ("actor", "actor_kind", "action", "target_type", "target_id", "group_id", "range", "from", "to", "per_page")
-
-
-def _utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | None:
-    """A `datetime-local` value read as UTC -> epoch ms (as the service's text filter wants)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return str(int(moment.timestamp() * 1000))
-    except (ValueError, OverflowError):
-        errors[field] = f"{value[:40]!r} is not a date and time (YYYY-MM-DDTHH:MM)"
-        return None
 
 
 def _filter_values(args: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
@@ -41,12 +30,12 @@ def _filter_values(args: dict[str, str]) -> tuple[dict[str, str | None], dict[st
     values: dict[str, str | None] = {k: args.get(k) for k in ("actor", "actor_kind", "action", "target_type", "target_id", "group_id")}
     if args.get("range"):
         if args["range"] not in RANGES:
-            errors["range"] = f"must be one of {', '.join(RANGES)}"
+            errors["range"] = _("must be one of %(choices)s", choices=", ".join(RANGES))
         else:
             values["from_ms"] = str(now_ms() - RANGES[args["range"]])
     else:
-        values["from_ms"] = _utc_input_to_ms(args.get("from", ""), "from", errors)
-        values["to_ms"] = _utc_input_to_ms(args.get("to", ""), "to", errors)
+        values["from_ms"] = utc_input_to_ms(args.get("from", ""), "from", errors)
+        values["to_ms"] = utc_input_to_ms(args.get("to", ""), "to", errors)
     return values, errors
 
 
@@ -61,7 +50,7 @@ def shown(value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(shown(v) for v in value) or "(none)"
     if isinstance(value, dict):
@@ -85,7 +74,7 @@ def audit_list():
                 page = audit_query.list_entries(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
             except ServiceError as exc:
                 errors = exc.field_errors or {"filter": exc.message}
-    actions = [(prefix, f"{prefix}.* (all)") for prefix in audit_query.ACTION_PREFIXES] + [(a.value, a.value) for a in AuditAction]
+    actions = [(prefix, _("%(prefix)s.* (all)", prefix=prefix)) for prefix in audit_query.ACTION_PREFIXES] + [(a.value, a.value) for a in AuditAction]
     return (
         render_template(
             "audit.html",

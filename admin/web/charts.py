@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 WIDTH = 720
 HEIGHT = 220
 LEFT = 44  # room for the y-axis labels
@@ -70,9 +72,10 @@ def daily_bars(days: Sequence) -> Chart:
         failed_h = plot_h * day.failed / top
         unknown_h = plot_h * day.unknown / top
         base = TOP + plot_h
-        title = f"{day.day.isoformat()}: {day.success} succeeded, {day.failed} failed"
         if day.unknown:
-            title += f", {day.unknown} outcome unknown"
+            title = _("%(day)s: %(ok)s succeeded, %(failed)s failed, %(unknown)s outcome unknown", day=day.day.isoformat(), ok=day.success, failed=day.failed, unknown=day.unknown)
+        else:
+            title = _("%(day)s: %(ok)s succeeded, %(failed)s failed", day=day.day.isoformat(), ok=day.success, failed=day.failed)
         bars.append(
             Bar(
                 x=round(LEFT + i * slot + (slot - width) / 2, 2),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor, require_admin
 from ..enums import AddressType
@@ -12,8 +14,8 @@ from . import bp
 from .context import admin_ctx, now_ms
 
 ADDRESS_TYPE_OPTIONS = [
-    (AddressType.AUTO.value, "AUTO — executors register themselves"),
-    (AddressType.MANUAL.value, "MANUAL — addresses listed here"),
+    (AddressType.AUTO.value, _l("AUTO — executors register themselves")),
+    (AddressType.MANUAL.value, _l("MANUAL — addresses listed here")),
 ]
 
 
@@ -35,7 +37,7 @@ def _form_data() -> dict[str, str]:
 
 
 def _render_form(group, form: dict, errors: dict, error: str | None, status: int):
-    return render_template("group_form.html", group=group, form=form, errors=errors, error=error, address_types=ADDRESS_TYPE_OPTIONS), status
+    return render_template("group_form.html", group=group, form=form, errors=errors, error=error, address_types=[(value, str(label)) for value, label in ADDRESS_TYPE_OPTIONS]), status
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
@@ -49,7 +51,7 @@ def group_new():
             created = groups.create_group(session, g.actor, form, now_ms=now_ms())
     except ServiceError as exc:
         return _render_form(None, form, exc.field_errors, exc.message, 400)
-    flash(f"Executor group {created.app_name} created.", "success")
+    flash(_("Executor group %(name)s created.", name=created.app_name), "success")
     return redirect(url_for("web.groups_list"))
 
 
@@ -75,7 +77,7 @@ def group_edit(group_id: int):
             groups.update_group(session, g.actor, group_id, form, now_ms=now_ms())
     except ServiceError as exc:
         return _render_form(group, form, exc.field_errors, exc.message, 400)
-    flash(f"Executor group {form['app_name']} saved.", "success")
+    flash(_("Executor group %(name)s saved.", name=form["app_name"]), "success")
     return redirect(url_for("web.groups_list"))
 
 
@@ -90,5 +92,5 @@ def group_delete(group_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("web.groups_list"))
-    flash("Executor group deleted.", "success")
+    flash(_("Executor group deleted."), "success")
     return redirect(url_for("web.groups_list"))

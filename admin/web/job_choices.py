@@ -6,47 +6,54 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
+from flask_babel import lazy_gettext as _l
+
 from shardcron.core.protocol import BlockStrategy, GlueType
 
 from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 
 SCHEDULE_HELP = {
-    ScheduleType.CRON.value: "Cron: 5 fields (min hour dom mon dow) or Quartz 6/7 fields with seconds first, e.g. 0 */5 * * * ? — read in the job's time zone.",
-    ScheduleType.FIX_RATE.value: "Every N seconds: a whole number, e.g. 30.",
-    ScheduleType.NONE.value: "No schedule: the job runs only when triggered by hand, by the API or as a child job. Leave the field empty.",
+    ScheduleType.CRON.value: _l("Cron: 5 fields (min hour dom mon dow) or Quartz 6/7 fields with seconds first, e.g. 0 */5 * * * ? — read in the job's time zone."),
+    ScheduleType.FIX_RATE.value: _l("Every N seconds: a whole number, e.g. 30."),
+    ScheduleType.NONE.value: _l("No schedule: the job runs only when triggered by hand, by the API or as a child job. Leave the field empty."),
 }
 
 #: The delivery select's help: what each choice does, in plain words.
-DELIVERY_HELP = (
+DELIVERY_HELP = _l(
     "If a run's delivery cannot be confirmed after a scheduler failure: skip it and alarm (at most once) "
     "or send it again (at least once; the handler may then run twice)."
 )
 
 _LABELS: dict[str, dict[Any, str]] = {
     "route_strategy": {
-        RouteStrategy.SHARDING_BROADCAST: "SHARDING_BROADCAST — every live executor, shard i of n",
-        RouteStrategy.FAILOVER: "FAILOVER — first that answers /beat",
-        RouteStrategy.BUSYOVER: "BUSYOVER — first that is idle for this job",
+        RouteStrategy.SHARDING_BROADCAST: _l("SHARDING_BROADCAST — every live executor, shard i of n"),
+        RouteStrategy.FAILOVER: _l("FAILOVER — first that answers /beat"),
+        RouteStrategy.BUSYOVER: _l("BUSYOVER — first that is idle for this job"),
     },
     "block_strategy": {
-        BlockStrategy.SERIAL_EXECUTION: "SERIAL_EXECUTION — queue behind the running one",
-        BlockStrategy.DISCARD_LATER: "DISCARD_LATER — refuse while one runs",
-        BlockStrategy.COVER_EARLY: "COVER_EARLY — stop the running one",
+        BlockStrategy.SERIAL_EXECUTION: _l("SERIAL_EXECUTION — queue behind the running one"),
+        BlockStrategy.DISCARD_LATER: _l("DISCARD_LATER — refuse while one runs"),
+        BlockStrategy.COVER_EARLY: _l("COVER_EARLY — stop the running one"),
     },
     "misfire_strategy": {
-        MisfireStrategy.DO_NOTHING: "DO_NOTHING — skip missed fires",
-        MisfireStrategy.FIRE_ONCE_NOW: "FIRE_ONCE_NOW — fire once to catch up",
+        MisfireStrategy.DO_NOTHING: _l("DO_NOTHING — skip missed fires"),
+        MisfireStrategy.FIRE_ONCE_NOW: _l("FIRE_ONCE_NOW — fire once to catch up"),
     },
     "delivery": {
-        Delivery.AT_MOST_ONCE: "AT_MOST_ONCE — skip it and alarm",
-        Delivery.AT_LEAST_ONCE: "AT_LEAST_ONCE — send it again",
+        Delivery.AT_MOST_ONCE: _l("AT_MOST_ONCE — skip it and alarm"),
+        Delivery.AT_LEAST_ONCE: _l("AT_LEAST_ONCE — send it again"),
     },
 }
 
 
 def _options(name: str, enum_cls) -> list[tuple[str, str]]:
     labels = _LABELS.get(name, {})
-    return [(member.value, labels.get(member, member.value)) for member in enum_cls]
+    return [(member.value, str(labels.get(member, member.value))) for member in enum_cls]
+
+
+def schedule_help() -> dict[str, str]:
+    """The help of each schedule type in the request's language (for the form's data attribute)."""
+    return {key: str(text) for key, text in SCHEDULE_HELP.items()}
 
 
 def choices_for() -> dict[str, list[tuple[str, str]]]:

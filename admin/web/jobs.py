@@ -3,10 +3,13 @@ the next fire times; start/stop, copy, delete; the trigger dialog (whole job or 
 
 from __future__ import annotations
 
-from datetime import datetime, UTC
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..auth import require_actor
 from ..enums import ScheduleType
@@ -20,7 +23,8 @@ from ..services.script_rights import SCRIPT_FIELDS
 from . import bp
 from .context import admin_ctx, now_ms
 from .group_choices import group_choices
-from .job_choices import DELIVERY_HELP, SCHEDULE_HELP, choices_for, timezone_names
+from .job_choices import DELIVERY_HELP, choices_for, schedule_help, timezone_names
+from .times import format_instant
 
 ENABLED_FILTERS = {"": None, "1": True, "0": False}
 
@@ -102,8 +106,8 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             error=error,
             groups=group_options,
             choices=choices_for(),
-            schedule_help=SCHEDULE_HELP,
-            delivery_help=DELIVERY_HELP,
+            schedule_help=schedule_help(),
+            delivery_help=str(DELIVERY_HELP),
             timezones=timezone_names(),
             can_edit_script=_can_edit_script(job),
         ),
@@ -112,7 +116,7 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
 
 
 def _empty_form() -> dict[str, str]:
-    form = {name: "" if default is None else str(getattr(default, "value", default)) for name, (default, _) in JOB_FIELDS.items()}
+    form = {name: "" if default is None else str(getattr(default, "value", default)) for name, (default, _rule) in JOB_FIELDS.items()}
     form["timezone"] = admin_ctx().config.default_timezone
     group_id = whole_in_range(request.args.get("group_id", ""), ID_MIN, ID_MAX)
     if group_id is not None:  # a preselection only; the form checks the group on save
@@ -131,7 +135,7 @@ def job_new():
             created = jobs.create_job(session, g.actor, _service_data(form), now_ms=now_ms(), default_timezone=admin_ctx().config.default_timezone)
     except ServiceError as exc:
         return _render_form(None, form, exc.field_errors, exc.message, _refusal_status(exc))
-    flash(f"Job {created.name} created (stopped: start it when ready).", "success")
+    flash(_("Job %(name)s created (stopped: start it when ready).", name=created.name), "success")
     return redirect(url_for("web.job_edit", job_id=created.id))
 
 
@@ -157,11 +161,11 @@ def job_edit(job_id: int):
         abort(404)
     except ServiceError as exc:
         return _render_form(job, form, exc.field_errors, exc.message, _refusal_status(exc))
-    flash(f"Job {saved.name} saved.", "success")
+    flash(_("Job %(name)s saved.", name=saved.name), "success")
     return redirect(url_for("web.job_edit", job_id=job_id))
 
 
-def _act(job_id: int, action, done: str):
+def _act(job_id: int, action, done: Callable[[Any], str]):
     try:
         with admin_ctx().db.session() as session:
             view = action(session)
@@ -170,7 +174,7 @@ def _act(job_id: int, action, done: str):
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(request.referrer if _local_referrer() else url_for("web.jobs_list"))
-    flash(done.format(view=view), "success")
+    flash(done(view), "success")
     return None
 
 
@@ -186,13 +190,13 @@ def _back():
 @bp.post("/jobs/<id:job_id>/start")
 @require_actor
 def job_start(job_id: int):
-    return _act(job_id, lambda s: jobs.start_job(s, g.actor, job_id, now_ms=now_ms()), "Job {view.name} started.") or _back()
+    return _act(job_id, lambda s: jobs.start_job(s, g.actor, job_id, now_ms=now_ms()), lambda view: _("Job %(name)s started.", name=view.name)) or _back()
 
 
 @bp.post("/jobs/<id:job_id>/stop")
 @require_actor
 def job_stop(job_id: int):
-    return _act(job_id, lambda s: jobs.stop_job(s, g.actor, job_id, now_ms=now_ms()), "Job {view.name} stopped.") or _back()
+    return _act(job_id, lambda s: jobs.stop_job(s, g.actor, job_id, now_ms=now_ms()), lambda view: _("Job %(name)s stopped.", name=view.name)) or _back()
 
 
 @bp.post("/jobs/<id:job_id>/copy")
@@ -206,7 +210,7 @@ def job_copy(job_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
         return _back()
-    flash(f"Copied to {copy.name} (stopped).", "success")
+    flash(_("Copied to %(name)s (stopped).", name=copy.name), "success")
     return redirect(url_for("web.job_edit", job_id=copy.id))
 
 
@@ -242,14 +246,14 @@ def job_version_rollback(job_id: int, version_id: int):
         abort(404)
     except ServiceError as exc:
         return _versions_page(job_id, request.args.get("version", ""), error=exc.message, status=_refusal_status(exc))
-    flash(f"Version {version_id} put back; the rollback is kept as a new version.", "success")
+    flash(_("Version %(version)s put back; the rollback is kept as a new version.", version=version_id), "success")
     return redirect(url_for("web.job_versions", job_id=job_id))
 
 
 @bp.post("/jobs/<id:job_id>/delete")
 @require_actor
 def job_delete(job_id: int):
-    response = _act(job_id, lambda s: jobs.delete_job(s, g.actor, job_id, now_ms=now_ms()), "Job deleted.")
+    response = _act(job_id, lambda s: jobs.delete_job(s, g.actor, job_id, now_ms=now_ms()), lambda view: _("Job deleted."))
     return response or redirect(url_for("web.jobs_list"))
 
 
@@ -282,8 +286,14 @@ def job_trigger(job_id: int):
         except ServiceError as exc:
             errors, error = exc.field_errors, exc.message
         else:
-            what = f"shard {result.shard_index} of {result.shard_total}" if result.shard_index is not None else "the whole job"
-            flash(f"Triggered {what} of {job.name} (fire {result.fire_id}); its runs appear below.", "success")
+            if result.shard_index is not None:
+                done = _(
+                    "Triggered shard %(index)s of %(total)s of %(name)s (fire %(fire)s); its runs appear below.",
+                    index=result.shard_index, total=result.shard_total, name=job.name, fire=result.fire_id,
+                )
+            else:
+                done = _("Triggered the whole job %(name)s (fire %(fire)s); its runs appear below.", name=job.name, fire=result.fire_id)
+            flash(done, "success")
             return redirect(url_for("web.runs_list", job_id=job_id, fire_id=result.fire_id))
     return render_template("job_trigger.html", job=job, live=live, form=form, errors=errors, error=error), (400 if errors or error else 200)
 
@@ -302,7 +312,7 @@ def job_preview():
     items = []
     for at_ms in times:
         moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-        items.append({"at_ms": at_ms, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %z") + f" ({zone})"})
-    note = None if items else ("schedule type NONE fires only by hand" if request.args.get("schedule_type") == ScheduleType.NONE else "the schedule never fires again")
+        items.append({"at_ms": at_ms, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": f"{format_instant(at_ms, tz)} ({zone})"})
+    note = None if items else (_("schedule type NONE fires only by hand") if request.args.get("schedule_type") == ScheduleType.NONE else _("the schedule never fires again"))
     return jsonify(fire_times=items, note=note)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..auth import current_actor, logout as end_server_session, start_session
 from ..auth.csrf import check_csrf
@@ -13,7 +15,9 @@ from ..services.errors import Forbidden, ServiceError
 from . import bp
 from .context import admin_ctx, now_ms, safe_next
 
-WRONG_SETUP_CODE = "the setup code is missing or wrong: use the link the admin printed at start, or the code in {path}"
+#: users.LOGIN_FAILED_MESSAGE, in the page's language.
+LOGIN_FAILED = _l("wrong username or password (repeated failures make further attempts from your address wait)")
+WRONG_SETUP_CODE = _l("the setup code is missing or wrong: use the link the admin printed at start, or the code in %(path)s")
 
 
 def _no_user_yet() -> bool:
@@ -56,11 +60,11 @@ def login():
                 session_id = console_sessions.open_session(session, actor.own_user_id, now_ms=now, max_age_ms=ctx.config.session_max_age_hours * 3_600_000)
     if wait:
         seconds = -(-wait // 1000)
-        error = f"too many failed logins from your address: wait {seconds} s before the next attempt"
+        error = _("too many failed logins from your address: wait %(seconds)s s before the next attempt", seconds=seconds)
         response = render_template("login.html", next=target, username=username, error=error), 429, {"Retry-After": str(seconds)}
         return response
     if actor is None or version is None or session_id is None:
-        return render_template("login.html", next=target, username=username, error=users.LOGIN_FAILED_MESSAGE), 401
+        return render_template("login.html", next=target, username=username, error=str(LOGIN_FAILED)), 401
     start_session(actor, version, session_id)
     return redirect(target)
 
@@ -69,7 +73,7 @@ def login():
 def logout():
     check_csrf()
     end_server_session()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("web.login"))
 
 
@@ -91,24 +95,24 @@ def setup():
     password = request.form.get("password", "")
     errors: dict[str, str] = {}
     if password != request.form.get("password_again", ""):
-        errors["password_again"] = "the two passwords differ"
+        errors["password_again"] = _("the two passwords differ")
     ctx = admin_ctx()
     try:
         with ctx.db.session() as session:
             # Checked in the transaction that creates the admin (which deletes every code).
             if not setup_code.code_is_valid(session, code):
-                raise Forbidden(WRONG_SETUP_CODE.format(path=setup_code.setup_code_path(ctx.config.instance_dir)))
+                raise Forbidden(str(WRONG_SETUP_CODE) % {"path": setup_code.setup_code_path(ctx.config.instance_dir)})
             if errors:
                 raise ServiceError("first admin not created", field_errors=errors)
             users.create_user(session, setup_actor(_client_address()), username, password, UserRole.ADMIN, now_ms=now_ms())
     except Forbidden as exc:
         if not _no_user_yet():  # someone completed setup a moment ago
             abort(404)
-        return _setup_page("", username, {"code": "wrong or missing"}, exc.message, 403)
+        return _setup_page("", username, {"code": _("wrong or missing")}, exc.message, 403)
     except ServiceError as exc:
         if exc.status == 403:
             abort(404)
         return _setup_page(code, username, exc.field_errors, exc.message, 400)
     setup_code.remove_setup_code_file(ctx.config.instance_dir)
-    flash(f"Admin {username} created. Log in to continue.", "success")
+    flash(_("Admin %(name)s created. Log in to continue.", name=username), "success")
     return redirect(url_for("web.login"))

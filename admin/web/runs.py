@@ -6,9 +6,9 @@ of the run's group; the console never calls an address itself.
 
 from __future__ import annotations
 
-from datetime import datetime, UTC
-
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor
 from ..enums import RunStatus, TriggerType
@@ -19,6 +19,7 @@ from ..services.paging import PageRequest
 from . import bp
 from .context import admin_ctx, executor_client, now_ms
 from .group_choices import group_choices
+from .times import utc_input_to_ms
 
 #: The "last ..." choices of the time filter, in milliseconds.
 RANGES = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
@@ -27,29 +28,17 @@ REFRESH_MS = 2000
 FILTER_KEYS = ("group_id", "job_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
 
 
-def _utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | None:
-    """A `datetime-local` value read as UTC -> epoch ms (as the service's text filter wants)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError:
-        errors[field] = f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
-        return None
-    return str(int(moment.timestamp() * 1000))
-
-
 def _filter_args(args: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
     errors: dict[str, str] = {}
     values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "status", "trigger_type", "order")}
     if args.get("range"):
         if args["range"] not in RANGES:
-            errors["range"] = f"must be one of {', '.join(RANGES)}"
+            errors["range"] = _("must be one of %(choices)s", choices=", ".join(RANGES))
         else:
             values["from_ms"] = str(now_ms() - RANGES[args["range"]])
     else:
-        values["from_ms"] = _utc_input_to_ms(args.get("from", ""), "from", errors)
-        values["to_ms"] = _utc_input_to_ms(args.get("to", ""), "to", errors)
+        values["from_ms"] = utc_input_to_ms(args.get("from", ""), "from", errors)
+        values["to_ms"] = utc_input_to_ms(args.get("to", ""), "to", errors)
     return values, errors
 
 
@@ -109,18 +98,18 @@ def run_detail(run_id: int):
     active = run.status in ACTIVE or any(s.status in ACTIVE for s in shards)
     return render_template(
         "run_detail.html", run=run, shards=shards, refresh_ms=REFRESH_MS if active else None, can_kill=runs.may_kill(run),
-        unknown_note=UNKNOWN_NOTE if run.status == RunStatus.UNKNOWN else None,
+        unknown_note=str(UNKNOWN_NOTE) if run.status == RunStatus.UNKNOWN else None,
     )
 
 
 #: Shown next to the trigger message of an UNKNOWN run.
-UNKNOWN_NOTE = (
+UNKNOWN_NOTE = _l(
     "Whether the executor received this run could not be confirmed after a scheduler failure; it was not sent again "
     "(the job delivers at most once). If the executor reports a result, the run finishes with it."
 )
 
 #: Shown when the executor has no line at all for a finished run.
-EMPTY_LOG_NOTE = (
+EMPTY_LOG_NOTE = _l(
     "The executor has no log lines for this run: a run that succeeds without logging anything "
     "keeps no log file, and older logs are removed after the executor's log retention."
 )
@@ -144,7 +133,7 @@ def run_log(run_id: int):
         content=page.content,
         is_end=page.is_end,
         run_status=page.run_status.value,
-        note=EMPTY_LOG_NOTE if empty else None,
+        note=str(EMPTY_LOG_NOTE) if empty else None,
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor, require_admin
 from ..auth.sessions import current_session_id, refresh_session_version
@@ -16,17 +18,21 @@ from . import bp
 from .context import admin_ctx, now_ms
 from .group_choices import group_choices, parse_group_ids
 
-ROLE_OPTIONS = [(role.value, role.value.title()) for role in UserRole]
+ROLE_LABELS = {UserRole.ADMIN: _l("Admin"), UserRole.USER: _l("User")}
 #: The account page's expiry choices: (form value, label); days, "" for never.
-EXPIRY_OPTIONS = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+EXPIRY_OPTIONS = [("", _l("Never")), ("30", _l("30 days")), ("90", _l("90 days")), ("365", _l("1 year"))]
 DAY_MS = 86_400_000
+
+
+def _role_options() -> list[tuple[str, str]]:
+    return [(role.value, str(ROLE_LABELS[role])) for role in UserRole]
 
 
 def _expires_at_ms(choice: str, now: int) -> int | None:
     if choice == "":
         return None
-    if choice not in {value for value, _ in EXPIRY_OPTIONS}:
-        raise ServiceError("token not issued", field_errors={"expires_in_days": "pick one of the offered expiries"})
+    if choice not in {value for value, _label in EXPIRY_OPTIONS}:
+        raise ServiceError("token not issued", field_errors={"expires_in_days": _("pick one of the offered expiries")})
     return now + int(choice) * DAY_MS
 
 
@@ -41,7 +47,7 @@ def _list_page(form: dict | None = None, errors: dict | None = None, error: str 
             users=rows,
             groups=groups,
             group_names=names,
-            roles=ROLE_OPTIONS,
+            roles=_role_options(),
             form=form or {"username": "", "role": UserRole.USER.value, "group_ids": []},
             errors=errors or {},
             error=error,
@@ -70,7 +76,7 @@ def user_create():
             created = users.create_user(session, g.actor, form["username"], request.form.get("password", ""), form["role"], group_ids, now_ms=now_ms())
     except ServiceError as exc:
         return _list_page(form, exc.field_errors, exc.message, 400)
-    flash(f"User {created.username} created.", "success")
+    flash(_("User %(name)s created.", name=created.username), "success")
     return redirect(url_for("web.users_list"))
 
 
@@ -86,22 +92,22 @@ def user_edit(user_id: int):
             with admin_ctx().db.session() as session:
                 if action == "role":
                     users.set_role(session, g.actor, user_id, request.form.get("role", ""), now_ms=now_ms())
-                    flash("Role changed; the user's open sessions have ended.", "success")
+                    flash(_("Role changed; the user's open sessions have ended."), "success")
                 elif action == "grants":
                     users.set_grants(session, g.actor, user_id, parse_group_ids(request.form.getlist("group_ids")), now_ms=now_ms())
-                    flash("Group grants saved.", "success")
+                    flash(_("Group grants saved."), "success")
                 elif action == "scripts":
                     users.set_script_grants(session, g.actor, user_id, parse_group_ids(request.form.getlist("script_group_ids"), "script_group_ids"), now_ms=now_ms())
-                    flash("Script rights saved.", "success")
+                    flash(_("Script rights saved."), "success")
                 elif action == "password":
                     users.change_password(session, g.actor, user_id, request.form.get("new_password", ""), now_ms=now_ms())
-                    flash("Password reset; the user's open sessions have ended and their API tokens are revoked.", "success")
+                    flash(_("Password reset; the user's open sessions have ended and their API tokens are revoked."), "success")
                 elif action == "revoke_token":
                     api_tokens.revoke_token(session, g.actor, user_id, _token_id(request.form.get("token_id", "")), now_ms=now_ms())
-                    flash("API token revoked.", "success")
+                    flash(_("API token revoked."), "success")
                 elif action == "delete":
                     users.delete_user(session, g.actor, user_id, now_ms=now_ms())
-                    flash("User deleted.", "success")
+                    flash(_("User deleted."), "success")
                     return redirect(url_for("web.users_list"))
                 else:
                     abort(400, description="unknown action")
@@ -117,7 +123,7 @@ def user_edit(user_id: int):
             abort(404)
         groups = group_choices(session, g.actor)
         tokens = api_tokens.list_tokens(session, g.actor, user_id, now_ms=now_ms())
-    return render_template("user_edit.html", user=user, groups=groups, roles=ROLE_OPTIONS, tokens=tokens, errors=errors, error=error), status
+    return render_template("user_edit.html", user=user, groups=groups, roles=_role_options(), tokens=tokens, errors=errors, error=error), status
 
 
 def _token_id(raw: str) -> int:
@@ -154,7 +160,7 @@ def account():
                     now = now_ms()
                     token_form = {"token_name": request.form.get("token_name", "").strip(), "expires_in_days": request.form.get("expires_in_days", "")}
                     expires = _expires_at_ms(token_form["expires_in_days"], now)
-                    _, new_token = api_tokens.issue_token(session, actor, actor.own_user_id, token_form["token_name"], expires_at_ms=expires, now_ms=now)
+                    _view, new_token = api_tokens.issue_token(session, actor, actor.own_user_id, token_form["token_name"], expires_at_ms=expires, now_ms=now)
                 elif action == "revoke_token":
                     api_tokens.revoke_token(session, actor, actor.own_user_id, _token_id(request.form.get("token_id", "")), now_ms=now_ms())
                 else:
@@ -163,10 +169,10 @@ def account():
                 # Every other session of this user has ended; this browser stays logged in.
                 if version is not None:  # None: the account was deleted meanwhile
                     refresh_session_version(version)
-                flash("Password changed. Your other sessions have ended and your API tokens are revoked.", "success")
+                flash(_("Password changed. Your other sessions have ended and your API tokens are revoked."), "success")
                 return redirect(url_for("web.account"))
             if action == "revoke_token":
-                flash("API token revoked.", "success")
+                flash(_("API token revoked."), "success")
                 return redirect(url_for("web.account"))
         except NotFound as exc:
             errors, error, status = {}, exc.message, 404
@@ -178,6 +184,9 @@ def account():
         me = users.get_user(session, actor, actor.own_user_id)
         tokens = api_tokens.list_tokens(session, actor, actor.own_user_id, now_ms=now_ms())
     return (
-        render_template("account.html", me=me, tokens=tokens, expiry_options=EXPIRY_OPTIONS, token_form=token_form, errors=errors, error=error, new_token=new_token),
+        render_template(
+            "account.html", me=me, tokens=tokens, expiry_options=[(value, str(label)) for value, label in EXPIRY_OPTIONS],
+            token_form=token_form, errors=errors, error=error, new_token=new_token,
+        ),
         status,
     )

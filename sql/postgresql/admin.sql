@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0005.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0006.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -206,6 +206,7 @@ CREATE TABLE sc_user (
   locked_until_ms BIGINT NOT NULL,
   created_at_ms BIGINT NOT NULL,
   updated_at_ms BIGINT NOT NULL,
+  locale VARCHAR(8),
   PRIMARY KEY (id),
   CONSTRAINT uq_user_username UNIQUE (username),
   CONSTRAINT uq_user_api_token UNIQUE (api_token_hash)
@@ -303,4 +304,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0005');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0006');

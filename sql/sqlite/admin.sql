@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0005.
+-- shardcron admin schema, SQLite, revision 0006.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -199,6 +199,7 @@ CREATE TABLE sc_user (
   locked_until_ms BIGINT NOT NULL,
   created_at_ms BIGINT NOT NULL,
   updated_at_ms BIGINT NOT NULL,
+  locale VARCHAR(8),
   CONSTRAINT uq_user_username UNIQUE (username),
   CONSTRAINT uq_user_api_token UNIQUE (api_token_hash)
 );
@@ -292,4 +293,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0005');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0006');

@@ -14,14 +14,40 @@
     return fetch(url, opts);
   }
 
-  // <time datetime="...Z"> -> the viewer's local time; the UTC text stays as the tooltip.
+  // Texts the server translated for this page (<body data-texts>), by key; English as fallback.
+  let texts = null;
+  function text(key, fallback) {
+    if (texts === null) {
+      try { texts = JSON.parse(document.body.dataset.texts || "{}"); } catch (e) { texts = {}; }
+    }
+    return texts[key] || fallback;
+  }
+
+  // The console's one time format (admin/web/times.py): "2026-12-04 15:54:10 UTC+8", 24-hour,
+  // whatever the browser's locale.
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function zoneLabel(offsetMinutes) {
+    if (offsetMinutes === 0) return "UTC";
+    const abs = Math.abs(offsetMinutes), rest = abs % 60;
+    return "UTC" + (offsetMinutes > 0 ? "+" : "-") + Math.floor(abs / 60) + (rest ? ":" + pad(rest) : "");
+  }
+  function formatInstant(at) {
+    return at.getFullYear() + "-" + pad(at.getMonth() + 1) + "-" + pad(at.getDate()) + " " +
+      pad(at.getHours()) + ":" + pad(at.getMinutes()) + ":" + pad(at.getSeconds()) + " " + zoneLabel(-at.getTimezoneOffset());
+  }
+  function formatUtc(at) {
+    return at.getUTCFullYear() + "-" + pad(at.getUTCMonth() + 1) + "-" + pad(at.getUTCDate()) + " " +
+      pad(at.getUTCHours()) + ":" + pad(at.getUTCMinutes()) + ":" + pad(at.getUTCSeconds()) + " UTC";
+  }
+
+  // <time datetime="...Z"> -> the viewer's local time; the UTC time stays as the tooltip.
   function localizeTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
-      if (el.dataset.localized) return;
+      if (el.dataset.localized || el.hasAttribute("data-zone-fixed")) return;
       const at = new Date(el.getAttribute("datetime"));
       if (isNaN(at.getTime())) return;
-      el.title = el.textContent;
-      el.textContent = at.toLocaleString(undefined, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      el.title = formatUtc(at);
+      el.textContent = formatInstant(at);
       el.dataset.localized = "1";
     });
   }
@@ -65,9 +91,9 @@
       call(list.dataset.previewUrl + "?" + params.toString()).then(function (r) { return r.json(); }).then(function (body) {
         if (mine !== seq) return;  // an older answer arriving late
         if (body.error) show([body.error], true);
-        else if (!body.fire_times.length) show([body.note || "no upcoming fire"], true);
+        else if (!body.fire_times.length) show([body.note || text("no_upcoming_fire", "no upcoming fire")], true);
         else show(body.fire_times, false);
-      }).catch(function () { if (mine === seq) show(["preview unavailable"], true); });
+      }).catch(function () { if (mine === seq) show([text("preview_unavailable", "preview unavailable")], true); });
     }
     fields.forEach(function (f) {
       if (!f) return;
@@ -150,7 +176,7 @@
       }).then(function (res) {
         const body = res.body;
         if (!res.ok) {
-          say((body.error && body.error.message) || "log unavailable");
+          say((body.error && body.error.message) || text("log_unavailable", "log unavailable"));
           // 502: the executor did not answer this time; anything else will not change by waiting.
           if (res.status === 502) setTimeout(poll, 3000);
           return;
@@ -161,10 +187,10 @@
           if (atBottom) pre.scrollTop = pre.scrollHeight;
         }
         if (body.to_line >= next) next = body.to_line + 1;
-        if (body.is_end) { say(body.note || "Log complete."); pre.dataset.ended = "1"; return; }
-        say("Following the log… (line " + (next - 1) + ")");
+        if (body.is_end) { say(body.note || text("log_complete", "Log complete.")); pre.dataset.ended = "1"; return; }
+        say(text("log_following", "Following the log… (line {line})").replace("{line}", String(next - 1)));
         setTimeout(poll, 1000);
-      }).catch(function () { say("log unavailable; retrying"); setTimeout(poll, 3000); });
+      }).catch(function () { say(text("log_retrying", "log unavailable; retrying")); setTimeout(poll, 3000); });
     }
     poll();
   }

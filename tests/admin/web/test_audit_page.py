@@ -14,8 +14,9 @@ from shardcron.admin.services import api_tokens, users
 from tests.support import admin_data as data
 from tests.support.console import PASSWORD, Console, post_form
 
-#: Console forms that change nothing a person made: a login opens a session, a logout ends it.
-NOT_CHANGES = {"web.login", "web.logout"}
+#: Console forms that change nothing a person made: a login opens a session, a logout ends it,
+#: the language switch keeps a display preference.
+NOT_CHANGES = {"web.login", "web.logout", "web.account_language"}
 NEW_PASSWORD = "a brand new password"
 
 

@@ -25,7 +25,8 @@ def test_anonymous_pages_redirect_to_login(console: Console) -> None:
         assert response.headers["Location"].startswith("/login?next="), path
 
 
-PUBLIC_ENDPOINTS = {"web.login", "web.setup", "web.static"}
+#: The language switch serves the login page too (tests/admin/web/test_language.py).
+PUBLIC_ENDPOINTS = {"web.login", "web.setup", "web.static", "web.account_language"}
 
 
 def test_every_console_route_needs_a_login(console: Console) -> None:
