@@ -65,7 +65,9 @@ class Roster:
             raise ValueError(f"shift of {person} ends ({ends_at_ms}) before it starts ({starts_at_ms})")
         with self.engine.begin() as conn:
             values = {"team": team, "person": person, "starts_at_ms": starts_at_ms, "ends_at_ms": ends_at_ms, "state": ShiftState(state).value}
-            return int(conn.execute(roster_shift.insert().values(**values)).inserted_primary_key[0])
+            key = conn.execute(roster_shift.insert().values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     def set_state(self, shift_id: int, state: ShiftState) -> None:
         with self.engine.begin() as conn:

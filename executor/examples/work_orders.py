@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..app import Executor
-from ..clock import SYSTEM_CLOCK, Clock, FakeClock
+from ..clock import Clock, FakeClock
 from ..context import JobContext, JobResult
 from ..errors import ShardcronError
 from ..retry_tasks import Backoff, RetryTasks, Task, TaskStatus
