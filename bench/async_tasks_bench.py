@@ -10,9 +10,10 @@ process (`RetryTasks.drain`, batch 500, concurrency 8), timing the drain:
   at-least-once  an idempotent effect, as the example's receipts: a transaction that reads the
                  receipt by request number and inserts it if absent; the outcome is written in
                  bulk by the drainer (a duplicate run after a crash finds the receipt);
-  exactly-once   the same effect as the example's ledger entries (`exactly_once=True`): the
-                 insert and `tasks.complete(..., session=conn)` in one transaction per task;
-                 the drainer's bulk outcome write then finds each task finished (skipped).
+  exactly-once   the same effect as the example's ledger entries (`exactly_once=True`): one
+                 transaction per task that locks the task row and checks it is still this
+                 attempt's, inserts, and calls `tasks.complete(..., session=conn)`; the
+                 drainer's bulk outcome write then finds each task finished (skipped).
 
 It prints tasks/s, milliseconds of drain per task and SQL statements per task (counted on the
 engine, the handler's included). Without --url a temporary SQLite file is used; a server database named in the URL is

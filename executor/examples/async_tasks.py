@@ -14,7 +14,9 @@ What an application usually wants from "a task queue", built from shardcron's pi
   request_no` is unique: a second run finds the receipt and does nothing);
 - **exactly-once, for effects in the same database**: `exactly_once=True` writes the effect
   and completes the task (`tasks.complete(..., session=conn)`) in one transaction, so the two
-  commit or roll back together. It costs a transaction per task (the drainer's outcomes are
+  commit or roll back together; the transaction first locks the task row and checks it is still
+  this attempt's (PENDING, attempts unchanged), so a drainer that stalled past its lease writes
+  nothing. It costs a transaction per task (the drainer's outcomes are
   otherwise written in bulk); bench/async_tasks_bench.py measures how much. Effects outside
   the database (an e-mail, a partner's API) cannot be made exactly-once this way: they need the
   other side to deduplicate on the request number.
@@ -39,7 +41,7 @@ from sqlalchemy.engine import Connection
 
 from ..app import Executor
 from ..errors import ShardcronError
-from ..retry_tasks import Backoff, DrainerParams, RetryTasks, Task, TaskRecord
+from ..retry_tasks import Backoff, DrainerParams, RetryTasks, Task, TaskLeaseLost, TaskRecord, TaskStatus, retry_task
 from ..retry_tasks.errors import TaskInputError
 
 DATABASE_URL_ENV = "SHARDCRON_EXAMPLE_DATABASE_URL"
@@ -111,6 +113,14 @@ class TaskComponent:
     def _exactly_once(self, fn: Callable[[Task, Connection], Any]) -> Callable[[Task], Any]:
         def in_one_transaction(task: Task) -> Any:
             with self.tasks.engine.begin() as conn:
+                # The fence: the row, locked, must still be this attempt's. A drainer that stalled
+                # past its lease finds the task finished, or re-claimed (attempts moved on), and
+                # writes nothing; `complete` alone would accept a finished task harmlessly.
+                held = conn.execute(
+                    sa.select(retry_task.c.status, retry_task.c.attempts).where(retry_task.c.id == task.id).with_for_update()
+                ).one_or_none()
+                if held is None or held.status != TaskStatus.PENDING.value or held.attempts != task.attempt:
+                    raise TaskLeaseLost(task.id, task.task_code, task.request_no)
                 result = fn(task, conn)
                 # Completing under the drainer's lease: its own outcome write then finds the
                 # task finished and leaves it (counted as skipped).

@@ -20,7 +20,7 @@ from shardcron.executor.examples.async_tasks import (
     register_example_handlers,
     run_demo,
 )
-from shardcron.executor.retry_tasks import RetryTasks, TaskInputError, TaskStatus, retry_task
+from shardcron.executor.retry_tasks import RetryTasks, Task, TaskInputError, TaskLeaseLost, TaskStatus, retry_task
 from tests.support.net import wait_until
 
 render_gate = threading.Event()
@@ -134,3 +134,22 @@ def test_run_demo_finishes_the_small_lane_first(tmp_path) -> None:
     assert set(final.values()) == {"SUCCEEDED"} and len(final) == 13
     assert "lane big: drainer job parameter 'batch=500 concurrency=2 lease_s=60 task_codes=RENDER_REPORT'" in lines
     assert any(line.startswith("lane small: shard 0/1: claimed 11, succeeded 10") and "skipped 1" in line for line in lines)
+
+
+def test_exactly_once_writes_nothing_for_an_attempt_that_lost_its_row(component: TaskComponent) -> None:
+    """A drainer that stalled past its lease: meanwhile another one re-claimed the task (attempts
+    moved on) or finished it. The stalled attempt's transaction must not book the entry again."""
+    record = component.submit("LEDGER_ENTRY", "LED-9", {"amount_cents": 5})
+    handler = component.tasks.handlers()["LEDGER_ENTRY"].fn
+    stale = Task(id=record.id, task_code="LEDGER_ENTRY", request_no="LED-9", payload={"amount_cents": 5}, attempt=1, max_attempts=10)
+    with component.tasks.engine.begin() as conn:  # another drainer's claim counted attempt 2
+        conn.execute(retry_task.update().where(retry_task.c.id == record.id).values(attempts=2))
+    with pytest.raises(TaskLeaseLost):
+        handler(stale)
+    assert _count(component, receipt, "LED-9") == 0
+    current = Task(id=record.id, task_code="LEDGER_ENTRY", request_no="LED-9", payload={"amount_cents": 5}, attempt=2, max_attempts=10)
+    assert handler(current) == {"booked": "LED-9"}
+    with pytest.raises(TaskLeaseLost):  # finished now: a late duplicate of the same attempt changes nothing
+        handler(current)
+    assert _count(component, receipt, "LED-9") == 1
+    assert component.tasks.get("LEDGER_ENTRY", "LED-9").status == TaskStatus.SUCCEEDED  # type: ignore[union-attr]

@@ -19,7 +19,7 @@ from tests.support.recipe_cluster import RecipeCluster
 
 TARGET = "shardcron.executor.examples.async_tasks:create_executor"
 RECEIPTS = 30
-RENDER_S = 20
+RENDER_S = 30
 
 
 @pytest.mark.mysql
