@@ -2,4 +2,7 @@
 
 `request_callback`: an outbound request recorded as a retry task, answered by callback, late
 (found by polling), or never (ends DEAD), against the fake partner in `fake_partner`.
+`work_orders` (with `roster`): the period's work orders, offered with backoff until someone is on
+shift. `async_tasks`: a task component with lanes, delayed tasks and an exactly-once variant.
+See docs/recipes.md.
 """
