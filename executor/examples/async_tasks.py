@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..app import Executor
-from ..errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 from ..retry_tasks import Backoff, DrainerParams, RetryTasks, Task, TaskLeaseLost, TaskRecord, TaskStatus, retry_task
 from ..retry_tasks.errors import TaskInputError
 

@@ -35,9 +35,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..app import Executor
-from ..clock import Clock, FakeClock
+from shardcron.core.clock import Clock, FakeClock
 from ..context import JobContext, JobResult
-from ..errors import ShardcronError
+from shardcron.core.errors import ShardcronError
 from ..retry_tasks import Backoff, RetryTasks, Task, TaskStatus
 from .roster import Roster, ShiftState, metadata
 

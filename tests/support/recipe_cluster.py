@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database
 from shardcron.admin.enums import RunStatus
 from shardcron.admin.models import ExecutorRegistry, RunLog
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 
 from .executor_calls import TOKEN
 from .net import free_port, wait_until

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.enums import RouteStrategy, ScheduleType
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 from shardcron.executor.examples.async_tasks import DATABASE_URL_ENV, TaskComponent, create_tables, handler_run, receipt, register_example_handlers
 from shardcron.executor.retry_tasks import DRAINER_HANDLER, RetryTasks, TaskStatus
 from tests.support.net import wait_until

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shardcron.executor.clock import FakeClock
+from shardcron.core.clock import FakeClock
 from shardcron.executor.examples.roster import Duty, ShiftState, Vacancy
 from shardcron.executor.examples.work_orders import TASK_CODE, WorkOrders, WorkOrderSettings, period_of, run_demo
 from shardcron.executor.retry_tasks import Backoff, RetryTasks, TaskStatus

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shardcron.admin.enums import RouteStrategy, ScheduleType
-from shardcron.executor.clock import SYSTEM_CLOCK
+from shardcron.core.clock import SYSTEM_CLOCK
 from shardcron.executor.examples.roster import ShiftState
 from shardcron.executor.examples.work_orders import CREATE_HANDLER, DATABASE_URL_ENV, RETRY_BASE_ENV, TASK_CODE, WorkOrders, period_of
 from shardcron.executor.retry_tasks import DRAINER_HANDLER, RetryTasks, TaskStatus
