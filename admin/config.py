@@ -192,6 +192,12 @@ class Config:
         return f"sqlite:///{(self.instance_dir / SQLITE_FILE_NAME).resolve()}"
 
     @property
+    def creates_database_folder(self) -> bool:
+        """Whether opening the database may create its folder: only the embedded default's, the
+        instance folder shardcron owns. A configured SQLite URL's folder must exist already."""
+        return not self.database_url
+
+    @property
     def console_url(self) -> str:
         """Where people reach the console: `public_url`, else http://<bind>."""
         return (self.public_url or f"http://{self.bind}").rstrip("/")

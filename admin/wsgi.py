@@ -27,7 +27,7 @@ log = logging.getLogger("shardcron.admin")
 def build_app():
     config = load_config()
     configure_logging(config.log_level, config.log_format)
-    database = Database(config.effective_database_url)
+    database = Database(config.effective_database_url, create_folder=config.creates_database_folder)
     require_current_schema(database.engine, upgrade_in_place=config.is_sqlite)
     app = create_app(config, db=database)
     # Every worker runs this; they share one code (its file and its digest in the database).

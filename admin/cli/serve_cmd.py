@@ -9,21 +9,27 @@ import click
 
 from shardcron.executor.errors import ShardcronError
 from shardcron.executor.logfmt import configure_logging
+from shardcron.executor.sqlengine import missing_sqlite_file
 
-from ..db import Database, check_server, redact_url, require_current_schema
+from ..db import Database, DatabaseError, check_server, parse_database_url, redact_url, require_current_schema
 
 log = logging.getLogger("shardcron.admin")
 
 
-def prepare_database(config) -> Database:
+def prepare_database(config, *, must_exist: bool = False) -> Database:
     """Open the database and make sure its schema is this code's.
+
+    `must_exist`: for commands that only read (`user list`), a missing SQLite file is an error
+    naming `shardcron db init`, not a new file (and folder) left behind.
 
     The embedded SQLite file is upgraded in place (one node, one transaction: a failed upgrade
     leaves the file as it was). On MySQL the schema is the operator's to upgrade (`shardcron db
     upgrade`, once, before the new version starts); a node refuses to start on a schema older or
     newer than itself, in one line naming the command to run.
     """
-    database = Database(config.effective_database_url)
+    if must_exist:
+        refuse_missing_sqlite_file(config.effective_database_url)
+    database = Database(config.effective_database_url, create_folder=config.creates_database_folder)
     check_server(database.engine)
     result = require_current_schema(database.engine, upgrade_in_place=config.is_sqlite)
     if result is not None and result.changed:
@@ -38,6 +44,13 @@ def prepare_database(config) -> Database:
             for line in describe_upgrade(ADMIN_SCHEMA, result, redact_url(config.effective_database_url)):
                 log.info(line)
     return database
+
+
+def refuse_missing_sqlite_file(database_url: str) -> None:
+    """Commands that only read must not create an empty SQLite file where none was."""
+    parsed = parse_database_url(database_url)
+    if missing_sqlite_file(parsed) is not None:
+        raise DatabaseError(f"admin database {redact_url(parsed)}: no such SQLite file: run `shardcron db init` first")
 
 
 @click.command("admin")

@@ -77,7 +77,7 @@ def _no_such_groups(app_names: list[str]) -> str:
 def list_cmd(state, database_url: str | None) -> None:
     """List console users with their role and granted groups."""
     config = state.config(database_url=database_url)
-    database = prepare_database(config)
+    database = prepare_database(config, must_exist=True)
     try:
         with database.read_session() as session:
             views = users.list_users(session, SYSTEM_ACTOR)
@@ -98,7 +98,7 @@ def list_cmd(state, database_url: str | None) -> None:
 def token(state, username: str, database_url: str | None) -> None:
     """Issue a new REST API token for USERNAME (replacing the old one) and print it once."""
     config = state.config(database_url=database_url)
-    database = prepare_database(config)
+    database = prepare_database(config, must_exist=True)
     try:
         with database.session() as session:
             user_id = session.scalar(sa.select(User.id).where(User.username == username))
