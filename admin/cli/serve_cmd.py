@@ -63,6 +63,7 @@ def admin(state, bind: str | None, database_url: str | None, no_scheduler: bool)
     from waitress import create_server
 
     from .. import admin_context, create_app
+    from ..rpc.auth import describe_token_source
     from ..scheduling.runner import SchedulerRunner
     from ..services.setup_code import ensure_setup_code, setup_code_path, setup_link
 
@@ -77,6 +78,7 @@ def admin(state, bind: str | None, database_url: str | None, no_scheduler: bool)
         raise ShardcronError(f"cannot listen on {config.bind}: {exc.strerror}") from None
     runner = None if no_scheduler else SchedulerRunner(admin_context(app))
     click.echo(f"shardcron admin on http://{config.bind}/ (database {redact_url(config.effective_database_url)})")
+    click.echo(describe_token_source(config))
     code = ensure_setup_code(database, config.instance_dir)
     if code is not None:
         click.echo(f"no user yet: create the first admin at {setup_link(config.console_url, code)}")
