@@ -104,6 +104,11 @@ class Config:
     insecure_no_token: bool = setting(
         False, "Accept executor calls without a token. For local experiments only: refused unless bind is a loopback address; logged loudly."
     )
+    auto_create_groups: bool = setting(
+        False,
+        "Create an AUTO executor group (audited as the system's) when an executor registers with an app name no group has. "
+        "Off: such an executor registers but gets no jobs until an admin creates its group (the admin logs a warning once).",
+    )
     executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)
     # --- scheduler
     scheduler_node_id: str | None = setting(None, "Name of this scheduler process in leases and logs; unique per running process. Empty: hostname-pid-random.")
@@ -190,6 +195,12 @@ class Config:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.instance_dir / SQLITE_FILE_NAME).resolve()}"
+
+    @property
+    def creates_database_folder(self) -> bool:
+        """Whether opening the database may create its folder: only the embedded default's, the
+        instance folder shardcron owns. A configured SQLite URL's folder must exist already."""
+        return not self.database_url
 
     @property
     def console_url(self) -> str:

@@ -124,9 +124,11 @@ def require_current_schema(engine: Engine, *, upgrade_in_place: bool = False) ->
 class Database:
     """The engine and session factory of one process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, create_folder: bool = False) -> None:
+        """`create_folder`: create a SQLite file's missing folder (only the embedded default's,
+        `Config.creates_database_folder`; see `create_db_engine`)."""
         self.url = url
-        self.engine = create_db_engine(url, pool_size=pool_size)
+        self.engine = create_db_engine(url, pool_size=pool_size, create_folder=create_folder)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
 

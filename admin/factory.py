@@ -30,7 +30,7 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app = Flask("shardcron.admin", instance_path=str(config.instance_dir.resolve()))
     app.config["SECRET_KEY"] = read_or_create_secret(config, "secret_key")
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
-    ctx = AdminContext(config=config, db=db or Database(config.effective_database_url), clock=clock or SYSTEM_CLOCK)
+    ctx = AdminContext(config=config, db=db or Database(config.effective_database_url, create_folder=config.creates_database_folder), clock=clock or SYSTEM_CLOCK)
     app.extensions["shardcron"] = ctx
     app.url_map.converters["id"] = IdConverter  # before any blueprint adds a route that uses it
     nul_guard.install(app)

@@ -19,6 +19,7 @@ from shardcron.core.logfmt import configure_logging
 from . import create_app
 from .config import load_config
 from .db import Database, require_current_schema
+from .rpc.auth import describe_token_source
 from .services.setup_code import ensure_setup_code, setup_code_path, setup_link
 
 log = logging.getLogger("shardcron.admin")
@@ -27,9 +28,10 @@ log = logging.getLogger("shardcron.admin")
 def build_app():
     config = load_config()
     configure_logging(config.log_level, config.log_format)
-    database = Database(config.effective_database_url)
+    database = Database(config.effective_database_url, create_folder=config.creates_database_folder)
     require_current_schema(database.engine, upgrade_in_place=config.is_sqlite)
     app = create_app(config, db=database)
+    log.info(describe_token_source(config))
     # Every worker runs this; they share one code (its file and its digest in the database).
     code = ensure_setup_code(database, config.instance_dir)
     if code is not None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .errors import ConfigError
+from .errors import ConfigError, raise_config_errors
 
 T = TypeVar("T")
 
@@ -163,22 +163,41 @@ def load_settings(
     fields = {f.name: f for f in dataclasses.fields(cast(Any, cls))}  # cls is a dataclass type
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
+    # Every bad value is collected and reported together: a person fixing a file should not have
+    # to run the command once per mistake.
+    errors: list[ConfigError] = []
+
+    def take(key: str, name: str, raw: Any, *, from_text: bool) -> None:
+        try:
+            values[key] = _coerce(name, hints[key], raw, from_text=from_text)
+        except ConfigError as exc:
+            errors.append(exc)
+
     if file is not None:
         for key, raw in read_toml(file).items():
             if key not in fields:
-                raise ConfigError(key, raw, f"unknown setting in {file}")
-            values[key] = _coerce(key, hints[key], raw, from_text=False)
+                errors.append(ConfigError(key, raw, f"unknown setting in {file}"))
+            else:
+                take(key, key, raw, from_text=False)
     for key in fields:
         name = env_name(prefix, key)
         if name in env:
-            values[key] = _coerce(name, hints[key], env[name], from_text=True)
+            take(key, name, env[name], from_text=True)
     for key, raw in (overrides or {}).items():
         if key not in fields:
-            raise ConfigError(key, raw, "unknown setting")
-        values[key] = _coerce(key, hints[key], raw, from_text=isinstance(raw, str))
+            errors.append(ConfigError(key, raw, "unknown setting"))
+        else:
+            take(key, key, raw, from_text=isinstance(raw, str))
+    bad_keys = {e.key for e in errors}
     instance = cls(**values)
     for field in fields.values():
-        _validate(field, getattr(instance, field.name))
+        if field.name in bad_keys or env_name(prefix, field.name) in bad_keys:
+            continue  # already reported (its value here is the default, not what was given)
+        try:
+            _validate(field, getattr(instance, field.name))
+        except ConfigError as exc:
+            errors.append(exc)
+    raise_config_errors(errors)
     check = getattr(instance, "check_consistent", None)
     if check is not None:  # rules between settings, once each value is valid on its own
         check()

@@ -151,16 +151,23 @@ def _sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
-def create_db_engine(url: str, *, pool_size: int = 10, error: type[ShardcronError] = DatabaseError) -> Engine:
-    """An engine configured for shardcron's use of the given URL."""
+def create_db_engine(url: str, *, pool_size: int = 10, error: type[ShardcronError] = DatabaseError, create_folder: bool = False) -> Engine:
+    """An engine configured for shardcron's use of the given URL.
+
+    A SQLite file is created (0600) when missing, but its folder only with `create_folder` (the
+    admin's embedded default in its own instance folder): a folder a URL names that does not
+    exist is most likely a typo, and creating `/typo/...` silently would hide it."""
     parsed = parse_database_url(url, error=error)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed)
         if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise error(f"cannot create the folder for SQLite file {path}: {exc.strerror}") from None
+            if create_folder:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise error(f"cannot create the folder for SQLite file {path}: {exc.strerror}") from None
+            elif not path.parent.is_dir():
+                raise error(f"SQLite file {path}: folder {path.parent} does not exist; create it first, or fix the database URL")
             try:
                 # The file holds password and token hashes: create it 0600 before SQLite would
                 # create it with the umask's mode (SQLite gives its -wal and -shm files the

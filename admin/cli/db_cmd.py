@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from shardcron.core.sqlengine import missing_sqlite_file
-
-from ..db import DatabaseError, check_server, create_db_engine, parse_database_url, read_schema_status, redact_url
+from ..db import DatabaseError, check_server, create_db_engine, read_schema_status, redact_url
+from .serve_cmd import refuse_missing_sqlite_file
 
 URL_HELP = "Database URL (default: the configured database_url, else the embedded SQLite file)."
 LOCK_HELP = "On MySQL/MariaDB and PostgreSQL, wait at most this long for another node's upgrade of the same database to finish."
@@ -16,11 +15,10 @@ def _url(state, url: str | None) -> str:
     return state.config(database_url=url).effective_database_url
 
 
-def _refuse_missing_sqlite_file(database_url: str) -> None:
-    """Commands that only read must not create an empty SQLite file where none was."""
-    parsed = parse_database_url(database_url)
-    if missing_sqlite_file(parsed) is not None:
-        raise DatabaseError(f"admin database {redact_url(parsed)}: no such SQLite file: run `shardcron db init` first")
+def _url_and_folder(state, url: str | None) -> tuple[str, bool]:
+    """The URL, and whether its folder may be created (the embedded default's only)."""
+    config = state.config(database_url=url)
+    return config.effective_database_url, config.creates_database_folder
 
 
 @click.group()
@@ -28,12 +26,12 @@ def db() -> None:
     """Manage the admin database: create it, upgrade it, show its schema revision."""
 
 
-def _upgrade(database_url: str, lock_timeout_s: float) -> None:
+def _upgrade(database_url: str, lock_timeout_s: float, *, create_folder: bool) -> None:
     from shardcron.core.schema_versions.commands import run_upgrade
 
     from ..schema import ADMIN_SCHEMA
 
-    engine = create_db_engine(database_url, pool_size=1)
+    engine = create_db_engine(database_url, pool_size=1, create_folder=create_folder)
     try:
         server = check_server(engine)
         run_upgrade(ADMIN_SCHEMA, engine, lock_timeout_s=lock_timeout_s, error=DatabaseError, server=server)
@@ -47,7 +45,8 @@ def _upgrade(database_url: str, lock_timeout_s: float) -> None:
 @click.pass_obj
 def init(state, url: str | None, lock_timeout_s: float) -> None:
     """Create the admin schema; on an existing database, upgrade it or say it is current."""
-    _upgrade(_url(state, url), lock_timeout_s)
+    database_url, create_folder = _url_and_folder(state, url)
+    _upgrade(database_url, lock_timeout_s, create_folder=create_folder)
 
 
 @db.command("upgrade")
@@ -64,18 +63,18 @@ def init(state, url: str | None, lock_timeout_s: float) -> None:
 @click.pass_obj
 def upgrade(state, url: str | None, as_sql: bool, start: str | None, lock_timeout_s: float) -> None:
     """Bring the admin database to this shardcron's schema revision (safe on several nodes at once)."""
-    database_url = _url(state, url)
+    database_url, create_folder = _url_and_folder(state, url)
     if start is not None and not as_sql:
         raise DatabaseError("--from goes with --sql: a real upgrade reads the revision from the database")
     if not as_sql:
-        _upgrade(database_url, lock_timeout_s)
+        _upgrade(database_url, lock_timeout_s, create_folder=create_folder)
         return
     from shardcron.core.schema_versions.commands import print_upgrade_sql
 
     from ..schema import ADMIN_SCHEMA
 
     if start is None:
-        _refuse_missing_sqlite_file(database_url)
+        refuse_missing_sqlite_file(database_url)
     engine = create_db_engine(database_url, pool_size=1)
     try:
         print_upgrade_sql(ADMIN_SCHEMA, engine, start, lambda: read_schema_status(engine), DatabaseError)
@@ -94,7 +93,7 @@ def current(state, url: str | None, check: bool) -> None:
     from ..schema import ADMIN_SCHEMA
 
     database_url = _url(state, url)
-    _refuse_missing_sqlite_file(database_url)
+    refuse_missing_sqlite_file(database_url)
     engine = create_db_engine(database_url, pool_size=1)
     try:
         status = read_schema_status(engine)

@@ -14,11 +14,14 @@ from shardcron.core.errors import ShardcronError
 @click.command("demo")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port of the console on 127.0.0.1.")
 @click.option("--executors", default=2, show_default=True, type=click.IntRange(2, 8), help="Executor processes to start.")
-@click.option("--dir", "workdir", default=None, type=click.Path(file_okay=False), help="Empty or new folder for the demo's files (default: a new temporary folder).")
+@click.option("--dir", "workdir", default=None, type=click.Path(file_okay=False), help=(
+    "Empty or new folder for the demo's files, kept after it stops (default: a new temporary folder, deleted at stop)."
+))
 def demo(port: int, executors: int, workdir: str | None) -> None:
     """Run a demo: the admin on a fresh SQLite file, executor processes, demo jobs and a login.
 
-    Prints the console URL and a login made for this run; Ctrl-C stops every process.
+    Prints the console URL, a login and a REST API token made for this run; Ctrl-C stops every
+    process (and deletes the demo's temporary folder; a --dir folder is kept).
     """
     from ..demo.supervisor import run_demo
 
@@ -29,4 +32,4 @@ def demo(port: int, executors: int, workdir: str | None) -> None:
         if folder.exists() and any(folder.iterdir()):
             raise ShardcronError(f"--dir {folder} is not empty: the demo starts from a fresh folder")
         folder.mkdir(parents=True, exist_ok=True)
-    sys.exit(run_demo(folder.resolve(), port, executors, lambda line: click.echo(line)))
+    sys.exit(run_demo(folder.resolve(), port, executors, lambda line: click.echo(line), removes_workdir=workdir is None))

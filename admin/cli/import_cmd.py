@@ -53,7 +53,7 @@ def import_xxljob(state, source_url: str, url: str | None, dry_run: bool, timezo
     except ScheduleError as exc:
         raise ScheduleError("--timezone", exc.reason) from None
     snapshot = read_xxljob(source_url)
-    database = Database(config.effective_database_url, pool_size=1)
+    database = Database(config.effective_database_url, pool_size=1, create_folder=config.creates_database_folder)
     try:
         check_server(database.engine)
         require_current_schema(database.engine, upgrade_in_place=config.is_sqlite and not dry_run)

@@ -9,21 +9,27 @@ import click
 
 from shardcron.core.errors import ShardcronError
 from shardcron.core.logfmt import configure_logging
+from shardcron.core.sqlengine import missing_sqlite_file
 
-from ..db import Database, check_server, redact_url, require_current_schema
+from ..db import Database, DatabaseError, check_server, parse_database_url, redact_url, require_current_schema
 
 log = logging.getLogger("shardcron.admin")
 
 
-def prepare_database(config) -> Database:
+def prepare_database(config, *, must_exist: bool = False) -> Database:
     """Open the database and make sure its schema is this code's.
+
+    `must_exist`: for commands that only read (`user list`), a missing SQLite file is an error
+    naming `shardcron db init`, not a new file (and folder) left behind.
 
     The embedded SQLite file is upgraded in place (one node, one transaction: a failed upgrade
     leaves the file as it was). On MySQL the schema is the operator's to upgrade (`shardcron db
     upgrade`, once, before the new version starts); a node refuses to start on a schema older or
     newer than itself, in one line naming the command to run.
     """
-    database = Database(config.effective_database_url)
+    if must_exist:
+        refuse_missing_sqlite_file(config.effective_database_url)
+    database = Database(config.effective_database_url, create_folder=config.creates_database_folder)
     check_server(database.engine)
     result = require_current_schema(database.engine, upgrade_in_place=config.is_sqlite)
     if result is not None and result.changed:
@@ -40,6 +46,13 @@ def prepare_database(config) -> Database:
     return database
 
 
+def refuse_missing_sqlite_file(database_url: str) -> None:
+    """Commands that only read must not create an empty SQLite file where none was."""
+    parsed = parse_database_url(database_url)
+    if missing_sqlite_file(parsed) is not None:
+        raise DatabaseError(f"admin database {redact_url(parsed)}: no such SQLite file: run `shardcron db init` first")
+
+
 @click.command("admin")
 @click.option("--bind", default=None, help="HOST:PORT to serve on (default: the `bind` setting, 127.0.0.1:8080).")
 @click.option("--database-url", default=None, help="Admin database URL (default: the configured one, else the embedded SQLite file).")
@@ -50,6 +63,7 @@ def admin(state, bind: str | None, database_url: str | None, no_scheduler: bool)
     from waitress import create_server
 
     from .. import admin_context, create_app
+    from ..rpc.auth import describe_token_source
     from ..scheduling.runner import SchedulerRunner
     from ..services.setup_code import ensure_setup_code, setup_code_path, setup_link
 
@@ -64,6 +78,7 @@ def admin(state, bind: str | None, database_url: str | None, no_scheduler: bool)
         raise ShardcronError(f"cannot listen on {config.bind}: {exc.strerror}") from None
     runner = None if no_scheduler else SchedulerRunner(admin_context(app))
     click.echo(f"shardcron admin on http://{config.bind}/ (database {redact_url(config.effective_database_url)})")
+    click.echo(describe_token_source(config))
     code = ensure_setup_code(database, config.instance_dir)
     if code is not None:
         click.echo(f"no user yet: create the first admin at {setup_link(config.console_url, code)}")

@@ -46,19 +46,31 @@ def create(state, username: str, is_admin: bool, groups: tuple[str, ...], passwo
     try:
         password = _read_password(password_stdin)
         with database.session() as session:
-            group_ids = []
-            for app_name in groups:
-                group_id = session.scalar(sa.select(ExecutorGroup.id).where(ExecutorGroup.app_name == app_name))
-                if group_id is None:
-                    raise ServiceError(f"user not created: no executor group with app name {app_name!r}")
-                group_ids.append(group_id)
+            known: dict[str, int] = {}
+            if groups:
+                rows = session.execute(sa.select(ExecutorGroup.app_name, ExecutorGroup.id).where(ExecutorGroup.app_name.in_(groups)))
+                known = {name: group_id for name, group_id in rows}
+            missing = [app_name for app_name in groups if app_name not in known]
             role = UserRole.ADMIN if is_admin else UserRole.USER
-            view = users.create_user(session, cli_actor(), username, password, role, group_ids, now_ms=SYSTEM_CLOCK.now_ms())
+            try:
+                view = users.create_user(session, cli_actor(), username, password, role, list(known.values()), now_ms=SYSTEM_CLOCK.now_ms())
+            except ServiceError as exc:
+                if not missing:
+                    raise
+                # One answer names every problem: the unknown groups and the service's own findings.
+                raise ServiceError(f"{exc.message}; {_no_such_groups(missing)}") from None
+            if missing:  # raised inside the session: the user just added is rolled back
+                raise ServiceError(f"user not created: {_no_such_groups(missing)}")
     finally:
         database.dispose()
     remove_setup_code_file(config.instance_dir)  # the setup code died with the first user
     granted = f", groups {', '.join(groups)}" if groups else ""
     click.echo(f"created user {view.username} (id {view.id}, role {view.role.value}{granted})")
+
+
+def _no_such_groups(app_names: list[str]) -> str:
+    listed = ", ".join(repr(name) for name in app_names)
+    return f"no executor group with app name {listed}" if len(app_names) == 1 else f"no executor groups with app names {listed}"
 
 
 @user.command("list")
@@ -67,7 +79,7 @@ def create(state, username: str, is_admin: bool, groups: tuple[str, ...], passwo
 def list_cmd(state, database_url: str | None) -> None:
     """List console users with their role and granted groups."""
     config = state.config(database_url=database_url)
-    database = prepare_database(config)
+    database = prepare_database(config, must_exist=True)
     try:
         with database.read_session() as session:
             views = users.list_users(session, SYSTEM_ACTOR)
@@ -88,7 +100,7 @@ def list_cmd(state, database_url: str | None) -> None:
 def token(state, username: str, database_url: str | None) -> None:
     """Issue a new REST API token for USERNAME (replacing the old one) and print it once."""
     config = state.config(database_url=database_url)
-    database = prepare_database(config)
+    database = prepare_database(config, must_exist=True)
     try:
         with database.session() as session:
             user_id = session.scalar(sa.select(User.id).where(User.username == username))

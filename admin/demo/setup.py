@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from ..db import Database, init_schema
 from ..enums import TriggerType, UserRole
 from ..models import ExecutorRegistry
+from ..services.api_tokens import issue_token
 from ..services.groups import create_group
 from ..services.jobs import create_job, start_job
 from ..services.triggers import trigger_job
@@ -27,6 +28,8 @@ class DemoSetup:
     group_id: int
     jobs: dict[str, int]  # name -> id
     user_id: int
+    #: A REST API token of the demo login (named "demo"), printed once like the password.
+    api_token: str
 
 
 def demo_jobs(webhook_url: str) -> list[tuple[dict, bool, bool]]:
@@ -64,8 +67,8 @@ def demo_jobs(webhook_url: str) -> list[tuple[dict, bool, bool]]:
 
 
 def prepare_demo(db: Database, *, webhook_url: str, now_ms: int) -> DemoSetup:
-    """Create the schema, the demo login (a random password, printed once), the group and the
-    jobs (stopped until `start_demo_jobs`)."""
+    """Create the schema, the demo login (a random password and an API token, printed once), the
+    group and the jobs (stopped until `start_demo_jobs`)."""
     init_schema(db.engine)
     password = secrets.token_urlsafe(12)
     with db.session() as session:
@@ -77,7 +80,8 @@ def prepare_demo(db: Database, *, webhook_url: str, now_ms: int) -> DemoSetup:
             fields["name"]: create_job(session, actor, {**fields, "group_id": group.id, "author": USERNAME}, now_ms=now_ms).id
             for fields, _, _ in demo_jobs(webhook_url)
         }
-    return DemoSetup(USERNAME, password, group.id, jobs, user.id)
+        _, api_token = issue_token(session, actor, user.id, USERNAME, now_ms=now_ms)
+    return DemoSetup(USERNAME, password, group.id, jobs, user.id, api_token)
 
 
 def registered_executors(db: Database, now_ms: int) -> int:

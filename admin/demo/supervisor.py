@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,8 +52,10 @@ class Child:
 
 
 class DemoSupervisor:
-    def __init__(self, workdir: Path, port: int, executors: int, echo: Callable[[str], None]) -> None:
+    def __init__(self, workdir: Path, port: int, executors: int, echo: Callable[[str], None], *, removes_workdir: bool = False) -> None:
         self.workdir = workdir
+        #: The folder is the demo's own temporary one, deleted at stop (else the user's --dir, kept).
+        self.removes_workdir = removes_workdir
         self.port = port
         self.executors = executors
         self.echo = echo
@@ -86,7 +89,7 @@ class DemoSupervisor:
         config = load_config(env={}, overrides={"instance_dir": str(instance), "bind": f"127.0.0.1:{self.port}"})
         token = read_or_create_secret(config, "access_token")
         self.alarms = AlarmReceiver(self._print_alarm).start()
-        self._db = db = Database(config.effective_database_url, pool_size=1)
+        self._db = db = Database(config.effective_database_url, pool_size=1, create_folder=True)
         self.setup = prepare_demo(db, webhook_url=self.alarms.url, now_ms=SYSTEM_CLOCK.now_ms())
         tasks_url = f"sqlite:///{self.workdir / 'retry_tasks.db'}"
         demo_module = "shardcron.executor.examples.demo_jobs"
@@ -142,12 +145,15 @@ class DemoSupervisor:
             "shardcron demo is running",
             f"  console:   http://127.0.0.1:{self.port}/",
             f"  login:     {self.setup.username} / {self.setup.password}   (made for this run)",
+            f"  API token: {self.setup.api_token}",
+            f"             e.g. curl -H 'Authorization: Bearer {self.setup.api_token}' http://127.0.0.1:{self.port}/api/v1/jobs",
             f"  executors: {self.executors} processes in group {APP_NAME}, plus a producer filling the retry-task table",
             "  jobs:",
         ]
         lines += [f"    #{job_id} {name}" for name, job_id in self.setup.jobs.items()]
+        kept = "deleted when the demo stops; pass --dir to keep them" if self.removes_workdir else "kept after the demo stops"
         lines += [
-            f"  files:     {self.workdir} (logs in {self.workdir / 'logs'})",
+            f"  files:     {self.workdir} (logs in {self.workdir / 'logs'}; {kept})",
             "Webhook alarms are printed below as they arrive. Press Ctrl-C to stop everything.",
         ]
         return lines
@@ -198,16 +204,18 @@ def _check_port_free(port: int) -> None:
             raise ShardcronError(f"port {port} on 127.0.0.1 is in use: pick another one with --port") from None
 
 
-def run_demo(workdir: Path, port: int, executors: int, echo: Callable[[str], None]) -> int:
-    """Start everything, print the banner, wait for Ctrl-C (or SIGTERM), stop everything."""
+def run_demo(workdir: Path, port: int, executors: int, echo: Callable[[str], None], *, removes_workdir: bool = False) -> int:
+    """Start everything, print the banner, wait for Ctrl-C (or SIGTERM), stop everything; with
+    `removes_workdir` (the demo's own temporary folder) delete the folder once every process is gone."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    supervisor = DemoSupervisor(workdir, port, executors, echo)
-    status = 0
+    supervisor = DemoSupervisor(workdir, port, executors, echo, removes_workdir=removes_workdir)
+    status = 1  # until the demo has run and stopped as asked: a failure keeps the logs it wrote
     try:
         supervisor.start()
         for line in supervisor.banner():
             echo(line)
+        status = 0
         while not stop.wait(0.5):
             if (dead := supervisor.dead_child()) is not None:
                 echo(f"error: the demo's {dead.name} process exited with status {dead.proc.returncode}; see {dead.log_path}")
@@ -218,5 +226,10 @@ def run_demo(workdir: Path, port: int, executors: int, echo: Callable[[str], Non
         supervisor.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        echo("demo stopped; no process left running")
+        if removes_workdir and (status == 0 or not (workdir / "logs").exists()):
+            # Only after every child is reaped: none of them can write into it any more.
+            shutil.rmtree(workdir, ignore_errors=True)
+            echo("demo stopped; no process left running, its files deleted")
+        else:
+            echo(f"demo stopped; no process left running, its files kept in {workdir}")
     return status

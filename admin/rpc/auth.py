@@ -30,6 +30,19 @@ def expected_token(config: Config) -> str | None:
     return read_or_create_secret(config, "access_token")
 
 
+def describe_token_source(config: Config) -> str:
+    """One line for the admin's start: where executors get the access token.
+
+    It names the file (or the setting), never the token: start-up lines end up in terminals,
+    journals and log shippers, while the file is readable only by the admin's own account."""
+    if config.insecure_no_token:
+        return "executor access token: none (insecure_no_token = true): executors connect without one"
+    if config.access_token:
+        return "executor access token: the configured access_token setting (executors send the same value)"
+    path = (config.instance_dir / "access_token").resolve()
+    return f"executor access token: in {path} (executors send it: SHARDCRON_EXECUTOR_ACCESS_TOKEN)"
+
+
 def token_accepted(expected: str | None, headers: Mapping[str, str] | Headers) -> bool:
     if expected is None:
         return True

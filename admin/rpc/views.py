@@ -28,6 +28,7 @@ from shardcron.core.protocol import (
 from shardcron.core.sqlengine import describe_db_error
 
 from ..metrics import record_run_finished
+from .auto_groups import ensure_group
 from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted
 from .registry_store import record_heartbeat, remove_registration
 from .run_results import apply_callbacks, apply_progress
@@ -75,6 +76,7 @@ def _handle(parse: Callable[[Any], Any], apply: Callable[[Any, Any, int], str | 
 
 
 def _register(session, param: RegistryParam, now_ms: int) -> str | None:
+    ensure_group(session, param, create=current_app.extensions["shardcron"].config.auto_create_groups, now_ms=now_ms)
     record_heartbeat(session, param, now_ms)
     return None
 

@@ -243,11 +243,17 @@ def clean_job(
         errors.add("schedule_type", f"{merged['schedule_type']!r} is not one of {', '.join(t.value for t in ScheduleType)}")
     timezone = _text(errors, "timezone", merged["timezone"], max_chars=JOB_FIELDS["timezone"][1], required=True)
     out["timezone"] = timezone.strip() if isinstance(timezone, str) else timezone
-    if "schedule_type" not in errors and "schedule_conf" not in errors and "timezone" not in errors:
-        try:
-            validate_schedule(out["schedule_type"], out["schedule_conf"], out["timezone"])
-        except ScheduleError as exc:
-            errors.add(exc.field, exc.reason)
+    if "schedule_type" not in errors and "schedule_conf" not in errors:
+        # A bad zone must not hide a bad expression: the expression is then checked in UTC.
+        zones = [out["timezone"], "UTC"] if "timezone" not in errors else ["UTC"]
+        for zone in zones:
+            try:
+                validate_schedule(out["schedule_type"], out["schedule_conf"], zone)
+                break
+            except ScheduleError as exc:
+                errors.add(exc.field, exc.reason)
+                if exc.field != "timezone":
+                    break
 
     for field, (low, high) in _INT_RANGES.items():
         out[field] = check_whole(errors, field, merged[field], low, high)

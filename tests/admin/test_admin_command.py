@@ -60,6 +60,10 @@ def test_admin_starts_on_embedded_sqlite_and_stops_on_ctrl_c(tmp_path: Path) -> 
     assert proc.returncode == 0, err
     assert f"{base}/" in out
     assert f"create the first admin at {base}/setup?code={code}" in out
+    # Where executors get the access token: the file's path, one line, never the token itself.
+    token = (instance / "access_token").read_text().strip()
+    assert f"executor access token: in {instance / 'access_token'} (executors send it: SHARDCRON_EXECUTOR_ACCESS_TOKEN)" in out.splitlines()
+    assert token not in out and token not in err
     assert "Traceback" not in err
 
 
@@ -86,3 +90,13 @@ def test_create_app_starts_nothing_and_answers(tmp_path: Path, sqlite_url: str) 
     app = create_app(load_config(env={}, overrides={"instance_dir": str(tmp_path), "database_url": sqlite_url}))
     assert threading.active_count() == before
     assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_the_token_line_names_the_setting_or_insecure_mode(tmp_path: Path) -> None:
+    from shardcron.admin.rpc.auth import describe_token_source
+
+    configured = load_config(env={}, overrides={"instance_dir": str(tmp_path), "access_token": "a-configured-token-value"})
+    assert describe_token_source(configured) == "executor access token: the configured access_token setting (executors send the same value)"
+    insecure = load_config(env={}, overrides={"instance_dir": str(tmp_path), "insecure_no_token": True})
+    assert "none (insecure_no_token = true)" in describe_token_source(insecure)
+    assert not (tmp_path / "access_token").exists()  # describing it creates nothing

@@ -128,7 +128,9 @@ def test_upgrade_and_current_refuse_a_bad_url_in_one_line(url: str, words: list[
 def test_unwritable_sqlite_location(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert_one_line_error(run_cli("db", "init", "--url", f"sqlite:///{blocker}/sub/x.db", home=tmp_path), "cannot create the folder")
+    assert_one_line_error(run_cli("db", "init", "--url", f"sqlite:///{blocker}/sub/x.db", home=tmp_path), f"folder {blocker}/sub does not exist")
+    # The embedded default's folder (the instance folder) is created, when it can be.
+    assert_one_line_error(run_cli("db", "init", home=tmp_path, env={"SHARDCRON_INSTANCE_DIR": str(blocker / "sub")}), "cannot create the folder")
 
 
 def test_bad_config_file_gives_one_clean_line(tmp_path: Path) -> None:
@@ -273,3 +275,25 @@ def test_upgrade_sql_from_base_creates_everything_without_a_database(db_url: str
 def test_upgrade_sql_refusals(tmp_path: Path, sqlite_url: str) -> None:
     assert_one_line_error(run_cli("db", "upgrade", "--from", "base", "--url", sqlite_url, home=tmp_path), "--from goes with --sql")
     assert_one_line_error(run_cli("db", "upgrade", "--sql", "--from", "abc", "--url", sqlite_url, home=tmp_path), "--from 'abc'", "shardcron db history")
+
+
+def test_a_sqlite_url_in_a_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
+    from tests.support.cli import assert_one_line_error, run_cli
+
+    missing = tmp_path / "typo" / "deeper"
+    for args in (["db", "init", "--url", f"sqlite:///{missing}/x.db"], ["admin", "--database-url", f"sqlite:///{missing}/x.db", "--bind", "127.0.0.1:1"]):
+        assert_one_line_error(run_cli(*args, home=tmp_path / "xdg"), f"folder {missing} does not exist")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_reading_commands_leave_no_folder_behind(tmp_path: Path) -> None:
+    """`config show`, `db current` and `user list` on a fresh machine create nothing."""
+    from tests.support.cli import assert_one_line_error, run_cli
+
+    home = tmp_path / "xdg"
+    assert run_cli("config", "show", home=home).returncode == 0
+    assert_one_line_error(run_cli("db", "current", home=home), "run `shardcron db init` first")
+    assert_one_line_error(run_cli("user", "list", home=home), "run `shardcron db init` first")
+    assert not home.exists()
+    assert run_cli("db", "init", home=home).returncode == 0  # the embedded default's folder is shardcron's own
+    assert (home / "shardcron" / "shardcron.db").is_file()

@@ -117,3 +117,28 @@ def test_the_command_line_is_audited_as_cli_with_the_login_name(sqlite_url: str,
         ("token.create", "CLI", "operator-ann", None, "local", "root: default"),
     ]
     assert token and token not in text and "long password 1" not in text
+
+
+def test_user_create_reports_every_problem_at_once(tmp_path: Path) -> None:
+    """Unknown groups, a bad name and a short password: one line names them all, nothing is saved."""
+    url = f"sqlite:///{tmp_path / 'admin.db'}"
+    db = Database(url)
+    init_schema(db.engine)
+    with db.session() as s:
+        s.add(ExecutorGroup(app_name="billing", title="Billing", created_at_ms=1, updated_at_ms=1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    command = [sys.executable, "-m", "shardcron.admin.cli", "user", "create", "--password-stdin", "--database-url", url]
+    both = subprocess.run(
+        [*command, "bad name", "--group", "nope", "--group", "billing", "--group", "gone"], input="short\n", env=env, capture_output=True, text=True, timeout=60
+    )
+    assert both.returncode == 1
+    lines = both.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: user not created: "), both.stderr
+    for words in ("username:", "password: must be at least 10", "no executor groups with app names 'nope', 'gone'"):
+        assert words in lines[0]
+    groups_only = subprocess.run([*command, "carol", "--group", "nope", "--group", "gone"], input="long enough pw\n", env=env, capture_output=True, text=True, timeout=60)
+    assert groups_only.returncode == 1
+    assert groups_only.stderr.strip() == "error: user not created: no executor groups with app names 'nope', 'gone'"
+    with db.read_session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(User)) == 0  # the valid user "carol" was rolled back
+    db.dispose()

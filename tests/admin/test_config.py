@@ -6,6 +6,8 @@ import dataclasses
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,36 @@ def test_config_is_immutable() -> None:
 @pytest.mark.parametrize("url", ["postgresql+psycopg://shardcron:pw@db.example:5432/shardcron", "postgresql://shardcron@db.example/shardcron"])
 def test_a_postgresql_url_is_accepted(url: str) -> None:
     assert load_config(env={"SHARDCRON_DATABASE_URL": url}).database_url == url
+
+
+def test_every_bad_setting_is_reported_at_once(tmp_path: Path) -> None:
+    file = tmp_path / "several.toml"
+    file.write_text('tick_interval = 5\nbind = "nowhere"\ndefault_timezone = "Mars/Olympus"\n')
+    env = {"SHARDCRON_TICK_INTERVAL_MS": "fast"}
+    with pytest.raises(ConfigError) as err:
+        load_config(file=file, env=env, overrides={"lookahead_ms": 5})
+    message = str(err.value)
+    assert message.startswith("5 invalid settings: ")
+    for words in (
+        "tick_interval=5: unknown setting in",
+        "bind='nowhere': expected HOST:PORT",
+        "default_timezone='Mars/Olympus': not an IANA time zone",
+        "SHARDCRON_TICK_INTERVAL_MS='fast': expected an integer",
+        "lookahead_ms=5: must be at least 100",
+    ):
+        assert words in message
+    assert sorted(e.key for e in err.value.errors) == ["SHARDCRON_TICK_INTERVAL_MS", "bind", "default_timezone", "lookahead_ms", "tick_interval"]
+
+
+def test_the_command_prints_every_bad_setting_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {
+        "SHARDCRON_BIND": "nowhere",
+        "SHARDCRON_LOG_LEVEL": "LOUD",
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
+    }
+    done = subprocess.run([sys.executable, "-m", "shardcron.admin.cli", "config", "show"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "2 invalid settings" in lines[0] and "bind='nowhere'" in lines[0] and "log_level='LOUD'" in lines[0]
+    assert "Traceback" not in done.stderr

@@ -113,7 +113,7 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
     assert proc.returncode == 0, read_lines()
     left = [pid for pid in children if _alive(pid)]
     assert left == [], f"processes left behind: {left}"
-    assert "demo stopped" in read_lines()
+    assert f"its files kept in {workdir}" in read_lines()
     with db.session() as s:  # the printed login is real
         assert authenticate(s, login.group(1), login.group(2), SYSTEM_CLOCK.now_ms()) is not None
     # the long job was killed by the executors' shutdown and its result still reached the admin
@@ -136,3 +136,47 @@ def test_demo_refuses_a_busy_port_and_a_used_folder(tmp_path: Path) -> None:
     used.mkdir()
     (used / "something").write_text("x")
     assert_one_line_error(run_cli("demo", "--dir", str(used), home=tmp_path), "is not empty")
+
+
+def test_demo_prints_an_api_token_and_deletes_its_temporary_folder(tmp_path: Path) -> None:
+    """The quick start's `shardcron demo`: the printed API token answers /api/v1 at once, and
+    Ctrl-C leaves no folder behind in the temporary directory."""
+    port = free_port()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {"XDG_DATA_HOME": str(tmp_path / "xdg"), "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "shardcron"), "demo", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint, cwd=tmp_path,
+    )
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    seen: list[str] = []
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def read_lines() -> str:
+        while True:
+            try:
+                seen.append(lines.get_nowait())
+            except queue.Empty:
+                return "".join(seen)
+
+    try:
+        wait_until(lambda: "Press Ctrl-C" in read_lines(), timeout_s=90, what="the demo's banner")
+        token = re.search(r"API token: (\S+)", read_lines())
+        assert token is not None, read_lines()
+        assert f"curl -H 'Authorization: Bearer {token.group(1)}' http://127.0.0.1:{port}/api/v1/jobs" in read_lines()
+        answer = requests.get(f"http://127.0.0.1:{port}/api/v1/jobs", headers={"Authorization": f"Bearer {token.group(1)}"}, timeout=10)
+        assert answer.status_code == 200, answer.text[:300]
+        assert {job["name"] for job in answer.json()["items"]} >= {"hello every 10 s", "retry-task drainer"}
+        assert [p.name for p in scratch.iterdir() if p.name.startswith("shardcron-demo-")], "the demo's files are in TMPDIR while it runs"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, read_lines()
+    assert "its files deleted" in read_lines()
+    assert list(scratch.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]  # nothing in the working folder, no XDG folder

@@ -142,3 +142,36 @@ def test_concurrent_first_registrations_make_one_row(db) -> None:
         list(pool.map(register_once, range(4)))  # re-raises any unique-key error
     [(_, _, address, registered, beat)] = registrations(db)
     assert address == "http://10.0.0.7:9999" and registered in range(T0, T0 + 4) and beat in range(T0, T0 + 4)
+
+
+def _groups(db) -> list[tuple]:
+    with db.session() as s:
+        return [tuple(r) for r in s.execute(sa.select(ExecutorGroup.app_name, ExecutorGroup.address_type, ExecutorGroup.title)).all()]
+
+
+def test_an_unknown_app_name_makes_no_group_by_default(client, db, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="shardcron.admin.rpc"):
+        assert post(client, "/api/registry", XXL_24_REGISTRY)["code"] == 200
+        assert post(client, "/api/registry", XXL_24_REGISTRY)["code"] == 200
+    assert _groups(db) == []
+    assert len(registrations(db)) == 1  # registered, but nothing targets it until the group exists
+    warnings = [r.getMessage() for r in caplog.records if "no executor group has" in r.getMessage()]
+    assert len(warnings) <= 1 and all("'billing'" in w for w in warnings)
+
+
+def test_auto_create_groups_makes_an_audited_auto_group_on_first_registration(tmp_path, db, fake_clock) -> None:
+    from shardcron.admin.models import AuditEntry
+
+    config = load_config(env={}, overrides={"instance_dir": str(tmp_path), "database_url": db.url, "access_token": TOKEN, "auto_create_groups": True})
+    client = create_app(config, db=db, clock=fake_clock).test_client()
+    assert post(client, "/api/registry", XXL_24_REGISTRY)["code"] == 200
+    assert post(client, "/api/registry", XXL_24_REGISTRY.replace("10.0.0.7", "10.0.0.8"))["code"] == 200
+    assert _groups(db) == [("billing", "AUTO", "billing")]  # once, for both executors
+    with db.session() as s:
+        entries = s.execute(sa.select(AuditEntry.actor_kind, AuditEntry.actor_name, AuditEntry.action, AuditEntry.target_name)).all()
+        live = live_addresses(s, s.scalar(sa.select(ExecutorGroup)), fake_clock.now_ms())
+    assert [tuple(e) for e in entries] == [("SYSTEM", "system", "group.create", "billing")]
+    assert sorted(live) == ["http://10.0.0.7:9999", "http://10.0.0.8:9999"]
+    bad_name = '{"registryGroup":"EXECUTOR","registryKey":"no spaces allowed","registryValue":"http://10.0.0.9:9999/"}'
+    assert post(client, "/api/registry", bad_name)["code"] == 200  # still registered; no group for a name a group cannot have
+    assert len(_groups(db)) == 1

@@ -252,3 +252,16 @@ def test_delivery_is_saved_changed_and_copied(database: Database) -> None:
         assert [(j.id, j.delivery) for j in s.scalars(sa.select(Job).order_by(Job.id))] == [
             (view.id, Delivery.AT_MOST_ONCE), (copied.id, Delivery.AT_LEAST_ONCE)
         ]
+
+
+def test_a_bad_zone_does_not_hide_a_bad_cron(database: Database) -> None:
+    gid = add_group(database, "zones")
+    with pytest.raises(ServiceError) as err:
+        create(database, valid(gid, timezone="Mars/Olympus", schedule_conf="0 0 25 * * ?"))
+    assert set(err.value.field_errors) == {"timezone", "schedule_conf"}
+    assert "not an IANA" in err.value.field_errors["timezone"]
+    assert "2 invalid fields" in err.value.message
+    with pytest.raises(ServiceError) as zone_only:
+        create(database, valid(gid, timezone="Mars/Olympus"))
+    assert set(zone_only.value.field_errors) == {"timezone"}
+    assert job_count(database) == 0
