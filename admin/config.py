@@ -106,7 +106,8 @@ class Config:
     )
     auto_create_groups: bool = setting(
         False,
-        "Create an AUTO executor group (audited as the system's) when an executor registers with an app name no group has. Off: such an executor registers but gets no jobs until an admin creates its group (the admin logs a warning once).",
+        "Create an AUTO executor group (audited as the system's) when an executor registers with an app name no group has. "
+        "Off: such an executor registers but gets no jobs until an admin creates its group (the admin logs a warning once).",
     )
     executor_timeout_s: float = setting(3.0, "Timeout of each admin -> executor HTTP call.", min=0.1, max=60)
     # --- scheduler

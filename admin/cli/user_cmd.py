@@ -46,8 +46,10 @@ def create(state, username: str, is_admin: bool, groups: tuple[str, ...], passwo
     try:
         password = _read_password(password_stdin)
         with database.session() as session:
-            rows = session.execute(sa.select(ExecutorGroup.app_name, ExecutorGroup.id).where(ExecutorGroup.app_name.in_(groups))) if groups else []
-            known: dict[str, int] = {name: group_id for name, group_id in rows}
+            known: dict[str, int] = {}
+            if groups:
+                for name, group_id in session.execute(sa.select(ExecutorGroup.app_name, ExecutorGroup.id).where(ExecutorGroup.app_name.in_(groups))):
+                    known[name] = group_id
             missing = [app_name for app_name in groups if app_name not in known]
             role = UserRole.ADMIN if is_admin else UserRole.USER
             try:
