@@ -14,9 +14,13 @@ from shardcron.core.errors import ShardcronError
 @click.command("demo")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port of the console on 127.0.0.1.")
 @click.option("--executors", default=2, show_default=True, type=click.IntRange(2, 8), help="Executor processes to start.")
-@click.option("--dir", "workdir", default=None, type=click.Path(file_okay=False), help=(
-    "Empty or new folder for the demo's files, kept after it stops (default: a new temporary folder, deleted at stop)."
-))
+@click.option(
+    "--dir",
+    "workdir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Empty or new folder for the demo's files, kept after it stops (default: a new temporary folder, deleted at stop).",
+)
 def demo(port: int, executors: int, workdir: str | None) -> None:
     """Run a demo: the admin on a fresh SQLite file, executor processes, demo jobs and a login.
 

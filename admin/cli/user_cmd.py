@@ -48,8 +48,8 @@ def create(state, username: str, is_admin: bool, groups: tuple[str, ...], passwo
         with database.session() as session:
             known: dict[str, int] = {}
             if groups:
-                rows = session.execute(sa.select(ExecutorGroup.app_name, ExecutorGroup.id).where(ExecutorGroup.app_name.in_(groups)))
-                known = {name: group_id for name, group_id in rows}
+                for name, group_id in session.execute(sa.select(ExecutorGroup.app_name, ExecutorGroup.id).where(ExecutorGroup.app_name.in_(groups))):
+                    known[name] = group_id
             missing = [app_name for app_name in groups if app_name not in known]
             role = UserRole.ADMIN if is_admin else UserRole.USER
             try:

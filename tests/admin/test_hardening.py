@@ -56,7 +56,7 @@ def test_admin_and_executor_share_the_loopback_rule(tmp_path: Path) -> None:
 
 def test_admin_sqlite_file_and_its_journal_are_private(tmp_path: Path, open_umask) -> None:
     path = tmp_path / "instance" / "shardcron.db"
-    database = Database(f"sqlite:///{path}")
+    database = Database(f"sqlite:///{path}", create_folder=True)  # the embedded default's folder is made
     try:
         init_schema(database.engine)
         with database.session() as session:  # a write, so the WAL files exist
@@ -70,6 +70,7 @@ def test_admin_sqlite_file_and_its_journal_are_private(tmp_path: Path, open_umas
 
 def test_retry_task_sqlite_file_is_private(tmp_path: Path, open_umask) -> None:
     path = tmp_path / "app" / "tasks.db"
+    path.parent.mkdir()  # a SQLite URL's folder must exist
     tasks = TaskDatabase(f"sqlite:///{path}", pool_size=1)
     try:
         tasks.create_table()

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,8 +42,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def shots_dir(request: pytest.FixtureRequest) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="shardcron-console-screenshots-"))
+def shots_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Under pytest's own temporary folder (it keeps the last three runs), not a /tmp folder per run.
+    folder = tmp_path_factory.mktemp("console-screenshots")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         print(f"\nconsole screenshots: {folder}", flush=True)
