@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -53,18 +54,15 @@ def _count(db: Database, job_name: str, status: RunStatus) -> int:
         return s.scalar(sa.select(sa.func.count()).select_from(RunLog).where(RunLog.job_id == job_id, RunLog.status == status)) or 0
 
 
-def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
-    port = free_port()
-    workdir = tmp_path / "demo"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+def _start_demo(args: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[subprocess.Popen[str], Callable[[], str]]:
+    """`shardcron demo ARGS` in its own process, and a function returning everything it printed so far."""
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "shardcron"), "demo", "--port", str(port), "--dir", str(workdir)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=default_sigint,
+        [str(Path(sys.executable).parent / "shardcron"), "demo", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint, cwd=cwd,
     )
     lines: queue.SimpleQueue[str] = queue.SimpleQueue()
     seen: list[str] = []
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True).start()
 
     def read_lines() -> str:
         while True:
@@ -72,6 +70,15 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
                 seen.append(lines.get_nowait())
             except queue.Empty:
                 return "".join(seen)
+
+    return proc, read_lines
+
+
+def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    port = free_port()
+    workdir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    proc, read_lines = _start_demo(["--port", str(port), "--dir", str(workdir)], env)
 
     db = None
     try:
@@ -145,20 +152,7 @@ def test_demo_prints_an_api_token_and_deletes_its_temporary_folder(tmp_path: Pat
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {"XDG_DATA_HOME": str(tmp_path / "xdg"), "TMPDIR": str(scratch)}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "shardcron"), "demo", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint, cwd=tmp_path,
-    )
-    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
-    seen: list[str] = []
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-
-    def read_lines() -> str:
-        while True:
-            try:
-                seen.append(lines.get_nowait())
-            except queue.Empty:
-                return "".join(seen)
+    proc, read_lines = _start_demo(["--port", str(port)], env, cwd=tmp_path)
 
     try:
         wait_until(lambda: "Press Ctrl-C" in read_lines(), timeout_s=90, what="the demo's banner")
