@@ -7,16 +7,20 @@ browser's Accept-Language between zh and en, else English. Catalogs live in
 `.po`, so a checkout needs no build step (tests/admin/web/test_translations.py checks that it is
 current and that every marked console string has a Chinese entry). Extraction: `babel.cfg`.
 
-What stays English: the REST API's and the executor API's JSON errors, alarm e-mails and
-webhooks, log lines, the command line, and what the executor reports (run messages, logs).
+The services' messages (validation errors, refusals) are `Text` (admin/texts.py): English as
+strings, shown in the viewer's language by the console through `localize`. What stays English:
+the REST API's and the executor API's JSON errors, log lines, the command line, and what the
+executor reports (run messages, logs), and for now the alarms.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
+
+from . import texts
 
 SUPPORTED_LOCALES = ("en", "zh")
 DEFAULT_LOCALE = "en"
@@ -27,7 +31,7 @@ LOCALE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
 #: Each language named in itself, for the switch.
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
-TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+TRANSLATIONS_DIR = texts.TRANSLATIONS_DIR
 
 _CACHE_KEY = "_shardcron_locale"
 
@@ -64,6 +68,17 @@ def select_locale() -> str:
         )
         setattr(g, _CACHE_KEY, cached)
     return cached
+
+
+def localize(value: str) -> str:
+    """A service's message (`Text`) in this request's language; a plain string as it is."""
+    return texts.render(value, get_translations())
+
+
+def localize_fields(field_errors: Mapping[str, str]) -> dict[str, str]:
+    """A service error's per-field messages in this request's language; the field names as they are."""
+    catalog = get_translations()
+    return {field: texts.render(message, catalog) for field, message in field_errors.items()}
 
 
 def forget_selected_locale() -> None:

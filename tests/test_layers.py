@@ -15,8 +15,8 @@ from pathlib import Path
 ADMIN = Path(__file__).resolve().parents[1] / "admin"
 PREFIX = "shardcron.admin"
 
-#: What a pure module may import: the standard library and these.
-PURE_ALLOWED_ADMIN = {"enums", "schedules"}
+#: What a pure module may import: the standard library and these (texts: the stdlib-only `Text`).
+PURE_ALLOWED_ADMIN = {"enums", "schedules", "texts"}
 PURE_FORBIDDEN_TOP = {"sqlalchemy", "socket", "flask", "requests", "http", "urllib3", "ssl", "selectors", "select", "prometheus_client"}
 
 

@@ -8,9 +8,10 @@ from flask import current_app, g, request
 
 from ..config import read_or_create_secret
 from ..context import AdminContext
+from ..texts import Text, _t
 from ..services.actor import Actor
 from ..services.errors import ServiceError
-from ..services.numbers import whole
+from ..services.numbers import A_WHOLE_NUMBER, whole
 from ..transport.executor_client import ExecutorClient
 
 _CLIENT_KEY = "shardcron.executor_client"
@@ -33,23 +34,23 @@ def json_body(*, required: bool = True) -> dict[str, Any]:
     if not request.data and not required:
         return {}
     if not request.is_json:
-        raise ServiceError("send a JSON object with Content-Type: application/json")
+        raise ServiceError(_t("send a JSON object with Content-Type: application/json"))
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # `silent` covers ValueError only; `[[[[...]]]]` thousands deep is not JSON we read
-        raise ServiceError("the request body nests too deeply") from None
+        raise ServiceError(_t("the request body nests too deeply")) from None
     if not isinstance(body, dict):
-        raise ServiceError("the request body must be a JSON object")
+        raise ServiceError(_t("the request body must be a JSON object"))
     return body
 
 
-def int_arg(name: str, low: int, high: int, *, what: str = "a whole number") -> int | None:
+def int_arg(name: str, low: int, high: int, *, what: Text = A_WHOLE_NUMBER) -> int | None:
     """A query parameter in ASCII digits within `low..high`; absent or blank is None; anything
     else is a 400 naming the parameter."""
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
-    return whole(raw, name, low, high, what=what, message="bad query parameter")
+    return whole(raw, name, low, high, what=what, message=_t("bad query parameter"))
 
 
 def bool_arg(name: str) -> bool | None:
@@ -61,7 +62,7 @@ def bool_arg(name: str) -> bool | None:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise ServiceError(f"bad query parameter {name}", field_errors={name: "must be true or false"})
+    raise ServiceError(_t("bad query parameter %(name)s", name=name), field_errors={name: _t("must be true or false")})
 
 
 def executor_client():

@@ -2,13 +2,15 @@
 
 Service errors keep their status (400 validation, 403, 404, 409, 502 for an executor that failed
 a log or kill call); HTTP errors (unknown path, wrong method, oversize body) get the same shape.
-Unknown paths under /api/v1 are answered here (a catch-all route), so they never fall through to
+Messages are in English for every client (the services' `Text` is English as a string), the
+field names as the request gave them; docs/api.md says so. Unknown paths under /api/v1 are answered here (a catch-all route), so they never fall through to
 the console's HTML error pages.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -21,8 +23,8 @@ log = logging.getLogger("shardcron.admin.api")
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def error_response(status: int, message: str, fields: dict[str, str] | None = None):
-    response = jsonify(error={"message": message, "fields": fields or {}})
+def error_response(status: int, message: str, fields: Mapping[str, str] | None = None):
+    response = jsonify(error={"message": str(message), "fields": {field: str(text) for field, text in (fields or {}).items()}})
     response.status_code = status
     return response
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from ..enums import TriggerType
+from ..texts import _t
 from ..services import jobs, triggers
 from ..services.errors import ServiceError
 from ..services.numbers import ID_MAX, ID_MIN
@@ -22,8 +23,8 @@ def list_jobs():
     sort = request.args.get("sort") or "id"
     order = (request.args.get("order") or "asc").lower()
     if order not in ("asc", "desc"):
-        raise ServiceError("bad job filter", field_errors={"order": "must be asc or desc"})
-    flt = jobs.JobFilter(group_id=int_arg("group_id", ID_MIN, ID_MAX, what="an id"), search=request.args.get("search") or None, enabled=bool_arg("enabled"), sort=sort, descending=order == "desc")
+        raise ServiceError(_t("bad job filter"), field_errors={"order": _t("must be asc or desc")})
+    flt = jobs.JobFilter(group_id=int_arg("group_id", ID_MIN, ID_MAX, what=_t("an id")), search=request.args.get("search") or None, enabled=bool_arg("enabled"), sort=sort, descending=order == "desc")
     page = PageRequest.parse(request.args.get("page"), request.args.get("per_page"))
     with admin_ctx().db.read_session() as session:
         return jsonify(page_json(jobs.list_jobs(session, actor(), flt, page)))
@@ -74,7 +75,7 @@ def copy_job(job_id: int):
     body = json_body(required=False)
     unknown = sorted(set(body) - {"name"})
     if unknown:
-        raise ServiceError("job not copied", field_errors={name: "unknown field" for name in unknown})
+        raise ServiceError(_t("job not copied"), field_errors={name: _t("unknown field") for name in unknown})
     with admin_ctx().db.session() as session:
         view = jobs.copy_job(session, actor(), job_id, now_ms=now_ms(), name=body.get("name"))
     return jsonify(to_json(view)), 201
@@ -85,7 +86,7 @@ def trigger_job(job_id: int):
     body = json_body(required=False)
     unknown = sorted(set(body) - TRIGGER_FIELDS)
     if unknown:
-        raise ServiceError(f"job {job_id} not triggered", field_errors={name: "unknown field" for name in unknown})
+        raise ServiceError(_t("job %(id)s not triggered", id=job_id), field_errors={name: _t("unknown field") for name in unknown})
     with admin_ctx().db.session() as session:
         result = triggers.trigger_job(
             session,
@@ -106,7 +107,7 @@ def _count() -> int:
     if count is None:
         return jobs.PREVIEW_COUNT
     if not 1 <= count <= MAX_PREVIEW:
-        raise ServiceError("bad preview request", field_errors={"count": f"must be between 1 and {MAX_PREVIEW}"})
+        raise ServiceError(_t("bad preview request"), field_errors={"count": _t("must be between %(low)s and %(high)s", low=1, high=MAX_PREVIEW)})
     return count
 
 

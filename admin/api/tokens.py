@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from ..texts import _t
 from ..services import api_tokens
 from ..services.errors import NotFound, ServiceError
 from . import bp
@@ -28,7 +29,7 @@ def _issue(user_id: int):
     body = json_body()
     unknown = sorted(set(body) - ISSUE_FIELDS)
     if unknown:
-        raise ServiceError("token not issued", field_errors={name: "unknown field" for name in unknown})
+        raise ServiceError(_t("token not issued"), field_errors={name: _t("unknown field") for name in unknown})
     with admin_ctx().db.session() as session:
         view, token = api_tokens.issue_token(session, actor(), user_id, body.get("name"), expires_at_ms=body.get("expires_at_ms"), now_ms=now_ms())
     return jsonify({**to_json(view), "token": token}), 201

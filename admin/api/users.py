@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from ..texts import Text, _t
 from ..services import users
 from ..services.access import require_admin
 from ..services.errors import ServiceError
@@ -16,10 +17,10 @@ CREATE_FIELDS = {"username", "password", "role", "group_ids"}
 UPDATE_FIELDS = {"role", "group_ids", "script_group_ids", "password"}
 
 
-def _unknown(body: dict, allowed: set[str], what: str) -> None:
+def _unknown(body: dict, allowed: set[str], what: Text) -> None:
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise ServiceError(what, field_errors={name: "unknown field" for name in unknown})
+        raise ServiceError(what, field_errors={name: _t("unknown field") for name in unknown})
 
 
 @bp.get("/users")
@@ -33,7 +34,7 @@ def list_users():
 @bp.post("/users")
 def create_user():
     body = json_body()
-    _unknown(body, CREATE_FIELDS, "user not created")
+    _unknown(body, CREATE_FIELDS, _t("user not created"))
     with admin_ctx().db.session() as session:
         view = users.create_user(
             session, actor(), body.get("username"), body.get("password"), body.get("role", "USER"), body.get("group_ids") or [], now_ms=now_ms()
@@ -51,19 +52,21 @@ def get_user(user_id: int):
 def update_user(user_id: int):
     """Role, group grants, script rights and (admin reset) password, in one transaction."""
     body = json_body()
-    _unknown(body, UPDATE_FIELDS, f"user {user_id} not changed")
+    _unknown(body, UPDATE_FIELDS, _t("user %(id)s not changed", id=user_id))
     if "password" in body and user_id == actor().user_id:
-        raise ServiceError("change your own password with POST /api/v1/me/password (it needs the current one)", field_errors={"password": "use /me/password for your own"})
+        raise ServiceError(
+            _t("change your own password with POST /api/v1/me/password (it needs the current one)"), field_errors={"password": _t("use /me/password for your own")}
+        )
     with admin_ctx().db.session() as session:
-        require_admin(actor(), "change users")
+        require_admin(actor(), _t("only an admin may change users"))
         if "group_ids" in body:
             if not isinstance(body["group_ids"], list):
-                raise ServiceError(f"user {user_id} not changed", field_errors={"group_ids": "must be a list of group ids"})
+                raise ServiceError(_t("user %(id)s not changed", id=user_id), field_errors={"group_ids": _t("must be a list of group ids")})
             users.set_grants(session, actor(), user_id, body["group_ids"], now_ms=now_ms())
         if "script_group_ids" in body:
             # After the group grants: one request may grant a group and its script right.
             if not isinstance(body["script_group_ids"], list):
-                raise ServiceError(f"user {user_id} not changed", field_errors={"script_group_ids": "must be a list of group ids"})
+                raise ServiceError(_t("user %(id)s not changed", id=user_id), field_errors={"script_group_ids": _t("must be a list of group ids")})
             users.set_script_grants(session, actor(), user_id, body["script_group_ids"], now_ms=now_ms())
         if "role" in body:
             users.set_role(session, actor(), user_id, body["role"], now_ms=now_ms())
@@ -89,7 +92,7 @@ def me():
 @bp.post("/me/password")
 def change_my_password():
     body = json_body()
-    _unknown(body, {"current_password", "new_password"}, "password not changed")
+    _unknown(body, {"current_password", "new_password"}, _t("password not changed"))
     with admin_ctx().db.session() as session:
         users.change_password(session, actor(), actor().own_user_id, body.get("new_password"), current_password=body.get("current_password"), now_ms=now_ms())
     return "", 204

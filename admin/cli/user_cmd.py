@@ -11,6 +11,7 @@ from shardcron.core.clock import SYSTEM_CLOCK
 
 from ..enums import UserRole
 from ..models import ExecutorGroup, User
+from ..texts import untranslated
 from ..services import users
 from ..services.actor import SYSTEM_ACTOR, cli_actor
 from ..services.errors import ServiceError
@@ -27,7 +28,7 @@ def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         line = sys.stdin.readline()
         if not line:
-            raise ServiceError("no password on standard input")
+            raise ServiceError(untranslated("no password on standard input"))
         return line.rstrip("\r\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat password")
 
@@ -58,9 +59,9 @@ def create(state, username: str, is_admin: bool, groups: tuple[str, ...], passwo
                 if not missing:
                     raise
                 # One answer names every problem: the unknown groups and the service's own findings.
-                raise ServiceError(f"{exc.message}; {_no_such_groups(missing)}") from None
+                raise ServiceError(untranslated(f"{exc.message}; {_no_such_groups(missing)}")) from None
             if missing:  # raised inside the session: the user just added is rolled back
-                raise ServiceError(f"user not created: {_no_such_groups(missing)}")
+                raise ServiceError(untranslated(f"user not created: {_no_such_groups(missing)}"))
     finally:
         database.dispose()
     remove_setup_code_file(config.instance_dir)  # the setup code died with the first user
@@ -105,7 +106,7 @@ def token(state, username: str, database_url: str | None) -> None:
         with database.session() as session:
             user_id = session.scalar(sa.select(User.id).where(User.username == username))
             if user_id is None:
-                raise ServiceError(f"no user named {username!r}")
+                raise ServiceError(untranslated(f"no user named {username!r}"))
             value = users.issue_api_token(session, cli_actor(), user_id, now_ms=SYSTEM_CLOCK.now_ms())
     finally:
         database.dispose()

@@ -45,6 +45,8 @@ from shardcron.admin.schedules.cron_syntax import (
 )
 from shardcron.core.errors import ShardcronError
 
+from ..texts import Text, _nt, _t
+
 #: The last year any expression can fire in (dates past it cannot carry a zone offset).
 LAST_YEAR = 9998
 #: The Gregorian calendar repeats every 400 years: an expression without a year field that
@@ -66,7 +68,11 @@ _ALIASES = {
 
 
 class CronError(ShardcronError):
-    """A cron expression that cannot be used; the one-line message names the bad part."""
+    """A cron expression that cannot be used; the one-line message (`text`) names the bad part."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text)
+        self.text = text
 
 
 def _next_table(values: frozenset[int], size: int) -> tuple[int, ...]:
@@ -245,14 +251,15 @@ def parse_cron(text: str) -> CronExpression:
     """
     shown = text.strip()
     if not shown:
-        raise CronError("the cron expression is empty")
+        raise CronError(_t("the cron expression is empty"))
     try:
         expression = _compile(shown, _ALIASES.get(shown.lower(), shown).split())
     except FieldError as exc:
-        raise CronError(f"{exc} in '{shown}'") from None
+        raise CronError(_t("%(problem)s in '%(cron)s'", problem=exc.text, cron=shown)) from None
     if expression.next_wall_s(0) is None:
-        fields = "day-of-month, month, day-of-week and year" if expression.years else "day-of-month, month and day-of-week"
-        raise CronError(f"'{shown}' never fires: no date matches its {fields} fields")
+        if expression.years:
+            raise CronError(_t("'%(cron)s' never fires: no date matches its day-of-month, month, day-of-week and year fields", cron=shown))
+        raise CronError(_t("'%(cron)s' never fires: no date matches its day-of-month, month and day-of-week fields", cron=shown))
     return expression
 
 
@@ -263,14 +270,19 @@ def _compile(shown: str, fields: list[str]) -> CronExpression:
     elif len(fields) in (6, 7):
         dialect = Dialect.QUARTZ
     else:
-        count = f"{len(fields)} field{'' if len(fields) == 1 else 's'}"
         raise CronError(
-            f"'{shown}' has {count}; expected 5 (minute hour day-of-month month day-of-week) "
-            "or, Quartz style, 6 or 7 (second minute hour day-of-month month day-of-week [year])"
+            _nt(
+                "'%(cron)s' has %(num)d field; expected 5 (minute hour day-of-month month day-of-week) "
+                "or, Quartz style, 6 or 7 (second minute hour day-of-month month day-of-week [year])",
+                "'%(cron)s' has %(num)d fields; expected 5 (minute hour day-of-month month day-of-week) "
+                "or, Quartz style, 6 or 7 (second minute hour day-of-month month day-of-week [year])",
+                len(fields),
+                cron=shown,
+            )
         )
     for spec, text in zip((SECOND, MINUTE, HOUR, MONTH, YEAR), (*fields[:3], *fields[4:5], *fields[6:]), strict=False):
         if "?" in text:
-            raise FieldError(f"{spec.name} '{text}': '?' is only allowed in day-of-month and day-of-week")
+            raise FieldError(_t("%(field)s '%(value)s': '?' is only allowed in day-of-month and day-of-week", field=spec.name, value=text))
     # parsed left to right, so the first bad field is the one reported
     seconds, minutes, hours = (parse_values(spec, text) for spec, text in zip((SECOND, MINUTE, HOUR), fields, strict=False))
     day_of_month = parse_day_of_month(fields[3], dialect)
@@ -280,7 +292,11 @@ def _compile(shown: str, fields: list[str]) -> CronExpression:
     years = parse_values(YEAR, fields[6]) if len(fields) == 7 and fields[6] != "*" else None
     if dialect is Dialect.QUARTZ and not day_of_month.unrestricted and not day_of_week.unrestricted:
         raise FieldError(
-            f"day-of-month '{fields[3]}' and day-of-week '{fields[5]}' are both restricted "
-            "(6 and 7 fields, Quartz style, need '?' in one of them)"
+            _t(
+                "day-of-month '%(day)s' and day-of-week '%(weekday)s' are both restricted "
+                "(6 and 7 fields, Quartz style, need '?' in one of them)",
+                day=fields[3],
+                weekday=fields[5],
+            )
         )
     return CronExpression(shown, dialect, seconds, minutes, hours, day_of_month, months, day_of_week, years)

@@ -3,7 +3,8 @@
 `parse_values` reads the plain fields (second, minute, hour, month, year); the two day fields
 also accept Quartz's specials and come out as `DayOfMonthRule` / `DayOfWeekRule`. Everything
 here works on one field's text; `cron.py` splits an expression and says which dialect it is.
-Errors are `FieldError`s carrying only the detail; the caller adds the expression.
+Errors are `FieldError`s carrying only the detail (a translatable `Text`); the caller adds the
+expression.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+
+from ..texts import Text, _t
 
 MONTH_NAMES = {name: i for i, name in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
@@ -25,15 +28,19 @@ class Dialect(Enum):
 class FieldError(ValueError):
     """One field is malformed; the message is the detail, without the expression."""
 
+    def __init__(self, text: Text) -> None:
+        super().__init__(text)
+        self.text = text
+
 
 @dataclass(frozen=True)
 class FieldSpec:
-    name: str
+    name: Text
     low: int
     high: int
     names: dict[str, int] = field(default_factory=dict)
-    name_hint: str = ""  # e.g. " or a name JAN-DEC", added to messages about bad values
-    range_hint: str = ""  # e.g. " (0 and 7 = SUN)", added to out-of-range messages
+    name_hint: str = ""  # a Text such as " or a name JAN-DEC", the end of messages about bad values
+    range_hint: str = ""  # a Text such as " (0 and 7 = SUN)", the end of out-of-range messages
     wraps: bool = True  # `22-2` means 22,23,0,1,2 (Quartz); years never wrap
 
     def value(self, text: str) -> int:
@@ -42,24 +49,28 @@ class FieldSpec:
         elif text.upper() in self.names:
             number = self.names[text.upper()]
         else:
-            raise FieldError(f"{self.name} '{text}' is not a number {self.low}-{self.high}{self.name_hint}")
+            raise FieldError(
+                _t("%(field)s '%(value)s' is not a number %(low)s-%(high)s%(hint)s", field=self.name, value=text, low=self.low, high=self.high, hint=self.name_hint)
+            )
         if not self.low <= number <= self.high:
-            raise FieldError(f"{self.name} {number} is out of range {self.low}-{self.high}{self.range_hint}")
+            raise FieldError(
+                _t("%(field)s %(value)s is out of range %(low)s-%(high)s%(hint)s", field=self.name, value=number, low=self.low, high=self.high, hint=self.range_hint)
+            )
         return number
 
 
-SECOND = FieldSpec("second", 0, 59)
-MINUTE = FieldSpec("minute", 0, 59)
-HOUR = FieldSpec("hour", 0, 23)
-DAY_OF_MONTH = FieldSpec("day-of-month", 1, 31)
-MONTH = FieldSpec("month", 1, 12, MONTH_NAMES, " or a name JAN-DEC")
-YEAR = FieldSpec("year", 1970, 2099, wraps=False)
+SECOND = FieldSpec(_t("second"), 0, 59)
+MINUTE = FieldSpec(_t("minute"), 0, 59)
+HOUR = FieldSpec(_t("hour"), 0, 23)
+DAY_OF_MONTH = FieldSpec(_t("day-of-month"), 1, 31)
+MONTH = FieldSpec(_t("month"), 1, 12, MONTH_NAMES, _t(" or a name JAN-DEC"))
+YEAR = FieldSpec(_t("year"), 1970, 2099, wraps=False)
 UNIX_DAY_OF_WEEK = FieldSpec(
-    "day-of-week", 0, 7, {n: i for i, n in enumerate(_WEEKDAY_NAMES)}, " or a name SUN-SAT", " (0 and 7 = SUN)"
+    _t("day-of-week"), 0, 7, {n: i for i, n in enumerate(_WEEKDAY_NAMES)}, _t(" or a name SUN-SAT"), _t(" (0 and 7 = SUN)")
 )
 QUARTZ_DAY_OF_WEEK = FieldSpec(
-    "day-of-week", 1, 7, {n: i for i, n in enumerate(_WEEKDAY_NAMES, start=1)}, " or a name SUN-SAT",
-    " (Quartz numbering: 1 = SUN ... 7 = SAT)",
+    _t("day-of-week"), 1, 7, {n: i for i, n in enumerate(_WEEKDAY_NAMES, start=1)}, _t(" or a name SUN-SAT"),
+    _t(" (Quartz numbering: 1 = SUN ... 7 = SAT)"),
 )
 
 
@@ -73,22 +84,22 @@ def parse_values(spec: FieldSpec, text: str) -> frozenset[int]:
 
 def _parse_item(spec: FieldSpec, item: str) -> list[int]:
     if not item:
-        raise FieldError(f"{spec.name} has an empty list item (a comma too many)")
+        raise FieldError(_t("%(field)s has an empty list item (a comma too many)", field=spec.name))
     base, slash, step_text = item.partition("/")
     step = 1
     if slash:
         if not _is_number(step_text):
-            raise FieldError(f"{spec.name} step '{step_text}' in '{item}' is not a whole number")
+            raise FieldError(_t("%(field)s step '%(step)s' in '%(item)s' is not a whole number", field=spec.name, step=step_text, item=item))
         step = int(step_text)
         span = spec.high - spec.low + 1
         if not 1 <= step <= span:
-            raise FieldError(f"{spec.name} step {step} in '{item}' is out of range 1-{span}")
+            raise FieldError(_t("%(field)s step %(step)s in '%(item)s' is out of range 1-%(span)s", field=spec.name, step=step, item=item, span=span))
     if base == "*":
         start, end = spec.low, spec.high
     elif "-" in base:
         first, _, last = base.partition("-")
         if not first or not last:
-            raise FieldError(f"{spec.name} range '{base}' needs a start and an end (e.g. 1-5)")
+            raise FieldError(_t("%(field)s range '%(range)s' needs a start and an end (e.g. 1-5)", field=spec.name, range=base))
         start, end = spec.value(first), spec.value(last)
     else:
         start = spec.value(base)
@@ -107,7 +118,7 @@ def _walk(spec: FieldSpec, start: int, end: int, step: int, item: str) -> list[i
     if start <= end:
         return list(range(start, end + 1, step))
     if not spec.wraps:
-        raise FieldError(f"{spec.name} range '{item}' runs backwards")
+        raise FieldError(_t("%(field)s range '%(range)s' runs backwards", field=spec.name, range=item))
     # A wrapping range walks through the end of the cycle: `22-2` is 22,23,0,1,2. Unix
     # day-of-week cycles over 0-6 (its 7 is Sunday again).
     cycle_high = 6 if spec is UNIX_DAY_OF_WEEK else spec.high
@@ -155,7 +166,7 @@ def _unrestricted(text: str, dialect: Dialect) -> bool:
 
 def _check_question_mark(text: str, spec: FieldSpec) -> None:
     if "?" in text and text != "?":
-        raise FieldError(f"{spec.name} '?' must stand alone, not in '{text}'")
+        raise FieldError(_t("%(field)s '?' must stand alone, not in '%(value)s'", field=spec.name, value=text))
 
 
 def parse_day_of_month(text: str, dialect: Dialect) -> DayOfMonthRule:
@@ -175,13 +186,13 @@ def parse_day_of_month(text: str, dialect: Dialect) -> DayOfMonthRule:
         elif match := _LAST_MINUS.fullmatch(key):
             offset = int(match.group(1))
             if offset > 30:
-                raise FieldError(f"day-of-month offset '{item}' is out of range L-0 to L-30")
+                raise FieldError(_t("day-of-month offset '%(item)s' is out of range L-0 to L-30", item=item))
             from_last.add(offset)
         elif match := _NEAREST.fullmatch(key):
             nearest.add(DAY_OF_MONTH.value(match.group(1)))
         elif "L" in key or "W" in key:
             raise FieldError(
-                f"day-of-month '{item}' is not a valid use of L or W (use L, L-3, LW or 15W, without ranges or steps)"
+                _t("day-of-month '%(item)s' is not a valid use of L or W (use L, L-3, LW or 15W, without ranges or steps)", item=item)
             )
         else:
             days.update(_parse_item(DAY_OF_MONTH, item))
@@ -206,11 +217,11 @@ def parse_day_of_week(text: str, dialect: Dialect) -> DayOfWeekRule:
         elif match := _NTH_OF.fullmatch(key):
             nth = int(match.group(2))
             if not 1 <= nth <= 5:
-                raise FieldError(f"day-of-week '{item}': the week number after # must be 1-5")
+                raise FieldError(_t("day-of-week '%(item)s': the week number after # must be 1-5", item=item))
             nth_of.add((_to_python_weekday(spec.value(match.group(1)), dialect), nth))
         elif "L" in key or "#" in key:  # no weekday name contains an L
             raise FieldError(
-                f"day-of-week '{item}' is not a valid use of L or # (use 5L, FRIL or 6#3, without ranges or steps)"
+                _t("day-of-week '%(item)s' is not a valid use of L or # (use 5L, FRIL or 6#3, without ranges or steps)", item=item)
             )
         else:
             weekdays.update(_to_python_weekday(v, dialect) for v in _parse_item(spec, item))

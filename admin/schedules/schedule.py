@@ -31,6 +31,8 @@ from shardcron.admin.schedules.zones import ZoneTimeline, is_known_zone, zone_ti
 from shardcron.core.clock import SYSTEM_CLOCK
 from shardcron.core.errors import ShardcronError
 
+from ..texts import Text, _t
+
 #: schedule_conf is VARCHAR(255).
 MAX_CONF_LENGTH = 255
 #: The largest FIX_RATE period (XXL-JOB's int bound; about 68 years).
@@ -44,10 +46,11 @@ class ScheduleError(ShardcronError):
     "timezone"; str(err) is one line starting with the field, e.g.
     "schedule_conf: day-of-month 32 is out of range 1-31 in '0 0 32 * *'"."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: Text) -> None:
         self.field = field
         self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        self.text = _t("%(field)s: %(problem)s", field=field, problem=reason)
+        super().__init__(self.text)
 
 
 @dataclass(frozen=True)
@@ -74,23 +77,23 @@ def _schedule_type(value: ScheduleType | str) -> ScheduleType:
         return ScheduleType(value)
     except ValueError:
         allowed = ", ".join(t.value for t in ScheduleType)
-        raise ScheduleError("schedule_type", f"{value!r} is not one of {allowed}") from None
+        raise ScheduleError("schedule_type", _t("%(value)s is not one of %(allowed)s", value=repr(value), allowed=allowed)) from None
 
 
 def _timeline(timezone: str) -> ZoneTimeline:
     if not isinstance(timezone, str) or not timezone.strip():
-        raise ScheduleError("timezone", "a time zone is required (an IANA name such as UTC or Europe/Berlin)")
+        raise ScheduleError("timezone", _t("a time zone is required (an IANA name such as UTC or Europe/Berlin)"))
     if not is_known_zone(timezone):
-        raise ScheduleError("timezone", f"{timezone!r} is not an IANA time zone name (e.g. UTC, Europe/Berlin)")
+        raise ScheduleError("timezone", _t("%(zone)s is not an IANA time zone name (e.g. UTC, Europe/Berlin)", zone=repr(timezone)))
     return zone_timeline(timezone)
 
 
 def _fix_rate_period_ms(conf: str) -> int:
     if not (conf.isascii() and conf.isdigit()):
-        raise ScheduleError("schedule_conf", f"FIX_RATE needs a whole number of seconds (e.g. 30), not {conf!r}")
+        raise ScheduleError("schedule_conf", _t("FIX_RATE needs a whole number of seconds (e.g. 30), not %(value)s", value=repr(conf)))
     seconds = int(conf)
     if not 1 <= seconds <= MAX_FIX_RATE_S:
-        raise ScheduleError("schedule_conf", f"FIX_RATE period {seconds} s is out of range 1-{MAX_FIX_RATE_S}")
+        raise ScheduleError("schedule_conf", _t("FIX_RATE period %(seconds)s s is out of range 1-%(high)s", seconds=seconds, high=MAX_FIX_RATE_S))
     return seconds * 1000
 
 
@@ -98,22 +101,22 @@ def _fix_rate_period_ms(conf: str) -> int:
 def _checked(schedule_type: ScheduleType | str, conf: str, timezone: str) -> _Schedule:
     kind = _schedule_type(schedule_type)
     if not isinstance(conf, str):
-        raise ScheduleError("schedule_conf", f"must be text, not {type(conf).__name__}")
+        raise ScheduleError("schedule_conf", _t("must be text, not %(type)s", type=type(conf).__name__))
     if len(conf) > MAX_CONF_LENGTH:
-        raise ScheduleError("schedule_conf", f"is {len(conf)} characters long; at most {MAX_CONF_LENGTH} fit")
+        raise ScheduleError("schedule_conf", _t("is %(length)s characters long; at most %(limit)s fit", length=len(conf), limit=MAX_CONF_LENGTH))
     timeline = _timeline(timezone)
     if kind is ScheduleType.NONE:
         if conf.strip():
-            raise ScheduleError("schedule_conf", f"must be empty for schedule type NONE, not {conf!r}")
+            raise ScheduleError("schedule_conf", _t("must be empty for schedule type NONE, not %(value)s", value=repr(conf)))
         return _Schedule(kind, None, timeline, 0)
     if kind is ScheduleType.FIX_RATE:
         return _Schedule(kind, None, timeline, _fix_rate_period_ms(conf))
     if not conf.strip():
-        raise ScheduleError("schedule_conf", "a cron expression is required for schedule type CRON")
+        raise ScheduleError("schedule_conf", _t("a cron expression is required for schedule type CRON"))
     try:
         return _Schedule(kind, parse_cron(conf), timeline, 0)
     except CronError as exc:
-        raise ScheduleError("schedule_conf", str(exc)) from None
+        raise ScheduleError("schedule_conf", exc.text) from None
 
 
 def validate_schedule(schedule_type: ScheduleType | str, conf: str, timezone: str) -> None:
@@ -121,7 +124,7 @@ def validate_schedule(schedule_type: ScheduleType | str, conf: str, timezone: st
     a known IANA zone, and (CRON) an expression that still fires after the current time."""
     schedule = _checked(schedule_type, conf, timezone)
     if schedule.cron is not None and schedule.next_after_ms(SYSTEM_CLOCK.now_ms()) is None:
-        raise ScheduleError("schedule_conf", f"'{schedule.cron.text}' never fires again: all its dates are past")
+        raise ScheduleError("schedule_conf", _t("'%(cron)s' never fires again: all its dates are past", cron=schedule.cron.text))
 
 
 def next_fire_at_ms(schedule_type: ScheduleType | str, conf: str, timezone: str, after_ms: int) -> int | None:

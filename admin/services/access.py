@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..models import ExecutorGroup, Job
 from .actor import Actor
+from ..texts import Text
 from .errors import Forbidden, NotFound
 
 
@@ -26,9 +27,10 @@ def scope_to_groups(stmt: sa.Select, column: Any, actor: Actor) -> sa.Select:
     return stmt.where(column.in_(sorted(actor.group_ids)))
 
 
-def require_admin(actor: Actor, what: str) -> None:
+def require_admin(actor: Actor, refusal: Text) -> None:
+    """Raise Forbidden(`refusal`, e.g. "only an admin may ...") unless the actor is an admin."""
     if not actor.is_admin:
-        raise Forbidden(f"only an admin may {what}")
+        raise Forbidden(refusal)
 
 
 def load_group(session: Session, actor: Actor, group_id: int) -> ExecutorGroup:

@@ -6,6 +6,7 @@ import getpass
 from dataclasses import dataclass, field
 
 from ..enums import ActorKind, UserRole
+from ..texts import _t
 from .errors import NotFound
 
 
@@ -30,7 +31,7 @@ class Actor:
         """The id of the user acting on their own account. The system, the command line and the
         setup page are no user: NotFound."""
         if self.user_id is None:
-            raise NotFound("user", None, f"{self.username} is not a user account")
+            raise NotFound("user", None, _t("%(name)s is not a user account", name=self.username))
         return self.user_id
 
     @property

@@ -21,6 +21,7 @@ from ..db import changed_rows
 from ..models import ApiToken, User
 from . import audit, passwords
 from .actor import Actor
+from ..texts import _t
 from .errors import Conflict, FieldErrors, NotFound
 
 TOKEN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}")
@@ -79,15 +80,15 @@ def _facts(user: User, row: ApiToken) -> dict[str, object]:
 
 def check_token_fields(name: object, expires_at_ms: object, now_ms: int, errors: FieldErrors) -> None:
     if not isinstance(name, str) or not TOKEN_NAME_RE.fullmatch(name):
-        errors.add("name", "1-64 characters: letters, digits, spaces and . _ @ - (starting with a letter or digit)")
+        errors.add("name", _t("1-64 characters: letters, digits, spaces and . _ @ - (starting with a letter or digit)"))
     if expires_at_ms is None:
         return
     if not isinstance(expires_at_ms, int) or isinstance(expires_at_ms, bool):
-        errors.add("expires_at_ms", "must be an integer (UTC epoch milliseconds) or null for no expiry")
+        errors.add("expires_at_ms", _t("must be an integer (UTC epoch milliseconds) or null for no expiry"))
     elif expires_at_ms <= now_ms:
-        errors.add("expires_at_ms", "must be in the future")
+        errors.add("expires_at_ms", _t("must be in the future"))
     elif expires_at_ms > MAX_EXPIRES_AT_MS:
-        errors.add("expires_at_ms", f"must be at most {MAX_EXPIRES_AT_MS} (year 9999)")
+        errors.add("expires_at_ms", _t("must be at most %(max)s (year 9999)", max=MAX_EXPIRES_AT_MS))
 
 
 def issue_token(
@@ -99,12 +100,12 @@ def issue_token(
     owner = _owner(session, actor, user_id)
     errors = FieldErrors()
     check_token_fields(name, expires_at_ms, now_ms, errors)
-    errors.raise_if_any("token not issued")
+    errors.raise_if_any(_t("token not issued"))
     name, expires = str(name), int(expires_at_ms) if isinstance(expires_at_ms, int) else 0
     existing = session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.name == name))
     if existing is not None:
         if not replace:
-            raise Conflict(f"token not issued: you already have a token named {name!r}; revoke it first or pick another name")
+            raise Conflict(_t("token not issued: you already have a token named %(name)s; revoke it first or pick another name", name=repr(name)))
         _audit(session, actor, AuditAction.TOKEN_REVOKE, owner, existing, before=_facts(owner, existing), after={"replaced": True}, now_ms=now_ms)
         session.delete(existing)
         session.flush()
@@ -117,7 +118,7 @@ def issue_token(
             session.add(row)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"token not issued: a token named {name!r} was issued a moment ago") from None
+        raise Conflict(_t("token not issued: a token named %(name)s was issued a moment ago", name=repr(name))) from None
     _audit(session, actor, AuditAction.TOKEN_CREATE, owner, row, after=_facts(owner, row), now_ms=now_ms)
     return _view(row, now_ms), token
 

@@ -18,6 +18,7 @@ from ..enums import ActorKind, AuditAction, AuditTarget
 from ..models import AuditEntry
 from .access import scope_to_groups
 from .actor import Actor
+from ..texts import _t
 from .errors import FieldErrors
 from .numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, check_whole
 from .paging import Page, PageRequest, count_rows_capped
@@ -97,10 +98,10 @@ class AuditFilter:
         errors = FieldErrors()
         values: dict[str, Any] = {}
         for name, low, high, what in (
-            ("target_id", ID_MIN, ID_MAX, "an id"),
-            ("group_id", ID_MIN, ID_MAX, "an id"),
-            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, "epoch milliseconds"),
-            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, "epoch milliseconds"),
+            ("target_id", ID_MIN, ID_MAX, _t("an id")),
+            ("group_id", ID_MIN, ID_MAX, _t("an id")),
+            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
+            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
         ):
             raw = args.get(name)
             if raw in (None, ""):
@@ -111,7 +112,7 @@ class AuditFilter:
         actor = args.get("actor")
         if actor not in (None, ""):
             if not isinstance(actor, str) or len(actor) > MAX_ACTOR_CHARS or "\x00" in actor:
-                errors.add("actor", f"must be a name of at most {MAX_ACTOR_CHARS} characters")
+                errors.add("actor", _t("must be a name of at most %(max)s characters", max=MAX_ACTOR_CHARS))
             else:
                 values["actor"] = actor.strip()
         for name, enum_cls, upper in (("actor_kind", ActorKind, True), ("target_type", AuditTarget, False)):
@@ -121,19 +122,19 @@ class AuditFilter:
             try:
                 values[name] = enum_cls(str(raw).upper() if upper else str(raw).lower())
             except ValueError:
-                errors.add(name, f"must be one of {', '.join(e.value for e in enum_cls)}")
+                errors.add(name, _t("must be one of %(values)s", values=", ".join(e.value for e in enum_cls)))
         action = args.get("action")
         if action not in (None, ""):
             text = str(action).lower()
             if text not in {a.value for a in AuditAction} and text not in ACTION_PREFIXES:
-                errors.add("action", f"must be an action ({AuditAction.JOB_UPDATE.value}, ...) or one of {', '.join(ACTION_PREFIXES)}")
+                errors.add("action", _t("must be an action (%(example)s, ...) or one of %(values)s", example=AuditAction.JOB_UPDATE.value, values=", ".join(ACTION_PREFIXES)))
             else:
                 values["action"] = text
         if "from_ms" in values and "to_ms" in values and values["from_ms"] >= values["to_ms"]:
-            errors.add("to_ms", "must be after from_ms")
+            errors.add("to_ms", _t("must be after from_ms"))
         if "target_id" in values and "target_type" not in values and "target_type" not in errors:
-            errors.add("target_type", "give the target's type with its id")
-        errors.raise_if_any("bad audit filter")
+            errors.add("target_type", _t("give the target's type with its id"))
+        errors.raise_if_any(_t("bad audit filter"))
         return cls(**values)
 
 

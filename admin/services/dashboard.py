@@ -27,6 +27,7 @@ from ..monitors.daily_report import day_bounds_ms
 from ..schedules.zones import is_known_zone
 from .access import scope_to_groups
 from .actor import Actor
+from ..texts import _t
 from .errors import ServiceError
 from .runs import RunView, run_view
 
@@ -121,9 +122,9 @@ def get_dashboard(
     """`timezone`: where the viewer's "today" begins; `report_timezone`: the zone the daily
     report's days are in (the admin's default_timezone; default: `timezone`)."""
     if days not in SERIES_DAYS:
-        raise ServiceError("bad dashboard request", field_errors={"days": f"must be one of {', '.join(map(str, SERIES_DAYS))}"})
+        raise ServiceError(_t("bad dashboard request"), field_errors={"days": _t("must be one of %(values)s", values=", ".join(map(str, SERIES_DAYS)))})
     if not is_known_zone(timezone):
-        raise ServiceError("bad dashboard request", field_errors={"timezone": f"{timezone!r} is not an IANA time zone name"})
+        raise ServiceError(_t("bad dashboard request"), field_errors={"timezone": _t("%(zone)s is not an IANA time zone name", zone=repr(timezone))})
     today, day_start_ms = _today(now_ms, timezone)
 
     job_counts = session.execute(

@@ -2,7 +2,9 @@
 
 The console turns a `ServiceError` into a flash message plus messages beside the form fields; the
 REST API turns it into `{"error": {"message": ..., "fields": {...}}}` with `status` as the HTTP
-status. A service raises before it writes anything, or inside the caller's transaction (which is
+status. Messages are `Text` (admin/texts.py): English wherever a string is read (the REST API
+answers in English), rendered again in the viewer's language by the console (`i18n.localize`);
+field names stay as they are in both. A service raises before it writes anything, or inside the caller's transaction (which is
 then rolled back), so a refused request never leaves half a change behind.
 """
 
@@ -12,6 +14,8 @@ from collections.abc import Mapping
 
 from shardcron.core.errors import ShardcronError
 
+from ..texts import N_, Text, _nt, _t
+
 
 class ServiceError(ShardcronError):
     """A request a service refuses. `field_errors` maps an input field to what is wrong with it."""
@@ -20,15 +24,15 @@ class ServiceError(ShardcronError):
 
     def __init__(
         self,
-        message: str,
+        message: Text,
         *,
-        field_errors: Mapping[str, str] | None = None,
+        field_errors: Mapping[str, Text] | None = None,
         status: int | None = None,
         object_id: int | str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.field_errors: dict[str, str] = dict(field_errors or {})
+        self.field_errors: dict[str, Text] = dict(field_errors or {})
         if status is not None:
             self.status = status
         #: The id of the object the error is about (a job id, a user id, ...), when there is one.
@@ -40,9 +44,21 @@ class NotFound(ServiceError):
 
     status = 404
 
-    def __init__(self, kind: str, object_id: int | str | None, message: str | None = None) -> None:
+    def __init__(self, kind: str, object_id: int | str | None, message: Text | None = None) -> None:
         self.kind = kind
-        super().__init__(message or f"{kind} {object_id} not found", object_id=object_id)
+        super().__init__(message or Text(_NOT_FOUND[kind], {"id": object_id}), object_id=object_id)
+
+
+#: The message of a `NotFound` of each kind (whole sentences: kinds are not glued in).
+_NOT_FOUND = {
+    "API token": N_("API token %(id)s not found"),
+    "executor group": N_("executor group %(id)s not found"),
+    "fire": N_("fire %(id)s not found"),
+    "job": N_("job %(id)s not found"),
+    "run": N_("run %(id)s not found"),
+    "script version": N_("script version %(id)s not found"),
+    "user": N_("user %(id)s not found"),
+}
 
 
 class Forbidden(ServiceError):
@@ -50,7 +66,7 @@ class Forbidden(ServiceError):
 
     status = 403
 
-    def __init__(self, message: str, *, object_id: int | str | None = None, field_errors: Mapping[str, str] | None = None) -> None:
+    def __init__(self, message: Text, *, object_id: int | str | None = None, field_errors: Mapping[str, Text] | None = None) -> None:
         super().__init__(message, object_id=object_id, field_errors=field_errors)
 
 
@@ -59,7 +75,7 @@ class Conflict(ServiceError):
 
     status = 409
 
-    def __init__(self, message: str, *, object_id: int | str | None = None, field_errors: Mapping[str, str] | None = None) -> None:
+    def __init__(self, message: Text, *, object_id: int | str | None = None, field_errors: Mapping[str, Text] | None = None) -> None:
         super().__init__(message, object_id=object_id, field_errors=field_errors)
 
 
@@ -68,9 +84,9 @@ class FieldErrors:
     so the user sees every problem of the form in one answer, not one per try."""
 
     def __init__(self) -> None:
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, Text] = {}
 
-    def add(self, field: str, message: str) -> None:
+    def add(self, field: str, message: Text) -> None:
         # The first problem of a field is the one worth reading; later ones usually follow from it.
         self.errors.setdefault(field, message)
 
@@ -80,12 +96,11 @@ class FieldErrors:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
-    def raise_if_any(self, what: str, *, object_id: int | str | None = None) -> None:
+    def raise_if_any(self, what: Text, *, object_id: int | str | None = None) -> None:
         if self.errors:
-            count = len(self.errors)
-            detail = "; ".join(f"{field}: {message}" for field, message in self.errors.items())
+            detail = tuple(_t("%(field)s: %(problem)s", field=field, problem=message) for field, message in self.errors.items())
             raise ServiceError(
-                f"{what}: {count} invalid field{'s' if count > 1 else ''} ({detail})",
+                _nt("%(what)s: %(num)d invalid field (%(detail)s)", "%(what)s: %(num)d invalid fields (%(detail)s)", len(self.errors), what=what, detail=detail),
                 field_errors=self.errors,
                 object_id=object_id,
             )

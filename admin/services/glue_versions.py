@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..models import GlueVersion, Job
 from .access import load_job
 from .actor import Actor
+from ..texts import _t
 from .errors import FieldErrors, NotFound
 
 KEEP_VERSIONS = 30
@@ -63,12 +64,12 @@ def check_remark(value: object) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        errors.add("glue_remark", "must be text")
+        errors.add("glue_remark", _t("must be text"))
     elif len(value.strip()) > MAX_REMARK_CHARS:
-        errors.add("glue_remark", f"is {len(value.strip())} characters long; at most {MAX_REMARK_CHARS} fit")
+        errors.add("glue_remark", _t("is %(length)s characters long; at most %(limit)s fit", length=len(value.strip()), limit=MAX_REMARK_CHARS))
     elif any(ch in value for ch in "\x00\r\n"):
-        errors.add("glue_remark", "must be one line of text")
-    errors.raise_if_any("script not saved")
+        errors.add("glue_remark", _t("must be one line of text"))
+    errors.raise_if_any(_t("script not saved"))
     return value.strip() if isinstance(value, str) else ""
 
 
@@ -102,7 +103,7 @@ def _load_version(session: Session, job: Job, version_id: int) -> GlueVersion:
     in_range = isinstance(version_id, int) and 0 < version_id < 2**63  # beyond 64 bits: no row's id
     row = session.get(GlueVersion, version_id) if in_range else None
     if row is None or row.job_id != job.id:
-        raise NotFound("script version", version_id, f"job {job.id} has no script version {version_id}")
+        raise NotFound("script version", version_id, _t("job %(job)s has no script version %(id)s", job=job.id, id=version_id))
     return row
 
 

@@ -24,6 +24,7 @@ from ..models import ExecutorGroup, Job, UserGroupGrant
 from . import audit
 from .access import load_group, require_admin, scope_to_groups
 from .actor import Actor
+from ..texts import _nt, _t
 from .errors import Conflict, FieldErrors
 
 APP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -94,7 +95,7 @@ def _clean(session: Session, data: Mapping[str, Any], current: ExecutorGroup | N
     errors = FieldErrors()
     unknown = sorted(set(data) - set(GROUP_FIELDS))
     for name in unknown:
-        errors.add(name, "unknown field")
+        errors.add(name, _t("unknown field"))
     merged: dict[str, Any] = {
         "app_name": current.app_name if current else None,
         "title": current.title if current else None,
@@ -104,42 +105,43 @@ def _clean(session: Session, data: Mapping[str, Any], current: ExecutorGroup | N
     merged.update({k: v for k, v in data.items() if k in GROUP_FIELDS})
     app_name = merged["app_name"]
     if not isinstance(app_name, str) or not APP_NAME_RE.fullmatch(app_name):
-        errors.add("app_name", "1-64 characters: letters, digits and . _ - (starting with a letter or digit)")
+        errors.add("app_name", _t("1-64 characters: letters, digits and . _ - (starting with a letter or digit)"))
     else:
         clash = sa.select(ExecutorGroup.id).where(ExecutorGroup.app_name == app_name)
         if current is not None:
             clash = clash.where(ExecutorGroup.id != current.id)
         if session.scalar(clash) is not None:
-            errors.add("app_name", f"a group with app name {app_name!r} exists already")
+            errors.add("app_name", _t("a group with app name %(name)s exists already", name=repr(app_name)))
     title = merged["title"]
     if title is None or (isinstance(title, str) and not title.strip()):
         title = app_name if isinstance(app_name, str) else ""
     if not isinstance(title, str):
-        errors.add("title", "must be text")
+        errors.add("title", _t("must be text"))
     elif len(title.strip()) > MAX_TITLE:
-        errors.add("title", f"is {len(title.strip())} characters long; at most {MAX_TITLE} fit")
+        errors.add("title", _t("is %(length)s characters long; at most %(limit)s fit", length=len(title.strip()), limit=MAX_TITLE))
     try:
         address_type = AddressType(merged["address_type"])
     except ValueError:
-        errors.add("address_type", f"must be one of {', '.join(t.value for t in AddressType)}")
+        errors.add("address_type", _t("must be one of %(values)s", values=", ".join(t.value for t in AddressType)))
         address_type = AddressType.AUTO
     raw = merged["manual_addresses"]
     if isinstance(raw, (list, tuple)):
         raw = "\n".join(str(a) for a in raw)
     addresses: list[str] = []
     if raw is not None and not isinstance(raw, str):
-        errors.add("manual_addresses", "must be a list of executor URLs or text with one per line")
+        errors.add("manual_addresses", _t("must be a list of executor URLs or text with one per line"))
     elif address_type == AddressType.MANUAL:
         try:
             addresses = registry_view.parse_manual_addresses(raw)
         except ProtocolError as exc:
-            errors.add("manual_addresses", str(exc))
+            # The detail comes from the wire checks shared with the executor (English); the frame is translated.
+            errors.add("manual_addresses", _t("not a list of executor addresses: %(problem)s", problem=str(exc)))
         else:
             if not addresses:
-                errors.add("manual_addresses", "a MANUAL group needs at least one executor address")
+                errors.add("manual_addresses", _t("a MANUAL group needs at least one executor address"))
             elif len("\n".join(addresses)) > 60_000:
-                errors.add("manual_addresses", "too many addresses")
-    errors.raise_if_any("executor group not saved", object_id=current.id if current else None)
+                errors.add("manual_addresses", _t("too many addresses"))
+    errors.raise_if_any(_t("executor group not saved"), object_id=current.id if current else None)
     return {
         "app_name": app_name,
         "title": title.strip(),
@@ -150,7 +152,7 @@ def _clean(session: Session, data: Mapping[str, Any], current: ExecutorGroup | N
 
 
 def create_group(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int) -> GroupView:
-    require_admin(actor, "create executor groups")
+    require_admin(actor, _t("only an admin may create executor groups"))
     values = _clean(session, data, None)
     group = ExecutorGroup(**values, created_at_ms=now_ms, updated_at_ms=now_ms)
     try:
@@ -158,7 +160,9 @@ def create_group(session: Session, actor: Actor, data: Mapping[str, Any], *, now
             session.add(group)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"executor group not saved: app name {values['app_name']!r} was taken a moment ago", field_errors={"app_name": "is taken"}) from None
+        raise Conflict(
+            _t("executor group not saved: app name %(name)s was taken a moment ago", name=repr(values["app_name"])), field_errors={"app_name": _t("is taken")}
+        ) from None
     _audit(session, actor, AuditAction.GROUP_CREATE, group, after=_fields(group), now_ms=now_ms)
     return _view(session, group, now_ms, 0)
 
@@ -172,7 +176,7 @@ def _audit(session: Session, actor: Actor, action: AuditAction, group: ExecutorG
 
 
 def update_group(session: Session, actor: Actor, group_id: int, data: Mapping[str, Any], *, now_ms: int) -> GroupView:
-    require_admin(actor, "change executor groups")
+    require_admin(actor, _t("only an admin may change executor groups"))
     group = load_group(session, actor, group_id)
     values = _clean(session, data, group)
     before = _fields(group)
@@ -183,7 +187,9 @@ def update_group(session: Session, actor: Actor, group_id: int, data: Mapping[st
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict(f"executor group {group_id} not saved: app name {values['app_name']!r} was taken a moment ago", object_id=group_id) from None
+        raise Conflict(
+            _t("executor group %(id)s not saved: app name %(name)s was taken a moment ago", id=group_id, name=repr(values["app_name"])), object_id=group_id
+        ) from None
     was, now = audit.changes(before, _fields(group))
     if now:
         _audit(session, actor, AuditAction.GROUP_UPDATE, group, before=was, after=now, now_ms=now_ms)
@@ -191,11 +197,19 @@ def update_group(session: Session, actor: Actor, group_id: int, data: Mapping[st
 
 
 def delete_group(session: Session, actor: Actor, group_id: int, *, now_ms: int) -> None:
-    require_admin(actor, "delete executor groups")
+    require_admin(actor, _t("only an admin may delete executor groups"))
     group = load_group(session, actor, group_id)
     jobs = session.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.group_id == group.id)) or 0
     if jobs:
-        raise Conflict(f"executor group {group.app_name!r} still has {jobs} job{'s' if jobs > 1 else ''}; delete or move them first", object_id=group_id)
+        raise Conflict(
+            _nt(
+                "executor group %(name)s still has %(num)d job; delete or move it first",
+                "executor group %(name)s still has %(num)d jobs; delete or move them first",
+                jobs,
+                name=repr(group.app_name),
+            ),
+            object_id=group_id,
+        )
     _audit(session, actor, AuditAction.GROUP_DELETE, group, before=_fields(group), now_ms=now_ms)
     try:
         with session.begin_nested():
@@ -203,4 +217,4 @@ def delete_group(session: Session, actor: Actor, group_id: int, *, now_ms: int) 
             session.delete(group)
             session.flush()
     except IntegrityError:  # a job was added to it meanwhile (the foreign key refused)
-        raise Conflict(f"executor group {group.app_name!r} got a job meanwhile; delete or move it first", object_id=group_id) from None
+        raise Conflict(_t("executor group %(name)s got a job meanwhile; delete or move it first", name=repr(group.app_name)), object_id=group_id) from None

@@ -22,6 +22,7 @@ from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job
 from ..schedules.schedule import ScheduleError, validate_schedule
 from .actor import Actor
+from ..texts import _t
 from .errors import FieldErrors
 from .numbers import ID_MAX, ID_MIN, check_whole
 from .script_rights import require_script_right, script_touched
@@ -93,19 +94,19 @@ def parse_email_list(value: str) -> list[str]:
 def _text(errors: FieldErrors, name: str, value: Any, *, max_chars: int | None, required: bool = False, nullable: bool = False) -> str | None:
     if value is None:
         if required:
-            errors.add(name, "is required")
+            errors.add(name, _t("is required"))
         return None if nullable else ""
     if not isinstance(value, str):
-        errors.add(name, "must be text")
+        errors.add(name, _t("must be text"))
         return None
     if "\x00" in value:
-        errors.add(name, "must not contain NUL characters")
+        errors.add(name, _t("must not contain NUL characters"))
     if required and not value.strip():
-        errors.add(name, "is required")
+        errors.add(name, _t("is required"))
     if max_chars is not None and len(value) > max_chars:
-        errors.add(name, f"is {len(value)} characters long; at most {max_chars} fit")
+        errors.add(name, _t("is %(length)s characters long; at most %(limit)s fit", length=len(value), limit=max_chars))
     elif len(value.encode("utf-8")) > MAX_TEXT_BYTES:
-        errors.add(name, f"is {len(value.encode('utf-8'))} bytes long; at most {MAX_TEXT_BYTES} fit")
+        errors.add(name, _t("is %(length)s bytes long; at most %(limit)s fit", length=len(value.encode("utf-8")), limit=MAX_TEXT_BYTES))
     return value
 
 
@@ -114,19 +115,19 @@ def _child_ids(errors: FieldErrors, value: Any) -> list[int]:
         return []
     parts = value.replace(";", ",").split(",") if isinstance(value, str) else value
     if not isinstance(parts, (list, tuple)):
-        errors.add("child_job_ids", "must be a list of job ids")
+        errors.add("child_job_ids", _t("must be a list of job ids"))
         return []
     ids: list[int] = []
     for part in parts:
         if isinstance(part, str) and not part.strip():
             continue
-        number = check_whole(errors, "child_job_ids", part, ID_MIN, ID_MAX, what="a job id")
+        number = check_whole(errors, "child_job_ids", part, ID_MIN, ID_MAX, what=_t("a job id"))
         if number is None:
             return []
         if number not in ids:
             ids.append(number)
     if len(ids) > MAX_CHILD_JOBS:
-        errors.add("child_job_ids", f"at most {MAX_CHILD_JOBS} child jobs")
+        errors.add("child_job_ids", _t("at most %(max)s child jobs", max=MAX_CHILD_JOBS))
     return ids
 
 
@@ -138,13 +139,13 @@ def _emails(errors: FieldErrors, value: Any) -> list[str]:
     elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         items = [v.strip() for v in value if v.strip()]
     else:
-        errors.add("alarm_emails", "must be a list of e-mail addresses")
+        errors.add("alarm_emails", _t("must be a list of e-mail addresses"))
         return []
     for item in items:
         if not EMAIL_RE.fullmatch(item) or len(item) > 254:
-            errors.add("alarm_emails", f"{item!r} is not an e-mail address")
+            errors.add("alarm_emails", _t("%(value)s is not an e-mail address", value=repr(item)))
     if len(",".join(items)) > 512:
-        errors.add("alarm_emails", "the addresses take more than 512 characters together")
+        errors.add("alarm_emails", _t("the addresses take more than 512 characters together"))
     return items
 
 
@@ -152,16 +153,16 @@ def _webhook(errors: FieldErrors, value: Any) -> str:
     if value is None or value == "":
         return ""
     if not isinstance(value, str):
-        errors.add("alarm_webhook", "must be a URL")
+        errors.add("alarm_webhook", _t("must be a URL"))
         return ""
     url = value.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.add("alarm_webhook", "must be an http:// or https:// URL with a host")
+        errors.add("alarm_webhook", _t("must be an http:// or https:// URL with a host"))
     elif parts.username or parts.password:
-        errors.add("alarm_webhook", "must not carry a user name or password; put a token in the path or query")
+        errors.add("alarm_webhook", _t("must not carry a user name or password; put a token in the path or query"))
     if len(url) > 512:
-        errors.add("alarm_webhook", f"is {len(url)} characters long; at most 512 fit")
+        errors.add("alarm_webhook", _t("is %(length)s characters long; at most %(limit)s fit", length=len(url), limit=512))
     return url
 
 
@@ -203,7 +204,7 @@ def clean_job(
     raises Forbidden (403) before anything is written, whatever else is wrong with the data."""
     errors = FieldErrors()
     for unknown in sorted(set(data) - set(JOB_FIELDS)):
-        errors.add(unknown, "unknown field")
+        errors.add(unknown, _t("unknown field"))
     merged = current_values(current) if current is not None else {k: d for k, (d, _) in JOB_FIELDS.items()}
     merged.update({k: v for k, v in data.items() if k in JOB_FIELDS})
     if current is None and not merged["timezone"]:
@@ -212,11 +213,11 @@ def clean_job(
 
     group_id = None
     if merged["group_id"] in (None, ""):
-        errors.add("group_id", "is required")
+        errors.add("group_id", _t("is required"))
     else:
-        group_id = check_whole(errors, "group_id", merged["group_id"], ID_MIN, ID_MAX, what="a group id")
+        group_id = check_whole(errors, "group_id", merged["group_id"], ID_MIN, ID_MAX, what=_t("a group id"))
     if group_id is not None and (not actor.can_access_group(group_id) or session.get(ExecutorGroup, group_id) is None):
-        errors.add("group_id", f"no executor group {group_id}")
+        errors.add("group_id", _t("no executor group %(id)s", id=group_id))
     out["group_id"] = group_id
 
     name = _text(errors, "name", merged["name"], max_chars=128, required=True)
@@ -231,16 +232,16 @@ def clean_job(
         try:
             out[field] = enum_cls(merged[field])
         except ValueError:
-            errors.add(field, f"{merged[field]!r} is not one of {', '.join(e.value for e in enum_cls)}")
+            errors.add(field, _t("%(value)s is not one of %(allowed)s", value=repr(merged[field]), allowed=", ".join(e.value for e in enum_cls)))
     if out.get("glue_type") == GlueType.BEAN and not out.get("handler") and "handler" not in errors:
-        errors.add("handler", "a BEAN job needs the name of a handler registered by its executors")
+        errors.add("handler", _t("a BEAN job needs the name of a handler registered by its executors"))
     if out.get("glue_type") not in (None, GlueType.BEAN) and not (out.get("glue_source") or "").strip() and "glue_source" not in errors:
-        errors.add("glue_source", f"a {out['glue_type']} job needs its script")
+        errors.add("glue_source", _t("a %(type)s job needs its script", type=out["glue_type"]))
 
     try:
         out["schedule_type"] = ScheduleType(merged["schedule_type"])
     except ValueError:
-        errors.add("schedule_type", f"{merged['schedule_type']!r} is not one of {', '.join(t.value for t in ScheduleType)}")
+        errors.add("schedule_type", _t("%(value)s is not one of %(allowed)s", value=repr(merged["schedule_type"]), allowed=", ".join(t.value for t in ScheduleType)))
     timezone = _text(errors, "timezone", merged["timezone"], max_chars=JOB_FIELDS["timezone"][1], required=True)
     out["timezone"] = timezone.strip() if isinstance(timezone, str) else timezone
     if "schedule_type" not in errors and "schedule_conf" not in errors:
@@ -258,30 +259,30 @@ def clean_job(
     for field, (low, high) in _INT_RANGES.items():
         out[field] = check_whole(errors, field, merged[field], low, high)
     if "retry_delay_s" not in errors and "retry_max_delay_s" not in errors and out["retry_max_delay_s"] < out["retry_delay_s"]:
-        errors.add("retry_max_delay_s", "must not be shorter than retry_delay_s")
+        errors.add("retry_max_delay_s", _t("must not be shorter than retry_delay_s"))
 
     children = _child_ids(errors, merged["child_job_ids"])
     if children and "child_job_ids" not in errors:
         found = {jid: gid for jid, gid in session.execute(sa.select(Job.id, Job.group_id).where(Job.id.in_(children)))}
         missing = [c for c in children if c not in found or not actor.can_access_group(found[c])]
         if missing:
-            errors.add("child_job_ids", f"no such job: {', '.join(map(str, missing))}")
+            errors.add("child_job_ids", _t("no such job: %(ids)s", ids=", ".join(map(str, missing))))
         elif current is not None:
             cycle = find_cycle(session, current.id, children)
             if cycle:
-                errors.add("child_job_ids", "would make a cycle: " + " -> ".join(map(str, cycle)))
+                errors.add("child_job_ids", _t("would make a cycle: %(cycle)s", cycle=" -> ".join(map(str, cycle))))
     out["child_job_ids"] = ",".join(map(str, children))
     if len(out["child_job_ids"]) > 512:
-        errors.add("child_job_ids", "the ids take more than 512 characters together")
+        errors.add("child_job_ids", _t("the ids take more than 512 characters together"))
     out["alarm_emails"] = ",".join(_emails(errors, merged["alarm_emails"]))
     out["alarm_webhook"] = _webhook(errors, merged["alarm_webhook"])
     allowed = {"", approved_webhook, current.alarm_webhook if current is not None else ""}
     if not actor.is_admin and "alarm_webhook" not in errors and out["alarm_webhook"] not in allowed:
-        errors.add("alarm_webhook", "only an admin may set a webhook URL (the admin calls it); ask one, or use alarm e-mails")
+        errors.add("alarm_webhook", _t("only an admin may set a webhook URL (the admin calls it); ask one, or use alarm e-mails"))
 
     if group_id is not None and "group_id" not in errors and script_touched(out, current):
-        what = "create a script job" if current is None else "change a job's script, its type or the group a script job runs in"
+        what = _t("create a script job") if current is None else _t("change a job's script, its type or the group a script job runs in")
         require_script_right(actor, group_id, job_id=current.id if current else None, what=what)
 
-    errors.raise_if_any("job not saved" if current is None else f"job {current.id} not saved", object_id=current.id if current else None)
+    errors.raise_if_any(_t("job not saved") if current is None else _t("job %(id)s not saved", id=current.id), object_id=current.id if current else None)
     return out

@@ -23,6 +23,7 @@ from ..schedules.schedule import ScheduleError, next_fire_at_ms, preview_fire_ti
 from . import audit
 from .access import load_job, scope_to_groups
 from .actor import Actor
+from ..texts import Text, _nt, _t
 from .errors import Conflict, FieldErrors, ServiceError
 from .glue_versions import check_remark, record_version, version_for_rollback
 from .job_form import JOB_FIELDS, clean_job, current_values, parse_email_list, parse_id_list
@@ -128,10 +129,10 @@ class JobFilter:
     def checked(self) -> JobFilter:
         errors = FieldErrors()
         if self.sort not in SORTS:
-            errors.add("sort", f"must be one of {', '.join(SORTS)}")
+            errors.add("sort", _t("must be one of %(values)s", values=", ".join(SORTS)))
         if self.search is not None and len(self.search) > 128:
-            errors.add("search", "at most 128 characters")
-        errors.raise_if_any("bad job filter")
+            errors.add("search", _t("at most 128 characters"))
+        errors.raise_if_any(_t("bad job filter"))
         return self
 
 
@@ -160,14 +161,17 @@ def get_job(session: Session, actor: Actor, job_id: int) -> JobView:
     return job_view(job, _app_name(session, job.group_id), actor)
 
 
-def _next_fire(job: Job, now_ms: int, what: str) -> int:
+def _next_fire(job: Job, now_ms: int, what: Text) -> int:
     try:
         nxt = next_fire_at_ms(job.schedule_type, job.schedule_conf, job.timezone, now_ms)
     except ScheduleError as exc:
-        raise ServiceError(f"{what}: {exc}", field_errors={exc.field: exc.reason}, object_id=job.id) from None
+        raise ServiceError(_t("%(what)s: %(problem)s", what=what, problem=exc.text), field_errors={exc.field: exc.reason}, object_id=job.id) from None
     if nxt is None:
-        reason = "schedule type NONE never fires by itself; trigger it by hand" if job.schedule_type == ScheduleType.NONE else "its schedule never fires again"
-        raise ServiceError(f"{what}: {reason}", field_errors={"schedule_conf" if job.schedule_type != ScheduleType.NONE else "schedule_type": reason}, object_id=job.id)
+        if job.schedule_type == ScheduleType.NONE:
+            field, reason = "schedule_type", _t("schedule type NONE never fires by itself; trigger it by hand")
+        else:
+            field, reason = "schedule_conf", _t("its schedule never fires again")
+        raise ServiceError(_t("%(what)s: %(problem)s", what=what, problem=reason), field_errors={field: reason}, object_id=job.id)
     return nxt
 
 
@@ -236,7 +240,7 @@ def _apply_update(
         setattr(job, key, value)
     version = record_version(session, actor, job, remark, now_ms=now_ms) if script_changed or force_version else None
     if job.enabled and schedule_changed:
-        job.next_fire_at_ms = _next_fire(job, now_ms, f"job {job.id} not saved")
+        job.next_fire_at_ms = _next_fire(job, now_ms, _t("job %(id)s not saved", id=job.id))
     job.updated_at_ms = now_ms
     session.flush()
     was, now = audit.changes(before, current_values(job))
@@ -276,7 +280,7 @@ def rollback_script(session: Session, actor: Actor, job_id: int, version_id: int
     job = load_job(session, actor, job_id, for_update=True)
     version = version_for_rollback(session, actor, job_id, version_id)
     # Asked up front, even when the version equals the current script: a rollback is a script write.
-    require_script_right(actor, job.group_id, job_id=job.id, what="roll back a job's script")
+    require_script_right(actor, job.group_id, job_id=job.id, what=_t("roll back a job's script"))
     data = {"glue_type": version.glue_type, "glue_source": version.glue_source}
     return _apply_update(
         session, actor, job, data, note or f"rollback to version {version.id}", now_ms=now_ms, action=AuditAction.SCRIPT_ROLLBACK, force_version=True
@@ -292,7 +296,16 @@ def delete_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> N
         if job.id in parse_id_list(text)
     ]
     if parents:
-        raise Conflict(f"job {job.id} is a child job of job{'s' if len(parents) > 1 else ''} {', '.join(map(str, parents))}; remove it there first", object_id=job.id)
+        raise Conflict(
+            _nt(
+                "job %(id)s is a child job of job %(parents)s; remove it there first",
+                "job %(id)s is a child job of jobs %(parents)s; remove it there first",
+                len(parents),
+                id=job.id,
+                parents=", ".join(map(str, parents)),
+            ),
+            object_id=job.id,
+        )
     _audit(session, actor, AuditAction.JOB_DELETE, job, before={**current_values(job), "enabled": job.enabled}, now_ms=now_ms)
     session.execute(sa.delete(Fire).where(Fire.job_id == job.id, Fire.status == FireStatus.PENDING))
     session.delete(job)
@@ -302,7 +315,7 @@ def delete_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> N
 def start_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> JobView:
     job = load_job(session, actor, job_id, for_update=True)
     if not job.enabled:
-        job.next_fire_at_ms = _next_fire(job, now_ms, f"job {job.id} not started")
+        job.next_fire_at_ms = _next_fire(job, now_ms, _t("job %(id)s not started", id=job.id))
         job.enabled = True
         job.updated_at_ms = now_ms
         session.flush()
@@ -326,11 +339,11 @@ def preview_schedule(schedule_type: Any, schedule_conf: Any, timezone: Any, *, n
     """The next `count` fire times (UTC epoch ms) of a schedule being edited; a ServiceError with
     the bad field otherwise. Times are instants: show them in the job's zone."""
     if not all(isinstance(v, str) for v in (schedule_type, schedule_conf, timezone)):
-        raise ServiceError("no preview: schedule_type, schedule_conf and timezone must be text")
+        raise ServiceError(_t("no preview: schedule_type, schedule_conf and timezone must be text"))
     try:
         return preview_fire_times(schedule_type, schedule_conf, timezone, now_ms, count)
     except ScheduleError as exc:
-        raise ServiceError(f"no preview: {exc}", field_errors={exc.field: exc.reason}) from None
+        raise ServiceError(_t("no preview: %(problem)s", problem=exc.text), field_errors={exc.field: exc.reason}) from None
 
 
 def preview_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, count: int = PREVIEW_COUNT) -> list[int]:

@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..texts import _t
 from .errors import FieldErrors
 from .numbers import check_whole
 
@@ -43,7 +44,7 @@ class PageRequest:
                 continue
             value = check_whole(errors, name, raw, 1, top)
             values[name] = default if value is None else value
-        errors.raise_if_any("bad page request")
+        errors.raise_if_any(_t("bad page request"))
         return cls(values["page"], values["per_page"])
 
 

@@ -25,6 +25,7 @@ from ..transport.executor_client import ExecutorClient
 from . import audit
 from .access import scope_to_groups
 from .actor import Actor
+from ..texts import Text, _t
 from .errors import Conflict, FieldErrors, NotFound, ServiceError
 from .numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX, check_whole
 from .paging import Page, PageRequest, count_rows_capped
@@ -140,10 +141,10 @@ class RunFilter:
         errors = FieldErrors()
         values: dict[str, Any] = {}
         for name, low, high, what in (
-            ("group_id", ID_MIN, ID_MAX, "an id"),
-            ("job_id", ID_MIN, ID_MAX, "an id"),
-            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, "epoch milliseconds"),
-            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, "epoch milliseconds"),
+            ("group_id", ID_MIN, ID_MAX, _t("an id")),
+            ("job_id", ID_MIN, ID_MAX, _t("an id")),
+            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
+            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
         ):
             raw = args.get(name)
             if raw in (None, ""):
@@ -158,16 +159,16 @@ class RunFilter:
             try:
                 values[name] = enum_cls(str(raw).upper())
             except ValueError:
-                errors.add(name, f"must be one of {', '.join(e.value for e in enum_cls)}")
+                errors.add(name, _t("must be one of %(values)s", values=", ".join(e.value for e in enum_cls)))
         sort = args.get("sort") or "trigger_at_ms"
         if sort not in SORTS:
-            errors.add("sort", f"must be one of {', '.join(SORTS)}")
+            errors.add("sort", _t("must be one of %(values)s", values=", ".join(SORTS)))
         order = (args.get("order") or "desc").lower()
         if order not in ("asc", "desc"):
-            errors.add("order", "must be asc or desc")
+            errors.add("order", _t("must be asc or desc"))
         if "from_ms" in values and "to_ms" in values and values["from_ms"] >= values["to_ms"]:
-            errors.add("to_ms", "must be after from_ms")
-        errors.raise_if_any("bad run filter")
+            errors.add("to_ms", _t("must be after from_ms"))
+        errors.raise_if_any(_t("bad run filter"))
         return cls(**values, sort=sort, descending=order == "desc")
 
 
@@ -260,18 +261,25 @@ def _target(db: Database, actor: Actor, run_id: int, now_ms: int) -> _Target:
 def read_run_log(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, from_line: int = 1, now_ms: int) -> LogPage:
     """A page of the run's log, read from the executor that ran it, starting at `from_line`."""
     if not isinstance(from_line, int) or not 1 <= from_line <= MAX_LOG_LINE:
-        raise ServiceError("bad log request", field_errors={"from_line": f"must be between 1 and {MAX_LOG_LINE}"}, object_id=run_id)
+        raise ServiceError(_t("bad log request"), field_errors={"from_line": _t("must be between %(low)s and %(high)s", low=1, high=MAX_LOG_LINE)}, object_id=run_id)
     target = _target(db, actor, run_id, now_ms)
     if target.address is None:
-        raise Conflict(f"run {run_id} was never sent to an executor, so it has no log", object_id=run_id)
+        raise Conflict(_t("run %(id)s was never sent to an executor, so it has no log", id=run_id), object_id=run_id)
     if not target.live:
         raise Conflict(
-            f"run {run_id}: executor {target.address} is not a live executor of group {target.app_name} now, so its log cannot be read",
+            _t(
+                "run %(id)s: executor %(address)s is not a live executor of group %(group)s now, so its log cannot be read",
+                id=run_id,
+                address=target.address,
+                group=target.app_name,
+            ),
             object_id=run_id,
         )
     answer = client.log(target.address, target.log_date_ms, target.run_id, from_line)
     if isinstance(answer, Envelope):
-        raise ServiceError(f"run {run_id}: log not read: {answer.msg or 'the executor refused'}", status=502, object_id=run_id)
+        raise ServiceError(
+            _t("run %(id)s: log not read: %(reason)s", id=run_id, reason=answer.msg or _t("the executor refused")), status=502, object_id=run_id
+        )
     assert isinstance(answer, LogResult)
     return LogPage(run_id, answer.from_line_num, answer.to_line_num, answer.log_content, answer.is_end, target.status)
 
@@ -294,7 +302,7 @@ class KillResult:
     #: True when the executor was asked to stop the run; False when the run was marked failed
     #: here because its executor is gone.
     sent: bool
-    message: str
+    message: Text
 
 
 def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, now_ms: int) -> KillResult:
@@ -308,22 +316,34 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
     UNKNOWN (409)."""
     target = _target(db, actor, run_id, now_ms)
     if target.status not in KILLABLE:
-        raise Conflict(f"run {run_id} has finished ({target.status}); there is nothing to kill", object_id=run_id)
+        raise Conflict(_t("run %(id)s has finished (%(status)s); there is nothing to kill", id=run_id, status=target.status), object_id=run_id)
     if target.status == RunStatus.UNKNOWN and not (target.address and target.live):
-        where = f"its executor {target.address} is not a live executor of group {target.app_name} now" if target.address else "it names no executor"
-        raise Conflict(
-            f"run {run_id}: whether its executor got it is unknown and {where}, so there is nothing to ask to stop; it stays UNKNOWN",
-            object_id=run_id,
-        )
+        if target.address:
+            refusal = _t(
+                "run %(id)s: whether its executor got it is unknown and its executor %(address)s is not a live executor of group %(group)s now, "
+                "so there is nothing to ask to stop; it stays UNKNOWN",
+                id=run_id,
+                address=target.address,
+                group=target.app_name,
+            )
+        else:
+            refusal = _t("run %(id)s: whether its executor got it is unknown and it names no executor, so there is nothing to ask to stop; it stays UNKNOWN", id=run_id)
+        raise Conflict(refusal, object_id=run_id)
     if target.address and target.live:
         answer = client.kill(target.address, target.job_id)
         if not answer.ok:
-            raise ServiceError(f"run {run_id}: executor {target.address} did not kill it: {answer.msg or 'refused'}", status=502, object_id=run_id)
+            raise ServiceError(
+                _t("run %(id)s: executor %(address)s did not kill it: %(reason)s", id=run_id, address=target.address, reason=answer.msg or _t("refused")),
+                status=502,
+                object_id=run_id,
+            )
         # Nothing in the database changes (the executor reports the run's end by callback): the
         # entry records the kill the executor accepted, in a transaction of its own.
         with db.session() as session:
             _audit_kill(session, actor, target, {"status": target.status}, {"kill_sent_to": target.address}, now_ms=now_ms)
-        return KillResult(run_id, True, f"executor {target.address} is stopping job {target.job_id}; the run ends when the executor reports it")
+        return KillResult(
+            run_id, True, _t("executor %(address)s is stopping job %(job)s; the run ends when the executor reports it", address=target.address, job=target.job_id)
+        )
     with db.session() as session:
         changed = changed_rows(session.execute(
             sa.update(RunLog)
@@ -340,9 +360,10 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
             after = {"status": RunStatus.FAILED, "handle_msg": KILLED_GONE_MSG}
             _audit_kill(session, actor, target, {"status": target.status}, after, now_ms=now_ms)
     if not changed:
-        raise Conflict(f"run {run_id} finished meanwhile; there is nothing to kill", object_id=run_id)
-    where = f"executor {target.address}" if target.address else "no executor"
-    return KillResult(run_id, False, f"run {run_id} marked failed: {where} is not live in group {target.app_name}")
+        raise Conflict(_t("run %(id)s finished meanwhile; there is nothing to kill", id=run_id), object_id=run_id)
+    if target.address:
+        return KillResult(run_id, False, _t("run %(id)s marked failed: executor %(address)s is not live in group %(group)s", id=run_id, address=target.address, group=target.app_name))
+    return KillResult(run_id, False, _t("run %(id)s marked failed: no executor is live in group %(group)s", id=run_id, group=target.app_name))
 
 
 def _audit_kill(session: Session, actor: Actor, target: _Target, before: dict[str, Any], after: dict[str, Any], *, now_ms: int) -> None:

@@ -16,6 +16,7 @@ from shardcron.core.protocol import GlueType
 
 from ..models import Job
 from .actor import Actor
+from ..texts import Text, _t
 from .errors import Forbidden
 
 #: Fields whose change is a script change.
@@ -43,13 +44,14 @@ def script_touched(values: Mapping[str, Any], current: Job | None) -> bool:
     return is_script_type(glue_type) and values.get("group_id") != current.group_id
 
 
-def require_script_right(actor: Actor, group_id: int, *, job_id: int | None, what: str) -> None:
-    """Raise Forbidden (403) unless the actor may write scripts for the group."""
+def require_script_right(actor: Actor, group_id: int, *, job_id: int | None, what: Text) -> None:
+    """Raise Forbidden (403) unless the actor may write scripts for the group; `what` is the
+    deed refused ("create a script job")."""
     if actor.can_write_scripts(group_id):
         return
-    reason = f"only an admin, or a user an admin granted 'may run scripts' for group {group_id}, may {what}"
+    reason = _t("only an admin, or a user an admin granted 'may run scripts' for group %(group)s, may %(what)s", group=group_id, what=what)
     raise Forbidden(
-        f"{'job' if job_id is None else f'job {job_id}'} not saved: {reason}",
+        _t("job not saved: %(reason)s", reason=reason) if job_id is None else _t("job %(id)s not saved: %(reason)s", id=job_id, reason=reason),
         object_id=job_id,
-        field_errors={field: "you may not write scripts for this group" for field in SCRIPT_FIELDS},
+        field_errors={field: _t("you may not write scripts for this group") for field in SCRIPT_FIELDS},
     )

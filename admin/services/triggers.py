@@ -23,6 +23,7 @@ from ..models import ExecutorGroup, Fire, Job
 from . import audit
 from .access import load_job
 from .actor import Actor
+from ..texts import _t
 from .errors import FieldErrors, NotFound
 from .job_form import MAX_TEXT_BYTES
 from .runs import RunView, list_fire_runs
@@ -76,41 +77,41 @@ def trigger_job(
     errors = FieldErrors()
     if param is not None:
         if not isinstance(param, str):
-            errors.add("param", "must be text")
+            errors.add("param", _t("must be text"))
         elif len(param.encode("utf-8")) > MAX_TEXT_BYTES:
-            errors.add("param", f"is {len(param.encode('utf-8'))} bytes long; at most {MAX_TEXT_BYTES} fit")
+            errors.add("param", _t("is %(length)s bytes long; at most %(limit)s fit", length=len(param.encode("utf-8")), limit=MAX_TEXT_BYTES))
     index = total = None
     try:
         index = _as_int(shard_index)
     except ValueError:
-        errors.add("shard_index", "must be a whole number")
+        errors.add("shard_index", _t("must be a whole number"))
     try:
         total = _as_int(shard_total)
     except ValueError:
-        errors.add("shard_total", "must be a whole number")
+        errors.add("shard_total", _t("must be a whole number"))
     if "shard_index" not in errors and "shard_total" not in errors:
         if index is None and total is not None:
-            errors.add("shard_index", "give the shard to run (0 to shard_total - 1) with shard_total")
+            errors.add("shard_index", _t("give the shard to run (0 to shard_total - 1) with shard_total"))
         elif index is not None:
             if total is None:
                 total = len(registry_view.live_addresses(session, group, now_ms))
                 if total == 0:
-                    errors.add("shard_total", f"no live executor in group {group.app_name}: give shard_total explicitly")
+                    errors.add("shard_total", _t("no live executor in group %(group)s: give shard_total explicitly", group=group.app_name))
             if "shard_total" in errors:
                 pass
             elif not 1 <= total <= MAX_SHARD_TOTAL:
-                errors.add("shard_total", f"must be between 1 and {MAX_SHARD_TOTAL}")
+                errors.add("shard_total", _t("must be between %(low)s and %(high)s", low=1, high=MAX_SHARD_TOTAL))
             elif not 0 <= index < total:
-                errors.add("shard_index", f"must be between 0 and {total - 1} (shard_total is {total})")
+                errors.add("shard_index", _t("must be between 0 and %(high)s (shard_total is %(total)s)", high=total - 1, total=total))
     chosen: str | None = None
     if address is not None and address != "":
         if not isinstance(address, str):
-            errors.add("address", "must be an executor address")
+            errors.add("address", _t("must be an executor address"))
         elif not registry_view.is_group_executor(session, group, address, now_ms):
-            errors.add("address", f"{address!r} is not a live executor of group {group.app_name}")
+            errors.add("address", _t("%(address)s is not a live executor of group %(group)s", address=repr(address), group=group.app_name))
         else:
             chosen = normalize_address(address)
-    errors.raise_if_any(f"job {job.id} not triggered", object_id=job.id)
+    errors.raise_if_any(_t("job %(id)s not triggered", id=job.id), object_id=job.id)
     fire = Fire(
         job_id=job.id,
         fire_at_ms=now_ms,

@@ -25,6 +25,7 @@ from ..enums import ActorKind, AuditAction, AuditTarget, UserRole
 from ..models import ExecutorGroup, Meta, User, UserGroupGrant
 from . import api_tokens, audit, console_sessions, passwords
 from .actor import Actor, setup_actor
+from ..texts import Text, _t
 from .errors import Conflict, FieldErrors, Forbidden, NotFound, ServiceError
 from .numbers import parse_id_list
 
@@ -84,9 +85,9 @@ def _audit(session: Session, actor: Actor, action: AuditAction, user: User, *, n
     audit.record(session, actor, action, AuditTarget.USER, target_id=user.id, target_name=user.username, now_ms=now_ms, **values)
 
 
-def _require_admin(actor: Actor | None, what: str) -> None:
+def _require_admin(actor: Actor | None, refusal: Text) -> None:
     if actor is None or not actor.is_admin:
-        raise Forbidden(f"only an admin may {what}")
+        raise Forbidden(refusal)
 
 
 def _get(session: Session, user_id: int) -> User:
@@ -98,15 +99,15 @@ def _get(session: Session, user_id: int) -> User:
 
 def check_password_rules(password: object, username: str | None, errors: FieldErrors, field: str = "password") -> None:
     if not isinstance(password, str):
-        errors.add(field, "a password is required")
+        errors.add(field, _t("a password is required"))
     elif len(password) < MIN_PASSWORD_LENGTH:
-        errors.add(field, f"must be at least {MIN_PASSWORD_LENGTH} characters long")
+        errors.add(field, _t("must be at least %(min)s characters long", min=MIN_PASSWORD_LENGTH))
     elif len(password) > MAX_PASSWORD_LENGTH:
-        errors.add(field, f"must be at most {MAX_PASSWORD_LENGTH} characters long")
+        errors.add(field, _t("must be at most %(max)s characters long", max=MAX_PASSWORD_LENGTH))
     elif not password.strip():
-        errors.add(field, "must not be only spaces")
+        errors.add(field, _t("must not be only spaces"))
     elif username and password.casefold() == username.casefold():
-        errors.add(field, "must not be the username")
+        errors.add(field, _t("must not be the username"))
 
 
 def _listed(group_ids: object) -> object:
@@ -122,14 +123,14 @@ def _check_group_ids(session: Session, group_ids: object, errors: FieldErrors) -
         return []
     # Ids beyond 64 bits are no group's id (and no database's integer).
     if not isinstance(group_ids, (list, tuple, set, frozenset)) or not all(isinstance(g, int) and not isinstance(g, bool) and 0 < g < 2**63 for g in group_ids):
-        errors.add("group_ids", "must be a list of group ids")
+        errors.add("group_ids", _t("must be a list of group ids"))
         return []
     wanted = sorted(set(parse_id_list(errors, "group_ids", group_ids)))
     if wanted:
         found = set(session.scalars(sa.select(ExecutorGroup.id).where(ExecutorGroup.id.in_(wanted))))
         missing = [g for g in wanted if g not in found]
         if missing:
-            errors.add("group_ids", f"no such group: {', '.join(map(str, missing))}")
+            errors.add("group_ids", _t("no such group: %(ids)s", ids=", ".join(map(str, missing))))
     return wanted
 
 
@@ -159,23 +160,23 @@ def create_user(
     else:
         setup = setup_actor(None)
     if actor is not None:
-        _require_admin(actor, "create users")
+        _require_admin(actor, _t("only an admin may create users"))
     elif count_users(session):
-        raise Forbidden("setup is over: a user exists already; an admin creates further users")
+        raise Forbidden(_t("setup is over: a user exists already; an admin creates further users"))
     first = count_users(session) == 0
     errors = FieldErrors()
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
-        errors.add("username", "1-64 characters: letters, digits and . _ @ - (starting with a letter or digit)")
+        errors.add("username", _t("1-64 characters: letters, digits and . _ @ - (starting with a letter or digit)"))
     checked_role = UserRole(role) if isinstance(role, str) and role in {r.value for r in UserRole} else None
     if checked_role is None:
-        errors.add("role", f"must be one of {', '.join(r.value for r in UserRole)}")
+        errors.add("role", _t("must be one of %(values)s", values=", ".join(r.value for r in UserRole)))
     elif actor is None and checked_role != UserRole.ADMIN:
-        errors.add("role", "the first user must be an ADMIN")
+        errors.add("role", _t("the first user must be an ADMIN"))
     check_password_rules(password, username if isinstance(username, str) else None, errors)
     grants = _check_group_ids(session, _listed(group_ids), errors)
     if "username" not in errors and session.scalar(sa.select(User.id).where(User.username == username)) is not None:
-        errors.add("username", f"{username!r} is taken")
-    errors.raise_if_any("user not created")
+        errors.add("username", _t("%(name)s is taken", name=repr(username)))
+    errors.raise_if_any(_t("user not created"))
     assert isinstance(username, str) and isinstance(password, str) and checked_role is not None  # checked above
     user = User(
         username=username,
@@ -194,7 +195,7 @@ def create_user(
                 session.execute(sa.delete(Meta).where(Meta.name.startswith(SETUP_CODE_PREFIX, autoescape=True)))
             session.flush()
     except IntegrityError:
-        raise Conflict(f"user {username!r} not created: the name was taken, or setup was completed, a moment ago") from None
+        raise Conflict(_t("user %(name)s not created: the name was taken, or setup was completed, a moment ago", name=repr(username))) from None
     _audit(session, actor or setup, AuditAction.USER_CREATE, user, after={"username": user.username, "role": checked_role, "group_ids": grants}, now_ms=now_ms)
     return _view(user)
 
@@ -206,16 +207,16 @@ def get_user(session: Session, actor: Actor, user_id: int) -> UserView:
 
 
 def list_users(session: Session, actor: Actor) -> list[UserView]:
-    _require_admin(actor, "list users")
+    _require_admin(actor, _t("only an admin may list users"))
     return [_view(u) for u in session.scalars(sa.select(User).order_by(User.username))]
 
 
 def set_grants(session: Session, actor: Actor, user_id: int, group_ids: Iterable[int], *, now_ms: int) -> UserView:
-    _require_admin(actor, "grant groups")
+    _require_admin(actor, _t("only an admin may grant groups"))
     user = _get(session, user_id)
     errors = FieldErrors()
     wanted = _check_group_ids(session, _listed(group_ids), errors)
-    errors.raise_if_any("grants not changed", object_id=user_id)
+    errors.raise_if_any(_t("grants not changed"), object_id=user_id)
     before = sorted(grant.group_id for grant in user.grants)
     # A kept grant keeps its script right; a removed one loses it with it.
     user.grants = [grant for grant in user.grants if grant.group_id in wanted]
@@ -231,17 +232,17 @@ def set_grants(session: Session, actor: Actor, user_id: int, group_ids: Iterable
 def set_script_grants(session: Session, actor: Actor, user_id: int, group_ids: Iterable[int], *, now_ms: int) -> UserView:
     """Set the groups whose script jobs the user may write: each must be one the user is granted.
     Admins only; an admin user writes scripts everywhere whatever is stored here."""
-    _require_admin(actor, "grant the right to run scripts")
+    _require_admin(actor, _t("only an admin may grant the right to run scripts"))
     user = _get(session, user_id)
     errors = FieldErrors()
     wanted = _check_group_ids(session, list(group_ids), errors)
     granted = {grant.group_id for grant in user.grants}
     outside = [g for g in wanted if g not in granted]
     if outside and "script_group_ids" not in errors and "group_ids" not in errors:
-        errors.add("script_group_ids", f"not granted to {user.username}: {', '.join(map(str, outside))}; grant the group first")
+        errors.add("script_group_ids", _t("not granted to %(name)s: %(ids)s; grant the group first", name=user.username, ids=", ".join(map(str, outside))))
     if "group_ids" in errors:
         errors.add("script_group_ids", errors.errors.pop("group_ids"))
-    errors.raise_if_any("script rights not changed", object_id=user_id)
+    errors.raise_if_any(_t("script rights not changed"), object_id=user_id)
     before = sorted(grant.group_id for grant in user.grants if grant.may_run_scripts)
     for grant in user.grants:
         grant.may_run_scripts = grant.group_id in wanted
@@ -253,14 +254,16 @@ def set_script_grants(session: Session, actor: Actor, user_id: int, group_ids: I
 
 
 def set_role(session: Session, actor: Actor, user_id: int, role: UserRole | str, *, now_ms: int) -> UserView:
-    _require_admin(actor, "change roles")
+    _require_admin(actor, _t("only an admin may change roles"))
     user = _get(session, user_id)
     try:
         role = UserRole(role)
     except ValueError:
-        raise ServiceError("role not changed", field_errors={"role": f"must be one of {', '.join(r.value for r in UserRole)}"}, object_id=user_id) from None
+        raise ServiceError(
+            _t("role not changed"), field_errors={"role": _t("must be one of %(values)s", values=", ".join(r.value for r in UserRole))}, object_id=user_id
+        ) from None
     if user.role == UserRole.ADMIN and role != UserRole.ADMIN and _count_admins(session) <= 1:
-        raise Conflict(f"user {user.username!r} is the last admin; make another user admin first", object_id=user_id)
+        raise Conflict(_t("user %(name)s is the last admin; make another user admin first", name=repr(user.username)), object_id=user_id)
     before = UserRole(user.role)
     user.role = role
     # A demoted admin's open sessions and scripts must not keep admin rights (a promoted user's
@@ -276,10 +279,10 @@ def set_role(session: Session, actor: Actor, user_id: int, role: UserRole | str,
 
 
 def delete_user(session: Session, actor: Actor, user_id: int, *, now_ms: int) -> None:
-    _require_admin(actor, "delete users")
+    _require_admin(actor, _t("only an admin may delete users"))
     user = _get(session, user_id)
     if user.role == UserRole.ADMIN and _count_admins(session) <= 1:
-        raise Conflict(f"user {user.username!r} is the last admin and cannot be deleted", object_id=user_id)
+        raise Conflict(_t("user %(name)s is the last admin and cannot be deleted", name=repr(user.username)), object_id=user_id)
     view = _view(user)
     before = {"username": user.username, "role": view.role, "group_ids": view.group_ids, "script_group_ids": view.script_group_ids}
     _audit(session, actor, AuditAction.USER_DELETE, user, before=before, now_ms=now_ms)
@@ -307,9 +310,9 @@ def change_password(
     user = _get(session, user_id)
     errors = FieldErrors()
     if own and not (isinstance(current_password, str) and passwords.verify_password(current_password, user.password_hash)):
-        errors.add("current_password", "is not your current password")
+        errors.add("current_password", _t("is not your current password"))
     check_password_rules(new_password, user.username, errors, field="new_password")
-    errors.raise_if_any("password not changed", object_id=user_id)
+    errors.raise_if_any(_t("password not changed"), object_id=user_id)
     assert isinstance(new_password, str)  # checked above
     user.password_hash = passwords.hash_password(new_password)
     user.session_version += 1

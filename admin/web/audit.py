@@ -15,6 +15,7 @@ from ..enums import ActorKind, AuditAction, AuditTarget
 from ..services import audit_query
 from ..services.errors import ServiceError
 from ..services.paging import PageRequest
+from ..i18n import localize, localize_fields
 from . import bp
 from .context import admin_ctx, now_ms
 from .group_choices import group_choices
@@ -73,7 +74,7 @@ def audit_list():
                 flt = audit_query.AuditFilter.parse(values)
                 page = audit_query.list_entries(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
             except ServiceError as exc:
-                errors = exc.field_errors or {"filter": exc.message}
+                errors = localize_fields(exc.field_errors) or {"filter": localize(exc.message)}
     actions = [(prefix, _("%(prefix)s.* (all)", prefix=prefix)) for prefix in audit_query.ACTION_PREFIXES] + [(a.value, a.value) for a in AuditAction]
     return (
         render_template(

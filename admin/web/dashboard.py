@@ -8,6 +8,7 @@ from ..auth import require_actor
 from ..schedules.zones import is_known_zone
 from ..services import dashboard as dashboard_service
 from ..services.errors import ServiceError
+from ..i18n import localize
 from . import bp
 from .charts import daily_bars
 from .context import admin_ctx, now_ms
@@ -29,6 +30,6 @@ def dashboard():
                 session, g.actor, now_ms=now_ms(), timezone=zone, days=days, report_timezone=admin_ctx().config.default_timezone
             )
         except ServiceError as exc:
-            board, error = None, exc.message
+            board, error = None, localize(exc.message)
     chart = daily_bars(board.daily) if board else None
     return render_template("dashboard.html", board=board, chart=chart, days=days, error=error)

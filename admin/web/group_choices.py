@@ -10,6 +10,7 @@ from ..services.actor import Actor
 from ..services.errors import FieldErrors
 from ..services.group_options import list_group_options
 from ..services.numbers import parse_id_list
+from ..texts import _t
 
 
 def group_choices(session: Session, actor: Actor) -> list[tuple[int, str]]:
@@ -20,5 +21,5 @@ def group_choices(session: Session, actor: Actor) -> list[tuple[int, str]]:
 def parse_group_ids(values: Iterable[str], field: str = "group_ids") -> list[int]:
     errors = FieldErrors()
     ids = parse_id_list(errors, field, values)
-    errors.raise_if_any("bad group selection")
+    errors.raise_if_any(_t("bad group selection"))
     return ids

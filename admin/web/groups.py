@@ -10,6 +10,7 @@ from ..auth import require_actor, require_admin
 from ..enums import AddressType
 from ..services import groups
 from ..services.errors import NotFound, ServiceError
+from ..i18n import localize, localize_fields
 from . import bp
 from .context import admin_ctx, now_ms
 
@@ -50,7 +51,7 @@ def group_new():
         with admin_ctx().db.session() as session:
             created = groups.create_group(session, g.actor, form, now_ms=now_ms())
     except ServiceError as exc:
-        return _render_form(None, form, exc.field_errors, exc.message, 400)
+        return _render_form(None, form, localize_fields(exc.field_errors), localize(exc.message), 400)
     flash(_("Executor group %(name)s created.", name=created.app_name), "success")
     return redirect(url_for("web.groups_list"))
 
@@ -76,7 +77,7 @@ def group_edit(group_id: int):
         with admin_ctx().db.session() as session:
             groups.update_group(session, g.actor, group_id, form, now_ms=now_ms())
     except ServiceError as exc:
-        return _render_form(group, form, exc.field_errors, exc.message, 400)
+        return _render_form(group, form, localize_fields(exc.field_errors), localize(exc.message), 400)
     flash(_("Executor group %(name)s saved.", name=form["app_name"]), "success")
     return redirect(url_for("web.groups_list"))
 
@@ -90,7 +91,7 @@ def group_delete(group_id: int):
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(localize(exc.message), "error")
         return redirect(url_for("web.groups_list"))
     flash(_("Executor group deleted."), "success")
     return redirect(url_for("web.groups_list"))

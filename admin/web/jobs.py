@@ -20,6 +20,7 @@ from ..services.job_form import JOB_FIELDS
 from ..services.numbers import ID_MAX, ID_MIN, optional_id, whole_in_range
 from ..services.paging import PageRequest
 from ..services.script_rights import SCRIPT_FIELDS
+from ..i18n import localize, localize_fields
 from . import bp
 from .context import admin_ctx, now_ms
 from .group_choices import group_choices
@@ -52,7 +53,7 @@ def jobs_list():
             )
             page = jobs.list_jobs(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
         except ServiceError as exc:
-            errors = exc.field_errors or {"q": exc.message}
+            errors = localize_fields(exc.field_errors) or {"q": localize(exc.message)}
     return render_template("jobs.html", page=page, args=args, sort=sort, groups=group_options, errors=errors), (400 if errors else 200)
 
 
@@ -134,7 +135,7 @@ def job_new():
         with admin_ctx().db.session() as session:
             created = jobs.create_job(session, g.actor, _service_data(form), now_ms=now_ms(), default_timezone=admin_ctx().config.default_timezone)
     except ServiceError as exc:
-        return _render_form(None, form, exc.field_errors, exc.message, _refusal_status(exc))
+        return _render_form(None, form, localize_fields(exc.field_errors), localize(exc.message), _refusal_status(exc))
     flash(_("Job %(name)s created (stopped: start it when ready).", name=created.name), "success")
     return redirect(url_for("web.job_edit", job_id=created.id))
 
@@ -160,7 +161,7 @@ def job_edit(job_id: int):
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        return _render_form(job, form, exc.field_errors, exc.message, _refusal_status(exc))
+        return _render_form(job, form, localize_fields(exc.field_errors), localize(exc.message), _refusal_status(exc))
     flash(_("Job %(name)s saved.", name=saved.name), "success")
     return redirect(url_for("web.job_edit", job_id=job_id))
 
@@ -172,7 +173,7 @@ def _act(job_id: int, action, done: Callable[[Any], str]):
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(localize(exc.message), "error")
         return redirect(request.referrer if _local_referrer() else url_for("web.jobs_list"))
     flash(done(view), "success")
     return None
@@ -208,7 +209,7 @@ def job_copy(job_id: int):
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(localize(exc.message), "error")
         return _back()
     flash(_("Copied to %(name)s (stopped).", name=copy.name), "success")
     return redirect(url_for("web.job_edit", job_id=copy.id))
@@ -245,7 +246,7 @@ def job_version_rollback(job_id: int, version_id: int):
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        return _versions_page(job_id, request.args.get("version", ""), error=exc.message, status=_refusal_status(exc))
+        return _versions_page(job_id, request.args.get("version", ""), error=localize(exc.message), status=_refusal_status(exc))
     flash(_("Version %(version)s put back; the rollback is kept as a new version.", version=version_id), "success")
     return redirect(url_for("web.job_versions", job_id=job_id))
 
@@ -284,7 +285,7 @@ def job_trigger(job_id: int):
         except NotFound:
             abort(404)
         except ServiceError as exc:
-            errors, error = exc.field_errors, exc.message
+            errors, error = localize_fields(exc.field_errors), localize(exc.message)
         else:
             if result.shard_index is not None:
                 done = _(
@@ -306,7 +307,7 @@ def job_preview():
     try:
         times = jobs.preview_schedule(request.args.get("schedule_type", ""), request.args.get("schedule_conf", ""), zone, now_ms=now_ms())
     except ServiceError as exc:
-        message = "; ".join(exc.field_errors.values()) or exc.message
+        message = "; ".join(localize_fields(exc.field_errors).values()) or localize(exc.message)
         return jsonify(error=message, fire_times=[]), 400
     tz = ZoneInfo(zone) if is_known_zone(zone) else UTC
     items = []

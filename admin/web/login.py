@@ -12,12 +12,13 @@ from ..enums import UserRole
 from ..services import console_sessions, login_throttle, setup_code, users
 from ..services.actor import setup_actor
 from ..services.errors import Forbidden, ServiceError
+from ..i18n import localize, localize_fields
+from ..texts import Text, _t
 from . import bp
 from .context import admin_ctx, now_ms, safe_next
 
 #: users.LOGIN_FAILED_MESSAGE, in the page's language.
 LOGIN_FAILED = _l("wrong username or password (repeated failures make further attempts from your address wait)")
-WRONG_SETUP_CODE = _l("the setup code is missing or wrong: use the link the admin printed at start, or the code in %(path)s")
 
 
 def _no_user_yet() -> bool:
@@ -93,26 +94,31 @@ def setup():
         return _setup_page(code)
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    errors: dict[str, str] = {}
+    errors: dict[str, Text] = {}
     if password != request.form.get("password_again", ""):
-        errors["password_again"] = _("the two passwords differ")
+        errors["password_again"] = _t("the two passwords differ")
     ctx = admin_ctx()
     try:
         with ctx.db.session() as session:
             # Checked in the transaction that creates the admin (which deletes every code).
             if not setup_code.code_is_valid(session, code):
-                raise Forbidden(str(WRONG_SETUP_CODE) % {"path": setup_code.setup_code_path(ctx.config.instance_dir)})
+                raise Forbidden(
+                    _t(
+                        "the setup code is missing or wrong: use the link the admin printed at start, or the code in %(path)s",
+                        path=str(setup_code.setup_code_path(ctx.config.instance_dir)),
+                    )
+                )
             if errors:
-                raise ServiceError("first admin not created", field_errors=errors)
+                raise ServiceError(_t("first admin not created"), field_errors=errors)
             users.create_user(session, setup_actor(_client_address()), username, password, UserRole.ADMIN, now_ms=now_ms())
     except Forbidden as exc:
         if not _no_user_yet():  # someone completed setup a moment ago
             abort(404)
-        return _setup_page("", username, {"code": _("wrong or missing")}, exc.message, 403)
+        return _setup_page("", username, {"code": _("wrong or missing")}, localize(exc.message), 403)
     except ServiceError as exc:
         if exc.status == 403:
             abort(404)
-        return _setup_page(code, username, exc.field_errors, exc.message, 400)
+        return _setup_page(code, username, localize_fields(exc.field_errors), localize(exc.message), 400)
     setup_code.remove_setup_code_file(ctx.config.instance_dir)
     flash(_("Admin %(name)s created. Log in to continue.", name=username), "success")
     return redirect(url_for("web.login"))

@@ -15,7 +15,9 @@ from ..enums import RunStatus, TriggerType
 from ..services import runs
 from ..services.errors import NotFound, ServiceError
 from ..services.numbers import ID_MAX, ID_MIN, whole, whole_in_range
+from ..texts import _t
 from ..services.paging import PageRequest
+from ..i18n import localize, localize_fields
 from . import bp
 from .context import admin_ctx, executor_client, now_ms
 from .group_choices import group_choices
@@ -58,7 +60,7 @@ def runs_list():
                 flt = runs.RunFilter.parse(values)
                 page = runs.list_runs(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
             except ServiceError as exc:
-                errors = exc.field_errors or {"filter": exc.message}
+                errors = localize_fields(exc.field_errors) or {"filter": localize(exc.message)}
     active = awaiting or bool(page and any(run.status in ACTIVE for run in page.items))
     return (
         render_template(
@@ -120,10 +122,10 @@ EMPTY_LOG_NOTE = _l(
 def run_log(run_id: int):
     """One page of the run's log from its executor (JSON for the live tail)."""
     try:
-        from_line = whole(request.args.get("from_line", "1"), "from_line", 1, runs.MAX_LOG_LINE, message="bad log request")
+        from_line = whole(request.args.get("from_line", "1"), "from_line", 1, runs.MAX_LOG_LINE, message=_t("bad log request"))
         page = runs.read_run_log(admin_ctx().db, g.actor, run_id, executor_client(), from_line=from_line, now_ms=now_ms())
     except ServiceError as exc:
-        return jsonify(error={"message": exc.message, "fields": exc.field_errors}), exc.status
+        return jsonify(error={"message": localize(exc.message), "fields": localize_fields(exc.field_errors)}), exc.status
     # Nothing at all, and the executor says there will be nothing more: say why that can be.
     empty = page.is_end and page.from_line == 1 and not page.content
     return jsonify(
@@ -145,7 +147,7 @@ def run_kill(run_id: int):
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(localize(exc.message), "error")
     else:
-        flash(result.message, "success")
+        flash(localize(result.message), "success")
     return redirect(url_for("web.run_detail", run_id=run_id))

@@ -14,6 +14,8 @@ from ..auth.sessions import current_session_id, refresh_session_version
 from ..enums import UserRole
 from ..services import api_tokens, users
 from ..services.errors import NotFound, ServiceError
+from ..i18n import localize, localize_fields
+from ..texts import _t
 from . import bp
 from .context import admin_ctx, now_ms
 from .group_choices import group_choices, parse_group_ids
@@ -32,7 +34,7 @@ def _expires_at_ms(choice: str, now: int) -> int | None:
     if choice == "":
         return None
     if choice not in {value for value, _label in EXPIRY_OPTIONS}:
-        raise ServiceError("token not issued", field_errors={"expires_in_days": _("pick one of the offered expiries")})
+        raise ServiceError(_t("token not issued"), field_errors={"expires_in_days": _t("pick one of the offered expiries")})
     return now + int(choice) * DAY_MS
 
 
@@ -75,7 +77,7 @@ def user_create():
         with admin_ctx().db.session() as session:
             created = users.create_user(session, g.actor, form["username"], request.form.get("password", ""), form["role"], group_ids, now_ms=now_ms())
     except ServiceError as exc:
-        return _list_page(form, exc.field_errors, exc.message, 400)
+        return _list_page(form, localize_fields(exc.field_errors), localize(exc.message), 400)
     flash(_("User %(name)s created.", name=created.username), "success")
     return redirect(url_for("web.users_list"))
 
@@ -115,7 +117,7 @@ def user_edit(user_id: int):
         except NotFound:
             abort(404)
         except ServiceError as exc:
-            errors, error, status = exc.field_errors, exc.message, 400
+            errors, error, status = localize_fields(exc.field_errors), localize(exc.message), 400
     with admin_ctx().db.read_session() as session:
         try:
             user = users.get_user(session, g.actor, user_id)
@@ -175,11 +177,11 @@ def account():
                 flash(_("API token revoked."), "success")
                 return redirect(url_for("web.account"))
         except NotFound as exc:
-            errors, error, status = {}, exc.message, 404
+            errors, error, status = {}, localize(exc.message), 404
         except ServiceError as exc:
             # The token's `name` is the form's `token_name` (the page has other names).
-            errors = {("token_name" if field == "name" and action == "issue_token" else field): text for field, text in exc.field_errors.items()}
-            error, status = exc.message, exc.status if exc.status in (400, 409) else 400
+            errors = {("token_name" if field == "name" and action == "issue_token" else field): text for field, text in localize_fields(exc.field_errors).items()}
+            error, status = localize(exc.message), exc.status if exc.status in (400, 409) else 400
     with admin_ctx().db.read_session() as session:
         me = users.get_user(session, actor, actor.own_user_id)
         tokens = api_tokens.list_tokens(session, actor, actor.own_user_id, now_ms=now_ms())

@@ -189,7 +189,7 @@ def _fill(console: Console) -> tuple[int, int, list[int], int]:
         "alarm_webhook": "", "child_job_ids": "", "glue_remark": "first",
     }  # fmt: skip
     assert post_form(root, f"/jobs/{job}", form).status_code == 302
-    assert post_form(root, f"/jobs/{job}", {**form, "glue_source": "echo two", "glue_remark": "second"}).status_code == 302
+    assert post_form(root, f"/jobs/{job}", {**form, "glue_source": "echo two", "glue_remark": "take two"}).status_code == 302
     now = console.clock.now_ms()
     runs = [
         data.add_run(console.db, job, billing, status=RunStatus.SUCCESS, trigger_at_ms=now - 60_000, executor_address="http://10.0.0.5:9999",
@@ -274,3 +274,47 @@ def test_english_stays_the_default(console: Console, path: str) -> None:
     client = console.login("root") if path != "/login" else console.client()
     html = client.get(path).get_data(as_text=True)
     assert _lang(html) == "en" and "中文" in html and "English" in html  # the switch names each language in itself
+
+
+def test_service_validation_messages_follow_the_viewer_and_the_api_stays_english(console: Console) -> None:
+    root_id = console.add_user("root", UserRole.ADMIN)
+    root = console.login("root")
+    billing = data.add_group(console.db, "billing")
+    form = {
+        "name": "", "group_id": str(billing), "author": "", "schedule_type": "CRON", "schedule_conf": "0 0 32 * *", "timezone": "Mars/Base",
+        "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "route_strategy": "FIRST", "block_strategy": "SERIAL_EXECUTION",
+        "handler": "demo", "glue_type": "BEAN", "glue_source": "", "param": "", "timeout_s": "0", "retry_count": "1", "retry_delay_s": "10",
+        "retry_backoff_multiplier": "2", "retry_max_delay_s": "5", "alarm_emails": "not-an-address", "alarm_webhook": "", "child_job_ids": "",
+    }  # fmt: skip
+    english = post_form(root, "/jobs/new", form)
+    shown = " ".join(_shown(english.get_data(as_text=True)).texts)
+    assert english.status_code == 400
+    for text in ("day-of-month 32 is out of range 1-31 in '0 0 32 * *'", "'not-an-address' is not an e-mail address", "must not be shorter than retry_delay_s"):
+        assert text in shown, text
+
+    post_form(root, "/account/language", {"locale": "zh"})
+    chinese = post_form(root, "/jobs/new", form)
+    shown = " ".join(_shown(chinese.get_data(as_text=True)).texts)
+    assert chinese.status_code == 400
+    for text in ("日 32 超出范围 1-31（Cron 表达式 '0 0 32 * *'）", "'not-an-address' 不是邮箱地址", "不能短于 retry_delay_s", "必填", "任务未保存：5 个字段有误（name：必填; timezone："):
+        assert text in shown, text
+    for english_text in ("is out of range", "is not an e-mail address", "must not be shorter", "invalid field", "is required"):
+        assert english_text not in shown, english_text
+    preview = root.get("/jobs/preview", query_string={"schedule_type": "CRON", "schedule_conf": "0 0 32 * *", "timezone": "UTC"})
+    assert preview.get_json()["error"] == "日 32 超出范围 1-31（Cron 表达式 '0 0 32 * *'）"
+
+    # The same services behind the REST API answer in English for every client; the field names
+    # (the machine-readable part) are the same in both.
+    with console.db.session() as s:
+        _view, token = api_tokens.issue_token(s, users.actor_for_user(s, root_id), root_id, "ci", now_ms=console.clock.now_ms())
+    body = {key: value for key, value in form.items() if key not in ("group_id", "timeout_s", "retry_count", "retry_delay_s", "retry_backoff_multiplier", "retry_max_delay_s")}
+    answer = console.client().post("/api/v1/jobs", json={**body, "group_id": billing, "retry_delay_s": 10, "retry_max_delay_s": 5}, headers={**ZH, "Authorization": f"Bearer {token}"})
+    error = answer.get_json()["error"]
+    assert answer.status_code == 400 and error["message"].isascii() and error["message"].startswith("job not saved: 5 invalid fields (name: is required; timezone: ")
+    assert error["fields"] == {
+        "name": "is required",
+        "schedule_conf": "day-of-month 32 is out of range 1-31 in '0 0 32 * *'",
+        "timezone": "'Mars/Base' is not an IANA time zone name (e.g. UTC, Europe/Berlin)",
+        "retry_max_delay_s": "must not be shorter than retry_delay_s",
+        "alarm_emails": "'not-an-address' is not an e-mail address",
+    }

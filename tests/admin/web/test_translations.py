@@ -1,5 +1,6 @@
-"""The Chinese catalog is complete and compiled: every string the console marks for translation
-(templates and admin/web, extracted here with babel's own extractor and babel.cfg) has a zh entry
+"""The Chinese catalog is complete and compiled: every string marked for translation (templates,
+admin/web, and the services', schedule checks' and alarms' `_t` texts, extracted here with babel's
+own extractor and babel.cfg) has a zh entry
 with the same placeholders, and the committed .mo says exactly what the .po says."""
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from babel.messages.pofile import read_po
 from shardcron.admin.i18n import SUPPORTED_LOCALES, TRANSLATIONS_DIR
 
 ROOT = Path(__file__).resolve().parents[3]
-#: The marker functions the console uses, as babel's keyword specifications.
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+#: The marker functions, as babel's keyword specifications: the console's (Flask-Babel) and
+#: admin/texts.py's, which the services, the schedule checks and the alarms use.
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "_t": None, "_nt": (1, 2), "N_": None}
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}")
 
 
@@ -49,6 +51,8 @@ def test_extraction_finds_the_console_strings() -> None:
     marked = marked_messages()
     # Templates, Python views, lazily marked labels and plurals all reach the extractor.
     assert {"Executor groups", "Job %(name)s saved.", "SHARDING_BROADCAST", "live executors in %(num)d group"} <= set(marked)
+    # ... and the services' messages, the cron syntax errors and the NotFound table (N_).
+    assert {"unknown field", "%(field)s range '%(range)s' runs backwards", "job %(id)s not found", "must be between %(low)s and %(high)s"} <= set(marked)
     assert len(marked) > 300
 
 
