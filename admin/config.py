@@ -157,6 +157,9 @@ class Config:
     alarm_retry_delay_s: int = setting(30, "Wait before an alarm's second delivery attempt; it doubles for each further attempt.", min=1, max=86_400)
     alarm_retry_max_delay_s: int = setting(900, "Longest wait between two delivery attempts of an alarm.", min=1, max=86_400)
     alarm_timeout_s: float = setting(10.0, "Timeout of one e-mail or webhook delivery attempt.", min=0.5, max=300)
+    alarm_language: str = setting(
+        "en", "Language of alarm e-mails and of the webhook's text: en (English) or zh (简体中文). The webhook's JSON keys never change.", choices=("en", "zh")
+    )
     # --- health and metrics
     ready_scheduler_max_age_s: int = setting(
         60, "/readyz answers 503 when no scheduler process has a heartbeat this recent (0: /readyz checks only the database).", min=0, max=86_400

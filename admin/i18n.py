@@ -10,7 +10,8 @@ current and that every marked console string has a Chinese entry). Extraction: `
 The services' messages (validation errors, refusals) are `Text` (admin/texts.py): English as
 strings, shown in the viewer's language by the console through `localize`. What stays English:
 the REST API's and the executor API's JSON errors, log lines, the command line, and what the
-executor reports (run messages, logs), and for now the alarms.
+executor reports (run messages, logs). Alarms are written in the `alarm_language` setting's
+language (admin/alarms/message.py), with the same catalogs.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Alarms are raised for FAILED runs and for UNKNOWN ones (whether the executor got
 not be known after a scheduler failure). An UNKNOWN run's alarm says "outcome unknown", never
 "failed": it may well have run. The message is built when the alarm is sent, from the run as it
 is then, so a run whose result came in meanwhile is described as it ended.
+
+The human text (subject, e-mail body, the webhook's `text`) is written in the language the
+`alarm_language` setting names (en or zh), through the console's gettext catalog; the webhook's
+keys, its `event` and the run's values are the same in every language.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from shardcron.core.clock import ms_to_datetime
 
 from ..enums import RunStatus
 from ..models import ExecutorGroup, Job, RunLog
+from ..texts import ENGLISH, Catalog, Text, _t, render
 
-#: What a run whose outcome could not be known is called (subject, text, webhook event).
-UNKNOWN_OUTCOME = "outcome unknown"
-UNKNOWN_EXPLAINED = (
+#: Why an UNKNOWN run's alarm does not say "failed".
+UNKNOWN_EXPLAINED = _t(
     "Whether the executor received this run could not be confirmed after a scheduler failure; "
     "it was not sent again (the job delivers at most once)."
 )
@@ -37,23 +41,26 @@ def _iso(at_ms: int | None) -> str | None:
     return None if not at_ms else ms_to_datetime(at_ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _what_happened(run: RunLog | None) -> tuple[str, str]:
-    """(subject phrase, webhook event) for the run's status when the alarm goes out."""
+def _subject(run_id: int, run: RunLog | None, job_name: str, job_id: int | None) -> tuple[Text, str]:
+    """(subject, webhook event) for the run's status when the alarm goes out."""
+    names = {"name": job_name, "id": job_id, "run": run_id}
     if run is None or run.status == RunStatus.FAILED:
-        return "failed", "run_failed"
+        return _t("[shardcron] job %(name)s (#%(id)s) failed: run %(run)s", **names), "run_failed"
     if run.status == RunStatus.UNKNOWN:
-        return UNKNOWN_OUTCOME, "run_outcome_unknown"
+        return _t("[shardcron] job %(name)s (#%(id)s) outcome unknown: run %(run)s", **names), "run_outcome_unknown"
     # Only an UNKNOWN run is alarmed without having failed; its result arrived before the alarm went out.
-    return f"{UNKNOWN_OUTCOME} at first, now {run.status}", "run_outcome_unknown"
+    return _t("[shardcron] job %(name)s (#%(id)s) outcome unknown at first, now %(status)s: run %(run)s", status=str(run.status), **names), "run_outcome_unknown"
 
 
 def build_message(
-    run_id: int, run: RunLog | None, job: Job | None, group: ExecutorGroup | None, public_url: str | None, now_ms: int
+    run_id: int, run: RunLog | None, job: Job | None, group: ExecutorGroup | None, public_url: str | None, now_ms: int, catalog: Catalog = ENGLISH
 ) -> AlarmMessage:
-    job_name = job.name if job else "(deleted job)"
+    """The alarm in the language of `catalog` (`alarm_language`): the subject, the e-mail's text
+    and the webhook's `text`; the webhook's keys, its `event` and the run's values never change."""
+    job_name = job.name if job else render(_t("(deleted job)"), catalog)
     job_id = job.id if job else (run.job_id if run else None)
-    what, event = _what_happened(run)
-    subject = f"[shardcron] job {job_name} (#{job_id}) {what}: run {run_id}"
+    subject_text, event = _subject(run_id, run, job_name, job_id)
+    subject = render(subject_text, catalog)
     # The console's run page (web blueprint at /); only when the admin knows its public URL.
     console_url = f"{public_url.rstrip('/')}/runs/{run_id}" if public_url else None
     run_doc: dict[str, Any] = {"id": run_id}
@@ -82,20 +89,25 @@ def build_message(
         "run": run_doc,
         "console_url": console_url,
     }
-    lines = [subject, ""]
-    lines.append(f"Job:       {job_name} (#{job_id})" + (f", group {group.app_name}" if group else ""))
+    lines: list[Text | str] = [subject, ""]
+    if group:
+        lines.append(_t("Job:       %(name)s (#%(id)s), group %(group)s", name=job_name, id=job_id, group=group.app_name))
+    else:
+        lines.append(_t("Job:       %(name)s (#%(id)s)", name=job_name, id=job_id))
     if run is None:
-        lines.append(f"Run:       {run_id} (no longer in the run log)")
+        lines.append(_t("Run:       %(run)s (no longer in the run log)", run=run_id))
     else:
         lines += [
-            f"Run:       {run_id}, {run.trigger_type} trigger, attempt {run.attempt}, shard {run.shard_index}/{run.shard_total}",
-            f"Executor:  {run.executor_address or '-'}",
-            f"Planned:   {_iso(run.fire_at_ms)}",
-            f"Triggered: {_iso(run.trigger_at_ms)} -> {run.trigger_code} {run.trigger_msg or ''}".rstrip(),
-            f"Result:    {_iso(run.handle_at_ms) or '-'} -> {run.handle_code} {run.handle_msg or ''}".rstrip(),
-        ]
+            _t("Run:       %(run)s, %(trigger)s trigger, attempt %(attempt)s, shard %(index)s/%(total)s",
+               run=run_id, trigger=str(run.trigger_type), attempt=run.attempt, index=run.shard_index, total=run.shard_total),
+            _t("Executor:  %(address)s", address=run.executor_address or "-"),
+            _t("Planned:   %(at)s", at=_iso(run.fire_at_ms)),
+            _t("Triggered: %(at)s -> %(code)s %(message)s", at=_iso(run.trigger_at_ms), code=run.trigger_code, message=run.trigger_msg or ""),
+            _t("Result:    %(at)s -> %(code)s %(message)s", at=_iso(run.handle_at_ms) or "-", code=run.handle_code, message=run.handle_msg or ""),
+        ]  # fmt: skip
         if event == "run_outcome_unknown":
             lines += ["", UNKNOWN_EXPLAINED]
     if console_url:
-        lines += ["", f"Console:   {console_url}"]
-    return AlarmMessage(subject=subject, text="\n".join(lines) + "\n", payload=payload, composed_at_ms=now_ms)
+        lines += ["", _t("Console:   %(url)s", url=console_url)]
+    text = "\n".join(render(line, catalog).rstrip() for line in lines) + "\n"
+    return AlarmMessage(subject=subject, text=text, payload=payload, composed_at_ms=now_ms)

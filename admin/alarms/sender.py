@@ -23,6 +23,7 @@ from ..enums import AlarmChannel, AlarmStatus
 from ..models import Alarm, ExecutorGroup, Job, RunLog
 from .delivery import AlarmDeliveryError
 from .email import SmtpSettings, send_email
+from ..texts import catalog_for
 from .message import AlarmMessage, build_message
 from .webhook import WebhookPoster
 
@@ -58,6 +59,8 @@ class AlarmSender:
         self.retry_max_delay_ms = config.alarm_retry_max_delay_s * 1000
         self.claim_ms = int(config.alarm_timeout_s * 2_000) + 30_000
         self.public_url = config.public_url
+        #: Alarms are written in one configured language (not the reader's: a mailbox has none).
+        self.catalog = catalog_for(config.alarm_language)
         smtp = SmtpSettings.from_config(config)
         self._poster = WebhookPoster(config.alarm_timeout_s)
         self._send = {
@@ -107,7 +110,7 @@ class AlarmSender:
             job = session.get(Job, alarm.job_id)
             group = session.get(ExecutorGroup, job.group_id) if job else None
             run_id, channel, target, attempts = alarm.run_log_id, alarm.channel, alarm.target, alarm.attempts + 1
-        message = build_message(run_id, run, job, group, self.public_url, self.clock.now_ms())
+        message = build_message(run_id, run, job, group, self.public_url, self.clock.now_ms(), self.catalog)
         error: AlarmDeliveryError | None = None
         try:
             self._send[channel](target, message)

@@ -4,7 +4,9 @@ failures retried with backoff and finally FAILED with last_error."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email import message_from_string
+import email.policy
+import json
+from email import message_from_bytes, message_from_string
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,10 @@ from shardcron.admin.alarms import AlarmSender
 from shardcron.admin.config import load_config
 from shardcron.admin.enums import AlarmChannel, AlarmStatus, FollowupStatus, RunStatus
 from shardcron.admin.alarms.message import build_message
-from shardcron.admin.models import Alarm, RunLog
+from shardcron.admin.models import Alarm, ExecutorGroup, Job, RunLog
+from shardcron.admin.texts import catalog_for
+from shardcron.core.errors import ConfigError
+from shardcron.core.protocol import encode_json
 from shardcron.admin.monitors.followups import FollowupMonitor
 from tests.support.alarm_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.net import free_port
@@ -129,6 +134,59 @@ def test_alarm_of_an_unknown_run_that_finished_meanwhile_says_how_it_ended(db, f
     failed = build_message(run_id, run, None, None, None, fake_clock.now_ms())
     assert failed.subject.endswith(f") failed: run {run_id}") and failed.payload["event"] == "run_failed"
 
+
+
+def test_alarms_in_chinese_keep_the_webhook_document_and_the_run_values(db, fake_clock, smtp, hook) -> None:
+    run = failed_job_run(db, fake_clock, alarm_emails="ops@example.com", alarm_webhook=hook.url)
+    settings = config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="cron@example.com", alarm_language="zh")
+    AlarmSender(db, fake_clock, settings).tick(fake_clock.now_ms())
+    [(_, _, content)] = smtp.messages
+    mail = message_from_bytes(content.encode("utf-8"), policy=email.policy.default)  # 8bit UTF-8
+    assert mail["Subject"] == f"[shardcron] 任务 nightly-sync (#1) 调度失败：调度 {run}"
+    body = mail.get_content()
+    assert body.splitlines() == [
+        f"[shardcron] 任务 nightly-sync (#1) 调度失败：调度 {run}",
+        "",
+        "任务：    nightly-sync (#1)，执行器 billing",
+        f"调度：    {run}，触发类型 CRON，第 0 次尝试，分片 1/3",
+        "执行器：  http://10.0.0.1:9999",
+        "计划时间：2026-01-01T00:00:00.000Z",
+        "调度结果：2026-01-01T00:00:00.000Z -> 200",
+        "执行结果：2026-01-01T00:00:01.000Z -> 500 db down",
+        "",
+        f"调度中心：https://jobs.example.com/runs/{run}",
+    ]
+    [got] = hook.received
+    chinese = got["body"]
+    assert chinese["text"] == f"[shardcron] 任务 nightly-sync (#1) 调度失败：调度 {run}"
+    # The same alarm in English: only the human text differs.
+    with db.read_session() as s:
+        row, job = s.get(RunLog, run), s.get(Job, 1)
+        group = s.get(ExecutorGroup, job.group_id)
+        english = build_message(run, row, job, group, "https://jobs.example.com/", fake_clock.now_ms()).payload
+    assert english["text"] == f"[shardcron] job nightly-sync (#1) failed: run {run}"
+    assert {**chinese, "text": None} == {**json.loads(encode_json(english)), "text": None}
+
+
+def test_an_unknown_run_alarm_in_chinese_explains_itself(db, fake_clock) -> None:
+    run_id = unknown_job_run(db, fake_clock, alarm_emails="ops@example.com")
+    with db.read_session() as s:
+        run = s.get(RunLog, run_id)
+        s.expunge(run)
+    message = build_message(run_id, run, None, None, None, fake_clock.now_ms(), catalog_for("zh"))
+    assert message.subject == f"[shardcron] 任务 （已删除的任务） (#{run.job_id}) 结果未知：调度 {run_id}"
+    assert "调度器故障后，无法确认执行器是否收到了本次调度" in message.text and UNKNOWN_MSG in message.text
+    assert "Whether" not in message.text and message.payload["event"] == "run_outcome_unknown"
+    run.status = RunStatus.SUCCESS
+    later = build_message(run_id, run, None, None, None, fake_clock.now_ms(), catalog_for("zh"))
+    assert later.subject == f"[shardcron] 任务 （已删除的任务） (#{run.job_id}) 起初结果未知，现在为 SUCCESS：调度 {run_id}"
+
+
+def test_alarm_language_is_en_or_zh() -> None:
+    assert config().alarm_language == "en"
+    assert load_config(env={"SHARDCRON_ALARM_LANGUAGE": "zh"}).alarm_language == "zh"
+    with pytest.raises(ConfigError, match="alarm_language"):
+        load_config(env={"SHARDCRON_ALARM_LANGUAGE": "fr"})
 
 def test_failing_webhook_is_retried_with_backoff_then_failed(db, fake_clock, hook) -> None:
     hook.status = 503
