@@ -57,7 +57,8 @@ def build_message(
 ) -> AlarmMessage:
     """The alarm in the language of `catalog` (`alarm_language`): the subject, the e-mail's text
     and the webhook's `text`; the webhook's keys, its `event` and the run's values never change."""
-    job_name = job.name if job else render(_t("(deleted job)"), catalog)
+    # A deleted job's placeholder name is translated in the text, English in the JSON (data).
+    job_name: str = job.name if job else _t("(deleted job)")
     job_id = job.id if job else (run.job_id if run else None)
     subject_text, event = _subject(run_id, run, job_name, job_id)
     subject = render(subject_text, catalog)
@@ -84,7 +85,7 @@ def build_message(
     payload = {
         "event": event,
         "text": subject,
-        "job": {"id": job_id, "name": job_name, "handler": job.handler if job else None, "retry_count": job.retry_count if job else None},
+        "job": {"id": job_id, "name": str(job_name), "handler": job.handler if job else None, "retry_count": job.retry_count if job else None},
         "group": {"id": group.id, "app_name": group.app_name, "title": group.title} if group else None,
         "run": run_doc,
         "console_url": console_url,

@@ -177,6 +177,7 @@ def test_an_unknown_run_alarm_in_chinese_explains_itself(db, fake_clock) -> None
     assert message.subject == f"[shardcron] 任务 （已删除的任务） (#{run.job_id}) 结果未知：调度 {run_id}"
     assert "调度器故障后，无法确认执行器是否收到了本次调度" in message.text and UNKNOWN_MSG in message.text
     assert "Whether" not in message.text and message.payload["event"] == "run_outcome_unknown"
+    assert message.payload["job"]["name"] == "(deleted job)"  # a value of the document: the same in every language
     run.status = RunStatus.SUCCESS
     later = build_message(run_id, run, None, None, None, fake_clock.now_ms(), catalog_for("zh"))
     assert later.subject == f"[shardcron] 任务 （已删除的任务） (#{run.job_id}) 起初结果未知，现在为 SUCCESS：调度 {run_id}"
