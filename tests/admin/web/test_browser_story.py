@@ -373,7 +373,7 @@ def _walk(story: Story, stack: dict) -> None:
     expect(page.locator("#new-token")).to_contain_text("sct_")
     story.shot("account-token")
 
-    # --- phone width: the menu folds, tables scroll inside their box, the page does not.
+    # --- phone width: the menu folds, the page does not scroll sideways (cards: _phone_cards).
     page.set_viewport_size({"width": 390, "height": 844})
     story.go("/runs")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -407,6 +407,7 @@ def _walk(story: Story, stack: dict) -> None:
     expect(page.locator("h1")).to_have_text("Dashboard")
 
     _script_editor(story)
+    _phone_cards(story)
 
 
 FIRST_SCRIPT = 'if true; then\n    echo "hi $USER"  # greet\nfi\n'
@@ -485,3 +486,63 @@ def _script_editor(story: Story) -> None:
     page.click("text=← Job")
     expect(page.locator("#f-glue_source")).to_have_value(FIRST_SCRIPT)
 
+
+def _card_sizes(page: Page, selector: str) -> list[dict]:
+    return page.evaluate(
+        """sel => Array.from(document.querySelectorAll(sel)).map(r => {
+            const box = r.getBoundingClientRect();
+            const labels = Array.from(r.querySelectorAll('td[data-label]')).map(td => getComputedStyle(td, '::before').content);
+            const outside = Array.from(r.querySelectorAll('a, button')).filter(el => {
+                const b = el.getBoundingClientRect();
+                return b.width > 0 && (b.left < 0 || b.right > window.innerWidth);
+            }).length;
+            return {left: box.left, right: box.right, height: box.height, labels: labels, outside: outside};
+        })""",
+        selector,
+    )
+
+
+def _phone_cards(story: Story) -> None:
+    """At 390 px the job and run tables become cards: nothing wider than the screen, every cell
+    named, every action reachable."""
+    page = story.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    fits = "document.documentElement.scrollWidth <= 390"
+    for path, table, rows, name, tallest_px in (
+        ("/jobs", "#jobs-table", "#jobs-table tr[data-job-id]", "phone-jobs-cards", 360),
+        ("/runs", "#runs-table", "#runs-table tr[data-run-id]", "phone-runs-cards", 300),
+    ):
+        story.go(path)
+        assert page.evaluate(fits), path
+        # The header keeps only its sort links (reachable), not the column names the cards repeat.
+        headers = page.locator(f"{table} thead th")
+        shown = [n for n in range(headers.count()) if headers.nth(n).is_visible()]
+        assert shown and all(headers.nth(n).locator("a").count() == 1 for n in shown), path
+        assert all(headers.nth(n).bounding_box()["x"] + headers.nth(n).bounding_box()["width"] <= 390 for n in shown), path
+        cards = _card_sizes(page, rows)
+        assert cards, path
+        for card in cards:
+            assert card["left"] >= 0 and card["right"] <= 390, (path, card)
+            assert 40 < card["height"] <= tallest_px, (path, card)  # a card, not a squeezed row
+            assert card["labels"] and all(label not in ("none", "normal", '""') for label in card["labels"]), (path, card)
+            assert card["outside"] == 0, (path, card)
+        story.shot(name)
+    # The actions of a job card work at this width: the trigger dialog opens.
+    story.go("/jobs")
+    page.locator("#jobs-table tr[data-job-id] a[data-trigger-url]").first.click()
+    expect(page.locator("#trigger-dialog")).to_be_visible()
+    page.locator("#trigger-dialog button[data-close]").click()
+    # The other pages of the walk: dashboard, a run, the job form and its versions.
+    story.go("/runs")
+    run_path = page.locator("#runs-table tr[data-run-id] a").first.get_attribute("href")
+    story.go("/jobs")
+    job_path = page.locator("#jobs-table td.title a:has-text('story script')").get_attribute("href")
+    for path, name in (("/", "phone-dashboard"), (run_path, "phone-run-detail"), (job_path, "phone-job-form"), (f"{job_path}/versions", "phone-versions")):
+        story.go(path)
+        assert page.evaluate(fits), path
+        story.shot(name)
+    # The script job's versions: the newest is the rollback, version 2 undone.
+    expect(page.locator("#diff tr.diff-del")).to_have_count(2)
+    expect(page.locator("#diff tr.diff-add")).to_have_count(1)
+    expect(page.locator("#versions tbody tr").first.locator("td[data-label]").first).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 900})

@@ -1,6 +1,7 @@
-"""The script editor as the server sends it: the job form loads the console's own editor script
-(no CDN, the strict CSP on every answer), the textarea stays the form field, the editor knows
-every job type the form offers, and scripts are kept with LF line ends. On SQLite and MariaDB."""
+"""The script editor and the narrow-screen cards, as the server sends them: the job form loads
+the console's own editor script (no CDN, the strict CSP on every answer), the textarea stays the
+form field, the editor knows every job type the form offers, and the tables that become cards
+on phones name each cell. On SQLite and MariaDB."""
 
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ def test_the_editor_script_and_styles_are_served_with_the_csp(console: Console) 
     body = script.get_data(as_text=True)
     assert "innerHTML" not in body and "eval(" not in body  # text goes in with textContent only
     css = client.get("/assets/console.css").get_data(as_text=True)
-    for rule in (".code-editor-live textarea", "pre.code-view .line::before", "table.diff td.ln::before"):
-        assert rule in css
+    rules = (".code-editor-live textarea", "pre.code-view .line::before", "table.diff td.ln::before", "table.cards td[data-label]::before")
+    assert [rule for rule in rules if rule not in css] == []
 
 
 def test_the_editor_highlights_every_script_type_the_form_offers(console: Console) -> None:
@@ -69,6 +70,18 @@ def test_the_editor_highlights_every_script_type_the_form_offers(console: Consol
     languages = set(re.findall(r"^    (\w+): ", source, re.M))  # the keys of LANGUAGES
     assert set(known) == offered - {GlueType.BEAN.value}  # BEAN has no script
     assert set(known.values()) <= languages
+
+
+def test_every_cell_of_a_card_table_is_labelled() -> None:
+    for name in ("jobs.html", "runs.html", "dashboard.html", "run_detail.html", "job_versions.html"):
+        text = (WEB / "templates" / name).read_text(encoding="utf-8")
+        table = re.search(r'<table[^>]*class="[^"]*\bcards\b[^"]*"[^>]*>(.*?)</table>', text, re.S)
+        assert table, name
+        body = table.group(1).split("<tbody>", 1)[1]
+        cells = re.findall(r"<td\b[^>]*>", body)
+        assert cells, name
+        unlabelled = [cell for cell in cells if "data-label=" not in cell and "actions" not in cell]
+        assert unlabelled == [], name
 
 
 def test_a_script_posted_with_crlf_line_ends_is_kept_with_lf(console: Console) -> None:
