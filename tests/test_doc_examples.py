@@ -59,6 +59,15 @@ def test_the_docs_mark_the_examples_users_copy() -> None:
     assert any(e.where.startswith("docs/executor.md") for e in examples)
 
 
+def test_every_python_block_of_the_executor_guide_runs() -> None:
+    # Its main example, the first thing a newcomer copies, included: each block is a whole program.
+    text = (ROOT / "docs" / "executor.md").read_text(encoding="utf-8")
+    blocks = text.count("```python\n")
+    assert blocks >= 1
+    assert text.count(MARKER + "\n```python\n") == blocks
+    assert text.index(MARKER) < text.index("## Running it")  # the first example, before any section
+
+
 def _cli(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
     done = subprocess.run([sys.executable, "-m", "shardcron.admin.cli", *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

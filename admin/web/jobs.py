@@ -23,6 +23,7 @@ from ..services.script_rights import SCRIPT_FIELDS
 from ..i18n import localize, localize_fields
 from . import bp
 from .context import admin_ctx, now_ms
+from .diff_rows import diff_rows
 from .group_choices import group_choices
 from .job_choices import DELIVERY_HELP, choices_for, schedule_help, timezone_names
 from .times import format_instant
@@ -66,6 +67,10 @@ def _form_from_request(job=None) -> dict[str, str]:
     for name in SCRIPT_FIELDS:
         if name not in request.form:
             form[name] = current[name]
+    if "glue_source" in request.form:
+        # Browsers post a textarea's lines ending in CRLF; a shell script ending its lines in
+        # "\r" fails to run (and would show as a change on every save).
+        form["glue_source"] = form["glue_source"].replace("\r\n", "\n")
     form["glue_remark"] = request.form.get("glue_remark", "")
     return form
 
@@ -233,7 +238,10 @@ def _versions_page(job_id: int, wanted: str, *, error: str | None = None, status
             shown = glue_versions.get_version(session, g.actor, job_id, shown_id) if shown_id is not None else None
     except NotFound:
         abort(404)
-    page = render_template("job_versions.html", job=job, versions=versions, shown=shown, keep=glue_versions.KEEP_VERSIONS, error=error)
+    rows = diff_rows(shown.diff) if shown is not None else []
+    page = render_template(
+        "job_versions.html", job=job, versions=versions, shown=shown, diff_rows=rows, keep=glue_versions.KEEP_VERSIONS, error=error
+    )
     return page, status
 
 

@@ -373,7 +373,7 @@ def _walk(story: Story, stack: dict) -> None:
     expect(page.locator("#new-token")).to_contain_text("sct_")
     story.shot("account-token")
 
-    # --- phone width: the menu folds, tables scroll inside their box, the page does not.
+    # --- phone width: the menu folds, the page does not scroll sideways (cards: _phone_cards).
     page.set_viewport_size({"width": 390, "height": 844})
     story.go("/runs")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -405,3 +405,144 @@ def _walk(story: Story, stack: dict) -> None:
     page.click("#language-switch button[value=en]")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("h1")).to_have_text("Dashboard")
+
+    _script_editor(story)
+    _phone_cards(story)
+
+
+FIRST_SCRIPT = 'if true; then\n    echo "hi $USER"  # greet\nfi\n'
+SECOND_SCRIPT = 'if true; then\n    echo "hello $USER"  # greet\n    exit 0\nfi\n'
+
+
+def _script_editor(story: Story) -> None:
+    """Write a shell script in the editor (highlighted, numbered, Tab indents), save a second
+    version, read its numbered diff, roll back to the first."""
+    page = story.page
+    story.go("/jobs/new")
+    page.fill("#f-name", "story script")
+    page.select_option("#f-group_id", label="Story (story)")
+    page.select_option("#f-schedule_type", "NONE")
+    page.fill("#f-schedule_conf", "")
+    page.select_option("#f-glue_type", "GLUE_SHELL")
+    editor = page.locator(".code-editor")
+    expect(editor).to_have_class(re.compile(r"code-editor-live"))
+    expect(editor).to_have_attribute("data-language", "shell")
+    area = page.locator("#f-glue_source")
+    area.click()
+    page.keyboard.type("if true; then\n")
+    page.keyboard.press("Tab")  # indents, and the focus stays in the script
+    page.keyboard.type('echo "hi $USER"  # greet\nfi\n')
+    assert page.evaluate("document.activeElement.id") == "f-glue_source"
+    expect(area).to_have_value(FIRST_SCRIPT)
+    overlay = page.locator(".code-editor .code-highlight")
+    assert overlay.inner_text().rstrip() == FIRST_SCRIPT.rstrip()  # the overlay shows what the field holds
+    expect(overlay.locator(".tok-keyword")).to_have_text(["if", "then", "echo", "fi"])
+    expect(overlay.locator(".tok-string")).to_have_text(['"hi $USER"'])
+    expect(overlay.locator(".tok-comment")).to_have_text(["# greet"])
+    assert page.locator(".code-editor .code-gutter").inner_text().split() == ["1", "2", "3", "4"]
+    # The overlay lies exactly behind the textarea's text.
+    box_area, box_overlay = area.bounding_box(), overlay.bounding_box()
+    assert box_area and box_overlay and abs(box_area["x"] - box_overlay["x"]) < 1 and abs(box_area["y"] - box_overlay["y"]) < 1
+    # Esc, then Tab: the keyboard leaves the script.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") != "f-glue_source"
+    page.fill("#f-glue_remark", "first script")
+    story.shot("script-editor")
+    page.click("button:has-text('Create job')")
+    expect(page.locator(".flash")).to_contain_text("created")
+
+    # A second version, written over the first.
+    area.fill(SECOND_SCRIPT)
+    assert page.locator(".code-editor .code-gutter").inner_text().split() == ["1", "2", "3", "4", "5"]
+    page.fill("#f-glue_remark", "say hello, exit 0")
+    page.click("button:has-text('Save job')")
+    expect(page.locator(".flash")).to_contain_text("saved")
+
+    # The versions: the newest shown with its numbered diff and its highlighted, numbered source.
+    page.click("label[for=f-glue_source] >> text=versions")
+    versions = page.locator("#versions tbody tr")
+    expect(versions).to_have_count(2)
+    diff = page.locator("#diff")
+    expect(diff.locator("tr.diff-del td.code")).to_have_text(['-    echo "hi $USER"  # greet'])
+    expect(diff.locator("tr.diff-add td.code")).to_have_text(['+    echo "hello $USER"  # greet', "+    exit 0"])
+    assert diff.locator("tr.diff-del td.ln").first.get_attribute("data-n") == "2"
+    assert [diff.locator("tr.diff-add").nth(i).locator("td.ln").nth(1).get_attribute("data-n") for i in range(2)] == ["2", "3"]
+    number = page.evaluate("getComputedStyle(document.querySelector('#diff tr.diff-del td.ln'), '::before').content")
+    assert number == '"2"' or "attr(data-n)" in number  # the number is drawn, not copied with the text
+    source = page.locator("#source")
+    expect(source.locator(".line")).to_have_count(4)
+    expect(source).to_have_attribute("data-language", "shell")
+    expect(source.locator(".tok-keyword").first).to_have_text("if")
+    assert page.evaluate("getComputedStyle(document.querySelector('#source .line'), '::before').content") != "none"
+    story.shot("script-versions-diff")
+
+    # Roll back to the first version: kept as a third version, and the job has the first script.
+    versions.nth(1).locator("button:has-text('Roll back to this')").click()
+    expect(page.locator(".flash")).to_contain_text("put back")
+    expect(versions).to_have_count(3)
+    assert any("Put version" in d for d in story.dialogs)
+    story.shot("script-rolled-back")
+    page.click("text=← Job")
+    expect(page.locator("#f-glue_source")).to_have_value(FIRST_SCRIPT)
+
+
+def _card_sizes(page: Page, selector: str) -> list[dict]:
+    return page.evaluate(
+        """sel => Array.from(document.querySelectorAll(sel)).map(r => {
+            const box = r.getBoundingClientRect();
+            const labels = Array.from(r.querySelectorAll('td[data-label]')).map(td => getComputedStyle(td, '::before').content);
+            const outside = Array.from(r.querySelectorAll('a, button')).filter(el => {
+                const b = el.getBoundingClientRect();
+                return b.width > 0 && (b.left < 0 || b.right > window.innerWidth);
+            }).length;
+            return {left: box.left, right: box.right, height: box.height, labels: labels, outside: outside};
+        })""",
+        selector,
+    )
+
+
+def _phone_cards(story: Story) -> None:
+    """At 390 px the job and run tables become cards: nothing wider than the screen, every cell
+    named, every action reachable."""
+    page = story.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    fits = "document.documentElement.scrollWidth <= 390"
+    for path, table, rows, name, tallest_px in (
+        ("/jobs", "#jobs-table", "#jobs-table tr[data-job-id]", "phone-jobs-cards", 360),
+        ("/runs", "#runs-table", "#runs-table tr[data-run-id]", "phone-runs-cards", 300),
+    ):
+        story.go(path)
+        assert page.evaluate(fits), path
+        # The header keeps only its sort links (reachable), not the column names the cards repeat.
+        headers = page.locator(f"{table} thead th")
+        shown = [n for n in range(headers.count()) if headers.nth(n).is_visible()]
+        assert shown and all(headers.nth(n).locator("a").count() == 1 for n in shown), path
+        assert all(headers.nth(n).bounding_box()["x"] + headers.nth(n).bounding_box()["width"] <= 390 for n in shown), path
+        cards = _card_sizes(page, rows)
+        assert cards, path
+        for card in cards:
+            assert card["left"] >= 0 and card["right"] <= 390, (path, card)
+            assert 40 < card["height"] <= tallest_px, (path, card)  # a card, not a squeezed row
+            assert card["labels"] and all(label not in ("none", "normal", '""') for label in card["labels"]), (path, card)
+            assert card["outside"] == 0, (path, card)
+        story.shot(name)
+    # The actions of a job card work at this width: the trigger dialog opens.
+    story.go("/jobs")
+    page.locator("#jobs-table tr[data-job-id] a[data-trigger-url]").first.click()
+    expect(page.locator("#trigger-dialog")).to_be_visible()
+    page.locator("#trigger-dialog button[data-close]").click()
+    # The other pages of the walk: dashboard, a run, the job form and its versions.
+    story.go("/runs")
+    run_path = page.locator("#runs-table tr[data-run-id] a").first.get_attribute("href")
+    story.go("/jobs")
+    job_path = page.locator("#jobs-table td.title a:has-text('story script')").get_attribute("href")
+    for path, name in (("/", "phone-dashboard"), (run_path, "phone-run-detail"), (job_path, "phone-job-form"), (f"{job_path}/versions", "phone-versions")):
+        story.go(path)
+        assert page.evaluate(fits), path
+        story.shot(name)
+    # The script job's versions: the newest is the rollback, version 2 undone.
+    expect(page.locator("#diff tr.diff-del")).to_have_count(2)
+    expect(page.locator("#diff tr.diff-add")).to_have_count(1)
+    expect(page.locator("#versions tbody tr").first.locator("td[data-label]").first).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 900})

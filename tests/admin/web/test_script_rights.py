@@ -101,8 +101,13 @@ def test_with_the_right_the_script_is_editable_and_versions_show_the_diff(consol
 
     page = eve.get(f"/jobs/{glue}/versions").get_data(as_text=True)
     assert "add eve" in page and "eve" in page
-    diff = re.search(r'<pre class="mono diff" id="diff">(.*?)</pre>', page, re.S).group(1)
-    assert diff.endswith("@@ -1 +1,2 @@\n echo &lt;b&gt;admin&lt;/b&gt;\n+echo eve\n")
+    # The diff as numbered rows: (kind, line before, line after, text), the text escaped.
+    table = re.search(r'<table class="mono diff" id="diff">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r'<tr class="diff-(\w+)"><td class="ln" data-n="(\d*)"></td><td class="ln" data-n="(\d*)"></td><td class="code">(.*?)</td></tr>', table)
+    assert rows[-3:] == [("hunk", "", "", "@@ -1 +1,2 @@"), ("same", "1", "1", " echo &lt;b&gt;admin&lt;/b&gt;"), ("add", "", "2", "+echo eve")]
+    assert [kind for kind, *_ in rows[:2]] == ["file", "file"]
+    source = re.search(r'<pre class="mono code-view" id="source" data-code-view data-glue-type="GLUE_SHELL">(.*?)</pre>', page, re.S).group(1)
+    assert source == '<span class="line">echo &lt;b&gt;admin&lt;/b&gt;</span>\n<span class="line">echo eve</span>'
     with console.db.read_session() as s:
         first = s.scalar(sa.select(sa.func.min(GlueVersion.id)))
     back = post_form(eve, f"/jobs/{glue}/versions/{first}/rollback", {})
