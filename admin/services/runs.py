@@ -9,6 +9,7 @@ slow executor never holds a lock.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ DRAIN_COUNT_KEYS = ("claimed", "succeeded", "retried", "dead")
 #: so any order by another column would sort a filter's whole match instead of reading a page.
 SORTS = {"trigger_at_ms": RunLog.trigger_at_ms}
 KILLED_GONE_MSG = "killed: executor gone"
+#: A drainer's end-of-run message ("shard 0/2: claimed 7, succeeded 5, ..."): its counts are in
+#: `drain_counts`, so a result cell shows them once, from there.
+DRAIN_SUMMARY = re.compile(r"^shard \d+/\d+: claimed \d+, ")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,15 @@ class RunView:
     result: dict[str, Any] | None
     #: A retry-task drainer's counts for this shard (claimed/succeeded/retried/dead), when present.
     drain_counts: dict[str, int] | None
+
+    @property
+    def result_note(self) -> str | None:
+        """The one message a result cell shows: the executor's answer, else the trigger's; None
+        when it only repeats the drainer counts the cell shows already."""
+        text = self.handle_msg or self.trigger_msg
+        if text and self.drain_counts is not None and DRAIN_SUMMARY.match(text):
+            return None
+        return text or None
 
 
 def _result(text: str | None) -> dict[str, Any] | None:
