@@ -122,6 +122,8 @@ class AuditAction(StrEnum):
     SCRIPT_CHANGE = "script.change"
     SCRIPT_ROLLBACK = "script.rollback"
     RUN_KILL = "run.kill"
+    #: An admin deleted old runs of a job or a group (target: the job or the group).
+    RUN_CLEANUP = "run.cleanup"
     GROUP_CREATE = "group.create"
     GROUP_UPDATE = "group.update"
     GROUP_DELETE = "group.delete"

@@ -24,7 +24,10 @@ def list_jobs():
     order = (request.args.get("order") or "asc").lower()
     if order not in ("asc", "desc"):
         raise ServiceError(_t("bad job filter"), field_errors={"order": _t("must be asc or desc")})
-    flt = jobs.JobFilter(group_id=int_arg("group_id", ID_MIN, ID_MAX, what=_t("an id")), search=request.args.get("search") or None, enabled=bool_arg("enabled"), sort=sort, descending=order == "desc")
+    flt = jobs.JobFilter(
+        group_id=int_arg("group_id", ID_MIN, ID_MAX, what=_t("an id")), search=request.args.get("search") or None, owner=request.args.get("owner") or None,
+        enabled=bool_arg("enabled"), sort=sort, descending=order == "desc",
+    )
     page = PageRequest.parse(request.args.get("page"), request.args.get("per_page"))
     with admin_ctx().db.read_session() as session:
         return jsonify(page_json(jobs.list_jobs(session, actor(), flt, page)))

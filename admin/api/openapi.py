@@ -276,6 +276,22 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "KillResult": _object({"run_id": INT, "sent": {"type": "boolean", "description": "True: the executor was asked; false: marked failed here (executor gone)."}, "message": STR}),
+    "CleanupRequest": _object(
+        {
+            "job_id": {**ID, "description": "Clean up this job's runs (give job_id or group_id)."},
+            "group_id": {**ID, "description": "Clean up this group's runs (give job_id or group_id)."},
+            "older_than_days": {"type": "integer", "minimum": 0, "maximum": 36500, "description": "Delete runs triggered more than N x 24 h ago."},
+            "keep_last": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "description": "Keep the newest N runs, delete the rest."},
+        },
+        description="At least one of older_than_days and keep_last; given both, a run goes when it matches both. Runs still going are never deleted.",
+    )
+    | {"oneOf": [{"required": ["job_id"]}, {"required": ["group_id"]}], "anyOf": [{"required": ["older_than_days"]}, {"required": ["keep_last"]}]},
+    "CleanupCriteria": _object(
+        {name: {"type": ["integer", "null"]} for name in ("job_id", "group_id", "older_than_days", "keep_last")}, description="The request, as understood (null: not given).",
+    ),
+    "CleanupScope": _object({"target": {"type": "string", "enum": ["job", "group"]}, "target_id": INT, "name": STR, "group_id": INT}),
+    "CleanupPreview": _object({"request": _ref("CleanupCriteria"), "scope": _ref("CleanupScope"), "matching": {"type": "integer", "description": "Runs the clean-up would delete now."}}),
+    "CleanupResult": _object({"request": _ref("CleanupCriteria"), "scope": _ref("CleanupScope"), "deleted": INT, "batches": {"type": "integer", "description": "Transactions the delete took."}}),
     "DayCounts": _object(
         {
             "day": {"type": "string", "format": "date"},
@@ -457,6 +473,7 @@ PATHS: dict[str, Schema] = {
             params=[
                 _param("group_id", "query", ID),
                 _param("search", "query", STR, "Part of the name or handler."),
+                _param("owner", "query", {"type": "string", "maxLength": 64}, "Part of the owner (the job's author)."),
                 _param("enabled", "query", BOOL),
                 _param("sort", "query", {"type": "string", "enum": ["id", "name", "next_fire_at_ms", "updated_at_ms"], "default": "id"}),
                 _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}),
@@ -539,6 +556,27 @@ PATHS: dict[str, Schema] = {
             errors=("400", "401"),
             tag="runs",
         )
+    },
+    "/runs/cleanup": {
+        "get": _op(
+            "Count the runs a clean-up would delete now (admins); nothing is deleted",
+            {"200": _json("CleanupPreview")},
+            params=[
+                _param("job_id", "query", ID),
+                _param("group_id", "query", ID),
+                _param("older_than_days", "query", {"type": "integer", "minimum": 0, "maximum": 36500}),
+                _param("keep_last", "query", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}),
+            ],
+            errors=("400", "401", "403", "404"),
+            tag="runs",
+        ),
+        "post": _op(
+            "Delete a job's or a group's old runs (admins), in batches; audited as run.cleanup",
+            {"200": _json("CleanupResult")},
+            body="CleanupRequest",
+            errors=("400", "401", "403", "404"),
+            tag="runs",
+        ),
     },
     "/runs/{run_id}": {"get": _op("One run", {"200": _json("Run")}, params=_id("run_id"), tag="runs")},
     "/runs/{run_id}/log": {

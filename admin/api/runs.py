@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from ..services import runs
+from ..services import run_cleanup, runs
+from ..services.errors import ServiceError
 from ..services.paging import PageRequest
 from . import bp
-from .context import actor, admin_ctx, executor_client, int_arg, now_ms
+from .context import actor, admin_ctx, executor_client, int_arg, json_body, now_ms
 from .serialize import page_json, to_json
+from ..texts import _t
 
 
 @bp.get("/runs")
@@ -17,6 +19,29 @@ def list_runs():
     page = PageRequest.parse(request.args.get("page"), request.args.get("per_page"))
     with admin_ctx().db.read_session() as session:
         return jsonify(page_json(runs.list_runs(session, actor(), flt, page)))
+
+
+CLEANUP_FIELDS = ("job_id", "group_id", "older_than_days", "keep_last")
+
+
+@bp.get("/runs/cleanup")
+def preview_cleanup():
+    """How many runs a clean-up with these arguments would delete now (admins)."""
+    req = run_cleanup.CleanupRequest.parse(request.args.to_dict())
+    with admin_ctx().db.read_session() as session:
+        return jsonify(to_json(run_cleanup.preview_cleanup(session, actor(), req, now_ms=now_ms())))
+
+
+@bp.post("/runs/cleanup")
+def clean_up_runs():
+    """Delete a job's or a group's old runs (admins), in batches; audited."""
+    body = json_body()
+    errors = {name: _t("unknown field") for name in body if name not in CLEANUP_FIELDS}
+    errors.update({name: _t("must be an integer") for name in CLEANUP_FIELDS if isinstance(body.get(name), str)})
+    if errors:
+        raise ServiceError(_t("bad clean-up request"), field_errors=errors)
+    req = run_cleanup.CleanupRequest.parse(body)
+    return jsonify(to_json(run_cleanup.clean_up_runs(admin_ctx().db, actor(), req, now_ms=now_ms())))
 
 
 @bp.get("/runs/<id:run_id>")

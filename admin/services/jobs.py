@@ -123,6 +123,8 @@ class JobFilter:
     #: Part of the name or handler (case-sensitive on MySQL's utf8mb4_bin, as the column is).
     search: str | None = None
     enabled: bool | None = None
+    #: Part of the owner (the job's `author`), matched like `search`.
+    owner: str | None = None
     sort: str = "id"
     descending: bool = False
 
@@ -132,8 +134,15 @@ class JobFilter:
             errors.add("sort", _t("must be one of %(values)s", values=", ".join(SORTS)))
         if self.search is not None and len(self.search) > 128:
             errors.add("search", _t("at most 128 characters"))
+        if self.owner is not None and len(self.owner) > 64:
+            errors.add("owner", _t("at most 64 characters"))
         errors.raise_if_any(_t("bad job filter"))
         return self
+
+
+def _like_pattern(text: str) -> str:
+    """`text` anywhere, with LIKE's wildcards in it taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def list_jobs(session: Session, actor: Actor, flt: JobFilter, page: PageRequest) -> Page[JobView]:
@@ -144,8 +153,10 @@ def list_jobs(session: Session, actor: Actor, flt: JobFilter, page: PageRequest)
     if flt.enabled is not None:
         stmt = stmt.where(Job.enabled == flt.enabled)
     if flt.search:
-        pattern = "%" + flt.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = _like_pattern(flt.search)
         stmt = stmt.where(sa.or_(Job.name.like(pattern, escape="\\"), Job.handler.like(pattern, escape="\\")))
+    if flt.owner:
+        stmt = stmt.where(Job.author.like(_like_pattern(flt.owner), escape="\\"))
     total = count_rows(session, stmt)
     column = SORTS[flt.sort]
     order: list[sa.UnaryExpression[Any]] = [column.desc() if flt.descending else column.asc()]

@@ -9,6 +9,7 @@ slow executor never holds a lock.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,9 @@ DRAIN_COUNT_KEYS = ("claimed", "succeeded", "retried", "dead")
 #: so any order by another column would sort a filter's whole match instead of reading a page.
 SORTS = {"trigger_at_ms": RunLog.trigger_at_ms}
 KILLED_GONE_MSG = "killed: executor gone"
+#: A drainer's end-of-run message ("shard 0/2: claimed 7, succeeded 5, ..."): its counts are in
+#: `drain_counts`, so a result cell shows them once, from there.
+DRAIN_SUMMARY = re.compile(r"^shard \d+/\d+: claimed \d+, ")
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,15 @@ class RunView:
     result: dict[str, Any] | None
     #: A retry-task drainer's counts for this shard (claimed/succeeded/retried/dead), when present.
     drain_counts: dict[str, int] | None
+
+    @property
+    def result_note(self) -> str | None:
+        """The one message a result cell shows: the executor's answer, else the trigger's; None
+        when it only repeats the drainer counts the cell shows already."""
+        text = self.handle_msg or self.trigger_msg
+        if text and self.drain_counts is not None and DRAIN_SUMMARY.match(text):
+            return None
+        return text or None
 
 
 def _result(text: str | None) -> dict[str, Any] | None:
@@ -127,6 +140,8 @@ MAX_LOG_LINE = INT_MAX
 class RunFilter:
     group_id: int | None = None
     job_id: int | None = None
+    #: The runs of every job so named (names are unique only within a group).
+    job_name: str | None = None
     status: RunStatus | None = None
     trigger_type: TriggerType | None = None
     #: Trigger time window, UTC epoch ms: from_ms <= trigger_at_ms < to_ms.
@@ -152,6 +167,12 @@ class RunFilter:
             number = check_whole(errors, name, raw, low, high, what=what)
             if number is not None:
                 values[name] = number
+        job_name = args.get("job_name")
+        if job_name not in (None, ""):
+            if not isinstance(job_name, str) or len(job_name) > 128:
+                errors.add("job_name", _t("a job's name, at most 128 characters"))
+            else:
+                values["job_name"] = job_name
         for name, enum_cls in (("status", RunStatus), ("trigger_type", TriggerType)):
             raw = args.get(name)
             if raw in (None, ""):
@@ -178,6 +199,8 @@ def _filtered(actor: Actor, flt: RunFilter) -> sa.Select:
         stmt = stmt.where(RunLog.group_id == flt.group_id)
     if flt.job_id is not None:
         stmt = stmt.where(RunLog.job_id == flt.job_id)
+    if flt.job_name is not None:
+        stmt = stmt.where(RunLog.job_id.in_(sa.select(Job.id).where(Job.name == flt.job_name)))
     if flt.status is not None:
         stmt = stmt.where(RunLog.status == flt.status)
     if flt.trigger_type is not None:
@@ -203,6 +226,22 @@ def list_runs(session: Session, actor: Actor, flt: RunFilter, page: PageRequest)
     rows = list(session.scalars(stmt.order_by(*order).limit(page.per_page).offset(page.offset)))
     names = _job_names(session, {r.job_id for r in rows})
     return Page([run_view(r, names.get(r.job_id)) for r in rows], total, page.page, page.per_page, exact)
+
+
+@dataclass(frozen=True)
+class RunState:
+    id: int
+    status: RunStatus
+    progress_done: int | None
+    progress_total: int | None
+
+
+def run_states(session: Session, actor: Actor, run_ids: list[int]) -> list[RunState]:
+    """Status and progress of the given runs the actor may see (others are left out), by id."""
+    if not run_ids:
+        return []
+    stmt = scope_to_groups(sa.select(RunLog.id, RunLog.status, RunLog.progress_done, RunLog.progress_total).where(RunLog.id.in_(set(run_ids))), RunLog.group_id, actor)
+    return [RunState(i, RunStatus(s), d, t) for i, s, d, t in session.execute(stmt.order_by(RunLog.id))]
 
 
 def _load_run(session: Session, actor: Actor, run_id: int) -> RunLog:

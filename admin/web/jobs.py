@@ -32,7 +32,7 @@ ENABLED_FILTERS = {"": None, "1": True, "0": False}
 
 
 def _list_args() -> dict[str, str]:
-    return {key: request.args[key] for key in ("group_id", "q", "enabled", "sort", "per_page") if request.args.get(key)}
+    return {key: request.args[key] for key in ("group_id", "q", "owner", "enabled", "sort", "per_page") if request.args.get(key)}
 
 
 @bp.get("/jobs")
@@ -48,6 +48,7 @@ def jobs_list():
             flt = jobs.JobFilter(
                 group_id=optional_id(args.get("group_id"), "group_id"),
                 search=args.get("q") or None,
+                owner=args.get("owner") or None,
                 enabled=ENABLED_FILTERS.get(args.get("enabled", ""), None),
                 sort=sort.lstrip("-"),
                 descending=sort.startswith("-"),

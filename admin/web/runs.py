@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor
 from ..enums import RunStatus, TriggerType
-from ..services import runs
+from ..services import job_names, runs
 from ..services.errors import NotFound, ServiceError
 from ..services.numbers import ID_MAX, ID_MIN, whole, whole_in_range
 from ..texts import _t
@@ -27,12 +27,16 @@ from .times import utc_input_to_ms
 RANGES = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
 ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 REFRESH_MS = 2000
-FILTER_KEYS = ("group_id", "job_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
+FILTER_KEYS = ("group_id", "job", "job_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
 
 
 def _filter_args(args: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
     errors: dict[str, str] = {}
     values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "status", "trigger_type", "order")}
+    # The job field takes a job's name (picked from the suggestions) or, typed, its id.
+    job = (args.get("job") or "").strip()
+    if job:
+        values[job_names.job_field_key(job)] = job
     if args.get("range"):
         if args["range"] not in RANGES:
             errors["range"] = _("must be one of %(choices)s", choices=", ".join(RANGES))
@@ -61,7 +65,7 @@ def runs_list():
                 page = runs.list_runs(session, g.actor, flt, PageRequest.parse(request.args.get("page"), args.get("per_page")))
             except ServiceError as exc:
                 errors = localize_fields(exc.field_errors) or {"filter": localize(exc.message)}
-    active = awaiting or bool(page and any(run.status in ACTIVE for run in page.items))
+    live_ids = [run.id for run in page.items if run.status in ACTIVE] if page else []
     return (
         render_template(
             "runs.html",
@@ -72,10 +76,49 @@ def runs_list():
             statuses=[s.value for s in RunStatus],
             trigger_types=[t.value for t in TriggerType],
             ranges=list(RANGES),
-            refresh_ms=REFRESH_MS if active else None,
+            # Runs on the page still going: console.js polls their state (runs_live) and reloads
+            # the list when one changes. A fire whose runs are not written yet: the list itself.
+            live_url=url_for("web.runs_live", ids=",".join(map(str, live_ids))) if live_ids and not awaiting else None,
+            refresh_ms=REFRESH_MS if awaiting or live_ids else None,
+            can_clean_up=g.actor.is_admin,
         ),
         400 if errors else 200,
     )
+
+
+#: Runs one poll asks about: a page's worth (the largest page size).
+MAX_LIVE_IDS = 100
+
+
+@bp.get("/runs/live")
+@require_actor
+def runs_live():
+    """The state of the runs listed by id (`ids=1,2,3`, the active runs of a page), for the list's
+    live refresh: small enough to ask every two seconds. Runs the viewer may not see are left out."""
+    raw = [part for part in (request.args.get("ids") or "").split(",") if part]
+    ids = [whole_in_range(part, ID_MIN, ID_MAX) for part in raw]
+    if not raw or len(raw) > MAX_LIVE_IDS or None in ids:
+        return jsonify(error={"message": _("ids: 1 to %(num)s run ids, separated by commas", num=MAX_LIVE_IDS)}), 400
+    with admin_ctx().db.read_session() as session:
+        states = runs.run_states(session, g.actor, [i for i in ids if i is not None])
+    return jsonify(
+        runs=[{"id": s.id, "status": s.status.value, "progress_done": s.progress_done, "progress_total": s.progress_total} for s in states],
+        active=any(s.status in ACTIVE for s in states),
+        refresh_ms=REFRESH_MS,
+    )
+
+
+@bp.get("/runs/job-names")
+@require_actor
+def runs_job_names():
+    """Job names containing `q`, for the job field's suggestions (the viewer's groups only)."""
+    group_id = whole_in_range(request.args.get("group_id") or "", ID_MIN, ID_MAX)
+    try:
+        with admin_ctx().db.read_session() as session:
+            found = job_names.suggest_job_names(session, g.actor, request.args.get("q") or "", group_id=group_id)
+    except ServiceError as exc:
+        return jsonify(error={"message": exc.message, "fields": exc.field_errors}), exc.status
+    return jsonify(jobs=[{"id": j.id, "name": j.name, "group": j.group_app_name} for j in found])
 
 
 def _awaiting_fire(fire_id: str | None) -> bool:

@@ -163,6 +163,75 @@
     }, every);
   }
 
+  // Job pickers: <input data-suggest-url list="id"> fills its <datalist> with the names of the
+  // viewer's jobs that contain what was typed (the server scopes them to the viewer's groups).
+  function wireJobSuggest() {
+    document.querySelectorAll("input[data-suggest-url]").forEach(function (input) {
+      const list = document.getElementById(input.getAttribute("list"));
+      if (!list) return;
+      const form = input.closest("form");
+      let timer = null, seq = 0;
+      function refresh() {
+        const params = new URLSearchParams({ q: input.value.trim() });
+        const group = form && form.elements["group_id"];
+        if (group && group.value) params.set("group_id", group.value);
+        const mine = ++seq;
+        call(input.dataset.suggestUrl + "?" + params.toString()).then(function (r) { return r.json(); }).then(function (body) {
+          if (mine !== seq || !body.jobs) return;  // an older answer arriving late, or an error
+          list.replaceChildren();
+          body.jobs.forEach(function (job) {
+            const option = document.createElement("option");
+            option.value = job.name;
+            option.label = job.group + " · #" + job.id;
+            list.appendChild(option);
+          });
+        }).catch(function () { /* no suggestions this time; typing on still works */ });
+      }
+      input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 200); });
+      input.addEventListener("focus", refresh, { once: true });
+    });
+  }
+
+  // Live runs list: <div data-live-url> names the active runs on the page; their state is asked
+  // for every few seconds, and when one changed the list is fetched again from the same address
+  // (so the filter stays). It stops once the answer says none is active any more.
+  function wireLiveRuns() {
+    const area = document.querySelector("[data-live-url]");
+    if (!area || !area.id) return;
+    const every = Math.max(1000, parseInt(area.dataset.liveEvery, 10) || 2000);
+    const shown = {};
+    area.querySelectorAll("tr[data-run-id]").forEach(function (row) {
+      shown[row.dataset.runId] = row.dataset.status + " " + (row.dataset.progress || "");
+    });
+    function reload() {
+      call(window.location.href, { headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); }).then(function (html) {
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById(area.id);
+        if (!fresh) { setTimeout(poll, every); return; }
+        const adopted = document.importNode(fresh, true);
+        area.replaceWith(adopted);
+        localizeTimes(adopted);
+        wireConfirms(adopted);
+        wireLiveRuns();
+        wireAutoRefresh();
+      }).catch(function () { setTimeout(poll, every); });
+    }
+    function poll() {
+      const abort = new AbortController();
+      const timer = setTimeout(function () { abort.abort(); }, 10000);
+      call(area.dataset.liveUrl, { signal: abort.signal }).then(function (r) { return r.json(); }).then(function (body) {
+        clearTimeout(timer);
+        if (!body.runs) { setTimeout(poll, every); return; }
+        const changed = body.runs.some(function (run) {
+          const now = run.status + " " + (run.progress_done === null ? "" : run.progress_done) + "/" + (run.progress_total || "");
+          return shown[String(run.id)] !== now;
+        }) || body.runs.length !== Object.keys(shown).length;
+        if (changed) reload();
+        else if (body.active) setTimeout(poll, every);
+      }).catch(function () { clearTimeout(timer); setTimeout(poll, every); });
+    }
+    setTimeout(poll, every);
+  }
+
   // Live log tail: <pre data-log-url> polls ?from_line=N until the executor says isEnd.
   function wireLogTail() {
     const pre = document.querySelector("pre[data-log-url]");
@@ -213,6 +282,8 @@
     wireScheduleHelp();
     wireTriggerDialog();
     wireAutoRefresh();
+    wireLiveRuns();
+    wireJobSuggest();
     wireLogTail();
   });
 })();

@@ -66,6 +66,7 @@ def test_every_state_changing_route_leaves_an_entry(admin_app: AdminApp, admin: 
         ("api_v1.copy_job", lambda: remember("copy", admin.post(f"/jobs/{state['job']}/copy", json={"name": "nightly 2"}))),
         ("api_v1.delete_job", lambda: admin.delete(f"/jobs/{state['copy']}")),
         ("api_v1.kill_run", kill),
+        ("api_v1.clean_up_runs", lambda: admin.post("/runs/cleanup", json={"job_id": state["job"], "keep_last": 0})),
         ("api_v1.create_user", lambda: remember("user", admin.post("/users", json={"username": "carol", "password": "a long password", "group_ids": [state["group"]]}))),
         ("api_v1.update_user", lambda: admin.patch(f"/users/{state['user']}", json={"role": "ADMIN"})),
         ("api_v1.issue_my_token", issue_bob_token),

@@ -203,3 +203,27 @@ def test_unknown_run_is_killed_through_its_live_executor(admin_app: AdminApp, ad
     result = fake_admin.wait_for_result(run_id)
     assert result.handle_code == 500 and "kill" in (result.handle_msg or "").lower()
     assert admin.get(f"/runs/{run_id}").get_json()["status"] == "UNKNOWN"  # until the executor's result is recorded
+
+
+def test_run_cleanup_previews_deletes_and_refuses_bad_input(admin_app: AdminApp, admin: Api) -> None:
+    group = admin.post("/groups", json={"app_name": "cleanup"}).get_json()["id"]
+    job = admin.post("/jobs", json={"group_id": group, "name": "nightly", "handler": "h", "schedule_conf": "0 0 * * * ?"}).get_json()["id"]
+    for days in (9, 8, 1):
+        add_run(admin_app.db, job, group, status=RunStatus.SUCCESS, trigger_at_ms=NOW - days * 86_400_000)
+    add_run(admin_app.db, job, group, status=RunStatus.RUNNING, trigger_at_ms=NOW - 20 * 86_400_000)
+    preview = admin.get(f"/runs/cleanup?job_id={job}&older_than_days=7")
+    assert preview.status_code == 200 and preview.get_json()["matching"] == 2
+    assert preview.get_json()["scope"] == {"target": "job", "target_id": job, "name": "nightly", "group_id": group}
+    done = admin.post("/runs/cleanup", json={"job_id": job, "older_than_days": 7})
+    assert done.status_code == 200 and (done.get_json()["deleted"], done.get_json()["batches"]) == (2, 1)
+    assert admin.get(f"/runs?job_id={job}").get_json()["total"] == 2  # the newest and the running one
+    assert admin.post("/runs/cleanup", json={"group_id": group, "keep_last": 0}).get_json()["deleted"] == 1
+    for body, field in (({"job_id": job}, "older_than_days"), ({"keep_last": 1}, "job_id"), ({"job_id": job, "keep_last": -1}, "keep_last"),
+                        ({"job_id": job, "keep_last": "1"}, "keep_last"), ({"job_id": job, "keep_last": 1, "extra": 1}, "extra")):
+        assert field in assert_error(admin.post("/runs/cleanup", json=body), 400, "bad clean-up request"), body
+    assert admin.post("/runs/cleanup", json={"group_id": 999_999, "keep_last": 1}).status_code == 404
+    assert admin.get("/runs/cleanup?job_id=999999&keep_last=1").status_code == 404
+    assert admin.get(f"/runs/cleanup?job_id={job}&older_than_days=x").status_code == 400
+    user = admin_app.user("bob", groups=[group])
+    assert user.post("/runs/cleanup", json={"job_id": job, "keep_last": 0}).status_code == 403
+    assert user.get(f"/runs/cleanup?job_id={job}&keep_last=0").status_code == 403

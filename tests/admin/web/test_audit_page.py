@@ -98,6 +98,7 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         ("web.job_copy", lambda: post(f"/jobs/{job()}/copy", {})),
         ("web.job_delete", lambda: post(f"/jobs/{job('nightly (copy)')}/delete", {})),
         ("web.run_kill", kill),
+        ("web.runs_cleanup_confirm", lambda: post("/runs/cleanup", {"group_id": "", "job": "nightly", "older_than_days": "0", "keep_last": ""})),
         ("web.user_create", lambda: post("/users", {"username": "carol", "password": PASSWORD, "role": "USER"})),
         ("web.user_edit", lambda: post(f"/users/{carol()}", {"action": "grants", "group_ids": [str(group())]})),
         ("web.user_edit", lambda: post(f"/users/{carol()}", {"action": "scripts", "script_group_ids": [str(group())]})),

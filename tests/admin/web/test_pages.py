@@ -289,7 +289,7 @@ def test_running_runs_refresh_themselves(console: Console) -> None:
     job_id = data.add_job(console.db, group_id, "drain")
     run_id = data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9001", progress_done=40, progress_total=120)
     listing = client.get("/runs").get_data(as_text=True)
-    assert 'data-autorefresh="2000"' in listing and "40 of 120 done" in listing
+    assert f'data-live-url="/runs/live?ids={run_id}"' in listing and "40 of 120 done" in listing
     detail = client.get(f"/runs/{run_id}").get_data(as_text=True)
     assert 'data-autorefresh="2000"' in detail and 'id="kill-run"' in detail and f'data-log-url="/runs/{run_id}/log"' in detail
 
