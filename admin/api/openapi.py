@@ -307,6 +307,7 @@ SCHEMAS: dict[str, Schema] = {
             "enabled_job_count": INT,
             "group_count": INT,
             "live_executor_count": INT,
+            "live_group_count": {"type": "integer", "description": "Groups with at least one live executor."},
             "runs_today": INT,
             "success_today": INT,
             "failed_today": INT,

@@ -53,6 +53,8 @@ class Dashboard:
     enabled_job_count: int
     group_count: int
     live_executor_count: int
+    #: Groups with at least one live executor (the "in M groups" of the executors card).
+    live_group_count: int
     runs_today: int
     success_today: int
     failed_today: int
@@ -131,7 +133,8 @@ def get_dashboard(
         scope_to_groups(sa.select(sa.func.count(), sa.func.sum(sa.case((Job.enabled.is_(True), 1), else_=0))), Job.group_id, actor)
     ).one()
     groups = list(session.scalars(scope_to_groups(sa.select(ExecutorGroup), ExecutorGroup.id, actor)))
-    live = sum(len(executors) for executors in registry_view.live_executors_by_group(session, groups, now_ms).values())
+    live_by_group = registry_view.live_executors_by_group(session, groups, now_ms)
+    live = sum(len(executors) for executors in live_by_group.values())
 
     per_status: dict[RunStatus, int] = {}
     for status in RunStatus:
@@ -156,6 +159,7 @@ def get_dashboard(
         enabled_job_count=int(job_counts[1] or 0),
         group_count=len(groups),
         live_executor_count=live,
+        live_group_count=sum(1 for executors in live_by_group.values() if executors),
         runs_today=sum(per_status.values()),
         success_today=per_status[RunStatus.SUCCESS],
         failed_today=per_status[RunStatus.FAILED],

@@ -159,6 +159,7 @@
         localizeTimes(adopted);
         wireConfirms(adopted);
         wireAutoRefresh();
+        wireLiveRuns();  // the fresh list may name active runs to poll instead
       }).catch(function () { clearTimeout(timer); setTimeout(wireAutoRefresh, every); });
     }, every);
   }

@@ -152,3 +152,18 @@ def test_job_names_suggested_and_filtered_by_name_within_the_actors_groups(datab
     assert (job_names.job_field_key("12"), job_names.job_field_key("nightly"), job_names.job_field_key("１２")) == ("job_id", "job_name", "job_name")
     with pytest.raises(ServiceError):
         runs.RunFilter.parse({"job_name": "x" * 129})
+
+
+def test_dashboard_counts_only_groups_with_a_live_executor(database: Database) -> None:
+    from shardcron.admin.services import dashboard
+    from tests.support.admin_data import add_executor
+
+    add_group(database, "alive")
+    add_group(database, "empty")
+    add_group(database, "stale")
+    add_executor(database, "alive", "http://127.0.0.1:9001", heartbeat_at_ms=NOW)
+    add_executor(database, "alive", "http://127.0.0.1:9002", heartbeat_at_ms=NOW)
+    add_executor(database, "stale", "http://127.0.0.1:9003", heartbeat_at_ms=NOW - 3_600_000)
+    with database.read_session() as s:
+        board = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW)
+    assert (board.live_executor_count, board.live_group_count, board.group_count) == (2, 1, 3)

@@ -343,11 +343,37 @@ def _walk(story: Story, stack: dict) -> None:
     assert any("Kill run" in d for d in story.dialogs)
     story.shot("run-killed")
 
+    # --- the runs of one job, picked by name from the suggestions; then an admin's clean-up of
+    # all but its newest run, with the count shown and a confirmation.
+    page.click("nav >> text=Runs")
+    job_field = page.locator("input[name='job']")
+    job_field.click()
+    job_field.press_sequentially("broad", delay=50)
+    expect(page.locator("#job-names option[value='story broadcast']")).to_have_count(1)
+    story.shot("runs-job-suggestions")
+    job_field.fill("story broadcast")
+    page.click("form.toolbar button:has-text('Filter')")
+    expect(job_field).to_have_value("story broadcast")
+    assert page.locator("#runs-table tr[data-run-id]").count() >= 3
+    expect(page.locator("#runs-table")).not_to_contain_text("long")  # not the other job's runs
+    story.shot("runs-by-job-name")
+    page.click("#clean-up-link")
+    expect(page.locator("#f-job")).to_have_value("story broadcast")
+    page.fill("#f-keep_last", "1")
+    page.click("button:has-text('Count runs')")
+    expect(page.locator("#cleanup-count")).to_contain_text("runs of job story broadcast will be deleted")
+    story.shot("runs-cleanup-count")
+    page.click("#cleanup-confirm")
+    expect(page.locator(".flash")).to_contain_text("Deleted")
+    assert any("This cannot be undone" in d for d in story.dialogs)
+    expect(page.locator("#runs-table tr[data-run-id]")).to_have_count(1)
+    story.shot("runs-cleaned-up")
+
     # --- the dashboard.
     page.click("nav >> text=Dashboard")
     expect(page.locator("#stat-jobs")).to_have_text("2")
     expect(page.locator("#stat-executors")).to_have_text("2")
-    assert int(page.locator("#stat-runs-today").inner_text()) >= 4
+    assert int(page.locator("#stat-runs-today").inner_text()) >= 2  # the clean-up left two
     expect(page.locator("#daily-chart")).to_be_visible()
     expect(page.locator("#recent-failures")).to_contain_text(EVIL + " long")
     story.shot("dashboard")

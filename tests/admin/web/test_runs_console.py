@@ -124,3 +124,12 @@ def test_cleanup_counts_then_deletes_on_confirmation(console: Console) -> None:
     bob = console.login("bob")
     assert bob.get("/runs/cleanup").status_code == 403 and "clean-up-link" not in bob.get("/runs").get_data(as_text=True)
     assert post_form(bob, "/runs/cleanup", {"job": str(job_id), "keep_last": "0"}).status_code == 403
+
+
+def test_dashboard_executors_card_names_only_groups_with_live_executors(console: Console) -> None:
+    client = _admin(console)
+    data.add_group(console.db, "billing")
+    data.add_group(console.db, "mail")
+    data.add_executor(console.db, "billing", "http://127.0.0.1:9001", heartbeat_at_ms=console.clock.now_ms())
+    html = client.get("/").get_data(as_text=True)
+    assert '<div class="value" id="stat-executors">1</div><div class="label">live executors in 1 group</div>' in html
