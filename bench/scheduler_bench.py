@@ -20,7 +20,7 @@ time of every `/run` and answers "accepted" at once, so that the figures are the
       (spread over the minute's seconds), over `--cpu-seconds`, as % of one core.
 
 `--overlap POLICY` gives the jobs of (a) that overlap policy (default ALLOW_ALL, the feature
-off); the benchmark then finishes each run one second after its planned time (as an executor's
+off); the benchmark then finishes each run at its next look after its planned time (every 0.5 s, as an executor's
 callback would, so that the next round's fires find the job idle and start).
 """
 
@@ -188,7 +188,7 @@ def measure_lag(bench: Bench, jobs: int, rounds: int, period_s: int) -> dict:
             if sum(1 for r in got if r[2] <= last) >= jobs * rounds:
                 break
             if policy:
-                finish_runs(db, int(time.time() * 1000) - 1000)
+                finish_runs(db, int(time.time() * 1000))
     finally:
         runner.stop()
         db.dispose()
@@ -358,7 +358,7 @@ def main() -> None:
             skip = set(args.skip.split(","))
             print(f"scheduler bench: {EXECUTORS} local executors, database {'SQLite (temporary file)' if not args.database_url else args.database_url.split('@')[-1]}")
             if args.overlap != "ALLOW_ALL":
-                print(f"(a): every job has overlap policy {args.overlap}; runs are finished 1 s after their planned time")
+                print(f"(a): every job has overlap policy {args.overlap}; runs are finished within 0.5 s of their planned time")
             print(f"CPUs this benchmark and its executors may use: {','.join(map(str, sorted(os.sched_getaffinity(0))))} of {os.cpu_count()}")
             if "a" not in skip:
                 print("\n(a) trigger lag, /run arrival - planned fire time (ms)")
