@@ -46,7 +46,10 @@ class TriggerType(StrEnum):
 class FireStatus(StrEnum):
     PENDING = "PENDING"  # recorded, nobody owns it yet
     CLAIMED = "CLAIMED"  # a scheduler owns it under a lease
-    DONE = "DONE"  # its run rows exist; it will never be dispatched again
+    DONE = "DONE"  # its run rows exist (or its overlap policy skipped it); never dispatched again
+    #: Waits, unowned, for the job's active run to end (overlap policy BUFFER_*, CANCEL_OTHER):
+    #: the fire loop claims it again then (firing.overlap).
+    BUFFERED = "BUFFERED"
 
 
 class RunStatus(StrEnum):
@@ -65,6 +68,18 @@ class Delivery(StrEnum):
 
     AT_MOST_ONCE = "AT_MOST_ONCE"  # record the run as UNKNOWN, alarm, never send it again
     AT_LEAST_ONCE = "AT_LEAST_ONCE"  # send it again under the same logId
+
+
+class OverlapPolicy(StrEnum):
+    """What a fire of a job does while a run of that job is active anywhere in the cluster
+    (docs/scheduling.md, "Overlap policy")."""
+
+    ALLOW_ALL = "ALLOW_ALL"  # start it anyway (the executor's block strategy decides)
+    SKIP = "SKIP"  # do not start it
+    BUFFER_ONE = "BUFFER_ONE"  # start it once the active run ends; at most one waits
+    BUFFER_ALL = "BUFFER_ALL"  # every such fire waits, and they start one after another
+    CANCEL_OTHER = "CANCEL_OTHER"  # ask the executor to kill the active run; start when it has ended
+    TERMINATE_OTHER = "TERMINATE_OTHER"  # mark the active run failed, kill it, start at once
 
 
 class FollowupStatus(StrEnum):

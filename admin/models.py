@@ -43,6 +43,7 @@ from .enums import (
     FireStatus,
     FollowupStatus,
     MisfireStrategy,
+    OverlapPolicy,
     RouteStrategy,
     RunStatus,
     ScheduleType,
@@ -182,6 +183,10 @@ class Job(Base):
     delivery: Mapped[Delivery] = mapped_column(
         EnumText(Delivery, 16), default=Delivery.AT_MOST_ONCE, server_default=Delivery.AT_MOST_ONCE.value
     )
+    #: What a fire does while a run of this job is active anywhere (firing.overlap).
+    overlap_policy: Mapped[OverlapPolicy] = mapped_column(
+        EnumText(OverlapPolicy, 16), default=OverlapPolicy.ALLOW_ALL, server_default=OverlapPolicy.ALLOW_ALL.value
+    )
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
 
@@ -220,6 +225,9 @@ class Fire(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     done_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Columns added by later revisions come last: an upgraded table has them at its end.
+    #: What the job's overlap policy decided for this fire ("skipped: run 12 was active (SKIP)").
+    overlap_note: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class RunLog(Base):

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import jsonify
 
-from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
 from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
 from shardcron.core.protocol import BlockStrategy, GlueType
 
@@ -79,6 +79,16 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
         "description": (
             "A run whose delivery cannot be confirmed after a scheduler failure (the executor cannot say whether it got it): "
             "AT_MOST_ONCE records it UNKNOWN, alarms and never sends it again; AT_LEAST_ONCE sends it again under the same logId."
+        ),
+    },
+    "overlap_policy": {
+        **_enum(OverlapPolicy),
+        "default": "ALLOW_ALL",
+        "description": (
+            "What a fire does while a run of the job is active anywhere in the cluster: ALLOW_ALL starts it (the executor's block strategy decides); "
+            "SKIP drops it; BUFFER_ONE starts it when the active run ends (at most one waits, later ones are dropped); BUFFER_ALL lets every such "
+            "fire wait and starts them one after another; CANCEL_OTHER asks the executor to kill the active run and starts once it has ended; "
+            "TERMINATE_OTHER marks the active run failed, kills it and starts at once. The decision is recorded on the fire."
         ),
     },
     "route_strategy": {**_enum(RouteStrategy), "default": "FIRST"},
@@ -262,6 +272,10 @@ SCHEMAS: dict[str, Schema] = {
             "attempt": INT,
             "created_at_ms": MS,
             "done_at_ms": MS_OR_NULL,
+            "overlap_note": {
+                **STR_OR_NULL,
+                "description": "What the job's overlap policy decided for this fire (skipped, waits, started after waiting, terminated run N); null when no run was active.",
+            },
             "runs": {"type": "array", "items": _ref("Run")},
         }
     ),

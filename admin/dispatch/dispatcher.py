@@ -133,6 +133,8 @@ class FireDispatcher:
                 "trigger failed",
                 extra={"job_id": fire.job_id, "log_id": run_id, "shard": shard, "fire_id": fire.id, "trigger_type": str(fire.trigger_type), "reason": reason},
             )
+        if prepared.kills:
+            self._kill_overlapping(prepared.kills)
         if not prepared.sends:
             return 0
         term = prepared.term
@@ -145,6 +147,16 @@ class FireDispatcher:
             self._timers.push(prepared.sends)
             self._changed.notify_all()
         return len(prepared.sends)
+
+    def _kill_overlapping(self, kills: list[tuple[str, int, int]]) -> None:
+        """Ask executors to kill the runs an overlap policy stops (CANCEL_OTHER, TERMINATE_OTHER),
+        before any send of the same claim is queued: `/kill` names a job, not a run, so it must
+        reach the executor before the run that replaces it. Blocking, one call per run; a kill
+        that fails leaves the run to its timeout or to lost-run detection."""
+        for address, job_id, run_id in kills:
+            answer = self.client.kill(address, job_id)
+            level = logging.INFO if answer.ok else logging.WARNING
+            log.log(level, "overlap policy: kill %s", "sent" if answer.ok else f"failed: {answer.msg}", extra={"job_id": job_id, "log_id": run_id, "address": address})
 
     @property
     def held(self) -> set[int]:

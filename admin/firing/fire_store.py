@@ -110,6 +110,8 @@ class ClaimedFire:
     #: horizon); those are settled with the executor before anything is sent again. None: no
     #: other term ever held the fire.
     sent_before_ms: int | None = None
+    #: Claimed from BUFFERED: it waited for its job's active run to end (firing.overlap).
+    from_waiting: bool = False
 
 
 def _claimed(row: Sequence[Any], *, may_have_runs: bool = True, sent_before_ms: int | None = None) -> ClaimedFire:
@@ -274,6 +276,7 @@ class FireStore:
                 self._orphans_checked_ms = now_ms
             due_ids = self._create_scheduled(session, owner, now_ms, horizon_ms, limit)
             claimed, waiting = self._claim_pending(session, owner, horizon_ms, limit)
+            claimed += self._claim_waiting(session, owner, now_ms, limit)
             self.last_claim_full = len(due_ids) >= limit or waiting >= limit
             mine = (fire.owner == owner) & (fire.status == FireStatus.CLAIMED)
             if not self._recovered:
@@ -404,6 +407,23 @@ class FireStore:
                 sa.update(Fire.__table__).where(in_ids(fire.id, [row[0] for row in pending])).values(status=FireStatus.CLAIMED, owner=owner)
             )
         return [_claimed(row, may_have_runs=False) for row in pending], len(pending)
+
+    def _claim_waiting(self, session: Session, owner: str, now_ms: int, limit: int) -> list[ClaimedFire]:
+        """Claims BUFFERED fires due by now: their job's overlap policy decides again whether
+        they start (firing.overlap). One indexed query that finds nothing when no job waits."""
+        fire = Fire.__table__.c
+        rows = session.execute(
+            self._for_update(
+                _CLAIMED_COLUMNS.where(fire.status == FireStatus.BUFFERED, fire.fire_at_ms <= now_ms).order_by(fire.fire_at_ms, fire.id).limit(limit)
+            )
+        ).all()
+        if not rows:
+            return []
+        session.execute(sa.update(Fire.__table__).where(in_ids(fire.id, [row[0] for row in rows])).values(status=FireStatus.CLAIMED, owner=owner))
+        out = [_claimed(row, may_have_runs=False) for row in rows]
+        for claimed in out:
+            claimed.from_waiting = True
+        return out
 
     # ------------------------------------------------------------------ clean stop
 

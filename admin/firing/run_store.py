@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..db import Database
-from ..enums import Delivery, FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
+from ..enums import Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease
 from ..registry_view import live_addresses
 from ..schedules.routing import RouteState
@@ -35,6 +35,7 @@ from .bulk_insert import insert_values_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .node_lease import LeaseTerm
+from .overlap import OverlapBatch, Verdict
 from .run_body import RunBody
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
@@ -99,6 +100,8 @@ class Prepared:
     failed: list[tuple[ClaimedFire, int, str, str]] = field(default_factory=list)
     #: The lease term the fires were claimed under (set by the dispatcher).
     term: LeaseTerm | None = None
+    #: Kills the fires' overlap policies asked for, sent before the sends: (address, job id, run id).
+    kills: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 #: What preparing a fire reads of its job (in _Job's field order) and group: plain rows from
@@ -106,7 +109,7 @@ class Prepared:
 #: of preparing a fire) and not the ORM's row loading.
 _JOB_FACTS = sa.select(*(Job.__table__.c[name] for name in (
     "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s",
-    "retry_count", "glue_type", "glue_source", "glue_updated_at_ms", "delivery",
+    "retry_count", "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy",
 )))
 _GROUP_FACTS = sa.select(*(ExecutorGroup.__table__.c[name] for name in ("id", "app_name", "address_type", "manual_addresses")))
 
@@ -117,16 +120,18 @@ class _Job:
 
     __slots__ = (
         "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s", "retry_count",
-        "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "facts", "body",
+        "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "facts", "body",
     )
 
     def __init__(
         self, id: int, group_id: int, enabled: bool, handler: str, param: str | None, route_strategy: RouteStrategy, block_strategy: str,
         timeout_s: int, retry_count: int, glue_type: str, glue_source: str | None, glue_updated_at_ms: int, delivery: Delivery,
+        overlap_policy: OverlapPolicy,
     ) -> None:
         self.id, self.group_id, self.enabled, self.handler, self.param = id, group_id, enabled, handler, param
         self.route_strategy, self.block_strategy, self.timeout_s, self.retry_count = route_strategy, block_strategy, timeout_s, retry_count
         self.glue_type, self.glue_source, self.glue_updated_at_ms, self.delivery = glue_type, glue_source, glue_updated_at_ms, delivery
+        self.overlap_policy = overlap_policy
         self.facts: JobFacts | None = None  # set once its group is known
         self.body: RunBody | None = None  # the /run bodies of its new rows (the job's handler)
 
@@ -174,6 +179,13 @@ class RunStore:
                 live = live_cache[job.group_id] = live_addresses(session, groups[job.group_id], now_ms)
             return live
 
+        # Overlap policies: nothing at all unless a job of the batch has one (firing.overlap).
+        with_policy = [j.id for j in jobs.values() if j.overlap_policy != OverlapPolicy.ALLOW_ALL]
+        overlap = None
+        if with_policy:
+            rechecked = [f.id for f in fires if f.from_waiting]
+            overlap = OverlapBatch.load(session, with_policy, rechecked, locking=self._locking)
+
         retry_refs = [f.origin_ref for f in fires if f.trigger_type == TriggerType.RETRY and f.shard_total is not None and f.id not in existing]
         retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
 
@@ -193,6 +205,13 @@ class RunStore:
                 log.info("fire %s of job %s: the job was stopped; scheduled fire dropped", fire.id, job.id)
                 out.done.append(fire.id)
                 continue
+            if overlap is not None and job.overlap_policy != OverlapPolicy.ALLOW_ALL:
+                verdict = overlap.decide(job.overlap_policy, fire, job.id, now_ms)
+                if verdict is Verdict.SKIP:
+                    out.done.append(fire.id)
+                    continue
+                if verdict is Verdict.WAIT:
+                    continue
             facts = job.facts
             if facts is None:
                 facts = job.facts = JobFacts(job.id, groups[job.group_id].app_name, job.route_strategy, job.param)
@@ -224,6 +243,11 @@ class RunStore:
             session.execute(
                 sa.update(Fire.__table__).where(in_ids(fire_t.id, out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
             )
+        if overlap is not None:
+            overlap.write(session, now_ms)
+            out.kills = overlap.kills
+            if overlap.notes:
+                log.info("overlap policies decided %d fire(s)", len(overlap.notes), extra={"decisions": overlap.notes})
         return out
 
     @staticmethod

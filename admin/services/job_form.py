@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from shardcron.core.numbers import parse_whole
 from shardcron.core.protocol import BlockStrategy, GlueType
 
-from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
+from ..enums import Delivery, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job
 from ..schedules.schedule import ScheduleError, validate_schedule
 from .actor import Actor
@@ -47,6 +47,7 @@ JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
     "timezone": (None, 64),
     "misfire_strategy": (MisfireStrategy.DO_NOTHING, None),
     "delivery": (Delivery.AT_MOST_ONCE, None),
+    "overlap_policy": (OverlapPolicy.ALLOW_ALL, None),
     "route_strategy": (RouteStrategy.FIRST, None),
     "handler": ("", 255),
     "param": (None, None),
@@ -72,6 +73,7 @@ _INT_RANGES = {
 _ENUMS = {
     "misfire_strategy": MisfireStrategy,
     "delivery": Delivery,
+    "overlap_policy": OverlapPolicy,
     "route_strategy": RouteStrategy,
     "block_strategy": BlockStrategy,
     "glue_type": GlueType,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shardcron.core.protocol import BlockStrategy, GlueType
 
-from ..enums import AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, RouteStrategy, ScheduleType
+from ..enums import AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Fire, Job
 from ..schedules.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
 from . import audit
@@ -52,6 +52,8 @@ class JobView:
     misfire_strategy: MisfireStrategy
     #: What a /run whose delivery cannot be confirmed after a scheduler failure becomes.
     delivery: Delivery
+    #: What a fire does while a run of the job is active anywhere (firing.overlap).
+    overlap_policy: OverlapPolicy
     route_strategy: RouteStrategy
     handler: str
     param: str | None
@@ -89,6 +91,7 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         timezone=job.timezone,
         misfire_strategy=MisfireStrategy(job.misfire_strategy),
         delivery=Delivery(job.delivery),
+        overlap_policy=OverlapPolicy(job.overlap_policy),
         route_strategy=RouteStrategy(job.route_strategy),
         handler=job.handler,
         param=job.param,
@@ -318,7 +321,7 @@ def delete_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> N
             object_id=job.id,
         )
     _audit(session, actor, AuditAction.JOB_DELETE, job, before={**current_values(job), "enabled": job.enabled}, now_ms=now_ms)
-    session.execute(sa.delete(Fire).where(Fire.job_id == job.id, Fire.status == FireStatus.PENDING))
+    session.execute(sa.delete(Fire).where(Fire.job_id == job.id, Fire.status.in_([FireStatus.PENDING, FireStatus.BUFFERED])))
     session.delete(job)
     session.flush()
 

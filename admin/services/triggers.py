@@ -152,6 +152,8 @@ class FireView:
     attempt: int
     created_at_ms: int
     done_at_ms: int | None
+    #: What the job's overlap policy decided ("skipped: run 12 was active (SKIP)"); None: nothing.
+    overlap_note: str | None
     runs: list[RunView]
 
 
@@ -174,5 +176,6 @@ def get_fire(session: Session, actor: Actor, fire_id: int) -> FireView:
         attempt=fire.attempt,
         created_at_ms=fire.created_at_ms,
         done_at_ms=fire.done_at_ms,
+        overlap_note=fire.overlap_note,
         runs=list_fire_runs(session, actor, fire.id),
     )

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from shardcron.core.protocol import BlockStrategy, GlueType
 
-from ..enums import Delivery, MisfireStrategy, RouteStrategy, ScheduleType
+from ..enums import Delivery, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 
 SCHEDULE_HELP = {
     ScheduleType.CRON.value: _l("Cron: 5 fields (min hour dom mon dow) or Quartz 6/7 fields with seconds first, e.g. 0 */5 * * * ? — read in the job's time zone."),
@@ -22,6 +22,12 @@ SCHEDULE_HELP = {
 DELIVERY_HELP = _l(
     "If a run's delivery cannot be confirmed after a scheduler failure: skip it and alarm (at most once) "
     "or send it again (at least once; the handler may then run twice)."
+)
+
+#: The overlap select's help.
+OVERLAP_HELP = _l(
+    "What a fire does while a run of this job is still active on any executor. The block strategy only sees one executor; "
+    "this setting holds across the whole cluster. The decision is recorded on the fire."
 )
 
 _LABELS: dict[str, dict[Any, str]] = {
@@ -38,6 +44,14 @@ _LABELS: dict[str, dict[Any, str]] = {
     "misfire_strategy": {
         MisfireStrategy.DO_NOTHING: _l("DO_NOTHING — skip missed fires"),
         MisfireStrategy.FIRE_ONCE_NOW: _l("FIRE_ONCE_NOW — fire once to catch up"),
+    },
+    "overlap_policy": {
+        OverlapPolicy.ALLOW_ALL: _l("ALLOW_ALL — start it anyway"),
+        OverlapPolicy.SKIP: _l("SKIP — do not start it"),
+        OverlapPolicy.BUFFER_ONE: _l("BUFFER_ONE — start it when the run ends (one waits)"),
+        OverlapPolicy.BUFFER_ALL: _l("BUFFER_ALL — start each one after the other"),
+        OverlapPolicy.CANCEL_OTHER: _l("CANCEL_OTHER — kill the running one, then start"),
+        OverlapPolicy.TERMINATE_OTHER: _l("TERMINATE_OTHER — fail the running one and start at once"),
     },
     "delivery": {
         Delivery.AT_MOST_ONCE: _l("AT_MOST_ONCE — skip it and alarm"),
@@ -61,6 +75,7 @@ def choices_for() -> dict[str, list[tuple[str, str]]]:
         "schedule_type": _options("schedule_type", ScheduleType),
         "misfire_strategy": _options("misfire_strategy", MisfireStrategy),
         "delivery": _options("delivery", Delivery),
+        "overlap_policy": _options("overlap_policy", OverlapPolicy),
         "route_strategy": _options("route_strategy", RouteStrategy),
         "block_strategy": _options("block_strategy", BlockStrategy),
         "glue_type": _options("glue_type", GlueType),

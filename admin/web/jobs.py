@@ -25,7 +25,7 @@ from . import bp
 from .context import admin_ctx, now_ms
 from .diff_rows import diff_rows
 from .group_choices import group_choices
-from .job_choices import DELIVERY_HELP, choices_for, schedule_help, timezone_names
+from .job_choices import DELIVERY_HELP, OVERLAP_HELP, choices_for, schedule_help, timezone_names
 from .times import format_instant
 
 ENABLED_FILTERS = {"": None, "1": True, "0": False}
@@ -115,6 +115,7 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             choices=choices_for(),
             schedule_help=schedule_help(),
             delivery_help=str(DELIVERY_HELP),
+            overlap_help=str(OVERLAP_HELP),
             timezones=timezone_names(),
             can_edit_script=_can_edit_script(job),
         ),

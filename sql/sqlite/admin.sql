@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0006.
+-- shardcron admin schema, SQLite, revision 0007.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -99,6 +99,7 @@ CREATE TABLE sc_fire (
   attempt INTEGER NOT NULL,
   created_at_ms BIGINT NOT NULL,
   done_at_ms BIGINT,
+  overlap_note VARCHAR(255),
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 );
 CREATE INDEX ix_fire_claimable ON sc_fire (status, lease_until_ms);
@@ -258,6 +259,7 @@ CREATE TABLE sc_job (
   created_at_ms BIGINT NOT NULL,
   updated_at_ms BIGINT NOT NULL,
   delivery VARCHAR(16) DEFAULT 'AT_MOST_ONCE' NOT NULL,
+  overlap_policy VARCHAR(16) DEFAULT 'ALLOW_ALL' NOT NULL,
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
 CREATE INDEX ix_job_due ON sc_job (enabled, next_fire_at_ms);
@@ -293,4 +295,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0006');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0007');

@@ -148,3 +148,21 @@ def test_job_delivery_is_created_changed_copied_and_checked(admin_app: AdminApp,
         assert set(fields) == {"delivery"}, bad
     assert count(admin_app, Job) == 3
     assert admin.get(f"/jobs/{job_id}").get_json()["delivery"] == "AT_MOST_ONCE"
+
+
+def test_job_overlap_policy_is_created_changed_copied_and_checked(admin_app: AdminApp, admin: Api) -> None:
+    group = make_group(admin, "orders")
+    assert admin.post("/jobs", json={**JOB, "group_id": group["id"]}).get_json()["overlap_policy"] == "ALLOW_ALL"
+    created = admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "nightly", "overlap_policy": "BUFFER_ONE"})
+    assert created.status_code == 201 and created.get_json()["overlap_policy"] == "BUFFER_ONE"
+    job_id = created.get_json()["id"]
+    assert admin.post(f"/jobs/{job_id}/copy").get_json()["overlap_policy"] == "BUFFER_ONE"
+    assert admin.patch(f"/jobs/{job_id}", json={"overlap_policy": "TERMINATE_OTHER"}).get_json()["overlap_policy"] == "TERMINATE_OTHER"
+    assert admin.get(f"/jobs/{job_id}").get_json()["overlap_policy"] == "TERMINATE_OTHER"
+    for bad in ("NEVER", "skip", "", 1, None, ["SKIP"]):
+        fields = assert_error(admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "bad", "overlap_policy": bad}), 400, "job not saved")
+        assert set(fields) == {"overlap_policy"} and "is not one of ALLOW_ALL, SKIP, BUFFER_ONE" in fields["overlap_policy"], bad
+        fields = assert_error(admin.patch(f"/jobs/{job_id}", json={"overlap_policy": bad}), 400, f"job {job_id} not saved")
+        assert set(fields) == {"overlap_policy"}, bad
+    assert count(admin_app, Job) == 3
+    assert admin.get(f"/jobs/{job_id}").get_json()["overlap_policy"] == "TERMINATE_OTHER"

@@ -16,6 +16,7 @@ from tests.admin.api.conftest import EXECUTOR_TOKEN, AdminApp, Api
 from tests.support.admin_data import add_executor
 from tests.support.fake_admin import FakeAdmin
 from tests.support.net import wait_until
+from tests.support.run_receiver import RunReceiver
 from tests.support.scheduler_node import build_node
 
 
@@ -67,3 +68,23 @@ def test_trigger_one_shard_then_read_its_log(admin_app: AdminApp, admin: Api, ex
     assert "hello from shard 1 of 2 with 'just one'" in admin.get(f"/runs/{run['id']}/log").get_json()["content"]
     listed = admin.get(f"/runs?job_id={job['id']}&trigger_type=API").get_json()
     assert listed["total"] == 3
+
+
+def test_a_skip_job_triggered_twice_shows_why_the_second_fire_did_not_run(admin_app: AdminApp, admin: Api) -> None:
+    receiver = RunReceiver(EXECUTOR_TOKEN).start()
+    client = ExecutorClient(EXECUTOR_TOKEN, connect_timeout_s=2, read_timeout_s=5)
+    try:
+        group = admin.post("/groups", json={"app_name": "story", "address_type": "MANUAL", "manual_addresses": [receiver.address]}).get_json()["id"]
+        job = admin.post("/jobs", json={"group_id": group, "name": "once", "handler": "hello", "schedule_type": "NONE", "schedule_conf": "", "overlap_policy": "SKIP"}).get_json()
+        first = admin.post(f"/jobs/{job['id']}/trigger").get_json()["fire_id"]
+        node = build_node(admin_app.db, admin_app.clock, client)
+        node.step()
+        second = admin.post(f"/jobs/{job['id']}/trigger").get_json()["fire_id"]
+        node.step()
+    finally:
+        client.close()
+        receiver.stop()
+    [run] = admin.get(f"/fires/{first}").get_json()["runs"]
+    assert run["status"] == "RUNNING" and len(receiver.runs) == 1
+    skipped = admin.get(f"/fires/{second}").get_json()
+    assert (skipped["status"], skipped["runs"], skipped["overlap_note"]) == ("DONE", [], f"skipped: run {run['id']} was active (SKIP)")

@@ -254,6 +254,9 @@ def _walk(story: Story, stack: dict) -> None:
     expect(delivery).to_have_value("AT_MOST_ONCE")  # the default
     expect(page.locator(".field:has(#f-delivery) .help")).to_contain_text("skip it and alarm (at most once)")
     page.select_option("#f-delivery", "AT_LEAST_ONCE")
+    expect(page.locator("#f-overlap_policy")).to_have_value("ALLOW_ALL")  # the default
+    expect(page.locator(".field:has(#f-overlap_policy) .help")).to_contain_text("across the whole cluster")
+    page.select_option("#f-overlap_policy", "SKIP")
     page.fill("#f-handler", "story")
     page.fill("#f-param", "default-param")
     page.fill("#f-retry_count", "2")
@@ -263,6 +266,7 @@ def _walk(story: Story, stack: dict) -> None:
     expect(page.locator(".flash")).to_contain_text("created")
     job_url = page.url
     expect(page.locator("#f-delivery")).to_have_value("AT_LEAST_ONCE")  # saved
+    expect(page.locator("#f-overlap_policy")).to_have_value("SKIP")
 
     # --- start and stop.
     page.click("button:has-text('Start')")

@@ -183,7 +183,7 @@ def _fill(console: Console) -> tuple[int, int, list[int], int]:
     job = data.add_job(console.db, billing, "nightly", route_strategy="SHARDING_BROADCAST", author="ops")
     form = {
         "name": "nightly", "group_id": str(billing), "author": "ops", "schedule_type": "CRON", "schedule_conf": "0 0 2 * * ?",
-        "timezone": "Asia/Shanghai", "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "route_strategy": "SHARDING_BROADCAST",
+        "timezone": "Asia/Shanghai", "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "route_strategy": "SHARDING_BROADCAST",
         "block_strategy": "SERIAL_EXECUTION", "handler": "", "glue_type": "GLUE_SHELL", "glue_source": "echo one", "param": "", "timeout_s": "0",
         "retry_count": "1", "retry_delay_s": "10", "retry_backoff_multiplier": "2", "retry_max_delay_s": "600", "alarm_emails": "ops@example.com",
         "alarm_webhook": "", "child_job_ids": "", "glue_remark": "first",

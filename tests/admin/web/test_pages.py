@@ -29,6 +29,7 @@ def _job_form(group_id: int, **overrides) -> dict:
         "timezone": "Europe/Berlin",
         "misfire_strategy": "DO_NOTHING",
         "delivery": "AT_MOST_ONCE",
+        "overlap_policy": "ALLOW_ALL",
         "route_strategy": "SHARDING_BROADCAST",
         "block_strategy": "DISCARD_LATER",
         "handler": "syncThings",
@@ -150,6 +151,26 @@ def test_job_form_offers_delivery_with_its_meaning_and_saves_it(console: Console
     assert post_form(client, "/jobs/1/copy", {}).status_code == 302
     assert post_form(client, "/jobs/1", _job_form(group_id, delivery="AT_MOST_ONCE")).status_code == 302
     assert [j.delivery for j in _jobs(console)] == ["AT_MOST_ONCE", "AT_LEAST_ONCE"]  # the copy kept it
+
+
+def test_job_form_offers_the_overlap_policy_and_saves_it(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    new = client.get("/jobs/new").get_data(as_text=True)
+    select = new[new.index('<select id="f-overlap_policy" name="overlap_policy"'):]
+    select = select[: select.index("</select>")]
+    assert '<option value="ALLOW_ALL" selected>ALLOW_ALL — start it anyway</option>' in select  # the default
+    assert [line.split('"')[1] for line in select.split("<option")[1:]] == ["ALLOW_ALL", "SKIP", "BUFFER_ONE", "BUFFER_ALL", "CANCEL_OTHER", "TERMINATE_OTHER"]
+    assert "this setting holds across the whole cluster" in new
+    assert post_form(client, "/jobs/new", _job_form(group_id, overlap_policy="SKIP")).status_code == 302
+    assert [j.overlap_policy for j in _jobs(console)] == ["SKIP"]
+    assert '<option value="SKIP" selected>' in client.get("/jobs/1").get_data(as_text=True)
+    bad = post_form(client, "/jobs/1", _job_form(group_id, overlap_policy="SOMETIMES"))
+    assert bad.status_code == 400
+    assert 'id="err-overlap_policy"' in bad.get_data(as_text=True) and "&#39;SOMETIMES&#39; is not one of ALLOW_ALL, SKIP" in bad.get_data(as_text=True)
+    assert [j.overlap_policy for j in _jobs(console)] == ["SKIP"]
+    zh = client.get("/jobs/1", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "重叠策略" in zh and "SKIP（跳过）— 不触发本次调度" in zh
 
 
 def test_job_start_refused_for_a_schedule_that_never_fires(console: Console) -> None:
