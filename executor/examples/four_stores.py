@@ -142,13 +142,13 @@ class SearchIndex:
             slug=snapshot["slug"], version=snapshot["version"], title=snapshot["title"],
             doc=sa.func.to_tsvector("english", snapshot["title"] + " " + snapshot["body"]),
         )
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[search_doc.c.slug],
             set_={"version": stmt.excluded.version, "title": stmt.excluded.title, "doc": stmt.excluded.doc},
             where=search_doc.c.version < stmt.excluded.version,
         ).returning(search_doc.c.slug)
         with self.engine.begin() as conn:
-            return conn.execute(stmt).first() is not None
+            return conn.execute(upsert).first() is not None
 
     def search(self, words: str) -> list[str]:
         query = sa.select(search_doc.c.slug).where(search_doc.c.doc.op("@@")(sa.func.plainto_tsquery("english", words))).order_by(search_doc.c.slug)
