@@ -15,8 +15,9 @@ would fail half-way sooner or later, so the change is written with an outbox mes
   once, and fails the task if any did not, so the retry (with backoff) redoes only the stages
   that failed. Writes are idempotent and never go back in time: each store keeps the article's
   version and ignores an older one.
-- The run's result shows the per-stage status of the messages it worked on (console, run log:
-  "stages done: cache 3/3, search 2/3, objects 3/3; waiting: ART-b-v1 (search: ...)").
+- The run's result (console: the run's message, result data and log) counts, per stage, the
+  writes, failures and stages kept from an earlier attempt, with the first failures:
+  "stages: cache kept 3; search failed 3; objects kept 3 (first failures: ART-beta-v1 search: ...)".
 
     python -m shardcron.executor.examples.four_stores   # needs Redis on 127.0.0.1:6379 and PostgreSQL
 
