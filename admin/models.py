@@ -228,6 +228,9 @@ class Fire(Base):
     # Columns added by later revisions come last: an upgraded table has them at its end.
     #: What the job's overlap policy decided for this fire ("skipped: run 12 was active (SKIP)").
     overlap_note: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The run whose checkpoint this fire's runs resume from (retries, repair now, a manual
+    #: trigger that asks for it); NULL: start fresh.
+    resume_from_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RunLog(Base):
@@ -275,6 +278,13 @@ class RunLog(Base):
     progress_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: When the lost-run monitor first found this run's executor not live (NULL: live, or never checked).
     executor_gone_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Latest `ctx.checkpoint(state)` (JSON, at most 16 KiB) and its number within the run; a run
+    #: that resumes starts with the checkpoint it resumes from, numbered 0.
+    checkpoint_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checkpoint_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    checkpoint_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The run whose checkpoint this run was sent with (`resumeFromLogId`); NULL: started fresh.
+    resume_from_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class User(Base):

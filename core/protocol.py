@@ -43,6 +43,9 @@ MAX_APP_NAME_CHARS = 64
 #: be lost because its message was long.
 MAX_HANDLE_MSG_CHARS = 50_000
 MAX_CALLBACK_BATCH = 1_000
+#: A checkpoint (`ctx.checkpoint(state)`) is at most this many bytes of compact UTF-8 JSON: it
+#: travels in every /run that resumes from it and is stored on the run row.
+MAX_CHECKPOINT_BYTES = 16 * 1024
 
 REGISTRY_GROUP_EXECUTOR = "EXECUTOR"
 
@@ -314,6 +317,10 @@ class TriggerParam:
     glue_updatetime_ms: int = 0
     broadcast_index: int = 0
     broadcast_total: int = 1
+    #: shardcron's own optional keys: the checkpoint this run resumes from (`resumeFrom`) and the
+    #: run that saved it (`resumeFromLogId`). XXL-JOB executors ignore them.
+    resume_from: Any = field(default=None, compare=False)
+    resume_from_log_id: int | None = None
 
     @classmethod
     def from_wire(cls, obj: Any) -> TriggerParam:
@@ -341,10 +348,12 @@ class TriggerParam:
             glue_updatetime_ms=f.int("glueUpdatetime", "glueUpdateTime", default=0),
             broadcast_index=index,
             broadcast_total=total,
+            resume_from=obj.get("resumeFrom"),
+            resume_from_log_id=f.int("resumeFromLogId", default=0) or None,
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "jobId": self.job_id,
             "executorHandler": self.executor_handler,
             "executorParams": self.executor_params,
@@ -358,6 +367,10 @@ class TriggerParam:
             "broadcastIndex": self.broadcast_index,
             "broadcastTotal": self.broadcast_total,
         }
+        if self.resume_from_log_id is not None:
+            body["resumeFrom"] = self.resume_from
+            body["resumeFromLogId"] = self.resume_from_log_id
+        return body
 
 
 @dataclass(frozen=True)
@@ -482,6 +495,9 @@ class CallbackParam:
     handle_msg: str | None = None
     #: shardcron's own optional key: structured result data (e.g. a drainer's counts).
     result_data: Mapping[str, Any] | None = field(default=None, compare=False)
+    #: shardcron's own optional key: the run's last checkpoint, sent with its result so that a
+    #: retry resumes from it even when the last `/api/checkpoint` had not arrived yet.
+    checkpoint: CheckpointParam | None = field(default=None, compare=False)
 
     @classmethod
     def from_wire(cls, obj: Any, where: str = "callback") -> CallbackParam:
@@ -504,6 +520,7 @@ class CallbackParam:
             handle_code=code,
             handle_msg=cap_message(handle_msg),
             result_data=result_data,
+            checkpoint=None if obj.get("checkpoint") is None else CheckpointParam.from_wire(obj["checkpoint"], f"{where}.checkpoint"),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -516,6 +533,8 @@ class CallbackParam:
         }
         if self.result_data is not None:
             body["resultData"] = dict(self.result_data)
+        if self.checkpoint is not None:
+            body["checkpoint"] = self.checkpoint.to_wire()
         return body
 
 
@@ -568,6 +587,58 @@ class ProgressParam:
             "total": self.total,
             "data": None if self.data is None else dict(self.data),
         }
+
+
+class CheckpointTooLarge(ShardcronError):
+    """A checkpoint over MAX_CHECKPOINT_BYTES (or not JSON at all): refused, nothing stored."""
+
+
+def encode_checkpoint(state: Any) -> bytes:
+    """`state` as compact JSON, checked against MAX_CHECKPOINT_BYTES; raises CheckpointTooLarge
+    (too big) or ValueError (not JSON: a set, NaN, an object key that is not a string...)."""
+    try:
+        raw = json.dumps(state, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except TypeError as exc:
+        raise ValueError(f"checkpoint is not JSON-serialisable: {exc}") from None
+    except RecursionError:
+        raise ValueError("checkpoint is not JSON-serialisable: nested too deeply") from None
+    if len(raw) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointTooLarge(f"checkpoint is {len(raw)} bytes as JSON, over the limit of {MAX_CHECKPOINT_BYTES}; keep a position, not the data")
+    return raw
+
+
+@dataclass(frozen=True)
+class CheckpointParam:
+    """shardcron's own extension: a run's latest checkpoint (`POST {admin}/api/checkpoint`, a JSON
+    array of these, and the `checkpoint` key of a callback). `seq` counts the run's checkpoints
+    from 1: the admin keeps the highest, so a late or replayed one never overwrites a newer one."""
+
+    log_id: int
+    seq: int
+    state: Any = field(compare=False)
+
+    @classmethod
+    def from_wire(cls, obj: Any, where: str = "checkpoint") -> CheckpointParam:
+        f = _Fields(obj, where)
+        seq = f.int("seq", low=1, high=BIGINT_MAX)
+        if "state" not in obj:
+            raise ProtocolError(f"{where}: missing required field 'state'", "state")
+        try:
+            encode_checkpoint(obj["state"])
+        except (CheckpointTooLarge, ValueError) as exc:
+            raise ProtocolError(f"{where}: {exc}", "state") from None
+        return cls(f.int("logId"), seq, obj["state"])
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"logId": self.log_id, "seq": self.seq, "state": self.state}
+
+
+def parse_checkpoint_body(obj: Any) -> list[CheckpointParam]:
+    if not isinstance(obj, list):
+        raise ProtocolError(f"checkpoint: expected a JSON array, got {_json_type(obj)}")
+    if len(obj) > MAX_CALLBACK_BATCH:
+        raise ProtocolError(f"checkpoint: batch of {len(obj)} is over the limit of {MAX_CALLBACK_BATCH}")
+    return [CheckpointParam.from_wire(item, f"checkpoint[{i}]") for i, item in enumerate(obj)]
 
 
 def parse_progress_body(obj: Any) -> list[ProgressParam]:

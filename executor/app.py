@@ -42,6 +42,7 @@ from .loop import Loop
 from .metrics import ExecutorCollector, RetryTaskStats, RunTally
 from .ops import ExecutorOps, ReadinessInputs
 from .progress import ProgressReporter
+from .checkpoints import CheckpointReporter
 from shardcron.core.protocol import CallbackParam, GlueType
 from .server import ExecutorWsgiApp
 from shardcron.core.settings import load_settings
@@ -117,6 +118,7 @@ class Executor:
         self.spool = CallbackSpool(config.effective_spool_dir)
         self.callbacks = CallbackSender(self.spool, client(), self.clock, config.callback_retry_s)
         self.progress = ProgressReporter(client(), self.clock, config.progress_interval_s)
+        self.checkpoints = CheckpointReporter(config.effective_spool_dir, client(), self.clock, config.progress_interval_s, config.callback_retry_s)
         self.registrar = Registrar(client(), self.clock, str(config.app_name), config.registry_interval_s, insecure=config.insecure)
         scripts = None
         if config.glue_enabled:
@@ -134,6 +136,7 @@ class Executor:
             queue_limit=config.queue_limit,
             idle_worker_s=config.idle_worker_s,
             on_deadline=lambda: self._loops["maintenance"].wake(),
+            checkpoint_sink=self.checkpoints.record,
         )
         ops = ExecutorOps(
             ReadinessInputs(running=lambda: self._state == "started", registered=lambda: self.registrar.registered, spool_dir=config.effective_spool_dir),
@@ -147,13 +150,20 @@ class Executor:
             "registry": Loop("shardcron-executor-registry", self.registrar.tick),
             "callback": Loop("shardcron-executor-callback", self.callbacks.tick, linger_s=CALLBACK_LINGER_S),
             "progress": Loop("shardcron-executor-progress", self.progress.tick),
+            "checkpoint": Loop("shardcron-executor-checkpoint", self.checkpoints.tick),
         }
         self.callbacks.on_submit = self._loops["callback"].wake
         self.progress.on_due = self._loops["progress"].wake
+        self.checkpoints.on_due = self._loops["checkpoint"].wake
 
     def _submit_result(self, result: CallbackParam, on_durable: Callable[[], None]) -> None:
         self.tally.count(result.handle_code)
-        self.callbacks.submit(result, on_durable)
+
+        def durable() -> None:
+            self.checkpoints.result_spooled(result.log_id)  # the result carries the last checkpoint
+            on_durable()
+
+        self.callbacks.submit(result, durable)
 
     def watch_retry_tasks(self, tasks: RetryTaskStats) -> None:
         """Report this retry-task table's rows by status on /metrics (RetryTasks.register_drainer
@@ -202,6 +212,7 @@ class Executor:
             self.address = advertised_address(self.config, bound_port)
             self._state = "started"
         self.dispatcher.remember(self.callbacks.replay())
+        self.checkpoints.replay()
         self.callbacks.start()
         for loop in self._loops.values():
             loop.start()
@@ -277,9 +288,11 @@ class Executor:
                 log.warning("results not yet accepted stay in the spool for the next start", extra={"pending": self.callbacks.pending_count})
             self._loops["progress"].stop()
             self.progress.tick()
+            self._loops["checkpoint"].stop()
+            self.checkpoints.tick()  # what is not accepted stays on disk for the next start
             self.dispatcher.retire_all()
         finally:
-            for component in (self.callbacks, self.progress, self.registrar):
+            for component in (self.callbacks, self.progress, self.checkpoints, self.registrar):
                 component.close()
             with self._state_lock:
                 self._state = "stopped"
@@ -308,6 +321,7 @@ class Executor:
         self.registrar.tick()
         self.callbacks.tick()
         self.progress.tick()
+        self.checkpoints.tick()
 
 
 class _LiveState:

@@ -12,6 +12,15 @@ retry-task drainer:
             ctx.progress(i + 1, len(items), synced=i + 1)
         return "synced %d invoices" % len(items)   # -> handle code 200 with this message
 
+A long run saves where it is with `ctx.checkpoint(state)` (a small JSON value, at most
+`MAX_CHECKPOINT_BYTES` = 16 KiB encoded); a retry, a lost-run re-run, a "repair now" or a
+manual trigger that asks for it gets the last one back as `ctx.resume_from` (None: start fresh):
+
+    start = ctx.resume_from["next"] if ctx.resume_from else 0
+    for i in range(start, len(items)):
+        ...
+        ctx.checkpoint({"next": i + 1})
+
 Returning None or a string means success; returning `JobResult.fail(...)` reports a failure
 without an exception; raising reports 500 with the error (the traceback goes to the run log).
 `ctx.result_data` travels to the admin with the result (`resultData` on the wire).
@@ -19,6 +28,7 @@ without an exception; raising reports 500 with the error (the traceback goes to 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,10 +36,14 @@ from typing import Any
 
 from shardcron.core.clock import SYSTEM_CLOCK, Clock
 from shardcron.core.errors import ShardcronError
-from shardcron.core.protocol import ResultCode, TriggerParam
+from shardcron.core.protocol import MAX_CHECKPOINT_BYTES, CheckpointTooLarge, ResultCode, TriggerParam, encode_checkpoint
 
 #: Called with (ctx, done, total, data) whenever a handler reports progress.
 ProgressSink = Callable[["JobContext", int, "int | None", Mapping[str, Any]], None]
+#: Called with (ctx, seq, state) for each accepted checkpoint.
+CheckpointSink = Callable[["JobContext", int, Any], None]
+
+__all__ = ["MAX_CHECKPOINT_BYTES", "CheckpointTooLarge", "JobCancelled", "JobContext", "JobResult"]
 
 
 class JobCancelled(ShardcronError):
@@ -62,6 +76,10 @@ def _ignore_progress(ctx: JobContext, done: int, total: int | None, data: Mappin
     return None
 
 
+def _ignore_checkpoint(ctx: JobContext, seq: int, state: Any) -> None:
+    return None
+
+
 @dataclass
 class JobContext:
     """One run of one job (one shard of a broadcast), as its handler sees it."""
@@ -75,6 +93,9 @@ class JobContext:
     #: Structured result data sent to the admin with the result (JSON-serialisable values).
     result_data: dict[str, Any] = field(default_factory=dict)
     cancel_reason: str | None = None
+    checkpoint_sink: CheckpointSink = _ignore_checkpoint
+    #: The last checkpoint this run saved: (seq, state); sent with the run's result.
+    last_checkpoint: tuple[int, Any] | None = None
 
     # ------------------------------------------------------------------ what the trigger says
 
@@ -107,6 +128,18 @@ class JobContext:
     def timeout_s(self) -> int:
         return self.trigger.executor_timeout_s
 
+    @property
+    def resume_from(self) -> Any:
+        """The checkpoint this run resumes from (the JSON value an earlier run of the job saved),
+        or None to start fresh. A handler whose checkpoint format changed decides what an old
+        one means: convert it, or ignore it and start over (docs/executor.md)."""
+        return self.trigger.resume_from if self.trigger.resume_from_log_id is not None else None
+
+    @property
+    def resume_from_log_id(self) -> int | None:
+        """The run that saved `resume_from` (None: starting fresh)."""
+        return self.trigger.resume_from_log_id
+
     # ------------------------------------------------------------------ logging and progress
 
     def log(self, msg: str, *args: Any) -> None:
@@ -119,6 +152,20 @@ class JobContext:
         if done < 0 or (total is not None and total < 0):
             raise ValueError("progress counts cannot be negative")
         self.progress_sink(self, done, total, data)
+
+    def checkpoint(self, state: Any) -> None:
+        """Save where the run is: `state` (a JSON value, at most 16 KiB encoded) is kept with the
+        run in the admin; a later run of this job resuming from it gets it as `resume_from`.
+        Only the last one counts. It is written to the executor's spool and sent to the admin
+        within `progress_interval_s`, and always with the run's result.
+
+        Raises CheckpointTooLarge (over the bound) or ValueError (not JSON); the run goes on and
+        the previous checkpoint stays."""
+        # Refused before anything is kept; kept as a copy, so the handler may go on changing its own.
+        state = json.loads(encode_checkpoint(state))
+        seq = self.last_checkpoint[0] + 1 if self.last_checkpoint is not None else 1
+        self.last_checkpoint = (seq, state)
+        self.checkpoint_sink(self, seq, state)
 
     # ------------------------------------------------------------------ cancellation
 

@@ -19,13 +19,13 @@ from collections import deque
 from collections.abc import Callable
 
 from shardcron.core.clock import SYSTEM_CLOCK, Clock
-from .context import JobContext, ProgressSink
+from .context import CheckpointSink, JobContext, ProgressSink, _ignore_checkpoint
 from shardcron.core.errors import ShardcronError
 from .glue import ScriptRunner
 from .handlers import HandlerRegistry, JobHandler, destroy_handler, init_handler
 from .joblog import RunLogFile, RunLogStore
 from .outcome import Outcome, merge_result_data, outcome_of_error, outcome_of_return
-from shardcron.core.protocol import BlockStrategy, CallbackParam, GlueType, ResultCode, TriggerParam
+from shardcron.core.protocol import BlockStrategy, CallbackParam, CheckpointParam, GlueType, ResultCode, TriggerParam
 from .runs import Run
 from .worker import JobWorker, RunnerPool
 
@@ -57,6 +57,7 @@ class Dispatcher:
         queue_limit: int,
         idle_worker_s: float,
         on_deadline: Callable[[], None] = lambda: None,
+        checkpoint_sink: CheckpointSink = _ignore_checkpoint,
     ) -> None:
         self._handlers = handlers
         self._logs = logs
@@ -65,6 +66,7 @@ class Dispatcher:
         self._is_result_pending = is_result_pending
         self._progress_sink = progress_sink
         self._progress_finish = progress_finish
+        self._checkpoint_sink = checkpoint_sink
         self._scripts = scripts
         self._queue_limit = queue_limit
         self._idle_worker_s = idle_worker_s
@@ -281,7 +283,8 @@ class Dispatcher:
 
     def _new_run(self, trigger: TriggerParam, handler: JobHandler | None) -> Run:
         run_log = self._logs.open(trigger.log_id, trigger.log_date_time_ms)
-        ctx = JobContext(trigger=trigger, write_log=run_log.write, progress_sink=self._progress_sink, clock=self._clock)
+        ctx = JobContext(trigger=trigger, write_log=run_log.write, progress_sink=self._progress_sink, clock=self._clock,
+                         checkpoint_sink=self._checkpoint_sink)
         return Run(trigger=trigger, ctx=ctx, log=run_log, handler=handler)
 
     def remember(self, log_ids: list[int]) -> None:
@@ -404,7 +407,9 @@ class Dispatcher:
             run.log.hold(result_line)  # a quiet success leaves no log file (joblog.RunLogFile)
         else:
             run.log.write(result_line)
-        result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data)
+        last = run.ctx.last_checkpoint
+        checkpoint = CheckpointParam(run.log_id, last[0], last[1]) if last is not None else None
+        result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data, checkpoint=checkpoint)
         try:
             self._submit_result(result, lambda: self._settle(run))
         finally:

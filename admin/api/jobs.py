@@ -14,7 +14,7 @@ from . import bp
 from .context import actor, admin_ctx, bool_arg, int_arg, json_body, now_ms
 from .serialize import page_json, to_json
 
-TRIGGER_FIELDS = {"param", "shard_index", "shard_total", "address"}
+TRIGGER_FIELDS = {"param", "shard_index", "shard_total", "address", "resume_from_run_id"}
 MAX_PREVIEW = 50
 
 
@@ -101,6 +101,7 @@ def trigger_job(job_id: int):
             shard_index=body.get("shard_index"),
             shard_total=body.get("shard_total"),
             address=body.get("address"),
+            resume_from_run_id=body.get("resume_from_run_id"),
         )
     return jsonify(to_json(result)), 202
 

@@ -165,6 +165,10 @@ RUN_PROPERTIES: dict[str, Schema] = {
         "description": "A retry-task drainer shard's counts.",
         "properties": {k: INT for k in ("claimed", "succeeded", "retried", "dead")},
     },
+    "checkpoint": {"description": "The run's last checkpoint (ctx.checkpoint(state): any JSON value, at most 16 KiB); null: none saved."},
+    "checkpoint_seq": {"type": "integer", "description": "Its number within the run; 0: the checkpoint the run resumed from."},
+    "checkpoint_at_ms": MS_OR_NULL,
+    "resume_from_run_id": {"type": ["integer", "null"], "description": "The run whose checkpoint this run was sent with; null: it started fresh."},
 }
 
 SCHEMAS: dict[str, Schema] = {
@@ -243,6 +247,10 @@ SCHEMAS: dict[str, Schema] = {
             "shard_index": {"type": ["integer", "null"], "description": "Run only shard i (0 <= i < shard_total)."},
             "shard_total": {"type": ["integer", "null"], "description": "Default: the number of live executors."},
             "address": {"type": ["string", "null"], "description": "Send only to this live executor of the job's group."},
+            "resume_from_run_id": {
+                "type": ["integer", "null"],
+                "description": "Resume from the last checkpoint of this run of the job (ctx.resume_from); null or absent: start fresh.",
+            },
         }
     ),
     "TriggerResult": _object(
@@ -254,6 +262,15 @@ SCHEMAS: dict[str, Schema] = {
             "shard_index": {"type": ["integer", "null"]},
             "shard_total": {"type": ["integer", "null"]},
             "address": STR_OR_NULL,
+            "resume_from_run_id": {"type": ["integer", "null"]},
+        }
+    ),
+    "RepairResult": _object(
+        {
+            "run_id": INT,
+            "fire_id": {"type": "integer", "description": "The fire of the re-run; follow it with GET /fires/{fire_id}."},
+            "resumes": {**BOOL, "description": "False: the run saved no checkpoint and the re-run starts fresh."},
+            "message": STR,
         }
     ),
     "FireTimes": _object({"fire_times_ms": {"type": "array", "items": MS}}),
@@ -277,6 +294,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "What the job's overlap policy decided for this fire (skipped, waits, started after waiting, terminated run N); null when no run was active.",
             },
             "runs": {"type": "array", "items": _ref("Run")},
+            "resume_from_run_id": {"type": ["integer", "null"]},
         }
     ),
     "LogPage": _object(
@@ -611,6 +629,17 @@ PATHS: dict[str, Schema] = {
                 "200": _json("KillResult", "Its executor is gone: the run was marked failed here."),
                 "409": _error("The run has finished, or its outcome is unknown and it has no live executor to ask."),
                 "502": _error("The executor failed the call."),
+            },
+            params=_id("run_id"),
+            tag="runs",
+        )
+    },
+    "/runs/{run_id}/repair": {
+        "post": _op(
+            "Repair now: fail a running run whose executor is lost and re-run it at once, resuming from its checkpoint",
+            {
+                "202": _json("RepairResult", "The run was marked failed and a fire re-runs it (the same shard of a broadcast)."),
+                "409": _error("The run is not RUNNING, or it is still alive (its executor answers /beat and runs the job)."),
             },
             params=_id("run_id"),
             tag="runs",

@@ -1,10 +1,10 @@
-"""/api/v1/runs: the filtered run log, one run, its log tail from the executor, kill."""
+"""/api/v1/runs: the filtered run log, one run, its log tail from the executor, kill, repair now."""
 
 from __future__ import annotations
 
 from flask import jsonify, request
 
-from ..services import run_cleanup, runs
+from ..services import repair, run_cleanup, runs
 from ..services.errors import ServiceError
 from ..services.paging import PageRequest
 from . import bp
@@ -61,3 +61,9 @@ def run_log(run_id: int):
 def kill_run(run_id: int):
     result = runs.kill_run(admin_ctx().db, actor(), run_id, executor_client(), now_ms=now_ms())
     return jsonify(to_json(result)), 202 if result.sent else 200
+
+
+@bp.post("/runs/<id:run_id>/repair")
+def repair_run(run_id: int):
+    result = repair.repair_run(admin_ctx().db, actor(), run_id, executor_client(), now_ms=now_ms())
+    return jsonify(to_json(result)), 202

@@ -44,9 +44,15 @@ class RunBody:
         self._param: str | None = None
         self._param_json = b'""'
 
-    def encode(self, log_id: int, log_date_time_ms: int, params: str | None, index: int, total: int) -> bytes:
+    def encode(self, log_id: int, log_date_time_ms: int, params: str | None, index: int, total: int, resume: bytes = b"") -> bytes:
+        """`resume`: `resume_suffix(...)` for a run that resumes from a checkpoint, else empty."""
         if params != self._param:
             self._param, self._param_json = params, encode_json(params or "")
-        return b'%s%s%s%d,"logDateTime":%d%s%d,"broadcastTotal":%d}' % (
-            self._head, self._param_json, self._middle, log_id, log_date_time_ms, self._tail, index, total,
+        return b'%s%s%s%d,"logDateTime":%d%s%d,"broadcastTotal":%d%s}' % (
+            self._head, self._param_json, self._middle, log_id, log_date_time_ms, self._tail, index, total, resume,
         )
+
+
+def resume_suffix(from_run_id: int, checkpoint_json: str) -> bytes:
+    """The extension keys of a run that resumes from run `from_run_id`'s checkpoint (stored JSON)."""
+    return b',"resumeFrom":%s,"resumeFromLogId":%d' % (checkpoint_json.encode("utf-8"), from_run_id)

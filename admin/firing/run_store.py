@@ -36,7 +36,7 @@ from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .node_lease import LeaseTerm
 from .overlap import OverlapBatch, Verdict
-from .run_body import RunBody
+from .run_body import RunBody, resume_suffix
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -143,6 +143,10 @@ _RUN_COLUMNS = [
 ]
 
 
+#: Fires that may resume from a checkpoint (sc_fire.resume_from_run_id).
+_RESUMABLE = (TriggerType.RETRY, TriggerType.MANUAL, TriggerType.API)
+
+
 def run_body(job: _Job, handler: str) -> RunBody:
     return RunBody(job.id, handler, job.block_strategy, job.timeout_s, job.glue_type, job.glue_source, job.glue_updated_at_ms)
 
@@ -189,6 +193,8 @@ class RunStore:
         retry_refs = [f.origin_ref for f in fires if f.trigger_type == TriggerType.RETRY and f.shard_total is not None and f.id not in existing]
         retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
 
+        resumes = self._resumes(session, [f.id for f in fires if f.trigger_type in _RESUMABLE and f.id not in existing])
+
         new_rows: list[tuple] = []
         new_meta: list[tuple[ClaimedFire, _Job, PlannedRun]] = []
         scheduled = (TriggerType.CRON, TriggerType.MISFIRE)
@@ -226,19 +232,32 @@ class RunStore:
             if failures == len(planned):
                 out.done.append(fire.id)
         run_ids = insert_values_returning_ids(session, RunLog.__table__, _RUN_COLUMNS, new_rows)
+        resumed: list[dict] = []
         for run_id, (fire, job, plan) in zip(run_ids, new_meta, strict=True):
+            resume = resumes.get(fire.id) if resumes else None
+            if resume is not None:
+                # The run starts with the checkpoint it resumes from (numbered 0, below the
+                # executor's first): a retry of this run resumes from it too if it saves none.
+                resumed.append({"b_id": run_id, "b_from": resume[0], "b_state": resume[1]})
             if plan.failure is not None:
                 out.failed.append((fire, run_id, f"{plan.shard_index}/{plan.shard_total}", plan.failure))
                 continue
             body = job.body
             if body is None:
                 body = job.body = run_body(job, job.handler)
-            encoded = body.encode(run_id, fire.fire_at_ms, plan.param, plan.shard_index, plan.shard_total)
+            suffix = resume_suffix(*resume) if resume is not None else b""
+            encoded = body.encode(run_id, fire.fire_at_ms, plan.param, plan.shard_index, plan.shard_total, suffix)
             candidates = tuple(live_of(job)) if plan.probe else ()
             out.sends.append(Send(
                 fire.id, run_id, fire.fire_at_ms, plan.address, job.id, plan.shard_index, plan.shard_total, encoded,
                 term, job.delivery, plan.probe, job.route_strategy, candidates, plan.trace,
             ))
+        if resumed:
+            session.connection().execute(
+                sa.update(RunLog.__table__).where(run_t.id == sa.bindparam("b_id"))
+                .values(resume_from_run_id=sa.bindparam("b_from"), checkpoint_json=sa.bindparam("b_state"), checkpoint_seq=0),
+                resumed,
+            )
         if out.done:
             session.execute(
                 sa.update(Fire.__table__).where(in_ids(fire_t.id, out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
@@ -249,6 +268,24 @@ class RunStore:
             if overlap.notes:
                 log.info("overlap policies decided %d fire(s)", len(overlap.notes), extra={"decisions": overlap.notes})
         return out
+
+    @staticmethod
+    def _resumes(session: Session, fire_ids: list[int]) -> dict[int, tuple[int, str]]:
+        """fire id -> (run id, its checkpoint JSON) for the fires that resume from a run holding a
+        checkpoint; a fire whose run saved none starts fresh. Only retries and manual/API fires
+        can resume, so scheduled fires cost nothing here."""
+        if not fire_ids:
+            return {}
+        fire_t, run_t = Fire.__table__.c, RunLog.__table__.c
+        wanted = dict(session.execute(
+            sa.select(fire_t.id, fire_t.resume_from_run_id).where(in_ids(fire_t.id, fire_ids), fire_t.resume_from_run_id.is_not(None))
+        ).all())
+        if not wanted:
+            return {}
+        saved = dict(session.execute(
+            sa.select(run_t.id, run_t.checkpoint_json).where(in_ids(run_t.id, set(wanted.values())), run_t.checkpoint_json.is_not(None))
+        ).all())
+        return {fire_id: (run_id, saved[run_id]) for fire_id, run_id in wanted.items() if run_id in saved}
 
     @staticmethod
     def _row(fire: ClaimedFire, job: _Job, plan: PlannedRun, now_ms: int) -> tuple:
@@ -292,7 +329,8 @@ class RunStore:
             extra={"fire_id": fire.id, "job_id": job.id},
         )
         for run in waiting:
-            encoded = run_body(job, run.handler).encode(run.id, run.fire_at_ms, run.param, run.shard_index, run.shard_total)
+            suffix = resume_suffix(run.resume_from_run_id, run.checkpoint_json) if run.resume_from_run_id is not None and run.checkpoint_json is not None else b""
+            encoded = run_body(job, run.handler).encode(run.id, run.fire_at_ms, run.param, run.shard_index, run.shard_total, suffix)
             probe = run.executor_address is None
             candidates = tuple(live_of(job)) if probe else ()
             out.sends.append(Send(

@@ -2,7 +2,7 @@
 
 For each such run, in one transaction per batch:
   * FAILED with retries left -> a RETRY fire at `failed_at + backoff`, for the failed shard only
-    when the job is a sharding broadcast (contracts §2);
+    when the job is a sharding broadcast (contracts §2), resuming from the run's last checkpoint;
   * FAILED with no retry left -> one alarm row per configured channel (e-mail, webhook);
   * UNKNOWN (whether the executor got the /run cannot be known; the job delivers at most once)
     -> one alarm row per channel, and never a retry: a retry would run the job again when it may
@@ -86,6 +86,7 @@ def _fire(job_id: int, fire_at_ms: int, trigger_type: TriggerType, origin_ref: i
         "address": None,
         "attempt": 0,
         "created_at_ms": now_ms,
+        "resume_from_run_id": None,
     }
     row.update(overrides)
     return row
@@ -147,6 +148,8 @@ class FollowupMonitor(LeaseHolder):
                                 shard_index=run.shard_index if broadcast else None,
                                 shard_total=run.shard_total if broadcast else None,
                                 attempt=run.attempt + 1,
+                                # Resumes from the failed run's last checkpoint, if it saved one.
+                                resume_from_run_id=run.id,
                             )
                         )
                     else:

@@ -1,4 +1,4 @@
-"""Results and progress reported by executors, applied to sc_run_log rows.
+"""Results, progress and checkpoints reported by executors, applied to sc_run_log rows.
 
 One transaction per batch: one read of the batch's rows (and their jobs' child lists), then one
 executemany UPDATE guarded by status, so a run's status only moves forward and a second result
@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shardcron.core.protocol import CallbackParam, ProgressParam, ResultCode, encode_json
+from shardcron.core.protocol import CallbackParam, CheckpointParam, ProgressParam, ResultCode, encode_json
 
 from ..enums import FollowupStatus, RunStatus
 from ..models import Job, RunLog
@@ -133,12 +133,48 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
         )
         session.connection().execute(stmt, params)
         outcome.applied.extend(p["b_id"] for p in params)
+        # The last checkpoint travels with the result; stored whatever became of the result.
+        store_checkpoints(session, [r.checkpoint for r in results if r.checkpoint is not None and r.log_id in known], now_ms)
         facts = _run_facts(session, outcome.applied)
         for p in params:
             trigger_at_ms, index, total = facts.get(p["b_id"], (now_ms, 0, 1))
             outcome.finished.append(
                 FinishedRun(p["b_id"], known[p["b_id"]][0], f"{index}/{total}", RunStatus(p["b_status"]), p["b_code"], now_ms - trigger_at_ms)
             )
+    return outcome
+
+
+def store_checkpoints(session: Session, items: Sequence[CheckpointParam], now_ms: int) -> None:
+    """Keep each run's highest-numbered checkpoint: an UPDATE guarded by `checkpoint_seq`, so a
+    replayed or late one never overwrites a newer one (whatever the run's status: a failed run's
+    last checkpoint is what its retry resumes from)."""
+    latest: dict[int, CheckpointParam] = {}
+    for item in items:
+        if item.log_id not in latest or item.seq > latest[item.log_id].seq:
+            latest[item.log_id] = item
+    if not latest:
+        return
+    stmt = (
+        sa.update(_RUNS)
+        .where(_RUNS.c.id == sa.bindparam("b_id"), _RUNS.c.checkpoint_seq < sa.bindparam("b_seq"))
+        .values(checkpoint_json=sa.bindparam("b_state"), checkpoint_seq=sa.bindparam("b_seq"), checkpoint_at_ms=sa.bindparam("b_at"))
+    )
+    session.connection().execute(
+        stmt,
+        [{"b_id": c.log_id, "b_seq": c.seq, "b_state": encode_json(c.state).decode("utf-8"), "b_at": now_ms} for _, c in sorted(latest.items())],
+    )
+
+
+def apply_checkpoints(session: Session, items: Sequence[CheckpointParam], now_ms: int) -> BatchOutcome:
+    """`/api/checkpoint`: the latest checkpoint of each run (unknown logIds are reported)."""
+    outcome = BatchOutcome()
+    if not items:
+        return outcome
+    known = _statuses(session, [c.log_id for c in items])
+    outcome.unknown.extend(sorted({c.log_id for c in items if c.log_id not in known}))
+    kept = [c for c in items if c.log_id in known]
+    store_checkpoints(session, kept, now_ms)
+    outcome.applied.extend(sorted({c.log_id for c in kept}))
     return outcome
 
 

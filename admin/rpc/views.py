@@ -1,4 +1,4 @@
-"""`/api/registry`, `/api/registryRemove`, `/api/callback`, `/api/progress` for executors.
+"""`/api/registry`, `/api/registryRemove`, `/api/callback`, `/api/progress`, `/api/checkpoint` for executors.
 
 XXL-JOB's contract: POST with a JSON body, HTTP 200 always, the outcome in the envelope
 (`{"code", "msg", "content", "data"}`). A wrong token or a malformed body is code 500 with a
@@ -23,6 +23,7 @@ from shardcron.core.protocol import (
     RegistryParam,
     decode_json,
     parse_callback_body,
+    parse_checkpoint_body,
     parse_progress_body,
 )
 from shardcron.core.sqlengine import describe_db_error
@@ -31,7 +32,7 @@ from ..metrics import record_run_finished
 from .auto_groups import ensure_group
 from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted
 from .registry_store import record_heartbeat, remove_registration
-from .run_results import apply_callbacks, apply_progress
+from .run_results import apply_callbacks, apply_checkpoints, apply_progress
 
 log = logging.getLogger("shardcron.admin.rpc")
 
@@ -102,6 +103,13 @@ def _progress(session, reports, now_ms: int) -> str | None:
     return apply_progress(session, reports, now_ms).describe("reports")
 
 
+def _checkpoints(session, items, now_ms: int) -> str | None:
+    outcome = apply_checkpoints(session, items, now_ms)
+    if outcome.unknown:
+        log.warning("checkpoint for unknown logId(s) %s ignored", outcome.unknown[:20])
+    return outcome.describe("checkpoints")
+
+
 @blueprint.post("/registry", strict_slashes=False)
 def registry():
     return _handle(RegistryParam.from_wire, _register)
@@ -120,3 +128,8 @@ def callback():
 @blueprint.post("/progress", strict_slashes=False)
 def progress():
     return _handle(parse_progress_body, _progress)
+
+
+@blueprint.post("/checkpoint", strict_slashes=False)
+def checkpoint():
+    return _handle(parse_checkpoint_body, _checkpoints)

@@ -74,6 +74,13 @@ class RunView:
     result: dict[str, Any] | None
     #: A retry-task drainer's counts for this shard (claimed/succeeded/retried/dead), when present.
     drain_counts: dict[str, int] | None
+    #: The run's last checkpoint (`ctx.checkpoint(state)`, any JSON value; None: none saved), its
+    #: number within the run (0: the one it resumed from) and when it arrived.
+    checkpoint: Any = None
+    checkpoint_seq: int = 0
+    checkpoint_at_ms: int | None = None
+    #: The run whose checkpoint this one was sent with (None: it started fresh).
+    resume_from_run_id: int | None = None
 
     @property
     def result_note(self) -> str | None:
@@ -129,7 +136,20 @@ def run_view(row: RunLog, job_name: str | None) -> RunView:
         progress_total=row.progress_total,
         result=result,
         drain_counts=_drain_counts(result),
+        checkpoint=_checkpoint(row.checkpoint_json),
+        checkpoint_seq=row.checkpoint_seq or 0,
+        checkpoint_at_ms=row.checkpoint_at_ms,
+        resume_from_run_id=row.resume_from_run_id,
     )
+
+
+def _checkpoint(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 #: Log lines are numbered in a Java `int` on the wire (`fromLineNum`).
@@ -276,7 +296,7 @@ class LogPage:
 
 
 @dataclass(frozen=True)
-class _Target:
+class RunTarget:
     run_id: int
     job_id: int
     address: str | None
@@ -288,20 +308,20 @@ class _Target:
     job_name: str
 
 
-def _target(db: Database, actor: Actor, run_id: int, now_ms: int) -> _Target:
+def run_target(db: Database, actor: Actor, run_id: int, now_ms: int) -> RunTarget:
     with db.read_session() as session:
         row = _load_run(session, actor, run_id)
         group = session.get(ExecutorGroup, row.group_id)
         live = bool(row.executor_address and group is not None and registry_view.is_group_executor(session, group, row.executor_address, now_ms))
         job_name = _job_names(session, {row.job_id}).get(row.job_id) or f"job {row.job_id}"
-        return _Target(row.id, row.job_id, row.executor_address, live, group.app_name if group else "?", row.fire_at_ms, RunStatus(row.status), row.group_id, job_name)
+        return RunTarget(row.id, row.job_id, row.executor_address, live, group.app_name if group else "?", row.fire_at_ms, RunStatus(row.status), row.group_id, job_name)
 
 
 def read_run_log(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, from_line: int = 1, now_ms: int) -> LogPage:
     """A page of the run's log, read from the executor that ran it, starting at `from_line`."""
     if not isinstance(from_line, int) or not 1 <= from_line <= MAX_LOG_LINE:
         raise ServiceError(_t("bad log request"), field_errors={"from_line": _t("must be between %(low)s and %(high)s", low=1, high=MAX_LOG_LINE)}, object_id=run_id)
-    target = _target(db, actor, run_id, now_ms)
+    target = run_target(db, actor, run_id, now_ms)
     if target.address is None:
         raise Conflict(_t("run %(id)s was never sent to an executor, so it has no log", id=run_id), object_id=run_id)
     if not target.live:
@@ -353,7 +373,7 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
     executor: marking it FAILED here would start the job's retries, running again a job that
     delivers at most once, and its alarm has gone out already. With no live executor it stays
     UNKNOWN (409)."""
-    target = _target(db, actor, run_id, now_ms)
+    target = run_target(db, actor, run_id, now_ms)
     if target.status not in KILLABLE:
         raise Conflict(_t("run %(id)s has finished (%(status)s); there is nothing to kill", id=run_id, status=target.status), object_id=run_id)
     if target.status == RunStatus.UNKNOWN and not (target.address and target.live):
@@ -405,7 +425,7 @@ def kill_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *,
     return KillResult(run_id, False, _t("run %(id)s marked failed: no executor is live in group %(group)s", id=run_id, group=target.app_name))
 
 
-def _audit_kill(session: Session, actor: Actor, target: _Target, before: dict[str, Any], after: dict[str, Any], *, now_ms: int) -> None:
+def _audit_kill(session: Session, actor: Actor, target: RunTarget, before: dict[str, Any], after: dict[str, Any], *, now_ms: int) -> None:
     audit.record(
         session, actor, AuditAction.RUN_KILL, AuditTarget.RUN, target_id=target.run_id, target_name=target.job_name, group_id=target.group_id,
         before=before, after={**after, "job_id": target.job_id}, now_ms=now_ms,

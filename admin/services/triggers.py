@@ -3,7 +3,8 @@
 Nothing here calls an executor: the fire row is the interface (see the fire loop). A trigger
 targets the whole job (its route strategy decides), or one shard `i/n` of a broadcast, optionally
 with a parameter for this fire only and an address that must be a live executor of the job's
-group — never an arbitrary URL (no SSRF through the admin).
+group — never an arbitrary URL (no SSRF through the admin). It starts fresh, or resumes from the
+checkpoint a run of the same job saved (`resume_from_run_id`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from shardcron.core.protocol import normalize_address
 
 from .. import registry_view
 from ..enums import AuditAction, AuditTarget, FireStatus, TriggerType
-from ..models import ExecutorGroup, Fire, Job
+from ..models import ExecutorGroup, Fire, Job, RunLog
 from . import audit
 from .access import load_job
 from .actor import Actor
@@ -41,6 +42,7 @@ class TriggerResult:
     shard_index: int | None
     shard_total: int | None
     address: str | None
+    resume_from_run_id: int | None = None
 
 
 def _as_int(value: Any) -> int | None:
@@ -67,9 +69,12 @@ def trigger_job(
     shard_index: Any = None,
     shard_total: Any = None,
     address: str | None = None,
+    resume_from_run_id: Any = None,
 ) -> TriggerResult:
     """Record a fire of the job now. `shard_total` defaults to the number of live executors when
-    only `shard_index` is given. A stopped job may be triggered (as in XXL-JOB)."""
+    only `shard_index` is given. A stopped job may be triggered (as in XXL-JOB). With
+    `resume_from_run_id` its runs get that run's checkpoint as `ctx.resume_from` (the run must be
+    one of this job's and have saved a checkpoint); without it they start fresh."""
     if trigger_type not in (TriggerType.MANUAL, TriggerType.API):
         raise ValueError(f"trigger_job records MANUAL or API fires, not {trigger_type}")
     job = load_job(session, actor, job_id)
@@ -111,6 +116,17 @@ def trigger_job(
             errors.add("address", _t("%(address)s is not a live executor of group %(group)s", address=repr(address), group=group.app_name))
         else:
             chosen = normalize_address(address)
+    resume_from: int | None = None
+    try:
+        resume_from = _as_int(resume_from_run_id)
+    except ValueError:
+        errors.add("resume_from_run_id", _t("must be a run id (a whole number), or empty to start fresh"))
+    if resume_from is not None:
+        source = session.get(RunLog, resume_from) if 1 <= resume_from <= 2**63 - 1 else None
+        if source is None or source.job_id != job.id:
+            errors.add("resume_from_run_id", _t("run %(run)s is not a run of job %(job)s", run=resume_from, job=job.id))
+        elif source.checkpoint_json is None:
+            errors.add("resume_from_run_id", _t("run %(run)s saved no checkpoint; start fresh instead", run=resume_from))
     errors.raise_if_any(_t("job %(id)s not triggered", id=job.id), object_id=job.id)
     fire = Fire(
         job_id=job.id,
@@ -126,14 +142,17 @@ def trigger_job(
         address=chosen,
         attempt=0,
         created_at_ms=now_ms,
+        resume_from_run_id=resume_from,
     )
     session.add(fire)
     session.flush()
     after = {"fire_id": fire.id, "trigger_type": trigger_type, "param": param, "shard_index": index, "shard_total": fire.shard_total, "address": chosen}
+    if resume_from is not None:
+        after["resume_from_run_id"] = resume_from
     audit.record(
         session, actor, AuditAction.JOB_TRIGGER, AuditTarget.JOB, target_id=job.id, target_name=job.name, group_id=job.group_id, after=after, now_ms=now_ms
     )
-    return TriggerResult(fire.id, job.id, now_ms, trigger_type, fire.shard_index, fire.shard_total, chosen)
+    return TriggerResult(fire.id, job.id, now_ms, trigger_type, fire.shard_index, fire.shard_total, chosen, resume_from)
 
 
 @dataclass(frozen=True)
@@ -155,6 +174,7 @@ class FireView:
     #: What the job's overlap policy decided ("skipped: run 12 was active (SKIP)"); None: nothing.
     overlap_note: str | None
     runs: list[RunView]
+    resume_from_run_id: int | None = None
 
 
 def get_fire(session: Session, actor: Actor, fire_id: int) -> FireView:
@@ -178,4 +198,5 @@ def get_fire(session: Session, actor: Actor, fire_id: int) -> FireView:
         done_at_ms=fire.done_at_ms,
         overlap_note=fire.overlap_note,
         runs=list_fire_runs(session, actor, fire.id),
+        resume_from_run_id=fire.resume_from_run_id,
     )

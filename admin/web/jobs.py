@@ -274,7 +274,7 @@ def job_trigger(job_id: int):
     job = _load(job_id)
     with admin_ctx().db.read_session() as session:
         live = groups.get_group(session, g.actor, job.group_id, now_ms()).live_executors
-    form = {"param": job.param or "", "target": "whole", "shard_index": "", "shard_total": "", "address": ""}
+    form = {"param": job.param or "", "target": "whole", "shard_index": "", "shard_total": "", "address": "", "resume_from_run_id": request.args.get("resume_from_run_id", "")}
     errors: dict[str, str] = {}
     error = None
     if request.method == "POST":
@@ -291,6 +291,7 @@ def job_trigger(job_id: int):
                     shard_index=form["shard_index"] if one_shard else None,
                     shard_total=form["shard_total"] if one_shard else None,
                     address=form["address"] or None,
+                    resume_from_run_id=form["resume_from_run_id"].strip() or None,
                 )
         except NotFound:
             abort(404)

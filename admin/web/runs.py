@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor
 from ..enums import RunStatus, TriggerType
-from ..services import job_names, runs
+from ..services import job_names, repair, runs
 from ..services.errors import NotFound, ServiceError
 from ..services.numbers import ID_MAX, ID_MIN, whole, whole_in_range
 from ..texts import _t
@@ -143,6 +143,7 @@ def run_detail(run_id: int):
     active = run.status in ACTIVE or any(s.status in ACTIVE for s in shards)
     return render_template(
         "run_detail.html", run=run, shards=shards, refresh_ms=REFRESH_MS if active else None, can_kill=runs.may_kill(run),
+        can_repair=run.status == RunStatus.RUNNING,
         unknown_note=str(UNKNOWN_NOTE) if run.status == RunStatus.UNKNOWN else None,
     )
 
@@ -194,3 +195,22 @@ def run_kill(run_id: int):
     else:
         flash(localize(result.message), "success")
     return redirect(url_for("web.run_detail", run_id=run_id))
+
+
+@bp.post("/runs/<id:run_id>/repair")
+@require_actor
+def run_repair(run_id: int):
+    try:
+        result = repair.repair_run(admin_ctx().db, g.actor, run_id, executor_client(), now_ms=now_ms())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(localize(exc.message), "error")
+        return redirect(url_for("web.run_detail", run_id=run_id))
+    flash(localize(result.message), "success")
+    return redirect(url_for("web.runs_list", job_id=_job_of(run_id), fire_id=result.fire_id))
+
+
+def _job_of(run_id: int) -> int:
+    with admin_ctx().db.read_session() as session:
+        return runs.get_run(session, g.actor, run_id).job_id

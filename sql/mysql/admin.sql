@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0007.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0008.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -104,6 +104,7 @@ CREATE TABLE sc_fire (
   created_at_ms BIGINT NOT NULL,
   done_at_ms BIGINT,
   overlap_note VARCHAR(255),
+  resume_from_run_id BIGINT,
   PRIMARY KEY (id),
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
@@ -154,6 +155,10 @@ CREATE TABLE sc_run_log (
   progress_done INTEGER,
   progress_total INTEGER,
   executor_gone_at_ms BIGINT,
+  checkpoint_json TEXT,
+  checkpoint_seq BIGINT NOT NULL DEFAULT '0',
+  checkpoint_at_ms BIGINT,
+  resume_from_run_id BIGINT,
   PRIMARY KEY (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
@@ -305,4 +310,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0007');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0008');

@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0007.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0008.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -105,6 +105,7 @@ CREATE TABLE sc_fire (
   created_at_ms BIGINT NOT NULL,
   done_at_ms BIGINT,
   overlap_note VARCHAR(255),
+  resume_from_run_id BIGINT,
   PRIMARY KEY (id),
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 );
@@ -155,6 +156,10 @@ CREATE TABLE sc_run_log (
   progress_done INTEGER,
   progress_total INTEGER,
   executor_gone_at_ms BIGINT,
+  checkpoint_json TEXT,
+  checkpoint_seq BIGINT DEFAULT '0' NOT NULL,
+  checkpoint_at_ms BIGINT,
+  resume_from_run_id BIGINT,
   PRIMARY KEY (id)
 );
 CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
@@ -306,4 +311,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0007');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0008');

@@ -1,6 +1,6 @@
 """A real HTTP server on loopback standing in for an admin's executor-facing API.
 
-It records every call to /api/registry, /api/registryRemove, /api/callback and /api/progress
+It records every call to /api/registry, /api/registryRemove, /api/callback, /api/progress and /api/checkpoint
 (parsed with shardcron's protocol module), can refuse calls (code 500) per path, and can be
 taken down and brought back on the same port (open keep-alive connections are cut too, so a
 "down" admin is really unreachable).
@@ -19,6 +19,7 @@ from typing import Any
 from shardcron.core.protocol import (
     ACCESS_TOKEN_HEADER,
     CallbackParam,
+    CheckpointParam,
     Envelope,
     ProgressParam,
     ProtocolError,
@@ -26,12 +27,13 @@ from shardcron.core.protocol import (
     decode_json,
     encode_json,
     parse_callback_body,
+    parse_checkpoint_body,
     parse_progress_body,
 )
 
 from .net import free_port, wait_until
 
-PATHS = ("/api/registry", "/api/registryRemove", "/api/callback", "/api/progress")
+PATHS = ("/api/registry", "/api/registryRemove", "/api/callback", "/api/progress", "/api/checkpoint")
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class FakeAdmin:
     # ------------------------------------------------------------------ behaviour
 
     def refuse(self, *paths: str) -> None:
-        """Answer code 500 on these paths (all four when none given)."""
+        """Answer code 500 on these paths (all of them when none given)."""
         with self._lock:
             self._refusing.update(paths or PATHS)
 
@@ -142,6 +144,8 @@ class FakeAdmin:
                     parsed = parse_callback_body(body)
                 elif path == "/api/progress":
                     parsed = parse_progress_body(body)
+                elif path == "/api/checkpoint":
+                    parsed = parse_checkpoint_body(body)
                 else:
                     parsed = RegistryParam.from_wire(body)
                 if self.hook is not None:
@@ -176,6 +180,9 @@ class FakeAdmin:
 
     def progress(self) -> list[ProgressParam]:
         return [item for r in self.received("/api/progress") if r.accepted for item in (r.parsed or [])]
+
+    def checkpoints(self) -> list[CheckpointParam]:
+        return [item for r in self.received("/api/checkpoint") if r.accepted for item in (r.parsed or [])]
 
     def registrations(self, path: str = "/api/registry") -> list[RegistryParam]:
         return [r.parsed for r in self.received(path) if r.accepted]

@@ -48,6 +48,8 @@ class RecipeCluster:
         self.workdir = workdir
         self.app_name = app_name
         self.processes: dict[str, subprocess.Popen] = {}
+        #: Each executor process's name -> the address it listens on (`http://127.0.0.1:<port>`).
+        self.addresses: dict[str, str] = {}
         self.admin_url = ""
         self.db: Database | None = None
         self.group_id = 0
@@ -92,6 +94,7 @@ class RecipeCluster:
                 "callback_retry_s": "0.5",
             }
             variables = {f"SHARDCRON_EXECUTOR_{key.upper()}": value for key, value in settings.items()}
+            self.addresses[f"executor{i}"] = f"http://{settings['listen']}"
             self._spawn(f"executor{i}", ["executor", "run", target], variables | env)
         wait_until(lambda: self.registered() >= count or self._any_exited(), timeout_s=90, what=f"{count} executors registered")
         assert not self._any_exited(), "\n".join(self.output(name) for name in self.processes)

@@ -34,6 +34,8 @@ class Received:
     params: str
     block_strategy: str
     arrived_ms: int
+    resume_from: object = None
+    resume_from_log_id: int | None = None
 
 
 class RunReceiver:
@@ -85,7 +87,7 @@ class RunReceiver:
             self._seen.add(trigger.log_id)
             got = Received(
                 trigger.job_id, trigger.log_id, trigger.log_date_time_ms, trigger.broadcast_index, trigger.broadcast_total,
-                trigger.executor_params, str(trigger.executor_block_strategy), arrived_ms,
+                trigger.executor_params, str(trigger.executor_block_strategy), arrived_ms, trigger.resume_from, trigger.resume_from_log_id,
             )
             self.runs.append(got)
             if self._out is not None:

@@ -55,3 +55,14 @@ def test_bodies_are_the_encoded_trigger_params(job):
         # and an executor reads it back as that trigger
         decoded = TriggerParam.from_wire(decode_json(encoded))
         assert (decoded.log_id, decoded.executor_params, decoded.broadcast_index, decoded.broadcast_total) == (trigger[0], trigger[2] or "", trigger[3], trigger[4])
+
+
+def test_a_resuming_body_carries_the_checkpoint_as_the_trigger_param_does():
+    from shardcron.admin.firing.run_body import resume_suffix
+
+    job = JOBS["plain bean"]
+    encoded = RunBody(**job).encode(5, 1_700_000_000_000, "p", 0, 1, resume_suffix(4, '{"next":10,"k":"ü"}'))
+    param = TriggerParam.from_wire(decode_json(encoded))
+    assert (param.resume_from, param.resume_from_log_id) == ({"next": 10, "k": "ü"}, 4)
+    assert decode_json(encoded) == param.to_wire()
+    assert TriggerParam.from_wire(decode_json(expected(job, 5, 1_700_000_000_000, "p", 0, 1))).resume_from_log_id is None

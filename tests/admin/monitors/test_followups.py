@@ -37,6 +37,7 @@ def test_retries_back_off_exactly_and_stop_when_exhausted(db, fake_clock) -> Non
         assert fire.fire_at_ms == FAILED_AT + delay_s * 1000
         assert (fire.attempt, fire.param, fire.status, fire.address) == (attempt + 1, "p-override", FireStatus.PENDING, None)
         assert (fire.shard_index, fire.shard_total) == (None, None)  # not a broadcast: the route decides again
+        assert fire.resume_from_run_id == run  # resumes from the failed run's checkpoint, if it saved one
         assert run_row(db, run).followup_status == FollowupStatus.DONE
         assert alarms(db) == []  # a failure that will be retried is not alarmed
     last = failed_run(db, job, attempt=4, retry_remaining=0)
