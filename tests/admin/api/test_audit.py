@@ -45,6 +45,10 @@ def test_every_state_changing_route_leaves_an_entry(admin_app: AdminApp, admin: 
         run_id = add_run(admin_app.db, state["job"], state["group"], status=RunStatus.RUNNING, executor_address="http://10.9.9.9:9999")
         return admin.post(f"/runs/{run_id}/kill")
 
+    def repair():  # its executor is no live executor of the group: lost, so repaired at once
+        run_id = add_run(admin_app.db, state["job"], state["group"], status=RunStatus.RUNNING, executor_address="http://10.9.9.9:9999")
+        return admin.post(f"/runs/{run_id}/repair")
+
     def rollback():
         job = state["job"]
         version = admin.get(f"/jobs/{job}/glue-versions").get_json()["items"][0]["id"]
@@ -66,6 +70,7 @@ def test_every_state_changing_route_leaves_an_entry(admin_app: AdminApp, admin: 
         ("api_v1.copy_job", lambda: remember("copy", admin.post(f"/jobs/{state['job']}/copy", json={"name": "nightly 2"}))),
         ("api_v1.delete_job", lambda: admin.delete(f"/jobs/{state['copy']}")),
         ("api_v1.kill_run", kill),
+        ("api_v1.repair_run", repair),
         ("api_v1.clean_up_runs", lambda: admin.post("/runs/cleanup", json={"job_id": state["job"], "keep_last": 0})),
         ("api_v1.create_user", lambda: remember("user", admin.post("/users", json={"username": "carol", "password": "a long password", "group_ids": [state["group"]]}))),
         ("api_v1.update_user", lambda: admin.patch(f"/users/{state['user']}", json={"role": "ADMIN"})),

@@ -76,6 +76,10 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         run = data.add_run(console.db, job(), group(), status=RunStatus.RUNNING, executor_address="http://10.9.9.9:9999")
         return post(f"/runs/{run}/kill", {})
 
+    def repair():  # its executor is no live executor of the group: lost, so repaired at once
+        run = data.add_run(console.db, job(), group(), status=RunStatus.RUNNING, executor_address="http://10.9.9.9:9999")
+        return post(f"/runs/{run}/repair", {})
+
     def revoke_for(user: int, path: str):
         with console.db.session() as s:
             view, _ = api_tokens.issue_token(s, users.actor_for_user(s, user), user, "ci", now_ms=data.NOW)
@@ -98,6 +102,7 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         ("web.job_copy", lambda: post(f"/jobs/{job()}/copy", {})),
         ("web.job_delete", lambda: post(f"/jobs/{job('nightly (copy)')}/delete", {})),
         ("web.run_kill", kill),
+        ("web.run_repair", repair),
         ("web.runs_cleanup_confirm", lambda: post("/runs/cleanup", {"group_id": "", "job": "nightly", "older_than_days": "0", "keep_last": ""})),
         ("web.user_create", lambda: post("/users", {"username": "carol", "password": PASSWORD, "role": "USER"})),
         ("web.user_edit", lambda: post(f"/users/{carol()}", {"action": "grants", "group_ids": [str(group())]})),
