@@ -452,6 +452,8 @@ def test_dashboard_counts_chart_and_recent_failures(console: Console) -> None:
     for query, field in (("from=2025-01-01", "from"), ("from=2026-01-01&to=2025-12-01", "to"), ("days=8", "days"), ("from=1.1.2026", "from")):
         bad = client.get(f"/?{query}")
         assert bad.status_code == 400 and f'id="err-{field}"' in bad.get_data(as_text=True), query
+    assert "From: a range is at most 90 days" in client.get("/?from=2025-01-01").get_data(as_text=True)
+    assert 'name="from" value="2025-12-26"' in html and 'name="to" value="2026-01-01"' in html  # the 7 days shown
 
 
 def test_dashboard_shows_unknown_runs_as_their_own_count(console: Console) -> None:
