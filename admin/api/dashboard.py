@@ -1,4 +1,5 @@
-"""/api/v1/dashboard: counts, the per-day series (7 or 30 days) and the latest failures."""
+"""/api/v1/dashboard: counts, the range's per-day buckets with their totals, per-group and
+per-executor counts, and the latest failures (one source: see services/dashboard.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,14 @@ from flask import jsonify, request
 
 from ..services import dashboard
 from . import bp
-from .context import actor, admin_ctx, int_arg, now_ms
+from .context import actor, admin_ctx, now_ms
 from .serialize import to_json
 
 
 @bp.get("/dashboard")
 def get_dashboard():
-    days = int_arg("days", min(dashboard.SERIES_DAYS), max(dashboard.SERIES_DAYS))
+    days, start, end = dashboard.parse_range(request.args)
     timezone = request.args.get("timezone") or admin_ctx().config.default_timezone
     with admin_ctx().db.read_session() as session:
-        board = dashboard.get_dashboard(
-            session, actor(), now_ms=now_ms(), timezone=timezone, days=7 if days is None else days,
-            report_timezone=admin_ctx().config.default_timezone,
-        )
+        board = dashboard.get_dashboard(session, actor(), now_ms=now_ms(), timezone=timezone, days=days, start=start, end=end)
     return jsonify(to_json(board))

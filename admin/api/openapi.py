@@ -333,6 +333,26 @@ SCHEMAS: dict[str, Schema] = {
             "unknown": {"type": "integer", "description": "Runs of unknown outcome (status UNKNOWN); not part of failed."},
         }
     ),
+    "Counts": _object(
+        {
+            "key": {"type": "string", "description": "Group name or executor address ('—': runs never sent); empty for the totals."},
+            "success": INT,
+            "failed": INT,
+            "running": {"type": "integer", "description": "RUNNING and PENDING runs."},
+            "unknown": INT,
+        }
+    ),
+    "RangeCounts": _object(
+        {
+            "first_day": {"type": "string", "format": "date"},
+            "last_day": {"type": "string", "format": "date"},
+            "daily": {"type": "array", "items": _ref("DayCounts"), "description": "One bucket per day, oldest first; today's is live."},
+            "totals": _ref("Counts"),
+            "per_group": {"type": "array", "items": _ref("Counts"), "description": "Most runs first; only groups the caller may see."},
+            "per_executor": {"type": "array", "items": _ref("Counts"), "description": "Most runs first."},
+        },
+        description="Runs triggered in the range, read once: totals, per_group and per_executor are sums of the same rows as daily.",
+    ),
     "Dashboard": _object(
         {
             "job_count": INT,
@@ -340,16 +360,11 @@ SCHEMAS: dict[str, Schema] = {
             "group_count": INT,
             "live_executor_count": INT,
             "live_group_count": {"type": "integer", "description": "Groups with at least one live executor."},
-            "runs_today": INT,
-            "success_today": INT,
-            "failed_today": INT,
-            "unknown_today": {"type": "integer", "description": "Runs today of unknown outcome (status UNKNOWN); not part of failed_today."},
-            "running_today": INT,
-            "success_rate_today": {"type": ["number", "null"], "description": "success / (success + failed + unknown) today."},
-            "daily": {"type": "array", "items": _ref("DayCounts")},
+            "runs": _ref("RangeCounts"),
+            "success_rate": {"type": ["number", "null"], "description": "success / (success + failed + unknown) over the range; null before a finished run."},
             "recent_failures": {"type": "array", "items": _ref("Run"), "description": "The latest FAILED or UNKNOWN runs, newest first."},
-            "timezone": STR,
-            "day_start_ms": MS,
+            "timezone": {"type": "string", "description": "The zone whose calendar days the range and its buckets are."},
+            "start_ms": {"type": "integer", "description": "Where the range's first day begins, epoch ms."},
         }
     ),
     "User": _object(
@@ -647,9 +662,14 @@ PATHS: dict[str, Schema] = {
     },
     "/dashboard": {
         "get": _op(
-            "Counts, the per-day series and the latest failures",
+            "Counts, the per-day buckets over a date range, per-group and per-executor counts, and the latest failures",
             {"200": _json("Dashboard")},
-            params=[_param("days", "query", {"type": "integer", "enum": [7, 30], "default": 7}), _param("timezone", "query", STR, "Where 'today' begins; default: default_timezone.")],
+            params=[
+                _param("days", "query", {"type": "integer", "enum": [1, 7, 30], "default": 7}, "The last N days ending today (1: today); ignored when from is given."),
+                _param("from", "query", {"type": "string", "format": "date"}, "First day of a custom range (at most 90 days)."),
+                _param("to", "query", {"type": "string", "format": "date"}, "Last day of a custom range, not after today; default: today."),
+                _param("timezone", "query", STR, "Whose calendar days; default: default_timezone."),
+            ],
             errors=("400", "401"),
             tag="dashboard",
         )

@@ -1,20 +1,22 @@
-"""The dashboard: counts, a per-day success/failure series, and the most recent failures.
+"""The dashboard: counts, per-day buckets over a date range, per-group and per-executor counts,
+and the most recent failures.
 
-Per-day numbers come from sc_daily_report (filled by the report monitor), so the chart costs one
-small query however many runs there were. "Today" (runs today, success rate) is counted live from
-sc_run_log with the (status, trigger time) index, from midnight in the viewer's time zone.
+One source of truth: `range_counts` reads sc_run_log ONCE over the range (the indexed trigger
+time), grouped by day bucket, group, executor and status. The chart's bars are the buckets; the
+cards, the per-group and the per-executor tables are sums of the same rows, so they always agree.
+Days are calendar days in the viewer's zone; today's bucket is live. The counts are of the run
+rows still kept (a log clean-up removes rows, and with them their counts).
 
 UNKNOWN runs (their delivery could not be confirmed after a scheduler failure) are counted apart
-from failures everywhere here: they are not known to have failed, and a result the executor
-reports later still finishes them. The daily report has no column for them (it keeps running,
-succeeded and failed), so their per-day counts are read live from sc_run_log — one query on the
-(status, trigger time) index over the chart's days; such runs are few.
+from failures everywhere here: they are not known to have failed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -22,16 +24,19 @@ from sqlalchemy.orm import Session
 
 from .. import registry_view
 from ..enums import RunStatus
-from ..models import DailyReport, ExecutorGroup, Job, RunLog
+from ..models import ExecutorGroup, Job, RunLog
 from ..monitors.daily_report import day_bounds_ms
 from ..schedules.zones import is_known_zone
 from .access import scope_to_groups
 from .actor import Actor
-from ..texts import _t
+from ..texts import Text, _t
 from .errors import ServiceError
 from .runs import RunView, run_view
 
-SERIES_DAYS = (7, 30)
+#: The ranges offered next to a custom from-to: today, 7 days, 30 days.
+SERIES_DAYS = (1, 7, 30)
+#: The longest custom range, in days.
+MAX_SPAN_DAYS = 90
 RECENT_FAILURES = 10
 #: The runs the dashboard lists as needing a look: failed, or of unknown outcome (both alarm).
 NEEDS_A_LOOK = (RunStatus.FAILED, RunStatus.UNKNOWN)
@@ -43,8 +48,125 @@ class DayCounts:
     success: int
     failed: int
     running: int
-    #: Runs of that day whose outcome is UNKNOWN (counted live; not part of `failed`).
+    #: Runs of that day whose outcome is UNKNOWN (not part of `failed`).
     unknown: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.success + self.failed + self.running + self.unknown
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Runs of one group or one executor over the range (PENDING counts as running)."""
+
+    key: str
+    success: int = 0
+    failed: int = 0
+    running: int = 0
+    unknown: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.success + self.failed + self.running + self.unknown
+
+
+@dataclass(frozen=True)
+class RangeCounts:
+    first_day: dt.date
+    last_day: dt.date
+    #: One bucket per day, oldest first; missing days count zero.
+    daily: list[DayCounts]
+    #: Sums of `daily`: what the cards show.
+    totals: Counts
+    #: Per group name and per executor address (runs never sent: "—"), most runs first.
+    per_group: list[Counts]
+    per_executor: list[Counts]
+
+
+def _status_field(status: str) -> str:
+    return {"SUCCESS": "success", "FAILED": "failed", "UNKNOWN": "unknown"}.get(str(status), "running")
+
+
+def parse_range(args: Mapping[str, str]) -> tuple[int | None, dt.date | None, dt.date | None]:
+    """(days, from, to) from query arguments: `days` (1, 7 or 30; default 7) or `from`/`to`
+    (YYYY-MM-DD); ServiceError naming each bad field."""
+    errors: dict[str, Text] = {}
+    dates: dict[str, dt.date | None] = {"from": None, "to": None}
+    for name in dates:
+        raw = (args.get(name) or "").strip()
+        if raw:
+            try:
+                dates[name] = dt.date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = _t("a date as YYYY-MM-DD")
+    raw_days = (args.get("days") or "").strip()
+    days: int | None = 7
+    if raw_days:
+        days = int(raw_days) if raw_days.isascii() and raw_days.isdigit() and len(raw_days) < 4 else None
+        if days not in SERIES_DAYS:
+            errors["days"] = _t("must be one of %(values)s", values=", ".join(map(str, SERIES_DAYS)))
+    if errors:
+        raise ServiceError(_t("bad dashboard request"), field_errors=errors)
+    return days, dates["from"], dates["to"]
+
+
+def resolve_range(now_ms: int, timezone: str, *, days: int | None = 7, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """(first, last) day: `start`..`end` when either is given (a missing end is today), else the
+    last `days` days ending today; bad ranges raise ServiceError naming the field."""
+    today, _ = _today(now_ms, timezone)
+    if start is None and end is None:
+        if days not in SERIES_DAYS:
+            raise ServiceError(_t("bad dashboard request"), field_errors={"days": _t("must be one of %(values)s", values=", ".join(map(str, SERIES_DAYS)))})
+        return today - dt.timedelta(days=days - 1), today
+    last = end or today
+    if start is None:
+        raise ServiceError(_t("bad dashboard request"), field_errors={"from": _t("give the first day of the range")})
+    if last < start:
+        raise ServiceError(_t("bad dashboard request"), field_errors={"to": _t("the last day is before the first")})
+    if last > today:
+        raise ServiceError(_t("bad dashboard request"), field_errors={"to": _t("the last day is after today")})
+    if (last - start).days + 1 > MAX_SPAN_DAYS:
+        raise ServiceError(_t("bad dashboard request"), field_errors={"from": _t("a range is at most %(num)s days", num=MAX_SPAN_DAYS)})
+    return start, last
+
+
+def range_counts(session: Session, actor: Actor, first: dt.date, last: dt.date, timezone: str) -> RangeCounts:
+    """Runs triggered from `first` to `last` (calendar days in `timezone`), in ONE grouped query."""
+    zone = ZoneInfo(timezone)
+    days = [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
+    bounds = [day_bounds_ms(day, zone) for day in days]
+    bucket = sa.case(*((RunLog.trigger_at_ms < end, index) for index, (_, end) in enumerate(bounds)), else_=-1)
+    stmt = scope_to_groups(
+        sa.select(bucket, RunLog.group_id, RunLog.executor_address, RunLog.status, sa.func.count())
+        .select_from(RunLog)
+        .where(RunLog.trigger_at_ms >= bounds[0][0], RunLog.trigger_at_ms < bounds[-1][1])
+        .group_by(bucket, RunLog.group_id, RunLog.executor_address, RunLog.status),
+        RunLog.group_id,
+        actor,
+    )
+    per_day: dict[Any, dict[str, int]] = {}
+    per_group: dict[Any, dict[str, int]] = {}
+    per_executor: dict[Any, dict[str, int]] = {}
+    for index, group_id, address, status, count in session.execute(stmt):
+        if index < 0:
+            continue
+        field = _status_field(status)
+        for table, key in ((per_day, index), (per_group, group_id), (per_executor, address or "—")):
+            row = table.setdefault(key, {})
+            row[field] = row.get(field, 0) + int(count)
+    names = dict(session.execute(sa.select(ExecutorGroup.id, ExecutorGroup.app_name).where(ExecutorGroup.id.in_(per_group))).all()) if per_group else {}
+    daily = [DayCounts(day, **{f: per_day.get(i, {}).get(f, 0) for f in ("success", "failed", "running", "unknown")}) for i, day in enumerate(days)]
+    totals = Counts("", **{f: sum(getattr(d, f) for d in daily) for f in ("success", "failed", "running", "unknown")})
+
+    def ranked(rows: dict[Any, dict[str, int]], label: Callable[[Any], str]) -> list[Counts]:
+        return sorted((Counts(label(key), **row) for key, row in rows.items()), key=lambda c: (-c.total, c.key))
+
+    return RangeCounts(
+        first, last, daily, totals,
+        ranked(per_group, lambda gid: names.get(gid, str(gid))),
+        ranked(per_executor, str),
+    )
 
 
 @dataclass(frozen=True)
@@ -55,21 +177,16 @@ class Dashboard:
     live_executor_count: int
     #: Groups with at least one live executor (the "in M groups" of the executors card).
     live_group_count: int
-    runs_today: int
-    success_today: int
-    failed_today: int
-    #: Runs today whose delivery could not be confirmed (UNKNOWN); not part of `failed_today`.
-    unknown_today: int
-    running_today: int
-    #: SUCCESS / (SUCCESS + FAILED + UNKNOWN) today — an UNKNOWN run is not a known success —,
-    #: None before the first such run of the day.
-    success_rate_today: float | None
-    #: One entry per day, oldest first, ending today; missing days count zero.
-    daily: list[DayCounts]
+    #: The range's runs by day, their totals (the cards), per group and per executor.
+    runs: RangeCounts
+    #: SUCCESS / (SUCCESS + FAILED + UNKNOWN) over the range — an UNKNOWN run is not a known
+    #: success —, None before the first finished run.
+    success_rate: float | None
     #: The latest FAILED or UNKNOWN runs, newest first.
     recent_failures: list[RunView]
     timezone: str
-    day_start_ms: int
+    #: Where the range's first day begins, epoch ms.
+    start_ms: int
 
 
 def _today(now_ms: int, timezone: str) -> tuple[dt.date, int]:
@@ -79,55 +196,15 @@ def _today(now_ms: int, timezone: str) -> tuple[dt.date, int]:
     return local.date(), int(midnight.timestamp() * 1000)
 
 
-def unknown_per_day(session: Session, actor: Actor, days: list[dt.date], zone: ZoneInfo) -> dict[dt.date, int]:
-    """UNKNOWN runs triggered on each of `days` (consecutive, oldest first; calendar days in `zone`)."""
-    if not days:
-        return {}
-    bounds = [day_bounds_ms(day, zone) for day in days]  # the report monitor's own days
-    bucket = sa.case(*((RunLog.trigger_at_ms < end, index) for index, (_, end) in enumerate(bounds)), else_=-1)
-    stmt = scope_to_groups(
-        sa.select(bucket, sa.func.count())
-        .select_from(RunLog)
-        .where(RunLog.status == RunStatus.UNKNOWN, RunLog.trigger_at_ms >= bounds[0][0], RunLog.trigger_at_ms < bounds[-1][1])
-        .group_by(bucket),
-        RunLog.group_id,
-        actor,
-    )
-    return {days[index]: int(count) for index, count in session.execute(stmt) if index >= 0}
-
-
-def daily_series(session: Session, actor: Actor, today: dt.date, days: int, report_timezone: str = "UTC") -> list[DayCounts]:
-    """`days` days ending `today`: running/succeeded/failed from the daily report (whose days are
-    calendar days in `report_timezone`, the report monitor's zone), UNKNOWN counted live by the
-    same days."""
-    first = today - dt.timedelta(days=days - 1)
-    stmt = scope_to_groups(
-        sa.select(DailyReport.day, sa.func.sum(DailyReport.success_count), sa.func.sum(DailyReport.fail_count), sa.func.sum(DailyReport.running_count))
-        .where(DailyReport.day >= first, DailyReport.day <= today)
-        .group_by(DailyReport.day),
-        DailyReport.group_id,
-        actor,
-    )
-    found = {day: (int(s or 0), int(f or 0), int(r or 0)) for day, s, f, r in session.execute(stmt)}
-    all_days = [first + dt.timedelta(days=offset) for offset in range(days)]
-    unknown = unknown_per_day(session, actor, all_days, ZoneInfo(report_timezone))
-    series = []
-    for day in all_days:
-        success, failed, running = found.get(day, (0, 0, 0))
-        series.append(DayCounts(day, success, failed, running, unknown.get(day, 0)))
-    return series
-
-
 def get_dashboard(
-    session: Session, actor: Actor, *, now_ms: int, timezone: str = "UTC", days: int = 7, report_timezone: str | None = None
+    session: Session, actor: Actor, *, now_ms: int, timezone: str = "UTC", days: int | None = 7,
+    start: dt.date | None = None, end: dt.date | None = None,
 ) -> Dashboard:
-    """`timezone`: where the viewer's "today" begins; `report_timezone`: the zone the daily
-    report's days are in (the admin's default_timezone; default: `timezone`)."""
-    if days not in SERIES_DAYS:
-        raise ServiceError(_t("bad dashboard request"), field_errors={"days": _t("must be one of %(values)s", values=", ".join(map(str, SERIES_DAYS)))})
+    """`timezone`: the viewer's zone, whose calendar days the range and its buckets are;
+    the range is the last `days` days, or `start`..`end` (see resolve_range)."""
     if not is_known_zone(timezone):
         raise ServiceError(_t("bad dashboard request"), field_errors={"timezone": _t("%(zone)s is not an IANA time zone name", zone=repr(timezone))})
-    today, day_start_ms = _today(now_ms, timezone)
+    first, last = resolve_range(now_ms, timezone, days=days, start=start, end=end)
 
     job_counts = session.execute(
         scope_to_groups(sa.select(sa.func.count(), sa.func.sum(sa.case((Job.enabled.is_(True), 1), else_=0))), Job.group_id, actor)
@@ -135,16 +212,8 @@ def get_dashboard(
     groups = list(session.scalars(scope_to_groups(sa.select(ExecutorGroup), ExecutorGroup.id, actor)))
     live_by_group = registry_view.live_executors_by_group(session, groups, now_ms)
     live = sum(len(executors) for executors in live_by_group.values())
-
-    per_status: dict[RunStatus, int] = {}
-    for status in RunStatus:
-        stmt = scope_to_groups(
-            sa.select(sa.func.count()).select_from(RunLog).where(RunLog.status == status, RunLog.trigger_at_ms >= day_start_ms),
-            RunLog.group_id,
-            actor,
-        )
-        per_status[status] = session.scalar(stmt) or 0
-    finished = per_status[RunStatus.SUCCESS] + per_status[RunStatus.FAILED] + per_status[RunStatus.UNKNOWN]
+    counts = range_counts(session, actor, first, last, timezone)
+    finished = counts.totals.success + counts.totals.failed + counts.totals.unknown
 
     recent = list(
         session.scalars(
@@ -160,14 +229,9 @@ def get_dashboard(
         group_count=len(groups),
         live_executor_count=live,
         live_group_count=sum(1 for executors in live_by_group.values() if executors),
-        runs_today=sum(per_status.values()),
-        success_today=per_status[RunStatus.SUCCESS],
-        failed_today=per_status[RunStatus.FAILED],
-        unknown_today=per_status[RunStatus.UNKNOWN],
-        running_today=per_status[RunStatus.RUNNING] + per_status[RunStatus.PENDING],
-        success_rate_today=(per_status[RunStatus.SUCCESS] / finished) if finished else None,
-        daily=daily_series(session, actor, today, days, report_timezone if report_timezone is not None else timezone),
+        runs=counts,
+        success_rate=(counts.totals.success / finished) if finished else None,
         recent_failures=[run_view(r, names.get(r.job_id)) for r in recent],
         timezone=timezone,
-        day_start_ms=day_start_ms,
+        start_ms=day_bounds_ms(first, ZoneInfo(timezone))[0],
     )

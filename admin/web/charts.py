@@ -27,6 +27,8 @@ class Bar:
     failed_h: float
     unknown_y: float
     unknown_h: float
+    running_y: float
+    running_h: float
     label: str
     show_label: bool
     title: str
@@ -43,6 +45,7 @@ class Chart:
     total_success: int
     total_failed: int
     total_unknown: int
+    total_running: int
 
 
 def _nice_step(value: int) -> int:
@@ -57,25 +60,28 @@ def _nice_step(value: int) -> int:
 
 
 def daily_bars(days: Sequence) -> Chart:
-    """Stacked bars (success at the bottom, failed on it, outcome unknown on top), one per day,
+    """Stacked bars (success at the bottom, then failed, outcome unknown, running on top), one per day,
     oldest first."""
     plot_h = HEIGHT - TOP - BOTTOM
     plot_w = WIDTH - LEFT - 8
-    step = _nice_step(max((d.success + d.failed + d.unknown for d in days), default=0))
+    step = _nice_step(max((d.success + d.failed + d.unknown + d.running for d in days), default=0))
     top = step * TICKS
     slot = plot_w / max(len(days), 1)
     width = max(slot * 0.7, 1.0)
-    every = 1 if len(days) <= 10 else 5
+    every = 1 if len(days) <= 10 else 5 if len(days) <= 45 else 10
     bars = []
     for i, day in enumerate(days):
         success_h = plot_h * day.success / top
         failed_h = plot_h * day.failed / top
         unknown_h = plot_h * day.unknown / top
+        running_h = plot_h * day.running / top
         base = TOP + plot_h
         if day.unknown:
             title = _("%(day)s: %(ok)s succeeded, %(failed)s failed, %(unknown)s outcome unknown", day=day.day.isoformat(), ok=day.success, failed=day.failed, unknown=day.unknown)
         else:
             title = _("%(day)s: %(ok)s succeeded, %(failed)s failed", day=day.day.isoformat(), ok=day.success, failed=day.failed)
+        if day.running:
+            title += ", " + _("%(num)s running", num=day.running)
         bars.append(
             Bar(
                 x=round(LEFT + i * slot + (slot - width) / 2, 2),
@@ -86,6 +92,8 @@ def daily_bars(days: Sequence) -> Chart:
                 failed_h=round(failed_h, 2),
                 unknown_y=round(base - success_h - failed_h - unknown_h, 2),
                 unknown_h=round(unknown_h, 2),
+                running_y=round(base - success_h - failed_h - unknown_h - running_h, 2),
+                running_h=round(running_h, 2),
                 label=day.day.strftime("%m-%d"),
                 show_label=(len(days) - 1 - i) % every == 0,
                 title=title,
@@ -102,4 +110,5 @@ def daily_bars(days: Sequence) -> Chart:
         total_success=sum(d.success for d in days),
         total_failed=sum(d.failed for d in days),
         total_unknown=sum(d.unknown for d in days),
+        total_running=sum(d.running for d in days),
     )

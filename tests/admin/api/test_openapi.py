@@ -159,6 +159,8 @@ SCHEMA_TYPES = {
     "KillResult": runs.KillResult,
     "Dashboard": dashboard.Dashboard,
     "DayCounts": dashboard.DayCounts,
+    "Counts": dashboard.Counts,
+    "RangeCounts": dashboard.RangeCounts,
     "User": users.UserView,
     "GlueVersion": glue_versions.GlueVersionView,
     "GlueVersionDetail": glue_versions.GlueVersionDetail,
@@ -186,7 +188,8 @@ def test_live_responses_have_the_documented_properties(admin_app: AdminApp, admi
     assert set(trigger) == keys("TriggerResult")
     assert set(admin.get(f"/fires/{trigger['fire_id']}").get_json()) == keys("Fire")
     board = admin.get("/dashboard").get_json()
-    assert set(board) == keys("Dashboard") and set(board["daily"][0]) == keys("DayCounts")
+    assert set(board) == keys("Dashboard") and set(board["runs"]) == keys("RangeCounts") and set(board["runs"]["daily"][0]) == keys("DayCounts")
+    assert set(board["runs"]["totals"]) == keys("Counts") and set(board["runs"]["per_group"][0]) == keys("Counts")
     for path, page in (("/jobs", "JobPage"), ("/runs", "RunPage"), ("/groups", "GroupPage"), ("/users", "UserPage")):
         assert set(admin.get(path).get_json()) == keys(page)
     assert set(admin.get("/jobs/0").get_json()) == keys("Error")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 from shardcron.admin.enums import RunStatus
 from shardcron.admin.services import passwords
 from tests.admin.api.conftest import AdminApp, Api
 from tests.admin.api.test_auth import assert_error
-from tests.support.admin_data import NOW, PASSWORD, add_daily, add_executor, add_job, add_run
+from tests.support.admin_data import NOW, PASSWORD, add_executor, add_job, add_run
 
 
 def test_admin_manages_users(admin_app: AdminApp, admin: Api) -> None:
@@ -61,22 +60,31 @@ def test_dashboard(admin_app: AdminApp, admin: Api) -> None:
     job = add_job(admin_app.db, group, enabled=True, next_fire_at_ms=NOW + 1000)
     add_run(admin_app.db, job, group, status=RunStatus.SUCCESS, trigger_at_ms=NOW + 1)
     failed = add_run(admin_app.db, job, group, status=RunStatus.FAILED, trigger_at_ms=NOW + 2)
-    add_daily(admin_app.db, dt.date(2025, 12, 30), group, 8, 2)
+    add_run(admin_app.db, job, group, status=RunStatus.SUCCESS, trigger_at_ms=NOW - 36 * 3_600_000, executor_address="http://127.0.0.1:9001")
     board = admin.get("/dashboard").get_json()
-    assert (board["job_count"], board["enabled_job_count"], board["live_executor_count"], board["runs_today"]) == (1, 1, 1, 2)
-    assert board["success_rate_today"] == 0.5 and board["timezone"] == "UTC"
-    assert [d["day"] for d in board["daily"]][-3:] == ["2025-12-30", "2025-12-31", "2026-01-01"]
-    assert board["daily"][-3] == {"day": "2025-12-30", "success": 8, "failed": 2, "running": 0, "unknown": 0}
+    assert (board["job_count"], board["enabled_job_count"], board["live_executor_count"]) == (1, 1, 1)
+    assert board["success_rate"] == 2 / 3 and board["timezone"] == "UTC"
+    runs = board["runs"]
+    assert [d["day"] for d in runs["daily"]][-3:] == ["2025-12-30", "2025-12-31", "2026-01-01"]
+    assert runs["daily"][-3] == {"day": "2025-12-30", "success": 1, "failed": 0, "running": 0, "unknown": 0}
+    assert runs["daily"][-1] == {"day": "2026-01-01", "success": 1, "failed": 1, "running": 0, "unknown": 0}
+    assert runs["totals"] == {"key": "", "success": 2, "failed": 1, "running": 0, "unknown": 0}
+    assert runs["per_group"] == [{"key": "g", "success": 2, "failed": 1, "running": 0, "unknown": 0}]
+    assert [(c["key"], c["success"]) for c in runs["per_executor"]] == [("—", 1), ("http://127.0.0.1:9001", 1)]
     assert [r["id"] for r in board["recent_failures"]] == [failed]
     # A run whose delivery could not be confirmed: counted apart from failures, listed with them.
     unknown = add_run(admin_app.db, job, group, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW + 3)
-    board = admin.get("/dashboard").get_json()
-    assert (board["runs_today"], board["failed_today"], board["unknown_today"], board["running_today"]) == (3, 1, 1, 0)
-    assert board["success_rate_today"] == 1 / 3  # an UNKNOWN run is not a known success
-    assert board["daily"][-1] == {"day": "2026-01-01", "success": 0, "failed": 0, "running": 0, "unknown": 1}
-    assert [(r["id"], r["status"]) for r in board["recent_failures"]] == [(unknown, "UNKNOWN"), (failed, "FAILED")]
-    assert len(admin.get("/dashboard?days=30&timezone=Asia/Tokyo").get_json()["daily"]) == 30
+    today = admin.get("/dashboard?days=1").get_json()
+    assert today["runs"]["totals"] == {"key": "", "success": 1, "failed": 1, "running": 0, "unknown": 1}
+    assert today["success_rate"] == 1 / 3  # an UNKNOWN run is not a known success
+    assert [(r["id"], r["status"]) for r in today["recent_failures"]] == [(unknown, "UNKNOWN"), (failed, "FAILED")]
+    assert len(admin.get("/dashboard?days=30&timezone=Asia/Tokyo").get_json()["runs"]["daily"]) == 30
+    custom = admin.get("/dashboard?from=2025-12-30&to=2025-12-31").get_json()["runs"]
+    assert (custom["first_day"], custom["last_day"], custom["totals"]["success"]) == ("2025-12-30", "2025-12-31", 1)
     assert set(assert_error(admin.get("/dashboard?days=9"), 400)) == {"days"}
+    assert set(assert_error(admin.get("/dashboard?from=2025-01-01"), 400)) == {"from"}  # over 90 days
+    assert set(assert_error(admin.get("/dashboard?from=2025-12-31&to=2025-12-30"), 400)) == {"to"}
+    assert set(assert_error(admin.get("/dashboard?from=31.12.2025"), 400)) == {"from"}
     outsider = admin_app.user("outsider")
     empty = outsider.get("/dashboard").get_json()
-    assert (empty["job_count"], empty["runs_today"], empty["recent_failures"]) == (0, 0, [])
+    assert (empty["job_count"], empty["runs"]["totals"]["success"], empty["runs"]["per_group"], empty["recent_failures"]) == (0, 0, [], [])

@@ -89,70 +89,92 @@ def test_dashboard_counts_series_and_failures(database: Database, world: dict) -
     add_executor(database, "g1", "http://127.0.0.1:9001", heartbeat_at_ms=NOW + 4 * MIN)
     add_executor(database, "g1", "http://127.0.0.1:9002", heartbeat_at_ms=NOW - 200_000)  # dead
     today = dt.date(2026, 1, 1)
-    add_daily(database, today - dt.timedelta(days=1), world["g1"], 10, 2)
-    add_daily(database, today - dt.timedelta(days=1), world["g2"], 5, 1)
-    add_daily(database, today - dt.timedelta(days=10), world["g1"], 99, 9)
+    # Today (UTC): two more runs, one of them by an executor; the daily report is not read.
+    add_run(database, world["j1"], world["g1"], status=RunStatus.SUCCESS, trigger_at_ms=NOW + MIN, executor_address="http://127.0.0.1:9001")
+    add_run(database, world["j2"], world["g2"], status=RunStatus.PENDING, trigger_at_ms=NOW + 2 * MIN)
+    add_daily(database, today - dt.timedelta(days=1), world["g1"], 99, 9)
     with database.session() as s:
         board = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN)
     assert (board.job_count, board.enabled_job_count, board.group_count, board.live_executor_count) == (2, 1, 2, 1)
-    # "Today" in UTC began at NOW: runs a, b, c, d were triggered minutes before it.
-    assert board.day_start_ms == NOW and board.runs_today == 0 and board.success_rate_today is None
-    assert [d.day for d in board.daily] == [today - dt.timedelta(days=6 - i) for i in range(7)]
-    assert (board.daily[-2].success, board.daily[-2].failed) == (15, 3)
-    assert sum(d.success for d in board.daily) == 15
+    assert board.start_ms == NOW - 6 * 24 * 60 * MIN
+    runs_ = board.runs
+    assert [d.day for d in runs_.daily] == [today - dt.timedelta(days=6 - i) for i in range(7)]
+    # 30 Dec: "old" (25 h before NOW); 31 Dec: a, b, c, d; 1 Jan (today, live): the two above.
+    assert [(d.success, d.failed, d.running, d.unknown) for d in runs_.daily[-3:]] == [(1, 0, 0, 0), (1, 2, 1, 0), (1, 0, 1, 0)]
+    # The cards are the buckets' totals.
+    assert runs_.totals == dashboard.Counts("", success=3, failed=2, running=2, unknown=0)
+    assert runs_.totals.total == sum(d.total for d in runs_.daily) == 7
+    assert board.success_rate == pytest.approx(3 / 5)
+    assert [(c.key, c.total, c.success, c.failed, c.running) for c in runs_.per_group] == [("g1", 4, 3, 1, 0), ("g2", 3, 0, 1, 2)]
+    assert [(c.key, c.total) for c in runs_.per_executor] == [("—", 6), ("http://127.0.0.1:9001", 1)]
+    assert sum(c.total for c in runs_.per_group) == sum(c.total for c in runs_.per_executor) == runs_.totals.total
     assert [r.id for r in board.recent_failures] == [world["d"], world["b"]]
     with database.session() as s:
-        month = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, days=30)
+        today_only = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, days=1)
         # In Los Angeles it is still 31 December: today began 8 h before NOW - 24 h.
-        la = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, timezone="America/Los_Angeles")
-    assert len(month.daily) == 30 and sum(d.success for d in month.daily) == 114
-    assert la.day_start_ms == NOW - 16 * 60 * MIN
-    assert (la.runs_today, la.success_today, la.failed_today, la.running_today) == (4, 1, 2, 1)
-    assert la.success_rate_today == pytest.approx(1 / 3)
+        la = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, timezone="America/Los_Angeles", days=1)
+        custom = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, start=dt.date(2025, 12, 31), end=dt.date(2025, 12, 31))
+    assert [d.day for d in today_only.runs.daily] == [today] and today_only.runs.totals.total == 2
+    assert la.start_ms == NOW - 16 * 60 * MIN and la.runs.daily[0].day == dt.date(2025, 12, 31)
+    assert (la.runs.totals.success, la.runs.totals.failed, la.runs.totals.running) == (2, 2, 2)
+    assert [d.day for d in custom.runs.daily] == [dt.date(2025, 12, 31)] and custom.runs.totals.total == 4
 
 
 def test_dashboard_for_a_user_and_bad_arguments(database: Database, world: dict) -> None:
     user = add_user(database, "u", groups=[world["g2"]])
-    add_daily(database, dt.date(2026, 1, 1), world["g1"], 10, 2)
     with database.session() as s:
-        board = dashboard.get_dashboard(s, user, now_ms=NOW + MIN, timezone="Europe/Berlin")
+        board = dashboard.get_dashboard(s, user, now_ms=NOW + MIN, timezone="Europe/Berlin", days=1)
         assert (board.job_count, board.group_count) == (1, 1)
-        assert board.runs_today == 2 and [r.id for r in board.recent_failures] == [world["d"]]
-        assert sum(d.success for d in board.daily) == 0
-        with pytest.raises(ServiceError) as err:
-            dashboard.get_dashboard(s, user, now_ms=NOW, days=8)
-        assert "days" in err.value.field_errors
-        with pytest.raises(ServiceError) as err:
-            dashboard.get_dashboard(s, user, now_ms=NOW, timezone="Nowhere/Town")
-        assert "timezone" in err.value.field_errors
+        assert board.runs.totals.total == 2 and [r.id for r in board.recent_failures] == [world["d"]]
+        assert [c.key for c in board.runs.per_group] == ["g2"]
+        for kwargs, field in (
+            (dict(days=8), "days"),
+            (dict(timezone="Nowhere/Town"), "timezone"),
+            (dict(start=dt.date(2026, 1, 1), end=dt.date(2025, 12, 1)), "to"),
+            (dict(start=dt.date(2025, 12, 1), end=dt.date(2026, 1, 2)), "to"),
+            (dict(start=dt.date(2025, 9, 1)), "from"),
+            (dict(end=dt.date(2025, 12, 1)), "from"),
+        ):
+            with pytest.raises(ServiceError) as err:
+                dashboard.get_dashboard(s, user, now_ms=NOW, **kwargs)  # type: ignore[arg-type]
+            assert field in err.value.field_errors, kwargs
+        # 90 days ending today is the longest range.
+        longest = dashboard.get_dashboard(s, user, now_ms=NOW, start=dt.date(2025, 10, 4))
+        assert len(longest.runs.daily) == 90
+
+
+def test_range_arguments_parse_or_name_the_bad_field() -> None:
+    assert dashboard.parse_range({}) == (7, None, None)
+    assert dashboard.parse_range({"days": "1"}) == (1, None, None)
+    assert dashboard.parse_range({"from": "2025-12-01", "to": "2025-12-02"}) == (7, dt.date(2025, 12, 1), dt.date(2025, 12, 2))
+    with pytest.raises(ServiceError) as err:
+        dashboard.parse_range({"days": "٣", "from": "1/2/2025", "to": "x"})
+    assert set(err.value.field_errors) == {"days", "from", "to"}
 
 
 def test_unknown_runs_are_counted_apart_from_failures(database: Database, world: dict) -> None:
     """UNKNOWN runs (delivery not confirmed after a scheduler failure) have their own count in
-    the day's figures and the per-day series (read live: the daily report has no column for
-    them), lower the success rate, and are listed with the failures."""
+    the buckets and the totals, lower the success rate, and are listed with the failures."""
     g1, g2, j1, j2 = world["g1"], world["g2"], world["j1"], world["j2"]
     add_run(database, j1, g1, status=RunStatus.SUCCESS, trigger_at_ms=NOW + 1 * MIN)
     today_unknown = add_run(database, j1, g1, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW + 2 * MIN)
     # 2025-12-31 23:30 UTC: yesterday in UTC, already today in Berlin.
     late_unknown = add_run(database, j2, g2, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW - 30 * MIN)
     old_unknown = add_run(database, j1, g1, status=RunStatus.UNKNOWN, trigger_code=0, trigger_at_ms=NOW - 10 * 24 * 60 * MIN)  # 10 days ago
-    add_daily(database, dt.date(2026, 1, 1), g1, 1, 0)
     user = add_user(database, "u", groups=[g2])
     with database.session() as s:
+        today = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, days=1)
         board = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN)
-        berlin_report = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, report_timezone="Europe/Berlin")
+        berlin = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, timezone="Europe/Berlin")
         month = dashboard.get_dashboard(s, SYSTEM_ACTOR, now_ms=NOW + 5 * MIN, days=30)
         theirs = dashboard.get_dashboard(s, user, now_ms=NOW + 5 * MIN)
-    assert (board.runs_today, board.success_today, board.failed_today, board.unknown_today) == (2, 1, 0, 1)
-    assert board.success_rate_today == 0.5
-    assert [(d.failed, d.unknown) for d in board.daily[-2:]] == [(0, 1), (0, 1)]
-    assert (board.daily[-1].success, board.daily[-1].unknown) == (1, 1)
-    assert [(d.day.isoformat(), d.unknown) for d in berlin_report.daily if d.unknown] == [("2026-01-01", 2)]
-    assert sum(d.unknown for d in board.daily) == 2 and sum(d.unknown for d in month.daily) == 3
+    assert (today.runs.totals.total, today.runs.totals.success, today.runs.totals.failed, today.runs.totals.unknown) == (2, 1, 0, 1)
+    assert today.success_rate == 0.5
+    assert [(d.failed, d.unknown) for d in board.runs.daily[-2:]] == [(2, 1), (0, 1)]
+    assert [(d.day.isoformat(), d.unknown) for d in berlin.runs.daily if d.unknown] == [("2026-01-01", 2)]
+    assert board.runs.totals.unknown == 2 and month.runs.totals.unknown == 3
     assert [(r.id, r.status) for r in board.recent_failures] == [
         (today_unknown, RunStatus.UNKNOWN), (world["d"], RunStatus.FAILED), (world["b"], RunStatus.FAILED),
         (late_unknown, RunStatus.UNKNOWN), (old_unknown, RunStatus.UNKNOWN),
     ]
-    assert [(d.day.isoformat(), d.unknown) for d in theirs.daily if d.unknown] == [("2025-12-31", 1)]
-    assert theirs.unknown_today == 0
+    assert [(d.day.isoformat(), d.unknown) for d in theirs.runs.daily if d.unknown] == [("2025-12-31", 1)]

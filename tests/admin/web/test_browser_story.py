@@ -377,12 +377,32 @@ def _walk(story: Story, stack: dict) -> None:
     page.click("nav >> text=Dashboard")
     expect(page.locator("#stat-jobs")).to_have_text("2")
     expect(page.locator("#stat-executors")).to_have_text("2")
-    assert int(page.locator("#stat-runs-today").inner_text()) >= 2  # the clean-up left two
+    assert int(page.locator("#stat-runs").inner_text()) >= 2  # the clean-up left two
     expect(page.locator("#daily-chart")).to_be_visible()
     expect(page.locator("#recent-failures")).to_contain_text(EVIL + " long")
+
+    def cards_match_the_chart() -> int:
+        """The cards are the totals of the chart's bars (one source): the legend and each table agree."""
+        cards = {name: int(page.locator(f"#stat-{name}").inner_text()) for name in ("runs", "success", "failed", "unknown", "running")}
+        legend = page.locator("#chart-legend").inner_text()
+        for name in ("success", "failed", "unknown", "running"):
+            word = {"success": "succeeded", "failed": "failed", "unknown": "outcome unknown", "running": "running"}[name]
+            assert f"{word} ({cards[name]})" in legend, (name, legend)
+        assert cards["runs"] == cards["success"] + cards["failed"] + cards["unknown"] + cards["running"]
+        for table in ("per-group", "per-executor"):
+            if page.locator(f"#{table}").count():
+                cells = page.locator(f"#{table} tbody td:nth-child(2)").all_inner_texts()
+                assert sum(int(c) for c in cells) == cards["runs"], table
+        return cards["runs"]
+
+    week = cards_match_the_chart()
     story.shot("dashboard")
-    page.click("text=30 days")
+    page.click("#dashboard-range >> text=30 days")
     expect(page.locator("#daily-chart g.day")).to_have_count(30)
+    assert cards_match_the_chart() >= week
+    page.click("#dashboard-range >> text=Today")
+    expect(page.locator("#daily-chart g.day")).to_have_count(1)
+    cards_match_the_chart()
 
     # --- users and the operator's own account.
     page.click("nav >> text=Users")

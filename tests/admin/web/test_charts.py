@@ -50,3 +50,15 @@ def test_unknown_runs_stack_on_top_and_count_toward_the_axis() -> None:
     assert (chart.total_success, chart.total_failed, chart.total_unknown) == (25, 10, 10)
     assert first.title == "2026-01-01: 20 succeeded, 10 failed, 10 outcome unknown"
     assert second.title == "2026-01-02: 5 succeeded, 0 failed"
+
+
+def test_running_runs_stack_on_top_and_ninety_days_label_every_tenth() -> None:
+    days = [DayCounts(dt.date(2026, 1, 1), 10, 10, 20, 0)]
+    chart = daily_bars(days)
+    plot_h = HEIGHT - TOP - BOTTOM
+    bar = chart.bars[0]
+    assert [v for _, v in chart.ticks][-1] == 40 and chart.total_running == 20
+    assert bar.running_h == plot_h * 20 / 40 and bar.running_y + bar.running_h == bar.unknown_y == bar.failed_y
+    assert bar.title == "2026-01-01: 10 succeeded, 10 failed, 20 running"
+    long = daily_bars(_days([(1, 0)] * 90))
+    assert len([b for b in long.bars if b.show_label]) == 9

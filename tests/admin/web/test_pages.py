@@ -416,25 +416,44 @@ def test_unknown_run_is_killed_only_through_its_live_executor(console: Console) 
 
 
 def test_dashboard_counts_chart_and_recent_failures(console: Console) -> None:
+    """The cards, the chart's legend and title, and the per-group and per-executor tables are
+    sums of the same buckets, so they agree whatever the range."""
     client = _admin(console)
     group_id = data.add_group(console.db, "billing")
     job_id = data.add_job(console.db, group_id, "drain", enabled=True)
     data.add_executor(console.db, "billing", "http://127.0.0.1:9001", heartbeat_at_ms=console.clock.now_ms())
-    today = dt.date(2026, 1, 1)
-    data.add_daily(console.db, today, group_id, success=40, failed=10)
-    data.add_daily(console.db, today - dt.timedelta(days=3), group_id, success=5, failed=0)
-    data.add_daily(console.db, today - dt.timedelta(days=20), group_id, success=7, failed=7)
-    data.add_run(console.db, job_id, group_id, status=RunStatus.FAILED, handle_msg="boom", trigger_at_ms=console.clock.now_ms())
-    data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=console.clock.now_ms())
+    now, day = console.clock.now_ms(), 86_400_000
+    data.add_daily(console.db, dt.date(2026, 1, 1), group_id, success=40, failed=10)  # not read: runs are
+    data.add_run(console.db, job_id, group_id, status=RunStatus.FAILED, handle_msg="boom", trigger_at_ms=now)
+    data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=now, executor_address="http://127.0.0.1:9001")
+    data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, trigger_at_ms=now + 1, executor_address="http://127.0.0.1:9001")
+    data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=now - 3 * day)
+    data.add_run(console.db, job_id, group_id, status=RunStatus.FAILED, trigger_at_ms=now - 20 * day)
     html = client.get("/").get_data(as_text=True)
     assert '<div class="value" id="stat-jobs">1</div>' in html
     assert '<div class="value" id="stat-executors">1</div>' in html
-    assert '<div class="value" id="stat-runs-today">2</div>' in html
-    assert '<div class="value" id="stat-success-rate">50.0%</div>' in html
-    assert "45 succeeded, 10 failed" in html  # 7-day totals in the chart's title
+    assert '<div class="value" id="stat-runs">4</div>' in html and '<span id="stat-running">1</span>' in html
+    assert '<div class="value" id="stat-success-rate">66.7%</div>' in html
+    assert '(<span id="stat-success">2</span> ok, <span id="stat-failed">1</span> failed' in html
+    assert "2 succeeded, 1 failed, 0 outcome unknown, 1 running</title>" in html
+    assert "succeeded (2)" in html and "failed (1)" in html and "running (1)" in html
     assert html.count("<g class=\"day\">") == 7 and "boom" in html
+    group_rows = html[html.index('id="per-group"'):html.index('id="per-executor"')]
+    assert '<td class="wide title" data-label="Group">billing</td>' in group_rows and '<td data-label="Run count">4</td>' in group_rows
+    executor_rows = html[html.index('id="per-executor"'):]
+    assert "http://127.0.0.1:9001" in executor_rows and '<td data-label="Run count">2</td>' in executor_rows
     month = client.get("/?days=30").get_data(as_text=True)
-    assert month.count("<g class=\"day\">") == 30 and "52 succeeded, 17 failed" in month
+    assert month.count("<g class=\"day\">") == 30 and '<div class="value" id="stat-runs">5</div>' in month
+    assert "2 succeeded, 2 failed, 0 outcome unknown, 1 running</title>" in month
+    today = client.get("/?days=1").get_data(as_text=True)
+    assert today.count("<g class=\"day\">") == 1 and '<div class="value" id="stat-runs">3</div>' in today
+    custom = client.get("/?from=2025-12-28&to=2025-12-29").get_data(as_text=True)
+    assert custom.count("<g class=\"day\">") == 2 and '<div class="value" id="stat-runs">1</div>' in custom
+    for query, field in (("from=2025-01-01", "from"), ("from=2026-01-01&to=2025-12-01", "to"), ("days=8", "days"), ("from=1.1.2026", "from")):
+        bad = client.get(f"/?{query}")
+        assert bad.status_code == 400 and f'id="err-{field}"' in bad.get_data(as_text=True), query
+    assert "From: a range is at most 90 days" in client.get("/?from=2025-01-01").get_data(as_text=True)
+    assert 'name="from" value="2025-12-26"' in html and 'name="to" value="2026-01-01"' in html  # the 7 days shown
 
 
 def test_dashboard_shows_unknown_runs_as_their_own_count(console: Console) -> None:
@@ -442,15 +461,14 @@ def test_dashboard_shows_unknown_runs_as_their_own_count(console: Console) -> No
     group_id = data.add_group(console.db, "billing")
     job_id = data.add_job(console.db, group_id, "drain")
     now = console.clock.now_ms()
-    data.add_daily(console.db, dt.date(2026, 1, 1), group_id, success=3, failed=1)
     data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=now)
     data.add_run(console.db, job_id, group_id, status=RunStatus.FAILED, handle_msg="boom", trigger_at_ms=now + 1)
     unknown = data.add_run(console.db, job_id, group_id, status=RunStatus.UNKNOWN, trigger_code=0, trigger_msg=UNKNOWN_MSG, trigger_at_ms=now + 2)
     html = client.get("/").get_data(as_text=True)
     assert '<div class="value" id="stat-success-rate">33.3%</div>' in html
-    assert '(1 ok, 1 failed, <span id="stat-unknown-today">1</span> outcome unknown)' in html
-    assert "3 succeeded, 1 failed, 1 outcome unknown</title>" in html  # the chart's title: report rows plus the live count
-    assert "2026-01-01: 3 succeeded, 1 failed, 1 outcome unknown" in html  # the day's bar
+    assert '<span id="stat-failed">1</span> failed, <span id="stat-unknown">1</span> outcome unknown)' in html
+    assert "1 succeeded, 1 failed, 1 outcome unknown, 0 running</title>" in html
+    assert "2026-01-01: 1 succeeded, 1 failed, 1 outcome unknown" in html  # the day's bar
     assert html.count('<rect class="unknown"') == 1 and "outcome unknown (1)" in html
     recent = html[html.index('id="recent-failures"'):]
     assert f'href="/runs/{unknown}"' in recent and "badge-unknown" in recent and UNKNOWN_MSG in recent
@@ -483,10 +501,10 @@ def test_dashboard_days_follow_the_viewers_zone_cookie(console: Console) -> None
     job_id = data.add_job(console.db, group_id, "drain")
     # 2025-12-31 23:30 UTC is already 2026-01-01 in Berlin ("today" there), still yesterday in UTC.
     data.add_run(console.db, job_id, group_id, status=RunStatus.SUCCESS, trigger_at_ms=console.clock.now_ms() - 30 * 60_000)
-    utc = client.get("/").get_data(as_text=True)
-    assert '<div class="value" id="stat-runs-today">0</div>' in utc and "days in UTC" in utc
+    utc = client.get("/?days=1").get_data(as_text=True)
+    assert '<div class="value" id="stat-runs">0</div>' in utc and "days in UTC" in utc
     client.set_cookie("tz", "Europe/Berlin")
-    berlin = client.get("/").get_data(as_text=True)
-    assert '<div class="value" id="stat-runs-today">1</div>' in berlin and "days in Europe/Berlin" in berlin
+    berlin = client.get("/?days=1").get_data(as_text=True)
+    assert '<div class="value" id="stat-runs">1</div>' in berlin and "days in Europe/Berlin" in berlin
     client.set_cookie("tz", "<script>")
     assert "days in UTC" in client.get("/").get_data(as_text=True)
