@@ -187,6 +187,9 @@ class Job(Base):
     overlap_policy: Mapped[OverlapPolicy] = mapped_column(
         EnumText(OverlapPolicy, 16), default=OverlapPolicy.ALLOW_ALL, server_default=OverlapPolicy.ALLOW_ALL.value
     )
+    #: Each scheduled fire's `/run` goes out up to this many seconds after its planned time
+    #: (schedules.jitter: fixed per planned time, the same on every node); 0: no jitter.
+    jitter_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
 

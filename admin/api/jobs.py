@@ -119,7 +119,8 @@ def _count() -> int:
 def preview_job(job_id: int):
     count = _count()
     with admin_ctx().db.read_session() as session:
-        return jsonify(fire_times_ms=jobs.preview_job(session, actor(), job_id, now_ms=now_ms(), count=count))
+        times, delays = jobs.preview_job_jitter(session, actor(), job_id, now_ms=now_ms(), count=count)
+        return jsonify(fire_times_ms=times, jitter_ms=delays)
 
 
 @bp.get("/schedule-preview")

@@ -13,6 +13,7 @@ from typing import Any
 from flask import jsonify
 
 from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from ..schedules.jitter import MAX_JITTER_S
 from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
 from shardcron.core.protocol import BlockStrategy, GlueType
 
@@ -79,6 +80,14 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
         "description": (
             "A run whose delivery cannot be confirmed after a scheduler failure (the executor cannot say whether it got it): "
             "AT_MOST_ONCE records it UNKNOWN, alarms and never sends it again; AT_LEAST_ONCE sends it again under the same logId."
+        ),
+    },
+    "jitter_s": {
+        "type": "integer", "minimum": 0, "maximum": MAX_JITTER_S, "default": 0,
+        "description": (
+            "Each scheduled fire's /run goes out a delay in [0, jitter_s] seconds after its planned time, derived from the job id and the "
+            "planned time (the same on every scheduler node); the run's trigger time stays the planned time. Manual, API, retry and child "
+            "fires are not delayed. For a FIX_RATE job at most its rate."
         ),
     },
     "overlap_policy": {
@@ -274,6 +283,15 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "FireTimes": _object({"fire_times_ms": {"type": "array", "items": MS}}),
+    "JobFireTimes": _object(
+        {
+            "fire_times_ms": {"type": "array", "items": MS},
+            "jitter_ms": {
+                "type": "array", "items": {"type": "integer", "minimum": 0},
+                "description": "The job's jitter for each fire time, in the same order: its /run goes out that many ms later (all 0 without jitter).",
+            },
+        }
+    ),
     "Run": _object(RUN_PROPERTIES),
     "Fire": _object(
         {
@@ -569,7 +587,7 @@ PATHS: dict[str, Schema] = {
         )
     },
     "/jobs/{job_id}/preview": {
-        "get": _op("The next fire times of a saved job", {"200": _json("FireTimes")}, params=[*_id("job_id"), PREVIEW_COUNT], errors=("400", "401", "404"), tag="jobs")
+        "get": _op("The next fire times of a saved job, with its jitter", {"200": _json("JobFireTimes")}, params=[*_id("job_id"), PREVIEW_COUNT], errors=("400", "401", "404"), tag="jobs")
     },
     "/schedule-preview": {
         "get": _op(

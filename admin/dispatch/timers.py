@@ -25,16 +25,17 @@ class SendTimers:
         self._seq = itertools.count()
 
     def push(self, sends: list[Send]) -> None:
-        """Queue `sends`, grouped by fire time."""
+        """Queue `sends`, grouped by the time they go out (fire time plus jitter)."""
         by_time: dict[int, list[Send]] = {}
         for send in sends:
-            at = by_time.get(send.fire_at_ms)
+            send_at_ms = send.fire_at_ms + send.delay_ms  # the job's jitter (0 for most)
+            at = by_time.get(send_at_ms)
             if at is None:
-                by_time[send.fire_at_ms] = [send]
+                by_time[send_at_ms] = [send]
             else:
                 at.append(send)
-        for fire_at_ms, group in by_time.items():
-            heapq.heappush(self._heap, (fire_at_ms, next(self._seq), group))
+        for send_at_ms, group in by_time.items():
+            heapq.heappush(self._heap, (send_at_ms, next(self._seq), group))
 
     def pop_due(self, now_ms: int) -> list[Send]:
         """Take every send due at `now_ms`, earliest first."""

@@ -30,6 +30,7 @@ from ..db import Database
 from ..enums import Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease
 from ..registry_view import live_addresses
+from ..schedules.jitter import jitter_ms
 from ..schedules.routing import RouteState
 from .bulk_insert import insert_values_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
@@ -40,6 +41,9 @@ from .run_body import RunBody, resume_suffix
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
 log = logging.getLogger("shardcron.admin.scheduling")
+
+#: The trigger types of scheduled fires: the ones a stopped job drops and a job's jitter delays.
+_SCHEDULED = (TriggerType.CRON, TriggerType.MISFIRE)
 
 # Slots, not frozen (read-only by convention): built per fire on the hot path (docs/benchmarks.md).
 @dataclass(slots=True)
@@ -66,6 +70,14 @@ class Send:
     settle: bool = False
     #: How often the executor was asked about this send (settle.SETTLE_ROUNDS bounds it).
     asked: int = 0
+    #: The job's jitter for this planned time (schedules.jitter): the send goes out at
+    #: `fire_at_ms + delay_ms`; the run keeps `fire_at_ms` as its trigger time.
+    delay_ms: int = 0
+
+    @property
+    def send_at_ms(self) -> int:
+        """When the `/run` goes out: the planned time plus the job's jitter."""
+        return self.fire_at_ms + self.delay_ms
 
     def log_fields(self) -> dict:
         """What a log line about this send says of it."""
@@ -109,7 +121,7 @@ class Prepared:
 #: of preparing a fire) and not the ORM's row loading.
 _JOB_FACTS = sa.select(*(Job.__table__.c[name] for name in (
     "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s",
-    "retry_count", "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy",
+    "retry_count", "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "jitter_s",
 )))
 _GROUP_FACTS = sa.select(*(ExecutorGroup.__table__.c[name] for name in ("id", "app_name", "address_type", "manual_addresses")))
 
@@ -120,18 +132,18 @@ class _Job:
 
     __slots__ = (
         "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s", "retry_count",
-        "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "facts", "body",
+        "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "jitter_s", "facts", "body",
     )
 
     def __init__(
         self, id: int, group_id: int, enabled: bool, handler: str, param: str | None, route_strategy: RouteStrategy, block_strategy: str,
         timeout_s: int, retry_count: int, glue_type: str, glue_source: str | None, glue_updated_at_ms: int, delivery: Delivery,
-        overlap_policy: OverlapPolicy,
+        overlap_policy: OverlapPolicy, jitter_s: int,
     ) -> None:
         self.id, self.group_id, self.enabled, self.handler, self.param = id, group_id, enabled, handler, param
         self.route_strategy, self.block_strategy, self.timeout_s, self.retry_count = route_strategy, block_strategy, timeout_s, retry_count
         self.glue_type, self.glue_source, self.glue_updated_at_ms, self.delivery = glue_type, glue_source, glue_updated_at_ms, delivery
-        self.overlap_policy = overlap_policy
+        self.overlap_policy, self.jitter_s = overlap_policy, jitter_s
         self.facts: JobFacts | None = None  # set once its group is known
         self.body: RunBody | None = None  # the /run bodies of its new rows (the job's handler)
 
@@ -197,7 +209,7 @@ class RunStore:
 
         new_rows: list[tuple] = []
         new_meta: list[tuple[ClaimedFire, _Job, PlannedRun]] = []
-        scheduled = (TriggerType.CRON, TriggerType.MISFIRE)
+        scheduled = _SCHEDULED
         for fire in fires:
             job = jobs.get(fire.job_id)
             if existing and fire.id in existing:
@@ -248,10 +260,13 @@ class RunStore:
             suffix = resume_suffix(*resume) if resume is not None else b""
             encoded = body.encode(run_id, fire.fire_at_ms, plan.param, plan.shard_index, plan.shard_total, suffix)
             candidates = tuple(live_of(job)) if plan.probe else ()
-            out.sends.append(Send(
+            send = Send(
                 fire.id, run_id, fire.fire_at_ms, plan.address, job.id, plan.shard_index, plan.shard_total, encoded,
                 term, job.delivery, plan.probe, job.route_strategy, candidates, plan.trace,
-            ))
+            )
+            if job.jitter_s and fire.trigger_type in scheduled:
+                send.delay_ms = jitter_ms(job.id, fire.fire_at_ms, job.jitter_s)
+            out.sends.append(send)
         if resumed:
             session.connection().execute(
                 sa.update(RunLog.__table__).where(run_t.id == sa.bindparam("b_id"))
@@ -291,10 +306,13 @@ class RunStore:
     def _row(fire: ClaimedFire, job: _Job, plan: PlannedRun, now_ms: int) -> tuple:
         """A run row's values, in the order of _RUN_COLUMNS."""
         failed = plan.failure is not None
+        send_at_ms = fire.fire_at_ms
+        if job.jitter_s and fire.trigger_type in _SCHEDULED:
+            send_at_ms += jitter_ms(job.id, fire.fire_at_ms, job.jitter_s)
         return (
             job.id, job.group_id, fire.id, fire.trigger_type, fire.fire_at_ms,
-            # When the trigger goes out: its planned time, or now for a late (or adopted) fire.
-            max(fire.fire_at_ms, now_ms),
+            # When the trigger goes out: its planned time (plus the job's jitter), or now for a late (or adopted) fire.
+            max(send_at_ms, now_ms),
             plan.address, job.handler, plan.param, plan.shard_index, plan.shard_total,
             fire.attempt, max(job.retry_count - fire.attempt, 0),
             RunStatus.FAILED if failed else RunStatus.PENDING,
@@ -337,6 +355,7 @@ class RunStore:
                 fire.id, run.id, fire.fire_at_ms, run.executor_address, job.id, run.shard_index, run.shard_total, encoded,
                 term, job.delivery, probe, job.route_strategy, candidates,
                 settle=sent_before is not None and run.fire_at_ms < sent_before,
+                delay_ms=jitter_ms(job.id, fire.fire_at_ms, job.jitter_s) if job.jitter_s and fire.trigger_type in _SCHEDULED else 0,
             ))
 
     # ------------------------------------------------------------------ after /run

@@ -20,6 +20,7 @@ from shardcron.core.protocol import BlockStrategy, GlueType
 
 from ..enums import Delivery, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job
+from ..schedules.jitter import MAX_JITTER_S
 from ..schedules.schedule import ScheduleError, validate_schedule
 from .actor import Actor
 from ..texts import _t
@@ -48,6 +49,7 @@ JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
     "misfire_strategy": (MisfireStrategy.DO_NOTHING, None),
     "delivery": (Delivery.AT_MOST_ONCE, None),
     "overlap_policy": (OverlapPolicy.ALLOW_ALL, None),
+    "jitter_s": (0, None),
     "route_strategy": (RouteStrategy.FIRST, None),
     "handler": ("", 255),
     "param": (None, None),
@@ -69,6 +71,7 @@ _INT_RANGES = {
     "retry_delay_s": (0, MAX_RETRY_DELAY_S),
     "retry_backoff_multiplier": (1, MAX_BACKOFF_MULTIPLIER),
     "retry_max_delay_s": (0, MAX_RETRY_DELAY_S),
+    "jitter_s": (0, MAX_JITTER_S),
 }
 _ENUMS = {
     "misfire_strategy": MisfireStrategy,
@@ -262,6 +265,11 @@ def clean_job(
         out[field] = check_whole(errors, field, merged[field], low, high)
     if "retry_delay_s" not in errors and "retry_max_delay_s" not in errors and out["retry_max_delay_s"] < out["retry_delay_s"]:
         errors.add("retry_max_delay_s", _t("must not be shorter than retry_delay_s"))
+    if (
+        "jitter_s" not in errors and out["jitter_s"] and out.get("schedule_type") == ScheduleType.FIX_RATE
+        and "schedule_conf" not in errors and out["jitter_s"] > int(out["schedule_conf"])
+    ):
+        errors.add("jitter_s", _t("must not be longer than the fixed rate (%(rate)s s)", rate=out["schedule_conf"]))
 
     children = _child_ids(errors, merged["child_job_ids"])
     if children and "child_job_ids" not in errors:

@@ -19,6 +19,7 @@ from shardcron.core.protocol import BlockStrategy, GlueType
 
 from ..enums import AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Fire, Job
+from ..schedules.jitter import jitter_ms
 from ..schedules.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
 from . import audit
 from .access import load_job, scope_to_groups
@@ -54,6 +55,8 @@ class JobView:
     delivery: Delivery
     #: What a fire does while a run of the job is active anywhere (firing.overlap).
     overlap_policy: OverlapPolicy
+    #: Each scheduled fire's `/run` goes out up to this many seconds late (schedules.jitter).
+    jitter_s: int
     route_strategy: RouteStrategy
     handler: str
     param: str | None
@@ -92,6 +95,7 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         misfire_strategy=MisfireStrategy(job.misfire_strategy),
         delivery=Delivery(job.delivery),
         overlap_policy=OverlapPolicy(job.overlap_policy),
+        jitter_s=job.jitter_s,
         route_strategy=RouteStrategy(job.route_strategy),
         handler=job.handler,
         param=job.param,
@@ -363,4 +367,11 @@ def preview_schedule(schedule_type: Any, schedule_conf: Any, timezone: Any, *, n
 def preview_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, count: int = PREVIEW_COUNT) -> list[int]:
     job = load_job(session, actor, job_id)
     return preview_schedule(str(job.schedule_type), job.schedule_conf, job.timezone, now_ms=now_ms, count=count)
+
+
+def preview_job_jitter(session: Session, actor: Actor, job_id: int, *, now_ms: int, count: int = PREVIEW_COUNT) -> tuple[list[int], list[int]]:
+    """A saved job's next `count` fire times and, for each, its jitter in ms (schedules.jitter)."""
+    job = load_job(session, actor, job_id)
+    times = preview_schedule(str(job.schedule_type), job.schedule_conf, job.timezone, now_ms=now_ms, count=count)
+    return times, [jitter_ms(job.id, at_ms, job.jitter_s) for at_ms in times]
 

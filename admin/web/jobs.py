@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from ..auth import require_actor
 from ..enums import ScheduleType
+from ..schedules.jitter import MAX_JITTER_S, jitter_ms
 from ..schedules.zones import is_known_zone
 from ..services import glue_versions, groups, jobs, triggers
 from ..services.errors import Forbidden, NotFound, ServiceError
@@ -116,6 +117,7 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             schedule_help=schedule_help(),
             delivery_help=str(DELIVERY_HELP),
             overlap_help=str(OVERLAP_HELP),
+            max_jitter_s=MAX_JITTER_S,
             timezones=timezone_names(),
             can_edit_script=_can_edit_script(job),
         ),
@@ -310,6 +312,14 @@ def job_trigger(job_id: int):
     return render_template("job_trigger.html", job=job, live=live, form=form, errors=errors, error=error), (400 if errors or error else 200)
 
 
+def _whole_arg(name: str, low: int, high: int) -> int | None:
+    """A whole-number query argument within [low, high]; None when absent or not one."""
+    value = request.args.get(name, "").strip()
+    if not value.isdigit() or not low <= int(value) <= high:
+        return None
+    return int(value)
+
+
 @bp.get("/jobs/preview")
 @require_actor
 def job_preview():
@@ -321,10 +331,17 @@ def job_preview():
         message = "; ".join(localize_fields(exc.field_errors).values()) or localize(exc.message)
         return jsonify(error=message, fire_times=[]), 400
     tz = ZoneInfo(zone) if is_known_zone(zone) else UTC
+    jitter_s = _whole_arg("jitter_s", 0, MAX_JITTER_S) or 0
+    job_id = _whole_arg("job_id", ID_MIN, ID_MAX)
     items = []
     for at_ms in times:
         moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-        items.append({"at_ms": at_ms, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": f"{format_instant(at_ms, tz)} ({zone})"})
+        local = f"{format_instant(at_ms, tz)} ({zone})"
+        if jitter_s and job_id is not None:
+            local = _("%(time)s (+%(seconds)s s jitter)", time=local, seconds=round(jitter_ms(job_id, at_ms, jitter_s) / 1000, 1))
+        elif jitter_s:  # a job not saved yet: its id, and so its delays, are not known
+            local = _("%(time)s (+0 to %(seconds)s s jitter)", time=local, seconds=jitter_s)
+        items.append({"at_ms": at_ms, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": local})
     note = None if items else (_("schedule type NONE fires only by hand") if request.args.get("schedule_type") == ScheduleType.NONE else _("the schedule never fires again"))
     return jsonify(fire_times=items, note=note)
 

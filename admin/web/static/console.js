@@ -68,7 +68,7 @@
     const list = document.querySelector("[data-preview-url]");
     if (!list) return;
     const form = list.closest("form");
-    const fields = ["schedule_type", "schedule_conf", "timezone"].map(function (n) { return form.elements[n]; });
+    const fields = ["schedule_type", "schedule_conf", "timezone", "jitter_s"].map(function (n) { return form.elements[n]; });
     let timer = null, seq = 0;
     function show(items, isError) {
       list.replaceChildren();
@@ -87,6 +87,7 @@
     function refresh() {
       const params = new URLSearchParams();
       fields.forEach(function (f) { if (f) params.set(f.name, f.value); });
+      if (list.dataset.jobId) params.set("job_id", list.dataset.jobId);
       const mine = ++seq;
       call(list.dataset.previewUrl + "?" + params.toString()).then(function (r) { return r.json(); }).then(function (body) {
         if (mine !== seq) return;  // an older answer arriving late

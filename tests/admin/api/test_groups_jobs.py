@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import UserRole
 from shardcron.admin.models import ExecutorGroup, Job
+from shardcron.admin.schedules.jitter import jitter_ms
 from tests.admin.api.conftest import AdminApp, Api
 from tests.admin.api.test_auth import assert_error
 from tests.support.admin_data import NOW, add_executor
@@ -166,3 +167,29 @@ def test_job_overlap_policy_is_created_changed_copied_and_checked(admin_app: Adm
         assert set(fields) == {"overlap_policy"}, bad
     assert count(admin_app, Job) == 3
     assert admin.get(f"/jobs/{job_id}").get_json()["overlap_policy"] == "TERMINATE_OTHER"
+
+
+def test_job_jitter_is_created_changed_checked_and_previewed(admin_app: AdminApp, admin: Api) -> None:
+    group = make_group(admin, "orders")
+    assert admin.post("/jobs", json={**JOB, "group_id": group["id"]}).get_json()["jitter_s"] == 0
+    created = admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "spread", "jitter_s": 120})
+    assert created.status_code == 201 and created.get_json()["jitter_s"] == 120
+    job_id = created.get_json()["id"]
+    assert admin.post(f"/jobs/{job_id}/copy").get_json()["jitter_s"] == 120
+    assert admin.patch(f"/jobs/{job_id}", json={"jitter_s": 30}).get_json()["jitter_s"] == 30
+    preview = admin.get(f"/jobs/{job_id}/preview?count=4").get_json()
+    assert preview["jitter_ms"] == [jitter_ms(job_id, at, 30) for at in preview["fire_times_ms"]]
+    assert all(0 <= d <= 30_000 for d in preview["jitter_ms"]) and len(preview["jitter_ms"]) == 4
+    for bad in (-1, 3601, "ten", 1.5, None, True):
+        fields = assert_error(admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "bad", "jitter_s": bad}), 400, "job not saved")
+        assert set(fields) == {"jitter_s"}, bad
+        fields = assert_error(admin.patch(f"/jobs/{job_id}", json={"jitter_s": bad}), 400, f"job {job_id} not saved")
+        assert set(fields) == {"jitter_s"}, bad
+    rate = {**JOB, "group_id": group["id"], "name": "rate", "schedule_type": "FIX_RATE", "schedule_conf": "60"}
+    fields = assert_error(admin.post("/jobs", json={**rate, "jitter_s": 61}), 400, "job not saved")
+    assert set(fields) == {"jitter_s"} and "60 s" in fields["jitter_s"]
+    assert admin.post("/jobs", json={**rate, "jitter_s": 60}).status_code == 201
+    fields = assert_error(admin.patch(f"/jobs/{job_id}", json={"schedule_type": "FIX_RATE", "schedule_conf": "10"}), 400, f"job {job_id} not saved")
+    assert set(fields) == {"jitter_s"}
+    assert count(admin_app, Job) == 4
+    assert admin.get(f"/jobs/{job_id}").get_json()["jitter_s"] == 30

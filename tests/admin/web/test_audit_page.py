@@ -30,7 +30,7 @@ def _entries(console: Console) -> list[AuditEntry]:
 def _job_form(group_id: int, **overrides) -> dict:
     form = {
         "name": "nightly", "group_id": str(group_id), "author": "ops", "schedule_type": "CRON", "schedule_conf": "0 0 2 * * ?",
-        "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "route_strategy": "FIRST",
+        "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "jitter_s": "0", "route_strategy": "FIRST",
         "block_strategy": "SERIAL_EXECUTION", "handler": "sync", "glue_type": "BEAN", "glue_source": "", "param": "", "timeout_s": "0",
         "retry_count": "0", "retry_delay_s": "10", "retry_backoff_multiplier": "2", "retry_max_delay_s": "600", "alarm_emails": "",
         "alarm_webhook": "", "child_job_ids": "",

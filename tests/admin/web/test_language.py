@@ -183,7 +183,7 @@ def _fill(console: Console) -> tuple[int, int, list[int], int]:
     job = data.add_job(console.db, billing, "nightly", route_strategy="SHARDING_BROADCAST", author="ops")
     form = {
         "name": "nightly", "group_id": str(billing), "author": "ops", "schedule_type": "CRON", "schedule_conf": "0 0 2 * * ?",
-        "timezone": "Asia/Shanghai", "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "route_strategy": "SHARDING_BROADCAST",
+        "timezone": "Asia/Shanghai", "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "jitter_s": "0", "route_strategy": "SHARDING_BROADCAST",
         "block_strategy": "SERIAL_EXECUTION", "handler": "", "glue_type": "GLUE_SHELL", "glue_source": "echo one", "param": "", "timeout_s": "0",
         "retry_count": "1", "retry_delay_s": "10", "retry_backoff_multiplier": "2", "retry_max_delay_s": "600", "alarm_emails": "ops@example.com",
         "alarm_webhook": "", "child_job_ids": "", "glue_remark": "first",
@@ -282,7 +282,7 @@ def test_service_validation_messages_follow_the_viewer_and_the_api_stays_english
     billing = data.add_group(console.db, "billing")
     form = {
         "name": "", "group_id": str(billing), "author": "", "schedule_type": "CRON", "schedule_conf": "0 0 32 * *", "timezone": "Mars/Base",
-        "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "route_strategy": "FIRST", "block_strategy": "SERIAL_EXECUTION",
+        "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "jitter_s": "0", "route_strategy": "FIRST", "block_strategy": "SERIAL_EXECUTION",
         "handler": "demo", "glue_type": "BEAN", "glue_source": "", "param": "", "timeout_s": "0", "retry_count": "1", "retry_delay_s": "10",
         "retry_backoff_multiplier": "2", "retry_max_delay_s": "5", "alarm_emails": "not-an-address", "alarm_webhook": "", "child_job_ids": "",
     }  # fmt: skip

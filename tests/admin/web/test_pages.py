@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import RunStatus, TriggerType, UserRole
 from shardcron.admin.models import Fire, Job, RunLog
+from shardcron.admin.schedules.jitter import jitter_ms
 from shardcron.core.protocol import Envelope, LogResult
 from tests.support import admin_data as data
 from tests.support.console import Console, post_form
@@ -30,6 +31,7 @@ def _job_form(group_id: int, **overrides) -> dict:
         "misfire_strategy": "DO_NOTHING",
         "delivery": "AT_MOST_ONCE",
         "overlap_policy": "ALLOW_ALL",
+        "jitter_s": "0",
         "route_strategy": "SHARDING_BROADCAST",
         "block_strategy": "DISCARD_LATER",
         "handler": "syncThings",
@@ -114,7 +116,8 @@ def test_job_lifecycle_create_edit_start_stop_copy_delete(console: Console) -> N
     )
     assert job.enabled is False
     edit_page = client.get("/jobs/1").get_data(as_text=True)
-    assert 'value="0 2 * * *"' in edit_page and 'data-preview-url="/jobs/preview"' in edit_page
+    assert 'value="0 2 * * *"' in edit_page and 'data-preview-url="/jobs/preview" data-job-id="1"' in edit_page
+    assert 'name="jitter_s" type="number" value="0"' in edit_page
     assert post_form(client, "/jobs/1", _job_form(group_id, name="nightly sync v2")).status_code == 302
     assert post_form(client, "/jobs/1/start", {}).status_code == 302
     [job] = _jobs(console)
@@ -151,6 +154,22 @@ def test_job_form_offers_delivery_with_its_meaning_and_saves_it(console: Console
     assert post_form(client, "/jobs/1/copy", {}).status_code == 302
     assert post_form(client, "/jobs/1", _job_form(group_id, delivery="AT_MOST_ONCE")).status_code == 302
     assert [j.delivery for j in _jobs(console)] == ["AT_MOST_ONCE", "AT_LEAST_ONCE"]  # the copy kept it
+
+
+def test_job_form_takes_the_jitter_and_refuses_one_beyond_the_rate(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    assert post_form(client, "/jobs/new", _job_form(group_id, jitter_s="45")).status_code == 302
+    assert [j.jitter_s for j in _jobs(console)] == [45]
+    assert 'name="jitter_s" type="number" value="45"' in client.get("/jobs/1").get_data(as_text=True)
+    for bad in ("-1", "3601", "soon"):
+        page = post_form(client, "/jobs/1", _job_form(group_id, jitter_s=bad))
+        assert page.status_code == 400 and 'id="err-jitter_s"' in page.get_data(as_text=True), bad
+    rate = post_form(client, "/jobs/1", _job_form(group_id, schedule_type="FIX_RATE", schedule_conf="30", jitter_s="45"))
+    assert rate.status_code == 400 and "must not be longer than the fixed rate (30 s)" in rate.get_data(as_text=True)
+    assert [(j.jitter_s, j.schedule_type) for j in _jobs(console)] == [(45, "CRON")]
+    zh = client.get("/jobs/1", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "随机延迟" in zh
 
 
 def test_job_form_offers_the_overlap_policy_and_saves_it(console: Console) -> None:
@@ -214,6 +233,19 @@ def test_cron_preview_json(console: Console) -> None:
     assert [t["at_ms"] for t in rate["fire_times"]][:2] == [console.clock.now_ms() + 30_000, console.clock.now_ms() + 60_000]
     none = client.get("/jobs/preview?schedule_type=NONE&schedule_conf=&timezone=UTC").get_json()
     assert none["fire_times"] == [] and "by hand" in none["note"]
+
+
+def test_cron_preview_shows_the_jitter(console: Console) -> None:
+    client = _admin(console)
+    query = "/jobs/preview?schedule_type=CRON&schedule_conf=0+9+*+*+*&timezone=UTC&jitter_s=40"
+    saved = client.get(query + "&job_id=7").get_json()["fire_times"]
+    for item in saved:
+        delay = round(jitter_ms(7, item["at_ms"], 40) / 1000, 1)
+        assert item["local"] == f"{item['utc'][:10]} 09:00:00 UTC (UTC) (+{delay} s jitter)"
+    assert client.get(query).get_json()["fire_times"][0]["local"] == "2026-01-01 09:00:00 UTC (UTC) (+0 to 40 s jitter)"
+    for ignored in ("0", "-5", "x", "99999"):
+        plain = client.get(query.replace("jitter_s=40", f"jitter_s={ignored}") + "&job_id=7").get_json()["fire_times"][0]
+        assert plain["local"] == "2026-01-01 09:00:00 UTC (UTC)", ignored
 
 
 def _fires(console: Console) -> list[Fire]:

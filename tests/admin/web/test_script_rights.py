@@ -22,7 +22,7 @@ def job_form(group_id: int, **over: str) -> dict[str, str]:
     """Every field the job page posts when the script is read-only (no glue_type, glue_source)."""
     form = {
         "name": "script", "group_id": str(group_id), "author": "", "schedule_type": "NONE", "schedule_conf": "", "timezone": "UTC",
-        "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "route_strategy": "FIRST", "block_strategy": "SERIAL_EXECUTION",
+        "misfire_strategy": "DO_NOTHING", "delivery": "AT_MOST_ONCE", "overlap_policy": "ALLOW_ALL", "jitter_s": "0", "route_strategy": "FIRST", "block_strategy": "SERIAL_EXECUTION",
         "handler": "", "param": "", "timeout_s": "0", "retry_count": "0", "retry_delay_s": "10", "retry_backoff_multiplier": "2",
         "retry_max_delay_s": "600", "alarm_emails": "", "alarm_webhook": "", "child_job_ids": "",
     }
