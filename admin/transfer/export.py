@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shardcron.core.errors import ShardcronError
+
 from ..models import ExecutorGroup, Job
 from .fields import EXPORT_VERSION, group_fields, job_fields
 
 
-class ExportError(ValueError):
+class ExportError(ShardcronError, ValueError):
     """The chosen groups cannot be exported as asked (unknown group, ambiguous job name)."""
 
 
