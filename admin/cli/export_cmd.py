@@ -1,10 +1,11 @@
-"""`shardcron export`: executor groups and jobs as a versioned JSON document."""
+"""`shardcron export`: executor groups and jobs as a versioned JSON or YAML document."""
 
 from __future__ import annotations
 
 import json
 
 import click
+import yaml
 
 from ..db import Database, check_server, require_current_schema
 from ..transfer.export import build_export
@@ -13,10 +14,11 @@ from ..transfer.export import build_export
 @click.command("export")
 @click.option("--groups", default=None, metavar="APP,APP", help="Only these executor groups, by app name (default: all).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to FILE instead of standard output.")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True, help="Document format.")
 @click.option("--url", default=None, help="Admin database to read (default: the configured database_url, else the embedded SQLite file).")
 @click.pass_obj
-def export(state, groups: str | None, output: str | None, url: str | None) -> None:
-    """Print groups and jobs as JSON; jobs name their group and child jobs instead of database ids."""
+def export(state, groups: str | None, output: str | None, fmt: str, url: str | None) -> None:
+    """Print groups and jobs as JSON or YAML; jobs name their group and child jobs instead of database ids."""
     config = state.config(database_url=url)
     app_names = [name.strip() for name in groups.split(",") if name.strip()] if groups is not None else None
     database = Database(config.effective_database_url, pool_size=1, create_folder=config.creates_database_folder)
@@ -27,7 +29,10 @@ def export(state, groups: str | None, output: str | None, url: str | None) -> No
             document = build_export(session, app_names)
     finally:
         database.dispose()
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    else:
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
     else:

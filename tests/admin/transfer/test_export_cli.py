@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 
 from shardcron.admin.cli import main
@@ -44,3 +45,12 @@ def test_export_of_an_unknown_group_is_one_error_line(sqlite_url: str) -> None:
     result = CliRunner().invoke(main, ["export", "--url", sqlite_url, "--groups", "nope"], catch_exceptions=False)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == ["error: groups: no executor group with app name nope"]
+
+
+def test_export_as_yaml_is_the_same_document(sqlite_url: str) -> None:
+    _seed(sqlite_url)
+    as_json = CliRunner().invoke(main, ["export", "--url", sqlite_url], catch_exceptions=False)
+    as_yaml = CliRunner().invoke(main, ["export", "--url", sqlite_url, "--format", "yaml"], catch_exceptions=False)
+    assert as_yaml.exit_code == 0, as_yaml.output
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
+    assert as_yaml.stdout.startswith("shardcron_export: 1\n")
