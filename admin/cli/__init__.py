@@ -28,6 +28,7 @@ COMMANDS = {
     "db": "shardcron.admin.cli.db_cmd:db",
     "demo": "shardcron.admin.cli.demo_cmd:demo",
     "executor": "shardcron.executor.cli:executor",
+    "export": "shardcron.admin.cli.export_cmd:export",
     "import-xxljob": "shardcron.admin.cli.import_cmd:import_xxljob",
     "scheduler": "shardcron.admin.cli.scheduler_cmd:scheduler",
     "tasks": "shardcron.executor.retry_tasks.cli:tasks",

@@ -1,0 +1,1 @@
+"""Export and import of executor groups and jobs as one versioned document."""

@@ -1,0 +1,67 @@
+"""Build an export document: executor groups and their jobs, referring to each other by name."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shardcron.core.errors import ShardcronError
+
+from ..models import ExecutorGroup, Job
+from .fields import EXPORT_VERSION, group_fields, job_fields
+
+
+class ExportError(ShardcronError, ValueError):
+    """The chosen groups cannot be exported as asked (unknown group, ambiguous job name)."""
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _child_ids(job: Job) -> list[int]:
+    return [int(part) for part in job.child_job_ids.split(",") if part.strip().isdigit()]
+
+
+def build_export(session: Session, app_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The document for the groups named (all groups when None), jobs sorted by group and name.
+
+    Child jobs are referred to as {"group": app name, "job": job name}; a child outside the exported
+    groups is still named, so the importer can find it in its own database or refuse it.
+    """
+    query = select(ExecutorGroup).order_by(ExecutorGroup.app_name)
+    if app_names is not None:
+        query = query.where(ExecutorGroup.app_name.in_(list(app_names)))
+    groups = list(session.scalars(query))
+    missing = sorted(set(app_names or ()) - {group.app_name for group in groups})
+    if missing:
+        raise ExportError(f"groups: no executor group with app name {', '.join(missing)}")
+    all_jobs = {job.id: job for job in session.scalars(select(Job))}
+    app_by_group_id = {group.id: group.app_name for group in session.scalars(select(ExecutorGroup))}
+    exported_group_ids = {group.id for group in groups}
+    seen: set[tuple[str, str]] = set()
+    jobs_out: list[dict[str, Any]] = []
+    for job in sorted(all_jobs.values(), key=lambda j: (app_by_group_id[j.group_id], j.name, j.id)):
+        if job.group_id not in exported_group_ids:
+            continue
+        key = (app_by_group_id[job.group_id], job.name)
+        if key in seen:
+            raise ExportError(f"jobs: two jobs named {job.name!r} in group {key[0]!r}; rename one to export them")
+        seen.add(key)
+        entry: dict[str, Any] = {"group": key[0]}
+        entry.update({field: _plain(getattr(job, field)) for field in job_fields()})
+        entry["children"] = [
+            {"group": app_by_group_id[all_jobs[child].group_id], "job": all_jobs[child].name}
+            for child in _child_ids(job)
+            if child in all_jobs
+        ]
+        jobs_out.append(entry)
+    return {
+        "shardcron_export": EXPORT_VERSION,
+        "groups": [{field: _plain(getattr(group, field)) for field in group_fields()} for group in groups],
+        "jobs": jobs_out,
+    }
