@@ -373,6 +373,17 @@ def _walk(story: Story, stack: dict) -> None:
     expect(page.locator("#runs-table tr[data-run-id]")).to_have_count(1)
     story.shot("runs-cleaned-up")
 
+    # --- the audit trail: who changed what, the clean-up included, then filtered by action.
+    page.click("nav >> text=Audit")
+    expect(page.locator("#audit-table tr[data-action='job.create']")).not_to_have_count(0)
+    expect(page.locator("#audit-table tr[data-action='run.cleanup']")).to_have_count(1)
+    story.shot("audit")
+    page.select_option("select[name=action]", "run.cleanup")
+    page.click("form.toolbar button[type=submit]")
+    expect(page.locator("#audit-table tr[data-audit-id]")).to_have_count(1)
+    expect(page.locator("#audit-table tr[data-audit-id]")).to_contain_text("operator")
+    story.shot("audit-filtered")
+
     # --- the dashboard.
     page.click("nav >> text=Dashboard")
     expect(page.locator("#stat-jobs")).to_have_text("2")
