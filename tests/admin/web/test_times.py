@@ -66,6 +66,8 @@ def test_time_filters_are_typed_year_first_and_read_as_utc(console: Console) -> 
     page = client.get("/runs").get_data(as_text=True)
     assert 'type="datetime-local"' not in page and 'placeholder="YYYY-MM-DD HH:MM"' in page
     assert 'type="datetime-local"' not in client.get("/audit").get_data(as_text=True)
+    dashboard = client.get("/?days=7").get_data(as_text=True)  # its range: days, typed year first too
+    assert 'type="date"' not in dashboard and dashboard.count('placeholder="YYYY-MM-DD"') == 2
     inside = client.get("/runs?from=2025-12-31 22:59&to=2025-12-31T23:01").get_data(as_text=True)
     assert "2025-12-31 23:00:00 UTC" in inside
     outside = client.get("/runs?from=2025-12-31 23:01")
