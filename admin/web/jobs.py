@@ -3,6 +3,8 @@ the next fire times; start/stop, copy, delete; the trigger dialog (whole job or 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -267,7 +269,16 @@ def job_version_rollback(job_id: int, version_id: int):
 @require_actor
 def job_delete(job_id: int):
     response = _act(job_id, lambda s: jobs.delete_job(s, g.actor, job_id, now_ms=now_ms()), lambda view: _("Job deleted."))
-    return response or redirect(url_for("web.jobs_list"))
+    return response or _back_to_list()
+
+
+def _back_to_list():
+    """Back to the jobs list the delete came from, its filter and page kept (not to the job's own
+    page, which is gone)."""
+    ref = request.referrer or ""
+    if _local_referrer() and urlsplit(ref).path == url_for("web.jobs_list"):
+        return redirect(ref)
+    return redirect(url_for("web.jobs_list"))
 
 
 @bp.route("/jobs/<id:job_id>/trigger", methods=["GET", "POST"])

@@ -110,7 +110,11 @@ def setup():
                 )
             if errors:
                 raise ServiceError(_t("first admin not created"), field_errors=errors)
-            users.create_user(session, setup_actor(_client_address()), username, password, UserRole.ADMIN, now_ms=now_ms())
+            created = users.create_user(session, setup_actor(_client_address()), username, password, UserRole.ADMIN, now_ms=now_ms())
+            # The person who just chose the password is logged in at once, as a login would.
+            actor = users.actor_for_user(session, created.id)
+            version = users.session_version(session, created.id)
+            session_id = console_sessions.open_session(session, created.id, now_ms=now_ms(), max_age_ms=ctx.config.session_max_age_hours * 3_600_000)
     except Forbidden as exc:
         if not _no_user_yet():  # someone completed setup a moment ago
             abort(404)
@@ -120,5 +124,9 @@ def setup():
             abort(404)
         return _setup_page(code, username, localize_fields(exc.field_errors), localize(exc.message), 400)
     setup_code.remove_setup_code_file(ctx.config.instance_dir)
-    flash(_("Admin %(name)s created. Log in to continue.", name=username), "success")
-    return redirect(url_for("web.login"))
+    if actor is None or version is None:  # deleted in the same instant: log in as usual
+        flash(_("Admin %(name)s created. Log in to continue.", name=username), "success")
+        return redirect(url_for("web.login"))
+    start_session(actor, version, session_id)
+    flash(_("Admin %(name)s created; you are logged in. Next: create an executor group for your executors.", name=username), "success")
+    return redirect(url_for("web.groups_list"))

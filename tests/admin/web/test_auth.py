@@ -62,13 +62,16 @@ def test_setup_page_only_while_no_user_exists(console: Console) -> None:
     assert page.status_code == 200 and b"Create admin" in page.data
     form = {"code": code, "username": "root", "password": PASSWORD, "password_again": PASSWORD}
     response = post_form(client, "/setup", form, csrf_from="/setup")
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    # Setup logs the new admin in: the next page is the groups page, with no login in between.
+    assert response.status_code == 302 and response.headers["Location"] == "/groups"
+    groups = client.get("/groups")
+    assert groups.status_code == 200 and b"you are logged in" in groups.data
     with console.db.read_session() as session:
         assert [u.username for u in users.list_users(session, users.actor_for_user(session, 1))] == ["root"]
         assert users.actor_for_user(session, 1).role == UserRole.ADMIN
     # Once a user exists the page is gone, for GET and POST alike.
     assert client.get("/setup").status_code == 404
-    again = post_form(client, "/setup", {**form, "username": "mallory"}, csrf_from="/login")
+    again = post_form(client, "/setup", {**form, "username": "mallory"}, csrf_from="/groups")
     assert again.status_code == 404
     with console.db.read_session() as session:
         assert users.count_users(session) == 1

@@ -200,11 +200,15 @@ def _walk(story: Story, stack: dict) -> None:
     page.fill("#f-password", ADMIN_PASSWORD)
     page.fill("#f-password_again", ADMIN_PASSWORD)
     page.click("button:has-text('Create admin')")
+    # Setup logs the new admin in and points at the first step: an executor group.
+    expect(page).to_have_url(re.compile(r"/groups$"))
+    expect(page.locator(".flash")).to_contain_text("you are logged in")
+    story.shot("setup-logged-in")
+    page.click("nav >> text=Log out")
     expect(page).to_have_url(re.compile(r"/login$"))
-    expect(page.locator(".flash")).to_contain_text("created")
     story.shot("login")
 
-    # --- log in (a wrong password first).
+    # --- log in again (a wrong password first).
     page.fill("#f-username", ADMIN_USER)
     page.fill("#f-password", "not the password")
     page.click("button:has-text('Log in')")

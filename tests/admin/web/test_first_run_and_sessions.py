@@ -67,7 +67,8 @@ def test_the_printed_link_creates_the_admin_once_and_the_code_dies(console: Cons
     link_page = owner.get(f"/setup?code={code}")
     assert f'value="{code}"' in link_page.get_data(as_text=True)  # the link fills the code in
     response = post_form(owner, "/setup", _setup_form(code, "root"), csrf_from=f"/setup?code={code}")
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 302 and response.headers["Location"] == "/groups"
+    assert owner.get("/groups").status_code == 200  # logged in by the setup itself
     assert _users(console) == ["root"]
     assert not code_file.exists()
     with console.db.read_session() as session:

@@ -263,7 +263,8 @@ def test_setup_and_flash_messages_in_chinese(console: Console) -> None:
     assert refused.status_code == 400 and "两次输入的密码不一致" in refused.get_data(as_text=True)
     created = post_form(client, "/setup", {**form, "password_again": "p" * 12}, csrf_from="/setup")
     assert created.status_code == 302
-    assert "管理员 root 已创建，请登录。" in client.get("/login").get_data(as_text=True)
+    assert "管理员 root 已创建，您已登录。" in client.get(created.headers["Location"]).get_data(as_text=True)
+    assert post_form(client, "/logout", {}, csrf_from="/groups").status_code == 302
     wrong = post_form(client, "/login", {"username": "root", "password": "nope-nope-nope"}, csrf_from="/login")
     assert wrong.status_code == 401 and "账号或密码错误" in wrong.get_data(as_text=True)
 

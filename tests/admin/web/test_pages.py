@@ -12,7 +12,7 @@ from shardcron.admin.models import Fire, Job, RunLog
 from shardcron.admin.schedules.jitter import jitter_ms
 from shardcron.core.protocol import Envelope, LogResult
 from tests.support import admin_data as data
-from tests.support.console import Console, post_form
+from tests.support.console import Console, page_csrf, post_form
 
 
 def _admin(console: Console):
@@ -129,7 +129,15 @@ def test_job_lifecycle_create_edit_start_stop_copy_delete(console: Console) -> N
     copied = post_form(client, "/jobs/1/copy", {})
     assert copied.headers["Location"] == "/jobs/2"
     assert [j.name for j in _jobs(console)] == ["nightly sync v2", "nightly sync v2 (copy)"]
-    assert post_form(client, "/jobs/2/delete", {}).status_code == 302
+    # A delete from a filtered list goes back to that list, filter and page kept; from the job's
+    # own page (gone now) to the plain list.
+    filtered = "http://localhost/jobs?search=copy&page=1"
+    deleted = client.post("/jobs/2/delete", data={"csrf_token": page_csrf(client, "/account")}, headers={"Referer": filtered})
+    assert deleted.status_code == 302 and deleted.headers["Location"] == filtered
+    assert [j.id for j in _jobs(console)] == [1]
+    assert post_form(client, "/jobs/1/copy", {}).headers["Location"] == "/jobs/3"
+    deleted = client.post("/jobs/3/delete", data={"csrf_token": page_csrf(client, "/account")}, headers={"Referer": "http://localhost/jobs/3"})
+    assert deleted.headers["Location"] == "/jobs"
     assert [j.id for j in _jobs(console)] == [1]
 
 
