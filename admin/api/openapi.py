@@ -380,7 +380,7 @@ SCHEMAS: dict[str, Schema] = {
             "live_group_count": {"type": "integer", "description": "Groups with at least one live executor."},
             "runs": _ref("RangeCounts"),
             "success_rate": {"type": ["number", "null"], "description": "success / (success + failed + unknown) over the range; null before a finished run."},
-            "recent_failures": {"type": "array", "items": _ref("Run"), "description": "The latest FAILED or UNKNOWN runs, newest first."},
+            "recent_failures": {"type": "array", "items": _ref("Run"), "description": "The range's latest FAILED or UNKNOWN runs, newest first."},
             "timezone": {"type": "string", "description": "The zone whose calendar days the range and its buckets are."},
             "start_ms": {"type": "integer", "description": "Where the range's first day begins, epoch ms."},
         }

@@ -182,7 +182,7 @@ class Dashboard:
     #: SUCCESS / (SUCCESS + FAILED + UNKNOWN) over the range — an UNKNOWN run is not a known
     #: success —, None before the first finished run.
     success_rate: float | None
-    #: The latest FAILED or UNKNOWN runs, newest first.
+    #: The range's latest FAILED or UNKNOWN runs, newest first.
     recent_failures: list[RunView]
     timezone: str
     #: Where the range's first day begins, epoch ms.
@@ -213,11 +213,19 @@ def get_dashboard(
     live_by_group = registry_view.live_executors_by_group(session, groups, now_ms)
     live = sum(len(executors) for executors in live_by_group.values())
     counts = range_counts(session, actor, first, last, timezone)
+    zone = ZoneInfo(timezone)
+    range_start_ms, range_end_ms = day_bounds_ms(first, zone)[0], day_bounds_ms(last, zone)[1]
     finished = counts.totals.success + counts.totals.failed + counts.totals.unknown
 
     recent = list(
         session.scalars(
-            scope_to_groups(sa.select(RunLog).where(RunLog.status.in_(NEEDS_A_LOOK)), RunLog.group_id, actor)
+            scope_to_groups(
+                sa.select(RunLog).where(
+                    RunLog.status.in_(NEEDS_A_LOOK), RunLog.trigger_at_ms >= range_start_ms, RunLog.trigger_at_ms < range_end_ms
+                ),
+                RunLog.group_id,
+                actor,
+            )
             .order_by(RunLog.trigger_at_ms.desc(), RunLog.id.desc())
             .limit(RECENT_FAILURES)
         )
@@ -233,5 +241,5 @@ def get_dashboard(
         success_rate=(counts.totals.success / finished) if finished else None,
         recent_failures=[run_view(r, names.get(r.job_id)) for r in recent],
         timezone=timezone,
-        start_ms=day_bounds_ms(first, ZoneInfo(timezone))[0],
+        start_ms=range_start_ms,
     )

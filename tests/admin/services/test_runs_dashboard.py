@@ -118,6 +118,9 @@ def test_dashboard_counts_series_and_failures(database: Database, world: dict) -
     assert la.start_ms == NOW - 16 * 60 * MIN and la.runs.daily[0].day == dt.date(2025, 12, 31)
     assert (la.runs.totals.success, la.runs.totals.failed, la.runs.totals.running) == (2, 2, 2)
     assert [d.day for d in custom.runs.daily] == [dt.date(2025, 12, 31)] and custom.runs.totals.total == 4
+    # Recent failures are the range's: none today, 31 December's two in the custom range.
+    assert today_only.recent_failures == []
+    assert [r.id for r in custom.recent_failures] == [world["d"], world["b"]]
 
 
 def test_dashboard_for_a_user_and_bad_arguments(database: Database, world: dict) -> None:
@@ -175,6 +178,8 @@ def test_unknown_runs_are_counted_apart_from_failures(database: Database, world:
     assert board.runs.totals.unknown == 2 and month.runs.totals.unknown == 3
     assert [(r.id, r.status) for r in board.recent_failures] == [
         (today_unknown, RunStatus.UNKNOWN), (world["d"], RunStatus.FAILED), (world["b"], RunStatus.FAILED),
-        (late_unknown, RunStatus.UNKNOWN), (old_unknown, RunStatus.UNKNOWN),
+        (late_unknown, RunStatus.UNKNOWN),
     ]
+    # Ten days ago is outside the week and inside the month.
+    assert [r.id for r in month.recent_failures][-1] == old_unknown
     assert [(d.day.isoformat(), d.unknown) for d in theirs.runs.daily if d.unknown] == [("2025-12-31", 1)]
