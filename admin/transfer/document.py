@@ -74,7 +74,32 @@ def read_document(raw: bytes | str, *, max_bytes: int, fmt: str | None = None, f
     document = _json(text) if chosen == "json" else _yaml(text)
     if not isinstance(document, dict):
         raise DocumentError(_t("the document must be an object with shardcron_export, groups and jobs"))
+    _check_values(document, budget=max_bytes)
     return document
+
+
+def _check_values(document: dict[str, Any], *, budget: int) -> None:
+    """Refuse a NUL character anywhere (no field holds one, and PostgreSQL refuses them in any
+    query), and a document that YAML aliases expand past `budget` values (each value written out
+    takes at least a byte, so only aliases get there)."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    seen = 0
+    while stack:
+        place, value = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise DocumentError(_t("the document repeats itself too often (YAML aliases); write it out in full"))
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise DocumentError(_t("NUL characters are not accepted (at %(place)s)", place=place or "/"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = str(key)
+                if "\x00" in name:
+                    raise DocumentError(_t("NUL characters are not accepted (at %(place)s)", place=place or "/"))
+                stack.append((f"{place}.{name}" if place else name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{place}[{index}]", item) for index, item in enumerate(value))
 
 
 def write_document(document: dict[str, Any], fmt: str) -> str:

@@ -50,7 +50,7 @@ def plan_groups(plan: ImportPlan, session: Session, actor: Actor, entries: list[
         unknown_fields(plan, place, entry, GROUP_FIELDS)
         app_name = entry.get("app_name")
         if not isinstance(app_name, str) or not app_name:
-            plan.problem(f"{place}.app_name", _t("is required"))
+            plan.problem(f"{place}.app_name", _t("is required") if app_name in (None, "") else _t("must be text"))
             continue
         if app_name in seen:
             plan.problem(f"{place}.app_name", _t("%(name)s is also at groups[%(index)s]", name=repr(app_name), index=seen[app_name]))

@@ -98,10 +98,10 @@ def plan_jobs(plan: ImportPlan, session: Session, actor: Actor, entries: list[An
         unknown_fields(plan, place, entry, allowed)
         app_name, name = entry.get("group"), entry.get("name")
         if not isinstance(app_name, str) or not app_name:
-            plan.problem(f"{place}.group", _t("is required: the app name of the job's executor group"))
+            plan.problem(f"{place}.group", _t("is required: the app name of the job's executor group") if app_name in (None, "") else _t("must be text"))
             continue
         if not isinstance(name, str) or not name.strip():
-            plan.problem(f"{place}.name", _t("is required"))
+            plan.problem(f"{place}.name", _t("is required") if name is None or isinstance(name, str) else _t("must be text"))
             continue
         name = name.strip()
         if (app_name, name) in seen:

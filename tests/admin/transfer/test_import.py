@@ -170,3 +170,10 @@ def test_an_enabled_job_must_be_able_to_fire(source: Database, target: Database)
     assert [p.line() for p in refused.value.problems] == ["jobs[0].enabled: the job cannot be enabled: its schedule never fires by itself"]
     plan = run_import(target, document)  # stopped, as imported jobs arrive by default: fine
     assert [step.ends_enabled for step in plan.jobs] == [False, False, False]
+
+
+def test_names_of_the_wrong_type_are_named(target: Database) -> None:
+    document = {"shardcron_export": 1, "groups": [{"app_name": 7}], "jobs": [{"group": ["g"], "name": "n"}, {"group": "g", "name": 12}]}
+    with pytest.raises(ImportRefused) as refused:
+        run_import(target, document)
+    assert [p.line() for p in refused.value.problems] == ["groups[0].app_name: must be text", "jobs[0].group: must be text", "jobs[1].name: must be text"]
