@@ -94,6 +94,12 @@ class Config:
         max=100,
     )
     login_lockout_s: int = setting(300, "Longest wait a throttled client address gets between login attempts.", min=1, max=86_400)
+    import_max_bytes: int = setting(
+        2 * 1024 * 1024,
+        "Largest document `shardcron import`, POST /api/v1/import and the console's import page read, in bytes.",
+        min=1024,
+        max=4 * 1024 * 1024,
+    )
     # --- executor-facing API
     access_token: str | None = setting(
         None,

@@ -18,6 +18,8 @@ from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, I
 from shardcron.core.protocol import BlockStrategy, GlueType
 
 from . import bp
+from .openapi_transfer import SCHEMAS as TRANSFER_SCHEMAS
+from .openapi_transfer import transfer_paths
 
 Schema = dict[str, Any]
 
@@ -744,6 +746,8 @@ PATHS: dict[str, Schema] = {
         "delete": _op("Revoke a user's API token (admin, or the user themself)", {"204": NO_CONTENT}, params=_id("user_id") + _id("token_id"), tag="users"),
     },
 }
+PATHS.update(transfer_paths(_op, _param, ERRORS))
+SCHEMAS.update(TRANSFER_SCHEMAS)
 
 DOCUMENT: Schema = {
     "openapi": "3.1.0",
@@ -760,7 +764,7 @@ DOCUMENT: Schema = {
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerToken": []}],
-    "tags": [{"name": t} for t in ("groups", "jobs", "runs", "dashboard", "users", "audit", "meta")],
+    "tags": [{"name": t} for t in ("groups", "jobs", "runs", "dashboard", "users", "audit", "transfer", "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {

@@ -29,6 +29,7 @@ COMMANDS = {
     "demo": "shardcron.admin.cli.demo_cmd:demo",
     "executor": "shardcron.executor.cli:executor",
     "export": "shardcron.admin.cli.export_cmd:export",
+    "import": "shardcron.admin.cli.transfer_cmd:import_",
     "import-xxljob": "shardcron.admin.cli.import_cmd:import_xxljob",
     "scheduler": "shardcron.admin.cli.scheduler_cmd:scheduler",
     "tasks": "shardcron.executor.retry_tasks.cli:tasks",

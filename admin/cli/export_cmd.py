@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
-import yaml
 
 from ..db import Database, check_server, require_current_schema
+from ..transfer.document import write_document
 from ..transfer.export import build_export
 
 
@@ -29,10 +27,7 @@ def export(state, groups: str | None, output: str | None, fmt: str, url: str | N
             document = build_export(session, app_names)
     finally:
         database.dispose()
-    if fmt == "yaml":
-        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    else:
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = write_document(document, fmt)
     if output is None:
         click.echo(text, nl=False)
     else:

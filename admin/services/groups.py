@@ -91,7 +91,8 @@ def get_group(session: Session, actor: Actor, group_id: int, now_ms: int) -> Gro
     return _view(session, load_group(session, actor, group_id), now_ms)
 
 
-def _clean(session: Session, data: Mapping[str, Any], current: ExecutorGroup | None) -> dict[str, Any]:
+def clean_group(session: Session, data: Mapping[str, Any], current: ExecutorGroup | None) -> dict[str, Any]:
+    """The column values of a new group (`current` None) or of an update; one ServiceError naming every bad field."""
     errors = FieldErrors()
     unknown = sorted(set(data) - set(GROUP_FIELDS))
     for name in unknown:
@@ -153,7 +154,7 @@ def _clean(session: Session, data: Mapping[str, Any], current: ExecutorGroup | N
 
 def create_group(session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int) -> GroupView:
     require_admin(actor, _t("only an admin may create executor groups"))
-    values = _clean(session, data, None)
+    values = clean_group(session, data, None)
     group = ExecutorGroup(**values, created_at_ms=now_ms, updated_at_ms=now_ms)
     try:
         with session.begin_nested():
@@ -178,7 +179,7 @@ def _audit(session: Session, actor: Actor, action: AuditAction, group: ExecutorG
 def update_group(session: Session, actor: Actor, group_id: int, data: Mapping[str, Any], *, now_ms: int) -> GroupView:
     require_admin(actor, _t("only an admin may change executor groups"))
     group = load_group(session, actor, group_id)
-    values = _clean(session, data, group)
+    values = clean_group(session, data, group)
     before = _fields(group)
     for key, value in values.items():
         setattr(group, key, value)

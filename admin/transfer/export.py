@@ -9,14 +9,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shardcron.core.errors import ShardcronError
-
 from ..models import ExecutorGroup, Job
+from ..services.actor import Actor
+from ..services.errors import ServiceError
+from ..texts import _t
 from .fields import EXPORT_VERSION, group_fields, job_fields
 
 
-class ExportError(ShardcronError, ValueError):
-    """The chosen groups cannot be exported as asked (unknown group, ambiguous job name)."""
+class ExportError(ServiceError, ValueError):
+    """The chosen groups cannot be exported as asked (unknown group, ambiguous job name): 400."""
 
 
 def _plain(value: object) -> object:
@@ -27,20 +28,23 @@ def _child_ids(job: Job) -> list[int]:
     return [int(part) for part in job.child_job_ids.split(",") if part.strip().isdigit()]
 
 
-def build_export(session: Session, app_names: Sequence[str] | None = None) -> dict[str, Any]:
+def build_export(session: Session, app_names: Sequence[str] | None = None, actor: Actor | None = None) -> dict[str, Any]:
     """The document for the groups named (all groups when None), jobs sorted by group and name.
 
     Child jobs are referred to as {"group": app name, "job": job name}; a child outside the exported
     groups is still named, so the importer can find it in its own database or refuse it.
+    With an `actor`, only what they may see: their groups, and children in their groups.
     """
     query = select(ExecutorGroup).order_by(ExecutorGroup.app_name)
     if app_names is not None:
         query = query.where(ExecutorGroup.app_name.in_(list(app_names)))
-    groups = list(session.scalars(query))
+    groups = [group for group in session.scalars(query) if actor is None or actor.can_access_group(group.id)]
     missing = sorted(set(app_names or ()) - {group.app_name for group in groups})
     if missing:
-        raise ExportError(f"groups: no executor group with app name {', '.join(missing)}")
-    all_jobs = {job.id: job for job in session.scalars(select(Job))}
+        raise ExportError(
+            _t("groups: no executor group with app name %(names)s", names=", ".join(missing)), field_errors={"group": _t("no such executor group")}
+        )
+    all_jobs = {job.id: job for job in session.scalars(select(Job)) if actor is None or actor.can_access_group(job.group_id)}
     app_by_group_id = {group.id: group.app_name for group in session.scalars(select(ExecutorGroup))}
     exported_group_ids = {group.id for group in groups}
     seen: set[tuple[str, str]] = set()
@@ -50,7 +54,7 @@ def build_export(session: Session, app_names: Sequence[str] | None = None) -> di
             continue
         key = (app_by_group_id[job.group_id], job.name)
         if key in seen:
-            raise ExportError(f"jobs: two jobs named {job.name!r} in group {key[0]!r}; rename one to export them")
+            raise ExportError(_t("jobs: two jobs named %(name)s in group %(group)s; rename one to export them", name=repr(job.name), group=repr(key[0])))
         seen.add(key)
         entry: dict[str, Any] = {"group": key[0]}
         entry.update({field: _plain(getattr(job, field)) for field in job_fields()})

@@ -46,7 +46,7 @@ def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(consol
         "/account", "/account/language", "/groups/1", "/groups/1/delete", "/groups/new",
         "/jobs/1", "/jobs/1/copy", "/jobs/1/delete", "/jobs/1/start", "/jobs/1/stop", "/jobs/1/trigger",
         "/jobs/1/versions/1/rollback", "/jobs/new",
-        "/login", "/logout", "/runs/1/kill", "/runs/1/repair", "/runs/cleanup", "/setup", "/users", "/users/1",
+        "/login", "/logout", "/runs/1/kill", "/runs/1/repair", "/runs/cleanup", "/setup", "/transfer/check", "/transfer/import", "/users", "/users/1",
     ]
     before = _snapshot(console)
     for path in routes:

@@ -1,0 +1,46 @@
+"""Carrying out an import plan in the caller's transaction, through the services, so every group
+and job written is checked and audited as if the actor had saved it by hand."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ..services import groups, jobs
+from ..services.actor import Actor
+from .plan import Action, ImportPlan
+from .plan_children import Node, creation_order
+
+#: The remark of an imported script's first kept version.
+IMPORT_REMARK = "imported"
+
+
+def apply_groups(plan: ImportPlan, session: Session, actor: Actor, *, now_ms: int) -> None:
+    for step in plan.groups:
+        if step.action is Action.CREATE:
+            step.new_id = groups.create_group(session, actor, step.values, now_ms=now_ms).id
+        elif step.action is Action.UPDATE and not step.unchanged:
+            assert step.existing_id is not None
+            groups.update_group(session, actor, step.existing_id, step.values, now_ms=now_ms)
+
+
+def apply_jobs(plan: ImportPlan, session: Session, actor: Actor, resolved: dict[int, list[Node]], *, now_ms: int, default_timezone: str) -> None:
+    """Jobs in an order where each job's children are saved before it; then their states."""
+    group_ids = {step.app_name: step.target_id for step in plan.groups}
+    new_ids: dict[Node, int] = {}
+    for step in creation_order(plan, resolved):
+        group_id = step.group_id if step.group_id is not None else group_ids[step.app_name]
+        children = [node if isinstance(node, int) else new_ids[node] for node in resolved.get(step.index, [])]
+        data = {**step.values, "group_id": group_id, "child_job_ids": children, "glue_remark": IMPORT_REMARK}
+        if step.action is Action.CREATE:
+            step.new_id = jobs.create_job(session, actor, data, now_ms=now_ms, default_timezone=default_timezone).id
+            new_ids[("new", step.index)] = step.new_id
+        else:
+            assert step.existing_id is not None
+            jobs.update_job(session, actor, step.existing_id, data, now_ms=now_ms)
+    for step in plan.jobs:
+        if step.action is Action.SKIP or step.target_id is None:
+            continue
+        if step.ends_enabled:
+            jobs.start_job(session, actor, step.target_id, now_ms=now_ms)
+        elif step.action is Action.UPDATE and plan.options.keep_state:
+            jobs.stop_job(session, actor, step.target_id, now_ms=now_ms)
