@@ -60,6 +60,13 @@ def _check_zone(value: str) -> str | None:
     return None
 
 
+def _check_demo_control_url(value: str) -> str | None:
+    # The console sends the demo's kill requests here: never to another machine.
+    if not value.startswith("http://127.0.0.1:") or not value.endswith("/"):
+        return "expected http://127.0.0.1:PORT/ (set by `shardcron demo` for its own supervisor)"
+    return None
+
+
 def _check_secret(value: str | None) -> str | None:
     if value is not None and len(value) < 16:
         return "must be at least 16 characters"
@@ -183,6 +190,13 @@ class Config:
     # --- logging
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     log_format: LogFormat = setting(LogFormat.TEXT, "text (key=value) or json, one line per event.")
+    # --- `shardcron demo` only
+    demo_control_url: str | None = setting(
+        None,
+        "Set by `shardcron demo` only (leave it empty): its supervisor's local URL. When set, the console has a Demo page whose button kills the batch recipe's executor.",
+        check=_check_demo_control_url,
+    )
+    demo_control_token: str | None = setting(None, "Set by `shardcron demo` only: the token the console sends to the demo's supervisor.", secret=True, check=check_token)
 
     def check_consistent(self) -> None:
         """Rules between settings (each value is valid on its own by now)."""
@@ -196,6 +210,8 @@ class Config:
                 f"must be at least lease_margin_ms + 2 x lease_renew_ms = {self.lease_margin_ms + 2 * self.lease_renew_ms}, "
                 "so that a scheduler can miss one renewal without losing its lease",
             )
+        if self.demo_control_url and not self.demo_control_token:
+            raise ConfigError("demo_control_token", None, "is required with demo_control_url")
 
     # ------------------------------------------------------------------ derived values
 

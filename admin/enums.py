@@ -139,6 +139,8 @@ class AuditAction(StrEnum):
     RUN_KILL = "run.kill"
     #: An admin deleted old runs of a job or a group (target: the job or the group).
     RUN_CLEANUP = "run.cleanup"
+    #: `shardcron demo` only: an admin killed (SIGKILL) the executor process running a run.
+    RUN_EXECUTOR_KILL = "run.executor_kill"
     GROUP_CREATE = "group.create"
     GROUP_UPDATE = "group.update"
     GROUP_DELETE = "group.delete"

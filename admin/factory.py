@@ -40,6 +40,10 @@ def create_app(config: Config | None = None, *, db: Database | None = None, cloc
     app.register_blueprint(api_v1_blueprint)
     app.register_blueprint(web_blueprint)
     app.register_blueprint(ops.blueprint)
+    if config.demo_control_url:  # only the admin `shardcron demo` starts has the Demo page
+        from .web.demo import bp as demo_blueprint
+
+        app.register_blueprint(demo_blueprint)
 
     @app.get("/healthz")
     def healthz():

@@ -29,6 +29,12 @@ ADMIN_USES_OF_THE_EXECUTOR = {
     "DDL in sql/ for the retry-task table beside the admin's, so a DBA finds both in one place",
     "shardcron.executor.examples.demo_jobs": "`shardcron demo` starts demo executor processes (`python -m` this "
     "module) next to the admin",
+    "shardcron.executor.examples.work_orders": "`shardcron demo` shows the work-orders recipe: it starts this "
+    "executor application (`shardcron executor run` target) in a group of its own",
+    "shardcron.executor.examples.long_batch": "`shardcron demo` shows the long-batch recipe: it starts this "
+    "executor application in two processes, one of which the Demo page kills",
+    "shardcron.executor.examples.roster": "`shardcron demo` writes the work-orders recipe's roster (who comes on "
+    "shift when) into the recipe's database, so that the demo's orders wait and then reach a person",
 }
 
 _MODULE_STRING = re.compile(r"^shardcron\.(admin|core|executor)(\.\w+)*(:[\w.]+)?$")

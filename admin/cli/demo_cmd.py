@@ -21,8 +21,18 @@ from shardcron.core.errors import ShardcronError
     type=click.Path(file_okay=False),
     help="Empty or new folder for the demo's files, kept after it stops (default: a new temporary folder, deleted at stop).",
 )
-def demo(port: int, executors: int, workdir: str | None) -> None:
-    """Run a demo: the admin on a fresh SQLite file, executor processes, demo jobs and a login.
+@click.option(
+    "--shift-after",
+    "shift_after_s",
+    default=60,
+    show_default=True,
+    type=click.IntRange(5, 3600),
+    help="Seconds after the jobs start until somebody comes on shift in the work-orders recipe.",
+)
+def demo(port: int, executors: int, workdir: str | None, shift_after_s: int) -> None:
+    """Run a demo: the admin on a fresh SQLite file, executor processes, demo jobs and a login,
+    and two recipes: work orders until someone is on shift, and a long batch whose executor the
+    console's Demo page can kill.
 
     Prints the console URL, a login and a REST API token made for this run; Ctrl-C stops every
     process (and deletes the demo's temporary folder; a --dir folder is kept).
@@ -36,4 +46,4 @@ def demo(port: int, executors: int, workdir: str | None) -> None:
         if folder.exists() and any(folder.iterdir()):
             raise ShardcronError(f"--dir {folder} is not empty: the demo starts from a fresh folder")
         folder.mkdir(parents=True, exist_ok=True)
-    sys.exit(run_demo(folder.resolve(), port, executors, lambda line: click.echo(line), removes_workdir=workdir is None))
+    sys.exit(run_demo(folder.resolve(), port, executors, lambda line: click.echo(line), removes_workdir=workdir is None, shift_after_s=shift_after_s))

@@ -1,4 +1,5 @@
-"""The demo's database: a login made for this run, one executor group and the demo jobs."""
+"""The demo's database: a login made for this run, the demo's executor group and jobs, and a
+group with its jobs for each recipe the demo shows (recipes.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..services.groups import create_group
 from ..services.jobs import create_job, start_job
 from ..services.triggers import trigger_job
 from ..services.users import actor_for_user, create_user
+from .recipes import recipe_groups
 
 APP_NAME = "shardcron-demo"
 USERNAME = "demo"
@@ -26,7 +28,7 @@ class DemoSetup:
     username: str
     password: str
     group_id: int
-    jobs: dict[str, int]  # name -> id
+    jobs: dict[str, int]  # name -> id, the recipes' jobs included
     user_id: int
     #: A REST API token of the demo login (named "demo"), printed once like the password.
     api_token: str
@@ -66,9 +68,14 @@ def demo_jobs(webhook_url: str) -> list[tuple[dict, bool, bool]]:
     ]
 
 
+def all_jobs(webhook_url: str) -> list[tuple[str, tuple[dict, bool, bool]]]:
+    """(group app name, (job fields, start it, trigger it once now)) for every job of the demo."""
+    return [(APP_NAME, job) for job in demo_jobs(webhook_url)] + [(group.app_name, job) for group in recipe_groups() for job in group.jobs]
+
+
 def prepare_demo(db: Database, *, webhook_url: str, now_ms: int) -> DemoSetup:
     """Create the schema, the demo login (a random password and an API token, printed once), the
-    group and the jobs (stopped until `start_demo_jobs`)."""
+    groups and the jobs (stopped until `start_demo_jobs`)."""
     init_schema(db.engine)
     password = secrets.token_urlsafe(12)
     with db.session() as session:
@@ -76,28 +83,33 @@ def prepare_demo(db: Database, *, webhook_url: str, now_ms: int) -> DemoSetup:
         actor = actor_for_user(session, user.id)
         assert actor is not None
         group = create_group(session, actor, {"app_name": APP_NAME, "title": "shardcron demo"}, now_ms=now_ms)
+        group_ids = {APP_NAME: group.id}
+        for recipe in recipe_groups():
+            group_ids[recipe.app_name] = create_group(session, actor, {"app_name": recipe.app_name, "title": recipe.title}, now_ms=now_ms).id
         jobs = {
-            fields["name"]: create_job(session, actor, {**fields, "group_id": group.id, "author": USERNAME}, now_ms=now_ms).id
-            for fields, _, _ in demo_jobs(webhook_url)
+            fields["name"]: create_job(session, actor, {**fields, "group_id": group_ids[app_name], "author": USERNAME}, now_ms=now_ms).id
+            for app_name, (fields, _, _) in all_jobs(webhook_url)
         }
         _, api_token = issue_token(session, actor, user.id, USERNAME, now_ms=now_ms)
     return DemoSetup(USERNAME, password, group.id, jobs, user.id, api_token)
 
 
-def registered_executors(db: Database, now_ms: int) -> int:
+def registered_executors(db: Database, now_ms: int) -> dict[str, int]:
+    """app name -> executors with a recent heartbeat."""
     with db.read_session() as session:
-        return session.scalar(
-            sa.select(sa.func.count()).select_from(ExecutorRegistry).where(ExecutorRegistry.app_name == APP_NAME, ExecutorRegistry.heartbeat_at_ms > now_ms - 90_000)
-        ) or 0
+        rows = session.execute(
+            sa.select(ExecutorRegistry.app_name, sa.func.count()).where(ExecutorRegistry.heartbeat_at_ms > now_ms - 90_000).group_by(ExecutorRegistry.app_name)
+        )
+        return {app_name: count for app_name, count in rows}
 
 
 def start_demo_jobs(db: Database, setup: DemoSetup, *, webhook_url: str, now_ms: int) -> None:
-    """Start the scheduled jobs and trigger the long job and the failing job right away (once the
-    executors are there, so the first runs have somewhere to go)."""
+    """Start the scheduled jobs and trigger the long job, the failing job, the work orders' creation
+    and the batch right away (once the executors are there, so the first runs have somewhere to go)."""
     with db.session() as session:
         actor = actor_for_user(session, setup.user_id)
         assert actor is not None
-        for fields, start, trigger_now in demo_jobs(webhook_url):
+        for _, (fields, start, trigger_now) in all_jobs(webhook_url):
             job_id = setup.jobs[fields["name"]]
             if start:
                 start_job(session, actor, job_id, now_ms=now_ms)

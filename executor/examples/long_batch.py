@@ -11,7 +11,8 @@ chunk that is processed again only counts its items once more.
 
 For the demo and the end-to-end test, `pause_at=K` makes a fresh run stop after item K-1 (its
 checkpoint saved) and wait until it is killed — so "kill -9 the executor half-way" does not
-depend on timing. A run that resumes never pauses.
+depend on timing. A run that resumes never pauses. `pace_ms=M` waits M milliseconds after each
+chunk, standing in for slower real work, so that the progress can be watched (the demo uses it).
 
 `create_executor()` is the executor application (`shardcron executor run
 shardcron.executor.examples.long_batch:create_executor`); the business database is named by
@@ -35,6 +36,8 @@ HANDLER = "longBatch"
 DATABASE_URL_ENV = "SHARDCRON_EXAMPLE_DATABASE_URL"
 DEFAULT_ITEMS = 10_000
 CHUNK = 100
+#: The longest wait after a chunk `pace_ms` may ask for.
+MAX_PACE_MS = 10_000
 
 metadata = sa.MetaData()
 batch_item = sa.Table(
@@ -50,18 +53,21 @@ batch_item = sa.Table(
 class BatchParam:
     items: int = DEFAULT_ITEMS
     pause_at: int | None = None
+    pace_ms: int = 0
 
     @classmethod
     def parse(cls, text: str) -> BatchParam:
-        """`items=10000 pause_at=5000` (both optional)."""
+        """`items=10000 pause_at=5000 pace_ms=200` (each optional)."""
         values: dict[str, int] = {}
         for word in text.split():
             key, sep, raw = word.partition("=")
-            if not sep or key not in ("items", "pause_at") or not raw.isdigit():
-                raise ShardcronError(f"bad parameter {word!r}: expected items=N and/or pause_at=K (whole numbers)")
+            if not sep or key not in ("items", "pause_at", "pace_ms") or not raw.isdigit():
+                raise ShardcronError(f"bad parameter {word!r}: expected items=N, pause_at=K and/or pace_ms=M (whole numbers)")
             values[key] = int(raw)
         if values.get("items", DEFAULT_ITEMS) < 1:
             raise ShardcronError("items must be at least 1")
+        if values.get("pace_ms", 0) > MAX_PACE_MS:
+            raise ShardcronError(f"pace_ms must be at most {MAX_PACE_MS}")
         return cls(**values)
 
 
@@ -119,6 +125,8 @@ class LongBatch:
             position = end
             ctx.progress(position, param.items)
             ctx.checkpoint({"next": position})
+            if param.pace_ms and position < param.items and ctx.wait(param.pace_ms / 1000):
+                ctx.check_cancelled()
             if position == pause_at:
                 ctx.log("paused at item %s (pause_at): waiting to be killed", position)
                 while not ctx.wait(1):

@@ -1,8 +1,10 @@
-"""`shardcron demo` as a user runs it: it comes up, runs the demo jobs, and Ctrl-C leaves no
-process behind."""
+"""`shardcron demo` as a user runs it: it comes up, runs the demo jobs and the two recipes (work
+orders delivered once somebody comes on shift; the long batch, whose executor the Demo page
+kills, resumed by "repair now" from its checkpoint), and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -13,14 +15,24 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import requests
 import sqlalchemy as sa
 
+from shardcron.admin.config import load_config
 from shardcron.admin.db import Database
-from shardcron.admin.enums import RunStatus
-from shardcron.admin.models import Job, RunLog
+from shardcron.admin.demo import recipes
+from shardcron.admin.demo.control import ControlServer, KillRefused
+from shardcron.admin.enums import AuditAction, RunStatus
+from shardcron.admin.factory import create_app
+from shardcron.admin.models import AuditEntry, Job, RunLog
 from shardcron.admin.services.users import authenticate
 from shardcron.core.clock import SYSTEM_CLOCK
+from shardcron.core.errors import ConfigError
+from shardcron.executor.examples.long_batch import LongBatch
+from shardcron.executor.examples.roster import roster_shift
+from shardcron.executor.examples.work_orders import TASK_CODE, WorkOrders, period_of
+from shardcron.executor.retry_tasks import RetryTasks, TaskStatus
 from tests.support.net import free_port, wait_until
 from tests.support.signals import default_sigint
 
@@ -78,7 +90,7 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
     port = free_port()
     workdir = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDCRON_")} | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
-    proc, read_lines = _start_demo(["--port", str(port), "--dir", str(workdir)], env)
+    proc, read_lines = _start_demo(["--port", str(port), "--dir", str(workdir), "--shift-after", str(SHIFT_AFTER_S)], env)
 
     db = None
     try:
@@ -99,7 +111,8 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
         assert answer.status_code == 302, answer.text[:300]
         assert "shardcron-demo" in browser.get(f"http://127.0.0.1:{port}/groups", timeout=10).text
         children = _children(proc.pid)
-        assert len(children) >= 4  # the admin, the producer and two executors
+        assert len(children) >= 7  # the admin, the producer, two executors, the shift's and two batch executors
+        assert f"recipes:   the Demo page tells both stories: http://127.0.0.1:{port}/demo" in text
 
         db = Database(f"sqlite:///{workdir / 'admin' / 'shardcron.db'}", pool_size=1)
         wait_until(lambda: _count(db, "hello every 10 s", RunStatus.SUCCESS) >= 1, timeout_s=90, what="a successful run of the cron job")
@@ -109,6 +122,11 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
         with db.read_session() as s:
             drained = s.scalars(sa.select(RunLog.result_json).join(Job, Job.id == RunLog.job_id).where(Job.name == "retry-task drainer", RunLog.status == RunStatus.SUCCESS)).all()
         assert any('"claimed"' in (data or "") for data in drained)
+
+        killed = _kill_the_batch_executor_and_repair(browser, f"http://127.0.0.1:{port}", db, children, workdir)
+        _check_work_orders_waited_then_reached_carol(db, workdir)
+        _check_the_batch_resumed_without_redoing_items(browser, f"http://127.0.0.1:{port}", db, workdir, killed)
+        wait_until(lambda: f"demo: {killed['name']} started again" in read_lines(), timeout_s=60, interval_s=0.5, what="the killed executor restarted")
         children |= _children(proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -126,6 +144,125 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
     # the long job was killed by the executors' shutdown and its result still reached the admin
     assert _count(db, "long job (watch it, kill it)", RunStatus.FAILED) == 1
     db.dispose()
+
+
+SHIFT_AFTER_S = 15
+
+
+def _csrf(page: str) -> str:
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    assert token is not None
+    return token.group(1)
+
+
+def _flashes(page: str) -> list[str]:
+    return re.findall(r'class="flash flash-\w+" role="status">([^<]*)<', page)
+
+
+def _batch_runs(db: Database) -> list[RunLog]:
+    with db.read_session() as s:
+        job_id = s.scalar(sa.select(Job.id).where(Job.name == recipes.BATCH_JOB))
+        return list(s.scalars(sa.select(RunLog).where(RunLog.job_id == job_id).order_by(RunLog.id)))
+
+
+def _kill_the_batch_executor_and_repair(browser: requests.Session, console: str, db: Database, children: set[int], workdir: Path) -> dict[str, str]:
+    """The batch pauses at item 5,000 with its checkpoint; the Demo page's button kills its executor
+    (SIGKILL: the process is gone); "repair now" re-runs it. Returns the killed executor's name and address."""
+
+    def paused() -> bool:
+        rows = _batch_runs(db)
+        return bool(rows) and rows[0].status == RunStatus.RUNNING and json.loads(rows[0].checkpoint_json or "null") == {"next": recipes.BATCH_PAUSE_AT}
+
+    wait_until(paused, timeout_s=90, interval_s=0.5, what="the batch paused at item 5,000 with its checkpoint")
+    page = browser.get(f"{console}/demo", timeout=10)
+    assert page.status_code == 200 and 'id="demo-kill-batch-executor"' in page.text
+    assert browser.post(f"{console}/demo/kill-batch-executor", data={}, timeout=10).status_code == 403  # no CSRF token: refused
+    answer = browser.post(f"{console}/demo/kill-batch-executor", data={"csrf_token": _csrf(page.text)}, timeout=30)
+    [first] = _batch_runs(db)
+    assert answer.status_code == 200 and answer.url.endswith(f"/runs/{first.id}"), answer.text[:300]
+    [message] = [m for m in _flashes(answer.text) if "SIGKILL" in m]
+    killed = re.search(r"Executor (\S+) \(pid (\d+), (\S+)\)", message)
+    assert killed is not None, message
+    pid = int(killed.group(2))
+    assert pid in children and not _alive(pid), "the batch's executor process is gone"
+    assert killed.group(3) == (first.executor_address or "").rstrip("/")
+    with db.read_session() as s:
+        [entry] = s.scalars(sa.select(AuditEntry).where(AuditEntry.action == AuditAction.RUN_EXECUTOR_KILL.value)).all()
+        assert (entry.target_id, entry.actor_name) == (first.id, "demo")
+    page = browser.get(f"{console}/runs/{first.id}", timeout=10)
+    repaired = browser.post(f"{console}/runs/{first.id}/repair", data={"csrf_token": _csrf(page.text)}, timeout=30)
+    assert any("resuming from its checkpoint" in m for m in _flashes(repaired.text)), _flashes(repaired.text)
+    return {"name": killed.group(1), "address": killed.group(3)}
+
+
+def _check_work_orders_waited_then_reached_carol(db: Database, workdir: Path) -> None:
+    """Nobody on shift at first: each order's delivery failed and was retried; once Carol's shift
+    started (by itself, `--shift-after` s after the jobs), each reached her, after the shift start."""
+    orders = WorkOrders(RetryTasks(f"sqlite:///{workdir / 'shift.db'}", owner="test"))
+    try:
+        with orders.tasks.engine.connect() as conn:
+            carol_from = conn.execute(sa.select(roster_shift.c.starts_at_ms).where(roster_shift.c.person == "carol")).scalar_one()
+        request_nos = [f"WO-{period_of(carol_from)}-{site}" for site in orders.settings.sites]
+        records = lambda: [orders.tasks.get(TASK_CODE, no) for no in request_nos]  # noqa: E731
+        wait_until(lambda: all(r is not None and r.status == TaskStatus.SUCCEEDED for r in records()), timeout_s=90, interval_s=0.5, what="the work orders delivered")
+        for record in records():
+            assert record is not None and record.attempts >= 2, "the order waited: its first attempt found nobody on shift"
+            assert record.result == {"assigned_to": "carol"}
+        with orders.tasks.engine.connect() as conn:
+            delivered = conn.execute(sa.text("SELECT request_no, person, delivered_at_ms FROM example_inbox ORDER BY request_no")).all()
+        assert [(no, person) for no, person, _ in delivered] == [(no, "carol") for no in sorted(request_nos)]
+        assert all(at >= carol_from for _, _, at in delivered)
+    finally:
+        orders.tasks.close()
+    with db.read_session() as s:  # the console's run log shows the wait, then the delivery
+        job_id = s.scalar(sa.select(Job.id).where(Job.name == recipes.SHIFT_JOB))
+        results = [json.loads(r) for r in s.scalars(sa.select(RunLog.result_json).where(RunLog.job_id == job_id).order_by(RunLog.id)) if r]
+    first_delivery = next(i for i, data in enumerate(results) if data.get("succeeded"))
+    assert any(data.get("retried") for data in results[:first_delivery])
+    assert sum(data.get("succeeded", 0) for data in results) == 3
+
+
+def _check_the_batch_resumed_without_redoing_items(browser: requests.Session, console: str, db: Database, workdir: Path, killed: dict[str, str]) -> None:
+    def finished() -> bool:
+        rows = _batch_runs(db)
+        return len(rows) == 2 and rows[1].status in (RunStatus.SUCCESS, RunStatus.FAILED) and rows[1].trigger_code != 0
+
+    wait_until(finished, timeout_s=90, interval_s=0.5, what="the repaired batch run to finish")
+    old, new = _batch_runs(db)
+    assert old.status == RunStatus.FAILED and (old.handle_msg or "").startswith("lost: repaired by hand")
+    assert (new.status, new.resume_from_run_id) == (RunStatus.SUCCESS, old.id), new.handle_msg
+    assert (new.executor_address or "").rstrip("/") != killed["address"]
+    assert json.loads(new.result_json or "{}") == {"started_at": recipes.BATCH_PAUSE_AT, "processed": recipes.BATCH_ITEMS - recipes.BATCH_PAUSE_AT}
+    batch = LongBatch(f"sqlite:///{workdir / 'batch.db'}")
+    try:
+        done = batch.processed()
+    finally:
+        batch.engine.dispose()
+    assert sorted(done) == list(range(recipes.BATCH_ITEMS)) and set(done.values()) == {1}, "every item processed exactly once"
+    page = browser.get(f"{console}/demo", timeout=10)  # nothing running now: the button says so
+    answer = browser.post(f"{console}/demo/kill-batch-executor", data={"csrf_token": _csrf(page.text)}, timeout=30)
+    assert any("No run of the batch is running" in m for m in _flashes(answer.text)), _flashes(answer.text)
+
+
+def test_the_demo_page_exists_only_in_the_demo_and_its_control_needs_the_token(tmp_path: Path) -> None:
+    for settings in ({"demo_control_url": "http://127.0.0.1:9/"}, {"demo_control_url": "http://10.0.0.9:9/", "demo_control_token": "t" * 20}):
+        with pytest.raises(ConfigError, match="demo_control"):  # only a token-guarded local supervisor
+            load_config(env={}, overrides=settings)
+    plain = create_app(load_config(env={}, overrides={"instance_dir": str(tmp_path / "plain")}))
+    assert plain.test_client().get("/demo").status_code == 404
+    assert plain.test_client().post("/demo/kill-batch-executor").status_code == 404
+    asked: list[str] = []
+    control = ControlServer(lambda: asked.append("kill") or KillRefused("no_running_batch")).start()
+    try:
+        demo = create_app(load_config(env={}, overrides={"instance_dir": str(tmp_path / "demo"), "demo_control_url": control.url, "demo_control_token": control.token}))
+        assert demo.test_client().get("/demo").status_code == 302  # to the login page
+        for headers in ({}, {"Authorization": "Bearer wrong-token-of-some-length"}):
+            assert requests.post(f"{control.url}kill-batch-executor", headers=headers, timeout=5).status_code == 401
+        assert asked == []
+        answer = requests.post(f"{control.url}kill-batch-executor", headers={"Authorization": f"Bearer {control.token}"}, timeout=5)
+        assert (answer.status_code, answer.json(), asked) == (409, {"reason": "no_running_batch"}, ["kill"])
+    finally:
+        control.stop()
 
 
 def test_demo_refuses_a_busy_port_and_a_used_folder(tmp_path: Path) -> None:

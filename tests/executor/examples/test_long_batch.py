@@ -75,8 +75,32 @@ def test_start_of(checkpoint: Any, start: int | None) -> None:
     assert start_of(checkpoint, 10) == start
 
 
-@pytest.mark.parametrize("text", ["items=ten", "batch=5", "items", "items=0", "pause_at=-1"])
+def test_pace_waits_after_each_chunk_and_a_kill_ends_the_wait(batch: LongBatch) -> None:
+    run = context(5, "items=300 pace_ms=10000")
+    first_chunk = threading.Event()
+    run.checkpoint_sink = lambda ctx, seq, state: first_chunk.set() if state == {"next": 100} else None
+    ended: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            batch.run(run)
+        except JobCancelled as exc:
+            ended.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        assert first_chunk.wait(30)
+        assert worker.is_alive() and sorted(batch.processed()) == list(range(100))  # waiting its 10 s
+    finally:
+        run.cancel_event.set()
+        worker.join(10)
+    assert not worker.is_alive() and len(ended) == 1 and sorted(batch.processed()) == list(range(100))
+
+
+@pytest.mark.parametrize("text", ["items=ten", "batch=5", "items", "items=0", "pause_at=-1", "pace_ms=10001", "pace_ms=0.5"])
 def test_bad_parameters_are_refused(text: str) -> None:
     with pytest.raises(ShardcronError):
         BatchParam.parse(text)
     assert BatchParam.parse("") == BatchParam() and BatchParam.parse("items=5 pause_at=2") == BatchParam(5, 2)
+    assert BatchParam.parse("pace_ms=200 items=7") == BatchParam(7, None, 200)
