@@ -92,7 +92,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
     known = _statuses(session, [r.log_id for r in results])
     job_ids = {job_id for job_id, _ in known.values()}
     # A success is followed up when it fires child jobs, or resets a pause-on-failure count.
-    with_children = set(
+    followed_on_success = set(
         session.execute(
             sa.select(Job.id).where(Job.id.in_(sorted(job_ids)), sa.or_(Job.child_job_ids != "", Job.pause_after_failures > 0))
         ).scalars()
@@ -109,7 +109,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
             continue
         seen.add(result.log_id)
         succeeded = result.handle_code == ResultCode.SUCCESS
-        followup = FollowupStatus.PENDING if (not succeeded or job_id in with_children) else FollowupStatus.NONE
+        followup = FollowupStatus.PENDING if (not succeeded or job_id in followed_on_success) else FollowupStatus.NONE
         params.append(
             {
                 "b_id": result.log_id,
