@@ -16,11 +16,14 @@ from shardcron.admin.config import load_config
 from shardcron.admin.enums import ActorKind, AlarmChannel, AlarmStatus, FollowupStatus, RouteStrategy, RunStatus
 from shardcron.admin.models import Alarm, AuditEntry, ExecutorGroup, Job, RunLog
 from shardcron.admin.monitors.followups import FollowupMonitor
+from shardcron.admin.monitors.lost_runs import LostRuns
+from shardcron.admin.monitors.run_timeouts import RunTimeouts
 from shardcron.admin.monitors.pause_on_failure import count_runs
 from shardcron.admin.rpc.run_results import apply_callbacks
 from shardcron.admin.services.actor import SYSTEM_ACTOR
 from shardcron.admin.services.jobs import start_job
 from shardcron.admin.texts import catalog_for
+from shardcron.admin.transport.executor_client import ExecutorClient
 from shardcron.core.protocol import CallbackParam
 from tests.support.run_rows import T0, add_group, add_job, add_run, run_row
 
@@ -154,6 +157,26 @@ def test_timeouts_lost_runs_and_trigger_failures_count_unknown_runs_do_not(db, f
     state = job_row(db, job)
     assert (state.consecutive_failures, state.enabled) == (3, False)
     assert state.paused_reason is not None and state.paused_reason.endswith(f"run {trigger} at 2026-01-01T00:00:00Z: trigger 500 no live executor in group billing")
+
+
+def test_runs_the_timeout_and_lost_run_monitors_fail_are_counted(db, fake_clock) -> None:
+    job = running_job(db, pause_after_failures=2, timeout_s=10)
+    follow = FollowupMonitor(db, "node-a")
+    client = ExecutorClient("token-0123456789abcdef", connect_timeout_s=1, read_timeout_s=1)
+    try:
+        overdue = add_run(db, job, executor_address=None, trigger_at_ms=T0)  # no address: nothing to kill
+        RunTimeouts(db, "node-a", client, grace_s=0).tick(T0 + 60_000)
+        follow.tick(T0 + 60_000)
+        assert run_row(db, overdue).handle_code == 502 and job_row(db, job).consecutive_failures == 1
+        unacknowledged = add_run(db, job, status=RunStatus.PENDING, trigger_at_ms=T0 + 60_000)  # its fire is gone
+        LostRuns(db, "node-a", client, lost_after_s=120).tick(T0 + 200_000)
+        follow.tick(T0 + 200_000)
+    finally:
+        client.close()
+    assert run_row(db, unacknowledged).handle_msg.startswith("lost: trigger never acknowledged")
+    state = job_row(db, job)
+    assert (state.consecutive_failures, state.enabled, state.paused_at_ms) == (2, False, T0 + 200_000)
+    assert f"last: run {unacknowledged} at " in (state.paused_reason or "")
 
 
 def test_a_broadcast_counts_each_failed_shard(db, fake_clock) -> None:
