@@ -133,6 +133,8 @@ class AuditAction(StrEnum):
     JOB_DELETE = "job.delete"
     JOB_START = "job.start"
     JOB_STOP = "job.stop"
+    #: The system stopped a job after its pause-on-failure limit of consecutive failed runs.
+    JOB_PAUSE = "job.pause"
     JOB_TRIGGER = "job.trigger"
     SCRIPT_CHANGE = "script.change"
     SCRIPT_ROLLBACK = "script.rollback"

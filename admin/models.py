@@ -190,6 +190,14 @@ class Job(Base):
     #: Each scheduled fire's `/run` goes out up to this many seconds after its planned time
     #: (schedules.jitter: fixed per planned time, the same on every node); 0: no jitter.
     jitter_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Pause on failure (monitors.pause_on_failure): after this many consecutive failed runs the
+    #: job stops itself; 0: never.
+    pause_after_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Failed runs since the last success or start, counted while pause on failure is on.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the job paused itself (0: it did not, or it was started since) and why.
+    paused_at_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    paused_reason: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
 
@@ -480,6 +488,8 @@ class Alarm(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     sent_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The run's failure paused its job (pause on failure): the alarm says so.
+    job_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class SchedulerNode(Base):

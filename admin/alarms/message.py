@@ -1,7 +1,8 @@
 """The content of an alarm: a subject and text for e-mail, a JSON document for webhooks.
 
 Alarms are raised for FAILED runs and for UNKNOWN ones (whether the executor got the /run could
-not be known after a scheduler failure). An UNKNOWN run's alarm says "outcome unknown", never
+not be known after a scheduler failure). The alarm of a failed run that paused its job (pause on
+failure) announces the pause: event `job_paused`, and the job's reason. An UNKNOWN run's alarm says "outcome unknown", never
 "failed": it may well have run. The message is built when the alarm is sent, from the run as it
 is then, so a run whose result came in meanwhile is described as it ended.
 
@@ -41,9 +42,18 @@ def _iso(at_ms: int | None) -> str | None:
     return None if not at_ms else ms_to_datetime(at_ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _subject(run_id: int, run: RunLog | None, job_name: str, job_id: int | None) -> tuple[Text, str]:
+#: What a pause alarm adds to the run's failure.
+PAUSE_EXPLAINED = _t(
+    "The job stopped itself after this failure: it reached its limit of consecutive failed runs (pause on failure). "
+    "No scheduled run starts until it is started again, which also sets the count back to 0."
+)
+
+
+def _subject(run_id: int, run: RunLog | None, job_name: str, job_id: int | None, job_paused: bool) -> tuple[Text, str]:
     """(subject, webhook event) for the run's status when the alarm goes out."""
     names = {"name": job_name, "id": job_id, "run": run_id}
+    if job_paused:
+        return _t("[shardcron] job %(name)s (#%(id)s) paused after consecutive failed runs: run %(run)s", **names), "job_paused"
     if run is None or run.status == RunStatus.FAILED:
         return _t("[shardcron] job %(name)s (#%(id)s) failed: run %(run)s", **names), "run_failed"
     if run.status == RunStatus.UNKNOWN:
@@ -53,14 +63,16 @@ def _subject(run_id: int, run: RunLog | None, job_name: str, job_id: int | None)
 
 
 def build_message(
-    run_id: int, run: RunLog | None, job: Job | None, group: ExecutorGroup | None, public_url: str | None, now_ms: int, catalog: Catalog = ENGLISH
+    run_id: int, run: RunLog | None, job: Job | None, group: ExecutorGroup | None, public_url: str | None, now_ms: int,
+    catalog: Catalog = ENGLISH, *, job_paused: bool = False,
 ) -> AlarmMessage:
     """The alarm in the language of `catalog` (`alarm_language`): the subject, the e-mail's text
-    and the webhook's `text`; the webhook's keys, its `event` and the run's values never change."""
+    and the webhook's `text`; the webhook's keys, its `event` and the run's values never change.
+    `job_paused`: the run's failure paused its job (the alarm row says so)."""
     # A deleted job's placeholder name is translated in the text, English in the JSON (data).
     job_name: str = job.name if job else _t("(deleted job)")
     job_id = job.id if job else (run.job_id if run else None)
-    subject_text, event = _subject(run_id, run, job_name, job_id)
+    subject_text, event = _subject(run_id, run, job_name, job_id, job_paused)
     subject = render(subject_text, catalog)
     # The console's run page (web blueprint at /); only when the admin knows its public URL.
     console_url = f"{public_url.rstrip('/')}/runs/{run_id}" if public_url else None
@@ -90,6 +102,14 @@ def build_message(
         "run": run_doc,
         "console_url": console_url,
     }
+    if job_paused:
+        # The job as it is now: started again since, it shows no pause (paused_at null).
+        payload["pause"] = {
+            "pause_after_failures": job.pause_after_failures if job else None,
+            "consecutive_failures": job.consecutive_failures if job else None,
+            "paused_at": _iso(job.paused_at_ms) if job else None,
+            "reason": job.paused_reason if job else None,
+        }
     lines: list[Text | str] = [subject, ""]
     if group:
         lines.append(_t("Job:       %(name)s (#%(id)s), group %(group)s", name=job_name, id=job_id, group=group.app_name))
@@ -108,6 +128,12 @@ def build_message(
         ]  # fmt: skip
         if event == "run_outcome_unknown":
             lines += ["", UNKNOWN_EXPLAINED]
+    if job_paused:
+        if job is not None and job.paused_at_ms:
+            lines.append(_t("Paused:    %(at)s, %(reason)s", at=_iso(job.paused_at_ms), reason=job.paused_reason or ""))
+        else:
+            lines.append(_t("Paused:    the job has been started again since"))
+        lines += ["", PAUSE_EXPLAINED]
     if console_url:
         lines += ["", _t("Console:   %(url)s", url=console_url)]
     text = "\n".join(render(line, catalog).rstrip() for line in lines) + "\n"

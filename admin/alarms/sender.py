@@ -109,8 +109,8 @@ class AlarmSender:
             run = session.get(RunLog, alarm.run_log_id)
             job = session.get(Job, alarm.job_id)
             group = session.get(ExecutorGroup, job.group_id) if job else None
-            run_id, channel, target, attempts = alarm.run_log_id, alarm.channel, alarm.target, alarm.attempts + 1
-        message = build_message(run_id, run, job, group, self.public_url, self.clock.now_ms(), self.catalog)
+            run_id, channel, target, attempts, paused = alarm.run_log_id, alarm.channel, alarm.target, alarm.attempts + 1, alarm.job_paused
+        message = build_message(run_id, run, job, group, self.public_url, self.clock.now_ms(), self.catalog, job_paused=paused)
         error: AlarmDeliveryError | None = None
         try:
             self._send[channel](target, message)

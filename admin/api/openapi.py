@@ -14,6 +14,7 @@ from flask import jsonify
 
 from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
 from ..schedules.jitter import MAX_JITTER_S
+from ..services.job_form import MAX_PAUSE_AFTER_FAILURES
 from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
 from shardcron.core.protocol import BlockStrategy, GlueType
 
@@ -92,6 +93,14 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
             "fires are not delayed. For a FIX_RATE job at most its rate."
         ),
     },
+    "pause_after_failures": {
+        "type": "integer", "minimum": 0, "maximum": MAX_PAUSE_AFTER_FAILURES, "default": 0,
+        "description": (
+            "Pause on failure: after this many consecutive failed runs (failed and not retried any more; each shard of a broadcast "
+            "is a run) the job stops itself, records why (paused_reason) and sends one alarm; a successful run sets the count back "
+            "to 0, starting the job ends the pause. 0: never."
+        ),
+    },
     "overlap_policy": {
         **_enum(OverlapPolicy),
         "default": "ALLOW_ALL",
@@ -138,6 +147,12 @@ JOB_PROPERTIES: dict[str, Schema] = {
     "last_fire_at_ms": MS,
     "created_at_ms": MS,
     "updated_at_ms": MS,
+    "consecutive_failures": {"type": "integer", "minimum": 0, "description": "Failed runs since the last success or start (counted while pause_after_failures is on)."},
+    "paused_at_ms": {"type": "integer", "description": "When the job paused itself after consecutive failed runs (UTC epoch ms); 0 when it did not, or was started since."},
+    "paused_reason": {
+        **STR_OR_NULL,
+        "description": "Why the job paused itself, e.g. \"paused after 5 consecutive failed runs; last: run 1234 at 2026-12-05T21:00:00Z: 502 timed out ...\"; null when not paused.",
+    },
 }
 
 RUN_PROPERTIES: dict[str, Schema] = {

@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from shardcron.core.clock import datetime_to_ms, ms_to_datetime
+from shardcron.core.clock import ms_to_datetime
 
 from ..db import Database
 from ..enums import RunStatus
 from ..models import DailyReport, RunLog
+from ..schedules.days import day_bounds_ms
 from ..upserts import upsert
 from .lease import Lease, LeaseHolder
 
@@ -39,13 +40,6 @@ _COUNT_COLUMN = {
 
 def _zero() -> dict[str, int]:
     return {"running_count": 0, "success_count": 0, "fail_count": 0}
-
-
-def day_bounds_ms(day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
-    """[start, end) of a calendar day in `zone`, as epoch ms (23 or 25 h long on DST days)."""
-    start = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
-    return datetime_to_ms(start), datetime_to_ms(end)
 
 
 class DailyReportMonitor(LeaseHolder):

@@ -8,7 +8,9 @@ For each such run, in one transaction per batch:
     -> one alarm row per channel, and never a retry: a retry would run the job again when it may
     have run already;
   * SUCCESS -> a PARENT fire of each child job;
-then the run's follow-up is DONE. Every write is keyed (`uq_fire_once`, `uq_alarm_run_channel`)
+then the run's follow-up is DONE. Runs of jobs with pause on failure are counted in the same
+transaction (pause_on_failure): a job reaching its limit stops itself, and the alarm of the run
+that paused it says so. Every write is keyed (`uq_fire_once`, `uq_alarm_run_channel`)
 and every time in it is derived from the run, not from the clock, so two scheduler nodes doing
 the same run's follow-up write the same rows once.
 """
@@ -25,6 +27,7 @@ from ..enums import AlarmChannel, AlarmStatus, FireStatus, FollowupStatus, Route
 from ..models import Alarm, Fire, Job, RunLog
 from ..upserts import insert_ignoring_duplicates
 from .lease import Lease, LeaseHolder
+from .pause_on_failure import announce_pause, count_runs
 
 log = logging.getLogger("shardcron.admin.monitors.followups")
 
@@ -66,6 +69,7 @@ def alarm_rows(job: Job, run_id: int, now_ms: int) -> list[dict]:
                     "attempts": 0,
                     "next_attempt_at_ms": now_ms,
                     "created_at_ms": now_ms,
+                    "job_paused": False,
                 }
             )
     return rows
@@ -158,8 +162,12 @@ class FollowupMonitor(LeaseHolder):
                     for child in parse_child_job_ids(job.child_job_ids):
                         if child != job.id and child in existing_children:
                             fires.append(_fire(child, finished_at_ms, TriggerType.PARENT, run.id, now_ms))
+            pausing = count_runs(session, runs, jobs, now_ms)
+            for alarm in alarms:
+                alarm["job_paused"] = alarm["run_log_id"] in pausing
             insert_ignoring_duplicates(session, Fire.__table__, fires)
             insert_ignoring_duplicates(session, Alarm.__table__, alarms)
+            announce_pause(session, pausing, now_ms)
             session.execute(
                 sa.update(RunLog)
                 .where(RunLog.id.in_([run.id for run in runs]), RunLog.followup_status == FollowupStatus.PENDING)

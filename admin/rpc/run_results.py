@@ -3,7 +3,8 @@
 One transaction per batch: one read of the batch's rows (and their jobs' child lists), then one
 executemany UPDATE guarded by status, so a run's status only moves forward and a second result
 for a finished run changes nothing (idempotent per logId). Nothing slow happens here: retries,
-child fires and alarms are the follow-up monitor's work, marked by `followup_status = PENDING`.
+child fires, alarms and pause-on-failure counts are the follow-up monitor's work, marked by
+`followup_status = PENDING`.
 
 An UNKNOWN run (the scheduler could not confirm the executor got it) takes results and progress
 like a PENDING or RUNNING one: if the executor did run it, what it reports is what happened.
@@ -90,8 +91,11 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
         return outcome
     known = _statuses(session, [r.log_id for r in results])
     job_ids = {job_id for job_id, _ in known.values()}
-    with_children = set(
-        session.execute(sa.select(Job.id).where(Job.id.in_(sorted(job_ids)), Job.child_job_ids != "")).scalars()
+    # A success is followed up when it fires child jobs, or resets a pause-on-failure count.
+    followed_on_success = set(
+        session.execute(
+            sa.select(Job.id).where(Job.id.in_(sorted(job_ids)), sa.or_(Job.child_job_ids != "", Job.pause_after_failures > 0))
+        ).scalars()
     ) if job_ids else set()
     params: list[dict[str, Any]] = []
     seen: set[int] = set()
@@ -105,7 +109,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
             continue
         seen.add(result.log_id)
         succeeded = result.handle_code == ResultCode.SUCCESS
-        followup = FollowupStatus.PENDING if (not succeeded or job_id in with_children) else FollowupStatus.NONE
+        followup = FollowupStatus.PENDING if (not succeeded or job_id in followed_on_success) else FollowupStatus.NONE
         params.append(
             {
                 "b_id": result.log_id,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from .. import registry_view
 from ..enums import RunStatus
 from ..models import ExecutorGroup, Job, RunLog
-from ..monitors.daily_report import day_bounds_ms
+from ..schedules.days import day_bounds_ms
 from ..schedules.zones import is_known_zone
 from .access import scope_to_groups
 from .actor import Actor

@@ -36,6 +36,8 @@ MAX_RETRY_COUNT = 100
 MAX_RETRY_DELAY_S = 7 * 24 * 3600
 MAX_BACKOFF_MULTIPLIER = 10
 MAX_CHILD_JOBS = 50
+#: Pause on failure: the most consecutive failed runs a job may be given before it stops itself.
+MAX_PAUSE_AFTER_FAILURES = 1000
 EMAIL_RE = re.compile(r"[^@\s,;<>\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 
 #: Field -> (default for a new job, column length or None).
@@ -50,6 +52,7 @@ JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
     "delivery": (Delivery.AT_MOST_ONCE, None),
     "overlap_policy": (OverlapPolicy.ALLOW_ALL, None),
     "jitter_s": (0, None),
+    "pause_after_failures": (0, None),
     "route_strategy": (RouteStrategy.FIRST, None),
     "handler": ("", 255),
     "param": (None, None),
@@ -72,6 +75,7 @@ _INT_RANGES = {
     "retry_backoff_multiplier": (1, MAX_BACKOFF_MULTIPLIER),
     "retry_max_delay_s": (0, MAX_RETRY_DELAY_S),
     "jitter_s": (0, MAX_JITTER_S),
+    "pause_after_failures": (0, MAX_PAUSE_AFTER_FAILURES),
 }
 _ENUMS = {
     "misfire_strategy": MisfireStrategy,

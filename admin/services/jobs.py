@@ -1,6 +1,8 @@
 """Jobs: list, create, update, copy, delete, start, stop, and the preview of the next fire times.
 
 Starting a job computes its first `next_fire_at_ms` after now; the fire loop takes it from there.
+Starting also ends a pause on failure (monitors.pause_on_failure): its reason is cleared and the
+count of consecutive failed runs starts again from 0.
 Stopping sets `enabled=False, next_fire_at_ms=0`, so no further scheduled fire is created (manual
 triggers still work on a stopped job, as in XXL-JOB). An enabled job always has a real next fire
 time: an update that leaves it none (a cron whose dates are all past, or schedule NONE) is refused.
@@ -57,6 +59,8 @@ class JobView:
     overlap_policy: OverlapPolicy
     #: Each scheduled fire's `/run` goes out up to this many seconds late (schedules.jitter).
     jitter_s: int
+    #: The job stops itself after this many consecutive failed runs; 0: never (monitors.pause_on_failure).
+    pause_after_failures: int
     route_strategy: RouteStrategy
     handler: str
     param: str | None
@@ -77,6 +81,11 @@ class JobView:
     last_fire_at_ms: int
     created_at_ms: int
     updated_at_ms: int
+    #: Failed runs since the last success or start (counted while pause on failure is on).
+    consecutive_failures: int
+    #: When the job paused itself and why; 0 and None when it did not, or was started since.
+    paused_at_ms: int
+    paused_reason: str | None
     #: Whether the caller may change this job's script (type and source); without it the script
     #: is read-only for them (services.script_rights).
     can_edit_script: bool
@@ -96,6 +105,7 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         delivery=Delivery(job.delivery),
         overlap_policy=OverlapPolicy(job.overlap_policy),
         jitter_s=job.jitter_s,
+        pause_after_failures=job.pause_after_failures,
         route_strategy=RouteStrategy(job.route_strategy),
         handler=job.handler,
         param=job.param,
@@ -116,6 +126,9 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         last_fire_at_ms=job.last_fire_at_ms,
         created_at_ms=job.created_at_ms,
         updated_at_ms=job.updated_at_ms,
+        consecutive_failures=job.consecutive_failures,
+        paused_at_ms=job.paused_at_ms,
+        paused_reason=job.paused_reason,
         can_edit_script=actor.can_write_scripts(job.group_id),
     )
 
@@ -334,10 +347,17 @@ def start_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> Jo
     job = load_job(session, actor, job_id, for_update=True)
     if not job.enabled:
         job.next_fire_at_ms = _next_fire(job, now_ms, _t("job %(id)s not started", id=job.id))
+        before: dict[str, Any] = {"enabled": False}
+        after: dict[str, Any] = {"enabled": True, "next_fire_at_ms": job.next_fire_at_ms}
+        if job.paused_at_ms or job.consecutive_failures:
+            # A start ends a pause on failure: the count starts again from 0.
+            before.update(paused_at_ms=job.paused_at_ms, paused_reason=job.paused_reason, consecutive_failures=job.consecutive_failures)
+            after.update(paused_at_ms=0, paused_reason=None, consecutive_failures=0)
+            job.paused_at_ms, job.paused_reason, job.consecutive_failures = 0, None, 0
         job.enabled = True
         job.updated_at_ms = now_ms
         session.flush()
-        _audit(session, actor, AuditAction.JOB_START, job, before={"enabled": False}, after={"enabled": True, "next_fire_at_ms": job.next_fire_at_ms}, now_ms=now_ms)
+        _audit(session, actor, AuditAction.JOB_START, job, before=before, after=after, now_ms=now_ms)
     return job_view(job, _app_name(session, job.group_id), actor)
 
 

@@ -21,6 +21,9 @@ JOB_NOT_EXPORTED: dict[str, str] = {
     "glue_updated_at_ms": "set when the imported script is saved",
     "created_at_ms": "set by the importing admin",
     "updated_at_ms": "set by the importing admin",
+    "consecutive_failures": "pause-on-failure state of the exporting admin's runs",
+    "paused_at_ms": "pause-on-failure state of the exporting admin's runs",
+    "paused_reason": "pause-on-failure state: names runs of the exporting admin",
 }
 
 #: Group columns left out of a document, with why.

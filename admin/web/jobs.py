@@ -19,7 +19,7 @@ from ..schedules.jitter import MAX_JITTER_S, jitter_ms
 from ..schedules.zones import is_known_zone
 from ..services import glue_versions, groups, jobs, triggers
 from ..services.errors import Forbidden, NotFound, ServiceError
-from ..services.job_form import JOB_FIELDS
+from ..services.job_form import JOB_FIELDS, MAX_PAUSE_AFTER_FAILURES
 from ..services.numbers import ID_MAX, ID_MIN, optional_id, whole_in_range
 from ..services.paging import PageRequest
 from ..services.script_rights import SCRIPT_FIELDS
@@ -62,13 +62,17 @@ def jobs_list():
     return render_template("jobs.html", page=page, args=args, sort=sort, groups=group_options, errors=errors), (400 if errors else 200)
 
 
+#: Fields added after forms were scripted: a post without one keeps the job's value (a new job's default).
+_KEPT_WHEN_ABSENT = ("pause_after_failures",)
+
+
 def _form_from_request(job=None) -> dict[str, str]:
     """The posted job fields. The script fields are posted only by a form that lets the actor
     edit them; absent, the job keeps its script (a new job is a BEAN job). Posted by someone who
     may not write scripts, they reach the service, which refuses a change with a 403."""
     form = {name: request.form.get(name, "") for name in JOB_FIELDS}
     current = _form_from_view(job) if job is not None else _empty_form()
-    for name in SCRIPT_FIELDS:
+    for name in (*SCRIPT_FIELDS, *_KEPT_WHEN_ABSENT):
         if name not in request.form:
             form[name] = current[name]
     if "glue_source" in request.form:
@@ -120,6 +124,7 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             delivery_help=str(DELIVERY_HELP),
             overlap_help=str(OVERLAP_HELP),
             max_jitter_s=MAX_JITTER_S,
+            max_pause_after_failures=MAX_PAUSE_AFTER_FAILURES,
             timezones=timezone_names(),
             can_edit_script=_can_edit_script(job),
         ),

@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0009.
+-- shardcron admin schema, SQLite, revision 0010.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -19,6 +19,7 @@ CREATE TABLE sc_alarm (
   last_error TEXT,
   created_at_ms BIGINT NOT NULL,
   sent_at_ms BIGINT,
+  job_paused BOOLEAN DEFAULT '0' NOT NULL,
   CONSTRAINT uq_alarm_run_channel UNIQUE (run_log_id, channel)
 );
 CREATE INDEX ix_alarm_due ON sc_alarm (status, next_attempt_at_ms);
@@ -266,6 +267,10 @@ CREATE TABLE sc_job (
   delivery VARCHAR(16) DEFAULT 'AT_MOST_ONCE' NOT NULL,
   overlap_policy VARCHAR(16) DEFAULT 'ALLOW_ALL' NOT NULL,
   jitter_s INTEGER DEFAULT '0' NOT NULL,
+  pause_after_failures INTEGER DEFAULT '0' NOT NULL,
+  consecutive_failures INTEGER DEFAULT '0' NOT NULL,
+  paused_at_ms BIGINT DEFAULT '0' NOT NULL,
+  paused_reason VARCHAR(512),
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
 CREATE INDEX ix_job_due ON sc_job (enabled, next_fire_at_ms);
@@ -301,4 +306,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0009');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0010');

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import AlarmChannel, AlarmStatus, FireStatus, RunStatus, TriggerType
 from shardcron.admin.models import Alarm, DailyReport, Fire, RunLog
-from shardcron.admin.monitors.daily_report import DailyReportMonitor, day_bounds_ms
+from shardcron.admin.monitors.daily_report import DailyReportMonitor
+from shardcron.admin.schedules.days import day_bounds_ms
 from shardcron.admin.monitors.retention import RunLogRetention
 from tests.support.run_rows import T0, add_group, add_job, add_run
 

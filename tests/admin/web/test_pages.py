@@ -180,6 +180,44 @@ def test_job_form_takes_the_jitter_and_refuses_one_beyond_the_rate(console: Cons
     assert "随机延迟" in zh
 
 
+def test_job_form_takes_pause_after_failures_and_keeps_it_when_not_posted(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    assert post_form(client, "/jobs/new", _job_form(group_id)).status_code == 302  # a form posted without the field: off
+    assert post_form(client, "/jobs/new", _job_form(group_id, name="careful", pause_after_failures="3")).status_code == 302
+    assert [j.pause_after_failures for j in _jobs(console)] == [0, 3]
+    assert 'name="pause_after_failures" type="number" value="3"' in client.get("/jobs/2").get_data(as_text=True)
+    assert post_form(client, "/jobs/2", _job_form(group_id, name="careful v2")).status_code == 302  # not posted: kept
+    for bad in ("-1", "1001", "often"):
+        page = post_form(client, "/jobs/2", _job_form(group_id, name="careful v2", pause_after_failures=bad))
+        assert page.status_code == 400 and 'id="err-pause_after_failures"' in page.get_data(as_text=True), bad
+    assert [(j.name, j.pause_after_failures) for j in _jobs(console)] == [("nightly sync", 0), ("careful v2", 3)]
+    zh = client.get("/jobs/2", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "连续失败多少次后暂停" in zh
+
+
+def test_a_job_that_paused_itself_shows_why_and_a_start_clears_it(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    assert post_form(client, "/jobs/new", _job_form(group_id, pause_after_failures="2")).status_code == 302
+    with console.db.session() as s:
+        s.execute(sa.update(Job).values(consecutive_failures=1))
+    assert "1 of 2 consecutive failed runs before the job pauses itself" in client.get("/jobs/1").get_data(as_text=True)
+    reason = "paused after 2 consecutive failed runs; last: run 9 at 2026-01-01T00:00:00Z: 502 timed out <soon>"
+    with console.db.session() as s:
+        s.execute(sa.update(Job).values(consecutive_failures=2, paused_at_ms=data.NOW, paused_reason=reason))
+    escaped = reason.replace("<", "&lt;").replace(">", "&gt;")
+    listing = client.get("/jobs").get_data(as_text=True)
+    assert 'class="badge badge-paused"' in listing and "PAUSED: 2 failed in a row" in listing and escaped in listing
+    page = client.get("/jobs/1").get_data(as_text=True)
+    assert 'id="pause-reason"' in page and escaped in page and "<soon>" not in page
+    assert "已暂停：连续失败 2 次" in client.get("/jobs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert post_form(client, "/jobs/1/start", {}).status_code == 302
+    [job] = _jobs(console)
+    assert (job.enabled, job.paused_at_ms, job.paused_reason, job.consecutive_failures) == (True, 0, None, 0)
+    assert "badge-paused" not in client.get("/jobs").get_data(as_text=True)
+
+
 def test_job_form_offers_the_overlap_policy_and_saves_it(console: Console) -> None:
     client = _admin(console)
     group_id = data.add_group(console.db, "billing")
