@@ -26,7 +26,7 @@ def list_jobs():
         raise ServiceError(_t("bad job filter"), field_errors={"order": _t("must be asc or desc")})
     flt = jobs.JobFilter(
         group_id=int_arg("group_id", ID_MIN, ID_MAX, what=_t("an id")), search=request.args.get("search") or None, owner=request.args.get("owner") or None,
-        enabled=bool_arg("enabled"), sort=sort, descending=order == "desc",
+        enabled=bool_arg("enabled"), paused=bool_arg("paused"), sort=sort, descending=order == "desc",
     )
     page = PageRequest.parse(request.args.get("page"), request.args.get("per_page"))
     with admin_ctx().db.read_session() as session:

@@ -558,6 +558,7 @@ PATHS: dict[str, Schema] = {
                 _param("search", "query", STR, "Part of the name or handler."),
                 _param("owner", "query", {"type": "string", "maxLength": 64}, "Part of the owner (the job's author)."),
                 _param("enabled", "query", BOOL),
+                _param("paused", "query", BOOL, "true: only jobs paused on failure; false: only the others."),
                 _param("sort", "query", {"type": "string", "enum": ["id", "name", "next_fire_at_ms", "updated_at_ms"], "default": "id"}),
                 _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}),
                 *PAGING,

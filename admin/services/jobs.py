@@ -145,6 +145,8 @@ class JobFilter:
     enabled: bool | None = None
     #: Part of the owner (the job's `author`), matched like `search`.
     owner: str | None = None
+    #: True: only jobs paused on failure (stopped by themselves); False: only the others.
+    paused: bool | None = None
     sort: str = "id"
     descending: bool = False
 
@@ -172,6 +174,8 @@ def list_jobs(session: Session, actor: Actor, flt: JobFilter, page: PageRequest)
         stmt = stmt.where(Job.group_id == flt.group_id)
     if flt.enabled is not None:
         stmt = stmt.where(Job.enabled == flt.enabled)
+    if flt.paused is not None:
+        stmt = stmt.where(Job.paused_at_ms > 0 if flt.paused else Job.paused_at_ms == 0)
     if flt.search:
         pattern = _like_pattern(flt.search)
         stmt = stmt.where(sa.or_(Job.name.like(pattern, escape="\\"), Job.handler.like(pattern, escape="\\")))

@@ -31,7 +31,8 @@ from .group_choices import group_choices
 from .job_choices import DELIVERY_HELP, OVERLAP_HELP, choices_for, schedule_help, timezone_names
 from .times import format_instant
 
-ENABLED_FILTERS = {"": None, "1": True, "0": False}
+#: The State filter: any, started, stopped (paused ones included), paused on failure.
+STATE_FILTERS: dict[str, tuple[bool | None, bool | None]] = {"": (None, None), "1": (True, None), "0": (False, None), "paused": (None, True)}
 
 
 def _list_args() -> dict[str, str]:
@@ -52,7 +53,8 @@ def jobs_list():
                 group_id=optional_id(args.get("group_id"), "group_id"),
                 search=args.get("q") or None,
                 owner=args.get("owner") or None,
-                enabled=ENABLED_FILTERS.get(args.get("enabled", ""), None),
+                enabled=STATE_FILTERS.get(args.get("enabled", ""), (None, None))[0],
+                paused=STATE_FILTERS.get(args.get("enabled", ""), (None, None))[1],
                 sort=sort.lstrip("-"),
                 descending=sort.startswith("-"),
             )

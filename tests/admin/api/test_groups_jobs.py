@@ -217,6 +217,9 @@ def test_job_pause_after_failures_is_created_changed_checked_and_started_away(ad
         s.execute(sa.update(Job).where(Job.id == job_id).values(consecutive_failures=1000, paused_at_ms=NOW - 1000, paused_reason=reason))
     got = admin.get(f"/jobs/{job_id}").get_json()
     assert (got["enabled"], got["consecutive_failures"], got["paused_at_ms"], got["paused_reason"]) == (False, 1000, NOW - 1000, reason)
+    assert [j["id"] for j in admin.get("/jobs?paused=true").get_json()["items"]] == [job_id]
+    assert job_id not in [j["id"] for j in admin.get("/jobs?paused=false").get_json()["items"]]
+    assert set(assert_error(admin.get("/jobs?paused=maybe"), 400, "bad query parameter paused")) == {"paused"}
     started = admin.post(f"/jobs/{job_id}/start").get_json()
     assert (started["enabled"], started["consecutive_failures"], started["paused_at_ms"], started["paused_reason"]) == (True, 0, 0, None)
     # A stop does not pause: nothing to show.

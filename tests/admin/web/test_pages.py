@@ -212,8 +212,12 @@ def test_a_job_that_paused_itself_shows_why_and_a_start_clears_it(console: Conso
     page = client.get("/jobs/1").get_data(as_text=True)
     assert 'id="pause-reason"' in page and escaped in page and "<soon>" not in page
     assert "已暂停：连续失败 2 次" in client.get("/jobs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    data.add_job(console.db, group_id, "calm-job")
+    only_paused = client.get("/jobs?enabled=paused").get_data(as_text=True)
+    assert "badge-paused" in only_paused and "calm-job" not in only_paused
+    assert 'value="paused" selected' in only_paused
     assert post_form(client, "/jobs/1/start", {}).status_code == 302
-    [job] = _jobs(console)
+    [job, _calm] = _jobs(console)
     assert (job.enabled, job.paused_at_ms, job.paused_reason, job.consecutive_failures) == (True, 0, None, 0)
     assert "badge-paused" not in client.get("/jobs").get_data(as_text=True)
 
