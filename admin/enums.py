@@ -19,6 +19,14 @@ class ScheduleType(StrEnum):
 class MisfireStrategy(StrEnum):
     DO_NOTHING = "DO_NOTHING"
     FIRE_ONCE_NOW = "FIRE_ONCE_NOW"
+    #: Fire every missed planned time within the job's catch-up window, each at its planned time.
+    CATCH_UP_ALL = "CATCH_UP_ALL"
+    #: Fire the latest missed planned time within the job's catch-up window.
+    CATCH_UP_LATEST = "CATCH_UP_LATEST"
+
+
+#: The misfire strategies that use the job's `catchup_window_s` (schedules.catchup).
+CATCH_UP_STRATEGIES = (MisfireStrategy.CATCH_UP_ALL, MisfireStrategy.CATCH_UP_LATEST)
 
 
 class RouteStrategy(StrEnum):
@@ -36,7 +44,7 @@ class RouteStrategy(StrEnum):
 
 class TriggerType(StrEnum):
     CRON = "CRON"  # a planned fire of the schedule (CRON or FIX_RATE)
-    MISFIRE = "MISFIRE"  # FIRE_ONCE_NOW after a missed fire
+    MISFIRE = "MISFIRE"  # FIRE_ONCE_NOW, or a CATCH_UP_* fire at a missed planned time
     MANUAL = "MANUAL"  # console
     API = "API"  # REST API
     RETRY = "RETRY"  # a failed run tried again

@@ -190,6 +190,9 @@ class Job(Base):
     #: Each scheduled fire's `/run` goes out up to this many seconds after its planned time
     #: (schedules.jitter: fixed per planned time, the same on every node); 0: no jitter.
     jitter_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Misfire strategies CATCH_UP_ALL / CATCH_UP_LATEST: how far back missed planned times are
+    #: still fired (schedules.catchup); 0 with every other strategy.
+    catchup_window_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
 

@@ -13,6 +13,7 @@ from typing import Any
 from flask import jsonify
 
 from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
 from ..schedules.jitter import MAX_JITTER_S
 from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
 from shardcron.core.protocol import BlockStrategy, GlueType
@@ -73,7 +74,20 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
     "schedule_type": {**_enum(ScheduleType), "default": "CRON"},
     "schedule_conf": {"type": "string", "maxLength": 255, "description": "Cron expression (5-field Unix or 6/7-field Quartz), the FIX_RATE period in seconds, or empty for NONE."},
     "timezone": {"type": "string", "description": "IANA zone the cron is read in; default: the admin's default_timezone."},
-    "misfire_strategy": {**_enum(MisfireStrategy), "default": "DO_NOTHING"},
+    "misfire_strategy": {
+        **_enum(MisfireStrategy),
+        "default": "DO_NOTHING",
+        "description": (
+            "What a fire more than the misfire grace late does: DO_NOTHING skips the missed planned times; FIRE_ONCE_NOW fires once, now; "
+            "CATCH_UP_ALL fires every missed planned time within catchup_window_s before now, oldest first, each at its own planned time "
+            "(at most the setting catchup_max_fires per misfire; later ones are skipped); CATCH_UP_LATEST fires only the latest of them. "
+            "The schedule then resumes after now."
+        ),
+    },
+    "catchup_window_s": {
+        "type": "integer", "minimum": 0, "maximum": MAX_CATCHUP_WINDOW_S, "default": 0,
+        "description": "How far back (seconds) CATCH_UP_ALL / CATCH_UP_LATEST still fire a missed planned time: 1 or more with those strategies, 0 with any other.",
+    },
     "delivery": {
         **_enum(Delivery),
         "default": "AT_MOST_ONCE",

@@ -162,7 +162,9 @@ class SchedulerRunner:
             self.db, self.node_id, self.clock, LeaseClock.for_database(self.db, self.clock),
             lease_ms=config.lease_ms, renew_ms=config.lease_renew_ms, margin_ms=config.lease_margin_ms,
         )
-        self.store = FireStore(self.db, self.lease, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms)
+        self.store = FireStore(
+            self.db, self.lease, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms, catchup_max_fires=config.catchup_max_fires
+        )
         self.dispatcher = FireDispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
         self.lease.on_term_end(self.dispatcher.term_ended)
         self.heartbeat = NodeHeartbeat(ctx.db, self.node_id, self.clock.now_ms())

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from ..auth import require_actor
 from ..enums import ScheduleType
+from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
 from ..schedules.jitter import MAX_JITTER_S, jitter_ms
 from ..schedules.zones import is_known_zone
 from ..services import glue_versions, groups, jobs, triggers
@@ -62,11 +63,19 @@ def jobs_list():
     return render_template("jobs.html", page=page, args=args, sort=sort, groups=group_options, errors=errors), (400 if errors else 200)
 
 
+#: Fields added after clients posting the whole form existed: absent, they take their default
+#: (a form without them keeps working as before the field existed).
+DEFAULT_WHEN_ABSENT = ("catchup_window_s",)
+
+
 def _form_from_request(job=None) -> dict[str, str]:
     """The posted job fields. The script fields are posted only by a form that lets the actor
     edit them; absent, the job keeps its script (a new job is a BEAN job). Posted by someone who
     may not write scripts, they reach the service, which refuses a change with a 403."""
     form = {name: request.form.get(name, "") for name in JOB_FIELDS}
+    for name in DEFAULT_WHEN_ABSENT:
+        if name not in request.form:
+            form[name] = str(JOB_FIELDS[name][0])
     current = _form_from_view(job) if job is not None else _empty_form()
     for name in SCRIPT_FIELDS:
         if name not in request.form:
@@ -120,6 +129,7 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             delivery_help=str(DELIVERY_HELP),
             overlap_help=str(OVERLAP_HELP),
             max_jitter_s=MAX_JITTER_S,
+            max_catchup_window_s=MAX_CATCHUP_WINDOW_S,
             timezones=timezone_names(),
             can_edit_script=_can_edit_script(job),
         ),

@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0009.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0010.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -275,6 +275,7 @@ CREATE TABLE sc_job (
   delivery VARCHAR(16) DEFAULT 'AT_MOST_ONCE' NOT NULL,
   overlap_policy VARCHAR(16) DEFAULT 'ALLOW_ALL' NOT NULL,
   jitter_s INTEGER DEFAULT '0' NOT NULL,
+  catchup_window_s INTEGER DEFAULT '0' NOT NULL,
   PRIMARY KEY (id),
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
@@ -312,4 +313,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0009');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0010');
