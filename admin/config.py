@@ -128,6 +128,9 @@ class Config:
         max=300_000,
     )
     misfire_grace_ms: int = setting(5_000, "A fire later than this is a misfire and follows the job's misfire strategy.", min=0, max=86_400_000)
+    backfill_max_runs: int = setting(
+        1000, "Most planned times one backfill may cover: a larger range is refused (console, API, CLI), naming to_ms and the count.", min=1, max=100_000
+    )
     catchup_max_fires: int = setting(
         100,
         "Most missed planned times one misfire of a CATCH_UP_ALL job fires, oldest first; later missed times of its catch-up window are skipped (logged, counted as misfire_skipped).",

@@ -49,6 +49,7 @@ class TriggerType(StrEnum):
     API = "API"  # REST API
     RETRY = "RETRY"  # a failed run tried again
     PARENT = "PARENT"  # child job fired by its parent's success
+    BACKFILL = "BACKFILL"  # a planned time of a backfill (origin_ref: the backfill's id)
 
 
 class FireStatus(StrEnum):
@@ -130,6 +131,7 @@ class AuditTarget(StrEnum):
     USER = "user"
     TOKEN = "token"
     RUN = "run"
+    BACKFILL = "backfill"
 
 
 class AuditAction(StrEnum):
@@ -142,6 +144,8 @@ class AuditAction(StrEnum):
     JOB_START = "job.start"
     JOB_STOP = "job.stop"
     JOB_TRIGGER = "job.trigger"
+    BACKFILL_CREATE = "backfill.create"
+    BACKFILL_CANCEL = "backfill.cancel"
     SCRIPT_CHANGE = "script.change"
     SCRIPT_ROLLBACK = "script.rollback"
     RUN_KILL = "run.kill"
@@ -159,3 +163,13 @@ class AuditAction(StrEnum):
     SCRIPT_GRANT_CHANGE = "script_grant.change"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
+
+
+class BackfillStatus(StrEnum):
+    RUNNING = "RUNNING"  # planned times are still to fire, or its runs still to end
+    DONE = "DONE"  # every planned time fired and every run ended
+    CANCELLED = "CANCELLED"  # stopped by hand: nothing more is started
+
+
+#: The overlap policies a backfill may have (firing.overlap decides its fires with it).
+BACKFILL_POLICIES = (OverlapPolicy.ALLOW_ALL, OverlapPolicy.SKIP, OverlapPolicy.BUFFER_ALL)
