@@ -37,9 +37,9 @@ def _instant_ms(text: str, zone: ZoneInfo, option: str) -> int:
     """ISO 8601; without an offset, in the job's time zone."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return int((moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)).timestamp() * 1000)
+    except (ValueError, OverflowError):
         raise click.BadParameter(f"{text!r} is not an ISO 8601 date and time (2025-12-01T00:00, or with an offset)", param_hint=option) from None
-    return int((moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)).timestamp() * 1000)
 
 
 def _utc(at_ms: int | None) -> str:

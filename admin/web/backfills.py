@@ -29,7 +29,10 @@ def _local_ms(text: str, zone: ZoneInfo) -> int | None:
         return None
     if moment.tzinfo is not None:
         return None
-    return int(moment.replace(tzinfo=zone).timestamp() * 1000)
+    try:
+        return int(moment.replace(tzinfo=zone).timestamp() * 1000)
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed past the calendar by the zone's offset
+        return None
 
 
 def _body(form: dict[str, str], zone: ZoneInfo, errors: dict[str, str]) -> dict[str, object]:

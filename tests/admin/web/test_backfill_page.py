@@ -48,7 +48,7 @@ def test_backfill_page_refuses_bad_input_naming_the_field(console: Console) -> N
     client = console.login("root")
     group_id = data.add_group(console.db, "billing")
     assert post_form(client, "/jobs/new", _job_form(group_id)).status_code == 302
-    for bad, field in (({"from": "soon"}, "from"), ({"to": "2025-11-01T00:00"}, "to"), ({"pace": "0"}, "pace"), ({"to": "2099-01-01T00:00"}, "to")):
+    for bad, field in (({"from": "soon"}, "from"), ({"to": "2025-11-01T00:00"}, "to"), ({"pace": "0"}, "pace"), ({"to": "2099-01-01T00:00"}, "to"), ({"from": "0001-01-01T00:00"}, "from")):
         page = post_form(client, "/jobs/1/backfills", {**RANGE, "action": "create", **bad})
         assert page.status_code == 400 and f'id="err-{field}"' in page.get_data(as_text=True), bad
     many = post_form(client, "/jobs/1/backfills", {**RANGE, "from": "2020-01-01T00:00", "action": "preview"}).get_data(as_text=True)
