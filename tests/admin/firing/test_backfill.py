@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.enums import AuditAction, BackfillStatus, FireStatus, RunStatus, ScheduleType, TriggerType
+import shardcron.admin.firing.backfill_advance as advance_module
 from shardcron.admin.firing.backfill_advance import BackfillAdvancer
 from shardcron.admin.models import AuditEntry, Backfill, Fire, RunLog
 from shardcron.admin.services import backfills
@@ -182,3 +183,29 @@ def test_bad_ranges_are_refused_naming_the_field_and_nothing_is_written(admin_db
     with admin_db.read_session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Backfill)) == 0
         assert s.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+
+
+def test_an_advance_that_dies_mid_way_leaves_nothing_and_the_next_one_does_it_once(admin_db, receivers, make_scheduler, monkeypatch):
+    receiver = receivers()
+    job = setup_job(admin_db, receiver)
+    first, second = create(admin_db, job, pace=2), create(admin_db, job, pace=2, from_ms=T0 + 20 * HOUR, to_ms=T0 + 21 * HOUR)
+    real_insert = advance_module.insert_ignoring_duplicates
+    calls = []
+
+    def insert_then_die(session, table, rows):
+        real_insert(session, table, rows)
+        calls.append(len(rows))
+        if len(calls) == 2:  # the first backfill's fires are written, the second's too: then the node dies
+            raise ConnectionError("node killed")
+
+    monkeypatch.setattr(advance_module, "insert_ignoring_duplicates", insert_then_die)
+    with pytest.raises(ConnectionError):
+        BackfillAdvancer(admin_db).advance(NOW)
+    with admin_db.read_session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Fire)) == 0
+        assert [(b.created, b.next_at_ms) for b in s.scalars(sa.select(Backfill).order_by(Backfill.id))] == [(0, T0), (0, T0 + 20 * HOUR)]
+    monkeypatch.setattr(advance_module, "insert_ignoring_duplicates", real_insert)
+    assert BackfillAdvancer(admin_db).advance(NOW) == 4
+    make_scheduler(admin_db).step(NOW)
+    assert sorted(started(receiver, job)) == [0, 1, 20, 21]
+    assert (view(admin_db, first.id).created, view(admin_db, second.id).created) == (2, 2)
