@@ -19,6 +19,17 @@ from . import bp
 from .context import admin_ctx, now_ms
 
 FORM_FIELDS = ("from", "to", "overlap_policy", "pace")
+EMPTY_FORM = {"from": "", "to": "", "overlap_policy": "ALLOW_ALL", "pace": "1"}
+
+
+def section_context(job_id: int, form: dict[str, str] | None = None, errors: dict[str, str] | None = None, preview=None) -> dict[str, object]:
+    """What the backfill section (_backfills.html) shows for a job the actor may see."""
+    with admin_ctx().db.read_session() as session:
+        items = backfills.list_backfills(session, g.actor, job_id)
+    return {
+        "bf_form": form or dict(EMPTY_FORM), "bf_errors": errors or {}, "bf_preview": preview, "bf_items": items,
+        "policies": [p.value for p in BACKFILL_POLICIES], "max_pace": backfills.MAX_PACE,
+    }
 
 
 def _local_ms(text: str, zone: ZoneInfo) -> int | None:
@@ -54,7 +65,7 @@ def job_backfills(job_id: int):
     except NotFound:
         abort(404)
     zone = ZoneInfo(job.timezone if is_known_zone(job.timezone) else "UTC")
-    form = {"from": "", "to": "", "overlap_policy": "ALLOW_ALL", "pace": "1"}
+    form = dict(EMPTY_FORM)
     errors: dict[str, str] = {}
     error = None
     preview = None
@@ -76,13 +87,8 @@ def job_backfills(job_id: int):
                 found = localize_fields(exc.field_errors)
                 errors = {("from" if k == "from_ms" else "to" if k == "to_ms" else k): v for k, v in found.items()}
                 error = localize(exc.message)
-    with admin_ctx().db.read_session() as session:
-        items = backfills.list_backfills(session, g.actor, job_id)
     status = 400 if errors or error else 200
-    return render_template(
-        "job_backfills.html", job=job, form=form, errors=errors, error=error, preview=preview, items=items, zone=zone,
-        policies=[p.value for p in BACKFILL_POLICIES], max_pace=backfills.MAX_PACE,
-    ), status
+    return render_template("job_backfills.html", job=job, error=error, **section_context(job_id, form, errors, preview)), status
 
 
 @bp.post("/backfills/<id:backfill_id>/cancel")

@@ -27,6 +27,7 @@ from ..services.script_rights import SCRIPT_FIELDS
 from ..i18n import localize, localize_fields
 from . import bp
 from .context import admin_ctx, now_ms
+from .backfills import section_context
 from .diff_rows import diff_rows
 from .group_choices import group_choices
 from .job_choices import DELIVERY_HELP, OVERLAP_HELP, choices_for, schedule_help, timezone_names
@@ -132,6 +133,7 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             max_catchup_window_s=MAX_CATCHUP_WINDOW_S,
             timezones=timezone_names(),
             can_edit_script=_can_edit_script(job),
+            **(section_context(job.id) if job is not None else {}),
         ),
         status,
     )

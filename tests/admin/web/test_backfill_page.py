@@ -23,7 +23,9 @@ def test_backfill_page_previews_starts_lists_and_cancels(console: Console) -> No
     client = console.login("root")
     group_id = data.add_group(console.db, "billing")
     assert post_form(client, "/jobs/new", _job_form(group_id)).status_code == 302
-    assert 'href="/jobs/1/backfills"' in client.get("/jobs/1").get_data(as_text=True)
+    job_page = client.get("/jobs/1").get_data(as_text=True)
+    assert 'href="/jobs/1/backfills"' in job_page  # the "Backfill…" button
+    assert 'id="backfill-form"' in job_page and 'action="/jobs/1/backfills"' in job_page and "No backfill yet." in job_page
     empty = client.get("/jobs/1/backfills").get_data(as_text=True)
     assert "No backfill yet." in empty and "Europe/Berlin" in empty
     preview = post_form(client, "/jobs/1/backfills", {**RANGE, "action": "preview"})
@@ -36,6 +38,8 @@ def test_backfill_page_previews_starts_lists_and_cancels(console: Console) -> No
     assert (row.planned, row.pace, row.from_ms) == (10, 2, 1_764_543_600_000)  # 2025-12-01 00:00 in Berlin (CET)
     listed = client.get("/jobs/1/backfills").get_data(as_text=True)
     assert "0 of 10 started" in listed and f'action="/backfills/{row.id}/cancel"' in listed
+    on_job_page = client.get("/jobs/1").get_data(as_text=True)
+    assert "0 of 10 started" in on_job_page and f'action="/backfills/{row.id}/cancel"' in on_job_page
     assert post_form(client, f"/backfills/{row.id}/cancel", {}).status_code == 302
     assert [b.status for b in _backfills(console)] == ["CANCELLED"]
     assert f'action="/backfills/{row.id}/cancel"' not in client.get("/jobs/1/backfills").get_data(as_text=True)
