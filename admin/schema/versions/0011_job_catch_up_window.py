@@ -1,7 +1,7 @@
 """job catch-up window
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Created: 2026-12-05 21:11:58.241758
 """
 
@@ -12,8 +12,8 @@ from alembic import op  # noqa: F401  (for what has no re-runnable step: op.exec
 
 from shardcron.core.schema_versions import steps  # noqa: F401
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """backfills
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Created: 2026-12-05 21:25:57.967715
 """
 
@@ -12,8 +12,8 @@ from alembic import op  # noqa: F401  (for what has no re-runnable step: op.exec
 
 from shardcron.core.schema_versions import steps  # noqa: F401
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
