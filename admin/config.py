@@ -141,6 +141,15 @@ class Config:
         max=300_000,
     )
     misfire_grace_ms: int = setting(5_000, "A fire later than this is a misfire and follows the job's misfire strategy.", min=0, max=86_400_000)
+    backfill_max_runs: int = setting(
+        1000, "Most planned times one backfill may cover: a larger range is refused (console, API, CLI), naming to_ms and the count.", min=1, max=100_000
+    )
+    catchup_max_fires: int = setting(
+        100,
+        "Most missed planned times one misfire of a CATCH_UP_ALL job fires, oldest first; later missed times of its catch-up window are skipped (logged, counted as misfire_skipped).",
+        min=1,
+        max=1000,
+    )
     trigger_workers: int = setting(64, "Most /run calls in flight per scheduler process, a quarter of them to one executor (also the bound on threads for FAILOVER/BUSYOVER probes).", min=1, max=1024)
     lost_run_after_s: int = setting(
         120,

@@ -19,6 +19,14 @@ class ScheduleType(StrEnum):
 class MisfireStrategy(StrEnum):
     DO_NOTHING = "DO_NOTHING"
     FIRE_ONCE_NOW = "FIRE_ONCE_NOW"
+    #: Fire every missed planned time within the job's catch-up window, each at its planned time.
+    CATCH_UP_ALL = "CATCH_UP_ALL"
+    #: Fire the latest missed planned time within the job's catch-up window.
+    CATCH_UP_LATEST = "CATCH_UP_LATEST"
+
+
+#: The misfire strategies that use the job's `catchup_window_s` (schedules.catchup).
+CATCH_UP_STRATEGIES = (MisfireStrategy.CATCH_UP_ALL, MisfireStrategy.CATCH_UP_LATEST)
 
 
 class RouteStrategy(StrEnum):
@@ -36,11 +44,12 @@ class RouteStrategy(StrEnum):
 
 class TriggerType(StrEnum):
     CRON = "CRON"  # a planned fire of the schedule (CRON or FIX_RATE)
-    MISFIRE = "MISFIRE"  # FIRE_ONCE_NOW after a missed fire
+    MISFIRE = "MISFIRE"  # FIRE_ONCE_NOW, or a CATCH_UP_* fire at a missed planned time
     MANUAL = "MANUAL"  # console
     API = "API"  # REST API
     RETRY = "RETRY"  # a failed run tried again
     PARENT = "PARENT"  # child job fired by its parent's success
+    BACKFILL = "BACKFILL"  # a planned time of a backfill (origin_ref: the backfill's id)
 
 
 class FireStatus(StrEnum):
@@ -122,6 +131,7 @@ class AuditTarget(StrEnum):
     USER = "user"
     TOKEN = "token"
     RUN = "run"
+    BACKFILL = "backfill"
 
 
 class AuditAction(StrEnum):
@@ -136,6 +146,8 @@ class AuditAction(StrEnum):
     #: The system stopped a job after its pause-on-failure limit of consecutive failed runs.
     JOB_PAUSE = "job.pause"
     JOB_TRIGGER = "job.trigger"
+    BACKFILL_CREATE = "backfill.create"
+    BACKFILL_CANCEL = "backfill.cancel"
     SCRIPT_CHANGE = "script.change"
     SCRIPT_ROLLBACK = "script.rollback"
     RUN_KILL = "run.kill"
@@ -155,3 +167,13 @@ class AuditAction(StrEnum):
     SCRIPT_GRANT_CHANGE = "script_grant.change"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
+
+
+class BackfillStatus(StrEnum):
+    RUNNING = "RUNNING"  # planned times are still to fire, or its runs still to end
+    DONE = "DONE"  # every planned time fired and every run ended
+    CANCELLED = "CANCELLED"  # stopped by hand: nothing more is started
+
+
+#: The overlap policies a backfill may have (firing.overlap decides its fires with it).
+BACKFILL_POLICIES = (OverlapPolicy.ALLOW_ALL, OverlapPolicy.SKIP, OverlapPolicy.BUFFER_ALL)

@@ -39,6 +39,7 @@ from .enums import (
     AddressType,
     AlarmChannel,
     AlarmStatus,
+    BackfillStatus,
     Delivery,
     FireStatus,
     FollowupStatus,
@@ -198,6 +199,9 @@ class Job(Base):
     #: When the job paused itself (0: it did not, or it was started since) and why.
     paused_at_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     paused_reason: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    #: Misfire strategies CATCH_UP_ALL / CATCH_UP_LATEST: how far back missed planned times are
+    #: still fired (schedules.catchup); 0 with every other strategy.
+    catchup_window_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
 
@@ -536,3 +540,35 @@ class SingletonLease(Base):
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     last_run_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Backfill(Base):
+    """"Run this job for every planned time between `from_ms` and `to_ms`" (backfills/): its fires
+    are BACKFILL fires with `origin_ref` = this id, created by the backfill advancer a few at a
+    time (`pace`), each at its planned time. `next_at_ms` is the next planned time still to
+    create (0: all created); the row is locked by whichever node advances it."""
+
+    __tablename__ = "sc_backfill"
+    __table_args__ = (
+        Index("ix_backfill_status", "status"),
+        Index("ix_backfill_job", "job_id", "id"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    from_ms: Mapped[int] = mapped_column(BigInteger)
+    to_ms: Mapped[int] = mapped_column(BigInteger)
+    #: How its fires meet other active runs of the job (ALLOW_ALL, SKIP, BUFFER_ALL; firing.overlap).
+    overlap_policy: Mapped[OverlapPolicy] = mapped_column(EnumText(OverlapPolicy, 16))
+    #: Most of its fires unfinished or running at once.
+    pace: Mapped[int] = mapped_column(Integer)
+    #: How many planned times the range holds (fixed at creation).
+    planned: Mapped[int] = mapped_column(Integer)
+    #: How many of them have a fire so far.
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    next_at_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[BackfillStatus] = mapped_column(EnumText(BackfillStatus, 16), default=BackfillStatus.RUNNING)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    finished_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

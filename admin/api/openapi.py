@@ -12,7 +12,12 @@ from typing import Any
 
 from flask import jsonify
 
-from ..enums import ActorKind, AddressType, AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole
+from ..enums import (
+    BACKFILL_POLICIES, ActorKind, AddressType, AuditAction, AuditTarget, BackfillStatus, Delivery, FireStatus, MisfireStrategy, OverlapPolicy,
+    RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole,
+)
+from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
+from ..services.backfills import MAX_PACE
 from ..schedules.jitter import MAX_JITTER_S
 from ..services.job_form import MAX_PAUSE_AFTER_FAILURES
 from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
@@ -76,7 +81,20 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
     "schedule_type": {**_enum(ScheduleType), "default": "CRON"},
     "schedule_conf": {"type": "string", "maxLength": 255, "description": "Cron expression (5-field Unix or 6/7-field Quartz), the FIX_RATE period in seconds, or empty for NONE."},
     "timezone": {"type": "string", "description": "IANA zone the cron is read in; default: the admin's default_timezone."},
-    "misfire_strategy": {**_enum(MisfireStrategy), "default": "DO_NOTHING"},
+    "misfire_strategy": {
+        **_enum(MisfireStrategy),
+        "default": "DO_NOTHING",
+        "description": (
+            "What a fire more than the misfire grace late does: DO_NOTHING skips the missed planned times; FIRE_ONCE_NOW fires once, now; "
+            "CATCH_UP_ALL fires every missed planned time within catchup_window_s before now, oldest first, each at its own planned time "
+            "(at most the setting catchup_max_fires per misfire; later ones are skipped); CATCH_UP_LATEST fires only the latest of them. "
+            "The schedule then resumes after now."
+        ),
+    },
+    "catchup_window_s": {
+        "type": "integer", "minimum": 0, "maximum": MAX_CATCHUP_WINDOW_S, "default": 0,
+        "description": "How far back (seconds) CATCH_UP_ALL / CATCH_UP_LATEST still fire a missed planned time: 1 or more with those strategies, 0 with any other.",
+    },
     "delivery": {
         **_enum(Delivery),
         "default": "AT_MOST_ONCE",
@@ -310,6 +328,44 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Run": _object(RUN_PROPERTIES),
+    "BackfillRequest": _object(
+        {
+            "from_ms": {**MS, "description": "First instant of the range (inclusive), UTC epoch ms"},
+            "to_ms": {**MS, "description": "Last instant of the range (inclusive), not in the future"},
+            "overlap_policy": {
+                "type": "string", "enum": [p.value for p in BACKFILL_POLICIES], "default": "ALLOW_ALL",
+                "description": (
+                    "How its runs meet other active runs of the job: ALLOW_ALL starts them anyway; SKIP skips that planned time; "
+                    "BUFFER_ALL waits. SKIP and BUFFER_ALL go one at a time (pace 1)."
+                ),
+            },
+            "pace": {"type": "integer", "minimum": 1, "maximum": MAX_PACE, "default": 1, "description": "Most runs of this backfill active at once."},
+        },
+        required=["from_ms", "to_ms"],
+    ),
+    "BackfillPreview": _object(
+        {
+            "planned": {"type": "integer", "description": "How many runs the backfill would make (one per planned time)"},
+            "first_times_ms": {"type": "array", "items": MS},
+            "overlap_policy": STR,
+            "pace": {"type": "integer"},
+        }
+    ),
+    "Backfill": _object(
+        {
+            "id": ID, "job_id": ID, "from_ms": MS, "to_ms": MS, "overlap_policy": STR, "pace": {"type": "integer"},
+            "status": _enum(BackfillStatus),
+            "planned": {"type": "integer", "description": "Planned times in the range"},
+            "created": {"type": "integer", "description": "Of them, how many have a fire so far"},
+            "started": {"type": "integer", "description": "Fires that started runs"},
+            "running": {"type": "integer", "description": "Runs PENDING or RUNNING"},
+            "succeeded": {"type": "integer"},
+            "failed": {"type": "integer", "description": "Runs FAILED or UNKNOWN"},
+            "skipped": {"type": "integer", "description": "Fires that ended without a run (skipped by SKIP, or closed by a cancel)"},
+            "created_by": STR, "created_at_ms": MS, "finished_at_ms": MS_OR_NULL,
+        }
+    ),
+    "BackfillList": _object({"items": {"type": "array", "items": _ref("Backfill")}}),
     "Fire": _object(
         {
             "id": INT,
@@ -619,6 +675,29 @@ PATHS: dict[str, Schema] = {
             ],
             errors=("400", "401"),
             tag="jobs",
+        )
+    },
+    "/jobs/{job_id}/backfills": {
+        "get": _op("The job's backfills, newest first, with progress", {"200": _json("BackfillList")}, params=_id("job_id"), tag="jobs"),
+        "post": _op(
+            "Backfill: run the job once for every planned time of its schedule between from_ms and to_ms; each run's trigger time is its planned time",
+            {"201": _json("Backfill", "Created; the scheduler starts its runs at its pace")},
+            body="BackfillRequest", params=_id("job_id"), errors=("400", "401", "404"), tag="jobs",
+        ),
+    },
+    "/jobs/{job_id}/backfills/preview": {
+        "get": _op(
+            "How many runs a backfill would make (nothing written)", {"200": _json("BackfillPreview")},
+            params=[*_id("job_id"), _param("from_ms", "query", MS, required=True), _param("to_ms", "query", MS, required=True),
+                    _param("overlap_policy", "query", STR), _param("pace", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PACE})],
+            errors=("400", "401", "404"), tag="jobs",
+        )
+    },
+    "/backfills/{backfill_id}": {"get": _op("One backfill with its progress", {"200": _json("Backfill")}, params=_id("backfill_id"), tag="jobs")},
+    "/backfills/{backfill_id}/cancel": {
+        "post": _op(
+            "Cancel: start nothing more (fires not yet claimed are closed); runs already started run to their end",
+            {"200": _json("Backfill")}, params=_id("backfill_id"), errors=("401", "404", "409"), tag="jobs",
         )
     },
     "/fires/{fire_id}": {"get": _op("A fire and the runs it produced (one per shard)", {"200": _json("Fire")}, params=_id("fire_id"), tag="runs")},

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: Command name -> "module:attribute" of its click command, imported on first use.
 COMMANDS = {
     "admin": "shardcron.admin.cli.serve_cmd:admin",
+    "backfill": "shardcron.admin.cli.backfill_cmd:backfill",
     "config": "shardcron.admin.cli.config_cmd:config",
     "db": "shardcron.admin.cli.db_cmd:db",
     "demo": "shardcron.admin.cli.demo_cmd:demo",

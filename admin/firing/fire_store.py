@@ -16,7 +16,9 @@ under the node's current lease term (node_lease):
    row inserted already CLAIMED by this term, and `next_fire_at_ms` moves past the
    horizon. A job more than `misfire_grace_ms` behind (downtime, a long pause) is a *misfire*:
    its missed fires collapse into nothing (DO_NOTHING) or into one MISFIRE fire at `now`
-   (FIRE_ONCE_NOW), and the schedule resumes at its first fire after `now`. Inserts are
+   (FIRE_ONCE_NOW), or those within the job's catch-up window become MISFIRE fires at their own
+   planned times (CATCH_UP_ALL, at most `catchup_max_fires`; CATCH_UP_LATEST, the latest one,
+   schedules.catchup), and the schedule resumes at its first fire after `now`. Inserts are
    INSERT IGNORE on the unique key (job, fire time, trigger type, origin): a fire that exists
    already is never recorded twice. Fire inserts and job updates are bulk statements.
 3. **Pending fires.** PENDING fires (manual, API, retry, child) due within the lookahead are
@@ -44,9 +46,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..db import Database, changed_rows
-from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
+from ..enums import CATCH_UP_STRATEGIES, FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog, SchedulerLease
+from ..schedules.catchup import catch_up_times
 from ..schedules.schedule import ScheduleError, next_fire_at_ms
 from .bulk_insert import insert_ignoring_duplicates
 from .id_lists import in_ids
@@ -59,6 +62,9 @@ log = logging.getLogger("shardcron.admin.scheduling")
 CLAIM_BATCH = 5000
 #: Most fires one job may get in one tick (a FIX_RATE of 1 s with a long lookahead).
 MAX_FIRES_PER_JOB = 1000
+#: Default of the setting `catchup_max_fires`: most missed planned times one misfire of a
+#: CATCH_UP_ALL job fires (schedules.catchup).
+CATCHUP_MAX_FIRES = 100
 #: How often a node looks for CLAIMED fires whose owner has no lease row at all (a scheduler of
 #: an older release, a row deleted by hand); ended terms are looked for on every claim.
 ORPHAN_CHECK_MS = 5000
@@ -126,11 +132,13 @@ def _claimed(row: Sequence[Any], *, may_have_runs: bool = True, sent_before_ms: 
 @dataclass(frozen=True)
 class JobPlan:
     """What one due job gets this tick: fires `(fire_at_ms, trigger_type)`, its next planned
-    fire (None: the schedule has ended) and whether it misfired."""
+    fire (None: the schedule has ended), whether it misfired, and for a catch-up whether more
+    missed times were in its window than the catch-up limit."""
 
     fires: list[tuple[int, TriggerType]]
     next_fire_at_ms: int | None
     misfired: bool
+    beyond_catchup_limit: bool = False
 
 
 def plan_job_fires(
@@ -142,14 +150,22 @@ def plan_job_fires(
     now_ms: int,
     horizon_ms: int,
     grace_ms: int,
+    *,
+    catchup_window_ms: int = 0,
+    catchup_max_fires: int = CATCHUP_MAX_FIRES,
 ) -> JobPlan:
     """The fires of one job due up to `horizon_ms`, misfire rule applied. Pure."""
     fires: list[tuple[int, TriggerType]] = []
     at_ms: int | None = next_at_ms
     misfired = next_at_ms < now_ms - grace_ms
+    beyond = False
     if misfired:
         if misfire == MisfireStrategy.FIRE_ONCE_NOW:
             fires.append((now_ms, TriggerType.MISFIRE))
+        elif misfire in CATCH_UP_STRATEGIES:
+            caught = catch_up_times(schedule_type, conf, timezone, misfire, next_at_ms, now_ms, catchup_window_ms, catchup_max_fires)
+            fires += [(planned_ms, TriggerType.MISFIRE) for planned_ms in caught.times_ms]
+            beyond = caught.beyond_limit
         if schedule_type == ScheduleType.FIX_RATE:
             # Stay on the job's grid: the first grid point strictly after now.
             period_ms = int(conf) * 1000
@@ -159,7 +175,7 @@ def plan_job_fires(
     while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
         fires.append((at_ms, TriggerType.CRON))
         at_ms = next_fire_at_ms(schedule_type, conf, timezone, at_ms)
-    return JobPlan(fires, at_ms, misfired)
+    return JobPlan(fires, at_ms, misfired, beyond)
 
 
 #: The order claimed fires are prepared (and sent) in.
@@ -213,12 +229,14 @@ class FireStore:
         lookahead_ms: int,
         misfire_grace_ms: int,
         batch: int = CLAIM_BATCH,
+        catchup_max_fires: int = CATCHUP_MAX_FIRES,
     ) -> None:
         self.db = db
         self.lease = lease
         self.lookahead_ms = lookahead_ms
         self.misfire_grace_ms = misfire_grace_ms
         self.batch = batch
+        self.catchup_max_fires = catchup_max_fires
         self._locking = db.dialect != "sqlite"
         self._recovered = False
         self._orphans_checked_ms = -ORPHAN_CHECK_MS
@@ -349,7 +367,8 @@ class FireStore:
         job = Job.__table__.c
         due = session.execute(
             self._for_update(
-                sa.select(job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms)
+                sa.select(job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms,
+                          job.catchup_window_s)
                 .where(
                     job.enabled == sa.true(),  # `= 1`: the index ix_job_due(enabled, next_fire_at_ms) applies
                     job.next_fire_at_ms > 0,
@@ -364,21 +383,18 @@ class FireStore:
             return []
         fires: list[dict] = []
         updates: list[tuple[int, int, int, bool]] = []
-        for job_id, kind, conf, zone, misfire, next_at, last_at in due:
+        for job_id, kind, conf, zone, misfire, next_at, last_at, window_s in due:
             try:
-                plan = plan_job_fires(kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms)
+                plan = plan_job_fires(
+                    kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms,
+                    catchup_window_ms=window_s * 1000, catchup_max_fires=self.catchup_max_fires,
+                )
             except (ScheduleError, ValueError) as exc:
                 log.error("job %s has an unusable schedule and is stopped: %s", job_id, exc)
                 updates.append((job_id, 0, last_at, False))
                 continue
             if plan.misfired:
-                fired_now = misfire == MisfireStrategy.FIRE_ONCE_NOW
-                log.warning(
-                    "job %s misfired (planned %s, now %s): %s", job_id, next_at, now_ms, "fired once now" if fired_now else "skipped",
-                    extra={"job_id": job_id, "planned_at_ms": next_at, "misfire_strategy": str(misfire)},
-                )
-                if not fired_now:
-                    record_trigger_failure(TriggerFailure.MISFIRE_SKIPPED)
+                self._log_misfire(job_id, misfire, next_at, now_ms, plan)
             for at_ms, trigger_type in plan.fires:
                 fires.append({
                     "job_id": job_id, "fire_at_ms": at_ms, "trigger_type": trigger_type, "origin_ref": 0,
@@ -391,6 +407,19 @@ class FireStore:
         insert_ignoring_duplicates(session, Fire.__table__, fires)
         advance_jobs(session, updates)
         return [row[0] for row in due]
+
+    def _log_misfire(self, job_id: int, misfire: MisfireStrategy, next_at: int, now_ms: int, plan: JobPlan) -> None:
+        caught_up = sum(1 for _, trigger_type in plan.fires if trigger_type == TriggerType.MISFIRE)
+        if misfire in CATCH_UP_STRATEGIES:
+            outcome = f"caught up {caught_up} missed fire(s)" + (f", the limit of {self.catchup_max_fires}; later missed ones skipped" if plan.beyond_catchup_limit else "")
+        else:
+            outcome = "fired once now" if caught_up else "skipped"
+        log.warning(
+            "job %s misfired (planned %s, now %s): %s", job_id, next_at, now_ms, outcome,
+            extra={"job_id": job_id, "planned_at_ms": next_at, "misfire_strategy": str(misfire)},
+        )
+        if not caught_up or plan.beyond_catchup_limit:
+            record_trigger_failure(TriggerFailure.MISFIRE_SKIPPED)
 
     def _claim_pending(self, session: Session, owner: str, horizon_ms: int, limit: int) -> tuple[list[ClaimedFire], int]:
         """Claims PENDING fires (manual, API, retry, child) due within the lookahead."""

@@ -32,6 +32,7 @@ from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease
 from ..registry_view import live_addresses
 from ..schedules.jitter import jitter_ms
 from ..schedules.routing import RouteState
+from .backfill_advance import backfill_overlap_policies
 from .bulk_insert import insert_values_returning_ids
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
@@ -196,7 +197,15 @@ class RunStore:
             return live
 
         # Overlap policies: nothing at all unless a job of the batch has one (firing.overlap).
+        # A backfill's fires follow the backfill's policy, not the job's (one test per fire).
+        backfilled = [f.origin_ref for f in fires if f.trigger_type == TriggerType.BACKFILL]
+        backfill_policies = backfill_overlap_policies(session, backfilled) if backfilled else {}
         with_policy = [j.id for j in jobs.values() if j.overlap_policy != OverlapPolicy.ALLOW_ALL]
+        if backfill_policies:
+            with_policy += [
+                f.job_id for f in fires
+                if f.trigger_type == TriggerType.BACKFILL and backfill_policies.get(f.origin_ref, OverlapPolicy.ALLOW_ALL) != OverlapPolicy.ALLOW_ALL
+            ]
         overlap = None
         if with_policy:
             rechecked = [f.id for f in fires if f.from_waiting]
@@ -223,8 +232,11 @@ class RunStore:
                 log.info("fire %s of job %s: the job was stopped; scheduled fire dropped", fire.id, job.id)
                 out.done.append(fire.id)
                 continue
-            if overlap is not None and job.overlap_policy != OverlapPolicy.ALLOW_ALL:
-                verdict = overlap.decide(job.overlap_policy, fire, job.id, now_ms)
+            policy = job.overlap_policy
+            if backfill_policies and fire.trigger_type == TriggerType.BACKFILL:
+                policy = backfill_policies.get(fire.origin_ref, OverlapPolicy.ALLOW_ALL)
+            if overlap is not None and policy != OverlapPolicy.ALLOW_ALL:
+                verdict = overlap.decide(policy, fire, job.id, now_ms)
                 if verdict is Verdict.SKIP:
                     out.done.append(fire.id)
                     continue

@@ -33,6 +33,7 @@ from ..config import read_or_create_secret
 from ..db import Database
 from ..dispatch.dispatcher import FireDispatcher
 from ..enums import FireStatus
+from ..firing.backfill_advance import BackfillAdvancer
 from ..firing.fire_loop import FireLoop
 from ..firing.fire_store import FireStore
 from ..firing.node_lease import LeaseClock, NodeLease
@@ -162,11 +163,13 @@ class SchedulerRunner:
             self.db, self.node_id, self.clock, LeaseClock.for_database(self.db, self.clock),
             lease_ms=config.lease_ms, renew_ms=config.lease_renew_ms, margin_ms=config.lease_margin_ms,
         )
-        self.store = FireStore(self.db, self.lease, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms)
+        self.store = FireStore(
+            self.db, self.lease, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms, catchup_max_fires=config.catchup_max_fires
+        )
         self.dispatcher = FireDispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
         self.lease.on_term_end(self.dispatcher.term_ended)
         self.heartbeat = NodeHeartbeat(ctx.db, self.node_id, self.clock.now_ms())
-        self.loops: list[Loop] = [FireLoop(self.store, self.dispatcher, config.tick_interval_ms / 1000), self.heartbeat]
+        self.loops: list[Loop] = [FireLoop(self.store, self.dispatcher, config.tick_interval_ms / 1000), self.heartbeat, BackfillAdvancer(ctx.db)]
         self.loops += build_monitors(ctx, self.node_id) if monitors is None else monitors
         self.drain_timeout_s = config.lookahead_ms / 1000 + 2 * config.executor_timeout_s
         self._stop = threading.Event()

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from shardcron.core.numbers import parse_whole
 from shardcron.core.protocol import BlockStrategy, GlueType
 
-from ..enums import Delivery, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
+from ..enums import CATCH_UP_STRATEGIES, Delivery, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job
+from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
 from ..schedules.jitter import MAX_JITTER_S
 from ..schedules.schedule import ScheduleError, validate_schedule
 from .actor import Actor
@@ -53,6 +54,7 @@ JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
     "overlap_policy": (OverlapPolicy.ALLOW_ALL, None),
     "jitter_s": (0, None),
     "pause_after_failures": (0, None),
+    "catchup_window_s": (0, None),
     "route_strategy": (RouteStrategy.FIRST, None),
     "handler": ("", 255),
     "param": (None, None),
@@ -76,6 +78,7 @@ _INT_RANGES = {
     "retry_max_delay_s": (0, MAX_RETRY_DELAY_S),
     "jitter_s": (0, MAX_JITTER_S),
     "pause_after_failures": (0, MAX_PAUSE_AFTER_FAILURES),
+    "catchup_window_s": (0, MAX_CATCHUP_WINDOW_S),
 }
 _ENUMS = {
     "misfire_strategy": MisfireStrategy,
@@ -85,6 +88,18 @@ _ENUMS = {
     "block_strategy": BlockStrategy,
     "glue_type": GlueType,
 }
+
+
+def _check_catchup(errors: FieldErrors, out: dict[str, Any]) -> None:
+    """A catch-up strategy needs a window; any other strategy has none (a stored window always
+    means something)."""
+    if "catchup_window_s" in errors or "misfire_strategy" in errors:
+        return
+    catching_up = out["misfire_strategy"] in CATCH_UP_STRATEGIES
+    if catching_up and not out["catchup_window_s"]:
+        errors.add("catchup_window_s", _t("misfire strategy %(strategy)s needs a catch-up window of 1 to %(limit)s seconds", strategy=out["misfire_strategy"], limit=MAX_CATCHUP_WINDOW_S))
+    elif not catching_up and out["catchup_window_s"]:
+        errors.add("catchup_window_s", _t("must be 0 unless the misfire strategy is CATCH_UP_ALL or CATCH_UP_LATEST"))
 
 
 def current_values(job: Job) -> dict[str, Any]:
@@ -274,6 +289,7 @@ def clean_job(
         and "schedule_conf" not in errors and out["jitter_s"] > int(out["schedule_conf"])
     ):
         errors.add("jitter_s", _t("must not be longer than the fixed rate (%(rate)s s)", rate=out["schedule_conf"]))
+    _check_catchup(errors, out)
 
     children = _child_ids(errors, merged["child_job_ids"])
     if children and "child_job_ids" not in errors:

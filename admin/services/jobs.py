@@ -61,6 +61,8 @@ class JobView:
     jitter_s: int
     #: The job stops itself after this many consecutive failed runs; 0: never (monitors.pause_on_failure).
     pause_after_failures: int
+    #: CATCH_UP_* misfire strategies: how far back missed planned times are fired (schedules.catchup).
+    catchup_window_s: int
     route_strategy: RouteStrategy
     handler: str
     param: str | None
@@ -106,6 +108,7 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         overlap_policy=OverlapPolicy(job.overlap_policy),
         jitter_s=job.jitter_s,
         pause_after_failures=job.pause_after_failures,
+        catchup_window_s=job.catchup_window_s,
         route_strategy=RouteStrategy(job.route_strategy),
         handler=job.handler,
         param=job.param,

@@ -44,6 +44,8 @@ _LABELS: dict[str, dict[Any, str]] = {
     "misfire_strategy": {
         MisfireStrategy.DO_NOTHING: _l("DO_NOTHING — skip missed fires"),
         MisfireStrategy.FIRE_ONCE_NOW: _l("FIRE_ONCE_NOW — fire once to catch up"),
+        MisfireStrategy.CATCH_UP_ALL: _l("CATCH_UP_ALL — fire every missed time within the window"),
+        MisfireStrategy.CATCH_UP_LATEST: _l("CATCH_UP_LATEST — fire the latest missed time within the window"),
     },
     "overlap_policy": {
         OverlapPolicy.ALLOW_ALL: _l("ALLOW_ALL — start it anyway"),

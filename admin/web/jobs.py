@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from ..auth import require_actor
 from ..enums import ScheduleType
+from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
 from ..schedules.jitter import MAX_JITTER_S, jitter_ms
 from ..schedules.zones import is_known_zone
 from ..services import glue_versions, groups, jobs, triggers
@@ -26,6 +27,7 @@ from ..services.script_rights import SCRIPT_FIELDS
 from ..i18n import localize, localize_fields
 from . import bp
 from .context import admin_ctx, now_ms
+from .backfills import section_context
 from .diff_rows import diff_rows
 from .group_choices import group_choices
 from .job_choices import DELIVERY_HELP, OVERLAP_HELP, choices_for, schedule_help, timezone_names
@@ -66,6 +68,9 @@ def jobs_list():
 
 #: Fields added after forms were scripted: a post without one keeps the job's value (a new job's default).
 _KEPT_WHEN_ABSENT = ("pause_after_failures",)
+#: Fields added after clients posting the whole form existed: absent, they take their default
+#: (a form without them keeps working as before the field existed).
+DEFAULT_WHEN_ABSENT = ("catchup_window_s",)
 
 
 def _form_from_request(job=None) -> dict[str, str]:
@@ -73,6 +78,9 @@ def _form_from_request(job=None) -> dict[str, str]:
     edit them; absent, the job keeps its script (a new job is a BEAN job). Posted by someone who
     may not write scripts, they reach the service, which refuses a change with a 403."""
     form = {name: request.form.get(name, "") for name in JOB_FIELDS}
+    for name in DEFAULT_WHEN_ABSENT:
+        if name not in request.form:
+            form[name] = str(JOB_FIELDS[name][0])
     current = _form_from_view(job) if job is not None else _empty_form()
     for name in (*SCRIPT_FIELDS, *_KEPT_WHEN_ABSENT):
         if name not in request.form:
@@ -127,8 +135,10 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
             overlap_help=str(OVERLAP_HELP),
             max_jitter_s=MAX_JITTER_S,
             max_pause_after_failures=MAX_PAUSE_AFTER_FAILURES,
+            max_catchup_window_s=MAX_CATCHUP_WINDOW_S,
             timezones=timezone_names(),
             can_edit_script=_can_edit_script(job),
+            **(section_context(job.id) if job is not None else {}),
         ),
         status,
     )

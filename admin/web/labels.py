@@ -18,6 +18,9 @@ _LABELS: dict[str, LazyString] = {
     "UNKNOWN": _l("UNKNOWN"),
     "ENABLED": _l("ENABLED"),
     "STOPPED": _l("STOPPED"),
+    # A backfill's state (RUNNING as above).
+    "DONE": _l("DONE"),
+    "CANCELLED": _l("CANCELLED"),
     # Trigger types of a run.
     "CRON": _l("CRON"),
     "MISFIRE": _l("MISFIRE"),
@@ -25,6 +28,7 @@ _LABELS: dict[str, LazyString] = {
     "API": _l("API"),
     "RETRY": _l("RETRY"),
     "PARENT": _l("PARENT"),
+    "BACKFILL": _l("BACKFILL"),
     # Routing strategies.
     "FIRST": _l("FIRST"),
     "LAST": _l("LAST"),

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shardcron.admin.enums import AddressType, Delivery, MisfireStrategy, RouteStrategy, ScheduleType
+from shardcron.admin.enums import CATCH_UP_STRATEGIES, AddressType, Delivery, MisfireStrategy, RouteStrategy, ScheduleType
 from shardcron.admin.schedules.schedule import ScheduleError, next_fire_at_ms, validate_schedule
 from shardcron.admin.services.groups import APP_NAME_RE
 from shardcron.admin.services.job_form import EMAIL_RE, MAX_RETRY_COUNT, MAX_TIMEOUT_S
@@ -237,6 +237,9 @@ def convert_job(job: XxlJob, *, timezone: str, now_ms: int, stop_all: bool = Fal
         conf, keep_stopped = "", True
 
     misfire = _enum_value(MisfireStrategy, job.misfire_strategy, MisfireStrategy.DO_NOTHING, subject, "misfire_strategy", issues)
+    if misfire in CATCH_UP_STRATEGIES:  # not XXL-JOB's, and an imported job has no catch-up window
+        issues.append(Issue(subject, "misfire_strategy", _shown(job.misfire_strategy), "not an XXL-JOB strategy; imported as DO_NOTHING"))
+        misfire = MisfireStrategy.DO_NOTHING
     route = _enum_value(RouteStrategy, job.route_strategy, RouteStrategy.FIRST, subject, "executor_route_strategy", issues)
     block = _enum_value(BlockStrategy, job.block_strategy, BlockStrategy.SERIAL_EXECUTION, subject, "executor_block_strategy", issues)
 

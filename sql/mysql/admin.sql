@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0010.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0012.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -47,6 +47,26 @@ CREATE INDEX ix_audit_actor_at ON sc_audit (actor_name, at_ms);
 CREATE INDEX ix_audit_at ON sc_audit (at_ms);
 CREATE INDEX ix_audit_group_at ON sc_audit (group_id, at_ms);
 CREATE INDEX ix_audit_target_at ON sc_audit (target_type, target_id, at_ms);
+
+-- "Run this job for every planned time between `from_ms` and `to_ms`" (backfills/): its fires
+CREATE TABLE sc_backfill (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  job_id BIGINT NOT NULL,
+  from_ms BIGINT NOT NULL,
+  to_ms BIGINT NOT NULL,
+  overlap_policy VARCHAR(16) NOT NULL,
+  pace INTEGER NOT NULL,
+  planned INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  next_at_ms BIGINT NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  created_by VARCHAR(64) NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  finished_at_ms BIGINT,
+  PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_backfill_job ON sc_backfill (job_id, id);
+CREATE INDEX ix_backfill_status ON sc_backfill (status);
 
 -- Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report).
 CREATE TABLE sc_daily_report (
@@ -279,6 +299,7 @@ CREATE TABLE sc_job (
   consecutive_failures INTEGER NOT NULL DEFAULT '0',
   paused_at_ms BIGINT NOT NULL DEFAULT '0',
   paused_reason VARCHAR(512),
+  catchup_window_s INTEGER NOT NULL DEFAULT '0',
   PRIMARY KEY (id),
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
@@ -316,4 +337,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0010');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0012');

@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0010.
+-- shardcron admin schema, SQLite, revision 0012.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -46,6 +46,25 @@ CREATE INDEX ix_audit_actor_at ON sc_audit (actor_name, at_ms);
 CREATE INDEX ix_audit_at ON sc_audit (at_ms);
 CREATE INDEX ix_audit_group_at ON sc_audit (group_id, at_ms);
 CREATE INDEX ix_audit_target_at ON sc_audit (target_type, target_id, at_ms);
+
+-- "Run this job for every planned time between `from_ms` and `to_ms`" (backfills/): its fires
+CREATE TABLE sc_backfill (
+  id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  job_id BIGINT NOT NULL,
+  from_ms BIGINT NOT NULL,
+  to_ms BIGINT NOT NULL,
+  overlap_policy VARCHAR(16) NOT NULL,
+  pace INTEGER NOT NULL,
+  planned INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  next_at_ms BIGINT NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  created_by VARCHAR(64) NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  finished_at_ms BIGINT
+);
+CREATE INDEX ix_backfill_job ON sc_backfill (job_id, id);
+CREATE INDEX ix_backfill_status ON sc_backfill (status);
 
 -- Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report).
 CREATE TABLE sc_daily_report (
@@ -271,6 +290,7 @@ CREATE TABLE sc_job (
   consecutive_failures INTEGER DEFAULT '0' NOT NULL,
   paused_at_ms BIGINT DEFAULT '0' NOT NULL,
   paused_reason VARCHAR(512),
+  catchup_window_s INTEGER DEFAULT '0' NOT NULL,
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
 CREATE INDEX ix_job_due ON sc_job (enabled, next_fire_at_ms);
@@ -306,4 +326,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0010');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0012');

@@ -225,3 +225,28 @@ def test_job_pause_after_failures_is_created_changed_checked_and_started_away(ad
     # A stop does not pause: nothing to show.
     stopped = admin.post(f"/jobs/{job_id}/stop").get_json()
     assert (stopped["enabled"], stopped["paused_at_ms"], stopped["paused_reason"]) == (False, 0, None)
+
+
+def test_job_catchup_window_is_created_changed_and_checked(admin_app: AdminApp, admin: Api) -> None:
+    group = make_group(admin, "orders")
+    plain = admin.post("/jobs", json={**JOB, "group_id": group["id"]}).get_json()
+    assert (plain["misfire_strategy"], plain["catchup_window_s"]) == ("DO_NOTHING", 0)
+    created = admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "daily", "misfire_strategy": "CATCH_UP_ALL", "catchup_window_s": 86_400})
+    assert created.status_code == 201 and created.get_json()["catchup_window_s"] == 86_400
+    job_id = created.get_json()["id"]
+    assert admin.post(f"/jobs/{job_id}/copy").get_json()["misfire_strategy"] == "CATCH_UP_ALL"
+    changed = admin.patch(f"/jobs/{job_id}", json={"misfire_strategy": "CATCH_UP_LATEST", "catchup_window_s": 600}).get_json()
+    assert (changed["misfire_strategy"], changed["catchup_window_s"]) == ("CATCH_UP_LATEST", 600)
+    for bad in (-1, 604_801, "soon", 1.5, None, True):
+        fields = assert_error(admin.patch(f"/jobs/{job_id}", json={"catchup_window_s": bad}), 400, f"job {job_id} not saved")
+        assert set(fields) == {"catchup_window_s"}, bad
+    fields = assert_error(admin.patch(f"/jobs/{job_id}", json={"catchup_window_s": 0}), 400, f"job {job_id} not saved")
+    assert set(fields) == {"catchup_window_s"} and "CATCH_UP_LATEST needs a catch-up window" in fields["catchup_window_s"]
+    fields = assert_error(admin.patch(f"/jobs/{job_id}", json={"misfire_strategy": "DO_NOTHING"}), 400, f"job {job_id} not saved")
+    assert set(fields) == {"catchup_window_s"} and "must be 0 unless" in fields["catchup_window_s"]
+    fields = assert_error(admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "w", "catchup_window_s": 60}), 400, "job not saved")
+    assert set(fields) == {"catchup_window_s"}
+    fields = assert_error(admin.post("/jobs", json={**JOB, "group_id": group["id"], "name": "w", "misfire_strategy": "CATCH_UP_SOME"}), 400, "job not saved")
+    assert set(fields) == {"misfire_strategy"}
+    assert admin.patch(f"/jobs/{job_id}", json={"misfire_strategy": "FIRE_ONCE_NOW", "catchup_window_s": 0}).status_code == 200
+    assert count(admin_app, Job) == 3

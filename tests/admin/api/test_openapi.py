@@ -14,7 +14,7 @@ from shardcron.admin.enums import Delivery, RunStatus
 from shardcron.admin.services.job_form import JOB_FIELDS
 from shardcron.admin.services import dashboard, glue_versions, groups, jobs, runs, triggers, users
 from tests.admin.api.conftest import AdminApp, Api
-from tests.support.admin_data import add_executor, add_run
+from tests.support.admin_data import NOW, add_executor, add_run
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 CATCH_ALL = "api_v1.not_a_route"
@@ -88,7 +88,7 @@ def world(admin_app: AdminApp, admin: Api) -> dict[str, Any]:
 
 
 def _path(template: str, world: dict[str, Any]) -> str:
-    ids = {"group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0, "token_id": 0}
+    ids = {"group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0, "token_id": 0, "backfill_id": 0}
     return template.format(**ids)
 
 
@@ -103,6 +103,7 @@ def minimal_bodies(world: dict[str, Any], counter: list[int]) -> dict[str, dict[
         "ApiTokenCreate": {"name": f"token {n}"},
         "CleanupRequest": {"group_id": world["group"]["id"], "keep_last": 0},
         "ExportDocument": {"shardcron_export": 1},
+        "BackfillRequest": {"from_ms": NOW - 3 * 3_600_000, "to_ms": NOW - 1},
     }
 
 
@@ -145,8 +146,8 @@ def test_documented_required_fields_are_exactly_the_required_ones(admin_app: Adm
             if schema.get("additionalProperties") is False:
                 assert unknown.status_code == 400 and "no_such_field" in unknown.get_json()["error"]["fields"], (path, method)
             checked.add((path, method))
-    # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens, import.
-    assert len(checked) == 12
+    # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens, import, backfills.
+    assert len(checked) == 13
 
 
 SCHEMA_TYPES = {

@@ -222,6 +222,22 @@ def test_a_job_that_paused_itself_shows_why_and_a_start_clears_it(console: Conso
     assert "badge-paused" not in client.get("/jobs").get_data(as_text=True)
 
 
+def test_job_form_takes_a_catchup_window_with_a_catchup_strategy_only(console: Console) -> None:
+    client = _admin(console)
+    group_id = data.add_group(console.db, "billing")
+    page = client.get("/jobs/new").get_data(as_text=True)
+    assert 'value="CATCH_UP_ALL"' in page and 'value="CATCH_UP_LATEST"' in page and 'name="catchup_window_s"' in page
+    assert post_form(client, "/jobs/new", _job_form(group_id, misfire_strategy="CATCH_UP_LATEST", catchup_window_s="3600")).status_code == 302
+    assert [(j.misfire_strategy, j.catchup_window_s) for j in _jobs(console)] == [("CATCH_UP_LATEST", 3600)]
+    assert 'name="catchup_window_s" type="number" value="3600"' in client.get("/jobs/1").get_data(as_text=True)
+    for bad in ({"catchup_window_s": "0"}, {"catchup_window_s": "604801"}, {"misfire_strategy": "DO_NOTHING"}):
+        page = post_form(client, "/jobs/1", _job_form(group_id, **{"misfire_strategy": "CATCH_UP_LATEST", "catchup_window_s": "3600", **bad}))
+        assert page.status_code == 400 and 'id="err-catchup_window_s"' in page.get_data(as_text=True), bad
+    assert [(j.misfire_strategy, j.catchup_window_s) for j in _jobs(console)] == [("CATCH_UP_LATEST", 3600)]
+    zh = client.get("/jobs/1", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "补跑窗口" in zh
+
+
 def test_job_form_offers_the_overlap_policy_and_saves_it(console: Console) -> None:
     client = _admin(console)
     group_id = data.add_group(console.db, "billing")
