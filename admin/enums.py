@@ -82,6 +82,14 @@ class OverlapPolicy(StrEnum):
     TERMINATE_OTHER = "TERMINATE_OTHER"  # mark the active run failed, kill it, start at once
 
 
+class CapPolicy(StrEnum):
+    """What a fire does when its executor group (or job) already has its concurrency cap of runs
+    active (docs/scheduling.md, "Concurrency caps")."""
+
+    WAIT = "WAIT"  # wait (BUFFERED) for a free slot, at most the group's cap_wait_s
+    SKIP = "SKIP"  # do not start it
+
+
 class FollowupStatus(StrEnum):
     NONE = "NONE"  # nothing to do (not failed, or not finished)
     PENDING = "PENDING"  # failed: retry and alarm still to be decided

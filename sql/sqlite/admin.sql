@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0009.
+-- shardcron admin schema, SQLite, revision 0010.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -67,6 +67,9 @@ CREATE TABLE sc_executor_group (
   manual_addresses TEXT,
   created_at_ms BIGINT NOT NULL,
   updated_at_ms BIGINT NOT NULL,
+  cap_runs INTEGER,
+  cap_policy VARCHAR(16) DEFAULT 'WAIT' NOT NULL,
+  cap_wait_s INTEGER DEFAULT '60' NOT NULL,
   CONSTRAINT uq_group_app_name UNIQUE (app_name)
 );
 
@@ -266,6 +269,7 @@ CREATE TABLE sc_job (
   delivery VARCHAR(16) DEFAULT 'AT_MOST_ONCE' NOT NULL,
   overlap_policy VARCHAR(16) DEFAULT 'ALLOW_ALL' NOT NULL,
   jitter_s INTEGER DEFAULT '0' NOT NULL,
+  cap_runs INTEGER,
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
 CREATE INDEX ix_job_due ON sc_job (enabled, next_fire_at_ms);
@@ -301,4 +305,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0009');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0010');
