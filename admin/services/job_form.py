@@ -23,6 +23,7 @@ from ..models import ExecutorGroup, Job
 from ..schedules.jitter import MAX_JITTER_S
 from ..schedules.schedule import ScheduleError, validate_schedule
 from .actor import Actor
+from .caps import check_cap
 from ..texts import _t
 from .errors import FieldErrors
 from .numbers import ID_MAX, ID_MIN, check_whole
@@ -50,6 +51,7 @@ JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
     "delivery": (Delivery.AT_MOST_ONCE, None),
     "overlap_policy": (OverlapPolicy.ALLOW_ALL, None),
     "jitter_s": (0, None),
+    "cap_runs": (None, None),
     "route_strategy": (RouteStrategy.FIRST, None),
     "handler": ("", 255),
     "param": (None, None),
@@ -270,6 +272,8 @@ def clean_job(
         and "schedule_conf" not in errors and out["jitter_s"] > int(out["schedule_conf"])
     ):
         errors.add("jitter_s", _t("must not be longer than the fixed rate (%(rate)s s)", rate=out["schedule_conf"]))
+
+    out["cap_runs"] = check_cap(errors, "cap_runs", merged["cap_runs"])
 
     children = _child_ids(errors, merged["child_job_ids"])
     if children and "child_job_ids" not in errors:

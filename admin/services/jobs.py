@@ -57,6 +57,8 @@ class JobView:
     overlap_policy: OverlapPolicy
     #: Each scheduled fire's `/run` goes out up to this many seconds late (schedules.jitter).
     jitter_s: int
+    #: At most this many runs of the job active at once (firing.caps); None: no cap of its own.
+    cap_runs: int | None
     route_strategy: RouteStrategy
     handler: str
     param: str | None
@@ -96,6 +98,7 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         delivery=Delivery(job.delivery),
         overlap_policy=OverlapPolicy(job.overlap_policy),
         jitter_s=job.jitter_s,
+        cap_runs=job.cap_runs,
         route_strategy=RouteStrategy(job.route_strategy),
         handler=job.handler,
         param=job.param,
