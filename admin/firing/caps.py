@@ -56,10 +56,12 @@ class Slots:
 
 
 def lock_rows(session: Session, group_ids: Iterable[int], job_ids: Iterable[int]) -> None:
-    """The decisions' locks: groups first, then jobs, each in id order, so that nodes lock alike."""
+    """The decisions' locks: groups first, then jobs, each in id order, so that nodes lock alike.
+    `key_share`: FOR NO KEY UPDATE on PostgreSQL, which serializes the deciders without blocking a
+    job saved meanwhile (its foreign key share-locks the group row); FOR UPDATE elsewhere."""
     for table, ids in ((ExecutorGroup.__table__, sorted(set(group_ids))), (Job.__table__, sorted(set(job_ids)))):
         if ids:
-            session.execute(sa.select(table.c.id).where(in_ids(table.c.id, ids)).order_by(table.c.id).with_for_update())
+            session.execute(sa.select(table.c.id).where(in_ids(table.c.id, ids)).order_by(table.c.id).with_for_update(key_share=True))
 
 
 class CapBatch:
