@@ -10,7 +10,7 @@ import threading
 
 import sqlalchemy as sa
 
-from shardcron.admin.enums import CapPolicy, FireStatus, RouteStrategy, RunStatus, TriggerType
+from shardcron.admin.enums import CapPolicy, FireStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
 from shardcron.admin.models import ExecutorGroup, Fire, RunLog
 from shardcron.admin.monitors.lost_runs import LostRuns
 from shardcron.admin.monitors.run_timeouts import RunTimeouts
@@ -267,6 +267,41 @@ def test_a_retry_obeys_the_cap(admin_db, receivers, make_scheduler):
     node.step(T0 + 2_000)
     assert fire_row(admin_db, retry) == (FireStatus.BUFFERED, "waits: group cap 1 reached, 1 run active (WAIT up to 60 s)")
     assert [r.job_id for r in receiver.runs] == [busy]
+
+
+def test_a_child_fire_obeys_the_cap(admin_db, receivers, make_scheduler):
+    receiver = receivers()
+    group = capped_group(admin_db, [receiver.address], 1, CapPolicy.SKIP)
+    parent, child = add_job(admin_db, group, T0, name="parent"), add_job(admin_db, group, T0, name="child")
+    manual(admin_db, parent, T0 + 1_000)
+    with admin_db.session() as s:  # what the follow-up writes when the parent's run succeeded
+        fire = Fire(job_id=child, fire_at_ms=T0 + 1_000, trigger_type=TriggerType.PARENT, origin_ref=7, status=FireStatus.PENDING, created_at_ms=T0)
+        s.add(fire)
+        s.flush()
+        child_fire = fire.id
+    make_scheduler(admin_db).step(T0 + 1_000)
+    assert fire_row(admin_db, child_fire) == (FireStatus.DONE, "skipped: group cap 1 reached, 1 run active")
+    assert [r.job_id for r in receiver.runs] == [parent]
+
+
+def test_the_cap_acts_before_the_overlap_policy(admin_db, receivers, make_scheduler):
+    """Over the cap, a SKIP-policy job's fire waits for a slot (the cap's WAIT); under it, the
+    overlap policy decides and notes its own decision."""
+    receiver = receivers()
+    group = capped_group(admin_db, [receiver.address], 1)
+    other, job = add_job(admin_db, group, T0, name="other"), add_job(admin_db, group, T0, name="skip", overlap_policy=OverlapPolicy.SKIP)
+    manual(admin_db, other, T0 + 1_000)
+    waiting = manual(admin_db, job, T0 + 1_000)
+    node = make_scheduler(admin_db)
+    node.step(T0 + 1_000)
+    assert fire_row(admin_db, waiting) == (FireStatus.BUFFERED, "waits: group cap 1 reached, 1 run active (WAIT up to 60 s)")
+    finish(admin_db, runs(admin_db, other)[0].id)
+    node.step(T0 + 2_000)
+    assert fire_row(admin_db, waiting) == (FireStatus.DONE, "started: no run was active (SKIP)")
+    set_cap(admin_db, group, 5)
+    second = manual(admin_db, job, T0 + 3_000, ref=2)
+    node.step(T0 + 3_000)  # a slot is free, but the job's own run is active: SKIP
+    assert fire_row(admin_db, second) == (FireStatus.DONE, f"skipped: run {runs(admin_db, job)[0].id} was active (SKIP)")
 
 
 def test_without_caps_nothing_is_locked_or_counted(admin_db, receivers, make_scheduler):
