@@ -32,6 +32,7 @@ def test_group_form_takes_a_cap_and_refuses_zero(console: Console) -> None:
     assert _groups(console) == [(None, "WAIT", 60)]
     assert post_form(client, "/groups/1", {**GROUP, "cap_runs": "4", "cap_policy": "SKIP", "cap_wait_s": "30"}).status_code == 302
     assert _groups(console) == [(4, "SKIP", 30)]
+    assert "at most 4 runs at once, then SKIP" in client.get("/groups").get_data(as_text=True)
     page = client.get("/groups/1").get_data(as_text=True)
     assert 'name="cap_runs" type="number" value="4"' in page and 'name="cap_wait_s" type="number" value="30"' in page
     for field, bad in (("cap_runs", "0"), ("cap_runs", "-3"), ("cap_runs", "many"), ("cap_wait_s", "0"), ("cap_policy", "QUEUE")):
