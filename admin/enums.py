@@ -46,9 +46,10 @@ class TriggerType(StrEnum):
 class FireStatus(StrEnum):
     PENDING = "PENDING"  # recorded, nobody owns it yet
     CLAIMED = "CLAIMED"  # a scheduler owns it under a lease
-    DONE = "DONE"  # its run rows exist (or its overlap policy skipped it); never dispatched again
-    #: Waits, unowned, for the job's active run to end (overlap policy BUFFER_*, CANCEL_OTHER):
-    #: the fire loop claims it again then (firing.overlap).
+    DONE = "DONE"  # its run rows exist (or its overlap policy or a cap skipped it); never dispatched again
+    #: Waits, unowned, for the job's active run to end (overlap policy BUFFER_*, CANCEL_OTHER) or
+    #: for a slot under a concurrency cap (WAIT): the fire loop claims it again each tick once it
+    #: is due (firing.overlap, firing.caps).
     BUFFERED = "BUFFERED"
 
 
