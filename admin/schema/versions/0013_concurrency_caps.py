@@ -1,7 +1,7 @@
 """concurrency caps
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 Created: 2026-12-05 21:11:12.743165
 """
 
@@ -12,8 +12,8 @@ from alembic import op  # noqa: F401  (for what has no re-runnable step: op.exec
 
 from shardcron.core.schema_versions import steps  # noqa: F401
 
-revision = '0010'
-down_revision = '0009'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

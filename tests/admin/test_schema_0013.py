@@ -1,5 +1,5 @@
-"""Revision 0010 (concurrency caps: sc_executor_group.cap_runs/cap_policy/cap_wait_s,
-sc_job.cap_runs) on a database at 0009 holding 0.1.0's rows, on SQLite, MariaDB and PostgreSQL:
+"""Revision 0013 (concurrency caps: sc_executor_group.cap_runs/cap_policy/cap_wait_s,
+sc_job.cap_runs) on a database at 0012 holding 0.1.0's rows, on SQLite, MariaDB and PostgreSQL:
 every row is kept, no group or job gets a cap (today's behaviour), and a cap set afterwards is
 kept."""
 
@@ -14,9 +14,9 @@ from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, database_at
 
 
-def test_0010_gives_existing_groups_and_jobs_no_cap(db_url: str) -> None:
+def test_0013_gives_existing_groups_and_jobs_no_cap(db_url: str) -> None:
     rows = RELEASES[0].admin_rows
-    database_at(db_url, ADMIN_SCHEMA, "0009", rows)
+    database_at(db_url, ADMIN_SCHEMA, "0012", rows)
     engine = create_db_engine(db_url, pool_size=1)
     try:
         assert "cap_runs" not in {c["name"] for c in sa.inspect(engine).get_columns("sc_executor_group")}
