@@ -55,9 +55,10 @@ class TriggerType(StrEnum):
 class FireStatus(StrEnum):
     PENDING = "PENDING"  # recorded, nobody owns it yet
     CLAIMED = "CLAIMED"  # a scheduler owns it under a lease
-    DONE = "DONE"  # its run rows exist (or its overlap policy skipped it); never dispatched again
-    #: Waits, unowned, for the job's active run to end (overlap policy BUFFER_*, CANCEL_OTHER):
-    #: the fire loop claims it again then (firing.overlap).
+    DONE = "DONE"  # its run rows exist (or its overlap policy or a cap skipped it); never dispatched again
+    #: Waits, unowned, for the job's active run to end (overlap policy BUFFER_*, CANCEL_OTHER) or
+    #: for a slot under a concurrency cap (WAIT): the fire loop claims it again each tick once it
+    #: is due (firing.overlap, firing.caps).
     BUFFERED = "BUFFERED"
 
 
@@ -89,6 +90,14 @@ class OverlapPolicy(StrEnum):
     BUFFER_ALL = "BUFFER_ALL"  # every such fire waits, and they start one after another
     CANCEL_OTHER = "CANCEL_OTHER"  # ask the executor to kill the active run; start when it has ended
     TERMINATE_OTHER = "TERMINATE_OTHER"  # mark the active run failed, kill it, start at once
+
+
+class CapPolicy(StrEnum):
+    """What a fire does when its executor group (or job) already has its concurrency cap of runs
+    active (docs/scheduling.md, "Concurrency caps")."""
+
+    WAIT = "WAIT"  # wait (BUFFERED) for a free slot, at most the group's cap_wait_s
+    SKIP = "SKIP"  # do not start it
 
 
 class FollowupStatus(StrEnum):

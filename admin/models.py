@@ -40,6 +40,7 @@ from .enums import (
     AlarmChannel,
     AlarmStatus,
     BackfillStatus,
+    CapPolicy,
     Delivery,
     FireStatus,
     FollowupStatus,
@@ -113,6 +114,14 @@ class ExecutorGroup(Base):
     manual_addresses: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # Columns added by later revisions come last: an upgraded table has them at its end.
+    #: At most this many runs of the group's jobs active at once across the cluster (firing.caps);
+    #: NULL: no cap.
+    cap_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: What a fire over the group's (or its job's) cap does: wait for a slot, or be skipped.
+    cap_policy: Mapped[CapPolicy] = mapped_column(EnumText(CapPolicy, 16), default=CapPolicy.WAIT, server_default=CapPolicy.WAIT.value)
+    #: How long a fire waits for a slot (WAIT) before it is skipped, counted from its planned time.
+    cap_wait_s: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
 
     jobs: Mapped[list[Job]] = relationship(back_populates="group")
 
@@ -202,6 +211,9 @@ class Job(Base):
     #: Misfire strategies CATCH_UP_ALL / CATCH_UP_LATEST: how far back missed planned times are
     #: still fired (schedules.catchup); 0 with every other strategy.
     catchup_window_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: At most this many runs of this job active at once across the cluster (firing.caps), over
+    #: its group's cap policy and wait; NULL: no cap of its own.
+    cap_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
 

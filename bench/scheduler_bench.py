@@ -1,6 +1,6 @@
 """Scheduler figures: trigger lag, trigger throughput against a raw-client baseline, idle CPU.
 
-    python bench/scheduler_bench.py [--database-url URL] [--cpu-seconds 60] [--burst 6000] [--pairs 5] [--overlap SKIP]
+    python bench/scheduler_bench.py [--database-url URL] [--cpu-seconds 60] [--burst 6000] [--pairs 5] [--overlap SKIP] [--cap 1000]
 
 One scheduler (`SchedulerRunner`, the code `shardcron scheduler` runs) runs in this process, on
 a fresh SQLite file by default (the embedded default; `--database-url` for MariaDB/MySQL, a
@@ -21,7 +21,8 @@ time of every `/run` and answers "accepted" at once, so that the figures are the
 
 `--overlap POLICY` gives the jobs of (a) that overlap policy (default ALLOW_ALL, the feature
 off); the benchmark then finishes each run at its next look after its planned time (every 0.5 s, as an executor's
-callback would, so that the next round's fires find the job idle and start).
+callback would, so that the next round's fires find the job idle and start). `--cap K` gives
+the executor group of (a) a concurrency cap of K runs (WAIT), with runs finished the same way.
 """
 
 from __future__ import annotations
@@ -116,9 +117,12 @@ def dump(ports: list[int]) -> list[tuple[int, int, int, int]]:
 
 
 class Bench:
-    def __init__(self, database_url: str | None, ports: list[int], tmp: Path, workers: int | None = None, overlap: str = "ALLOW_ALL") -> None:
+    def __init__(
+        self, database_url: str | None, ports: list[int], tmp: Path, workers: int | None = None, overlap: str = "ALLOW_ALL", cap: int | None = None,
+    ) -> None:
         self.database_url = database_url
         self.overlap = overlap
+        self.cap = cap
         self.workers = workers
         self.ports = ports
         self.addresses = [f"http://127.0.0.1:{p}" for p in ports]
@@ -150,7 +154,7 @@ class Bench:
         runner = SchedulerRunner(AdminContext(config=config, db=db, clock=SYSTEM_CLOCK), node_id="bench", monitors=[])
         return db, runner
 
-    def add_jobs(self, db, rows: list[dict]) -> list[int]:
+    def add_jobs(self, db, rows: list[dict], cap: int | None = None) -> list[int]:
         import sqlalchemy as sa
 
         from shardcron.admin.enums import AddressType
@@ -161,6 +165,8 @@ class Bench:
             group = ExecutorGroup(app_name="bench", title="bench", address_type=AddressType.MANUAL, manual_addresses="\n".join(self.addresses), created_at_ms=now, updated_at_ms=now)
             s.add(group)
             s.flush()
+            if cap is not None:  # set apart from the constructor: a tree without the column runs the rest
+                s.execute(sa.update(ExecutorGroup.__table__).where(ExecutorGroup.__table__.c.id == group.id).values(cap_runs=cap))
             base = {"group_id": group.id, "handler": "noop", "enabled": True, "route_strategy": "ROUND", "timezone": "UTC", "created_at_ms": now, "updated_at_ms": now, "last_fire_at_ms": 0}
             s.execute(sa.insert(Job.__table__), [{**base, "name": f"job{i}", **row} for i, row in enumerate(rows)])
             return list(s.execute(sa.select(Job.id)).scalars())
@@ -175,7 +181,7 @@ def measure_lag(bench: Bench, jobs: int, rounds: int, period_s: int) -> dict:
     db, runner = bench.fresh()
     first = (int(time.time()) + 4) * 1000
     policy = {"overlap_policy": bench.overlap} if bench.overlap != "ALLOW_ALL" else {}
-    bench.add_jobs(db, [{"schedule_type": "FIX_RATE", "schedule_conf": str(period_s), "next_fire_at_ms": first, **policy} for _ in range(jobs)])
+    bench.add_jobs(db, [{"schedule_type": "FIX_RATE", "schedule_conf": str(period_s), "next_fire_at_ms": first, **policy} for _ in range(jobs)], bench.cap)
     dump(bench.ports)
     runner.start()
     try:
@@ -187,7 +193,7 @@ def measure_lag(bench: Bench, jobs: int, rounds: int, period_s: int) -> dict:
             got += dump(bench.ports)
             if sum(1 for r in got if r[2] <= last) >= jobs * rounds:
                 break
-            if policy:
+            if policy or bench.cap is not None:
                 finish_runs(db, int(time.time() * 1000))
     finally:
         runner.stop()
@@ -339,6 +345,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5, help="(b): baseline/scheduler pairs measured in turn; the median ratio is the figure")
     parser.add_argument("--workers", type=int, default=None, help="trigger_workers (default: the setting's default)")
     parser.add_argument("--overlap", default="ALLOW_ALL", help="(a): the jobs' overlap policy (default ALLOW_ALL: the feature off)")
+    parser.add_argument("--cap", type=int, default=None, help="(a): the executor group's concurrency cap (default: none, the feature off)")
     args = parser.parse_args()
     if args.role == "receiver":
         return serve_receiver(args.port)
@@ -354,11 +361,13 @@ def main() -> None:
         for port in ports:
             _wait_listening(port)
         with tempfile.TemporaryDirectory(prefix="shardcron-sched-bench-") as tmp:
-            bench = Bench(args.database_url, ports, Path(tmp), args.workers, args.overlap)
+            bench = Bench(args.database_url, ports, Path(tmp), args.workers, args.overlap, args.cap)
             skip = set(args.skip.split(","))
             print(f"scheduler bench: {EXECUTORS} local executors, database {'SQLite (temporary file)' if not args.database_url else args.database_url.split('@')[-1]}")
             if args.overlap != "ALLOW_ALL":
                 print(f"(a): every job has overlap policy {args.overlap}; runs are finished within 0.5 s of their planned time")
+            if args.cap is not None:
+                print(f"(a): the group has a concurrency cap of {args.cap} runs (WAIT); runs are finished within 0.5 s of their planned time")
             print(f"CPUs this benchmark and its executors may use: {','.join(map(str, sorted(os.sched_getaffinity(0))))} of {os.cpu_count()}")
             if "a" not in skip:
                 print("\n(a) trigger lag, /run arrival - planned fire time (ms)")

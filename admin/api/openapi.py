@@ -13,12 +13,13 @@ from typing import Any
 from flask import jsonify
 
 from ..enums import (
-    BACKFILL_POLICIES, ActorKind, AddressType, AuditAction, AuditTarget, BackfillStatus, Delivery, FireStatus, MisfireStrategy, OverlapPolicy,
-    RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole,
+    BACKFILL_POLICIES, ActorKind, AddressType, AuditAction, AuditTarget, BackfillStatus, CapPolicy, Delivery, FireStatus, MisfireStrategy,
+    OverlapPolicy, RouteStrategy, RunStatus, ScheduleType, TriggerType, UserRole,
 )
 from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
-from ..services.backfills import MAX_PACE
 from ..schedules.jitter import MAX_JITTER_S
+from ..services.backfills import MAX_PACE
+from ..services.caps import MAX_CAP_RUNS, MAX_CAP_WAIT_S
 from ..services.job_form import MAX_PAUSE_AFTER_FAILURES
 from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX
 from shardcron.core.protocol import BlockStrategy, GlueType
@@ -74,6 +75,26 @@ def _page_of(item: str) -> Schema:
     )
 
 
+#: A group's concurrency cap (firing.caps), in and out.
+GROUP_CAP_PROPERTIES: dict[str, Schema] = {
+    "cap_runs": {
+        "type": ["integer", "null"], "minimum": 1, "maximum": MAX_CAP_RUNS, "default": None,
+        "description": (
+            "At most this many runs of the group's jobs active (PENDING or RUNNING) at once across the cluster; a sharding broadcast takes one "
+            "per shard. null: no cap. 0 and negative numbers are refused."
+        ),
+    },
+    "cap_policy": {
+        **_enum(CapPolicy),
+        "default": "WAIT",
+        "description": (
+            "What a fire over the group's or its job's cap does: WAIT for a free slot (at most cap_wait_s after its planned time, then "
+            "skipped), or SKIP at once. The decision is noted on the fire."
+        ),
+    },
+    "cap_wait_s": {"type": "integer", "minimum": 1, "maximum": MAX_CAP_WAIT_S, "default": 60, "description": "How long a fire waits for a slot (WAIT), counted from its planned time."},
+}
+
 JOB_INPUT_PROPERTIES: dict[str, Schema] = {
     "group_id": {"type": "integer", "description": "Executor group (one the caller is granted)."},
     "name": {"type": "string", "maxLength": 128},
@@ -117,6 +138,13 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
             "Pause on failure: after this many consecutive failed runs (failed and not retried any more; each shard of a broadcast "
             "is a run) the job stops itself, records why (paused_reason) and sends one alarm; a successful run sets the count back "
             "to 0, starting the job ends the pause. 0: never."
+        ),
+    },
+    "cap_runs": {
+        "type": ["integer", "null"], "minimum": 1, "maximum": MAX_CAP_RUNS, "default": None,
+        "description": (
+            "At most this many runs of the job active (PENDING or RUNNING) at once across the cluster, on top of its group's cap; "
+            "a fire over it follows the group's cap_policy and cap_wait_s. null: no cap of its own. 0 and negative numbers are refused."
         ),
     },
     "overlap_policy": {
@@ -237,6 +265,7 @@ SCHEMAS: dict[str, Schema] = {
             "live_executors": {"type": "array", "items": _ref("LiveExecutor")},
             "created_at_ms": MS,
             "updated_at_ms": MS,
+            **GROUP_CAP_PROPERTIES,
         }
     ),
     "GroupCreate": _object(
@@ -245,6 +274,7 @@ SCHEMAS: dict[str, Schema] = {
             "title": {"type": "string", "maxLength": 128, "description": "Default: the app name."},
             "address_type": {**_enum(AddressType), "default": "AUTO"},
             "manual_addresses": {"type": "array", "items": STR, "description": "Executor URLs of a MANUAL group (http:// or https://)."},
+            **GROUP_CAP_PROPERTIES,
         },
         ["app_name"],
     ),
@@ -254,6 +284,7 @@ SCHEMAS: dict[str, Schema] = {
             "title": {"type": "string"},
             "address_type": _enum(AddressType),
             "manual_addresses": {"type": "array", "items": STR},
+            **GROUP_CAP_PROPERTIES,
         },
         description="Only the given fields change.",
     ),
@@ -382,7 +413,10 @@ SCHEMAS: dict[str, Schema] = {
             "done_at_ms": MS_OR_NULL,
             "overlap_note": {
                 **STR_OR_NULL,
-                "description": "What the job's overlap policy decided for this fire (skipped, waits, started after waiting, terminated run N); null when no run was active.",
+                "description": (
+                    "What the job's overlap policy or a concurrency cap decided for this fire (skipped, waits, started after waiting, "
+                    "terminated run N; 'skipped: group cap 4 reached, 4 runs active'); null when nothing held it back."
+                ),
             },
             "runs": {"type": "array", "items": _ref("Run")},
             "resume_from_run_id": {"type": ["integer", "null"]},

@@ -116,7 +116,8 @@ class ClaimedFire:
     #: horizon); those are settled with the executor before anything is sent again. None: no
     #: other term ever held the fire.
     sent_before_ms: int | None = None
-    #: Claimed from BUFFERED: it waited for its job's active run to end (firing.overlap).
+    #: Claimed from BUFFERED: it waited for its job's active run to end (firing.overlap) or for a
+    #: slot under a concurrency cap (firing.caps).
     from_waiting: bool = False
 
 
@@ -438,7 +439,7 @@ class FireStore:
         return [_claimed(row, may_have_runs=False) for row in pending], len(pending)
 
     def _claim_waiting(self, session: Session, owner: str, now_ms: int, limit: int) -> list[ClaimedFire]:
-        """Claims BUFFERED fires due by now: their job's overlap policy decides again whether
+        """Claims BUFFERED fires due by now: their job's overlap policy and caps decide again whether
         they start (firing.overlap). One indexed query that finds nothing when no job waits."""
         fire = Fire.__table__.c
         rows = session.execute(

@@ -35,6 +35,11 @@ from ..models import Fire, Job, RunLog
 from .fire_store import ClaimedFire
 from .id_lists import in_ids
 
+#: A run row that is active: it holds its job (overlap policies) and a slot of its group's and
+#: job's caps (firing.caps) until the callback, a kill, the run timeout or lost-run detection
+#: finishes it. Read through `ix_run_status_time`: the rows scanned are the cluster's active runs.
+ACTIVE_RUN: sa.ColumnElement[bool] = RunLog.__table__.c.status.in_([RunStatus.PENDING.value, RunStatus.RUNNING.value])
+
 #: What a terminated run's row says (TERMINATE_OTHER).
 TERMINATED_CODE = 500
 #: How the note of a fire whose CANCEL_OTHER kill went out begins (the next look sends no other).
@@ -145,7 +150,8 @@ class OverlapBatch:
 
     @classmethod
     def load(cls, session: Session, job_ids: Iterable[int], rechecked: list[int], *, locking: bool) -> OverlapBatch:
-        """`rechecked`: the batch's fires that waited (their earlier notes are read)."""
+        """`rechecked`: the batch's fires that waited (their earlier notes are read). `locking`
+        False: the caller locked the job rows already (with a cap's, firing.caps.lock_rows)."""
         ids = sorted(set(job_ids))
         job_t, run_t, fire_t = Job.__table__.c, RunLog.__table__.c, Fire.__table__.c
         if locking:
@@ -154,7 +160,7 @@ class OverlapBatch:
         jobs = {job_id: JobOverlap() for job_id in ids}
         active = session.execute(
             sa.select(run_t.job_id, run_t.id, run_t.status, run_t.executor_address)
-            .where(run_t.status.in_([RunStatus.PENDING.value, RunStatus.RUNNING.value]), in_ids(run_t.job_id, ids))
+            .where(ACTIVE_RUN, in_ids(run_t.job_id, ids))
             .order_by(run_t.id)
         )
         for job_id, run_id, status, address in active:

@@ -27,13 +27,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..db import Database
-from ..enums import Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
+from ..enums import CapPolicy, Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease
 from ..registry_view import live_addresses
 from ..schedules.jitter import jitter_ms
 from ..schedules.routing import RouteState
 from .backfill_advance import backfill_overlap_policies
 from .bulk_insert import insert_values_returning_ids
+from .caps import CapBatch, lock_rows
 from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .node_lease import LeaseTerm
@@ -123,8 +124,11 @@ class Prepared:
 _JOB_FACTS = sa.select(*(Job.__table__.c[name] for name in (
     "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s",
     "retry_count", "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "jitter_s",
+    "cap_runs",
 )))
-_GROUP_FACTS = sa.select(*(ExecutorGroup.__table__.c[name] for name in ("id", "app_name", "address_type", "manual_addresses")))
+_GROUP_FACTS = sa.select(*(ExecutorGroup.__table__.c[name] for name in (
+    "id", "app_name", "address_type", "manual_addresses", "cap_runs", "cap_policy", "cap_wait_s",
+)))
 
 
 class _Job:
@@ -133,18 +137,18 @@ class _Job:
 
     __slots__ = (
         "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s", "retry_count",
-        "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "jitter_s", "facts", "body",
+        "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "jitter_s", "cap_runs", "facts", "body",
     )
 
     def __init__(
         self, id: int, group_id: int, enabled: bool, handler: str, param: str | None, route_strategy: RouteStrategy, block_strategy: str,
         timeout_s: int, retry_count: int, glue_type: str, glue_source: str | None, glue_updated_at_ms: int, delivery: Delivery,
-        overlap_policy: OverlapPolicy, jitter_s: int,
+        overlap_policy: OverlapPolicy, jitter_s: int, cap_runs: int | None,
     ) -> None:
         self.id, self.group_id, self.enabled, self.handler, self.param = id, group_id, enabled, handler, param
         self.route_strategy, self.block_strategy, self.timeout_s, self.retry_count = route_strategy, block_strategy, timeout_s, retry_count
         self.glue_type, self.glue_source, self.glue_updated_at_ms, self.delivery = glue_type, glue_source, glue_updated_at_ms, delivery
-        self.overlap_policy, self.jitter_s = overlap_policy, jitter_s
+        self.overlap_policy, self.jitter_s, self.cap_runs = overlap_policy, jitter_s, cap_runs
         self.facts: JobFacts | None = None  # set once its group is known
         self.body: RunBody | None = None  # the /run bodies of its new rows (the job's handler)
 
@@ -196,8 +200,9 @@ class RunStore:
                 live = live_cache[job.group_id] = live_addresses(session, groups[job.group_id], now_ms)
             return live
 
-        # Overlap policies: nothing at all unless a job of the batch has one (firing.overlap).
-        # A backfill's fires follow the backfill's policy, not the job's (one test per fire).
+        # Overlap policies and caps: nothing at all unless a job or group of the batch has one
+        # (firing.overlap, firing.caps). A backfill's fires follow the backfill's overlap policy,
+        # not the job's (one test per fire).
         backfilled = [f.origin_ref for f in fires if f.trigger_type == TriggerType.BACKFILL]
         backfill_policies = backfill_overlap_policies(session, backfilled) if backfilled else {}
         with_policy = [j.id for j in jobs.values() if j.overlap_policy != OverlapPolicy.ALLOW_ALL]
@@ -206,10 +211,17 @@ class RunStore:
                 f.job_id for f in fires
                 if f.trigger_type == TriggerType.BACKFILL and backfill_policies.get(f.origin_ref, OverlapPolicy.ALLOW_ALL) != OverlapPolicy.ALLOW_ALL
             ]
+        group_caps = {g.id: g.cap_runs for g in groups.values() if g.cap_runs is not None}
+        job_caps = {j.id: j.cap_runs for j in jobs.values() if j.cap_runs is not None}
+        caps = None
+        if group_caps or job_caps:
+            if self._locking:
+                lock_rows(session, group_caps, [*job_caps, *with_policy])
+            caps = CapBatch.load(session, group_caps, job_caps)
         overlap = None
         if with_policy:
             rechecked = [f.id for f in fires if f.from_waiting]
-            overlap = OverlapBatch.load(session, with_policy, rechecked, locking=self._locking)
+            overlap = OverlapBatch.load(session, with_policy, rechecked, locking=self._locking and caps is None)
 
         retry_refs = [f.origin_ref for f in fires if f.trigger_type == TriggerType.RETRY and f.shard_total is not None and f.id not in existing]
         retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
@@ -232,6 +244,14 @@ class RunStore:
                 log.info("fire %s of job %s: the job was stopped; scheduled fire dropped", fire.id, job.id)
                 out.done.append(fire.id)
                 continue
+            capped = caps if caps is not None and (job.cap_runs is not None or job.group_id in group_caps) else None
+            if capped is not None:
+                verdict = self._check_cap(capped, fire, job, groups[job.group_id], live_of, now_ms)
+                if verdict is Verdict.SKIP:
+                    out.done.append(fire.id)
+                    continue
+                if verdict is Verdict.WAIT:
+                    continue
             policy = job.overlap_policy
             if backfill_policies and fire.trigger_type == TriggerType.BACKFILL:
                 policy = backfill_policies.get(fire.origin_ref, OverlapPolicy.ALLOW_ALL)
@@ -246,6 +266,8 @@ class RunStore:
             if facts is None:
                 facts = job.facts = JobFacts(job.id, groups[job.group_id].app_name, job.route_strategy, job.param)
             planned = plan_runs(fire, facts, live_of(job), state, now_ms, retry_address=retry_addresses.get(fire.origin_ref) if retry_addresses else None)
+            if capped is not None:
+                capped.take(job.id, job.group_id, sum(1 for plan in planned if plan.failure is None))
             out.fired.append(fire)
             failures = 0
             for plan in planned:
@@ -294,7 +316,20 @@ class RunStore:
             out.kills = overlap.kills
             if overlap.notes:
                 log.info("overlap policies decided %d fire(s)", len(overlap.notes), extra={"decisions": overlap.notes})
+        if caps is not None:
+            caps.write(session, overlap.notes if overlap is not None else ())
+            if caps.notes:
+                log.info("concurrency caps decided %d fire(s)", len(caps.notes), extra={"decisions": caps.notes})
         return out
+
+    @staticmethod
+    def _check_cap(caps: CapBatch, fire: ClaimedFire, job: _Job, group: Any, live_of: Callable[[_Job], list[str]], now_ms: int) -> Verdict:
+        """The cap's verdict on `fire` (firing.caps): a sharding broadcast needs a slot per live
+        executor, any other fire (a single shard's retry included) one."""
+        needed = 1
+        if job.route_strategy == RouteStrategy.SHARDING_BROADCAST and fire.shard_total is None and fire.address is None:
+            needed = max(len(live_of(job)), 1)
+        return caps.check(fire, job.id, job.group_id, needed, CapPolicy(group.cap_policy), group.cap_wait_s, now_ms)
 
     @staticmethod
     def _resumes(session: Session, fire_ids: list[int]) -> dict[int, tuple[int, str]]:

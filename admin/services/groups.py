@@ -19,17 +19,18 @@ from sqlalchemy.orm import Session
 from shardcron.core.protocol import ProtocolError
 
 from .. import registry_view
-from ..enums import AddressType, AuditAction, AuditTarget
+from ..enums import AddressType, AuditAction, AuditTarget, CapPolicy
 from ..models import ExecutorGroup, Job, UserGroupGrant
 from . import audit
 from .access import load_group, require_admin, scope_to_groups
 from .actor import Actor
+from .caps import GROUP_CAP_DEFAULTS, clean_group_caps
 from ..texts import _nt, _t
 from .errors import Conflict, FieldErrors
 
 APP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_TITLE = 128
-GROUP_FIELDS = ("app_name", "title", "address_type", "manual_addresses")
+GROUP_FIELDS = ("app_name", "title", "address_type", "manual_addresses", *GROUP_CAP_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class GroupView:
     live_executors: list[LiveExecutorView]
     created_at_ms: int
     updated_at_ms: int
+    #: At most this many runs of the group's jobs active at once (firing.caps); None: no cap.
+    cap_runs: int | None
+    #: What a fire over the cap does (WAIT for a slot, or SKIP), and how long it waits at most.
+    cap_policy: CapPolicy
+    cap_wait_s: int
 
 
 def _view(
@@ -71,6 +77,9 @@ def _view(
         live_executors=live,
         created_at_ms=group.created_at_ms,
         updated_at_ms=group.updated_at_ms,
+        cap_runs=group.cap_runs,
+        cap_policy=CapPolicy(group.cap_policy),
+        cap_wait_s=group.cap_wait_s,
     )
 
 
@@ -102,6 +111,7 @@ def clean_group(session: Session, data: Mapping[str, Any], current: ExecutorGrou
         "title": current.title if current else None,
         "address_type": current.address_type if current else AddressType.AUTO,
         "manual_addresses": current.manual_addresses if current else None,
+        **({name: getattr(current, name) for name in GROUP_CAP_DEFAULTS} if current else GROUP_CAP_DEFAULTS),
     }
     merged.update({k: v for k, v in data.items() if k in GROUP_FIELDS})
     app_name = merged["app_name"]
@@ -142,6 +152,7 @@ def clean_group(session: Session, data: Mapping[str, Any], current: ExecutorGrou
                 errors.add("manual_addresses", _t("a MANUAL group needs at least one executor address"))
             elif len("\n".join(addresses)) > 60_000:
                 errors.add("manual_addresses", _t("too many addresses"))
+    caps = clean_group_caps(errors, merged)
     errors.raise_if_any(_t("executor group not saved"), object_id=current.id if current else None)
     return {
         "app_name": app_name,
@@ -149,6 +160,7 @@ def clean_group(session: Session, data: Mapping[str, Any], current: ExecutorGrou
         "address_type": address_type,
         # AUTO groups keep no hand-written list: one source of addresses per group.
         "manual_addresses": "\n".join(addresses) if address_type == AddressType.MANUAL else None,
+        **caps,
     }
 
 

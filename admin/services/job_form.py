@@ -24,6 +24,7 @@ from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
 from ..schedules.jitter import MAX_JITTER_S
 from ..schedules.schedule import ScheduleError, validate_schedule
 from .actor import Actor
+from .caps import check_cap
 from ..texts import _t
 from .errors import FieldErrors
 from .numbers import ID_MAX, ID_MIN, check_whole
@@ -55,6 +56,7 @@ JOB_FIELDS: dict[str, tuple[Any, int | None]] = {
     "jitter_s": (0, None),
     "pause_after_failures": (0, None),
     "catchup_window_s": (0, None),
+    "cap_runs": (None, None),
     "route_strategy": (RouteStrategy.FIRST, None),
     "handler": ("", 255),
     "param": (None, None),
@@ -290,6 +292,8 @@ def clean_job(
     ):
         errors.add("jitter_s", _t("must not be longer than the fixed rate (%(rate)s s)", rate=out["schedule_conf"]))
     _check_catchup(errors, out)
+
+    out["cap_runs"] = check_cap(errors, "cap_runs", merged["cap_runs"])
 
     children = _child_ids(errors, merged["child_job_ids"])
     if children and "child_job_ids" not in errors:

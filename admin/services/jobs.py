@@ -63,6 +63,8 @@ class JobView:
     pause_after_failures: int
     #: CATCH_UP_* misfire strategies: how far back missed planned times are fired (schedules.catchup).
     catchup_window_s: int
+    #: At most this many runs of the job active at once (firing.caps); None: no cap of its own.
+    cap_runs: int | None
     route_strategy: RouteStrategy
     handler: str
     param: str | None
@@ -109,6 +111,7 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         jitter_s=job.jitter_s,
         pause_after_failures=job.pause_after_failures,
         catchup_window_s=job.catchup_window_s,
+        cap_runs=job.cap_runs,
         route_strategy=RouteStrategy(job.route_strategy),
         handler=job.handler,
         param=job.param,

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor, require_admin
-from ..enums import AddressType
+from ..enums import AddressType, CapPolicy
 from ..services import groups
 from ..services.errors import NotFound, ServiceError
 from ..i18n import localize, localize_fields
@@ -18,6 +18,12 @@ ADDRESS_TYPE_OPTIONS = [
     (AddressType.AUTO.value, _l("AUTO — executors register themselves")),
     (AddressType.MANUAL.value, _l("MANUAL — addresses listed here")),
 ]
+CAP_POLICY_OPTIONS = [
+    (CapPolicy.WAIT.value, _l("WAIT — the fire waits for a free slot, up to the wait below")),
+    (CapPolicy.SKIP.value, _l("SKIP — the fire is skipped")),
+]
+#: A new group's form: no cap, WAIT up to 60 s (services.caps.GROUP_CAP_DEFAULTS).
+_NEW_FORM = {"app_name": "", "title": "", "address_type": "AUTO", "manual_addresses": "", "cap_runs": "", "cap_policy": "WAIT", "cap_wait_s": "60"}
 
 
 @bp.get("/groups")
@@ -34,18 +40,26 @@ def _form_data() -> dict[str, str]:
         "title": request.form.get("title", "").strip(),
         "address_type": request.form.get("address_type", AddressType.AUTO.value),
         "manual_addresses": request.form.get("manual_addresses", ""),
+        # Absent (an older form): the defaults of a new group, no cap.
+        "cap_runs": request.form.get("cap_runs", "").strip(),
+        "cap_policy": request.form.get("cap_policy", CapPolicy.WAIT.value),
+        "cap_wait_s": request.form.get("cap_wait_s", "").strip(),
     }
 
 
 def _render_form(group, form: dict, errors: dict, error: str | None, status: int):
-    return render_template("group_form.html", group=group, form=form, errors=errors, error=error, address_types=[(value, str(label)) for value, label in ADDRESS_TYPE_OPTIONS]), status
+    return render_template(
+        "group_form.html", group=group, form=form, errors=errors, error=error,
+        address_types=[(value, str(label)) for value, label in ADDRESS_TYPE_OPTIONS],
+        cap_policies=[(value, str(label)) for value, label in CAP_POLICY_OPTIONS],
+    ), status
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
 @require_admin
 def group_new():
     if request.method == "GET":
-        return _render_form(None, {"app_name": "", "title": "", "address_type": "AUTO", "manual_addresses": ""}, {}, None, 200)
+        return _render_form(None, dict(_NEW_FORM), {}, None, 200)
     form = _form_data()
     try:
         with admin_ctx().db.session() as session:
@@ -70,6 +84,9 @@ def group_edit(group_id: int):
             "title": group.title,
             "address_type": group.address_type.value,
             "manual_addresses": "\n".join(group.manual_addresses),
+            "cap_runs": "" if group.cap_runs is None else str(group.cap_runs),
+            "cap_policy": group.cap_policy.value,
+            "cap_wait_s": str(group.cap_wait_s),
         }
         return _render_form(group, form, {}, None, 200)
     form = _form_data()

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor
-from ..enums import RunStatus, TriggerType
-from ..services import job_names, repair, runs
+from ..enums import FireStatus, RunStatus, TriggerType
+from ..services import job_names, repair, runs, triggers
 from ..services.errors import NotFound, ServiceError
 from ..services.numbers import ID_MAX, ID_MIN, whole, whole_in_range
 from ..texts import _t
@@ -56,7 +56,7 @@ def runs_list():
     values, errors = _filter_args(args)
     # Asked before the list is read: asked after, a fire whose runs were written in between would
     # look settled while the list shows none of them, and the page would never refresh.
-    awaiting = _awaiting_fire(request.args.get("fire_id"))
+    awaiting, fire_note = _awaited_fire(request.args.get("fire_id"))
     with admin_ctx().db.read_session() as session:
         group_options = group_choices(session, g.actor)
         if not errors:
@@ -80,6 +80,7 @@ def runs_list():
             # the list when one changes. A fire whose runs are not written yet: the list itself.
             live_url=url_for("web.runs_live", ids=",".join(map(str, live_ids))) if live_ids and not awaiting else None,
             refresh_ms=REFRESH_MS if awaiting or live_ids else None,
+            fire_note=fire_note,
             can_clean_up=g.actor.is_admin,
         ),
         400 if errors else 200,
@@ -121,14 +122,21 @@ def runs_job_names():
     return jsonify(jobs=[{"id": j.id, "name": j.name, "group": j.group_app_name} for j in found])
 
 
-def _awaiting_fire(fire_id: str | None) -> bool:
+def _awaited_fire(fire_id: str | None) -> tuple[bool, str | None]:
     """Right after a trigger the list names its fire: keep refreshing until its runs exist (the
-    scheduler dispatches a manual fire within a tick or two)."""
+    scheduler dispatches a manual fire within a tick or two) or it ended without any (skipped by
+    its overlap policy or a concurrency cap). Also returns the fire's note: why it waits, or was
+    skipped."""
     number = whole_in_range(fire_id or "", ID_MIN, ID_MAX)
     if number is None:  # only a hint for the refresh, so junk is ignored rather than refused
-        return False
-    with admin_ctx().db.read_session() as session:
-        return not runs.list_fire_runs(session, g.actor, number)
+        return False, None
+    try:
+        with admin_ctx().db.read_session() as session:
+            fire = triggers.get_fire(session, g.actor, number)
+    except NotFound:
+        return False, None
+    note = _("Fire %(id)s: %(note)s", id=fire.id, note=fire.overlap_note) if fire.overlap_note else None
+    return not fire.runs and fire.status != FireStatus.DONE, note
 
 
 @bp.get("/runs/<id:run_id>")

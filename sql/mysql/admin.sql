@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0012.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0013.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -90,6 +90,9 @@ CREATE TABLE sc_executor_group (
   manual_addresses TEXT,
   created_at_ms BIGINT NOT NULL,
   updated_at_ms BIGINT NOT NULL,
+  cap_runs INTEGER,
+  cap_policy VARCHAR(16) NOT NULL DEFAULT 'WAIT',
+  cap_wait_s INTEGER NOT NULL DEFAULT '60',
   PRIMARY KEY (id),
   CONSTRAINT uq_group_app_name UNIQUE (app_name)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
@@ -300,6 +303,7 @@ CREATE TABLE sc_job (
   paused_at_ms BIGINT NOT NULL DEFAULT '0',
   paused_reason VARCHAR(512),
   catchup_window_s INTEGER NOT NULL DEFAULT '0',
+  cap_runs INTEGER,
   PRIMARY KEY (id),
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
@@ -337,4 +341,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0012');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0013');

@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0012.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0013.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -91,6 +91,9 @@ CREATE TABLE sc_executor_group (
   manual_addresses TEXT,
   created_at_ms BIGINT NOT NULL,
   updated_at_ms BIGINT NOT NULL,
+  cap_runs INTEGER,
+  cap_policy VARCHAR(16) DEFAULT 'WAIT' NOT NULL,
+  cap_wait_s INTEGER DEFAULT '60' NOT NULL,
   PRIMARY KEY (id),
   CONSTRAINT uq_group_app_name UNIQUE (app_name)
 );
@@ -301,6 +304,7 @@ CREATE TABLE sc_job (
   paused_at_ms BIGINT DEFAULT '0' NOT NULL,
   paused_reason VARCHAR(512),
   catchup_window_s INTEGER DEFAULT '0' NOT NULL,
+  cap_runs INTEGER,
   PRIMARY KEY (id),
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
@@ -338,4 +342,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0012');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0013');

@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0012.
+-- shardcron admin schema, SQLite, revision 0013.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -87,6 +87,9 @@ CREATE TABLE sc_executor_group (
   manual_addresses TEXT,
   created_at_ms BIGINT NOT NULL,
   updated_at_ms BIGINT NOT NULL,
+  cap_runs INTEGER,
+  cap_policy VARCHAR(16) DEFAULT 'WAIT' NOT NULL,
+  cap_wait_s INTEGER DEFAULT '60' NOT NULL,
   CONSTRAINT uq_group_app_name UNIQUE (app_name)
 );
 
@@ -291,6 +294,7 @@ CREATE TABLE sc_job (
   paused_at_ms BIGINT DEFAULT '0' NOT NULL,
   paused_reason VARCHAR(512),
   catchup_window_s INTEGER DEFAULT '0' NOT NULL,
+  cap_runs INTEGER,
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
 CREATE INDEX ix_job_due ON sc_job (enabled, next_fire_at_ms);
@@ -326,4 +330,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0012');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0013');

@@ -24,4 +24,4 @@ def test_every_group_column_is_exported_or_explained() -> None:
 def test_settings_are_exported_and_ids_are_not() -> None:
     assert {"name", "schedule_type", "schedule_conf", "handler", "glue_source", "enabled", "delivery"} <= set(job_fields())
     assert "id" not in job_fields() and "group_id" not in job_fields() and "child_job_ids" not in job_fields()
-    assert set(group_fields()) == {"app_name", "title", "address_type", "manual_addresses"}
+    assert set(group_fields()) == {"app_name", "title", "address_type", "manual_addresses", "cap_runs", "cap_policy", "cap_wait_s"}
