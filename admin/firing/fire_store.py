@@ -47,7 +47,9 @@ from ..db import Database, changed_rows
 from ..enums import FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog, SchedulerLease
+from ..schedules.exclusions import Exclusions, allowed_after_ms, first_allowed_ms
 from ..schedules.schedule import ScheduleError, next_fire_at_ms
+from .calendar_cache import CalendarCache
 from .bulk_insert import insert_ignoring_duplicates
 from .id_lists import in_ids
 from .node_lease import LeaseTerm, NodeLease
@@ -142,8 +144,14 @@ def plan_job_fires(
     now_ms: int,
     horizon_ms: int,
     grace_ms: int,
+    excluded: Exclusions | None = None,
 ) -> JobPlan:
-    """The fires of one job due up to `horizon_ms`, misfire rule applied. Pure."""
+    """The fires of one job due up to `horizon_ms`, misfire rule applied. Pure.
+
+    `excluded`: the job's calendars (schedules.exclusions); planned times inside them are skipped
+    and the schedule moves on to its next allowed planned time."""
+    if excluded is not None:
+        return _plan_with_calendars(schedule_type, conf, timezone, misfire, next_at_ms, now_ms, horizon_ms, grace_ms, excluded)
     fires: list[tuple[int, TriggerType]] = []
     at_ms: int | None = next_at_ms
     misfired = next_at_ms < now_ms - grace_ms
@@ -159,6 +167,39 @@ def plan_job_fires(
     while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
         fires.append((at_ms, TriggerType.CRON))
         at_ms = next_fire_at_ms(schedule_type, conf, timezone, at_ms)
+    return JobPlan(fires, at_ms, misfired)
+
+
+def _plan_with_calendars(
+    schedule_type: ScheduleType,
+    conf: str,
+    timezone: str,
+    misfire: MisfireStrategy,
+    next_at_ms: int,
+    now_ms: int,
+    horizon_ms: int,
+    grace_ms: int,
+    excluded: Exclusions,
+) -> JobPlan:
+    """`plan_job_fires` over the allowed planned times only. The stored next fire may be an
+    excluded one (a calendar edited after it was computed): the first allowed one is the job's
+    real next fire, and only a missed *allowed* time is a misfire. A misfire's FIRE_ONCE_NOW fire
+    is itself skipped when `now` is excluded: no scheduled fire starts on an excluded date."""
+    fires: list[tuple[int, TriggerType]] = []
+    at_ms = first_allowed_ms(schedule_type, conf, timezone, next_at_ms, excluded)
+    misfired = at_ms is not None and at_ms < now_ms - grace_ms
+    if at_ms is not None and misfired:
+        if misfire == MisfireStrategy.FIRE_ONCE_NOW and excluded.excluded_until_ms(now_ms) is None:
+            fires.append((now_ms, TriggerType.MISFIRE))
+        if schedule_type == ScheduleType.FIX_RATE:
+            period_ms = int(conf) * 1000
+            at_ms = at_ms + ((now_ms - at_ms) // period_ms + 1) * period_ms
+        else:
+            at_ms = next_fire_at_ms(schedule_type, conf, timezone, now_ms)
+        at_ms = first_allowed_ms(schedule_type, conf, timezone, at_ms, excluded)
+    while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
+        fires.append((at_ms, TriggerType.CRON))
+        at_ms = allowed_after_ms(schedule_type, conf, timezone, at_ms, excluded)
     return JobPlan(fires, at_ms, misfired)
 
 
@@ -223,6 +264,8 @@ class FireStore:
         self._recovered = False
         self._orphans_checked_ms = -ORPHAN_CHECK_MS
         self.last_claim_full = False
+        #: The calendars' excluded dates, reloaded per calendar when its version moves.
+        self.calendars = CalendarCache()
 
     def _for_update(self, query: sa.Select) -> sa.Select:
         return query.with_for_update(skip_locked=True) if self._locking else query
@@ -349,7 +392,10 @@ class FireStore:
         job = Job.__table__.c
         due = session.execute(
             self._for_update(
-                sa.select(job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms)
+                sa.select(
+                    job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms,
+                    job.calendar_ids,
+                )
                 .where(
                     job.enabled == sa.true(),  # `= 1`: the index ix_job_due(enabled, next_fire_at_ms) applies
                     job.next_fire_at_ms > 0,
@@ -364,9 +410,14 @@ class FireStore:
             return []
         fires: list[dict] = []
         updates: list[tuple[int, int, int, bool]] = []
-        for job_id, kind, conf, zone, misfire, next_at, last_at in due:
+        calendars: CalendarCache | None = None
+        for job_id, kind, conf, zone, misfire, next_at, last_at, calendar_ids in due:
+            excluded = None
+            if calendar_ids:  # the one test a job without calendars costs
+                calendars = calendars or self.calendars.refreshed(session)
+                excluded = calendars.exclusions(calendar_ids)
             try:
-                plan = plan_job_fires(kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms)
+                plan = plan_job_fires(kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms, excluded)
             except (ScheduleError, ValueError) as exc:
                 log.error("job %s has an unusable schedule and is stopped: %s", job_id, exc)
                 updates.append((job_id, 0, last_at, False))

@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0009.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0010.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -46,6 +46,19 @@ CREATE INDEX ix_audit_actor_at ON sc_audit (actor_name, at_ms);
 CREATE INDEX ix_audit_at ON sc_audit (at_ms);
 CREATE INDEX ix_audit_group_at ON sc_audit (group_id, at_ms);
 CREATE INDEX ix_audit_target_at ON sc_audit (target_type, target_id, at_ms);
+
+-- A named set of excluded dates (holidays, freeze windows) read in its own time zone.
+CREATE TABLE sc_calendar (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  name VARCHAR(64) NOT NULL,
+  timezone VARCHAR(64) NOT NULL,
+  description VARCHAR(255) NOT NULL,
+  version BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_calendar_name UNIQUE (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
 -- Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report).
 CREATE TABLE sc_daily_report (
@@ -231,6 +244,18 @@ CREATE TABLE sc_api_token (
   CONSTRAINT fk_api_token_user FOREIGN KEY(user_id) REFERENCES sc_user (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
+-- One excluded date, or an inclusive range of dates, of a calendar.
+CREATE TABLE sc_calendar_entry (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  calendar_id BIGINT NOT NULL,
+  start_date DATE NOT NULL,
+  end_date DATE NOT NULL,
+  label VARCHAR(128) NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT fk_calendar_entry_calendar FOREIGN KEY(calendar_id) REFERENCES sc_calendar (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_calendar_entry_calendar ON sc_calendar_entry (calendar_id, start_date);
+
 -- A console login: the signed cookie carries a random session id, this row its SHA-256.
 CREATE TABLE sc_console_session (
   id_hash VARCHAR(64) NOT NULL,
@@ -274,6 +299,7 @@ CREATE TABLE sc_job (
   delivery VARCHAR(16) NOT NULL DEFAULT 'AT_MOST_ONCE',
   overlap_policy VARCHAR(16) NOT NULL DEFAULT 'ALLOW_ALL',
   jitter_s INTEGER NOT NULL DEFAULT '0',
+  calendar_ids VARCHAR(512) NOT NULL DEFAULT '',
   PRIMARY KEY (id),
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
@@ -311,4 +337,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0009');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0010');
