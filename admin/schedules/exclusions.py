@@ -150,3 +150,13 @@ def _merged(spans: list[tuple[int, int]]) -> Exclusions:
             starts.append(start)
             ends.append(end)
     return Exclusions(tuple(starts), tuple(ends))
+
+
+def leaves_a_time(schedule_type: ScheduleType | str, conf: str, timezone: str, now_ms: int, excluded: Exclusions) -> bool:
+    """Whether a schedule that fires after `now_ms` keeps an allowed planned time within
+    HORIZON_MS of it (a schedule with no time at all is not the calendar's doing: True)."""
+    first = next_fire_at_ms(schedule_type, conf, timezone, now_ms)
+    if first is None or not excluded:
+        return True
+    allowed = first_allowed_ms(schedule_type, conf, timezone, first, excluded)
+    return allowed is not None and allowed <= now_ms + HORIZON_MS
