@@ -19,6 +19,7 @@ class LoadedCalendar:
     timezone: str
     version: int
     ranges: tuple[DateRange, ...]
+    description: str = ""
 
 
 def parse_calendar_ids(text: str) -> list[int]:
@@ -30,7 +31,7 @@ def load_calendars(session: Session, ids: Iterable[int] | None = None) -> dict[i
     """The calendars `ids` (all when None) with their entries, by id: two queries."""
     cal = Calendar.__table__.c
     entry = CalendarEntry.__table__.c
-    query = sa.select(cal.id, cal.name, cal.timezone, cal.version)
+    query = sa.select(cal.id, cal.name, cal.timezone, cal.version, cal.description)
     wanted = None if ids is None else sorted(set(ids))
     if wanted is not None:
         if not wanted:
@@ -47,7 +48,7 @@ def load_calendars(session: Session, ids: Iterable[int] | None = None) -> dict[i
     )
     for calendar_id, start, end, label in rows:
         ranges[calendar_id].append(DateRange(start, end, label or ""))
-    return {cid: LoadedCalendar(cid, name, zone, version, tuple(ranges[cid])) for cid, name, zone, version in heads}
+    return {cid: LoadedCalendar(cid, name, zone, version, tuple(ranges[cid]), text or "") for cid, name, zone, version, text in heads}
 
 
 def calendar_versions(session: Session) -> dict[int, int]:
