@@ -24,6 +24,8 @@ MAX_NAME = 64
 MAX_DESCRIPTION = 255
 MAX_LABEL = 128
 _LINE_RE = re.compile(r"(\S+?)(?:\s*\.\.\s*(\S+))?(?:\s+(.*))?")
+#: The earliest date an entry may name (every database's DATE holds it; schedules start after it).
+FIRST_DATE = dt.date(1970, 1, 1)
 #: Shown with errors: how one entry is written.
 ENTRY_EXAMPLE = "2026-12-24..2026-12-26 office closed"
 
@@ -44,6 +46,8 @@ def _one(start: Any, end: Any, label: Any) -> DateRange | Text:
     last = first if end in (None, "") else _date(end)
     if last is None:
         return _t("%(value)s is not a date (YYYY-MM-DD)", value=repr(end))
+    if first < FIRST_DATE:
+        return _t("%(value)s is before %(first)s", value=first.isoformat(), first=FIRST_DATE.isoformat())
     if last < first:
         return _t("the range ends (%(end)s) before it starts (%(start)s)", end=last.isoformat(), start=first.isoformat())
     label = "" if label is None else label

@@ -71,6 +71,8 @@ def test_bad_calendars_are_refused_naming_the_field_and_nothing_is_written(admin
         ({"name": "x", "entries": ["2026-02-30"]}, "entries", "entry 1: '2026-02-30' is not a date"),
         ({"name": "x", "entries": "2026-01-01\n2026-12-26..2026-12-24 backwards"}, "entries", "line 2: the range ends (2026-12-24) before it starts (2026-12-26)"),
         ({"name": "x", "entries": "tomorrow"}, "entries", "line 1"),
+        ({"name": "x", "entries": ["0001-01-01..9999-12-31"]}, "entries", "0001-01-01 is before 1970-01-01"),
+        ({"name": "x", "entries": [{"start": 20261225}]}, "entries", "entry 1: 20261225 is not a date"),
         ({"name": "x", "entries": [{"start": "2026-01-01", "until": "2026-01-02"}]}, "entries", "entry 1"),
         ({"name": "x", "entries": 5}, "entries", "one entry per line"),
         ({"name": "x", "colour": "red"}, "colour", "unknown field"),
