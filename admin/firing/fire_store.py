@@ -18,7 +18,9 @@ under the node's current lease term (node_lease):
    its missed fires collapse into nothing (DO_NOTHING) or into one MISFIRE fire at `now`
    (FIRE_ONCE_NOW), and the schedule resumes at its first fire after `now`. Inserts are
    INSERT IGNORE on the unique key (job, fire time, trigger type, origin): a fire that exists
-   already is never recorded twice. Fire inserts and job updates are bulk statements.
+   already is never recorded twice. Fire inserts and job updates are bulk statements. A job
+   with calendars (`calendar_ids`) gets fires only at its allowed planned times, its calendars
+   taken from the node's in-memory cache (calendar_cache: one version query per such tick).
 3. **Pending fires.** PENDING fires (manual, API, retry, child) due within the lookahead are
    claimed.
 4. **Run rows.** The fires claimed in this tick go to `then` (`claim_then`), still inside the

@@ -118,3 +118,25 @@ def test_calendars_are_read_again_only_when_a_version_moves(admin_db, receivers,
     node.step(T0 + 7 * 60_000)
     assert node.store.calendars.loads == 2
     assert len(started(receiver, job)) == 5
+
+
+def test_jobs_without_calendars_cost_no_calendar_query(admin_db, receivers, make_scheduler):
+    receiver = receivers()
+    group = add_group(admin_db, "app", T0, manual=[receiver.address])
+    add_calendar(admin_db, "unused", "UTC", ("2026-01-01", "2026-01-31"))
+    job = add_job(admin_db, group, T0, schedule_type=ScheduleType.FIX_RATE, schedule_conf="60")
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    node = make_scheduler(admin_db)
+    sa.event.listen(admin_db.engine, "before_cursor_execute", note)
+    try:
+        for minute in range(1, 4):
+            node.step(T0 + minute * 60_000)
+    finally:
+        sa.event.remove(admin_db.engine, "before_cursor_execute", note)
+    assert started(receiver, job) == [0, 0, 0]
+    assert seen and not [s for s in seen if "sc_calendar" in s]
+    assert node.store.calendars.loads == 0
