@@ -522,7 +522,7 @@ SCHEMAS: dict[str, Schema] = {
             "target_type": {"type": "string", "description": f"One of {', '.join(t.value for t in AuditTarget)}."},
             "target_id": {"type": ["integer", "null"]},
             "target_name": STR,
-            "group_id": {"type": ["integer", "null"], "description": "The target's group; null for users and tokens (admins only see those)."},
+            "group_id": {"type": ["integer", "null"], "description": "The target's group; null for users, tokens and calendars (admins only see those)."},
             "before": {"type": ["object", "null"], "description": "The fields before: only the changed ones for an update; never a secret."},
             "after": {"type": ["object", "null"], "description": "The fields after: only the changed ones for an update; never a secret."},
         },
