@@ -1,4 +1,4 @@
-"""Revision 0010 (calendars) on a database at 0009 holding 0.1.0's rows, on SQLite, MariaDB and
+"""Revision 0014 (calendars) on a database at 0013 holding 0.1.0's rows, on SQLite, MariaDB and
 PostgreSQL: every row is kept, every job uses no calendar (nothing is skipped), and a calendar
 with entries can be stored and named by a job afterwards."""
 
@@ -15,9 +15,9 @@ from shardcron.core.sqlengine import create_db_engine
 from tests.support.released import RELEASES, assert_rows_kept, database_at
 
 
-def test_0010_gives_existing_jobs_no_calendar(db_url: str) -> None:
+def test_0014_gives_existing_jobs_no_calendar(db_url: str) -> None:
     rows = RELEASES[0].admin_rows
-    database_at(db_url, ADMIN_SCHEMA, "0009", rows)
+    database_at(db_url, ADMIN_SCHEMA, "0013", rows)
     engine = create_db_engine(db_url, pool_size=1)
     try:
         inspector = sa.inspect(engine)

@@ -4,8 +4,8 @@ sc_calendar and sc_calendar_entry (named sets of excluded dates in a time zone),
 sc_job.calendar_ids (empty for every existing job: nothing is skipped). New tables and a column
 with a default only: nodes of the previous release keep running beside it and skip nothing.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 Created: 2026-12-05 21:11:44.330154
 """
 
@@ -16,8 +16,8 @@ from alembic import op  # noqa: F401  (for what has no re-runnable step: op.exec
 
 from shardcron.core.schema_versions import steps  # noqa: F401
 
-revision = '0010'
-down_revision = '0009'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
