@@ -141,6 +141,7 @@ class AuditTarget(StrEnum):
     TOKEN = "token"
     RUN = "run"
     BACKFILL = "backfill"
+    CALENDAR = "calendar"
 
 
 class AuditAction(StrEnum):
@@ -167,6 +168,9 @@ class AuditAction(StrEnum):
     GROUP_CREATE = "group.create"
     GROUP_UPDATE = "group.update"
     GROUP_DELETE = "group.delete"
+    CALENDAR_CREATE = "calendar.create"
+    CALENDAR_UPDATE = "calendar.update"
+    CALENDAR_DELETE = "calendar.delete"
     USER_CREATE = "user.create"
     USER_DELETE = "user.delete"
     USER_ROLE = "user.role"

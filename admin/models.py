@@ -214,8 +214,44 @@ class Job(Base):
     #: At most this many runs of this job active at once across the cluster (firing.caps), over
     #: its group's cap policy and wait; NULL: no cap of its own.
     cap_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Comma-separated ids of the calendars (sc_calendar) whose excluded dates this job's
+    #: scheduled fires skip; empty: none. A column, not a link table: the due-job query reads it
+    #: without a join, and an empty string is the one test a job without calendars costs.
+    calendar_ids: Mapped[str] = mapped_column(String(512), default="", server_default="")
 
     group: Mapped[ExecutorGroup] = relationship(back_populates="jobs")
+
+
+class Calendar(Base):
+    """A named set of excluded dates (holidays, freeze windows) read in its own time zone.
+
+    `version` grows with every change of the calendar or its entries: each scheduler node keeps
+    the calendars in memory and reloads one only when its version moved (firing.calendar_cache)."""
+
+    __tablename__ = "sc_calendar"
+    __table_args__ = (UniqueConstraint("name", name="uq_calendar_name"), ID_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CalendarEntry(Base):
+    """One excluded date, or an inclusive range of dates, of a calendar."""
+
+    __tablename__ = "sc_calendar_entry"
+    __table_args__ = (Index("ix_calendar_entry_calendar", "calendar_id", "start_date"), ID_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    calendar_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_calendar.id", name="fk_calendar_entry_calendar"))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    #: The last excluded date (equal to start_date for a single date).
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    label: Mapped[str] = mapped_column(String(128), default="")
 
 
 class Fire(Base):

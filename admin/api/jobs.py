@@ -120,22 +120,31 @@ def preview_job(job_id: int):
     count = _count()
     with admin_ctx().db.read_session() as session:
         times, delays = jobs.preview_job_jitter(session, actor(), job_id, now_ms=now_ms(), count=count)
-        return jsonify(fire_times_ms=times, jitter_ms=delays)
+        _, skipped = jobs.preview_saved_job(session, actor(), job_id, now_ms=now_ms(), count=count)
+        return jsonify(fire_times_ms=times, jitter_ms=delays, skipped=_skipped_json(skipped))
+
+
+def _skipped_json(skipped: list[tuple[int, str]]) -> list[dict]:
+    return [{"at_ms": at_ms, "calendar": name} for at_ms, name in skipped]
 
 
 @bp.get("/schedule-preview")
 def preview_schedule():
-    """Next fire times of a schedule being edited (nothing saved)."""
+    """Next fire times of a schedule being edited (nothing saved); `calendars` (names, comma-separated)
+    are applied and the times they skip listed."""
     count = _count()
     args = request.args
-    times = jobs.preview_schedule(
-        args.get("schedule_type", ""),
-        args.get("schedule_conf", ""),
-        args.get("timezone") or admin_ctx().config.default_timezone,
-        now_ms=now_ms(),
-        count=count,
-    )
-    return jsonify(fire_times_ms=times)
+    with admin_ctx().db.read_session() as session:
+        times, skipped = jobs.preview_schedule_calendars(
+            session,
+            args.get("schedule_type", ""),
+            args.get("schedule_conf", ""),
+            args.get("timezone") or admin_ctx().config.default_timezone,
+            args.get("calendars", ""),
+            now_ms=now_ms(),
+            count=count,
+        )
+    return jsonify(fire_times_ms=times, skipped=_skipped_json(skipped))
 
 
 @bp.get("/fires/<id:fire_id>")

@@ -175,6 +175,14 @@ JOB_INPUT_PROPERTIES: dict[str, Schema] = {
         ),
     },
     "child_job_ids": {"type": "array", "items": INT, "description": "Jobs fired when a run succeeds; no cycles."},
+    "calendars": {
+        "type": "array", "items": STR, "maxItems": 20,
+        "description": (
+            "Names of calendars (GET /calendars) whose excluded dates the job's scheduled fires skip; the schedule moves on to its next "
+            "allowed planned time. Manual, API, retry and child fires are not blocked. Any user may attach any calendar. Refused when "
+            "the calendars leave the job no planned time in the next 10 years."
+        ),
+    },
     "alarm_emails": {"type": "array", "items": {"type": "string", "format": "email"}},
     "alarm_webhook": {"type": "string", "description": "http(s) URL, or empty. Only an ADMIN may set a new one (the admin POSTs to it); a USER may keep or clear it."},
 }
@@ -348,7 +356,59 @@ SCHEMAS: dict[str, Schema] = {
             "message": STR,
         }
     ),
-    "FireTimes": _object({"fire_times_ms": {"type": "array", "items": MS}}),
+    "SkippedTime": _object({"at_ms": MS, "calendar": {"type": "string", "description": "The calendar that excludes this planned time."}}),
+    "FireTimes": _object(
+        {
+            "fire_times_ms": {"type": "array", "items": MS, "description": "The next allowed fire times (the calendars applied)."},
+            "skipped": {"type": "array", "items": _ref("SkippedTime"), "description": "Planned times among them that a calendar skips (at most count)."},
+        }
+    ),
+    "CalendarEntry": _object(
+        {
+            "start": {"type": "string", "format": "date"},
+            "end": {"type": "string", "format": "date", "description": "The last excluded date (inclusive); default: start."},
+            "label": {"type": "string", "maxLength": 128},
+        },
+        ["start"],
+    ),
+    "Calendar": _object(
+        {
+            "id": INT,
+            "name": STR,
+            "timezone": STR,
+            "description": STR,
+            "entries": {"type": "array", "items": _ref("CalendarEntry")},
+            "job_count": {"type": "integer", "description": "Jobs that use the calendar."},
+            "version": {"type": "integer", "description": "Grows with every change; scheduler nodes reload the calendar when it moves."},
+            "created_at_ms": MS,
+            "updated_at_ms": MS,
+        }
+    ),
+    "CalendarCreate": _object(
+        {
+            "name": {"type": "string", "maxLength": 64, "description": "Unique; no commas."},
+            "timezone": {"type": "string", "description": "IANA zone the dates are read in. Default: the admin's default_timezone."},
+            "description": {"type": "string", "maxLength": 255},
+            "entries": {
+                "type": ["array", "string"],
+                "items": {"oneOf": [_ref("CalendarEntry"), {"type": "string"}]},
+                "description": (
+                    "Excluded dates: objects, lines such as '2026-12-24..2026-12-26 office closed', or one text with a line per entry "
+                    "(blank lines and lines starting with # skipped). At most calendar_max_entries."
+                ),
+            },
+        },
+        ["name"],
+    ),
+    "CalendarUpdate": _object(
+        {
+            "name": STR,
+            "timezone": STR,
+            "description": STR,
+            "entries": {"type": ["array", "string"], "description": "Replaces every entry. Refused when a job using the calendar would be left no planned time in the next 10 years."},
+        },
+        description="Only the given fields change.",
+    ),
     "JobFireTimes": _object(
         {
             "fire_times_ms": {"type": "array", "items": MS},
@@ -356,6 +416,7 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "array", "items": {"type": "integer", "minimum": 0},
                 "description": "The job's jitter for each fire time, in the same order: its /run goes out that many ms later (all 0 without jitter).",
             },
+            "skipped": {"type": "array", "items": _ref("SkippedTime"), "description": "Planned times among them that the job's calendars skip."},
         }
     ),
     "Run": _object(RUN_PROPERTIES),
@@ -568,14 +629,14 @@ SCHEMAS: dict[str, Schema] = {
             "target_type": {"type": "string", "description": f"One of {', '.join(t.value for t in AuditTarget)}."},
             "target_id": {"type": ["integer", "null"]},
             "target_name": STR,
-            "group_id": {"type": ["integer", "null"], "description": "The target's group; null for users and tokens (admins only see those)."},
+            "group_id": {"type": ["integer", "null"], "description": "The target's group; null for users, tokens and calendars (admins only see those)."},
             "before": {"type": ["object", "null"], "description": "The fields before: only the changed ones for an update; never a secret."},
             "after": {"type": ["object", "null"], "description": "The fields after: only the changed ones for an update; never a secret."},
         },
         ["id", "at_ms", "actor_kind", "actor_name", "action", "target_type", "target_name"],
     ),
 }
-for _name in ("AuditEntry", "Group", "Job", "Run", "User"):
+for _name in ("AuditEntry", "Calendar", "Group", "Job", "Run", "User"):
     SCHEMAS[f"{_name}Page"] = _page_of(_name)
 
 
@@ -639,6 +700,17 @@ PATHS: dict[str, Schema] = {
         "patch": _op("Change a group (admin)", {"200": _json("Group")}, body="GroupUpdate", params=_id("group_id"), errors=("400", "401", "403", "404", "409"), tag="groups"),
         "delete": _op("Delete a group without jobs (admin)", {"204": NO_CONTENT}, params=_id("group_id"), errors=("401", "403", "404", "409"), tag="groups"),
     },
+    "/calendars": {
+        "get": _op("Calendars (every user may read and use them)", {"200": _json("CalendarPage")}, params=PAGING, errors=("400", "401"), tag="calendars"),
+        "post": _op("Create a calendar (admin)", {"201": _json("Calendar", "Created")}, body="CalendarCreate", errors=("400", "401", "403", "409"), tag="calendars"),
+    },
+    "/calendars/{calendar_id}": {
+        "get": _op("One calendar with its entries", {"200": _json("Calendar")}, params=_id("calendar_id"), tag="calendars"),
+        "patch": _op(
+            "Change a calendar (admin)", {"200": _json("Calendar")}, body="CalendarUpdate", params=_id("calendar_id"), errors=("400", "401", "403", "404", "409"), tag="calendars"
+        ),
+        "delete": _op("Delete a calendar no job uses (admin)", {"204": NO_CONTENT}, params=_id("calendar_id"), errors=("401", "403", "404", "409"), tag="calendars"),
+    },
     "/jobs": {
         "get": _op(
             "Jobs, filtered, sorted and paged",
@@ -695,7 +767,10 @@ PATHS: dict[str, Schema] = {
         )
     },
     "/jobs/{job_id}/preview": {
-        "get": _op("The next fire times of a saved job, with its jitter", {"200": _json("JobFireTimes")}, params=[*_id("job_id"), PREVIEW_COUNT], errors=("400", "401", "404"), tag="jobs")
+        "get": _op(
+            "The next fire times of a saved job, with its jitter and the times its calendars skip",
+            {"200": _json("JobFireTimes")}, params=[*_id("job_id"), PREVIEW_COUNT], errors=("400", "401", "404"), tag="jobs",
+        )
     },
     "/schedule-preview": {
         "get": _op(
@@ -705,6 +780,7 @@ PATHS: dict[str, Schema] = {
                 _param("schedule_type", "query", _enum(ScheduleType), required=True),
                 _param("schedule_conf", "query", STR),
                 _param("timezone", "query", STR, "Default: the admin's default_timezone."),
+                _param("calendars", "query", STR, "Calendar names, comma-separated: their excluded dates are skipped."),
                 PREVIEW_COUNT,
             ],
             errors=("400", "401"),
@@ -893,7 +969,7 @@ DOCUMENT: Schema = {
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerToken": []}],
-    "tags": [{"name": t} for t in ("groups", "jobs", "runs", "dashboard", "users", "audit", "transfer", "meta")],
+    "tags": [{"name": t} for t in ("groups", "calendars", "jobs", "runs", "dashboard", "users", "audit", "transfer", "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {

@@ -20,7 +20,9 @@ under the node's current lease term (node_lease):
    planned times (CATCH_UP_ALL, at most `catchup_max_fires`; CATCH_UP_LATEST, the latest one,
    schedules.catchup), and the schedule resumes at its first fire after `now`. Inserts are
    INSERT IGNORE on the unique key (job, fire time, trigger type, origin): a fire that exists
-   already is never recorded twice. Fire inserts and job updates are bulk statements.
+   already is never recorded twice. Fire inserts and job updates are bulk statements. A job
+   with calendars (`calendar_ids`) gets fires only at its allowed planned times, its calendars
+   taken from the node's in-memory cache (calendar_cache: one version query per such tick).
 3. **Pending fires.** PENDING fires (manual, API, retry, child) due within the lookahead are
    claimed.
 4. **Run rows.** The fires claimed in this tick go to `then` (`claim_then`), still inside the
@@ -49,8 +51,10 @@ from ..db import Database, changed_rows
 from ..enums import CATCH_UP_STRATEGIES, FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog, SchedulerLease
-from ..schedules.catchup import catch_up_times
+from ..schedules.catchup import catch_up_allowed, catch_up_times
+from ..schedules.exclusions import Exclusions, allowed_after_ms, first_allowed_ms
 from ..schedules.schedule import ScheduleError, next_fire_at_ms
+from .calendar_cache import CalendarCache
 from .bulk_insert import insert_ignoring_duplicates
 from .id_lists import in_ids
 from .node_lease import LeaseTerm, NodeLease
@@ -151,11 +155,19 @@ def plan_job_fires(
     now_ms: int,
     horizon_ms: int,
     grace_ms: int,
+    excluded: Exclusions | None = None,
     *,
     catchup_window_ms: int = 0,
     catchup_max_fires: int = CATCHUP_MAX_FIRES,
 ) -> JobPlan:
-    """The fires of one job due up to `horizon_ms`, misfire rule applied. Pure."""
+    """The fires of one job due up to `horizon_ms`, misfire rule applied. Pure.
+
+    `excluded`: the job's calendars (schedules.exclusions); planned times inside them are skipped
+    and the schedule moves on to its next allowed planned time."""
+    if excluded is not None:
+        return _plan_with_calendars(
+            schedule_type, conf, timezone, misfire, next_at_ms, now_ms, horizon_ms, grace_ms, excluded, catchup_window_ms, catchup_max_fires
+        )
     fires: list[tuple[int, TriggerType]] = []
     at_ms: int | None = next_at_ms
     misfired = next_at_ms < now_ms - grace_ms
@@ -176,6 +188,46 @@ def plan_job_fires(
     while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
         fires.append((at_ms, TriggerType.CRON))
         at_ms = next_fire_at_ms(schedule_type, conf, timezone, at_ms)
+    return JobPlan(fires, at_ms, misfired, beyond)
+
+
+def _plan_with_calendars(
+    schedule_type: ScheduleType,
+    conf: str,
+    timezone: str,
+    misfire: MisfireStrategy,
+    next_at_ms: int,
+    now_ms: int,
+    horizon_ms: int,
+    grace_ms: int,
+    excluded: Exclusions,
+    catchup_window_ms: int,
+    catchup_max_fires: int,
+) -> JobPlan:
+    """`plan_job_fires` over the allowed planned times only. The stored next fire may be an
+    excluded one (a calendar edited after it was computed): the first allowed one is the job's
+    real next fire, and only a missed *allowed* time is a misfire. A misfire's FIRE_ONCE_NOW fire
+    is itself skipped when `now` is excluded: no scheduled fire starts on an excluded date."""
+    fires: list[tuple[int, TriggerType]] = []
+    at_ms = first_allowed_ms(schedule_type, conf, timezone, next_at_ms, excluded)
+    misfired = at_ms is not None and at_ms < now_ms - grace_ms
+    beyond = False
+    if at_ms is not None and misfired:
+        if misfire == MisfireStrategy.FIRE_ONCE_NOW and excluded.excluded_until_ms(now_ms) is None:
+            fires.append((now_ms, TriggerType.MISFIRE))
+        elif misfire in CATCH_UP_STRATEGIES:
+            caught = catch_up_allowed(schedule_type, conf, timezone, misfire, at_ms, now_ms, catchup_window_ms, catchup_max_fires, excluded)
+            fires += [(planned_ms, TriggerType.MISFIRE) for planned_ms in caught.times_ms]
+            beyond = caught.beyond_limit
+        if schedule_type == ScheduleType.FIX_RATE:
+            period_ms = int(conf) * 1000
+            at_ms = at_ms + ((now_ms - at_ms) // period_ms + 1) * period_ms
+        else:
+            at_ms = next_fire_at_ms(schedule_type, conf, timezone, now_ms)
+        at_ms = first_allowed_ms(schedule_type, conf, timezone, at_ms, excluded)
+    while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
+        fires.append((at_ms, TriggerType.CRON))
+        at_ms = allowed_after_ms(schedule_type, conf, timezone, at_ms, excluded)
     return JobPlan(fires, at_ms, misfired, beyond)
 
 
@@ -242,6 +294,8 @@ class FireStore:
         self._recovered = False
         self._orphans_checked_ms = -ORPHAN_CHECK_MS
         self.last_claim_full = False
+        #: The calendars' excluded dates, reloaded per calendar when its version moves.
+        self.calendars = CalendarCache()
 
     def _for_update(self, query: sa.Select) -> sa.Select:
         return query.with_for_update(skip_locked=True) if self._locking else query
@@ -368,8 +422,10 @@ class FireStore:
         job = Job.__table__.c
         due = session.execute(
             self._for_update(
-                sa.select(job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms,
-                          job.catchup_window_s)
+                sa.select(
+                    job.id, job.schedule_type, job.schedule_conf, job.timezone, job.misfire_strategy, job.next_fire_at_ms, job.last_fire_at_ms,
+                    job.catchup_window_s, job.calendar_ids,
+                )
                 .where(
                     job.enabled == sa.true(),  # `= 1`: the index ix_job_due(enabled, next_fire_at_ms) applies
                     job.next_fire_at_ms > 0,
@@ -384,10 +440,15 @@ class FireStore:
             return []
         fires: list[dict] = []
         updates: list[tuple[int, int, int, bool]] = []
-        for job_id, kind, conf, zone, misfire, next_at, last_at, window_s in due:
+        calendars: CalendarCache | None = None
+        for job_id, kind, conf, zone, misfire, next_at, last_at, window_s, calendar_ids in due:
+            excluded = None
+            if calendar_ids:  # the one test a job without calendars costs
+                calendars = calendars or self.calendars.refreshed(session)
+                excluded = calendars.exclusions(calendar_ids)
             try:
                 plan = plan_job_fires(
-                    kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms,
+                    kind, conf, zone, misfire, next_at, now_ms, horizon_ms, self.misfire_grace_ms, excluded,
                     catchup_window_ms=window_s * 1000, catchup_max_fires=self.catchup_max_fires,
                 )
             except (ScheduleError, ValueError) as exc:

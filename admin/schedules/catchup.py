@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import bisect
+
 from ..enums import MisfireStrategy, ScheduleType
+from .exclusions import Exclusions, allowed_after_ms, first_allowed_ms
 from .schedule import next_fire_at_ms
 
 #: The longest catch-up window a job may have (7 days).
@@ -59,6 +62,42 @@ def catch_up_times(
     while at_ms is not None and at_ms <= now_ms and len(times) < max_fires:
         times.append(at_ms)
         at_ms = next_fire_at_ms(schedule_type, conf, timezone, at_ms)
+    return CatchUp(times, at_ms is not None and at_ms <= now_ms)
+
+
+def catch_up_allowed(
+    schedule_type: ScheduleType,
+    conf: str,
+    timezone: str,
+    strategy: MisfireStrategy,
+    next_at_ms: int,
+    now_ms: int,
+    window_ms: int,
+    max_fires: int,
+    excluded: Exclusions,
+) -> CatchUp:
+    """`catch_up_times` over the planned times the job's calendars allow: an excluded missed time
+    is not caught up, and CATCH_UP_LATEST fires the latest *allowed* missed time in the window."""
+    start_ms = max(next_at_ms, now_ms - window_ms)
+    if strategy == MisfireStrategy.CATCH_UP_LATEST:
+        end_ms = now_ms
+        while end_ms >= start_ms:
+            latest = catch_up_times(schedule_type, conf, timezone, strategy, next_at_ms, end_ms, end_ms - start_ms, 1).times_ms
+            if not latest:
+                return CatchUp([])
+            if excluded.excluded_until_ms(latest[0]) is None:
+                return CatchUp(latest)
+            # Look again before the excluded range that holds it.
+            end_ms = excluded.starts[bisect.bisect_right(excluded.starts, latest[0]) - 1] - 1
+        return CatchUp([])
+    first = catch_up_times(schedule_type, conf, timezone, strategy, next_at_ms, now_ms, window_ms, 1).times_ms
+    if not first or max_fires <= 0:
+        return CatchUp([])
+    times: list[int] = []
+    at_ms = first_allowed_ms(schedule_type, conf, timezone, first[0], excluded)
+    while at_ms is not None and at_ms <= now_ms and len(times) < max_fires:
+        times.append(at_ms)
+        at_ms = allowed_after_ms(schedule_type, conf, timezone, at_ms, excluded)
     return CatchUp(times, at_ms is not None and at_ms <= now_ms)
 
 

@@ -53,6 +53,7 @@ class NotFound(ServiceError):
 _NOT_FOUND = {
     "API token": N_("API token %(id)s not found"),
     "backfill": N_("backfill %(id)s not found"),
+    "calendar": N_("calendar %(id)s not found"),
     "executor group": N_("executor group %(id)s not found"),
     "fire": N_("fire %(id)s not found"),
     "job": N_("job %(id)s not found"),

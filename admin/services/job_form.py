@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from shardcron.core.numbers import parse_whole
 from shardcron.core.protocol import BlockStrategy, GlueType
 
+from ..calendar_rows import parse_calendar_ids
 from ..enums import CATCH_UP_STRATEGIES, Delivery, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Job
 from ..schedules.catchup import MAX_CATCHUP_WINDOW_S
@@ -27,6 +28,7 @@ from .actor import Actor
 from .caps import check_cap
 from ..texts import _t
 from .errors import FieldErrors
+from .job_calendars import check_keeps_a_time, resolve_calendars
 from .numbers import ID_MAX, ID_MIN, check_whole
 from .script_rights import require_script_right, script_touched
 
@@ -104,8 +106,12 @@ def _check_catchup(errors: FieldErrors, out: dict[str, Any]) -> None:
         errors.add("catchup_window_s", _t("must be 0 unless the misfire strategy is CATCH_UP_ALL or CATCH_UP_LATEST"))
 
 
+#: Fields a form or body may give besides the columns: `calendars`, by name (job_calendars).
+INPUT_ONLY_FIELDS = frozenset({"calendars"})
+
+
 def current_values(job: Job) -> dict[str, Any]:
-    return {name: getattr(job, name) for name in JOB_FIELDS}
+    return {**{name: getattr(job, name) for name in JOB_FIELDS}, "calendar_ids": job.calendar_ids}
 
 
 def parse_id_list(value: str) -> list[int]:
@@ -219,6 +225,7 @@ def clean_job(
     *,
     default_timezone: str = "UTC",
     approved_webhook: str = "",
+    now_ms: int | None = None,
 ) -> dict[str, Any]:
     """The column values for a new job (`current` None) or an update (partial `data`).
 
@@ -229,7 +236,7 @@ def clean_job(
     A script change (services.script_rights) by an actor without the right for the job's group
     raises Forbidden (403) before anything is written, whatever else is wrong with the data."""
     errors = FieldErrors()
-    for unknown in sorted(set(data) - set(JOB_FIELDS)):
+    for unknown in sorted(set(data) - set(JOB_FIELDS) - INPUT_ONLY_FIELDS):
         errors.add(unknown, _t("unknown field"))
     merged = current_values(current) if current is not None else {k: d for k, (d, _) in JOB_FIELDS.items()}
     merged.update({k: v for k, v in data.items() if k in JOB_FIELDS})
@@ -308,6 +315,13 @@ def clean_job(
     out["child_job_ids"] = ",".join(map(str, children))
     if len(out["child_job_ids"]) > 512:
         errors.add("child_job_ids", _t("the ids take more than 512 characters together"))
+    if "calendars" in data:
+        calendar_ids = resolve_calendars(session, errors, data["calendars"])
+    else:
+        calendar_ids = parse_calendar_ids(current.calendar_ids) if current is not None else []
+    out["calendar_ids"] = ",".join(map(str, calendar_ids))
+    if now_ms is not None and calendar_ids and not {"schedule_type", "schedule_conf", "timezone", "calendars"} & set(errors.errors):
+        check_keeps_a_time(session, errors, calendar_ids, out["schedule_type"], out["schedule_conf"], out["timezone"], now_ms)
     out["alarm_emails"] = ",".join(_emails(errors, merged["alarm_emails"]))
     out["alarm_webhook"] = _webhook(errors, merged["alarm_webhook"])
     allowed = {"", approved_webhook, current.alarm_webhook if current is not None else ""}

@@ -21,6 +21,7 @@ from shardcron.core.protocol import BlockStrategy, GlueType
 
 from ..enums import AuditAction, AuditTarget, Delivery, FireStatus, MisfireStrategy, OverlapPolicy, RouteStrategy, ScheduleType
 from ..models import ExecutorGroup, Fire, Job
+from ..schedules.exclusions import first_allowed_ms
 from ..schedules.jitter import jitter_ms
 from ..schedules.schedule import ScheduleError, next_fire_at_ms, preview_fire_times
 from . import audit
@@ -29,6 +30,7 @@ from .actor import Actor
 from ..texts import Text, _nt, _t
 from .errors import Conflict, FieldErrors, ServiceError
 from .glue_versions import check_remark, record_version, version_for_rollback
+from .job_calendars import calendar_names, job_exclusions, names_of, preview_with_names
 from .job_form import JOB_FIELDS, clean_job, current_values, parse_email_list, parse_id_list
 from .paging import Page, PageRequest, count_rows
 from .script_rights import SCRIPT_FIELDS, require_script_right, same_source
@@ -90,12 +92,14 @@ class JobView:
     #: When the job paused itself and why; 0 and None when it did not, or was started since.
     paused_at_ms: int
     paused_reason: str | None
+    #: Names of the calendars whose excluded dates the job's scheduled fires skip.
+    calendars: list[str]
     #: Whether the caller may change this job's script (type and source); without it the script
     #: is read-only for them (services.script_rights).
     can_edit_script: bool
 
 
-def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
+def job_view(job: Job, app_name: str, actor: Actor, calendars: Mapping[int, str]) -> JobView:
     return JobView(
         id=job.id,
         group_id=job.group_id,
@@ -135,12 +139,17 @@ def job_view(job: Job, app_name: str, actor: Actor) -> JobView:
         consecutive_failures=job.consecutive_failures,
         paused_at_ms=job.paused_at_ms,
         paused_reason=job.paused_reason,
+        calendars=names_of(job.calendar_ids, calendars) if job.calendar_ids else [],
         can_edit_script=actor.can_write_scripts(job.group_id),
     )
 
 
 def _app_name(session: Session, group_id: int) -> str:
     return session.scalar(sa.select(ExecutorGroup.app_name).where(ExecutorGroup.id == group_id)) or ""
+
+
+def _view(session: Session, job: Job, actor: Actor) -> JobView:
+    return job_view(job, _app_name(session, job.group_id), actor, calendar_names(session) if job.calendar_ids else {})
 
 
 @dataclass(frozen=True)
@@ -194,17 +203,21 @@ def list_jobs(session: Session, actor: Actor, flt: JobFilter, page: PageRequest)
         order.append(Job.id.desc() if flt.descending else Job.id.asc())
     rows = list(session.scalars(stmt.order_by(*order).limit(page.per_page).offset(page.offset)))
     names = dict(session.execute(sa.select(ExecutorGroup.id, ExecutorGroup.app_name).where(ExecutorGroup.id.in_({j.group_id for j in rows}))).all()) if rows else {}
-    return Page([job_view(j, names.get(j.group_id, ""), actor) for j in rows], total, page.page, page.per_page)
+    calendars = calendar_names(session) if any(j.calendar_ids for j in rows) else {}
+    return Page([job_view(j, names.get(j.group_id, ""), actor, calendars) for j in rows], total, page.page, page.per_page)
 
 
 def get_job(session: Session, actor: Actor, job_id: int) -> JobView:
     job = load_job(session, actor, job_id)
-    return job_view(job, _app_name(session, job.group_id), actor)
+    return _view(session, job, actor)
 
 
-def _next_fire(job: Job, now_ms: int, what: Text) -> int:
+def _next_fire(session: Session, job: Job, now_ms: int, what: Text) -> int:
+    """The job's first planned time after now that its calendars allow."""
     try:
         nxt = next_fire_at_ms(job.schedule_type, job.schedule_conf, job.timezone, now_ms)
+        if nxt is not None and job.calendar_ids:
+            nxt = first_allowed_ms(job.schedule_type, job.schedule_conf, job.timezone, nxt, job_exclusions(session, job.calendar_ids)) or nxt
     except ScheduleError as exc:
         raise ServiceError(_t("%(what)s: %(problem)s", what=what, problem=exc.text), field_errors={exc.field: exc.reason}, object_id=job.id) from None
     if nxt is None:
@@ -243,14 +256,14 @@ def _insert_job(
     action: AuditAction,
     audit_extra: Mapping[str, Any] | None = None,
 ) -> JobView:
-    values = clean_job(session, actor, data, None, default_timezone=default_timezone, approved_webhook=approved_webhook)
+    values = clean_job(session, actor, data, None, default_timezone=default_timezone, approved_webhook=approved_webhook, now_ms=now_ms)
     job = Job(**values, enabled=False, next_fire_at_ms=0, last_fire_at_ms=0, glue_updated_at_ms=now_ms if values.get("glue_source") else 0, created_at_ms=now_ms, updated_at_ms=now_ms)
     session.add(job)
     session.flush()
     if _has_script(job):
         record_version(session, actor, job, remark, now_ms=now_ms)
     _audit(session, actor, action, job, after={**current_values(job), **(audit_extra or {})}, now_ms=now_ms)
-    return job_view(job, _app_name(session, job.group_id), actor)
+    return _view(session, job, actor)
 
 
 def _audit(session: Session, actor: Actor, action: AuditAction, job: Job, *, now_ms: int, before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None) -> None:
@@ -271,9 +284,9 @@ def _apply_update(
     """Write the cleaned `data` to the job. The audit trail gets a `job.update` entry with the
     changed fields other than the script, and an entry `action` (script.change, script.rollback)
     for a change of the script (or any rollback), naming the kept version."""
-    values = clean_job(session, actor, data, job)
+    values = clean_job(session, actor, data, job, now_ms=now_ms)
     before = current_values(job)
-    schedule_changed = any(values[k] != getattr(job, k) for k in ("schedule_type", "schedule_conf", "timezone"))
+    schedule_changed = any(values[k] != getattr(job, k) for k in ("schedule_type", "schedule_conf", "timezone", "calendar_ids"))
     script_changed = not same_source(values["glue_source"], job.glue_source) or str(values["glue_type"]) != str(job.glue_type)
     if script_changed:
         job.glue_updated_at_ms = now_ms
@@ -281,7 +294,7 @@ def _apply_update(
         setattr(job, key, value)
     version = record_version(session, actor, job, remark, now_ms=now_ms) if script_changed or force_version else None
     if job.enabled and schedule_changed:
-        job.next_fire_at_ms = _next_fire(job, now_ms, _t("job %(id)s not saved", id=job.id))
+        job.next_fire_at_ms = _next_fire(session, job, now_ms, _t("job %(id)s not saved", id=job.id))
     job.updated_at_ms = now_ms
     session.flush()
     was, now = audit.changes(before, current_values(job))
@@ -294,13 +307,14 @@ def _apply_update(
     others = [k for k in now if k not in SCRIPT_FIELDS]
     if others:
         _audit(session, actor, AuditAction.JOB_UPDATE, job, before={k: was[k] for k in others}, after={k: now[k] for k in others}, now_ms=now_ms)
-    return job_view(job, _app_name(session, job.group_id), actor)
+    return _view(session, job, actor)
 
 
 def copy_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, name: str | None = None) -> JobView:
     """A stopped copy of the job (same group, schedule, strategies), named "<name> (copy)"."""
     source = load_job(session, actor, job_id)
-    data = {k: getattr(source, k) for k in JOB_FIELDS}
+    data: dict[str, Any] = {k: getattr(source, k) for k in JOB_FIELDS}
+    data["calendars"] = names_of(source.calendar_ids, calendar_names(session)) if source.calendar_ids else []
     data["name"] = name if name is not None else (source.name + " (copy)")[:128]
     return _insert_job(
         session,
@@ -356,7 +370,7 @@ def delete_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> N
 def start_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> JobView:
     job = load_job(session, actor, job_id, for_update=True)
     if not job.enabled:
-        job.next_fire_at_ms = _next_fire(job, now_ms, _t("job %(id)s not started", id=job.id))
+        job.next_fire_at_ms = _next_fire(session, job, now_ms, _t("job %(id)s not started", id=job.id))
         before: dict[str, Any] = {"enabled": False}
         after: dict[str, Any] = {"enabled": True, "next_fire_at_ms": job.next_fire_at_ms}
         if job.paused_at_ms or job.consecutive_failures:
@@ -368,7 +382,7 @@ def start_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> Jo
         job.updated_at_ms = now_ms
         session.flush()
         _audit(session, actor, AuditAction.JOB_START, job, before=before, after=after, now_ms=now_ms)
-    return job_view(job, _app_name(session, job.group_id), actor)
+    return _view(session, job, actor)
 
 
 def stop_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> JobView:
@@ -380,7 +394,7 @@ def stop_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> Job
         job.updated_at_ms = now_ms
         session.flush()
         _audit(session, actor, AuditAction.JOB_STOP, job, before=before, after={"enabled": False, "next_fire_at_ms": 0}, now_ms=now_ms)
-    return job_view(job, _app_name(session, job.group_id), actor)
+    return _view(session, job, actor)
 
 
 def preview_schedule(schedule_type: Any, schedule_conf: Any, timezone: Any, *, now_ms: int, count: int = PREVIEW_COUNT) -> list[int]:
@@ -394,14 +408,39 @@ def preview_schedule(schedule_type: Any, schedule_conf: Any, timezone: Any, *, n
         raise ServiceError(_t("no preview: %(problem)s", problem=exc.text), field_errors={exc.field: exc.reason}) from None
 
 
+def preview_schedule_calendars(
+    session: Session, schedule_type: Any, schedule_conf: Any, timezone: Any, calendars: Any, *, now_ms: int, count: int = PREVIEW_COUNT
+) -> tuple[list[int], list[tuple[int, str]]]:
+    """`preview_schedule` with the named calendars applied: the next `count` allowed times, and the
+    planned times between them that a calendar skips, as (time, calendar name)."""
+    times = preview_schedule(schedule_type, schedule_conf, timezone, now_ms=now_ms, count=count)
+    if not times or not calendars:
+        return times, []
+    try:
+        marked = preview_with_names(session, schedule_type, schedule_conf, timezone, calendars, now_ms=now_ms, count=count)
+    except ScheduleError as exc:
+        raise ServiceError(_t("no preview: %(problem)s", problem=exc.text), field_errors={exc.field: exc.reason}) from None
+    if marked is None:
+        return times, []
+    return [p.at_ms for p in marked if p.skipped_by is None], [(p.at_ms, p.skipped_by) for p in marked if p.skipped_by is not None]
+
+
 def preview_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, count: int = PREVIEW_COUNT) -> list[int]:
     job = load_job(session, actor, job_id)
     return preview_schedule(str(job.schedule_type), job.schedule_conf, job.timezone, now_ms=now_ms, count=count)
 
 
 def preview_job_jitter(session: Session, actor: Actor, job_id: int, *, now_ms: int, count: int = PREVIEW_COUNT) -> tuple[list[int], list[int]]:
-    """A saved job's next `count` fire times and, for each, its jitter in ms (schedules.jitter)."""
+    """A saved job's next `count` fire times (its calendars applied) and, for each, its jitter in
+    ms (schedules.jitter)."""
+    times, _ = preview_saved_job(session, actor, job_id, now_ms=now_ms, count=count)
     job = load_job(session, actor, job_id)
-    times = preview_schedule(str(job.schedule_type), job.schedule_conf, job.timezone, now_ms=now_ms, count=count)
     return times, [jitter_ms(job.id, at_ms, job.jitter_s) for at_ms in times]
+
+
+def preview_saved_job(session: Session, actor: Actor, job_id: int, *, now_ms: int, count: int = PREVIEW_COUNT) -> tuple[list[int], list[tuple[int, str]]]:
+    """A saved job's next `count` allowed fire times, and the times its calendars skip."""
+    job = load_job(session, actor, job_id)
+    names = names_of(job.calendar_ids, calendar_names(session)) if job.calendar_ids else []
+    return preview_schedule_calendars(session, str(job.schedule_type), job.schedule_conf, job.timezone, names, now_ms=now_ms, count=count)
 

@@ -1,4 +1,10 @@
-"""Build an export document: executor groups and their jobs, referring to each other by name."""
+"""Build an export document: executor groups, their jobs and calendars, referring to each other by name.
+
+Calendars are a top-level list `{"name", "timezone", "description", "entries"}` whose entries are
+lines as the console and the API take them (`"2026-12-24..2026-12-26 office closed"`); a job
+names its calendars in `"calendars"`. A whole export carries every calendar; an export of
+chosen groups carries the calendars their jobs use.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..calendar_rows import load_calendars, parse_calendar_ids
 from ..models import ExecutorGroup, Job
 from ..services.actor import Actor
 from ..services.errors import ServiceError
@@ -47,6 +54,7 @@ def build_export(session: Session, app_names: Sequence[str] | None = None, actor
     all_jobs = {job.id: job for job in session.scalars(select(Job)) if actor is None or actor.can_access_group(job.group_id)}
     app_by_group_id = {group.id: group.app_name for group in session.scalars(select(ExecutorGroup))}
     exported_group_ids = {group.id for group in groups}
+    calendars = load_calendars(session)
     seen: set[tuple[str, str]] = set()
     jobs_out: list[dict[str, Any]] = []
     for job in sorted(all_jobs.values(), key=lambda j: (app_by_group_id[j.group_id], j.name, j.id)):
@@ -58,14 +66,21 @@ def build_export(session: Session, app_names: Sequence[str] | None = None, actor
         seen.add(key)
         entry: dict[str, Any] = {"group": key[0]}
         entry.update({field: _plain(getattr(job, field)) for field in job_fields()})
+        entry["calendars"] = [calendars[cid].name for cid in parse_calendar_ids(job.calendar_ids) if cid in calendars]
         entry["children"] = [
             {"group": app_by_group_id[all_jobs[child].group_id], "job": all_jobs[child].name}
             for child in _child_ids(job)
             if child in all_jobs
         ]
         jobs_out.append(entry)
+    used = {name for job in jobs_out for name in job["calendars"]}
     return {
         "shardcron_export": EXPORT_VERSION,
         "groups": [{field: _plain(getattr(group, field)) for field in group_fields()} for group in groups],
+        "calendars": [
+            {"name": c.name, "timezone": c.timezone, "description": c.description, "entries": [r.text() for r in c.ranges]}
+            for c in sorted(calendars.values(), key=lambda c: c.name)
+            if app_names is None or c.name in used
+        ],
         "jobs": jobs_out,
     }

@@ -16,6 +16,7 @@ JOB_NOT_EXPORTED: dict[str, str] = {
     "id": "database id; jobs are referred to by group app name and job name",
     "group_id": "database id; replaced by the group's app name",
     "child_job_ids": "database ids; replaced by child references (group app name, job name)",
+    "calendar_ids": "database ids; replaced by the calendars' names (`calendars`, defined in the top-level `calendars` list)",
     "next_fire_at_ms": "schedule state, recomputed by the importing admin",
     "last_fire_at_ms": "schedule state of the exporting admin",
     "glue_updated_at_ms": "set when the imported script is saved",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..auth import require_actor
 from ..enums import ScheduleType
@@ -20,6 +21,7 @@ from ..schedules.jitter import MAX_JITTER_S, jitter_ms
 from ..schedules.zones import is_known_zone
 from ..services import glue_versions, groups, jobs, triggers
 from ..services.errors import Forbidden, NotFound, ServiceError
+from ..services.job_calendars import calendar_names
 from ..services.job_form import JOB_FIELDS, MAX_PAUSE_AFTER_FAILURES
 from ..services.numbers import ID_MAX, ID_MIN, optional_id, whole_in_range
 from ..services.paging import PageRequest
@@ -73,15 +75,18 @@ _KEPT_WHEN_ABSENT = ("pause_after_failures",)
 DEFAULT_WHEN_ABSENT = ("catchup_window_s",)
 
 
-def _form_from_request(job=None) -> dict[str, str]:
+def _form_from_request(job=None) -> dict[str, Any]:
     """The posted job fields. The script fields are posted only by a form that lets the actor
     edit them; absent, the job keeps its script (a new job is a BEAN job). Posted by someone who
     may not write scripts, they reach the service, which refuses a change with a 403."""
-    form = {name: request.form.get(name, "") for name in JOB_FIELDS}
+    form: dict[str, Any] = {name: request.form.get(name, "") for name in JOB_FIELDS}
     for name in DEFAULT_WHEN_ABSENT:
         if name not in request.form:
             form[name] = str(JOB_FIELDS[name][0])
     current = _form_from_view(job) if job is not None else _empty_form()
+    # A multi-select with nothing chosen posts nothing: the hidden `calendars_posted` tells "none
+    # chosen" from "a form without the field" (which keeps the job's calendars).
+    form["calendars"] = request.form.getlist("calendars") if "calendars_posted" in request.form else current["calendars"]
     for name in (*SCRIPT_FIELDS, *_KEPT_WHEN_ABSENT):
         if name not in request.form:
             form[name] = current[name]
@@ -93,9 +98,12 @@ def _form_from_request(job=None) -> dict[str, str]:
     return form
 
 
-def _service_data(form: dict[str, str]) -> dict[str, str]:
-    """What goes to the service: the script fields only when they were posted."""
-    return {k: v for k, v in form.items() if k not in SCRIPT_FIELDS or k in request.form}
+def _service_data(form: dict[str, Any]) -> dict[str, Any]:
+    """What goes to the service: the script fields and the calendars only when they were posted."""
+    data = {k: v for k, v in form.items() if k not in SCRIPT_FIELDS or k in request.form}
+    if "calendars_posted" not in request.form:
+        data.pop("calendars", None)
+    return data
 
 
 def _can_edit_script(job) -> bool:
@@ -106,8 +114,8 @@ def _refusal_status(exc: ServiceError) -> int:
     return 403 if isinstance(exc, Forbidden) else 400
 
 
-def _form_from_view(view) -> dict[str, str]:
-    form = {}
+def _form_from_view(view) -> dict[str, Any]:
+    form: dict[str, Any] = {"calendars": list(view.calendars)}
     for name in JOB_FIELDS:
         value = getattr(view, name)
         if name == "child_job_ids":
@@ -121,9 +129,11 @@ def _form_from_view(view) -> dict[str, str]:
 def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
     with admin_ctx().db.read_session() as session:
         group_options = group_choices(session, g.actor)
+        calendar_options = sorted(calendar_names(session).values())
     return (
         render_template(
             "job_form.html",
+            calendar_options=calendar_options,
             job=job,
             form=form,
             errors=errors,
@@ -144,8 +154,9 @@ def _render_form(job, form: dict, errors: dict, error: str | None, status: int):
     )
 
 
-def _empty_form() -> dict[str, str]:
-    form = {name: "" if default is None else str(getattr(default, "value", default)) for name, (default, _rule) in JOB_FIELDS.items()}
+def _empty_form() -> dict[str, Any]:
+    form: dict[str, Any] = {name: "" if default is None else str(getattr(default, "value", default)) for name, (default, _rule) in JOB_FIELDS.items()}
+    form["calendars"] = []
     form["timezone"] = admin_ctx().config.default_timezone
     group_id = whole_in_range(request.args.get("group_id", ""), ID_MIN, ID_MAX)
     if group_id is not None:  # a preselection only; the form checks the group on save
@@ -354,14 +365,17 @@ def job_preview():
     """Next fire times of the schedule being edited, for the form's live preview (JSON)."""
     zone = request.args.get("timezone", "")
     try:
-        times = jobs.preview_schedule(request.args.get("schedule_type", ""), request.args.get("schedule_conf", ""), zone, now_ms=now_ms())
+        with admin_ctx().db.read_session() as session:
+            times, skipped = jobs.preview_schedule_calendars(
+                session, request.args.get("schedule_type", ""), request.args.get("schedule_conf", ""), zone, request.args.get("calendars", ""), now_ms=now_ms()
+            )
     except ServiceError as exc:
         message = "; ".join(localize_fields(exc.field_errors).values()) or localize(exc.message)
         return jsonify(error=message, fire_times=[]), 400
     tz = ZoneInfo(zone) if is_known_zone(zone) else UTC
     jitter_s = _whole_arg("jitter_s", 0, MAX_JITTER_S) or 0
     job_id = _whole_arg("job_id", ID_MIN, ID_MAX)
-    items = []
+    items: list[dict[str, Any]] = []
     for at_ms in times:
         moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
         local = f"{format_instant(at_ms, tz)} ({zone})"
@@ -370,6 +384,27 @@ def job_preview():
         elif jitter_s:  # a job not saved yet: its id, and so its delays, are not known
             local = _("%(time)s (+0 to %(seconds)s s jitter)", time=local, seconds=jitter_s)
         items.append({"at_ms": at_ms, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": local})
+    items += [_skipped_item(at_ms, name, tz, zone) for at_ms, name in skipped]
+    items.sort(key=lambda item: int(item["at_ms"]))
+    if items and skipped:
+        return jsonify(fire_times=items, note=None, skipped_note=_skipped_note(skipped))
     note = None if items else (_("schedule type NONE fires only by hand") if request.args.get("schedule_type") == ScheduleType.NONE else _("the schedule never fires again"))
     return jsonify(fire_times=items, note=note)
 
+
+
+def _skipped_item(at_ms: int, calendar: str, tz, zone: str) -> dict[str, Any]:
+    moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    local = _("%(time)s: skipped (calendar %(name)s)", time=f"{format_instant(at_ms, tz)} ({zone})", name=calendar)
+    return {"at_ms": at_ms, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": local, "skipped": True}
+
+
+def _skipped_note(skipped: list[tuple[int, str]]) -> str:
+    """"3 planned times skipped by calendar holidays", one clause per calendar."""
+    counts: dict[str, int] = {}
+    for _at, name in skipped:
+        counts[name] = counts.get(name, 0) + 1
+    return "; ".join(
+        ngettext("%(num)d planned time skipped by calendar %(name)s", "%(num)d planned times skipped by calendar %(name)s", n, name=name)
+        for name, n in counts.items()
+    )

@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0013.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0014.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -67,6 +67,19 @@ CREATE TABLE sc_backfill (
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX ix_backfill_job ON sc_backfill (job_id, id);
 CREATE INDEX ix_backfill_status ON sc_backfill (status);
+
+-- A named set of excluded dates (holidays, freeze windows) read in its own time zone.
+CREATE TABLE sc_calendar (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  name VARCHAR(64) NOT NULL,
+  timezone VARCHAR(64) NOT NULL,
+  description VARCHAR(255) NOT NULL,
+  version BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_calendar_name UNIQUE (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
 -- Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report).
 CREATE TABLE sc_daily_report (
@@ -255,6 +268,18 @@ CREATE TABLE sc_api_token (
   CONSTRAINT fk_api_token_user FOREIGN KEY(user_id) REFERENCES sc_user (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 
+-- One excluded date, or an inclusive range of dates, of a calendar.
+CREATE TABLE sc_calendar_entry (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  calendar_id BIGINT NOT NULL,
+  start_date DATE NOT NULL,
+  end_date DATE NOT NULL,
+  label VARCHAR(128) NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT fk_calendar_entry_calendar FOREIGN KEY(calendar_id) REFERENCES sc_calendar (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+CREATE INDEX ix_calendar_entry_calendar ON sc_calendar_entry (calendar_id, start_date);
+
 -- A console login: the signed cookie carries a random session id, this row its SHA-256.
 CREATE TABLE sc_console_session (
   id_hash VARCHAR(64) NOT NULL,
@@ -304,6 +329,7 @@ CREATE TABLE sc_job (
   paused_reason VARCHAR(512),
   catchup_window_s INTEGER NOT NULL DEFAULT '0',
   cap_runs INTEGER,
+  calendar_ids VARCHAR(512) NOT NULL DEFAULT '',
   PRIMARY KEY (id),
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
@@ -341,4 +367,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0013');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0014');

@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0013.
+-- shardcron admin schema, SQLite, revision 0014.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -65,6 +65,18 @@ CREATE TABLE sc_backfill (
 );
 CREATE INDEX ix_backfill_job ON sc_backfill (job_id, id);
 CREATE INDEX ix_backfill_status ON sc_backfill (status);
+
+-- A named set of excluded dates (holidays, freeze windows) read in its own time zone.
+CREATE TABLE sc_calendar (
+  id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  name VARCHAR(64) NOT NULL,
+  timezone VARCHAR(64) NOT NULL,
+  description VARCHAR(255) NOT NULL,
+  version BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  CONSTRAINT uq_calendar_name UNIQUE (name)
+);
 
 -- Per-day, per-group run counts for the dashboard (XXL-JOB: xxl_job_log_report).
 CREATE TABLE sc_daily_report (
@@ -246,6 +258,17 @@ CREATE TABLE sc_api_token (
   CONSTRAINT fk_api_token_user FOREIGN KEY(user_id) REFERENCES sc_user (id) ON DELETE CASCADE
 );
 
+-- One excluded date, or an inclusive range of dates, of a calendar.
+CREATE TABLE sc_calendar_entry (
+  id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  calendar_id BIGINT NOT NULL,
+  start_date DATE NOT NULL,
+  end_date DATE NOT NULL,
+  label VARCHAR(128) NOT NULL,
+  CONSTRAINT fk_calendar_entry_calendar FOREIGN KEY(calendar_id) REFERENCES sc_calendar (id)
+);
+CREATE INDEX ix_calendar_entry_calendar ON sc_calendar_entry (calendar_id, start_date);
+
 -- A console login: the signed cookie carries a random session id, this row its SHA-256.
 CREATE TABLE sc_console_session (
   id_hash VARCHAR(64) NOT NULL,
@@ -295,6 +318,7 @@ CREATE TABLE sc_job (
   paused_reason VARCHAR(512),
   catchup_window_s INTEGER DEFAULT '0' NOT NULL,
   cap_runs INTEGER,
+  calendar_ids VARCHAR(512) DEFAULT '' NOT NULL,
   CONSTRAINT fk_job_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
 );
 CREATE INDEX ix_job_due ON sc_job (enabled, next_fire_at_ms);
@@ -330,4 +354,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0013');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0014');

@@ -69,6 +69,7 @@
     if (!list) return;
     const form = list.closest("form");
     const fields = ["schedule_type", "schedule_conf", "timezone", "jitter_s"].map(function (n) { return form.elements[n]; });
+    const calendars = form.elements["calendars"];
     let timer = null, seq = 0;
     function show(items, isError) {
       list.replaceChildren();
@@ -80,6 +81,7 @@
           t.setAttribute("datetime", item.utc);
           t.textContent = item.local;
           li.appendChild(t);
+          if (item.skipped) li.classList.add("skipped");
         }
         list.appendChild(li);
       });
@@ -88,14 +90,24 @@
       const params = new URLSearchParams();
       fields.forEach(function (f) { if (f) params.set(f.name, f.value); });
       if (list.dataset.jobId) params.set("job_id", list.dataset.jobId);
+      if (calendars) params.set("calendars", Array.from(calendars.selectedOptions).map(function (o) { return o.value; }).join(","));
       const mine = ++seq;
       call(list.dataset.previewUrl + "?" + params.toString()).then(function (r) { return r.json(); }).then(function (body) {
         if (mine !== seq) return;  // an older answer arriving late
         if (body.error) show([body.error], true);
         else if (!body.fire_times.length) show([body.note || text("no_upcoming_fire", "no upcoming fire")], true);
-        else show(body.fire_times, false);
+        else {
+          show(body.fire_times, false);
+          if (body.skipped_note) {
+            const li = document.createElement("li");
+            li.className = "note";
+            li.textContent = body.skipped_note;
+            list.appendChild(li);
+          }
+        }
       }).catch(function () { if (mine === seq) show([text("preview_unavailable", "preview unavailable")], true); });
     }
+    if (calendars) calendars.addEventListener("change", refresh);
     fields.forEach(function (f) {
       if (!f) return;
       f.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 300); });

@@ -59,6 +59,9 @@ def test_every_state_changing_route_leaves_an_entry(admin_app: AdminApp, admin: 
 
     # (endpoint, request) in an order where each one succeeds.
     walk: list[tuple[str, Callable[[], object]]] = [
+        ("api_v1.create_calendar", lambda: remember("calendar", admin.post("/calendars", json={"name": "holidays", "entries": ["2026-12-25"]}))),
+        ("api_v1.update_calendar", lambda: admin.patch(f"/calendars/{state['calendar']}", json={"entries": ["2026-12-24..2026-12-26"]})),
+        ("api_v1.delete_calendar", lambda: admin.delete(f"/calendars/{state['calendar']}")),
         ("api_v1.create_group", lambda: remember("group", admin.post("/groups", json={"app_name": "billing"}))),
         ("api_v1.update_group", lambda: admin.patch(f"/groups/{state['group']}", json={"title": "Billing team"})),
         ("api_v1.create_job", lambda: remember("job", admin.post("/jobs", json={**job_body, "group_id": state["group"]}))),

@@ -82,13 +82,17 @@ def world(admin_app: AdminApp, admin: Api) -> dict[str, Any]:
     add_executor(admin_app.db, "world", "http://127.0.0.1:9001")
     job = admin.post("/jobs", json={"group_id": group["id"], "name": "j", "schedule_conf": "0 * * * *", "handler": "h"}).get_json()
     user = admin.post("/users", json={"username": "someone", "password": "long password"}).get_json()
+    calendar = admin.post("/calendars", json={"name": "holidays", "entries": ["2026-12-25 Christmas"]}).get_json()
     # Its executor is not registered in the group: a kill marks it failed without calling anyone.
     run = add_run(admin_app.db, job["id"], group["id"], status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9")
-    return {"group": group, "job": job, "user": user, "run": run}
+    return {"group": group, "job": job, "user": user, "run": run, "calendar": calendar}
 
 
 def _path(template: str, world: dict[str, Any]) -> str:
-    ids = {"group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0, "token_id": 0, "backfill_id": 0}
+    ids = {
+        "group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0,
+        "token_id": 0, "backfill_id": 0, "calendar_id": world["calendar"]["id"],
+    }
     return template.format(**ids)
 
 
@@ -97,6 +101,7 @@ def minimal_bodies(world: dict[str, Any], counter: list[int]) -> dict[str, dict[
     n = counter[0]
     return {
         "GroupCreate": {"app_name": f"app{n}"},
+        "CalendarCreate": {"name": f"calendar {n}"},
         "JobCreate": {"group_id": world["group"]["id"], "name": f"job {n}", "schedule_conf": "*/5 * * * *", "handler": "demo"},
         "UserCreate": {"username": f"user{n}", "password": "long enough pw"},
         "PasswordChange": {"current_password": "s3cret-enough", "new_password": f"new password {n}"},
@@ -146,8 +151,8 @@ def test_documented_required_fields_are_exactly_the_required_ones(admin_app: Adm
             if schema.get("additionalProperties") is False:
                 assert unknown.status_code == 400 and "no_such_field" in unknown.get_json()["error"]["fields"], (path, method)
             checked.add((path, method))
-    # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens, import, backfills.
-    assert len(checked) == 13
+    # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens, import, backfills, calendars (2).
+    assert len(checked) == 15
 
 
 SCHEMA_TYPES = {
@@ -186,13 +191,18 @@ def test_live_responses_have_the_documented_properties(admin_app: AdminApp, admi
     assert set(admin.get(f"/jobs/{world['job']['id']}").get_json()) == keys("Job")
     assert set(admin.get(f"/runs/{world['run']}").get_json()) == keys("Run")
     assert set(admin.get("/me").get_json()) == keys("User")
+    calendar = admin.get(f"/calendars/{world['calendar']['id']}").get_json()
+    assert set(calendar) == keys("Calendar") and set(calendar["entries"][0]) == keys("CalendarEntry")
+    preview = admin.get(f"/schedule-preview?schedule_type=CRON&schedule_conf=0+9+*+*+*&calendars={calendar['name']}").get_json()
+    assert set(preview) == keys("FireTimes")
+    assert set(admin.get(f"/jobs/{world['job']['id']}/preview").get_json()) == keys("JobFireTimes")
     trigger = admin.post(f"/jobs/{world['job']['id']}/trigger").get_json()
     assert set(trigger) == keys("TriggerResult")
     assert set(admin.get(f"/fires/{trigger['fire_id']}").get_json()) == keys("Fire")
     board = admin.get("/dashboard").get_json()
     assert set(board) == keys("Dashboard") and set(board["runs"]) == keys("RangeCounts") and set(board["runs"]["daily"][0]) == keys("DayCounts")
     assert set(board["runs"]["totals"]) == keys("Counts") and set(board["runs"]["per_group"][0]) == keys("Counts")
-    for path, page in (("/jobs", "JobPage"), ("/runs", "RunPage"), ("/groups", "GroupPage"), ("/users", "UserPage")):
+    for path, page in (("/jobs", "JobPage"), ("/runs", "RunPage"), ("/groups", "GroupPage"), ("/users", "UserPage"), ("/calendars", "CalendarPage")):
         assert set(admin.get(path).get_json()) == keys(page)
     assert set(admin.get("/jobs/0").get_json()) == keys("Error")
     assert set(admin.post(f"/runs/{world['run']}/kill").get_json()) == keys("KillResult")

@@ -1,13 +1,14 @@
-"""The export document names groups and child jobs instead of database ids."""
+"""The export document names groups, child jobs and calendars instead of database ids."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 
 from shardcron.admin.db import Database, init_schema
-from shardcron.admin.models import ExecutorGroup, Job
+from shardcron.admin.models import Calendar, CalendarEntry, ExecutorGroup, Job
 from shardcron.admin.transfer.export import ExportError, build_export
 
 
@@ -27,7 +28,15 @@ def _seed(db: Database) -> None:
         mail = ExecutorGroup(app_name="mail", title="Mail", created_at_ms=1, updated_at_ms=1)
         session.add_all([orders, mail])
         session.flush()
-        send = Job(group_id=mail.id, name="send", handler="send", created_at_ms=1, updated_at_ms=1)
+        holidays = Calendar(name="holidays", timezone="Europe/Berlin", description="office", version=1, created_at_ms=1, updated_at_ms=1)
+        spare = Calendar(name="spare", timezone="UTC", description="", version=1, created_at_ms=1, updated_at_ms=1)
+        session.add_all([holidays, spare])
+        session.flush()
+        session.add_all([
+            CalendarEntry(calendar_id=holidays.id, start_date=dt.date(2026, 12, 24), end_date=dt.date(2026, 12, 26), label="office closed"),
+            CalendarEntry(calendar_id=holidays.id, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 1), label=""),
+        ])
+        send = Job(group_id=mail.id, name="send", handler="send", calendar_ids=str(holidays.id), created_at_ms=1, updated_at_ms=1)
         session.add(send)
         session.flush()
         session.add(Job(group_id=orders.id, name="close", handler="close", child_job_ids=str(send.id),
@@ -45,7 +54,14 @@ def test_export_refers_by_name_and_carries_the_script(database: Database) -> Non
     assert close["children"] == [{"group": "mail", "job": "send"}]
     assert close["glue_source"] == "echo hi"
     assert close["schedule_type"] == "NONE"
-    assert "id" not in close and "child_job_ids" not in close
+    assert "id" not in close and "child_job_ids" not in close and "calendar_ids" not in close
+    assert close["calendars"] == []
+    send = next(job for job in document["jobs"] if job["name"] == "send")
+    assert send["calendars"] == ["holidays"]
+    assert document["calendars"] == [
+        {"name": "holidays", "timezone": "Europe/Berlin", "description": "office", "entries": ["2026-01-01", "2026-12-24..2026-12-26 office closed"]},
+        {"name": "spare", "timezone": "UTC", "description": "", "entries": []},
+    ]
 
 
 def test_export_of_chosen_groups_and_unknown_group(database: Database) -> None:
@@ -53,6 +69,8 @@ def test_export_of_chosen_groups_and_unknown_group(database: Database) -> None:
     with database.read_session() as session:
         document = build_export(session, ["orders"])
         assert [job["name"] for job in document["jobs"]] == ["close"]
+        assert document["calendars"] == []  # only the calendars the chosen groups' jobs use
+        assert [c["name"] for c in build_export(session, ["mail"])["calendars"]] == ["holidays"]
         with pytest.raises(ExportError, match="groups: no executor group with app name nope"):
             build_export(session, ["orders", "nope"])
 

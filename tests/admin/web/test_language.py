@@ -202,6 +202,8 @@ def _fill(console: Console) -> tuple[int, int, list[int], int]:
     data.add_daily(console.db, dt.date(2025, 12, 31), billing, success=7, failed=2)
     bob = console.add_user("bob", UserRole.USER, [billing])
     assert post_form(root, "/account", {"action": "issue_token", "token_name": "laptop", "expires_in_days": "30"}).status_code == 200
+    calendar = {"name": "holidays", "timezone": "UTC", "description": "office", "entries": "2026-12-24..2026-12-26 office closed"}
+    assert post_form(root, "/calendars/new", calendar).status_code == 302
     return billing, job, runs, bob
 
 
@@ -209,7 +211,7 @@ def _pages(billing: int, job: int, runs: list[int], bob: int) -> list[str]:
     return [
         "/", "/?days=30", "/groups", "/groups/new", f"/groups/{billing}", "/jobs", "/jobs?q=nothing", "/jobs/new", f"/jobs/{job}",
         f"/jobs/{job}/trigger", f"/jobs/{job}/versions", "/runs", "/runs?status=FAILED&from=yesterday", *[f"/runs/{r}" for r in runs],
-        "/audit", "/audit?actor=nobody", "/users", f"/users/{bob}", "/account", "/jobs/999999",
+        "/audit", "/audit?actor=nobody", "/users", f"/users/{bob}", "/account", "/jobs/999999", "/calendars", "/calendars/new", "/calendars/1",
     ]
 
 
