@@ -119,3 +119,27 @@ def test_the_preview_lists_at_most_count_skips_then_jumps():
     assert [(t.at_ms, t.skipped_by) for t in times] == [
         (utc_ms(2026, 1, 1), "freeze"), (utc_ms(2026, 1, 1, 0, 0, 1), "freeze"), (utc_ms(2027, 1, 1), None), (utc_ms(2027, 1, 1, 0, 0, 1), None),
     ]
+
+
+def test_catch_up_after_downtime_fires_only_the_allowed_missed_times():
+    """A daily 09:00 job down from the 23rd to the 27th, with the 25th and 26th excluded: CATCH_UP_ALL
+    fires the 23rd, 24th and 27th at their planned times; CATCH_UP_LATEST the latest allowed one."""
+    excl = days("UTC", ("2026-12-25", "2026-12-26"))
+    next_at, now = utc_ms(2026, 12, 23, 9), utc_ms(2026, 12, 27, 10)
+    week_ms = 7 * DAY
+
+    def plan(strategy: MisfireStrategy, now_ms: int = now, window_ms: int = week_ms, max_fires: int = 100):
+        return plan_job_fires(CRON, "0 0 9 * * ?", "UTC", strategy, next_at, now_ms, now_ms + 2000, 5000, excl, catchup_window_ms=window_ms, catchup_max_fires=max_fires)
+
+    every = plan(MisfireStrategy.CATCH_UP_ALL)
+    assert every.fires == [(utc_ms(2026, 12, d, 9), TriggerType.MISFIRE) for d in (23, 24, 27)]
+    assert every.next_fire_at_ms == utc_ms(2026, 12, 28, 9) and every.misfired and not every.beyond_catchup_limit
+    limited = plan(MisfireStrategy.CATCH_UP_ALL, max_fires=2)
+    assert [at for at, _ in limited.fires] == [utc_ms(2026, 12, 23, 9), utc_ms(2026, 12, 24, 9)] and limited.beyond_catchup_limit
+    assert plan(MisfireStrategy.CATCH_UP_LATEST).fires == [(utc_ms(2026, 12, 27, 9), TriggerType.MISFIRE)]
+    # On the 26th at 10:00 the latest missed time (the 26th) and the one before are excluded: the 24th.
+    on_26th = plan(MisfireStrategy.CATCH_UP_LATEST, now_ms=utc_ms(2026, 12, 26, 10))
+    assert on_26th.fires == [(utc_ms(2026, 12, 24, 9), TriggerType.MISFIRE)]
+    # A window that holds only excluded missed times catches up nothing.
+    assert plan(MisfireStrategy.CATCH_UP_LATEST, now_ms=utc_ms(2026, 12, 26, 10), window_ms=DAY + 2 * H).fires == []
+    assert plan(MisfireStrategy.CATCH_UP_ALL, now_ms=utc_ms(2026, 12, 26, 10), window_ms=DAY + 2 * H).fires == []
