@@ -20,6 +20,9 @@ MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
 NOT_CHANGES = {"api_v1.not_a_route"}
 
 
+DAY_MS = 24 * 3600 * 1000
+
+
 def _entries(admin_app: AdminApp) -> list[AuditEntry]:
     with admin_app.db.read_session() as s:
         rows = list(s.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)))
@@ -70,6 +73,9 @@ def test_every_state_changing_route_leaves_an_entry(admin_app: AdminApp, admin: 
         ("api_v1.stop_job", lambda: admin.post(f"/jobs/{state['job']}/stop")),
         ("api_v1.trigger_job", lambda: admin.post(f"/jobs/{state['job']}/trigger", json={"param": "once"})),
         ("api_v1.rollback_glue_version", rollback),
+        ("api_v1.create_backfill", lambda: remember("backfill", admin.post(f"/jobs/{state['job']}/backfills", json={"from_ms": NOW - 3 * DAY_MS, "to_ms": NOW - 1}))),
+        ("api_v1.cancel_backfill", lambda: admin.post(f"/backfills/{state['backfill']}/cancel")),
+        ("api_v1.import_document_route", lambda: admin.post("/import", json={"shardcron_export": 1, "groups": [{"app_name": "imported"}], "jobs": []})),
         ("api_v1.copy_job", lambda: remember("copy", admin.post(f"/jobs/{state['job']}/copy", json={"name": "nightly 2"}))),
         ("api_v1.delete_job", lambda: admin.delete(f"/jobs/{state['copy']}")),
         ("api_v1.kill_run", kill),
