@@ -63,7 +63,7 @@ def _plan_groups(run: ImportRun, entries: list[Any]) -> None:
 
 
 def _plan_calendars(run: ImportRun, entries: list[Any]) -> None:
-    plan_calendars(run.plan, run.session, run.actor, entries, default_timezone=run.default_timezone, max_entries=run.max_calendar_entries)
+    plan_calendars(run.plan, run.session, run.actor, entries, now_ms=run.now_ms, default_timezone=run.default_timezone, max_entries=run.max_calendar_entries)
 
 
 def _plan_jobs(run: ImportRun, entries: list[Any]) -> None:

@@ -19,6 +19,7 @@ from ..models import Calendar
 from ..schedules.exclusions import DateRange, Exclusions, leaves_a_time
 from ..services.actor import Actor
 from ..services.calendar_form import CALENDAR_FIELDS, clean_calendar, entries_text
+from ..services.calendars import check_jobs_keep_a_time
 from ..services.job_calendars import MAX_CALENDARS
 from ..texts import _t
 from .plan import Action, CalendarStep, ImportPlan, OnConflict
@@ -30,12 +31,14 @@ def _existing(session: Session, name: str) -> Calendar | None:
 
 
 def _check_values(
-    plan: ImportPlan, place: str, entry: dict[str, Any], current: Calendar | None, *, default_timezone: str, max_entries: int
+    plan: ImportPlan, session: Session, place: str, entry: dict[str, Any], current: Calendar | None, *, now_ms: int, default_timezone: str, max_entries: int
 ) -> tuple[dict[str, Any], list[DateRange]] | None:
     data = {k: v for k, v in entry.items() if k in CALENDAR_FIELDS}
     data.setdefault("entries", [])  # a calendar of the document has exactly the entries it lists
     known = None if current is None else {"name": current.name, "timezone": current.timezone, "description": current.description}
     values, ranges, errors = clean_calendar(data, known, default_timezone=default_timezone, max_entries=max_entries)
+    if current is not None and "entries" not in errors:  # as the calendar service will check the update
+        check_jobs_keep_a_time(session, errors, current.id, values["timezone"], ranges or [], now_ms)
     for name, message in errors.errors.items():
         plan.problem(f"{place}.{name}", message)
     if errors.errors:
@@ -43,7 +46,7 @@ def _check_values(
     return values, ranges or []
 
 
-def plan_calendars(plan: ImportPlan, session: Session, actor: Actor, entries: list[Any], *, default_timezone: str, max_entries: int) -> None:
+def plan_calendars(plan: ImportPlan, session: Session, actor: Actor, entries: list[Any], *, now_ms: int, default_timezone: str, max_entries: int) -> None:
     """One step per entry of `calendars`, or the problems that refuse it."""
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -62,7 +65,7 @@ def plan_calendars(plan: ImportPlan, session: Session, actor: Actor, entries: li
             continue
         seen[name] = index
         before = len(plan.problems)
-        _plan_calendar(plan, session, actor, index, entry, name, default_timezone=default_timezone, max_entries=max_entries)
+        _plan_calendar(plan, session, actor, index, entry, name, now_ms=now_ms, default_timezone=default_timezone, max_entries=max_entries)
         if len(plan.problems) > before:
             plan.refused_calendars.add(name)
 
@@ -73,7 +76,7 @@ def _kept(index: int, name: str, current: Calendar, session: Session) -> Calenda
 
 
 def _plan_calendar(
-    plan: ImportPlan, session: Session, actor: Actor, index: int, entry: dict[str, Any], name: str, *, default_timezone: str, max_entries: int
+    plan: ImportPlan, session: Session, actor: Actor, index: int, entry: dict[str, Any], name: str, *, now_ms: int, default_timezone: str, max_entries: int
 ) -> None:
     place = f"calendars[{index}]"
     current = _existing(session, name)
@@ -89,7 +92,7 @@ def _plan_calendar(
     if current is not None and plan.options.on_conflict is OnConflict.SKIP:
         plan.calendars.append(_kept(index, name, current, session))
         return
-    checked = _check_values(plan, place, entry, current, default_timezone=default_timezone, max_entries=max_entries)
+    checked = _check_values(plan, session, place, entry, current, now_ms=now_ms, default_timezone=default_timezone, max_entries=max_entries)
     if checked is None:
         return
     values, ranges = checked

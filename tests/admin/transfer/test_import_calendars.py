@@ -152,3 +152,12 @@ def test_only_an_admin_creates_calendars(source: Database, target: Database) -> 
         assert s.scalars(sa.select(Calendar)).one().description == ""
         send = s.scalars(sa.select(Job).where(Job.name == "send")).one()
         assert send.calendar_ids == str(s.scalars(sa.select(Calendar)).one().id)
+
+
+def test_an_update_may_not_leave_a_job_of_the_database_no_planned_time(source: Database, target: Database) -> None:
+    run_import(target, export_of(source))
+    document = {"shardcron_export": 1, "calendars": [{"name": "holidays", "timezone": "UTC", "entries": ["2026-01-01..2040-12-31"]}]}
+    problems = _refused(target, document, on_conflict=OnConflict.UPDATE)
+    assert len(problems) == 1 and problems[0].startswith("calendars[0].entries: would leave job ")
+    with target.read_session() as s:
+        assert s.scalars(sa.select(Calendar).where(Calendar.name == "holidays")).one().version == 1
