@@ -11,8 +11,10 @@ Schema = dict[str, Any]
 
 _ACTIONS = [a.value for a in Action]
 DOCUMENT_DESCRIPTION = (
-    "An export document: `shardcron_export` (the version, 1), `groups` (app_name, title, address_type, manual_addresses) "
-    "and `jobs` (each job's settings, `group`: its group's app name, `children`: [{group, job}] by name). docs/operations.md describes it."
+    "An export document: `shardcron_export` (the version, 1), `groups` (app_name, title, address_type, manual_addresses), "
+    "`calendars` (name, timezone, description, entries: lines such as `2026-12-24..2026-12-26 office closed`) "
+    "and `jobs` (each job's settings, `group`: its group's app name, `children`: [{group, job}] by name, "
+    "`calendars`: calendar names). docs/operations.md describes it."
 )
 
 SCHEMAS: dict[str, Schema] = {
@@ -22,9 +24,25 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "shardcron_export": {"type": "integer", "const": 1},
             "groups": {"type": "array", "items": {"type": "object"}},
+            "calendars": {"type": "array", "items": {"$ref": "#/components/schemas/ExportCalendar"}},
             "jobs": {"type": "array", "items": {"type": "object"}},
         },
         "required": ["shardcron_export"],
+        "additionalProperties": False,
+    },
+    "ExportCalendar": {
+        "type": "object",
+        "description": "A calendar of an export document, matched by name on import.",
+        "properties": {
+            "name": {"type": "string", "maxLength": 64},
+            "timezone": {"type": "string", "description": "IANA time zone name; the admin's default_timezone when left out."},
+            "description": {"type": "string", "maxLength": 255},
+            "entries": {
+                "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+                "description": "Excluded dates, one line each (`2026-12-25 Christmas`, `2026-12-24..2026-12-26 office closed`); they replace the calendar's entries.",
+            },
+        },
+        "required": ["name"],
         "additionalProperties": False,
     },
     "ImportPlan": {
@@ -46,6 +64,18 @@ SCHEMAS: dict[str, Schema] = {
                     },
                 },
             },
+            "calendars": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "action": {"type": "string", "enum": _ACTIONS},
+                        "id": {"type": ["integer", "null"]},
+                        "unchanged": {"type": "boolean", "description": "An update that changes nothing."},
+                    },
+                },
+            },
             "jobs": {
                 "type": "array",
                 "items": {
@@ -60,7 +90,7 @@ SCHEMAS: dict[str, Schema] = {
                 },
             },
         },
-        "required": ["dry_run", "on_conflict", "keep_state", "groups", "jobs"],
+        "required": ["dry_run", "on_conflict", "keep_state", "groups", "calendars", "jobs"],
     },
 }
 
@@ -69,7 +99,7 @@ def transfer_paths(op: Callable[..., Schema], param: Callable[..., Schema], erro
     doc_ref = {"$ref": "#/components/schemas/ExportDocument"}
     document_content = {"application/json": {"schema": doc_ref}, "application/yaml": {"schema": doc_ref}}
     export = op(
-        "Groups and jobs the caller may see, as an export document",
+        "Groups, their jobs and calendars the caller may see, as an export document",
         {"200": {"description": "The document", "content": document_content}},
         params=[
             param("format", "query", {"type": "string", "enum": ["json", "yaml"], "default": "json"}),
@@ -89,7 +119,7 @@ def transfer_paths(op: Callable[..., Schema], param: Callable[..., Schema], erro
             param("dry_run", "query", {"type": "boolean", "default": False}, "Check and plan only; write nothing."),
             param(
                 "on_conflict", "query", {"type": "string", "enum": [c.value for c in OnConflict], "default": "skip"},
-                "A group or job that exists already: leave it, overwrite it, or refuse the import.",
+                "A group, calendar or job that exists already: leave it, overwrite it, or refuse the import.",
             ),
             param("keep_state", "query", {"type": "boolean", "default": False}, "Enable the jobs the document says are enabled (default: new jobs arrive stopped, updated jobs keep their state)."),
         ],

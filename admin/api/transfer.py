@@ -59,6 +59,9 @@ def plan_json(plan: ImportPlan, *, dry_run: bool) -> dict[str, Any]:
         "groups": [
             {"app_name": step.app_name, "action": step.action.value, "id": step.target_id, "unchanged": step.unchanged} for step in plan.groups
         ],
+        "calendars": [
+            {"name": step.name, "action": step.action.value, "id": step.target_id, "unchanged": step.unchanged} for step in plan.calendars
+        ],
         "jobs": [
             {"group": step.app_name, "name": step.name, "action": step.action.value, "id": step.target_id, "enabled": step.ends_enabled if step.action.value != "skip" else None}
             for step in plan.jobs
@@ -76,5 +79,7 @@ def import_document_route():
     document = read_document(request.get_data(cache=False), max_bytes=ctx.config.import_max_bytes, fmt=fmt)
     session_of = ctx.db.read_session if dry_run else ctx.db.session
     with session_of() as session:
-        plan = import_document(session, actor(), document, options, dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone)
+        plan = import_document(
+            session, actor(), document, options, dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone, max_calendar_entries=ctx.config.calendar_max_entries
+        )
     return plan_json(plan, dry_run=dry_run), 200 if dry_run else 201

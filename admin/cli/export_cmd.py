@@ -33,4 +33,4 @@ def export(state, groups: str | None, output: str | None, fmt: str, url: str | N
     else:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
-        click.echo(f"exported {len(document['groups'])} groups and {len(document['jobs'])} jobs to {output}", err=True)
+        click.echo(f"exported {len(document['groups'])} groups, {len(document['calendars'])} calendars and {len(document['jobs'])} jobs to {output}", err=True)

@@ -1,4 +1,4 @@
-"""`shardcron import`: groups and jobs from an export document (JSON or YAML), in one transaction."""
+"""`shardcron import`: groups, calendars and jobs from an export document (JSON or YAML), in one transaction."""
 
 from __future__ import annotations
 
@@ -30,13 +30,16 @@ def print_plan(plan: ImportPlan, *, dry_run: bool) -> None:
     for group in plan.groups:
         note = " (no change)" if group.action is Action.UPDATE and group.unchanged else ""
         click.echo(f"group {group.app_name!r}: {verbs[group.action]}{note}")
+    for calendar in plan.calendars:
+        note = " (no change)" if calendar.action is Action.UPDATE and calendar.unchanged else ""
+        click.echo(f"calendar {calendar.name!r}: {verbs[calendar.action]}{note}")
     for job in plan.jobs:
         state = ""
         if job.action is not Action.SKIP:
             state = ", enabled" if job.ends_enabled else ", stopped"
         target = f" (job {job.target_id})" if job.target_id is not None else ""
         click.echo(f"job {job.app_name}/{job.name}{target}: {verbs[job.action]}{state}")
-    for kind in ("groups", "jobs"):
+    for kind in ("groups", "calendars", "jobs"):
         counts = ", ".join(f"{plan.count(kind, action)} {verbs[action].split(',')[0]}" for action in Action)
         click.echo(f"{kind}: {counts}")
 
@@ -90,10 +93,14 @@ def import_(state, file: str, dry_run: bool, on_conflict: str, keep_state: bool,
         try:
             if dry_run:
                 with database.read_session() as session:
-                    plan = import_document(session, cli_actor(), document, options, dry_run=True, now_ms=now_ms, default_timezone=config.default_timezone)
+                    plan = import_document(
+                        session, cli_actor(), document, options, dry_run=True, now_ms=now_ms, default_timezone=config.default_timezone, max_calendar_entries=config.calendar_max_entries
+                    )
             else:
                 with database.session() as session:
-                    plan = import_document(session, cli_actor(), document, options, dry_run=False, now_ms=now_ms, default_timezone=config.default_timezone)
+                    plan = import_document(
+                        session, cli_actor(), document, options, dry_run=False, now_ms=now_ms, default_timezone=config.default_timezone, max_calendar_entries=config.calendar_max_entries
+                    )
         except ImportRefused as exc:
             click.echo(f"error: {file}: import refused, nothing written ({len(exc.problems)} problems):", err=True)
             for problem in exc.problems:

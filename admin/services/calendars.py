@@ -97,8 +97,9 @@ def _audit(session: Session, actor: Actor, action: AuditAction, cal: Calendar, *
     audit.record(session, actor, action, AuditTarget.CALENDAR, target_id=cal.id, target_name=cal.name, group_id=None, now_ms=now_ms, **values)
 
 
-def _check_jobs_keep_a_time(session: Session, errors: FieldErrors, calendar_id: int | None, timezone: str, ranges: list[DateRange], now_ms: int) -> None:
-    """Refuse (on `entries`) ranges that would leave a job using the calendar no planned time."""
+def check_jobs_keep_a_time(session: Session, errors: FieldErrors, calendar_id: int | None, timezone: str, ranges: list[DateRange], now_ms: int) -> None:
+    """Refuse (on `entries`) ranges that would leave a job using the calendar no planned time
+    (also the import's check of a calendar it would update, transfer.plan_calendars)."""
     if calendar_id is None or "timezone" in errors:
         return
     users = _users(session).get(calendar_id, [])
@@ -165,7 +166,7 @@ def update_calendar(
     _name_taken(session, errors, values["name"], cal.id)
     new_ranges = list(old.ranges) if ranges is None else ranges
     if "entries" not in errors:
-        _check_jobs_keep_a_time(session, errors, cal.id, values["timezone"], new_ranges, now_ms)
+        check_jobs_keep_a_time(session, errors, cal.id, values["timezone"], new_ranges, now_ms)
     errors.raise_if_any(_t("calendar %(id)s not saved", id=calendar_id), object_id=calendar_id)
     before = _fields(cal, old.ranges)
     for key, value in values.items():

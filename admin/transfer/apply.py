@@ -1,11 +1,11 @@
-"""Carrying out an import plan in the caller's transaction, through the services, so every group
-and job written is checked and audited as if the actor had saved it by hand."""
+"""Carrying out an import plan in the caller's transaction, through the services, so every group,
+calendar and job written is checked and audited as if the actor had saved it by hand."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from ..services import groups, jobs
+from ..services import calendars, groups, jobs
 from ..services.actor import Actor
 from .plan import Action, ImportPlan
 from .plan_children import Node, creation_order
@@ -23,6 +23,15 @@ def apply_groups(plan: ImportPlan, session: Session, actor: Actor, *, now_ms: in
             groups.update_group(session, actor, step.existing_id, step.values, now_ms=now_ms)
 
 
+def apply_calendars(plan: ImportPlan, session: Session, actor: Actor, *, now_ms: int, default_timezone: str, max_entries: int) -> None:
+    for step in plan.calendars:
+        if step.action is Action.CREATE:
+            step.new_id = calendars.create_calendar(session, actor, step.values, now_ms=now_ms, default_timezone=default_timezone, max_entries=max_entries).id
+        elif step.action is Action.UPDATE and not step.unchanged:
+            assert step.existing_id is not None
+            calendars.update_calendar(session, actor, step.existing_id, step.values, now_ms=now_ms, max_entries=max_entries)
+
+
 def apply_jobs(plan: ImportPlan, session: Session, actor: Actor, resolved: dict[int, list[Node]], *, now_ms: int, default_timezone: str) -> None:
     """Jobs in an order where each job's children are saved before it; then their states."""
     group_ids = {step.app_name: step.target_id for step in plan.groups}
@@ -31,6 +40,8 @@ def apply_jobs(plan: ImportPlan, session: Session, actor: Actor, resolved: dict[
         group_id = step.group_id if step.group_id is not None else group_ids[step.app_name]
         children = [node if isinstance(node, int) else new_ids[node] for node in resolved.get(step.index, [])]
         data = {**step.values, "group_id": group_id, "child_job_ids": children, "glue_remark": IMPORT_REMARK}
+        if step.calendars is not None:
+            data["calendars"] = step.calendars
         if step.action is Action.CREATE:
             step.new_id = jobs.create_job(session, actor, data, now_ms=now_ms, default_timezone=default_timezone).id
             new_ids[("new", step.index)] = step.new_id

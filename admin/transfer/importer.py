@@ -3,11 +3,11 @@
 `import_document` reads the database to make a plan (`plan.ImportPlan`), reports every problem
 at once with its place in the document, and writes nothing unless there is none; a dry run
 stops after the plan. Writing goes through the services (apply.py) in the caller's session, so
-each group and job is checked, audited and rolled back with the rest.
+each group, calendar and job is checked, audited and rolled back with the rest.
 
 The document has one top-level key per section besides `shardcron_export`; each section is one
 pair of functions (`SECTIONS`: check and plan, then apply), in the order they depend on each
-other. A new section (calendars, workflows) is a new pair there.
+other. A new section (workflows) is a new pair there.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from ..services.actor import Actor
 from ..services.errors import ServiceError
 from ..texts import _nt, _t
-from .apply import apply_groups, apply_jobs
+from .apply import apply_calendars, apply_groups, apply_jobs
 from .fields import EXPORT_VERSION
 from .plan import ImportOptions, ImportPlan, Problem
+from .plan_calendars import plan_calendars
 from .plan_children import Node, plan_children
 from .plan_groups import plan_groups
 from .plan_jobs import plan_jobs
@@ -51,12 +52,18 @@ class ImportRun:
     actor: Actor
     now_ms: int
     default_timezone: str
+    #: Most entries one calendar may hold (setting calendar_max_entries).
+    max_calendar_entries: int
     plan: ImportPlan
     resolved_children: dict[int, list[Node]] = field(default_factory=dict)
 
 
 def _plan_groups(run: ImportRun, entries: list[Any]) -> None:
     plan_groups(run.plan, run.session, run.actor, entries)
+
+
+def _plan_calendars(run: ImportRun, entries: list[Any]) -> None:
+    plan_calendars(run.plan, run.session, run.actor, entries, now_ms=run.now_ms, default_timezone=run.default_timezone, max_entries=run.max_calendar_entries)
 
 
 def _plan_jobs(run: ImportRun, entries: list[Any]) -> None:
@@ -66,6 +73,10 @@ def _plan_jobs(run: ImportRun, entries: list[Any]) -> None:
 
 def _apply_groups(run: ImportRun) -> None:
     apply_groups(run.plan, run.session, run.actor, now_ms=run.now_ms)
+
+
+def _apply_calendars(run: ImportRun) -> None:
+    apply_calendars(run.plan, run.session, run.actor, now_ms=run.now_ms, default_timezone=run.default_timezone, max_entries=run.max_calendar_entries)
 
 
 def _apply_jobs(run: ImportRun) -> None:
@@ -79,9 +90,11 @@ class Section:
     apply: Callable[[ImportRun], None]
 
 
-#: The document's sections in the order they are planned and applied (jobs name their groups).
+#: The document's sections in the order they are planned and applied (jobs name their groups
+#: and calendars; a job is saved only with calendars that leave it a planned time).
 SECTIONS = (
     Section("groups", _plan_groups, _apply_groups),
+    Section("calendars", _plan_calendars, _apply_calendars),
     Section("jobs", _plan_jobs, _apply_jobs),
 )
 
@@ -97,9 +110,11 @@ def _check_version(plan: ImportPlan, document: dict[str, Any]) -> bool:
     return False
 
 
-def plan_import(session: Session, actor: Actor, document: dict[str, Any], options: ImportOptions, *, now_ms: int, default_timezone: str) -> ImportRun:
+def plan_import(
+    session: Session, actor: Actor, document: dict[str, Any], options: ImportOptions, *, now_ms: int, default_timezone: str, max_calendar_entries: int
+) -> ImportRun:
     """Check the whole document against the database (read only); the plan lists every problem."""
-    run = ImportRun(session, actor, now_ms, default_timezone, ImportPlan(options))
+    run = ImportRun(session, actor, now_ms, default_timezone, max_calendar_entries, ImportPlan(options))
     known = {VERSION_KEY} | {section.key for section in SECTIONS}
     for key in sorted(set(document) - known, key=str):
         run.plan.problem(str(key), _t("unknown field"))
@@ -117,11 +132,19 @@ def plan_import(session: Session, actor: Actor, document: dict[str, Any], option
 
 
 def import_document(
-    session: Session, actor: Actor, document: dict[str, Any], options: ImportOptions, *, dry_run: bool, now_ms: int, default_timezone: str
+    session: Session,
+    actor: Actor,
+    document: dict[str, Any],
+    options: ImportOptions,
+    *,
+    dry_run: bool,
+    now_ms: int,
+    default_timezone: str,
+    max_calendar_entries: int,
 ) -> ImportPlan:
     """The plan of the import, carried out in `session` unless `dry_run`; ImportRefused (400)
     with every problem when there is any, before anything is written."""
-    run = plan_import(session, actor, document, options, now_ms=now_ms, default_timezone=default_timezone)
+    run = plan_import(session, actor, document, options, now_ms=now_ms, default_timezone=default_timezone, max_calendar_entries=max_calendar_entries)
     if run.plan.problems:
         raise ImportRefused(run.plan.problems)
     if not dry_run:

@@ -1,8 +1,8 @@
-"""What an import would do: one step per group and job of the document, and every problem found.
+"""What an import would do: one step per group, calendar and job of the document, and every problem found.
 
 A plan is made by `importer.plan_import` (reading the database only) and carried out by
 `apply.apply_plan` in the same transaction. Places name the document's parts the way a reader
-finds them: `groups[0].app_name`, `jobs[3].schedule_conf`, `jobs[3].children[1]`.
+finds them: `groups[0].app_name`, `calendars[1].entries`, `jobs[3].schedule_conf`, `jobs[3].children[1]`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..schedules.exclusions import DateRange
 from ..texts import Text, _t
 
 
@@ -62,6 +63,26 @@ class GroupStep:
 
 
 @dataclass
+class CalendarStep:
+    index: int
+    name: str
+    #: The calendar service's fields (name, timezone, description, entries as the document gave them).
+    values: dict[str, Any]
+    #: The checked entries, for the jobs' check that they keep a planned time.
+    ranges: list[DateRange]
+    timezone: str
+    action: Action
+    existing_id: int | None = None
+    #: Whether an update would change nothing.
+    unchanged: bool = False
+    new_id: int | None = None
+
+    @property
+    def target_id(self) -> int | None:
+        return self.existing_id if self.existing_id is not None else self.new_id
+
+
+@dataclass
 class JobStep:
     index: int
     app_name: str
@@ -71,6 +92,8 @@ class JobStep:
     enabled: bool
     children: list[tuple[str, str]]
     action: Action
+    #: The calendars the job names (None: the document does not say; an updated job keeps its own).
+    calendars: list[str] | None = None
     existing_id: int | None = None
     #: The group's id when it exists before the import.
     group_id: int | None = None
@@ -91,15 +114,18 @@ class JobStep:
 class ImportPlan:
     options: ImportOptions
     groups: list[GroupStep] = field(default_factory=list)
+    calendars: list[CalendarStep] = field(default_factory=list)
     jobs: list[JobStep] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     #: App names of the document's groups that were refused: their jobs are still checked,
     #: without a second complaint about the group.
     refused_groups: set[str] = field(default_factory=set)
+    #: Names of the document's calendars that were refused (their jobs are not blamed again).
+    refused_calendars: set[str] = field(default_factory=set)
 
     def problem(self, place: str, message: Text) -> None:
         self.problems.append(Problem(place, message))
 
     def count(self, kind: str, action: Action) -> int:
-        steps: list[Any] = self.groups if kind == "groups" else self.jobs
+        steps: list[Any] = self.groups if kind == "groups" else self.calendars if kind == "calendars" else self.jobs
         return sum(1 for step in steps if step.action is action)

@@ -2,7 +2,9 @@
 
 Each job to be created or updated goes through the same checks as the job form and the API
 (services.job_form.clean_job), with the actor's rights; its child references are resolved and
-checked for cycles afterwards (plan_children), once every job of the document is known.
+checked for cycles afterwards (plan_children), once every job of the document is known. Its
+calendars are named: each must be in the document's `calendars` or the database, and together,
+as the import leaves them, they must keep the job a planned time (plan_calendars).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from ..services.job_form import JOB_FIELDS, MAX_CHILD_JOBS, clean_job, current_v
 from ..texts import _t
 from .fields import job_fields
 from .plan import Action, ImportPlan, JobStep, OnConflict
+from .plan_calendars import calendar_names, check_keeps_a_time, job_exclusions
 from .plan_groups import unknown_fields
 
-#: Keys of a job entry besides its columns: the group's app name and the child references.
-REFERENCE_KEYS = ("group", "children")
+#: Keys of a job entry besides its columns: the group's app name, the child references and the
+#: calendars' names.
+REFERENCE_KEYS = ("group", "children", "calendars")
 CHILD_KEYS = ("group", "job")
 
 
@@ -112,6 +116,7 @@ def plan_jobs(plan: ImportPlan, session: Session, actor: Actor, entries: list[An
         if not isinstance(enabled, bool):
             plan.problem(f"{place}.enabled", _t("must be true or false"))
         children = _children(plan, place, entry.get("children"))
+        calendars = calendar_names(plan, place, entry.get("calendars"))
         group_step = groups_in_file.get(app_name)
         group_id = group_step.existing_id if group_step is not None else None
         if group_step is None:
@@ -132,13 +137,18 @@ def plan_jobs(plan: ImportPlan, session: Session, actor: Actor, entries: list[An
         action = Action.CREATE if current is None else Action.UPDATE if plan.options.on_conflict is OnConflict.UPDATE else Action.SKIP
         values = {k: v for k, v in entry.items() if k in JOB_FIELDS}
         values["name"] = name
-        step = JobStep(index, app_name, name, values, enabled is True, children, action, existing_id=current.id if current else None, group_id=group_id)
+        step = JobStep(
+            index, app_name, name, values, enabled is True, children, action, calendars, existing_id=current.id if current else None, group_id=group_id
+        )
         if action is not Action.SKIP:
             passed = _clean(plan, session, actor, place, step, current if action is Action.UPDATE else None, default_timezone)
             step.ends_enabled = step.enabled if plan.options.keep_state else bool(current is not None and current.enabled)
+            excluded = job_exclusions(plan, session, place, calendars) if calendars else None
+            base = current_values(current) if current is not None else {k: default for k, (default, _) in JOB_FIELDS.items()}
+            merged = {**base, **values}
+            merged["timezone"] = merged["timezone"] or default_timezone
+            if passed and excluded is not None:
+                check_keeps_a_time(plan, place, merged, excluded, now_ms)
             if passed and step.ends_enabled:
-                base = current_values(current) if current is not None else {k: default for k, (default, _) in JOB_FIELDS.items()}
-                merged = {**base, **values}
-                merged["timezone"] = merged["timezone"] or default_timezone
                 _check_enabled(plan, place, merged, now_ms)
         plan.jobs.append(step)

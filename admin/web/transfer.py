@@ -79,7 +79,9 @@ def _run(raw: bytes | str, filename: str | None, *, dry_run: bool) -> tuple[Impo
         document = read_document(raw, max_bytes=ctx.config.import_max_bytes, filename=filename)
         session_of = ctx.db.read_session if dry_run else ctx.db.session
         with session_of() as session:
-            plan = import_document(session, g.actor, document, _options(), dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone)
+            plan = import_document(
+                session, g.actor, document, _options(), dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone, max_calendar_entries=ctx.config.calendar_max_entries
+            )
     except ImportRefused as exc:
         return None, [localize(problem.line()) for problem in exc.problems], localize(exc.message)
     except ServiceError as exc:

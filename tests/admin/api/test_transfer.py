@@ -101,3 +101,20 @@ def test_a_user_imports_jobs_into_their_groups_only(admin_app: AdminApp) -> None
     assert fields["groups[0].app_name"] == "no executor group 'brand-new' you may use; only an admin may create groups"
     assert fields["jobs[0].group"] == "no executor group 'secret' in the document or the database"
     assert fields["jobs[1].glue_type"] == "you may not write scripts for this group"  # no script right in orders
+
+
+def test_import_calendars_through_the_api(admin_app: AdminApp, admin: Api) -> None:
+    orders = add_group(admin_app.db, "orders")
+    add_job(admin_app.db, orders, "close")
+    document = _document(admin)
+    document["calendars"] = [{"name": "holidays", "timezone": "UTC", "description": "", "entries": ["2026-12-25 Christmas"]}]
+    document["jobs"][0]["calendars"] = ["holidays"]
+    user = admin_app.user("ann", UserRole.USER, [orders])
+    refused = user.post("/import", json=document)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["fields"] == {"calendars[0]": "no calendar named 'holidays'; only an admin may create calendars"}
+    done = admin.post("/import?on_conflict=update", json=document)
+    assert done.status_code == 201, done.get_json()
+    assert [(c["name"], c["action"]) for c in done.get_json()["calendars"]] == [("holidays", "create")]
+    assert _document(admin) == document
+    assert user.post("/import", json=document).get_json()["calendars"][0]["action"] == "skip"

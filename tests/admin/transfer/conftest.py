@@ -44,4 +44,4 @@ def export_of(db: Database, actor: Actor | None = None) -> dict[str, Any]:
 def run_import(db: Database, document: dict[str, Any], actor: Actor | None = None, *, dry_run: bool = False, **options: Any) -> ImportPlan:
     session_of = db.read_session if dry_run else db.session
     with session_of() as s:
-        return import_document(s, actor or cli_actor("importer"), document, ImportOptions(**options), dry_run=dry_run, now_ms=NOW + 1000, default_timezone="UTC")
+        return import_document(s, actor or cli_actor("importer"), document, ImportOptions(**options), dry_run=dry_run, now_ms=NOW + 1000, default_timezone="UTC", max_calendar_entries=1000)

@@ -37,7 +37,7 @@ def test_export_to_stdout_and_file(sqlite_url: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["export", "--url", sqlite_url, "--groups", "orders", "-o", str(target)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(target.read_text(encoding="utf-8")) == document
-    assert "exported 1 groups and 1 jobs" in result.stderr
+    assert "exported 1 groups, 0 calendars and 1 jobs" in result.stderr
 
 
 def test_export_of_an_unknown_group_is_one_error_line(sqlite_url: str) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from shardcron.admin.enums import UserRole
-from shardcron.admin.models import AuditEntry, Job
+from shardcron.admin.models import AuditEntry, Calendar, Job
 from tests.support import admin_data as data
 from tests.support.console import Console, page_csrf
 
@@ -20,8 +20,10 @@ def _document() -> dict:
     return {
         "shardcron_export": 1,
         "groups": [{"app_name": "orders", "title": "Orders"}],
+        "calendars": [{"name": "holidays", "entries": ["2026-12-25 Christmas"]}],
         "jobs": [
-            {"group": "orders", "name": "close", "handler": "close", "schedule_conf": "0 2 * * *", "enabled": True, "children": [{"group": "orders", "job": "mail"}]},
+            {"group": "orders", "name": "close", "handler": "close", "schedule_conf": "0 2 * * *", "enabled": True, "children": [{"group": "orders", "job": "mail"}],
+             "calendars": ["holidays"]},
             {"group": "orders", "name": "mail", "handler": "mail", "schedule_conf": "0 3 * * *"},
         ],
     }
@@ -45,6 +47,7 @@ def test_upload_shows_the_plan_and_confirming_imports(console: Console) -> None:
     text = checked.get_data(as_text=True)
     assert checked.status_code == 200, text
     assert "What the import would do" in text and "orders/close" in text and "Nothing has been written yet." in text
+    assert re.search(r"<td>Calendar</td><td class=\"mono\">holidays</td>\s*<td>create</td>", text)
     with console.db.read_session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Job)) == 0
     hidden = html.unescape(re.search(r'name="document" value="([^"]*)"', text, re.S).group(1))  # type: ignore[union-attr]
@@ -56,6 +59,7 @@ def test_upload_shows_the_plan_and_confirming_imports(console: Console) -> None:
         jobs = {job.name: job for job in s.scalars(sa.select(Job))}
         assert jobs["close"].enabled and not jobs["mail"].enabled
         assert jobs["close"].child_job_ids == str(jobs["mail"].id)
+        assert jobs["close"].calendar_ids == str(s.scalars(sa.select(Calendar.id)).one())
         assert {e.actor_name for e in s.scalars(sa.select(AuditEntry).where(AuditEntry.target_type.in_(["group", "job"])))} == {"root"}
 
 
