@@ -16,7 +16,8 @@ from tests.support.console import PASSWORD, Console, post_form
 
 #: Console forms that change nothing a person made: a login opens a session, a logout ends it,
 #: the language switch keeps a display preference.
-NOT_CHANGES = {"web.login", "web.logout", "web.account_language"}
+#: transfer_check is an import's dry run: it writes nothing.
+NOT_CHANGES = {"web.login", "web.logout", "web.account_language", "web.transfer_check"}
 NEW_PASSWORD = "a brand new password"
 
 
@@ -65,6 +66,9 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
     def job(name: str = "nightly"):
         return _scalar(console, sa.text("SELECT id FROM sc_job WHERE name = :n").bindparams(n=name))
 
+    def calendar():
+        return _scalar(console, sa.text("SELECT id FROM sc_calendar WHERE name = 'holidays'"))
+
     def user_id(name: str):
         return _scalar(console, sa.text("SELECT id FROM sc_user WHERE username = :n").bindparams(n=name))
 
@@ -99,6 +103,12 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         ("web.job_stop", lambda: post(f"/jobs/{job()}/stop", {})),
         ("web.job_trigger", lambda: post(f"/jobs/{job()}/trigger", {"param": "once", "target": "whole", "shard_index": "", "shard_total": "", "address": ""})),
         ("web.job_version_rollback", rollback),
+        ("web.job_backfills", lambda: post(f"/jobs/{job()}/backfills", {"from": "2025-12-01T00:00", "to": "2025-12-03T23:59:59", "overlap_policy": "ALLOW_ALL", "pace": "1", "action": "create"})),
+        ("web.backfill_cancel", lambda: post(f"/backfills/{_scalar(console, sa.text('SELECT max(id) FROM sc_backfill'))}/cancel", {})),
+        ("web.calendar_new", lambda: post("/calendars/new", {"name": "holidays", "timezone": "UTC", "description": "", "entries": "2026-12-25"})),
+        ("web.calendar_edit", lambda: post(f"/calendars/{calendar()}", {"name": "holidays", "timezone": "UTC", "description": "office", "entries": "2026-12-24..2026-12-26"})),
+        ("web.calendar_delete", lambda: post(f"/calendars/{calendar()}/delete", {})),
+        ("web.transfer_import", lambda: post("/transfer/import", {"document": '{"shardcron_export": 1, "groups": [{"app_name": "imported"}], "jobs": []}'})),
         ("web.job_copy", lambda: post(f"/jobs/{job()}/copy", {})),
         ("web.job_delete", lambda: post(f"/jobs/{job('nightly (copy)')}/delete", {})),
         ("web.run_kill", kill),

@@ -134,10 +134,9 @@ class _Texts(HTMLParser):
         for name, value in attrs:
             if name == "data-texts" and value:
                 self.js_texts = json.loads(value)
-            elif value and (name in self.SHOWN_ATTRIBUTES and not (tag == "input" and name == "value")):
+            elif value and name in self.SHOWN_ATTRIBUTES and not (name == "value" and tag in ("input", "button", "option")):
+                # A field's, a button's or an option's value is data sent with the form, not text shown.
                 self.texts.add(value.strip())
-            elif value and name == "value" and tag == "button":
-                continue
 
     def handle_endtag(self, tag):
         if tag in ("script", "style"):

@@ -43,8 +43,9 @@ def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(consol
     routes = _state_changing_routes(console)
     # The set is what the console offers; a new route must show up here (and be protected).
     assert routes == [
-        "/account", "/account/language", "/calendars/1", "/calendars/1/delete", "/calendars/new", "/groups/1", "/groups/1/delete", "/groups/new",
-        "/jobs/1", "/jobs/1/copy", "/jobs/1/delete", "/jobs/1/start", "/jobs/1/stop", "/jobs/1/trigger",
+        "/account", "/account/language", "/backfills/1/cancel", "/calendars/1", "/calendars/1/delete", "/calendars/new", "/groups/1",
+        "/groups/1/delete", "/groups/new", "/jobs/1", "/jobs/1/backfills", "/jobs/1/copy", "/jobs/1/delete", "/jobs/1/start", "/jobs/1/stop",
+        "/jobs/1/trigger",
         "/jobs/1/versions/1/rollback", "/jobs/new",
         "/login", "/logout", "/runs/1/kill", "/runs/1/repair", "/runs/cleanup", "/setup", "/transfer/check", "/transfer/import", "/users", "/users/1",
     ]
