@@ -51,9 +51,8 @@ from ..db import Database, changed_rows
 from ..enums import CATCH_UP_STRATEGIES, FireStatus, MisfireStrategy, ScheduleType, TriggerType
 from ..metrics import TriggerFailure, record_trigger_failure
 from ..models import Fire, Job, RunLog, SchedulerLease
-from ..schedules.catchup import catch_up_allowed, catch_up_times
-from ..schedules.exclusions import Exclusions, allowed_after_ms, first_allowed_ms
-from ..schedules.schedule import ScheduleError, next_fire_at_ms
+from ..schedules.due_fires import CATCHUP_MAX_FIRES, JobPlan, plan_job_fires
+from ..schedules.schedule import ScheduleError
 from .calendar_cache import CalendarCache
 from .bulk_insert import insert_ignoring_duplicates
 from .id_lists import in_ids
@@ -64,11 +63,6 @@ log = logging.getLogger("shardcron.admin.scheduling")
 #: Most jobs advanced, and most pending fires claimed, in one round of a tick (a full round is
 #: followed by another at once; FireLoop starts a tick with smaller rounds).
 CLAIM_BATCH = 5000
-#: Most fires one job may get in one tick (a FIX_RATE of 1 s with a long lookahead).
-MAX_FIRES_PER_JOB = 1000
-#: Default of the setting `catchup_max_fires`: most missed planned times one misfire of a
-#: CATCH_UP_ALL job fires (schedules.catchup).
-CATCHUP_MAX_FIRES = 100
 #: How often a node looks for CLAIMED fires whose owner has no lease row at all (a scheduler of
 #: an older release, a row deleted by hand); ended terms are looked for on every claim.
 ORPHAN_CHECK_MS = 5000
@@ -132,103 +126,6 @@ def _claimed(row: Sequence[Any], *, may_have_runs: bool = True, sent_before_ms: 
         fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt,
         may_have_runs=may_have_runs, sent_before_ms=sent_before_ms,
     )
-
-
-@dataclass(frozen=True)
-class JobPlan:
-    """What one due job gets this tick: fires `(fire_at_ms, trigger_type)`, its next planned
-    fire (None: the schedule has ended), whether it misfired, and for a catch-up whether more
-    missed times were in its window than the catch-up limit."""
-
-    fires: list[tuple[int, TriggerType]]
-    next_fire_at_ms: int | None
-    misfired: bool
-    beyond_catchup_limit: bool = False
-
-
-def plan_job_fires(
-    schedule_type: ScheduleType,
-    conf: str,
-    timezone: str,
-    misfire: MisfireStrategy,
-    next_at_ms: int,
-    now_ms: int,
-    horizon_ms: int,
-    grace_ms: int,
-    excluded: Exclusions | None = None,
-    *,
-    catchup_window_ms: int = 0,
-    catchup_max_fires: int = CATCHUP_MAX_FIRES,
-) -> JobPlan:
-    """The fires of one job due up to `horizon_ms`, misfire rule applied. Pure.
-
-    `excluded`: the job's calendars (schedules.exclusions); planned times inside them are skipped
-    and the schedule moves on to its next allowed planned time."""
-    if excluded is not None:
-        return _plan_with_calendars(
-            schedule_type, conf, timezone, misfire, next_at_ms, now_ms, horizon_ms, grace_ms, excluded, catchup_window_ms, catchup_max_fires
-        )
-    fires: list[tuple[int, TriggerType]] = []
-    at_ms: int | None = next_at_ms
-    misfired = next_at_ms < now_ms - grace_ms
-    beyond = False
-    if misfired:
-        if misfire == MisfireStrategy.FIRE_ONCE_NOW:
-            fires.append((now_ms, TriggerType.MISFIRE))
-        elif misfire in CATCH_UP_STRATEGIES:
-            caught = catch_up_times(schedule_type, conf, timezone, misfire, next_at_ms, now_ms, catchup_window_ms, catchup_max_fires)
-            fires += [(planned_ms, TriggerType.MISFIRE) for planned_ms in caught.times_ms]
-            beyond = caught.beyond_limit
-        if schedule_type == ScheduleType.FIX_RATE:
-            # Stay on the job's grid: the first grid point strictly after now.
-            period_ms = int(conf) * 1000
-            at_ms = next_at_ms + ((now_ms - next_at_ms) // period_ms + 1) * period_ms
-        else:
-            at_ms = next_fire_at_ms(schedule_type, conf, timezone, now_ms)
-    while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
-        fires.append((at_ms, TriggerType.CRON))
-        at_ms = next_fire_at_ms(schedule_type, conf, timezone, at_ms)
-    return JobPlan(fires, at_ms, misfired, beyond)
-
-
-def _plan_with_calendars(
-    schedule_type: ScheduleType,
-    conf: str,
-    timezone: str,
-    misfire: MisfireStrategy,
-    next_at_ms: int,
-    now_ms: int,
-    horizon_ms: int,
-    grace_ms: int,
-    excluded: Exclusions,
-    catchup_window_ms: int,
-    catchup_max_fires: int,
-) -> JobPlan:
-    """`plan_job_fires` over the allowed planned times only. The stored next fire may be an
-    excluded one (a calendar edited after it was computed): the first allowed one is the job's
-    real next fire, and only a missed *allowed* time is a misfire. A misfire's FIRE_ONCE_NOW fire
-    is itself skipped when `now` is excluded: no scheduled fire starts on an excluded date."""
-    fires: list[tuple[int, TriggerType]] = []
-    at_ms = first_allowed_ms(schedule_type, conf, timezone, next_at_ms, excluded)
-    misfired = at_ms is not None and at_ms < now_ms - grace_ms
-    beyond = False
-    if at_ms is not None and misfired:
-        if misfire == MisfireStrategy.FIRE_ONCE_NOW and excluded.excluded_until_ms(now_ms) is None:
-            fires.append((now_ms, TriggerType.MISFIRE))
-        elif misfire in CATCH_UP_STRATEGIES:
-            caught = catch_up_allowed(schedule_type, conf, timezone, misfire, at_ms, now_ms, catchup_window_ms, catchup_max_fires, excluded)
-            fires += [(planned_ms, TriggerType.MISFIRE) for planned_ms in caught.times_ms]
-            beyond = caught.beyond_limit
-        if schedule_type == ScheduleType.FIX_RATE:
-            period_ms = int(conf) * 1000
-            at_ms = at_ms + ((now_ms - at_ms) // period_ms + 1) * period_ms
-        else:
-            at_ms = next_fire_at_ms(schedule_type, conf, timezone, now_ms)
-        at_ms = first_allowed_ms(schedule_type, conf, timezone, at_ms, excluded)
-    while at_ms is not None and at_ms <= horizon_ms and len(fires) < MAX_FIRES_PER_JOB:
-        fires.append((at_ms, TriggerType.CRON))
-        at_ms = allowed_after_ms(schedule_type, conf, timezone, at_ms, excluded)
-    return JobPlan(fires, at_ms, misfired, beyond)
 
 
 #: The order claimed fires are prepared (and sent) in.

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, RunStatus, ScheduleType, TriggerType
 from shardcron.admin.models import Fire, Job, RunLog, SchedulerLease
-from shardcron.admin.firing.fire_store import ANYTHING_MAY_BE_SENT, plan_job_fires
+from shardcron.admin.firing.fire_store import ANYTHING_MAY_BE_SENT
+from shardcron.admin.schedules.due_fires import plan_job_fires
 from shardcron.admin.enums import MisfireStrategy
 from tests.support.scheduler_rows import add_group, add_job
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from shardcron.admin.enums import MisfireStrategy, ScheduleType, TriggerType
-from shardcron.admin.firing.fire_store import plan_job_fires
+from shardcron.admin.schedules.due_fires import plan_job_fires
 from shardcron.admin.schedules.exclusions import DateRange, Exclusions, allowed_after_ms, first_allowed_ms, preview_with_calendars
 from shardcron.admin.schedules.schedule import next_fire_at_ms
 
