@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from shardcron.admin.enums import UserRole
@@ -26,6 +28,8 @@ def test_backfill_page_previews_starts_lists_and_cancels(console: Console) -> No
     job_page = client.get("/jobs/1").get_data(as_text=True)
     assert 'href="/jobs/1/backfills"' in job_page  # the "Backfill…" button
     assert 'id="backfill-form"' in job_page and 'action="/jobs/1/backfills"' in job_page and "No backfill yet." in job_page
+    ids = re.findall(r'\sid="([^"]+)"', job_page)
+    assert len(ids) == len(set(ids)), sorted(i for i in set(ids) if ids.count(i) > 1)  # the job form and the backfill form share a page
     empty = client.get("/jobs/1/backfills").get_data(as_text=True)
     assert "No backfill yet." in empty and "Europe/Berlin" in empty
     preview = post_form(client, "/jobs/1/backfills", {**RANGE, "action": "preview"})

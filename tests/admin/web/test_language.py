@@ -222,6 +222,8 @@ def test_every_console_page_in_chinese_leaves_no_marked_english(console: Console
     for path in _pages(*ids):
         html = root.get(path).get_data(as_text=True)
         assert _lang(html) == "en", path
+        element_ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(element_ids) == len(set(element_ids)), (path, sorted({i for i in element_ids if element_ids.count(i) > 1}))  # a label finds one field
         english[path] = _english_left(html, patterns)
     seen = set().union(*english.values())
     assert len(seen) > 200, "the English walk should find most marked strings (is the filled database empty?)"
