@@ -46,8 +46,19 @@ class Problem:
         return _t("%(field)s: %(problem)s", field=self.place, problem=self.message)
 
 
+class _Target:
+    """A step's row: the one that exists before the import, else the one the import creates."""
+
+    existing_id: int | None
+    new_id: int | None
+
+    @property
+    def target_id(self) -> int | None:
+        return self.existing_id if self.existing_id is not None else self.new_id
+
+
 @dataclass
-class GroupStep:
+class GroupStep(_Target):
     index: int
     app_name: str
     values: dict[str, Any]
@@ -57,13 +68,9 @@ class GroupStep:
     unchanged: bool = False
     new_id: int | None = None
 
-    @property
-    def target_id(self) -> int | None:
-        return self.existing_id if self.existing_id is not None else self.new_id
-
 
 @dataclass
-class CalendarStep:
+class CalendarStep(_Target):
     index: int
     name: str
     #: The calendar service's fields (name, timezone, description, entries as the document gave them).
@@ -77,13 +84,9 @@ class CalendarStep:
     unchanged: bool = False
     new_id: int | None = None
 
-    @property
-    def target_id(self) -> int | None:
-        return self.existing_id if self.existing_id is not None else self.new_id
-
 
 @dataclass
-class JobStep:
+class JobStep(_Target):
     index: int
     app_name: str
     name: str
@@ -104,10 +107,6 @@ class JobStep:
     @property
     def key(self) -> tuple[str, str]:
         return (self.app_name, self.name)
-
-    @property
-    def target_id(self) -> int | None:
-        return self.existing_id if self.existing_id is not None else self.new_id
 
 
 @dataclass
