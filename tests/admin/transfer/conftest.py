@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from shardcron.admin.db import Database
+import pytest
+
+from shardcron.admin.db import Database, init_schema
 from shardcron.admin.services import groups, jobs
 from shardcron.admin.services.actor import Actor, cli_actor
 from shardcron.admin.transfer.export import build_export
@@ -12,6 +16,28 @@ from shardcron.admin.transfer.importer import import_document
 from shardcron.admin.transfer.plan import ImportOptions, ImportPlan
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def seeded_source(path: Path, seed_with: Callable[[Database], None]) -> Iterator[Database]:
+    """A SQLite database at `path` filled by `seed_with`: the exporting side of a round trip."""
+    db = Database(f"sqlite:///{path}", pool_size=1)
+    init_schema(db.engine)
+    seed_with(db)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def target(db_url: str) -> Iterator[Database]:
+    """An empty database on each backend: the importing side."""
+    db = Database(db_url, pool_size=2)
+    init_schema(db.engine)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def seed(db: Database) -> None:

@@ -14,28 +14,12 @@ from shardcron.admin.models import AuditEntry, ExecutorGroup, GlueVersion, Job
 from shardcron.admin.transfer.importer import ImportRefused
 from shardcron.admin.transfer.plan import Action, OnConflict
 
-from .conftest import export_of, run_import, seed
+from .conftest import export_of, run_import, seed, seeded_source
 
 
 @pytest.fixture
 def source(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'source.db'}", pool_size=1)
-    init_schema(db.engine)
-    seed(db)
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
-@pytest.fixture
-def target(db_url: str) -> Iterator[Database]:
-    db = Database(db_url, pool_size=2)
-    init_schema(db.engine)
-    try:
-        yield db
-    finally:
-        db.dispose()
+    yield from seeded_source(tmp_path / "source.db", seed)
 
 
 def _counts(db: Database) -> tuple[int, int, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shardcron.admin.db import Database, init_schema
+from shardcron.admin.db import Database
 from shardcron.admin.enums import UserRole
 from shardcron.admin.models import AuditEntry, Calendar, Job
 from shardcron.admin.services import calendars, groups, jobs
@@ -17,7 +17,7 @@ from shardcron.admin.services.actor import Actor, cli_actor
 from shardcron.admin.transfer.importer import ImportRefused
 from shardcron.admin.transfer.plan import Action, OnConflict
 
-from .conftest import NOW, export_of, run_import
+from .conftest import NOW, export_of, run_import, seeded_source
 
 
 def seed(db: Database) -> None:
@@ -39,23 +39,7 @@ def seed(db: Database) -> None:
 
 @pytest.fixture
 def source(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'source.db'}", pool_size=1)
-    init_schema(db.engine)
-    seed(db)
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
-@pytest.fixture
-def target(db_url: str) -> Iterator[Database]:
-    db = Database(db_url, pool_size=2)
-    init_schema(db.engine)
-    try:
-        yield db
-    finally:
-        db.dispose()
+    yield from seeded_source(tmp_path / "source.db", seed)
 
 
 def _refused(db: Database, document: dict, actor: Actor | None = None, **options: object) -> list[str]:
