@@ -75,3 +75,11 @@ def build_node(
     if start_lease:
         lease.tick(clock.now_ms())
     return SchedulerNode(db, clock, lease, store, dispatcher, FireLoop(store, dispatcher, 0.2))
+
+
+def claim_once(node: SchedulerNode, at_ms: int, batch: int) -> None:
+    """One claim by `node` at `at_ms` (at most `batch` fires), its runs prepared and sent: the
+    step two nodes race through in the exactly-once tests (tests.support.together)."""
+    prepared = node.store.claim_then(at_ms, lambda session, got: node.dispatcher.prepare_claimed(session, got, at_ms, node.lease.current()), batch)
+    node.dispatcher.accept(prepared)
+    node.dispatcher.send_due(at_ms)

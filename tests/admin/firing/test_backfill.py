@@ -5,7 +5,6 @@ with nothing written."""
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from shardcron.admin.services import backfills
 from shardcron.admin.services.actor import SYSTEM_ACTOR
 from shardcron.admin.services.errors import Conflict, ServiceError
 from tests.support.scheduler_rows import add_group, add_job
+from tests.support.together import run_together
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 HOUR = 3_600_000
@@ -107,22 +107,7 @@ def test_two_nodes_advancing_at_once_never_double_a_fire(admin_db, receivers, ma
     nodes = [make_scheduler(admin_db, "node-a"), make_scheduler(admin_db, "node-b")]
     advancers = [BackfillAdvancer(admin_db), BackfillAdvancer(admin_db)]
     for _ in range(6):
-        barrier = threading.Barrier(2, timeout=10)
-        errors: list[BaseException] = []
-
-        def advance(advancer: BackfillAdvancer, barrier: threading.Barrier = barrier, errors: list[BaseException] = errors) -> None:
-            try:
-                barrier.wait()
-                advancer.advance(NOW)
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=advance, args=(a,)) for a in advancers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=20)
-        assert not errors and not any(t.is_alive() for t in threads)
+        run_together([lambda advancer=advancer: advancer.advance(NOW) for advancer in advancers], timeout_s=20)
         with admin_db.read_session() as s:
             active = s.scalar(sa.select(sa.func.count()).select_from(Fire).where(Fire.origin_ref == backfill.id, Fire.status != FireStatus.DONE))
         assert active <= 4

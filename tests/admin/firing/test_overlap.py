@@ -4,7 +4,6 @@ run ends; a timed-out run stops blocking; two nodes deciding at once start one r
 
 from __future__ import annotations
 
-import threading
 
 import sqlalchemy as sa
 
@@ -14,6 +13,8 @@ from shardcron.admin.monitors.run_timeouts import RunTimeouts
 from shardcron.admin.transport.executor_client import ExecutorClient
 from tests.support.executor_calls import TOKEN
 from tests.support.scheduler_rows import add_group, add_job
+from tests.support.scheduler_node import claim_once
+from tests.support.together import run_together
 
 T0 = 1_767_225_600_000  # the fake clock's start
 
@@ -204,24 +205,7 @@ def test_two_nodes_deciding_at_once_start_one_run(admin_db, receivers, make_sche
     for node in nodes:
         node.store.batch = 1  # one fire each
         node.live(T0 + 100)
-    barrier = threading.Barrier(2, timeout=10)
-    errors: list[BaseException] = []
-
-    def claim(node) -> None:
-        try:
-            barrier.wait()
-            prepared = node.store.claim_then(T0 + 100, lambda session, got: node.dispatcher.prepare_claimed(session, got, T0 + 100, node.lease.current()), 1)
-            node.dispatcher.accept(prepared)
-            node.dispatcher.send_due(T0 + 100)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=claim, args=(node,)) for node in nodes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors and not any(t.is_alive() for t in threads)
+    run_together([lambda node=node: claim_once(node, T0 + 100, 1) for node in nodes])
     for node in nodes:  # a fire one node's SKIP LOCKED passed over (MariaDB) is claimed now
         node.step(T0 + 200)
     assert len(runs(admin_db, job)) == 1 and len(receiver.runs) == 1
