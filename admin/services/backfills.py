@@ -96,7 +96,8 @@ def check_request(job: Job, body: Mapping[str, Any], *, now_ms: int, max_runs: i
         elif to_ms > now_ms:
             errors.add("to_ms", _t("must not be in the future: the schedule fires those times itself"))
     planned, first = 0, []
-    if not errors.errors and from_ms is not None and to_ms is not None:
+    # The range is counted whenever it and the job are sound, so a bad pace and a too-long range are reported together.
+    if from_ms is not None and to_ms is not None and "to_ms" not in errors and "job_id" not in errors:
         kind = ScheduleType(job.schedule_type)
         counted = count_backfill_times(kind, job.schedule_conf, job.timezone, from_ms, to_ms, up_to=max_runs * 10 + 1)
         if counted > max_runs:

@@ -58,6 +58,9 @@ def test_backfill_cli_refuses_bad_input_in_one_line(sqlite_url: str) -> None:
     _seed(sqlite_url)
     too_many = run(sqlite_url, "create", "1", "--from", "2015-01-01T00:00Z", "--to", "2025-12-01T00:00Z")
     assert too_many.exit_code == 1 and "to_ms: the range holds 3987 planned times; a backfill runs at most 1000" in too_many.stderr
+    # Every bad field at once: a bad pace does not hide the range's size.
+    both = run(sqlite_url, "create", "1", "--from", "2015-01-01T00:00Z", "--to", "2025-12-01T00:00Z", "--pace", "0")
+    assert both.exit_code == 1 and "2 invalid fields" in both.stderr and "pace: must be between 1 and 100" in both.stderr and "holds 3987 planned times" in both.stderr
     none = run(sqlite_url, "create", "2", "--from", "2025-12-01T00:00", "--to", "2025-12-02T00:00")
     assert none.exit_code == 1 and "job_id: job 2 has no schedule (NONE)" in none.stderr
     reversed_range = run(sqlite_url, "create", "1", "--from", "2025-12-02T00:00", "--to", "2025-12-01T00:00")
