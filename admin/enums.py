@@ -50,6 +50,7 @@ class TriggerType(StrEnum):
     RETRY = "RETRY"  # a failed run tried again
     PARENT = "PARENT"  # child job fired by its parent's success
     BACKFILL = "BACKFILL"  # a planned time of a backfill (origin_ref: the backfill's id)
+    WORKFLOW = "WORKFLOW"  # a step of a workflow instance (origin_ref: the step run's id)
 
 
 class FireStatus(StrEnum):
@@ -142,6 +143,8 @@ class AuditTarget(StrEnum):
     RUN = "run"
     BACKFILL = "backfill"
     CALENDAR = "calendar"
+    WORKFLOW = "workflow"
+    WORKFLOW_INSTANCE = "workflow_instance"
 
 
 class AuditAction(StrEnum):
@@ -171,6 +174,16 @@ class AuditAction(StrEnum):
     CALENDAR_CREATE = "calendar.create"
     CALENDAR_UPDATE = "calendar.update"
     CALENDAR_DELETE = "calendar.delete"
+    WORKFLOW_CREATE = "workflow.create"
+    WORKFLOW_UPDATE = "workflow.update"
+    WORKFLOW_DELETE = "workflow.delete"
+    WORKFLOW_START = "workflow.start"
+    WORKFLOW_STOP = "workflow.stop"
+    WORKFLOW_TRIGGER = "workflow.trigger"
+    #: Operations on one instance (target: the instance).
+    WORKFLOW_CANCEL = "workflow.cancel"
+    WORKFLOW_RERUN = "workflow.rerun"
+    WORKFLOW_SKIP_STEP = "workflow.skip_step"
     USER_CREATE = "user.create"
     USER_DELETE = "user.delete"
     USER_ROLE = "user.role"
@@ -190,3 +203,54 @@ class BackfillStatus(StrEnum):
 
 #: The overlap policies a backfill may have (firing.overlap decides its fires with it).
 BACKFILL_POLICIES = (OverlapPolicy.ALLOW_ALL, OverlapPolicy.SKIP, OverlapPolicy.BUFFER_ALL)
+
+
+class WorkflowStatus(StrEnum):
+    """The state of one workflow instance (sc_workflow_instance.status)."""
+
+    WAITING = "WAITING"  # held back by the workflow's overlap policy (BUFFER_ONE) until the active instance ends
+    RUNNING = "RUNNING"  # steps are still waiting or running
+    SUCCEEDED = "SUCCEEDED"  # every step settled and no failure was left unhandled
+    FAILED = "FAILED"  # a step failed with no failure branch (an edge on FAILURE or ALWAYS) out of it
+    CANCELLED = "CANCELLED"  # cancelled by hand (running steps killed), or by a CANCEL_OTHER start
+    TIMED_OUT = "TIMED_OUT"  # ran past the workflow's timeout (running steps killed)
+    SKIPPED = "SKIPPED"  # never started: the overlap policy SKIP found another instance running
+
+
+#: Instance states that are final (an instance in one of them may still be re-run by hand).
+WORKFLOW_FINAL = (WorkflowStatus.SUCCEEDED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED, WorkflowStatus.TIMED_OUT, WorkflowStatus.SKIPPED)
+
+
+class StepStatus(StrEnum):
+    """The state of one step of one instance (sc_workflow_step_run.status)."""
+
+    WAITING = "WAITING"  # its inbound edges are not settled yet
+    FIRED = "FIRED"  # its fire is written: its runs are pending, running or being retried
+    SUCCEEDED = "SUCCEEDED"  # every shard's last run succeeded
+    FAILED = "FAILED"  # a shard's last run failed (no retry left), or it could not be started
+    SKIPPED = "SKIPPED"  # skipped by hand: counts as succeeded for its outbound edges
+    NOT_RUN = "NOT_RUN"  # its inbound edges settled without the condition it needs: it never runs
+    CANCELLED = "CANCELLED"  # its instance was cancelled or timed out before it ended
+
+
+#: Step states that are final.
+STEP_FINAL = (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.NOT_RUN, StepStatus.CANCELLED)
+
+
+class EdgeCondition(StrEnum):
+    """When an edge is taken, from the state its source step ended in."""
+
+    SUCCESS = "SUCCESS"  # source SUCCEEDED (or SKIPPED by hand)
+    FAILURE = "FAILURE"  # source FAILED
+    ALWAYS = "ALWAYS"  # source SUCCEEDED, SKIPPED or FAILED
+
+
+class JoinMode(StrEnum):
+    """How a step with several inbound edges waits."""
+
+    ALL = "ALL"  # runs when every inbound edge settled and all were taken
+    ANY = "ANY"  # runs as soon as one inbound edge is taken
+
+
+#: The overlap policies between a workflow's instances.
+WORKFLOW_OVERLAP_POLICIES = (OverlapPolicy.ALLOW_ALL, OverlapPolicy.SKIP, OverlapPolicy.BUFFER_ONE, OverlapPolicy.CANCEL_OTHER)

@@ -49,8 +49,10 @@ from .enums import (
     RouteStrategy,
     RunStatus,
     ScheduleType,
+    StepStatus,
     TriggerType,
     UserRole,
+    WorkflowStatus,
 )
 
 #: BIGINT everywhere but SQLite, where only INTEGER PRIMARY KEY is the auto-incrementing rowid.
@@ -294,6 +296,8 @@ class Fire(Base):
     #: The run whose checkpoint this fire's runs resume from (retries, repair now, a manual
     #: trigger that asks for it); NULL: start fresh.
     resume_from_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The workflow step run (sc_workflow_step_run) this fire runs, kept by its retries; NULL: none.
+    step_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RunLog(Base):
@@ -309,6 +313,7 @@ class RunLog(Base):
         Index("ix_run_time", "trigger_at_ms"),
         Index("ix_run_fire", "fire_id"),
         Index("ix_run_followup", "followup_status"),
+        Index("ix_run_step", "step_run_id"),
         ID_TABLE_ARGS,
     )
 
@@ -348,6 +353,8 @@ class RunLog(Base):
     checkpoint_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     #: The run whose checkpoint this run was sent with (`resumeFromLogId`); NULL: started fresh.
     resume_from_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The workflow step run this run (or retry) belongs to, copied from its fire; NULL: none.
+    step_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class User(Base):
@@ -619,4 +626,111 @@ class Backfill(Base):
     status: Mapped[BackfillStatus] = mapped_column(EnumText(BackfillStatus, 16), default=BackfillStatus.RUNNING)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    finished_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Workflow(Base):
+    """A named DAG of steps, each running an existing job (workflows/).
+
+    The steps and edges are one JSON document (`definition_json`, workflows.graph reads it):
+    a definition is saved, validated and copied into each instance whole, so an instance keeps
+    running the definition it started with while the workflow is edited. `version` grows with
+    every save. The schedule columns mean what the job's do; `group_id` is the group the workflow
+    is listed under and whose users may see it (editing needs every step's job's group too)."""
+
+    __tablename__ = "sc_workflow"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_workflow_name"),
+        Index("ix_workflow_due", "enabled", "next_fire_at_ms"),
+        Index("ix_workflow_group", "group_id"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sc_executor_group.id", name="fk_workflow_group"))
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(512), default="")
+    author: Mapped[str] = mapped_column(String(64), default="")
+    #: {"steps": [...], "edges": [...]} (workflows.graph.Definition).
+    definition_json: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    schedule_type: Mapped[ScheduleType] = mapped_column(EnumText(ScheduleType, 16), default=ScheduleType.NONE)
+    schedule_conf: Mapped[str] = mapped_column(String(255), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    misfire_strategy: Mapped[MisfireStrategy] = mapped_column(EnumText(MisfireStrategy, 16), default=MisfireStrategy.DO_NOTHING)
+    #: Between this workflow's instances: ALLOW_ALL, SKIP, BUFFER_ONE or CANCEL_OTHER.
+    overlap_policy: Mapped[OverlapPolicy] = mapped_column(EnumText(OverlapPolicy, 16), default=OverlapPolicy.ALLOW_ALL)
+    #: An instance still running this long after it started ends TIMED_OUT; 0: never.
+    timeout_s: Mapped[int] = mapped_column(Integer, default=0)
+    alarm_emails: Mapped[str] = mapped_column(String(512), default="")
+    alarm_webhook: Mapped[str] = mapped_column(String(512), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_fire_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_fire_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkflowInstance(Base):
+    """One run of a workflow, with the definition it runs. Created exactly once per planned time
+    (or per manual request: `origin_ref`), like a fire; every change of it or its steps happens
+    with this row locked, so the step transitions of one instance are serial across nodes."""
+
+    __tablename__ = "sc_workflow_instance"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "planned_at_ms", "trigger_type", "origin_ref", name="uq_workflow_instance_once"),
+        Index("ix_workflow_instance_status", "status", "deadline_at_ms"),
+        Index("ix_workflow_instance_workflow", "workflow_id", "id"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[int] = mapped_column(BigInteger)
+    workflow_version: Mapped[int] = mapped_column(Integer)
+    #: The workflow's definition when the instance was created.
+    definition_json: Mapped[str] = mapped_column(Text)
+    trigger_type: Mapped[TriggerType] = mapped_column(EnumText(TriggerType, 16))
+    #: The planned time (scheduled), or when it was asked for (by hand).
+    planned_at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: 0 for scheduled instances; a request id for those started by hand.
+    origin_ref: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Parameters given when started by hand (JSON object; templates read them as `params.*`).
+    params_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[WorkflowStatus] = mapped_column(EnumText(WorkflowStatus, 16), default=WorkflowStatus.RUNNING)
+    #: Why it ended as it did (or why it waits / was skipped).
+    message: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    triggered_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    started_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    finished_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: started_at_ms + the workflow's timeout; 0: none.
+    deadline_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WorkflowStepRun(Base):
+    """One step of one instance. Every step has a row from the instance's start (WAITING); a
+    re-run gives the step (and the steps after it) a new row with the next `generation`, and the
+    highest generation is the step's current state. The step's fire is a WORKFLOW fire with
+    `origin_ref` = this id; its runs and their retries carry `step_run_id` = this id."""
+
+    __tablename__ = "sc_workflow_step_run"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "step_key", "generation", name="uq_workflow_step_run"),
+        ID_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(BigInteger)
+    step_key: Mapped[str] = mapped_column(String(64))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[StepStatus] = mapped_column(EnumText(StepStatus, 16), default=StepStatus.WAITING)
+    fire_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The parameter it was sent with, templates filled in.
+    param: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Its result data (the handler's JSON object; a broadcast's: {"shards": [...]}) for the steps after it.
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    started_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     finished_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

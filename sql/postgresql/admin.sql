@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0014.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0015.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -143,6 +143,7 @@ CREATE TABLE sc_fire (
   done_at_ms BIGINT,
   overlap_note VARCHAR(255),
   resume_from_run_id BIGINT,
+  step_run_id BIGINT,
   PRIMARY KEY (id),
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 );
@@ -197,6 +198,7 @@ CREATE TABLE sc_run_log (
   checkpoint_seq BIGINT DEFAULT '0' NOT NULL,
   checkpoint_at_ms BIGINT,
   resume_from_run_id BIGINT,
+  step_run_id BIGINT,
   PRIMARY KEY (id)
 );
 CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
@@ -205,6 +207,7 @@ CREATE INDEX ix_run_group_status_time ON sc_run_log (group_id, status, trigger_a
 CREATE INDEX ix_run_group_time ON sc_run_log (group_id, trigger_at_ms);
 CREATE INDEX ix_run_job_time ON sc_run_log (job_id, trigger_at_ms);
 CREATE INDEX ix_run_status_time ON sc_run_log (status, trigger_at_ms);
+CREATE INDEX ix_run_step ON sc_run_log (step_run_id);
 CREATE INDEX ix_run_time ON sc_run_log (trigger_at_ms);
 
 -- One lease term of a scheduler process: the right to send the fires it claimed.
@@ -253,6 +256,48 @@ CREATE TABLE sc_user (
   PRIMARY KEY (id),
   CONSTRAINT uq_user_username UNIQUE (username),
   CONSTRAINT uq_user_api_token UNIQUE (api_token_hash)
+);
+
+-- One run of a workflow, with the definition it runs. Created exactly once per planned time
+CREATE TABLE sc_workflow_instance (
+  id BIGSERIAL NOT NULL,
+  workflow_id BIGINT NOT NULL,
+  workflow_version INTEGER NOT NULL,
+  definition_json TEXT NOT NULL,
+  trigger_type VARCHAR(16) NOT NULL,
+  planned_at_ms BIGINT NOT NULL,
+  origin_ref BIGINT NOT NULL,
+  params_json TEXT,
+  status VARCHAR(16) NOT NULL,
+  message VARCHAR(512),
+  triggered_by VARCHAR(64) NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  started_at_ms BIGINT,
+  finished_at_ms BIGINT,
+  deadline_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_workflow_instance_once UNIQUE (workflow_id, planned_at_ms, trigger_type, origin_ref)
+);
+CREATE INDEX ix_workflow_instance_status ON sc_workflow_instance (status, deadline_at_ms);
+CREATE INDEX ix_workflow_instance_workflow ON sc_workflow_instance (workflow_id, id);
+
+-- One step of one instance. Every step has a row from the instance's start (WAITING); a
+CREATE TABLE sc_workflow_step_run (
+  id BIGSERIAL NOT NULL,
+  instance_id BIGINT NOT NULL,
+  step_key VARCHAR(64) NOT NULL,
+  generation INTEGER NOT NULL,
+  job_id BIGINT NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  fire_id BIGINT,
+  param TEXT,
+  result_json TEXT,
+  message VARCHAR(512),
+  created_at_ms BIGINT NOT NULL,
+  started_at_ms BIGINT,
+  finished_at_ms BIGINT,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_workflow_step_run UNIQUE (instance_id, step_key, generation)
 );
 
 -- A named REST API token of a user: only its SHA-256 is stored (tokens are 256 random bits,
@@ -348,6 +393,35 @@ CREATE TABLE sc_user_group (
 );
 CREATE INDEX ix_user_group_group ON sc_user_group (group_id);
 
+-- A named DAG of steps, each running an existing job (workflows/).
+CREATE TABLE sc_workflow (
+  id BIGSERIAL NOT NULL,
+  group_id BIGINT NOT NULL,
+  name VARCHAR(128) NOT NULL,
+  description VARCHAR(512) NOT NULL,
+  author VARCHAR(64) NOT NULL,
+  definition_json TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  schedule_type VARCHAR(16) NOT NULL,
+  schedule_conf VARCHAR(255) NOT NULL,
+  timezone VARCHAR(64) NOT NULL,
+  misfire_strategy VARCHAR(16) NOT NULL,
+  overlap_policy VARCHAR(16) NOT NULL,
+  timeout_s INTEGER NOT NULL,
+  alarm_emails VARCHAR(512) NOT NULL,
+  alarm_webhook VARCHAR(512) NOT NULL,
+  enabled BOOLEAN NOT NULL,
+  next_fire_at_ms BIGINT NOT NULL,
+  last_fire_at_ms BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id),
+  CONSTRAINT uq_workflow_name UNIQUE (name),
+  CONSTRAINT fk_workflow_group FOREIGN KEY(group_id) REFERENCES sc_executor_group (id)
+);
+CREATE INDEX ix_workflow_due ON sc_workflow (enabled, next_fire_at_ms);
+CREATE INDEX ix_workflow_group ON sc_workflow (group_id);
+
 -- One version of a job's script: who saved it, when, why (XXL-JOB: xxl_job_logglue).
 CREATE TABLE sc_glue_version (
   id BIGSERIAL NOT NULL,
@@ -368,4 +442,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0014');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0015');
