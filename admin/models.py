@@ -728,6 +728,9 @@ class WorkflowStepRun(Base):
     fire_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     #: The parameter it was sent with, templates filled in.
     param: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: What it was sent as `upstream` (ctx.upstream): {step key: result data} of the steps with an
+    #: edge into it that left result data (JSON); NULL: none.
+    upstream_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Its result data (the handler's JSON object; a broadcast's: {"shards": [...]}) for the steps after it.
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     message: Mapped[str | None] = mapped_column(String(512), nullable=True)

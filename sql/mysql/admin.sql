@@ -290,6 +290,7 @@ CREATE TABLE sc_workflow_step_run (
   status VARCHAR(16) NOT NULL,
   fire_id BIGINT,
   param TEXT,
+  upstream_json TEXT,
   result_json TEXT,
   message VARCHAR(512),
   created_at_ms BIGINT NOT NULL,

@@ -8,7 +8,7 @@ tables and nullable columns only: nodes of the previous release keep running bes
 
 Revision ID: 0015
 Revises: 0014
-Created: 2026-12-06 01:19:23.161547
+Created: 2026-12-06 01:23:24.765919
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('fire_id', sa.BigInteger(), nullable=True),
     sa.Column('param', sa.Text(), nullable=True),
+    sa.Column('upstream_json', sa.Text(), nullable=True),
     sa.Column('result_json', sa.Text(), nullable=True),
     sa.Column('message', sa.String(length=512), nullable=True),
     sa.Column('created_at_ms', sa.BigInteger(), nullable=False),
