@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0014.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0016.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -143,6 +143,7 @@ CREATE TABLE sc_fire (
   done_at_ms BIGINT,
   overlap_note VARCHAR(255),
   resume_from_run_id BIGINT,
+  planned_at_ms BIGINT,
   PRIMARY KEY (id),
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 );
@@ -197,6 +198,7 @@ CREATE TABLE sc_run_log (
   checkpoint_seq BIGINT DEFAULT '0' NOT NULL,
   checkpoint_at_ms BIGINT,
   resume_from_run_id BIGINT,
+  planned_at_ms BIGINT,
   PRIMARY KEY (id)
 );
 CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
@@ -368,4 +370,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0014');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0016');
