@@ -136,13 +136,13 @@ def test_repair_now_re_runs_with_the_planned_time(admin_db, receivers, make_sche
         fire = s.get_one(Fire, result.fire_id)
         rerun = s.execute(sa.select(RunLog).where(RunLog.fire_id == fire.id)).scalar_one()
     assert (fire.trigger_type, fire.fire_at_ms, fire.planned_at_ms) == (TriggerType.MANUAL, T0 + 12 * HOUR, T0)
-    assert (rerun.status, rerun.planned_at_ms) == (RunStatus.RUNNING, T0)
+    assert (rerun.job_id, rerun.status, rerun.planned_at_ms) == (job, RunStatus.RUNNING, T0)
     assert [(r.log_id, r.log_date_ms) for r in receiver.runs][-1] == (rerun.id, T0)
 
 
 def test_the_console_reads_a_retrys_log_with_the_planned_time(admin_db, receivers, make_scheduler):
     receiver = receivers()
-    job = add_job(admin_db, add_group(admin_db, "app", T0, manual=[receiver.address]), T0 - HOUR, **DAILY)
+    add_job(admin_db, add_group(admin_db, "app", T0, manual=[receiver.address]), T0 - HOUR, **DAILY)
     node = make_scheduler(admin_db)
     node.step(T0)
     [run] = all_runs(admin_db)
