@@ -18,6 +18,7 @@ from shardcron.admin.monitors.followups import FollowupMonitor
 from shardcron.admin.services import backfills, runs as run_service
 from shardcron.admin.services.actor import SYSTEM_ACTOR
 from shardcron.admin.services.repair import repair_run
+from shardcron.admin.services.triggers import get_fire
 from shardcron.admin.transport.executor_client import ExecutorClient
 from tests.support.executor_calls import TOKEN
 from tests.support.scheduler_rows import add_group, add_job
@@ -137,6 +138,9 @@ def test_repair_now_re_runs_with_the_planned_time(admin_db, receivers, make_sche
         rerun = s.execute(sa.select(RunLog).where(RunLog.fire_id == fire.id)).scalar_one()
     assert (fire.trigger_type, fire.fire_at_ms, fire.planned_at_ms) == (TriggerType.MANUAL, T0 + 12 * HOUR, T0)
     assert (rerun.job_id, rerun.status, rerun.planned_at_ms) == (job, RunStatus.RUNNING, T0)
+    with admin_db.read_session() as s:
+        view = get_fire(s, SYSTEM_ACTOR, fire.id)  # what GET /fires/{id} shows
+    assert (view.fire_at_ms, view.planned_at_ms, [r.planned_at_ms for r in view.runs]) == (T0 + 12 * HOUR, T0, [T0])
     assert [(r.log_id, r.log_date_ms) for r in receiver.runs][-1] == (rerun.id, T0)
 
 
