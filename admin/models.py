@@ -298,6 +298,17 @@ class Fire(Base):
     resume_from_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     #: The workflow step run (sc_workflow_step_run) this fire runs, kept by its retries; NULL: none.
     step_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The planned time a re-run keeps (a retry, a repair now): its runs are sent it as
+    #: logDateTime instead of `fire_at_ms`, which stays the time the fire is due. NULL: the same
+    #: as `fire_at_ms` (every fire that is not a re-run).
+    planned_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+def log_date_ms(fire_at_ms: int, planned_at_ms: int | None) -> int:
+    """The time a run is sent as logDateTime (the executor's `ctx.trigger_time_ms`, and the day
+    its log file is kept under): its planned time when it is a re-run of an earlier run, else
+    its fire's time. Every `/run` body and every `/log` call for the run use this one value."""
+    return fire_at_ms if planned_at_ms is None else planned_at_ms
 
 
 class RunLog(Base):
@@ -322,7 +333,8 @@ class RunLog(Base):
     group_id: Mapped[int] = mapped_column(BigInteger)
     fire_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     trigger_type: Mapped[TriggerType] = mapped_column(EnumText(TriggerType, 16))
-    #: Planned fire time, sent as logDateTime (the same for every shard of a broadcast).
+    #: Its fire's time (the same for every shard of a broadcast): the planned time of a scheduled
+    #: run, when a retry became due for a retry; sent as logDateTime unless planned_at_ms is set.
     fire_at_ms: Mapped[int] = mapped_column(BigInteger)
     trigger_at_ms: Mapped[int] = mapped_column(BigInteger)
     executor_address: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -355,6 +367,13 @@ class RunLog(Base):
     resume_from_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     #: The workflow step run this run (or retry) belongs to, copied from its fire; NULL: none.
     step_run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Its fire's planned_at_ms: the planned time of the run a retry or repair re-runs (NULL: fire_at_ms).
+    planned_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    @property
+    def log_date_ms(self) -> int:
+        """The logDateTime this run was (or is) sent with: see `log_date_ms()`."""
+        return log_date_ms(self.fire_at_ms, self.planned_at_ms)
 
 
 class User(Base):

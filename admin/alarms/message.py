@@ -91,6 +91,8 @@ def build_message(
             handle_code=run.handle_code,
             handle_msg=run.handle_msg,
             fire_at=_iso(run.fire_at_ms),
+            # The time the job ran for: a retry's keeps the planned time of the run it re-ran.
+            planned_at=_iso(run.log_date_ms),
             trigger_at=_iso(run.trigger_at_ms),
             handle_at=_iso(run.handle_at_ms),
         )
@@ -122,7 +124,7 @@ def build_message(
             _t("Run:       %(run)s, %(trigger)s trigger, attempt %(attempt)s, shard %(index)s/%(total)s",
                run=run_id, trigger=str(run.trigger_type), attempt=run.attempt, index=run.shard_index, total=run.shard_total),
             _t("Executor:  %(address)s", address=run.executor_address or "-"),
-            _t("Planned:   %(at)s", at=_iso(run.fire_at_ms)),
+            _t("Planned:   %(at)s", at=_iso(run.log_date_ms)),
             _t("Triggered: %(at)s -> %(code)s %(message)s", at=_iso(run.trigger_at_ms), code=run.trigger_code, message=run.trigger_msg or ""),
             _t("Result:    %(at)s -> %(code)s %(message)s", at=_iso(run.handle_at_ms) or "-", code=run.handle_code, message=run.handle_msg or ""),
         ]  # fmt: skip

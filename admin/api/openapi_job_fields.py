@@ -156,7 +156,14 @@ RUN_PROPERTIES: dict[str, Schema] = {
     "group_id": INT,
     "fire_id": {"type": ["integer", "null"]},
     "trigger_type": enum_of(TriggerType),
-    "fire_at_ms": MS,
+    "fire_at_ms": {**MS, "description": "When its fire was due: the planned time, or for a retry when the retry became due."},
+    "planned_at_ms": {
+        **MS,
+        "description": (
+            "The planned time the run ran for, sent as logDateTime (the executor's ctx.trigger_time_ms): fire_at_ms, except for a "
+            "retry or a repair, which keeps the planned time of the run it re-ran (a backfilled day stays that day)."
+        ),
+    },
     "trigger_at_ms": MS,
     "executor_address": STR_OR_NULL,
     "handler": STR,

@@ -241,6 +241,10 @@ SCHEMAS: dict[str, Schema] = {
                 ),
             },
             "runs": {"type": "array", "items": ref("Run")},
+            "planned_at_ms": {
+                **MS,
+                "description": "The planned time its runs are sent (their logDateTime): fire_at_ms, except for a retry or a repair, which keeps the one of the run it re-runs.",
+            },
             "resume_from_run_id": {"type": ["integer", "null"]},
         }
     ),

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..db import Database
 from ..enums import CapPolicy, Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
-from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease
+from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease, log_date_ms
 from ..registry_view import live_addresses
 from ..schedules.jitter import jitter_ms
 from ..schedules.routing import RouteState
@@ -75,11 +75,19 @@ class Send:
     #: The job's jitter for this planned time (schedules.jitter): the send goes out at
     #: `fire_at_ms + delay_ms`; the run keeps `fire_at_ms` as its trigger time.
     delay_ms: int = 0
+    #: A re-run's planned time (RunLog.planned_at_ms), the logDateTime its body carries; None:
+    #: fire_at_ms. When the send goes out, and whether it is settled, follow fire_at_ms alone.
+    planned_at_ms: int | None = None
 
     @property
     def send_at_ms(self) -> int:
         """When the `/run` goes out: the planned time plus the job's jitter."""
         return self.fire_at_ms + self.delay_ms
+
+    @property
+    def log_date_ms(self) -> int:
+        """The logDateTime the `/run` carries, and so the one a `/log` about it must pass."""
+        return log_date_ms(self.fire_at_ms, self.planned_at_ms)
 
     def log_fields(self) -> dict:
         """What a log line about this send says of it."""
@@ -157,6 +165,7 @@ class _Job:
 _RUN_COLUMNS = [
     "job_id", "group_id", "fire_id", "trigger_type", "fire_at_ms", "trigger_at_ms", "executor_address", "handler", "param",
     "shard_index", "shard_total", "attempt", "retry_remaining", "status", "trigger_code", "trigger_msg", "followup_status",
+    "planned_at_ms",
 ]
 
 
@@ -292,11 +301,12 @@ class RunStore:
             if body is None:
                 body = job.body = run_body(job, job.handler)
             suffix = resume_suffix(*resume) if resume is not None else b""
-            encoded = body.encode(run_id, fire.fire_at_ms, plan.param, plan.shard_index, plan.shard_total, suffix)
+            planned_at_ms = fire.planned_at_ms
+            encoded = body.encode(run_id, log_date_ms(fire.fire_at_ms, planned_at_ms), plan.param, plan.shard_index, plan.shard_total, suffix)
             candidates = tuple(live_of(job)) if plan.probe else ()
             send = Send(
                 fire.id, run_id, fire.fire_at_ms, plan.address, job.id, plan.shard_index, plan.shard_total, encoded,
-                term, job.delivery, plan.probe, job.route_strategy, candidates, plan.trace,
+                term, job.delivery, plan.probe, job.route_strategy, candidates, plan.trace, planned_at_ms=planned_at_ms,
             )
             if job.jitter_s and fire.trigger_type in scheduled:
                 send.delay_ms = jitter_ms(job.id, fire.fire_at_ms, job.jitter_s)
@@ -366,6 +376,7 @@ class RunStore:
             500 if failed else 0,
             plan.failure,
             FollowupStatus.PENDING if failed else FollowupStatus.NONE,
+            fire.planned_at_ms,
         )
 
     def _resend(
@@ -395,7 +406,7 @@ class RunStore:
         )
         for run in waiting:
             suffix = resume_suffix(run.resume_from_run_id, run.checkpoint_json) if run.resume_from_run_id is not None and run.checkpoint_json is not None else b""
-            encoded = run_body(job, run.handler).encode(run.id, run.fire_at_ms, run.param, run.shard_index, run.shard_total, suffix)
+            encoded = run_body(job, run.handler).encode(run.id, run.log_date_ms, run.param, run.shard_index, run.shard_total, suffix)
             probe = run.executor_address is None
             candidates = tuple(live_of(job)) if probe else ()
             out.sends.append(Send(
@@ -403,6 +414,7 @@ class RunStore:
                 term, job.delivery, probe, job.route_strategy, candidates,
                 settle=sent_before is not None and run.fire_at_ms < sent_before,
                 delay_ms=jitter_ms(job.id, fire.fire_at_ms, job.jitter_s) if job.jitter_s and fire.trigger_type in _SCHEDULED else 0,
+                planned_at_ms=run.planned_at_ms,
             ))
 
     # ------------------------------------------------------------------ after /run

@@ -98,7 +98,8 @@ def settle_send(client: LogReader, send: Send) -> tuple[Answer | None, bool]:
     route). Returns the answer to record, if the question settled it or the job delivers at most
     once, and whether to send it (blocking: one `/log` per address)."""
     addresses = [send.address] if send.address else list(send.candidates)
-    verdicts = [(address, ask_executor(client, address, send.run_id, send.fire_at_ms)) for address in addresses]
+    # The logDateTime the /run carried: the executor keeps the run's log under that day.
+    verdicts = [(address, ask_executor(client, address, send.run_id, send.log_date_ms)) for address in addresses]
     known = [(address, v) for address, v in verdicts if v.knowledge is Knowledge.KNOWN]
     if known:
         address, verdict = known[0]

@@ -2,7 +2,9 @@
 
 For each such run, in one transaction per batch:
   * FAILED with retries left -> a RETRY fire at `failed_at + backoff`, for the failed shard only
-    when the job is a sharding broadcast (contracts §2), resuming from the run's last checkpoint;
+    when the job is a sharding broadcast (contracts §2), resuming from the run's last checkpoint
+    and keeping the run's planned time (its logDateTime: a data job retried for 1 January still
+    processes 1 January, however late the retry, and a retry of a retry too);
   * FAILED with no retry left -> one alarm row per configured channel (e-mail, webhook);
   * UNKNOWN (whether the executor got the /run cannot be known; the job delivers at most once)
     -> one alarm row per channel, and never a retry: a retry would run the job again when it may
@@ -91,6 +93,7 @@ def _fire(job_id: int, fire_at_ms: int, trigger_type: TriggerType, origin_ref: i
         "attempt": 0,
         "created_at_ms": now_ms,
         "resume_from_run_id": None,
+        "planned_at_ms": None,
     }
     row.update(overrides)
     return row
@@ -154,6 +157,7 @@ class FollowupMonitor(LeaseHolder):
                                 attempt=run.attempt + 1,
                                 # Resumes from the failed run's last checkpoint, if it saved one.
                                 resume_from_run_id=run.id,
+                                planned_at_ms=run.log_date_ms,
                             )
                         )
                     else:

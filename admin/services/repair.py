@@ -10,8 +10,8 @@ delivered by the scheduler, an UNKNOWN one belongs to a job that delivers at mos
 The claim is one conditional UPDATE (`status = RUNNING` -> FAILED, follow-up DONE), the same guard
 the monitor's UPDATE has: whichever commits first wins and the other changes nothing, so the two
 paths never both start a re-run. The winner here records, in the same transaction, a MANUAL fire
-of the same job (the same shard of a broadcast) that resumes from the run's checkpoint, and the
-audit entry. A result that was still on its way when the run was repaired is ignored (the run has
+of the same job (the same shard of a broadcast) that resumes from the run's checkpoint and keeps
+its planned time (the logDateTime it was sent with), and the audit entry. A result that was still on its way when the run was repaired is ignored (the run has
 finished), as for any lost run.
 """
 
@@ -102,6 +102,7 @@ def repair_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, 
             attempt=run.attempt,  # a repair by hand uses none of the job's retries
             created_at_ms=now_ms,
             resume_from_run_id=run.id,
+            planned_at_ms=run.log_date_ms,
         )
         session.add(fire)
         session.flush()

@@ -53,6 +53,9 @@ class RunView:
     fire_id: int | None
     trigger_type: TriggerType
     fire_at_ms: int
+    #: The planned time the run ran for (its logDateTime, the executor's ctx.trigger_time_ms):
+    #: `fire_at_ms`, except for a retry or a repair, which keeps the one of the run it re-ran.
+    planned_at_ms: int
     trigger_at_ms: int
     executor_address: str | None
     handler: str
@@ -118,6 +121,7 @@ def run_view(row: RunLog, job_name: str | None) -> RunView:
         fire_id=row.fire_id,
         trigger_type=TriggerType(row.trigger_type),
         fire_at_ms=row.fire_at_ms,
+        planned_at_ms=row.log_date_ms,
         trigger_at_ms=row.trigger_at_ms,
         executor_address=row.executor_address,
         handler=row.handler,
@@ -302,6 +306,7 @@ class RunTarget:
     address: str | None
     live: bool
     app_name: str
+    #: The logDateTime the run was sent with (RunLog.log_date_ms): the executor keeps its log under it.
     log_date_ms: int
     status: RunStatus
     group_id: int
@@ -314,7 +319,7 @@ def run_target(db: Database, actor: Actor, run_id: int, now_ms: int) -> RunTarge
         group = session.get(ExecutorGroup, row.group_id)
         live = bool(row.executor_address and group is not None and registry_view.is_group_executor(session, group, row.executor_address, now_ms))
         job_name = _job_names(session, {row.job_id}).get(row.job_id) or f"job {row.job_id}"
-        return RunTarget(row.id, row.job_id, row.executor_address, live, group.app_name if group else "?", row.fire_at_ms, RunStatus(row.status), row.group_id, job_name)
+        return RunTarget(row.id, row.job_id, row.executor_address, live, group.app_name if group else "?", row.log_date_ms, RunStatus(row.status), row.group_id, job_name)
 
 
 def read_run_log(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, from_line: int = 1, now_ms: int) -> LogPage:

@@ -20,7 +20,7 @@ from shardcron.core.protocol import normalize_address
 
 from .. import registry_view
 from ..enums import AuditAction, AuditTarget, FireStatus, TriggerType
-from ..models import ExecutorGroup, Fire, Job, RunLog
+from ..models import ExecutorGroup, Fire, Job, RunLog, log_date_ms
 from . import audit
 from .access import load_job
 from .actor import Actor
@@ -174,6 +174,9 @@ class FireView:
     #: What the job's overlap policy decided ("skipped: run 12 was active (SKIP)"); None: nothing.
     overlap_note: str | None
     runs: list[RunView]
+    #: The planned time its runs are sent (their logDateTime): fire_at_ms, except for a retry or
+    #: a repair, which keeps the one of the run it re-runs.
+    planned_at_ms: int
     resume_from_run_id: int | None = None
 
 
@@ -198,5 +201,6 @@ def get_fire(session: Session, actor: Actor, fire_id: int) -> FireView:
         done_at_ms=fire.done_at_ms,
         overlap_note=fire.overlap_note,
         runs=list_fire_runs(session, actor, fire.id),
+        planned_at_ms=log_date_ms(fire.fire_at_ms, fire.planned_at_ms),
         resume_from_run_id=fire.resume_from_run_id,
     )

@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0015.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0016.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -143,6 +143,7 @@ CREATE TABLE sc_fire (
   overlap_note VARCHAR(255),
   resume_from_run_id BIGINT,
   step_run_id BIGINT,
+  planned_at_ms BIGINT,
   PRIMARY KEY (id),
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
@@ -198,6 +199,7 @@ CREATE TABLE sc_run_log (
   checkpoint_at_ms BIGINT,
   resume_from_run_id BIGINT,
   step_run_id BIGINT,
+  planned_at_ms BIGINT,
   PRIMARY KEY (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
@@ -442,4 +444,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0015');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0016');

@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0015.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0016.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -144,6 +144,7 @@ CREATE TABLE sc_fire (
   overlap_note VARCHAR(255),
   resume_from_run_id BIGINT,
   step_run_id BIGINT,
+  planned_at_ms BIGINT,
   PRIMARY KEY (id),
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 );
@@ -199,6 +200,7 @@ CREATE TABLE sc_run_log (
   checkpoint_at_ms BIGINT,
   resume_from_run_id BIGINT,
   step_run_id BIGINT,
+  planned_at_ms BIGINT,
   PRIMARY KEY (id)
 );
 CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
@@ -443,4 +445,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0015');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0016');

@@ -1,4 +1,4 @@
--- shardcron admin schema, SQLite, revision 0015.
+-- shardcron admin schema, SQLite, revision 0016.
 -- The embedded default. AUTOINCREMENT keeps ids from ever being reused (a run log's id names a log file).
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -137,6 +137,7 @@ CREATE TABLE sc_fire (
   overlap_note VARCHAR(255),
   resume_from_run_id BIGINT,
   step_run_id BIGINT,
+  planned_at_ms BIGINT,
   CONSTRAINT uq_fire_once UNIQUE (job_id, fire_at_ms, trigger_type, origin_ref)
 );
 CREATE INDEX ix_fire_claimable ON sc_fire (status, lease_until_ms);
@@ -190,7 +191,8 @@ CREATE TABLE sc_run_log (
   checkpoint_seq BIGINT DEFAULT '0' NOT NULL,
   checkpoint_at_ms BIGINT,
   resume_from_run_id BIGINT,
-  step_run_id BIGINT
+  step_run_id BIGINT,
+  planned_at_ms BIGINT
 );
 CREATE INDEX ix_run_fire ON sc_run_log (fire_id);
 CREATE INDEX ix_run_followup ON sc_run_log (followup_status);
@@ -426,4 +428,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0015');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0016');

@@ -6,8 +6,12 @@ callbacks: scheduler tests need to see what was triggered, when, and how often.
 
 `busy_jobs` makes it refuse /run (DISCARD_LATER style) and /idleBeat for those job ids;
 `dead_beat` makes /beat fail; `log_mode` answers /log as another executor would; `swallow_s`
-accepts a /run and hangs up without answering. Usable in-process (`RunReceiver(...).start()`) or as a process
-(`python -m tests.support.run_receiver PORT TOKEN OUTFILE`, one JSON line per accepted /run).
+accepts a /run and hangs up without answering. Executors keep a run's log under the UTC day of
+its logDateTime (XXL-JOB's and pyxxl find it only there; shardcron's also remembers the logIds it
+accepted lately), so `/log` knows a logId only when asked with a logDateTime of the day the /run
+carried (`log_asked` records each question's logId and logDateTime). Usable in-process
+(`RunReceiver(...).start()`) or as a process (`python -m tests.support.run_receiver PORT TOKEN
+OUTFILE`, one JSON line per accepted /run).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from shardcron.core.protocol import ACCESS_TOKEN_HEADER, Envelope, LogParam, LogResult, TriggerParam, decode_json, encode_json
 
 from .net import free_port
+
+_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,10 @@ class RunReceiver:
         self.swallow_s = 0.0
         self.calls: list[str] = []
         self.log_asks: list[int] = []
+        self.log_asked: list[tuple[int, int]] = []
         self.swallowed = threading.Event()  # set it to end every held-back /run answer at once
         self._seen: set[int] = set()
+        self._days: dict[int, int] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._out = open(out_path, "a", buffering=1, encoding="utf-8") if out_path else None
@@ -85,6 +93,7 @@ class RunReceiver:
             if trigger.job_id in self.busy_jobs:
                 return Envelope.failure(f"block strategy effect: Discard Later (job {trigger.job_id} is running), logId:{trigger.log_id}")
             self._seen.add(trigger.log_id)
+            self._days[trigger.log_id] = trigger.log_date_time_ms // _DAY_MS
             got = Received(
                 trigger.job_id, trigger.log_id, trigger.log_date_time_ms, trigger.broadcast_index, trigger.broadcast_total,
                 trigger.executor_params, str(trigger.executor_block_strategy), arrived_ms, trigger.resume_from, trigger.resume_from_log_id,
@@ -97,7 +106,8 @@ class RunReceiver:
     def _log(self, param: LogParam) -> Envelope:
         with self._lock:
             self.log_asks.append(param.log_id)
-            known = param.log_id in self._seen
+            self.log_asked.append((param.log_id, param.log_date_time_ms))
+            known = self._days.get(param.log_id) == param.log_date_time_ms // _DAY_MS
         first = param.from_line_num
         if self.log_mode == "fail":
             return Envelope.failure("log reading is broken here")
