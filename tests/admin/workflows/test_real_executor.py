@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from shardcron.admin.enums import RunStatus, StepStatus, WorkflowStatus
-from shardcron.admin.models import RunLog
+from shardcron.admin.models import ExecutorGroup, RunLog
+from shardcron.admin.registry_view import live_addresses
 from shardcron.admin.services import workflow_runs
 from shardcron.admin.services.actor import cli_actor
 from shardcron.admin.transport.executor_client import ExecutorClient
@@ -22,7 +23,7 @@ from shardcron.executor import Executor
 from shardcron.executor.context import JobResult
 from tests.support.executor_calls import TOKEN
 from tests.support.net import free_port, wait_until
-from tests.support.scheduler_rows import add_group, add_job, register
+from tests.support.scheduler_rows import add_group, add_job
 from tests.support.workflow_rows import add_workflow, start, states, status, steps
 
 APP = "wf-real"
@@ -39,8 +40,9 @@ def admin_url(admin_app) -> Iterator[str]:
 
 
 @pytest.fixture
-def executor(tmp_path: Path, admin_url: str) -> Iterator[tuple[Executor, dict[str, Any]]]:
-    seen: dict[str, Any] = {"started": threading.Event(), "cancelled": threading.Event()}
+def executor(tmp_path: Path, admin_url: str, admin_db, fake_clock) -> Iterator[tuple[Executor, dict[str, Any]]]:
+    """A real executor of group APP (`seen["group"]`), registered with the admin under test."""
+    seen: dict[str, Any] = {"started": threading.Event(), "cancelled": threading.Event(), "group": add_group(admin_db, APP, fake_clock.now_ms())}
     ex = Executor(app_name=APP, admin_addresses=[admin_url], access_token=TOKEN, listen="127.0.0.1:0", data_dir=str(tmp_path / "ex"), shutdown_timeout_s=5, env={})
 
     @ex.job("produce")
@@ -61,6 +63,12 @@ def executor(tmp_path: Path, admin_url: str) -> Iterator[tuple[Executor, dict[st
         ctx.check_cancelled()
 
     ex.start()
+
+    def registered() -> bool:
+        with admin_db.read_session() as s:
+            return live_addresses(s, s.get_one(ExecutorGroup, seen["group"]), fake_clock.now_ms()) == [ex.address]
+
+    wait_until(registered, what="the executor's registration")
     yield ex, seen
     ex.stop(timeout_s=5)
 
@@ -83,8 +91,7 @@ def _drive_until(node, clock, done, what: str) -> None:
 def test_a_steps_handler_gets_upstream_data_and_its_filled_in_parameter(admin_db, fake_clock, make_scheduler, executor) -> None:
     ex, seen = executor
     now = fake_clock.now_ms()
-    group = add_group(admin_db, APP, now)
-    register(admin_db, APP, ex.address, now)
+    group = seen["group"]
     produce = add_job(admin_db, group, now, handler="produce", name="produce")
     consume = add_job(admin_db, group, now, handler="consume", name="consume")
     definition = {
@@ -104,8 +111,7 @@ def test_a_steps_handler_gets_upstream_data_and_its_filled_in_parameter(admin_db
 def test_cancel_kills_the_running_steps_run_on_the_executor(admin_db, fake_clock, make_scheduler, executor) -> None:
     ex, seen = executor
     now = fake_clock.now_ms()
-    group = add_group(admin_db, APP, now)
-    register(admin_db, APP, ex.address, now)
+    group = seen["group"]
     job = add_job(admin_db, group, now, handler="wait", name="wait")
     after = add_job(admin_db, group, now, handler="produce", name="after")
     wf = add_workflow(admin_db, group, {"steps": [{"key": "wait", "job_id": job}, {"key": "after", "job_id": after}], "edges": [{"from": "wait", "to": "after"}]}, now)
