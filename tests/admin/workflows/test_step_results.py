@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from shardcron.admin.enums import OverlapPolicy, RouteStrategy, RunStatus, StepStatus, WorkflowStatus
+from shardcron.admin.enums import FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, StepStatus, WorkflowStatus
 from shardcron.admin.models import Job, RunLog
 from shardcron.admin.workflows.advance import advance_instance
+from shardcron.admin.services import workflow_runs
+from shardcron.admin.services.actor import cli_actor
 from tests.support.scheduler_rows import add_job
 from tests.support.workflow_cluster import succeed
 from tests.support.workflow_rows import add_workflow, result, start, states, status, steps, workflow_fires
@@ -158,3 +160,24 @@ def test_a_fire_its_jobs_overlap_policy_skips_fails_the_step_with_the_note(clust
     assert row.status == StepStatus.FAILED and row.message.startswith("skipped: run ")
     assert status(cluster.db, instance_id) == WorkflowStatus.FAILED
     assert len(workflow_fires(cluster.db)) == 1 and cluster.received == []
+
+
+def test_a_failed_run_of_a_step_cancelled_before_its_follow_up_is_not_retried(cluster) -> None:
+    now = cluster.clock.now_ms()
+    job = add_job(cluster.db, cluster.group_id, now, retry_count=3, retry_delay_s=0)
+    wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "a", "job_id": job}], "edges": []}, now)
+    followups, cluster.monitors = cluster.monitors, []
+    cluster.answer = lambda run: (500, None, "boom")
+    instance_id = start(cluster.db, wf, now)
+    cluster.pump()
+    # Failed with retries left and not followed up yet: the step still runs (its retry is coming).
+    assert states(cluster.db, instance_id) == {"a": StepStatus.FIRED}
+    workflow_runs.cancel_instance(cluster.db, cli_actor("ops"), instance_id, now_ms=cluster.clock.now_ms())
+    for monitor in followups:
+        monitor.tick(cluster.clock.now_ms())
+    cluster.pump()
+    assert status(cluster.db, instance_id) == WorkflowStatus.CANCELLED
+    assert len(cluster.received) == 1
+    with cluster.db.read_session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(RunLog)).scalar_one() == 1
+        assert s.execute(sa.select(RunLog.followup_status)).scalar_one() == FollowupStatus.DONE
