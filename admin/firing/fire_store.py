@@ -119,24 +119,26 @@ class ClaimedFire:
     from_waiting: bool = False
     #: A re-run's planned time (Fire.planned_at_ms), sent as logDateTime; None: fire_at_ms.
     planned_at_ms: int | None = None
+    #: The workflow step run this fire runs (its run rows carry it); None: not a workflow's.
+    step_run_id: int | None = None
 
 
 def _claimed(row: Sequence[Any], *, may_have_runs: bool = True, sent_before_ms: int | None = None) -> ClaimedFire:
-    """A held fire from a row of `_CLAIMED_COLUMNS` (its eleven columns, in their order)."""
-    fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt, planned_at_ms = row
+    """A held fire from a row of `_CLAIMED_COLUMNS` (its twelve columns, in their order)."""
+    fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt, planned_at_ms, step_run_id = row
     return ClaimedFire(
         fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt,
-        may_have_runs=may_have_runs, sent_before_ms=sent_before_ms, planned_at_ms=planned_at_ms,
+        may_have_runs=may_have_runs, sent_before_ms=sent_before_ms, planned_at_ms=planned_at_ms, step_run_id=step_run_id,
     )
 
 
 #: The order claimed fires are prepared (and sent) in.
 _FIRE_ORDER = operator.attrgetter("fire_at_ms", "id")
-#: A claimed fire's row: ClaimedFire's first ten fields, then planned_at_ms.
+#: A claimed fire's row: ClaimedFire's first ten fields, then planned_at_ms and step_run_id.
 #: Table columns, not the model's attributes: a plain Core select skips the ORM's row loading.
 _CLAIMED_COLUMNS = sa.select(*(Fire.__table__.c[name] for name in (
     "id", "job_id", "fire_at_ms", "trigger_type", "origin_ref", "param", "shard_index", "shard_total", "address", "attempt",
-    "planned_at_ms",
+    "planned_at_ms", "step_run_id",
 )))
 _LEASE = SchedulerLease.__table__
 _LEASE_ROW = sa.select(_LEASE.c.owner)
