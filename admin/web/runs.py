@@ -27,12 +27,12 @@ from .times import utc_input_to_ms
 RANGES = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
 ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 REFRESH_MS = 2000
-FILTER_KEYS = ("group_id", "job", "job_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
+FILTER_KEYS = ("group_id", "job", "job_id", "step_run_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
 
 
 def _filter_args(args: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
     errors: dict[str, str] = {}
-    values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "status", "trigger_type", "order")}
+    values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "step_run_id", "status", "trigger_type", "order")}
     # The job field takes a job's name (picked from the suggestions) or, typed, its id.
     job = (args.get("job") or "").strip()
     if job:

@@ -12,7 +12,7 @@ import pytest
 from shardcron.admin.api.openapi import DOCUMENT
 from shardcron.admin.enums import Delivery, RunStatus
 from shardcron.admin.services.job_form import JOB_FIELDS
-from shardcron.admin.services import dashboard, glue_versions, groups, jobs, runs, triggers, users
+from shardcron.admin.services import dashboard, glue_versions, groups, jobs, runs, triggers, users, workflow_instances
 from tests.admin.api.conftest import AdminApp, Api
 from tests.support.admin_data import NOW, add_executor, add_run
 
@@ -171,6 +171,7 @@ SCHEMA_TYPES = {
     "User": users.UserView,
     "GlueVersion": glue_versions.GlueVersionView,
     "GlueVersionDetail": glue_versions.GlueVersionDetail,
+    "WorkflowInstance": workflow_instances.InstanceView,
 }
 
 
