@@ -60,6 +60,7 @@ _NOT_FOUND = {
     "run": N_("run %(id)s not found"),
     "script version": N_("script version %(id)s not found"),
     "user": N_("user %(id)s not found"),
+    "workflow": N_("workflow %(id)s not found"),
 }
 
 
