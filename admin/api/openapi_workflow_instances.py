@@ -58,6 +58,12 @@ STEP_PROPERTIES: dict[str, Schema] = {
 
 def schemas() -> dict[str, Schema]:
     return {
+        "WorkflowTriggerRequest": object_schema(
+            {"params": {"type": ["object", "null"], "description": "Parameters the steps' templates read as {{params.NAME}}; null or absent: none."}}
+        ),
+        "WorkflowRerunRequest": object_schema(
+            {"from_step": {"type": ["string", "null"], "description": "Re-run from this step (and the steps after it); null or absent: from the failed steps."}}
+        ),
         "WorkflowInstance": object_schema(INSTANCE_PROPERTIES),
         "WorkflowInstancePage": page_of("WorkflowInstance"),
         "WorkflowStepRunBrief": object_schema(STEP_RUN_PROPERTIES),
@@ -109,6 +115,41 @@ def read_paths() -> dict[str, Schema]:
                 {"200": json_response("WorkflowInstanceDetail")},
                 params=path_id("instance_id"),
                 tag=TAG,
+            )
+        },
+    }
+
+
+def operate_paths() -> dict[str, Schema]:
+    instance = path_id("instance_id")
+    state_errors = ("401", "404", "409")
+    return {
+        "/workflows/{workflow_id}/trigger": {
+            "post": operation(
+                "Start an instance now (trigger type API), with parameters; audited as workflow.trigger",
+                {"201": json_response("WorkflowInstanceDetail", "The instance started")},
+                body="WorkflowTriggerRequest", body_required=False, params=path_id("workflow_id"), errors=("400", *state_errors), tag=TAG,
+            )
+        },
+        "/workflow-instances/{instance_id}/cancel": {
+            "post": operation(
+                "Cancel a running or waiting instance: its running steps are killed; audited as workflow.cancel",
+                {"200": json_response("WorkflowInstanceDetail")}, params=instance, errors=state_errors, tag=TAG,
+            )
+        },
+        "/workflow-instances/{instance_id}/rerun": {
+            "post": operation(
+                "Re-run an instance from its failed steps or from one step; the steps that succeeded before them keep their results; audited as workflow.rerun",
+                {"200": json_response("WorkflowInstanceDetail")},
+                body="WorkflowRerunRequest", body_required=False, params=instance, errors=("400", *state_errors), tag=TAG,
+            )
+        },
+        "/workflow-instances/{instance_id}/steps/{step_key}/skip": {
+            "post": operation(
+                "Skip a waiting, failed, cancelled or not-run step: it counts as succeeded and the steps after it run; audited as workflow.skip_step",
+                {"200": json_response("WorkflowInstanceDetail")},
+                params=[*instance, param("step_key", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"})],
+                errors=("400", *state_errors), tag=TAG,
             )
         },
     }

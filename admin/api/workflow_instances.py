@@ -55,3 +55,4 @@ def detail_json(detail: instances.InstanceDetail) -> dict[str, Any]:
 def get_workflow_instance(instance_id: int):
     with admin_ctx().db.read_session() as session:
         return jsonify(detail_json(instances.get_instance(session, actor(), instance_id, now_ms=now_ms())))
+

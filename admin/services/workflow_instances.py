@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..enums import RunStatus, StepStatus, TriggerType, WorkflowStatus
 from ..models import Job, RunLog, Workflow, WorkflowInstance, WorkflowStepRun
 from ..texts import _t
-from ..workflows.graph import load_definition, topological_order
+from ..workflows.graph import Definition, load_definition, topological_order
 from .access import scope_to_groups
 from .actor import Actor
 from .errors import FieldErrors, NotFound
@@ -134,6 +134,10 @@ class InstanceDetail:
     @property
     def active(self) -> bool:
         return self.instance.status in ACTIVE
+
+    def graph(self) -> Definition:
+        """The definition as a graph (what the console lays out)."""
+        return load_definition(json.dumps(self.definition))
 
 
 def _duration(started: int | None, finished: int | None, now_ms: int) -> int | None:
@@ -273,3 +277,9 @@ def step_of_run(session: Session, actor: Actor, step_run_id: int) -> tuple[int, 
     except NotFound:
         return None
     return step_run.instance_id, step_run.step_key
+
+
+def workflow_choices(session: Session, actor: Actor) -> list[tuple[int, str]]:
+    """(id, name) of the workflows the actor may see, by name: the list's workflow filter."""
+    stmt = scope_to_groups(sa.select(Workflow.id, Workflow.name), Workflow.group_id, actor)
+    return [(row_id, name) for row_id, name in session.execute(stmt.order_by(Workflow.name))]

@@ -83,3 +83,11 @@ def add_step_run_log(db: Database, step_run_id: int, job_id: int, group_id: int,
         s.add(run)
         s.flush()
         return run.id
+
+
+def add_failed_instance(db: Database, workflow_id: int, key: str, job_id: int) -> int:
+    """A FAILED instance of a one-step workflow (`key` on `job_id`) whose step failed."""
+    definition = chain((key, job_id))
+    instance_id = add_instance(db, workflow_id, definition, status=WorkflowStatus.FAILED, finished_at_ms=NOW)
+    add_step_run(db, instance_id, key, job_id, StepStatus.FAILED, started_at_ms=NOW, finished_at_ms=NOW, message="boom")
+    return instance_id

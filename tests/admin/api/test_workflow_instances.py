@@ -94,3 +94,4 @@ def test_responses_have_the_documented_properties(admin_app: AdminApp, admin: Ap
     assert set(detail["steps"][0]["runs"][0]) == keys("WorkflowStepRunBrief")
     listed = admin.get("/workflow-instances").json
     assert set(listed) == keys("WorkflowInstancePage") and set(listed["items"][0]) == keys("WorkflowInstance")
+

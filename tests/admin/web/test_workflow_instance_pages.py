@@ -1,0 +1,100 @@
+"""The console's workflow instances: the list and its filters, the instance page (graph coloured
+and labelled by step state, legend, durations, links to runs and logs, live refresh while it
+runs), the run page's link back to its step, in English and Chinese."""
+
+from __future__ import annotations
+
+import re
+
+from shardcron.admin.enums import RunStatus, StepStatus, UserRole, WorkflowStatus
+from tests.support import admin_data as data
+from tests.support.console import Console
+from tests.support.workflow_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
+
+
+def _admin(console: Console):
+    console.add_user("root", UserRole.ADMIN)
+    return console.login("root")
+
+
+def _etl(console: Console, status: WorkflowStatus = WorkflowStatus.FAILED) -> dict[str, int]:
+    db, now = console.db, console.clock.now_ms()
+    g = data.add_group(db, "etl")
+    extract, load = data.add_job(db, g, "extract"), data.add_job(db, g, "load")
+    definition = chain(("extract", extract), ("load", load))
+    w = add_workflow(db, g, "nightly etl", definition)
+    inst = add_instance(db, w, definition, status=status, created_at_ms=now, finished_at_ms=None if status == WorkflowStatus.RUNNING else now + 65_000)
+    done = add_step_run(db, inst, "extract", extract, StepStatus.SUCCEEDED, result={"rows": 3}, started_at_ms=now, finished_at_ms=now + 4200)
+    last = StepStatus.FIRED if status == WorkflowStatus.RUNNING else StepStatus.FAILED
+    second = add_step_run(db, inst, "load", load, last, started_at_ms=now + 5000, finished_at_ms=None if last == StepStatus.FIRED else now + 65_000, message="disk full")
+    ok_run = add_step_run_log(db, done, extract, g)
+    bad_run = add_step_run_log(db, second, load, g, status=RunStatus.RUNNING if last == StepStatus.FIRED else RunStatus.FAILED, handle_msg="disk full")
+    return {"group": g, "workflow": w, "instance": inst, "ok_run": ok_run, "bad_run": bad_run, "load_step_run": second}
+
+
+def _step_state(html: str, key: str) -> str:
+    match = re.search(rf'<g class="wf-node (wf-state-\w+)" data-key="{key}" data-state="(\w+)">', html)
+    assert match, key
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def test_the_instance_page_colours_and_labels_each_step_and_links_runs_and_logs(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    response = client.get(f"/workflow-instances/{ids['instance']}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert _step_state(html, "extract") == "wf-state-succeeded SUCCEEDED" and _step_state(html, "load") == "wf-state-failed FAILED"
+    assert "✗ FAILED" in html and "✓ SUCCEEDED" in html  # the state in words and symbol, not colour alone
+    assert 'id="state-legend"' in html and "– NOT_RUN" in html
+    assert "4.2 s" in html and "1 min 0 s" in html and "1 min 5 s" in html  # step and instance durations
+    assert f'href="/runs/{ids["bad_run"]}#log-state"' in html
+    assert f'href="/runs?step_run_id={ids["load_step_run"]}"' in html
+    assert "disk full" in html and "data-autorefresh" not in html  # finished: no refresh
+
+
+def test_a_running_instance_refreshes_itself_and_a_missing_one_is_404(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console, WorkflowStatus.RUNNING)
+    html = client.get(f"/workflow-instances/{ids['instance']}").get_data(as_text=True)
+    assert 'id="instance-area" data-autorefresh="2000"' in html
+    assert _step_state(html, "load") == "wf-state-fired FIRED"
+    assert client.get("/workflow-instances/99999").status_code == 404
+    assert 'data-autorefresh="2000"' in client.get("/workflow-instances").get_data(as_text=True)
+
+
+def test_the_list_filters_by_workflow_status_and_date(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    html = client.get("/workflow-instances").get_data(as_text=True)
+    assert f'href="/workflow-instances/{ids["instance"]}"' in html and "nightly etl" in html
+    assert f'data-instance-id="{ids["instance"]}"' in client.get(f"/workflow-instances?workflow_id={ids['workflow']}&status=FAILED").get_data(as_text=True)
+    assert "No workflow instance matches these filters." in client.get("/workflow-instances?status=SUCCEEDED").get_data(as_text=True)
+    assert "No workflow instance matches these filters." in client.get("/workflow-instances?from=2030-01-01").get_data(as_text=True)
+    bad = client.get("/workflow-instances?status=DONE&from=yesterday")
+    assert bad.status_code == 400 and "from:" in bad.get_data(as_text=True)
+    assert "status:" in client.get("/workflow-instances?status=DONE").get_data(as_text=True)
+
+
+def test_a_user_of_another_group_sees_neither_the_instance_nor_its_step_link(console: Console) -> None:
+    ids = _etl(console)
+    console.add_user("stranger", UserRole.USER, [data.add_group(console.db, "other")])
+    client = console.login("stranger")
+    assert client.get(f"/workflow-instances/{ids['instance']}").status_code == 404
+    assert f'data-instance-id="{ids["instance"]}"' not in client.get("/workflow-instances").get_data(as_text=True)
+
+
+def test_the_run_page_links_back_to_its_instance_and_step(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    html = client.get(f"/runs/{ids['bad_run']}").get_data(as_text=True)
+    assert f'href="/workflow-instances/{ids["instance"]}#step-load"' in html
+    assert "workflow-step-link" not in client.get(f"/runs/{data.add_run(console.db, data.add_job(console.db, ids['group'], 'plain'), ids['group'])}").get_data(as_text=True)
+
+
+def test_the_instance_page_in_chinese(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    html = client.get(f"/workflow-instances/{ids['instance']}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "工作流实例" in html and "✗ 失败" in html and "✓ 成功" in html and "未运行" in html
+
