@@ -7,7 +7,7 @@ really returned).
 
 The document is put together here from openapi_parts.py (building blocks), openapi_job_fields.py
 and openapi_schemas.py (components), openapi_paths.py (routes), openapi_transfer.py
-(export/import) and openapi_workflow_instances.py (workflow instances).
+(export/import) and openapi_workflows.py (workflows and their instances).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from .openapi_parts import Schema
 from .openapi_paths import PATHS
 from .openapi_schemas import SCHEMAS
 from .openapi_transfer import SCHEMAS as TRANSFER_SCHEMAS
-from . import openapi_workflow_instances
+from .openapi_workflows import instance_read_paths, instance_schemas, workflow_paths, workflow_schemas
 
 SCHEMAS.update(TRANSFER_SCHEMAS)
-SCHEMAS.update(openapi_workflow_instances.schemas())
-PATHS.update(openapi_workflow_instances.paths())
+SCHEMAS.update(workflow_schemas())
+SCHEMAS.update(instance_schemas())
+PATHS.update(workflow_paths())
+PATHS.update(instance_read_paths())
 
 DOCUMENT: Schema = {
     "openapi": "3.1.0",
@@ -40,7 +42,7 @@ DOCUMENT: Schema = {
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerToken": []}],
-    "tags": [{"name": t} for t in ("groups", "calendars", "jobs", "runs", "dashboard", "users", "audit", "transfer", "workflows", "meta")],
+    "tags": [{"name": t} for t in ("groups", "calendars", "jobs", "workflows", "runs", "dashboard", "users", "audit", "transfer", "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {

@@ -69,10 +69,11 @@ def check_definition(session: Session, actor: Actor, errors: FieldErrors, raw: A
     if isinstance(steps, list) and len(steps) <= max_steps:
         wanted = {
             i: step["job_id"] for i, step in enumerate(steps)
-            if isinstance(step, Mapping) and isinstance(step.get("job_id"), int) and not isinstance(step.get("job_id"), bool)
-            and ID_MIN <= step["job_id"] <= ID_MAX
+            if isinstance(step, Mapping) and isinstance(step.get("job_id"), int) and not isinstance(step.get("job_id"), bool) and step["job_id"] > 0
         }  # fmt: skip
-        groups = dict(session.execute(sa.select(Job.id, Job.group_id).where(Job.id.in_(set(wanted.values())))).all()) if wanted else {}
+        # an id beyond the id columns' range names no job (and must not reach the query)
+        in_range = {job_id for job_id in wanted.values() if ID_MIN <= job_id <= ID_MAX}
+        groups = dict(session.execute(sa.select(Job.id, Job.group_id).where(Job.id.in_(in_range))).all()) if in_range else {}
         for i, job_id in wanted.items():
             if job_id not in groups:
                 errors.add(f"steps[{i}].job_id", _t("no job %(id)s", id=job_id))

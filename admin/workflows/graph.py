@@ -227,7 +227,7 @@ def _parse_step(raw: Any, where: str, problems: list[Problem]) -> Step | None:
     if param is not None and (not isinstance(param, str) or len(param) > 65_535 or "\x00" in param):
         problems.append(Problem(f"{where}.param", "must be text of at most 65535 characters, or null"))
         ok = False
-    if join not in JoinMode.__members__:
+    if not isinstance(join, str) or join not in JoinMode.__members__:  # a list or object is unhashable
         problems.append(Problem(f"{where}.join", f"must be one of {', '.join(JoinMode)}"))
         ok = False
     if not ok or not isinstance(key, str) or not isinstance(job_id, int):
@@ -248,7 +248,7 @@ def _parse_edge(raw: Any, where: str, keys: set[str], problems: list[Problem]) -
         if not isinstance(value, str) or value not in keys:
             problems.append(Problem(f"{where}.{name}", f"no step has the key {value!r}"))
             ok = False
-    if on not in EdgeCondition.__members__:
+    if not isinstance(on, str) or on not in EdgeCondition.__members__:  # a list or object is unhashable
         problems.append(Problem(f"{where}.on", f"must be one of {', '.join(EdgeCondition)}"))
         ok = False
     if ok and source == target:

@@ -90,8 +90,8 @@ def test_responses_have_the_documented_properties(admin_app: AdminApp, admin: Ap
 
     detail = admin.get(f"/workflow-instances/{ids['instance']}").json
     assert set(detail) == keys("WorkflowInstanceDetail")
-    assert set(detail["steps"][0]) == keys("WorkflowStep")
-    assert set(detail["steps"][0]["runs"][0]) == keys("WorkflowStepRunBrief")
+    assert set(detail["steps"][0]) == keys("WorkflowInstanceStep")
+    assert set(detail["steps"][0]["runs"][0]) == keys("WorkflowInstanceStepRun")
     listed = admin.get("/workflow-instances").json
     assert set(listed) == keys("WorkflowInstancePage") and set(listed["items"][0]) == keys("WorkflowInstance")
 
