@@ -144,6 +144,18 @@ class Config:
     backfill_max_runs: int = setting(
         1000, "Most planned times one backfill may cover: a larger range is refused (console, API, CLI), naming to_ms and the count.", min=1, max=100_000
     )
+    workflow_upstream_max_bytes: int = setting(
+        262_144,
+        "Most bytes of result data a workflow step is sent from the steps before it (`upstream`); a step whose upstream data is larger fails, naming the size.",
+        min=1024,
+        max=16_777_216,
+    )
+    workflow_tick_ms: int = setting(
+        10, "How often the fire loop claims while a workflow instance runs (a step's successor is sent within about this long).", min=1, max=10_000
+    )
+    workflow_params_max_bytes: int = setting(
+        65_536, "Most bytes of the parameters (a JSON object) a workflow instance may be started with.", min=2, max=16_777_216
+    )
     catchup_max_fires: int = setting(
         100,
         "Most missed planned times one misfire of a CATCH_UP_ALL job fires, oldest first; later missed times of its catch-up window are skipped (logged, counted as misfire_skipped).",

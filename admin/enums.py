@@ -144,7 +144,8 @@ class AuditTarget(StrEnum):
     BACKFILL = "backfill"
     CALENDAR = "calendar"
     WORKFLOW = "workflow"
-    WORKFLOW_INSTANCE = "workflow_instance"
+    #: An instance of a workflow ("wf_": sc_audit.target_type holds 16 characters).
+    WORKFLOW_INSTANCE = "wf_instance"
 
 
 class AuditAction(StrEnum):

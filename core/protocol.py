@@ -321,6 +321,9 @@ class TriggerParam:
     #: run that saved it (`resumeFromLogId`). XXL-JOB executors ignore them.
     resume_from: Any = field(default=None, compare=False)
     resume_from_log_id: int | None = None
+    #: shardcron's own optional key `upstream`: a workflow step's {step key: result data} of the
+    #: steps before it that left data (None: not a workflow step, or none left any).
+    upstream: dict[str, Any] | None = field(default=None, compare=False)
 
     @classmethod
     def from_wire(cls, obj: Any) -> TriggerParam:
@@ -350,6 +353,7 @@ class TriggerParam:
             broadcast_total=total,
             resume_from=obj.get("resumeFrom"),
             resume_from_log_id=f.int("resumeFromLogId", default=0) or None,
+            upstream=_upstream(obj.get("upstream")),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -370,7 +374,19 @@ class TriggerParam:
         if self.resume_from_log_id is not None:
             body["resumeFrom"] = self.resume_from
             body["resumeFromLogId"] = self.resume_from_log_id
+        if self.upstream is not None:
+            body["upstream"] = self.upstream
         return body
+
+
+def _upstream(value: Any) -> dict[str, Any] | None:
+    """The `upstream` key of a /run: an object, or nothing (anything else is an admin's mistake
+    a handler should not see as data)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError("trigger: 'upstream' must be an object of step results", "upstream")
+    return value
 
 
 @dataclass(frozen=True)

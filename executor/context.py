@@ -140,6 +140,13 @@ class JobContext:
         """The run that saved `resume_from` (None: starting fresh)."""
         return self.trigger.resume_from_log_id
 
+    @property
+    def upstream(self) -> dict[str, Any]:
+        """In a workflow step: the result data of the steps with an edge into this one, by step
+        key (a broadcast step's is `{"shards": [...]}`); `{}` when none left any, or outside a
+        workflow."""
+        return self.trigger.upstream if self.trigger.upstream is not None else {}
+
     # ------------------------------------------------------------------ logging and progress
 
     def log(self, msg: str, *args: Any) -> None:

@@ -7,6 +7,7 @@ The loop knows the dispatcher only as a `ClaimedFireSink` (the dispatch package'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy.orm import Session
@@ -30,12 +31,36 @@ class ClaimedFireSink(Protocol):
 
 
 class FireLoop:
-    name = "fire"
+    """`interval_s` is read by the runner before every wait: `base_interval_s`, or
+    `busy_interval_s` while `busy()` says so (workflow instances run: a step's successor is
+    fired by the callback and should be sent at once). `busy()` is asked at most once per
+    BUSY_CHECK_MS of the ticks' clock, so an idle scheduler costs what it did."""
 
-    def __init__(self, store: FireStore, dispatcher: ClaimedFireSink, interval_s: float) -> None:
+    name = "fire"
+    #: How often the loop asks whether it should tick fast.
+    BUSY_CHECK_MS = 1000
+
+    def __init__(
+        self, store: FireStore, dispatcher: ClaimedFireSink, interval_s: float,
+        *, busy: Callable[[], bool] | None = None, busy_interval_s: float | None = None,
+    ) -> None:
         self.store = store
         self.dispatcher = dispatcher
-        self.interval_s = interval_s
+        self.base_interval_s = interval_s
+        self.busy = busy
+        self.busy_interval_s = interval_s if busy_interval_s is None else min(busy_interval_s, interval_s)
+        self._fast = False
+        self._checked_at_ms: int | None = None
+
+    @property
+    def interval_s(self) -> float:
+        return self.busy_interval_s if self._fast else self.base_interval_s
+
+    def _check_busy(self, now_ms: int) -> None:
+        if self.busy is None or (self._checked_at_ms is not None and now_ms - self._checked_at_ms < self.BUSY_CHECK_MS):
+            return
+        self._checked_at_ms = now_ms
+        self._fast = self.busy()
 
     #: Claims in a row within one tick when every batch comes back full (a backlog).
     MAX_ROUNDS = 20
@@ -50,6 +75,7 @@ class FireLoop:
     def tick(self, now_ms: int) -> None:
         """Claim and prepare under the node's current lease term; nothing while it has none (the
         lease loop starts a new term within `lease_renew_ms`)."""
+        self._check_busy(now_ms)
         for round_no in range(self.MAX_ROUNDS):
             if round_no:
                 # Later rounds of a long tick use the current time: what is due is judged from

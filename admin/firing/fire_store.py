@@ -117,14 +117,16 @@ class ClaimedFire:
     #: Claimed from BUFFERED: it waited for its job's active run to end (firing.overlap) or for a
     #: slot under a concurrency cap (firing.caps).
     from_waiting: bool = False
+    #: The workflow step run this fire runs (its run rows carry it); None: not a workflow's.
+    step_run_id: int | None = None
 
 
 def _claimed(row: Sequence[Any], *, may_have_runs: bool = True, sent_before_ms: int | None = None) -> ClaimedFire:
-    """A held fire from a row of `_CLAIMED_COLUMNS` (its ten columns, in their order)."""
-    fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt = row
+    """A held fire from a row of `_CLAIMED_COLUMNS` (its eleven columns, in their order)."""
+    fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt, step_run_id = row
     return ClaimedFire(
         fire_id, job_id, fire_at_ms, trigger_type, origin_ref, param, shard_index, shard_total, address, attempt,
-        may_have_runs=may_have_runs, sent_before_ms=sent_before_ms,
+        may_have_runs=may_have_runs, sent_before_ms=sent_before_ms, step_run_id=step_run_id,
     )
 
 
@@ -133,7 +135,7 @@ _FIRE_ORDER = operator.attrgetter("fire_at_ms", "id")
 #: A claimed fire's row, in ClaimedFire's field order.
 #: Table columns, not the model's attributes: a plain Core select skips the ORM's row loading.
 _CLAIMED_COLUMNS = sa.select(*(Fire.__table__.c[name] for name in (
-    "id", "job_id", "fire_at_ms", "trigger_type", "origin_ref", "param", "shard_index", "shard_total", "address", "attempt",
+    "id", "job_id", "fire_at_ms", "trigger_type", "origin_ref", "param", "shard_index", "shard_total", "address", "attempt", "step_run_id",
 )))
 _LEASE = SchedulerLease.__table__
 _LEASE_ROW = sa.select(_LEASE.c.owner)

@@ -56,3 +56,9 @@ class RunBody:
 def resume_suffix(from_run_id: int, checkpoint_json: str) -> bytes:
     """The extension keys of a run that resumes from run `from_run_id`'s checkpoint (stored JSON)."""
     return b',"resumeFrom":%s,"resumeFromLogId":%d' % (checkpoint_json.encode("utf-8"), from_run_id)
+
+
+def upstream_suffix(upstream_json: str) -> bytes:
+    """The extension key of a workflow step's run: `upstream`, the result data of the steps
+    before it (stored JSON object, sc_workflow_step_run.upstream_json); after any resume keys."""
+    return b',"upstream":%s' % upstream_json.encode("utf-8")

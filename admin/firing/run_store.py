@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..db import Database
 from ..enums import CapPolicy, Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
-from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease
+from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease, WorkflowStepRun
 from ..registry_view import live_addresses
 from ..schedules.jitter import jitter_ms
 from ..schedules.routing import RouteState
@@ -39,7 +39,7 @@ from .fire_store import ClaimedFire, retry_on_deadlock
 from .id_lists import in_ids
 from .node_lease import LeaseTerm
 from .overlap import OverlapBatch, Verdict
-from .run_body import RunBody, resume_suffix
+from .run_body import RunBody, resume_suffix, upstream_suffix
 from .trigger_plan import JobFacts, PlannedRun, plan_runs
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -156,7 +156,7 @@ class _Job:
 #: The columns of a run row as prepare_in writes it (RunStore._row's order).
 _RUN_COLUMNS = [
     "job_id", "group_id", "fire_id", "trigger_type", "fire_at_ms", "trigger_at_ms", "executor_address", "handler", "param",
-    "shard_index", "shard_total", "attempt", "retry_remaining", "status", "trigger_code", "trigger_msg", "followup_status",
+    "shard_index", "shard_total", "attempt", "retry_remaining", "status", "trigger_code", "trigger_msg", "followup_status", "step_run_id",
 ]
 
 
@@ -227,6 +227,7 @@ class RunStore:
         retry_addresses = dict(session.execute(sa.select(run_t.id, run_t.executor_address).where(run_t.id.in_(retry_refs))).all()) if retry_refs else {}
 
         resumes = self._resumes(session, [f.id for f in fires if f.trigger_type in _RESUMABLE and f.id not in existing])
+        upstreams = self._upstreams(session, [f.step_run_id for f in fires if f.step_run_id is not None])
 
         new_rows: list[tuple] = []
         new_meta: list[tuple[ClaimedFire, _Job, PlannedRun]] = []
@@ -234,7 +235,7 @@ class RunStore:
         for fire in fires:
             job = jobs.get(fire.job_id)
             if existing and fire.id in existing:
-                self._resend(fire, job, existing[fire.id], live_of, out, term)
+                self._resend(fire, job, existing[fire.id], live_of, out, term, upstreams.get(fire.step_run_id) if upstreams and fire.step_run_id else None)
                 continue
             if job is None or job.group_id not in groups:
                 log.warning("fire %s of job %s: the job no longer exists; nothing to trigger", fire.id, fire.job_id)
@@ -292,6 +293,8 @@ class RunStore:
             if body is None:
                 body = job.body = run_body(job, job.handler)
             suffix = resume_suffix(*resume) if resume is not None else b""
+            if upstreams and fire.step_run_id in upstreams:
+                suffix += upstream_suffix(upstreams[fire.step_run_id])
             encoded = body.encode(run_id, fire.fire_at_ms, plan.param, plan.shard_index, plan.shard_total, suffix)
             candidates = tuple(live_of(job)) if plan.probe else ()
             send = Send(
@@ -350,6 +353,17 @@ class RunStore:
         return {fire_id: (run_id, saved[run_id]) for fire_id, run_id in wanted.items() if run_id in saved}
 
     @staticmethod
+    def _upstreams(session: Session, step_run_ids: list[int]) -> dict[int, str]:
+        """step run id -> the `upstream` JSON its runs are sent with (workflow steps whose
+        predecessors left result data); other fires cost nothing here."""
+        if not step_run_ids:
+            return {}
+        step_t = WorkflowStepRun.__table__.c
+        return dict(session.execute(
+            sa.select(step_t.id, step_t.upstream_json).where(in_ids(step_t.id, set(step_run_ids)), step_t.upstream_json.is_not(None))
+        ).all())
+
+    @staticmethod
     def _row(fire: ClaimedFire, job: _Job, plan: PlannedRun, now_ms: int) -> tuple:
         """A run row's values, in the order of _RUN_COLUMNS."""
         failed = plan.failure is not None
@@ -366,10 +380,12 @@ class RunStore:
             500 if failed else 0,
             plan.failure,
             FollowupStatus.PENDING if failed else FollowupStatus.NONE,
+            fire.step_run_id,
         )
 
     def _resend(
-        self, fire: ClaimedFire, job: _Job | None, runs: list[RunLog], live_of: Callable[[_Job], list[str]], out: Prepared, term: LeaseTerm
+        self, fire: ClaimedFire, job: _Job | None, runs: list[RunLog], live_of: Callable[[_Job], list[str]], out: Prepared, term: LeaseTerm,
+        upstream: str | None = None,
     ) -> None:
         """A fire whose rows exist (adopted, or picked up again after a failed claim): send only
         the rows still PENDING, same logId. A row planned before the ended term's send horizon
@@ -395,6 +411,8 @@ class RunStore:
         )
         for run in waiting:
             suffix = resume_suffix(run.resume_from_run_id, run.checkpoint_json) if run.resume_from_run_id is not None and run.checkpoint_json is not None else b""
+            if upstream is not None:
+                suffix += upstream_suffix(upstream)
             encoded = run_body(job, run.handler).encode(run.id, run.fire_at_ms, run.param, run.shard_index, run.shard_total, suffix)
             probe = run.executor_address is None
             candidates = tuple(live_of(job)) if probe else ()

@@ -23,6 +23,7 @@ from .lost_runs import LostRuns
 from .registry_sweep import RegistrySweep
 from .retention import RunLogRetention
 from .run_timeouts import RunTimeouts
+from .workflow_instances import WorkflowInstances
 
 
 def build_monitors(ctx: AdminContext, node_id: str) -> list[Any]:
@@ -32,9 +33,10 @@ def build_monitors(ctx: AdminContext, node_id: str) -> list[Any]:
     client = ExecutorClient(token, connect_timeout_s=min(3.0, config.executor_timeout_s), read_timeout_s=config.executor_timeout_s, pool_size=8)
     return [
         RegistrySweep(ctx.db, node_id),
-        FollowupMonitor(ctx.db, node_id),
+        FollowupMonitor(ctx.db, node_id, upstream_max_bytes=config.workflow_upstream_max_bytes),
         RunTimeouts(ctx.db, node_id, client, grace_s=config.run_timeout_grace_s),
         LostRuns(ctx.db, node_id, client, lost_after_s=config.lost_run_after_s),
+        WorkflowInstances(ctx.db, node_id, client, upstream_max_bytes=config.workflow_upstream_max_bytes),
         AlarmSender(ctx.db, ctx.clock, config),
         RunLogRetention(ctx.db, node_id, retention_days=config.run_log_retention_days, audit_retention_days=config.audit_retention_days),
         DailyReportMonitor(ctx.db, node_id, timezone=config.default_timezone),

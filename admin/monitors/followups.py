@@ -23,26 +23,18 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from ..db import Database
-from ..enums import AlarmChannel, AlarmStatus, FireStatus, FollowupStatus, RouteStrategy, RunStatus, TriggerType
-from ..models import Alarm, Fire, Job, RunLog
+from ..firing.retry_delay import retry_delay_ms
+from ..enums import AlarmChannel, AlarmStatus, FireStatus, FollowupStatus, RouteStrategy, RunStatus, StepStatus, TriggerType
+from ..models import Alarm, Fire, Job, RunLog, WorkflowStepRun
 from ..upserts import insert_ignoring_duplicates
+from ..workflows.advance import advance_step_runs
+from ..workflows.step_fires import UPSTREAM_MAX_BYTES
 from .lease import Lease, LeaseHolder
 from .pause_on_failure import announce_pause, count_runs
 
 log = logging.getLogger("shardcron.admin.monitors.followups")
 
 BATCH = 500
-
-
-def retry_delay_ms(job: Job, attempt: int) -> int:
-    """Delay before retry number `attempt + 1`: retry_delay_s * multiplier^attempt, capped."""
-    cap_s = max(job.retry_max_delay_s, 0)
-    delay_s = max(job.retry_delay_s, 0)
-    for _ in range(attempt):
-        if delay_s >= cap_s:
-            break
-        delay_s *= max(job.retry_backoff_multiplier, 1)
-    return min(delay_s, cap_s) * 1000
 
 
 def parse_child_job_ids(text: str | None) -> list[int]:
@@ -91,6 +83,7 @@ def _fire(job_id: int, fire_at_ms: int, trigger_type: TriggerType, origin_ref: i
         "attempt": 0,
         "created_at_ms": now_ms,
         "resume_from_run_id": None,
+        "step_run_id": None,
     }
     row.update(overrides)
     return row
@@ -100,9 +93,10 @@ class FollowupMonitor(LeaseHolder):
     name = "followups"
     interval_s = 1.0
 
-    def __init__(self, db: Database, node_id: str) -> None:
+    def __init__(self, db: Database, node_id: str, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> None:
         self.db = db
         self.lease = Lease(db, "followups", node_id, lease_ms=30_000)
+        self.upstream_max_bytes = upstream_max_bytes
 
     def tick(self, now_ms: int) -> None:
         if not self.lease.acquire(now_ms):
@@ -129,6 +123,10 @@ class FollowupMonitor(LeaseHolder):
             jobs = self._jobs(session, {run.job_id for run in runs})
             children = {child for job in jobs.values() for child in parse_child_job_ids(job.child_job_ids)}
             existing_children = self._existing(session, children)
+            # Workflow steps: a run's retry belongs to its step only while the step runs (a
+            # cancelled or timed-out step's failed run is not tried again).
+            steps = {run.step_run_id for run in runs if run.step_run_id is not None}
+            running_steps = self._running_steps(session, steps)
             fires: list[dict] = []
             alarms: list[dict] = []
             for run in runs:
@@ -139,7 +137,7 @@ class FollowupMonitor(LeaseHolder):
                 if run.status == RunStatus.UNKNOWN:
                     alarms.extend(alarm_rows(job, run.id, now_ms))
                 elif run.status == RunStatus.FAILED:
-                    if run.retry_remaining > 0:
+                    if run.retry_remaining > 0 and (run.step_run_id is None or run.step_run_id in running_steps):
                         broadcast = job.route_strategy == RouteStrategy.SHARDING_BROADCAST
                         fires.append(
                             _fire(
@@ -154,6 +152,8 @@ class FollowupMonitor(LeaseHolder):
                                 attempt=run.attempt + 1,
                                 # Resumes from the failed run's last checkpoint, if it saved one.
                                 resume_from_run_id=run.id,
+                                # A workflow step's retries are the step's: its runs carry it on.
+                                step_run_id=run.step_run_id,
                             )
                         )
                     else:
@@ -175,11 +175,20 @@ class FollowupMonitor(LeaseHolder):
             )
         if fires or alarms:
             log.info("followed up %d run(s): %d fire(s), %d alarm(s)", len(runs), len(fires), len(alarms))
+        # The catch-all of the callback's fast path: the steps these runs belong to move on (a
+        # retry written above keeps its step running).
+        advance_step_runs(self.db, steps, now_ms, upstream_max_bytes=self.upstream_max_bytes)
         return len(runs)
 
     @staticmethod
     def _jobs(session, job_ids: Iterable[int]) -> dict[int, Job]:
         return {job.id: job for job in session.scalars(sa.select(Job).where(Job.id.in_(sorted(job_ids))))}
+
+    @staticmethod
+    def _running_steps(session, step_ids: set[int]) -> set[int]:
+        if not step_ids:
+            return set()
+        return set(session.scalars(sa.select(WorkflowStepRun.id).where(WorkflowStepRun.id.in_(sorted(step_ids)), WorkflowStepRun.status == StepStatus.FIRED)))
 
     @staticmethod
     def _existing(session, job_ids: set[int]) -> set[int]:

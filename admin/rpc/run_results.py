@@ -56,6 +56,9 @@ class BatchOutcome:
     #: logIds with no run row (deleted by retention, or never ours): reported, never retried.
     unknown: list[int] = field(default_factory=list)
     finished: list[FinishedRun] = field(default_factory=list)
+    #: Workflow step runs whose runs this batch finished: their instances are advanced once the
+    #: batch is committed (the callback's fast path).
+    step_run_ids: set[int] = field(default_factory=set)
 
     def describe(self, what: str) -> str | None:
         parts = []
@@ -71,6 +74,12 @@ class BatchOutcome:
 def _statuses(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, RunStatus]]:
     rows = session.execute(sa.select(RunLog.id, RunLog.job_id, RunLog.status).where(RunLog.id.in_(sorted(set(log_ids))))).all()
     return {row.id: (row.job_id, row.status) for row in rows}
+
+
+def _statuses_and_steps(session: Session, log_ids: Sequence[int]) -> tuple[dict[int, tuple[int, RunStatus]], dict[int, int]]:
+    """`_statuses`, and logId -> its workflow step run for the runs that belong to one (one query)."""
+    rows = session.execute(sa.select(RunLog.id, RunLog.job_id, RunLog.status, RunLog.step_run_id).where(RunLog.id.in_(sorted(set(log_ids))))).all()
+    return {row.id: (row.job_id, row.status) for row in rows}, {row.id: row.step_run_id for row in rows if row.step_run_id is not None}
 
 
 def _run_facts(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
@@ -89,7 +98,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
     outcome = BatchOutcome()
     if not results:
         return outcome
-    known = _statuses(session, [r.log_id for r in results])
+    known, steps = _statuses_and_steps(session, [r.log_id for r in results])
     job_ids = {job_id for job_id, _ in known.values()}
     # A success is followed up when it fires child jobs, or resets a pause-on-failure count.
     followed_on_success = set(
@@ -109,7 +118,9 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
             continue
         seen.add(result.log_id)
         succeeded = result.handle_code == ResultCode.SUCCESS
-        followup = FollowupStatus.PENDING if (not succeeded or job_id in followed_on_success) else FollowupStatus.NONE
+        # A workflow step's run is always followed up: the follow-up monitor is the catch-all that
+        # advances its instance if the fast path after this commit did not.
+        followup = FollowupStatus.PENDING if (not succeeded or job_id in followed_on_success or result.log_id in steps) else FollowupStatus.NONE
         params.append(
             {
                 "b_id": result.log_id,
@@ -137,6 +148,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
         )
         session.connection().execute(stmt, params)
         outcome.applied.extend(p["b_id"] for p in params)
+        outcome.step_run_ids.update(steps[p["b_id"]] for p in params if p["b_id"] in steps)
         # The last checkpoint travels with the result; stored whatever became of the result.
         store_checkpoints(session, [r.checkpoint for r in results if r.checkpoint is not None and r.log_id in known], now_ms)
         facts = _run_facts(session, outcome.applied)

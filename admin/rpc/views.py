@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -29,6 +29,7 @@ from shardcron.core.protocol import (
 from shardcron.core.sqlengine import describe_db_error
 
 from ..metrics import record_run_finished
+from ..workflows.advance import advance_step_runs
 from .auto_groups import ensure_group
 from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted
 from .registry_store import record_heartbeat, remove_registration
@@ -96,6 +97,8 @@ def _callbacks(session, results, now_ms: int) -> str | None:
         )
     if outcome.unknown:
         log.warning("callback for unknown logId(s) %s ignored", outcome.unknown[:20])
+    if outcome.step_run_ids:
+        g.workflow_step_runs = outcome.step_run_ids
     return outcome.describe("results")
 
 
@@ -122,7 +125,14 @@ def registry_remove():
 
 @blueprint.post("/callback", strict_slashes=False)
 def callback():
-    return _handle(parse_callback_body, _callbacks)
+    answer = _handle(parse_callback_body, _callbacks)
+    steps = g.pop("workflow_step_runs", None)
+    if steps:
+        # The results are committed: now, in transactions of their own, the workflow steps they
+        # finished move their instances on (a step's successor is fired at once).
+        ctx = current_app.extensions["shardcron"]
+        advance_step_runs(ctx.db, steps, ctx.clock.now_ms(), upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
+    return answer
 
 
 @blueprint.post("/progress", strict_slashes=False)

@@ -41,6 +41,7 @@ from ..firing.run_store import RunStore
 from ..models import Fire, SchedulerNode
 from ..monitors import build_monitors
 from ..transport.executor_client import ExecutorClient
+from ..workflows.instances import instances_running
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
@@ -68,7 +69,9 @@ def settle_garbage_collector() -> None:
 
 class Loop(Protocol):
     name: str
-    interval_s: float
+
+    @property
+    def interval_s(self) -> float: ...  # read before every wait (the fire loop's changes)
 
     def tick(self, now_ms: int) -> None: ...
 
@@ -169,7 +172,11 @@ class SchedulerRunner:
         self.dispatcher = FireDispatcher(RunStore(self.db), self.client, self.clock, workers=config.trigger_workers)
         self.lease.on_term_end(self.dispatcher.term_ended)
         self.heartbeat = NodeHeartbeat(ctx.db, self.node_id, self.clock.now_ms())
-        self.loops: list[Loop] = [FireLoop(self.store, self.dispatcher, config.tick_interval_ms / 1000), self.heartbeat, BackfillAdvancer(ctx.db)]
+        fire_loop = FireLoop(
+            self.store, self.dispatcher, config.tick_interval_ms / 1000,
+            busy=lambda: instances_running(self.db), busy_interval_s=config.workflow_tick_ms / 1000,
+        )
+        self.loops: list[Loop] = [fire_loop, self.heartbeat, BackfillAdvancer(ctx.db)]
         self.loops += build_monitors(ctx, self.node_id) if monitors is None else monitors
         self.drain_timeout_s = config.lookahead_ms / 1000 + 2 * config.executor_timeout_s
         self._stop = threading.Event()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,8 +79,13 @@ class Definition:
     edges: tuple[Edge, ...]
     _inbound: dict[str, tuple[Edge, ...]] = field(default_factory=dict, compare=False, repr=False)
     _outbound: dict[str, tuple[Edge, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _by_key: dict[str, Step] = field(default_factory=dict, compare=False, repr=False)
+    _order: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Looked up per step on every advance: a 1,000-step instance must not scan its steps
+        # for each of them.
+        self._by_key.update({step.key: step for step in self.steps})
         inbound: dict[str, list[Edge]] = {step.key: [] for step in self.steps}
         outbound: dict[str, list[Edge]] = {step.key: [] for step in self.steps}
         for edge in self.edges:
@@ -93,10 +99,13 @@ class Definition:
         return [step.key for step in self.steps]
 
     def step(self, key: str) -> Step:
-        for step in self.steps:
-            if step.key == key:
-                return step
-        raise KeyError(key)
+        return self._by_key[key]
+
+    def order(self) -> list[str]:
+        """topological_order, worked out once per definition (a definition is immutable)."""
+        if not self._order:
+            self._order.extend(topological_order(self))
+        return self._order
 
     def inbound(self, key: str) -> tuple[Edge, ...]:
         return self._inbound.get(key, ())
@@ -286,10 +295,10 @@ def find_cycle(definition: Definition) -> list[str]:
 def topological_order(definition: Definition) -> list[str]:
     """The keys with every step after all its predecessors (ties kept in definition order)."""
     indegree = {key: len(definition.inbound(key)) for key in definition.keys}
-    ready = [key for key in definition.keys if indegree[key] == 0]
+    ready = deque(key for key in definition.keys if indegree[key] == 0)
     order: list[str] = []
     while ready:
-        key = ready.pop(0)
+        key = ready.popleft()
         order.append(key)
         for edge in definition.outbound(key):
             indegree[edge.target] -= 1
@@ -377,7 +386,7 @@ def advance(definition: Definition, states: Mapping[str, StepStatus]) -> Moves:
     condition they need (NOT_RUN, spread on down the graph), in topological order."""
     current = dict(states)
     moves = Moves()
-    for key in topological_order(definition):
+    for key in definition.order():
         if current.get(key, StepStatus.WAITING) != StepStatus.WAITING:
             continue
         step = definition.step(key)
@@ -423,7 +432,7 @@ def steps_to_rerun(definition: Definition, start: Iterable[str]) -> list[str]:
     keys = set(start)
     for key in list(keys):
         keys |= definition.descendants(key)
-    return [key for key in topological_order(definition) if key in keys]
+    return [key for key in definition.order() if key in keys]
 
 
 def failed_steps(definition: Definition, states: Mapping[str, StepStatus]) -> list[str]:

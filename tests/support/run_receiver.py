@@ -36,6 +36,8 @@ class Received:
     arrived_ms: int
     resume_from: object = None
     resume_from_log_id: int | None = None
+    #: A workflow step's `upstream` extension key (None: the /run had none).
+    upstream: dict | None = None
 
 
 class RunReceiver:
@@ -88,6 +90,7 @@ class RunReceiver:
             got = Received(
                 trigger.job_id, trigger.log_id, trigger.log_date_time_ms, trigger.broadcast_index, trigger.broadcast_total,
                 trigger.executor_params, str(trigger.executor_block_strategy), arrived_ms, trigger.resume_from, trigger.resume_from_log_id,
+                trigger.upstream,
             )
             self.runs.append(got)
             if self._out is not None:

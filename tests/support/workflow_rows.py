@@ -1,93 +1,71 @@
-"""Workflow rows written directly (sc_workflow, instances, step runs, their runs), for tests of
-what reads and shows them, without running the scheduler."""
+"""Workflows written straight into the admin database, and what their instances became, for the
+workflow engine's tests (definition CRUD is the console's and API's business)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import sqlalchemy as sa
+
 from shardcron.admin.db import Database
-from shardcron.admin.enums import RunStatus, StepStatus, TriggerType, WorkflowStatus
-from shardcron.admin.models import RunLog, Workflow, WorkflowInstance, WorkflowStepRun
-from tests.support.admin_data import NOW
+from shardcron.admin.enums import OverlapPolicy, StepStatus, TriggerType, WorkflowStatus
+from shardcron.admin.models import Fire, Workflow, WorkflowInstance, WorkflowStepRun
+from shardcron.admin.workflows.graph import parse_definition
+from shardcron.admin.workflows.instances import start_instance
 
 
-def chain(*steps: tuple[str, int], on: str = "SUCCESS") -> dict[str, Any]:
-    """A definition running `steps` (key, job id) one after the other."""
-    return {
-        "steps": [{"key": key, "job_id": job_id} for key, job_id in steps],
-        "edges": [{"from": a[0], "to": b[0], "on": on} for a, b in zip(steps, steps[1:], strict=False)],
-    }
-
-
-def add_workflow(db: Database, group_id: int, name: str, definition: dict[str, Any], **values: Any) -> int:
+def add_workflow(db: Database, group_id: int, definition: dict[str, Any], now_ms: int, **fields: Any) -> int:
+    """A workflow with `definition` (checked as the console would), overlap ALLOW_ALL unless given."""
+    text = parse_definition(definition, max_steps=100_000).to_json()
+    values: dict[str, Any] = {"name": f"wf-{now_ms}-{len(text)}", "overlap_policy": OverlapPolicy.ALLOW_ALL, "created_at_ms": now_ms, "updated_at_ms": now_ms}
+    values.update(fields)
     with db.session() as s:
-        row = Workflow(group_id=group_id, name=name, definition_json=json.dumps(definition), created_at_ms=NOW, updated_at_ms=NOW, **values)
+        row = Workflow(group_id=group_id, definition_json=text, **values)
         s.add(row)
         s.flush()
         return row.id
 
 
-def add_instance(
-    db: Database,
-    workflow_id: int,
-    definition: dict[str, Any],
-    *,
-    status: WorkflowStatus = WorkflowStatus.RUNNING,
-    created_at_ms: int = NOW,
-    params: dict[str, Any] | None = None,
-    **values: Any,
-) -> int:
-    fields: dict[str, Any] = dict(
-        workflow_version=1, trigger_type=TriggerType.MANUAL, planned_at_ms=created_at_ms, origin_ref=0, started_at_ms=created_at_ms, triggered_by="alice"
-    )
-    fields.update(values)
+def start(db: Database, workflow_id: int, now_ms: int, *, params: dict | None = None, trigger_type: TriggerType = TriggerType.API,
+          planned_at_ms: int | None = None, origin_ref: int | None = None) -> int | None:
     with db.session() as s:
-        row = WorkflowInstance(
-            workflow_id=workflow_id,
-            definition_json=json.dumps(definition),
-            status=status,
-            created_at_ms=created_at_ms,
-            params_json=None if params is None else json.dumps(params),
-            **fields,
+        workflow = s.get_one(Workflow, workflow_id)
+        return start_instance(
+            s, workflow, trigger_type=trigger_type, planned_at_ms=now_ms if planned_at_ms is None else planned_at_ms,
+            origin_ref=now_ms if origin_ref is None else origin_ref, params=params, now_ms=now_ms, triggered_by="test",
         )
-        s.add(row)
-        s.flush()
-        return row.id
 
 
-def add_step_run(
-    db: Database, instance_id: int, key: str, job_id: int, status: StepStatus, *, generation: int = 0, result: Any = None, **values: Any
-) -> int:
-    with db.session() as s:
-        row = WorkflowStepRun(
-            instance_id=instance_id,
-            step_key=key,
-            generation=generation,
-            job_id=job_id,
-            status=status,
-            result_json=None if result is None else json.dumps(result),
-            created_at_ms=values.pop("created_at_ms", NOW),
-            **values,
-        )
-        s.add(row)
-        s.flush()
-        return row.id
+def instance(db: Database, instance_id: int) -> WorkflowInstance:
+    with db.read_session() as s:
+        return s.get_one(WorkflowInstance, instance_id)
 
 
-def add_step_run_log(db: Database, step_run_id: int, job_id: int, group_id: int, *, status: RunStatus = RunStatus.SUCCESS, **values: Any) -> int:
-    fields: dict[str, Any] = dict(trigger_type=TriggerType.WORKFLOW, fire_at_ms=NOW, trigger_at_ms=NOW, handler="demo")
-    fields.update(values)
-    with db.session() as s:
-        run = RunLog(job_id=job_id, group_id=group_id, status=status, step_run_id=step_run_id, **fields)
-        s.add(run)
-        s.flush()
-        return run.id
+def status(db: Database, instance_id: int) -> WorkflowStatus:
+    return WorkflowStatus(instance(db, instance_id).status)
 
 
-def add_failed_instance(db: Database, workflow_id: int, key: str, job_id: int) -> int:
-    """A FAILED instance of a one-step workflow (`key` on `job_id`) whose step failed."""
-    definition = chain((key, job_id))
-    instance_id = add_instance(db, workflow_id, definition, status=WorkflowStatus.FAILED, finished_at_ms=NOW)
-    add_step_run(db, instance_id, key, job_id, StepStatus.FAILED, started_at_ms=NOW, finished_at_ms=NOW, message="boom")
-    return instance_id
+def steps(db: Database, instance_id: int) -> dict[str, WorkflowStepRun]:
+    """step key -> its current row (highest generation)."""
+    with db.read_session() as s:
+        rows = s.scalars(sa.select(WorkflowStepRun).where(WorkflowStepRun.instance_id == instance_id).order_by(WorkflowStepRun.generation)).all()
+    return {row.step_key: row for row in rows}
+
+
+def states(db: Database, instance_id: int) -> dict[str, StepStatus]:
+    return {key: StepStatus(row.status) for key, row in steps(db, instance_id).items()}
+
+
+def all_step_rows(db: Database, instance_id: int) -> list[WorkflowStepRun]:
+    with db.read_session() as s:
+        return list(s.scalars(sa.select(WorkflowStepRun).where(WorkflowStepRun.instance_id == instance_id).order_by(WorkflowStepRun.id)))
+
+
+def workflow_fires(db: Database) -> list[Fire]:
+    with db.read_session() as s:
+        return list(s.scalars(sa.select(Fire).where(Fire.trigger_type == TriggerType.WORKFLOW).order_by(Fire.id)))
+
+
+def result(row: WorkflowStepRun) -> Any:
+    return None if row.result_json is None else json.loads(row.result_json)

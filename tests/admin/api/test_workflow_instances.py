@@ -8,7 +8,7 @@ from shardcron.admin.enums import RunStatus, StepStatus, WorkflowStatus
 
 from tests.admin.api.conftest import AdminApp, Api
 from tests.support.admin_data import NOW, add_group, add_job
-from tests.support.workflow_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
+from tests.support.workflow_view_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
 
 
 def _failed_instance(admin_app: AdminApp) -> dict[str, int]:

@@ -17,7 +17,7 @@ def test_every_monitor_is_a_loop_with_a_distinct_name(db, fake_clock, tmp_path) 
     ctx = AdminContext(load_config(env={}, overrides={"instance_dir": str(tmp_path)}), db, fake_clock)
     monitors = build_monitors(ctx, "node-a")
     names = [m.name for m in monitors]
-    assert names == ["registry-sweep", "followups", "run-timeouts", "lost-runs", "alarms", "run-log-retention", "daily-report"]
+    assert names == ["registry-sweep", "followups", "run-timeouts", "lost-runs", "workflow-instances", "alarms", "run-log-retention", "daily-report"]
     assert all(m.interval_s > 0 and callable(m.tick) for m in monitors)
 
 

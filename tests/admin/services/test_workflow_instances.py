@@ -14,7 +14,7 @@ from shardcron.admin.services.errors import NotFound, ServiceError
 from shardcron.admin.services.paging import PageRequest
 
 from tests.support.admin_data import NOW, add_group, add_job, add_user
-from tests.support.workflow_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
+from tests.support.workflow_view_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
 
 
 def _ids(database: Database, actor=SYSTEM_ACTOR, **args) -> list[int]:

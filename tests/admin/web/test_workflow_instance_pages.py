@@ -9,7 +9,7 @@ import re
 from shardcron.admin.enums import RunStatus, StepStatus, UserRole, WorkflowStatus
 from tests.support import admin_data as data
 from tests.support.console import Console
-from tests.support.workflow_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
+from tests.support.workflow_view_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
 
 
 def _admin(console: Console):

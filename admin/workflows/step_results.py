@@ -1,0 +1,159 @@
+"""How a FIRED step ended, from its fire and its runs (every run and retry carries `step_run_id`).
+
+A step ends when every shard's latest run is final and no retry of it is coming:
+
+- a shard's latest run PENDING or RUNNING: the step still runs;
+- FAILED with retries left: its retry is coming while the run's follow-up is PENDING (the
+  follow-up monitor writes the RETRY fire) or while that RETRY fire waits to be sent; a RETRY fire
+  that ended without a run (its job's overlap policy or a cap skipped it) leaves the shard failed;
+- UNKNOWN (whether the executor got it cannot be known, and it is never sent again): failed, so
+  an instance does not wait forever on a run that may never report;
+- SUCCEEDED when every shard's latest run succeeded, else FAILED with the failing run's message.
+
+A step whose fire ended without any run fails with the fire's overlap note (or "job N no longer
+exists"). The step's result data: the run's (a JSON object), or for a sharding broadcast
+`{"shards": [data of shard 0, ...]}` (null for a shard with none); None when no run left any.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, StepStatus, TriggerType
+from ..firing.id_lists import in_ids
+from ..firing.retry_delay import retry_delay_ms
+from ..models import Fire, Job, RunLog, WorkflowStepRun
+
+_ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class StepEnd:
+    """How a FIRED step ended: SUCCEEDED or FAILED, why (failed), its result data (JSON text)."""
+
+    status: StepStatus
+    message: str | None
+    result_json: str | None
+
+
+@dataclass(slots=True)
+class _Run:
+    id: int
+    job_id: int
+    shard_index: int
+    shard_total: int
+    status: RunStatus
+    retry_remaining: int
+    attempt: int
+    followup: FollowupStatus
+    message: str | None
+    result_json: str | None
+    finished_at_ms: int
+
+
+def job_gone(job_id: int) -> str:
+    return f"job {job_id} no longer exists"
+
+
+def step_ends(session: Session, step_run_ids: Collection[int]) -> dict[int, StepEnd]:
+    """For the given FIRED step runs, those that ended and how (the others are left out)."""
+    if not step_run_ids:
+        return {}
+    step_t, fire_t, run_t = WorkflowStepRun.__table__.c, Fire.__table__.c, RunLog.__table__.c
+    steps = session.execute(
+        sa.select(step_t.id, step_t.job_id, step_t.fire_id).where(in_ids(step_t.id, set(step_run_ids)), step_t.fire_id.is_not(None))
+    ).all()
+    if not steps:
+        return {}
+    runs: dict[int, list[_Run]] = {}
+    for row in session.execute(
+        sa.select(
+            run_t.id, run_t.step_run_id, run_t.job_id, run_t.shard_index, run_t.shard_total, run_t.status, run_t.retry_remaining,
+            run_t.attempt, run_t.followup_status, run_t.handle_msg, run_t.trigger_msg, run_t.result_json, run_t.handle_at_ms, run_t.trigger_at_ms,
+        ).where(in_ids(run_t.step_run_id, [s.id for s in steps])).order_by(run_t.id)
+    ):
+        runs.setdefault(row.step_run_id, []).append(_Run(
+            row.id, row.job_id, row.shard_index, row.shard_total, RunStatus(row.status), row.retry_remaining, row.attempt,
+            FollowupStatus(row.followup_status), row.handle_msg or row.trigger_msg, row.result_json, row.handle_at_ms or row.trigger_at_ms,
+        ))
+    jobs = {job.id: job for job in session.scalars(sa.select(Job).where(in_ids(Job.__table__.c.id, {s.job_id for s in steps})))}
+    without_runs = [s.fire_id for s in steps if s.id not in runs]
+    fires = {}
+    if without_runs:
+        fires = {row.id: row for row in session.execute(sa.select(fire_t.id, fire_t.status, fire_t.overlap_note).where(in_ids(fire_t.id, without_runs)))}
+    ends: dict[int, StepEnd] = {}
+    for step in steps:
+        mine = runs.get(step.id)
+        job = jobs.get(step.job_id)
+        if mine is None:
+            fire = fires.get(step.fire_id)
+            if fire is None or fire.status != FireStatus.DONE:
+                continue  # not sent yet (or its run rows are being written)
+            note = job_gone(step.job_id) if job is None else fire.overlap_note or f"fire {step.fire_id} of job {step.job_id} ended without a run"
+            ends[step.id] = StepEnd(StepStatus.FAILED, note[:512], None)
+            continue
+        end = _end_of_runs(session, mine, job)
+        if end is not None:
+            ends[step.id] = end
+    return ends
+
+
+def _end_of_runs(session: Session, runs: list[_Run], job: Job | None) -> StepEnd | None:
+    latest: dict[int, _Run] = {}
+    for run in runs:  # in id order: the last one of a shard is its latest
+        latest[run.shard_index] = run
+    failure: _Run | None = None
+    for shard in sorted(latest):
+        run = latest[shard]
+        if run.status in _ACTIVE:
+            return None
+        if run.status == RunStatus.FAILED and run.retry_remaining > 0 and job is not None and _retry_coming(session, run, job):
+            return None
+        if run.status != RunStatus.SUCCESS and failure is None:
+            failure = run
+    broadcast = (job is not None and job.route_strategy == RouteStrategy.SHARDING_BROADCAST) or any(r.shard_total > 1 for r in latest.values())
+    result = _result(latest, broadcast)
+    if failure is None:
+        return StepEnd(StepStatus.SUCCEEDED, None, result)
+    if failure.status == RunStatus.UNKNOWN:
+        message = f"run {failure.id}: whether its executor got it is unknown" + (f" ({failure.message})" if failure.message else "")
+    else:
+        message = f"run {failure.id} failed" + (f": {failure.message}" if failure.message else "")
+    if broadcast:
+        message = f"shard {failure.shard_index}/{failure.shard_total}: {message}"
+    return StepEnd(StepStatus.FAILED, message[:512], result)
+
+
+def _retry_coming(session: Session, run: _Run, job: Job) -> bool:
+    """A failed run with retries left: its follow-up still writes the RETRY fire, or that fire
+    (found by its unique key, uq_fire_once) has not ended yet."""
+    if run.followup == FollowupStatus.PENDING:
+        return True
+    fire_t = Fire.__table__.c
+    status = session.execute(
+        sa.select(fire_t.status).where(
+            fire_t.job_id == run.job_id, fire_t.fire_at_ms == run.finished_at_ms + retry_delay_ms(job, run.attempt),
+            fire_t.trigger_type == TriggerType.RETRY.value, fire_t.origin_ref == run.id,
+        )
+    ).scalar()
+    return status is not None and status != FireStatus.DONE
+
+
+def _result(latest: dict[int, _Run], broadcast: bool) -> str | None:
+    if not broadcast:
+        run = latest.get(0) or next(iter(latest.values()))
+        return run.result_json
+    total = max(r.shard_total for r in latest.values())
+    shards: list[Any] = [None] * total
+    for index, run in latest.items():
+        if 0 <= index < total and run.result_json is not None:
+            shards[index] = json.loads(run.result_json)
+    if all(data is None for data in shards):
+        return None
+    return json.dumps({"shards": shards}, ensure_ascii=False, separators=(",", ":"))

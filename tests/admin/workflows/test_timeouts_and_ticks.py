@@ -1,0 +1,73 @@
+"""The workflow monitor times out instances past their deadline (running runs failed and killed)
+and sweeps what no result reported; the fire loop ticks fast only while instances run."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shardcron.admin.enums import RunStatus, StepStatus, WorkflowStatus
+from shardcron.admin.firing.fire_loop import FireLoop
+from shardcron.admin.models import RunLog
+from shardcron.admin.monitors.workflow_instances import WorkflowInstances
+from shardcron.admin.transport.executor_client import ExecutorClient
+from shardcron.admin.workflows.instances import instances_running
+from tests.support.executor_calls import TOKEN
+from tests.support.scheduler_rows import add_job
+from tests.support.workflow_rows import add_workflow, instance, start, states, status
+
+
+def _monitor(cluster) -> WorkflowInstances:
+    return WorkflowInstances(cluster.db, "node-a", ExecutorClient(TOKEN, connect_timeout_s=2, read_timeout_s=5))
+
+
+def test_an_instance_past_its_timeout_ends_timed_out_with_its_runs_killed(cluster) -> None:
+    now = cluster.clock.now_ms()
+    job = add_job(cluster.db, cluster.group_id, now)
+    wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "slow", "job_id": job}, {"key": "next", "job_id": job}], "edges": [{"from": "slow", "to": "next"}]}, now, timeout_s=60)
+    cluster.answer = lambda run: None
+    instance_id = start(cluster.db, wf, now)
+    cluster.pump()
+    assert instance(cluster.db, instance_id).deadline_at_ms == now + 60_000
+    monitor = _monitor(cluster)
+    monitor.tick(now + 59_999)
+    assert status(cluster.db, instance_id) == WorkflowStatus.RUNNING
+    monitor.tick(now + 60_000)
+    row = instance(cluster.db, instance_id)
+    assert (row.status, row.finished_at_ms) == (WorkflowStatus.TIMED_OUT, now + 60_000)
+    assert row.message == "timed out: still running 60 s after it started (workflow timeout 60 s)"
+    assert states(cluster.db, instance_id) == {"slow": StepStatus.CANCELLED, "next": StepStatus.CANCELLED}
+    with cluster.db.read_session() as s:
+        [run] = s.scalars(sa.select(RunLog)).all()
+    assert (run.status, run.handle_msg) == (RunStatus.FAILED, f"killed: workflow instance {instance_id} timed out")
+    calls = [c for e in cluster.executors for c in e.calls]
+    assert "/kill" in calls
+    monitor.client.close()
+
+
+def test_the_fire_loop_ticks_fast_while_an_instance_runs_and_slow_again_after(cluster) -> None:
+    now = cluster.clock.now_ms()
+    job = add_job(cluster.db, cluster.group_id, now)
+    wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "a", "job_id": job}], "edges": []}, now)
+    node = cluster.node
+    asked: list[int] = []
+
+    def busy() -> bool:
+        asked.append(1)
+        return instances_running(cluster.db)
+
+    loop = FireLoop(node.store, node.dispatcher, 0.2, busy=busy, busy_interval_s=0.01)
+    node.live(now + 10)
+    loop.tick(now + 10)
+    assert loop.interval_s == 0.2
+    held: list[int] = []
+    cluster.answer = lambda run: (held.append(run.log_id), None)[1]
+    instance_id = start(cluster.db, wf, now + 20)
+    loop.tick(now + 500)
+    assert loop.interval_s == 0.2 and len(asked) == 1  # asked at most once a second
+    loop.tick(now + 1010)
+    assert loop.interval_s == 0.01 and len(asked) == 2
+    cluster.pump()
+    cluster.callback(held[0])
+    assert status(cluster.db, instance_id) == WorkflowStatus.SUCCEEDED
+    loop.tick(now + 2010)
+    assert loop.interval_s == 0.2 and len(asked) == 3
