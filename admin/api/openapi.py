@@ -19,13 +19,14 @@ from .openapi_parts import Schema
 from .openapi_paths import PATHS
 from .openapi_schemas import SCHEMAS
 from .openapi_transfer import SCHEMAS as TRANSFER_SCHEMAS
-from .openapi_workflows import instance_read_paths, instance_schemas, workflow_paths, workflow_schemas
+from .openapi_workflows import instance_operate_paths, instance_read_paths, instance_schemas, workflow_paths, workflow_schemas
 
 SCHEMAS.update(TRANSFER_SCHEMAS)
 SCHEMAS.update(workflow_schemas())
 SCHEMAS.update(instance_schemas())
 PATHS.update(workflow_paths())
 PATHS.update(instance_read_paths())
+PATHS.update(instance_operate_paths())
 
 DOCUMENT: Schema = {
     "openapi": "3.1.0",

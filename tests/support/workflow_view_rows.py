@@ -3,6 +3,7 @@ what reads, shows and operates on them, without running the scheduler."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -28,6 +29,10 @@ def add_workflow(db: Database, group_id: int, name: str, definition: dict[str, A
         return row.id
 
 
+#: Instances written here are told apart by origin_ref (uq_workflow_instance_once), as those started by hand are.
+_ORIGIN_REFS = itertools.count(1)
+
+
 def add_instance(
     db: Database,
     workflow_id: int,
@@ -39,7 +44,7 @@ def add_instance(
     **values: Any,
 ) -> int:
     fields: dict[str, Any] = dict(
-        workflow_version=1, trigger_type=TriggerType.MANUAL, planned_at_ms=created_at_ms, origin_ref=0, started_at_ms=created_at_ms, triggered_by="alice"
+        workflow_version=1, trigger_type=TriggerType.MANUAL, planned_at_ms=created_at_ms, origin_ref=next(_ORIGIN_REFS), started_at_ms=created_at_ms, triggered_by="alice"
     )
     fields.update(values)
     with db.session() as s:

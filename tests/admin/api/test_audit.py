@@ -14,6 +14,7 @@ from shardcron.admin.services import users
 from tests.admin.api.conftest import AdminApp, Api
 from tests.admin.api.test_auth import assert_error
 from tests.support.admin_data import NOW, add_run
+from tests.support import workflow_view_rows as workflow_rows
 
 MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
 #: Routes that change nothing a person made: the catch-all that answers 404/405.
@@ -83,6 +84,12 @@ def test_every_state_changing_route_leaves_an_entry(admin_app: AdminApp, admin: 
         ("api_v1.start_workflow", lambda: admin.post(f"/workflows/{state['workflow']}/start")),
         ("api_v1.stop_workflow", lambda: admin.post(f"/workflows/{state['workflow']}/stop")),
         ("api_v1.copy_workflow", lambda: remember("workflow_copy", admin.post(f"/workflows/{state['workflow']}/copy"))),
+        ("api_v1.trigger_workflow", lambda: remember("instance", admin.post(f"/workflows/{state['workflow']}/trigger", json={"params": {"day": "2026-01-01"}}))),
+        ("api_v1.cancel_workflow_instance", lambda: admin.post(f"/workflow-instances/{state['instance']}/cancel")),
+        ("api_v1.rerun_workflow_instance", lambda: admin.post(f"/workflow-instances/{state['instance']}/rerun", json={"from_step": None})),
+        ("api_v1.skip_workflow_step", lambda: admin.post(f"/workflow-instances/{workflow_rows.add_failed_instance(admin_app.db, state['workflow'], 'a', state['job'])}/steps/a/skip")),
+        # The re-run instance runs again: cancelled, so that its workflow may be deleted.
+        ("api_v1.cancel_workflow_instance", lambda: admin.post(f"/workflow-instances/{state['instance']}/cancel")),
         ("api_v1.delete_workflow", lambda: (admin.delete(f"/workflows/{state['workflow_copy']}"), admin.delete(f"/workflows/{state['workflow']}"))[1]),
         ("api_v1.copy_job", lambda: remember("copy", admin.post(f"/jobs/{state['job']}/copy", json={"name": "nightly 2"}))),
         ("api_v1.delete_job", lambda: admin.delete(f"/jobs/{state['copy']}")),

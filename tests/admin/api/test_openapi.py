@@ -14,6 +14,7 @@ from shardcron.admin.enums import Delivery, RunStatus
 from shardcron.admin.services.job_form import JOB_FIELDS
 from shardcron.admin.services import dashboard, glue_versions, groups, jobs, runs, triggers, users, workflow_instances, workflows
 from tests.admin.api.conftest import AdminApp, Api
+from tests.support import workflow_view_rows as workflow_rows
 from tests.support.admin_data import NOW, add_executor, add_run
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -86,13 +87,15 @@ def world(admin_app: AdminApp, admin: Api) -> dict[str, Any]:
     # Its executor is not registered in the group: a kill marks it failed without calling anyone.
     run = add_run(admin_app.db, job["id"], group["id"], status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9")
     workflow = admin.post("/workflows", json={"group_id": group["id"], "name": "w", "definition": {"steps": [{"key": "a", "job_id": job["id"]}]}}).get_json()
-    return {"group": group, "job": job, "user": user, "run": run, "calendar": calendar, "workflow": workflow}
+    instance = workflow_rows.add_failed_instance(admin_app.db, workflow["id"], "a", job["id"])
+    return {"group": group, "job": job, "user": user, "run": run, "calendar": calendar, "workflow": workflow, "instance": instance}
 
 
 def _path(template: str, world: dict[str, Any]) -> str:
     ids = {
         "group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0,
         "token_id": 0, "backfill_id": 0, "calendar_id": world["calendar"]["id"], "workflow_id": world["workflow"]["id"],
+        "instance_id": world["instance"], "step_key": "a",
     }
     return template.format(**ids)
 
@@ -155,8 +158,8 @@ def test_documented_required_fields_are_exactly_the_required_ones(admin_app: Adm
                 assert unknown.status_code == 400 and "no_such_field" in unknown.get_json()["error"]["fields"], (path, method)
             checked.add((path, method))
     # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens, import, backfills, calendars (2),
-    # workflows (create, preview, change, copy).
-    assert len(checked) == 19
+    # workflows (create, preview, change, copy), workflow trigger and instance re-run.
+    assert len(checked) == 21
 
 
 SCHEMA_TYPES = {

@@ -3,8 +3,11 @@ its steps and the links to their runs and logs; unknown ids 404, bad filters 400
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from shardcron.admin.api.openapi import DOCUMENT
-from shardcron.admin.enums import RunStatus, StepStatus, WorkflowStatus
+from shardcron.admin.enums import AuditTarget, RunStatus, StepStatus, WorkflowStatus
+from shardcron.admin.models import AuditEntry, Job, WorkflowInstance
 
 from tests.admin.api.conftest import AdminApp, Api
 from tests.support.admin_data import NOW, add_group, add_job
@@ -95,3 +98,87 @@ def test_responses_have_the_documented_properties(admin_app: AdminApp, admin: Ap
     listed = admin.get("/workflow-instances").json
     assert set(listed) == keys("WorkflowInstancePage") and set(listed["items"][0]) == keys("WorkflowInstance")
 
+
+def _running_instance(admin_app: AdminApp, ids: dict[str, int]) -> tuple[int, int]:
+    """A RUNNING instance of the etl workflow whose step `extract` is FIRED with a running run."""
+    db = admin_app.db
+    g = ids["group"]
+    with db.read_session() as s:
+        jobs = dict(s.execute(sa.select(Job.name, Job.id)).all())
+    definition = chain(("extract", jobs["extract"]), ("load", jobs["load"]))
+    inst = add_instance(db, ids["workflow"], definition)
+    step = add_step_run(db, inst, "extract", jobs["extract"], StepStatus.FIRED, started_at_ms=NOW)
+    add_step_run(db, inst, "load", jobs["load"], StepStatus.WAITING)
+    # Its executor is no live executor of the group: a cancel fails the run here, calling no one.
+    add_step_run_log(db, step, jobs["extract"], g, status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9")
+    return inst, step
+
+
+def test_rerun_from_failed_puts_the_instance_back_to_running_and_refuses_a_wrong_state(admin_app: AdminApp, admin: Api) -> None:
+    ids = _failed_instance(admin_app)
+    response = admin.post(f"/workflow-instances/{ids['instance']}/rerun", json={"from_step": None})
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "RUNNING" and response.json["finished_at_ms"] is None
+    steps = {s["key"]: s for s in response.json["steps"]}
+    assert steps["load"]["generation"] == 1 and steps["load"]["status"] in ("WAITING", "FIRED")
+    assert steps["extract"]["generation"] == 0 and steps["extract"]["status"] == "SUCCEEDED"  # kept with its result
+    again = admin.post(f"/workflow-instances/{ids['instance']}/rerun")
+    assert again.status_code == 409 and "RUNNING" in again.json["error"]["message"]
+    with admin_app.db.read_session() as s:
+        actions = list(s.scalars(sa.select(AuditEntry.action).where(AuditEntry.target_type == AuditTarget.WORKFLOW_INSTANCE, AuditEntry.target_id == ids["instance"])))
+    assert actions == ["workflow.rerun"]
+
+
+def test_rerun_from_a_step_and_bad_bodies(admin_app: AdminApp, admin: Api) -> None:
+    ids = _failed_instance(admin_app)
+    path = f"/workflow-instances/{ids['instance']}/rerun"
+    for body, field in (({"from_step": 3}, "from_step"), ({"from": "load"}, "from"), ({"from_step": "nope"}, "from_step")):
+        bad = admin.post(path, json=body)
+        assert bad.status_code in (400, 404) and field in bad.json["error"]["fields"], (body, bad.json)
+    assert admin.post(path, data="[1]", headers={"Content-Type": "application/json"}).status_code == 400
+    response = admin.post(path, json={"from_step": "extract"})
+    assert response.status_code == 200, response.json
+    assert {s["key"]: s["generation"] for s in response.json["steps"]} == {"extract": 1, "load": 1}
+    assert admin.post("/workflow-instances/999999/rerun").status_code == 404
+
+
+def test_cancel_a_running_instance_kills_its_runs_and_a_second_cancel_is_409(admin_app: AdminApp, admin: Api) -> None:
+    ids = _failed_instance(admin_app)
+    inst, _step = _running_instance(admin_app, ids)
+    response = admin.post(f"/workflow-instances/{inst}/cancel")
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "CANCELLED"
+    assert {s["key"]: s["status"] for s in response.json["steps"]} == {"extract": "CANCELLED", "load": "CANCELLED"}
+    again = admin.post(f"/workflow-instances/{inst}/cancel")
+    assert again.status_code == 409 and "CANCELLED" in again.json["error"]["message"]
+    assert admin.post(f"/workflow-instances/{inst}/cancel", json={"why": 1}).status_code == 400
+
+
+def test_skip_a_failed_step_but_not_a_running_one(admin_app: AdminApp, admin: Api) -> None:
+    ids = _failed_instance(admin_app)
+    inst, _step = _running_instance(admin_app, ids)
+    running = admin.post(f"/workflow-instances/{inst}/steps/extract/skip")
+    assert running.status_code == 409 and "cancel or wait" in running.json["error"]["message"]
+    assert admin.post(f"/workflow-instances/{ids['instance']}/steps/nope/skip").status_code in (400, 404)
+    assert admin.post(f"/workflow-instances/{ids['instance']}/steps/{'x' * 300}/skip").status_code in (400, 404)
+    response = admin.post(f"/workflow-instances/{ids['instance']}/steps/load/skip")
+    assert response.status_code == 200, response.json
+    load = next(s for s in response.json["steps"] if s["key"] == "load")
+    assert load["status"] == "SKIPPED" and load["generation"] == 1
+    assert response.json["status"] == "SUCCEEDED"  # nothing left to run: skipped counts as success
+
+
+def test_trigger_a_workflow_with_params_and_refuse_bad_params(admin_app: AdminApp, admin: Api) -> None:
+    ids = _failed_instance(admin_app)
+    path = f"/workflows/{ids['workflow']}/trigger"
+    for body, field in (({"params": [1]}, "params"), ({"params": "day=1"}, "params"), ({"param": {}}, "param")):
+        bad = admin.post(path, json=body)
+        assert bad.status_code == 400 and field in bad.json["error"]["fields"], (body, bad.json)
+    with admin_app.db.read_session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(WorkflowInstance)) == 1  # nothing written
+    response = admin.post(path, json={"params": {"day": "2026-01-01"}})
+    assert response.status_code == 201, response.json
+    assert response.json["params"] == {"day": "2026-01-01"} and response.json["workflow_id"] == ids["workflow"]
+    assert admin.post("/workflows/999999/trigger").status_code == 404
+    stranger = admin_app.user("stranger2", groups=[add_group(admin_app.db, "elsewhere")])
+    assert stranger.post(path, json={}).status_code == 404

@@ -12,6 +12,7 @@ from shardcron.admin.enums import RunStatus, UserRole
 from shardcron.admin.models import ApiToken, AuditEntry, GlueVersion
 from shardcron.admin.services import api_tokens, users
 from tests.support import admin_data as data
+from tests.support import workflow_view_rows as workflow_rows
 from tests.support.console import PASSWORD, Console, post_form
 
 #: Console forms that change nothing a person made: a login opens a session, a logout ends it,
@@ -93,6 +94,17 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         token_id = _scalar(console, sa.select(ApiToken.id).where(ApiToken.user_id == user_id("root")))
         return post("/account", {"action": "revoke_token", "token_id": str(token_id)})
 
+    def workflow():
+        found = _scalar(console, sa.text("SELECT id FROM sc_workflow WHERE name = 'pipeline'"))
+        return found or workflow_rows.add_workflow(console.db, group(), "pipeline", workflow_rows.chain(("a", job())))
+
+    def instance():
+        return _scalar(console, sa.text("SELECT max(id) FROM sc_workflow_instance WHERE triggered_by = 'root'"))
+
+    def drop_workflows():  # a job a workflow uses is not deleted; the walk's workflow was written here, not by a form
+        with console.db.session() as s:
+            s.execute(sa.text("DELETE FROM sc_workflow"))
+
     carol = lambda: user_id("carol")  # noqa: E731
     walk += [
         ("web.group_new", lambda: post("/groups/new", {"app_name": "billing", "title": "", "address_type": "AUTO", "manual_addresses": ""})),
@@ -113,6 +125,10 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         ("web.job_delete", lambda: post(f"/jobs/{job('nightly (copy)')}/delete", {})),
         ("web.run_kill", kill),
         ("web.run_repair", repair),
+        ("web.workflow_trigger", lambda: post(f"/workflows/{workflow()}/trigger", {"params": '{"day": "2026-01-01"}'})),
+        ("web.workflow_instance_cancel", lambda: post(f"/workflow-instances/{instance()}/cancel", {})),
+        ("web.workflow_instance_rerun", lambda: post(f"/workflow-instances/{instance()}/rerun", {"from_step": ""})),
+        ("web.workflow_step_skip", lambda: post(f"/workflow-instances/{workflow_rows.add_failed_instance(console.db, workflow(), 'a', job())}/steps/a/skip", {})),
         ("web.runs_cleanup_confirm", lambda: post("/runs/cleanup", {"group_id": "", "job": "nightly", "older_than_days": "0", "keep_last": ""})),
         ("web.user_create", lambda: post("/users", {"username": "carol", "password": PASSWORD, "role": "USER"})),
         ("web.user_edit", lambda: post(f"/users/{carol()}", {"action": "grants", "group_ids": [str(group())]})),
@@ -124,7 +140,8 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         ("web.account", lambda: post("/account", {"action": "issue_token", "token_name": "laptop", "expires_in_days": "30"})),
         ("web.account", account_revoke),
         ("web.account", lambda: post("/account", {"action": "password", "current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        ("web.group_delete", lambda: (post(f"/jobs/{job()}/delete", {}), post(f"/groups/{group()}/delete", {}))[1]),
+        ("web.workflow_instance_cancel", lambda: post(f"/workflow-instances/{instance()}/cancel", {})),  # the re-run one, so the walk may end
+        ("web.group_delete", lambda: (drop_workflows(), post(f"/jobs/{job()}/delete", {}), post(f"/groups/{group()}/delete", {}))[2]),
     ]
     forms = {rule.endpoint for rule in console.app.url_map.iter_rules() if rule.endpoint.startswith("web.") and "POST" in rule.methods}
     assert forms - NOT_CHANGES == {endpoint for endpoint, _ in walk}, "a console form is missing from the walk (or gone)"

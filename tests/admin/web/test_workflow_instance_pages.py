@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
 from shardcron.admin.enums import RunStatus, StepStatus, UserRole, WorkflowStatus
+from shardcron.admin.models import Job, WorkflowInstance
 from tests.support import admin_data as data
-from tests.support.console import Console
+from tests.support.console import Console, post_form
 from tests.support.workflow_view_rows import add_instance, add_step_run, add_step_run_log, add_workflow, chain
 
 
@@ -98,3 +101,63 @@ def test_the_instance_page_in_chinese(console: Console) -> None:
     html = client.get(f"/workflow-instances/{ids['instance']}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "工作流实例" in html and "✗ 失败" in html and "✓ 成功" in html and "未运行" in html
 
+
+def test_rerun_from_failed_and_from_a_step_from_the_page(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    page = client.get(f"/workflow-instances/{ids['instance']}").get_data(as_text=True)
+    assert 'id="rerun-failed"' in page and 'id="cancel-instance"' not in page and 'data-confirm="' in page
+    response = post_form(client, f"/workflow-instances/{ids['instance']}/rerun", {"from_step": ""})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/workflow-instances/{ids['instance']}")
+    html = client.get(f"/workflow-instances/{ids['instance']}").get_data(as_text=True)
+    assert "re-run from its failed steps" in html and 'id="cancel-instance"' in html and "data-autorefresh" in html
+    assert _step_state(html, "load") != "wf-state-failed FAILED"
+    refused = client.get(response.headers["Location"])  # nothing flashed twice
+    assert "re-run from its failed steps" not in refused.get_data(as_text=True)
+    post_form(client, f"/workflow-instances/{ids['instance']}/rerun", {"from_step": ""})
+    assert "RUNNING" in client.get(f"/workflow-instances/{ids['instance']}").get_data(as_text=True)  # refused: the state named
+
+
+def test_skip_a_failed_step_and_cancel_from_the_page(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    html = client.get(f"/workflow-instances/{ids['instance']}").get_data(as_text=True)
+    assert 'class="skip-step" data-step="load"' in html and 'class="skip-step" data-step="extract"' not in html
+    post_form(client, f"/workflow-instances/{ids['instance']}/steps/load/skip", {})
+    html = client.get(f"/workflow-instances/{ids['instance']}").get_data(as_text=True)
+    assert _step_state(html, "load") == "wf-state-skipped SKIPPED" and "Step load of instance" in html
+    running = _etl_again(console, ids)
+    post_form(client, f"/workflow-instances/{running}/cancel", {})
+    html = client.get(f"/workflow-instances/{running}").get_data(as_text=True)
+    assert "cancelled" in html and "CANCELLED" in html
+    assert post_form(client, "/workflow-instances/99999/cancel", {}).status_code == 404
+
+
+def _etl_again(console: Console, ids: dict[str, int]) -> int:
+    """A RUNNING instance of the same workflow with its first step FIRED (no live executor)."""
+    with console.db.read_session() as s:
+        jobs = dict(s.execute(sa.select(Job.name, Job.id)).all())
+    definition = chain(("extract", jobs["extract"]), ("load", jobs["load"]))
+    inst = add_instance(console.db, ids["workflow"], definition)
+    step = add_step_run(console.db, inst, "extract", jobs["extract"], StepStatus.FIRED, started_at_ms=data.NOW)
+    add_step_run(console.db, inst, "load", jobs["load"], StepStatus.WAITING)
+    add_step_run_log(console.db, step, jobs["extract"], ids["group"], status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9")
+    return inst
+
+
+def test_the_trigger_form_starts_an_instance_and_refuses_bad_parameters(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    assert f'href="/workflows/{ids["workflow"]}/trigger"' in client.get(f"/workflow-instances?workflow_id={ids['workflow']}").get_data(as_text=True)
+    form = client.get(f"/workflows/{ids['workflow']}/trigger")
+    assert form.status_code == 200 and 'name="params"' in form.get_data(as_text=True)
+    for text in ("[1, 2]", "{not json", '"day"'):
+        bad = post_form(client, f"/workflows/{ids['workflow']}/trigger", {"params": text})
+        assert bad.status_code == 400 and 'id="err-params"' in bad.get_data(as_text=True), text
+    with console.db.read_session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(WorkflowInstance)) == 1
+    done = post_form(client, f"/workflows/{ids['workflow']}/trigger", {"params": '{"day": "2026-01-01"}'})
+    assert done.status_code == 302
+    html = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Triggered workflow nightly etl" in html and "2026-01-01" in html
+    assert client.get("/workflows/99999/trigger").status_code == 404
