@@ -88,7 +88,9 @@ def _form_from_request() -> dict[str, Any]:
 
 def _definition(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """The definition object from the form's rows, and for steps/edges: definition index -> row."""
-    steps, edges, rows = [], [], {"steps": [], "edges": []}
+    steps: list[dict[str, Any]] = []
+    edges: list[dict[str, str]] = []
+    rows: dict[str, list[int]] = {"steps": [], "edges": []}
     for i, row in enumerate(form["steps"]):
         if not any(v.strip() for k, v in row.items() if k != "join"):
             continue
