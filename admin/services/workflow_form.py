@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..enums import WORKFLOW_OVERLAP_POLICIES, MisfireStrategy, OverlapPolicy, ScheduleType
 from ..models import ExecutorGroup, Job, Workflow
 from ..schedules.schedule import ScheduleError, validate_schedule
-from ..texts import Text, _t
+from ..texts import _t
 from ..workflows.graph import Definition, DefinitionError, parse_definition
 from .actor import Actor
 from .errors import FieldErrors
@@ -64,7 +64,7 @@ def check_definition(session: Session, actor: Actor, errors: FieldErrors, raw: A
         definition = parse_definition(raw, max_steps=max_steps)
     except DefinitionError as exc:
         for problem in exc.problems:
-            errors.add(problem.where, Text(problem.message))
+            errors.add(problem.where, problem.message)
     steps = raw.get("steps") if isinstance(raw, Mapping) else None
     if isinstance(steps, list) and len(steps) <= max_steps:
         wanted = {
