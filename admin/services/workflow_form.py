@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..enums import WORKFLOW_OVERLAP_POLICIES, MisfireStrategy, OverlapPolicy, ScheduleType
 from ..models import ExecutorGroup, Job, Workflow
 from ..schedules.schedule import ScheduleError, validate_schedule
-from ..texts import Text, _t
+from ..texts import _t
 from ..workflows.graph import Definition, DefinitionError, parse_definition
 from .actor import Actor
 from .errors import FieldErrors
@@ -55,6 +55,13 @@ def current_values(workflow: Workflow) -> dict[str, Any]:
     return values
 
 
+def stored_definition_limit(session: Session) -> int:
+    """The most bytes a definition may take stored: a TEXT column holds 65,535 on MySQL/MariaDB
+    (about 900 steps with short keys); SQLite's and PostgreSQL's hold far more than
+    workflow_max_steps steps can take, so there the bound is only a guard."""
+    return MAX_TEXT_BYTES if session.get_bind().dialect.name == "mysql" else 16 * 1024 * 1024
+
+
 def check_definition(session: Session, actor: Actor, errors: FieldErrors, raw: Any, *, max_steps: int) -> Definition | None:
     """The definition checked as a whole (graph.parse_definition) and its steps' jobs: a job
     that does not exist, or that belongs to a group the actor may not see (said without its
@@ -64,7 +71,7 @@ def check_definition(session: Session, actor: Actor, errors: FieldErrors, raw: A
         definition = parse_definition(raw, max_steps=max_steps)
     except DefinitionError as exc:
         for problem in exc.problems:
-            errors.add(problem.where, Text(problem.message))
+            errors.add(problem.where, problem.message)
     steps = raw.get("steps") if isinstance(raw, Mapping) else None
     if isinstance(steps, list) and len(steps) <= max_steps:
         wanted = {
@@ -79,8 +86,9 @@ def check_definition(session: Session, actor: Actor, errors: FieldErrors, raw: A
                 errors.add(f"steps[{i}].job_id", _t("no job %(id)s", id=job_id))
             elif not actor.can_access_group(groups[job_id]):
                 errors.add(f"steps[{i}].job_id", _t("job %(id)s belongs to an executor group you may not see", id=job_id))
-    if definition is not None and len(definition.to_json().encode("utf-8")) > MAX_TEXT_BYTES:
-        errors.add("definition", _t("takes %(size)s bytes stored; at most %(limit)s fit", size=len(definition.to_json().encode("utf-8")), limit=MAX_TEXT_BYTES))
+    limit = stored_definition_limit(session)
+    if definition is not None and len(definition.to_json().encode("utf-8")) > limit:
+        errors.add("definition", _t("takes %(size)s bytes stored; at most %(limit)s fit", size=len(definition.to_json().encode("utf-8")), limit=limit))
     return None if errors else definition
 
 

@@ -36,6 +36,9 @@ from .job_choices import choices_for, schedule_help, timezone_names
 
 #: The job picker lists at most this many jobs (the caller's, by group and name).
 MAX_JOB_CHOICES = 5000
+#: A select per step row repeats every job: beyond this many options in all, the rows take a
+#: job id with one shared list of choices instead (the page stays small with many steps).
+MAX_SELECT_OPTIONS = 100_000
 _FIELDS = ("name", "group_id", "description", "author", "schedule_type", "schedule_conf", "timezone", "misfire_strategy", "overlap_policy", "timeout_s", "alarm_emails", "alarm_webhook")
 _INDEXED = re.compile(r"^(steps|edges)\[(\d+)\](.*)$")
 
@@ -67,10 +70,11 @@ def _last_statuses(session: Session, ids: list[int]) -> dict[int, str]:
     return {workflow_id: WorkflowStatus(status).value for workflow_id, status in rows}
 
 
-def _job_choices(session: Session) -> list[tuple[int, str]]:
+def _job_choices(session: Session) -> tuple[list[tuple[int, str]], dict[int, str]]:
+    """The picker's (id, "group / name (#id)") of the caller's jobs, and their names by id."""
     stmt = scope_to_groups(sa.select(Job.id, Job.name, ExecutorGroup.app_name).join(ExecutorGroup, ExecutorGroup.id == Job.group_id), Job.group_id, g.actor)
-    rows = session.execute(stmt.order_by(ExecutorGroup.app_name, Job.name, Job.id).limit(MAX_JOB_CHOICES))
-    return [(job_id, f"{app_name} / {name} (#{job_id})") for job_id, name, app_name in rows]
+    rows = list(session.execute(stmt.order_by(ExecutorGroup.app_name, Job.name, Job.id).limit(MAX_JOB_CHOICES)))
+    return [(job_id, f"{app_name} / {name} (#{job_id})") for job_id, name, app_name in rows], {job_id: name for job_id, name, _app in rows}
 
 
 def _rows(prefix: str, names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -141,8 +145,7 @@ def _render(workflow: workflows.WorkflowView | None, form: dict[str, Any], error
     layout = layout_graph(keys, [(e["from"], e["to"], e["on"]) for e in definition["edges"]])
     with admin_ctx().db.read_session() as session:
         groups = group_choices(session, g.actor)
-        jobs = _job_choices(session)
-    job_names = dict(jobs)
+        jobs, job_names = _job_choices(session)
     labels = {s["key"]: job_names.get(s["job_id"], "") for s in definition["steps"] if isinstance(s["job_id"], int)}
     choices = choices_for()
     page = render_template(
@@ -150,7 +153,7 @@ def _render(workflow: workflows.WorkflowView | None, form: dict[str, Any], error
         schedule_types=choices["schedule_type"], schedule_help=schedule_help(), timezones=timezone_names(),
         misfire_strategies=[c for c in choices["misfire_strategy"] if c[0] in WORKFLOW_MISFIRE_STRATEGIES],
         overlap_policies=[c for c in choices["overlap_policy"] if c[0] in WORKFLOW_OVERLAP_POLICIES],
-        max_steps=admin_ctx().config.workflow_max_steps,
+        max_steps=admin_ctx().config.workflow_max_steps, job_list=len(jobs) * max(len(form["steps"]), 1) > MAX_SELECT_OPTIONS,
     )  # fmt: skip
     return page, status
 

@@ -225,3 +225,22 @@ def test_deleting_a_job_or_group_a_workflow_uses_is_refused(database: Database, 
     with pytest.raises(Conflict) as caught, database.session() as s:
         groups.delete_group(s, SYSTEM_ACTOR, empty, now_ms=NOW)
     assert "'listed there'" in str(caught.value)
+
+
+def test_a_large_definition_is_refused_only_where_it_cannot_be_stored(database: Database, setup: dict) -> None:
+    # 1,000 steps in a chain with 40-character keys: ~118,000 bytes of JSON
+    keys = [f"step-{i:04d}-" + "x" * 30 for i in range(1000)]
+    chain = {"steps": [{"key": k, "job_id": setup["jobs"][0]} for k in keys],
+             "edges": [{"from": a, "to": b} for a, b in zip(keys, keys[1:], strict=False)]}
+    data = valid(setup, definition=chain)
+    if database.engine.dialect.name == "mysql":
+        with pytest.raises(ServiceError) as caught, database.session() as s:
+            workflows.create_workflow(s, SYSTEM_ACTOR, data, now_ms=NOW, max_steps=1000)
+        assert "at most 65535 fit" in caught.value.field_errors["definition"]
+        assert count(database) == 0
+    else:
+        with database.session() as s:
+            view = workflows.create_workflow(s, SYSTEM_ACTOR, data, now_ms=NOW, max_steps=1000)
+        assert view.step_count == 1000
+        entry = audit_rows(database)[-1]
+        assert json.loads(entry.after_json)["definition"]["steps"] == 1000  # audited by its digest

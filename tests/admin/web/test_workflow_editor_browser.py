@@ -96,7 +96,6 @@ def test_build_a_three_step_workflow_in_the_browser(served: tuple[Console, str])
             expect(graph.locator("g.wf-node[data-key='report'] text.wf-node-job")).to_have_text("report")
             # the SVG draws: each box has a real size on screen
             assert graph.locator("g.wf-node[data-key='load'] rect").bounding_box()["width"] > 20
-            page.screenshot(path=str(console.config.instance_dir) + "/workflow-editor.png", full_page=True)
             page.click("#workflow-form button[type=submit].primary")
             expect(page).to_have_url(re.compile(r"/workflows/\d+$"))
             expect(page.locator(".flash-success")).to_contain_text("nightly etl")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import TriggerType, UserRole, WorkflowStatus
 from shardcron.admin.models import Workflow, WorkflowInstance
+from shardcron.admin.web import workflows as workflow_pages
 from tests.support import admin_data as data
 from tests.support.console import Console, post_form
 
@@ -133,3 +134,14 @@ def test_the_editor_in_chinese(console: Console) -> None:
     post_form(client, "/account/language", {"locale": "zh"})
     page = client.get("/workflows/new").get_data(as_text=True)
     assert "工作流" in page and "添加步骤" in page and "成功时" in page
+
+
+def test_many_steps_times_many_jobs_take_a_job_id_with_one_list(console: Console, monkeypatch) -> None:
+    client, gid, jobs = setup(console)
+    wf_id = int(post_form(client, "/workflows/new", workflow_form(gid, jobs)).location.rsplit("/", 1)[1])
+    label = f"etl / extract (#{jobs[0]})"
+    assert client.get(f"/workflows/{wf_id}").get_data(as_text=True).count(label) == 3 + 1  # a select per row, and the template's
+    monkeypatch.setattr(workflow_pages, "MAX_SELECT_OPTIONS", 5)  # 3 jobs x 3 rows
+    page = client.get(f"/workflows/{wf_id}").get_data(as_text=True)
+    assert page.count(label) == 1 and 'list="wf-job-choices"' in page
+    assert f'name="step_job" value="{jobs[1]}"' in page
