@@ -130,7 +130,8 @@ def test_skip_a_failed_step_and_cancel_from_the_page(console: Console) -> None:
     post_form(client, f"/workflow-instances/{running}/cancel", {})
     html = client.get(f"/workflow-instances/{running}").get_data(as_text=True)
     assert "cancelled" in html and "CANCELLED" in html
-    assert post_form(client, "/workflow-instances/99999/cancel", {}).status_code == 404
+    missing = post_form(client, "/workflow-instances/99999/cancel", {})
+    assert missing.status_code == 302 and client.get(missing.headers["Location"]).status_code == 404
 
 
 def _etl_again(console: Console, ids: dict[str, int]) -> int:
@@ -161,3 +162,18 @@ def test_the_trigger_form_starts_an_instance_and_refuses_bad_parameters(console:
     html = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Triggered workflow nightly etl" in html and "2026-01-01" in html
     assert client.get("/workflows/99999/trigger").status_code == 404
+
+
+def test_a_viewer_without_a_steps_group_sees_the_instance_but_is_refused_its_operations(console: Console) -> None:
+    ids = _etl(console)
+    other = data.add_group(console.db, "other")
+    foreign = data.add_job(console.db, other, "foreign")
+    definition = chain(("extract", foreign))
+    inst = add_instance(console.db, ids["workflow"], definition, status=WorkflowStatus.FAILED, finished_at_ms=data.NOW)
+    add_step_run(console.db, inst, "extract", foreign, StepStatus.FAILED, started_at_ms=data.NOW, finished_at_ms=data.NOW)
+    console.add_user("member", UserRole.USER, [ids["group"]])
+    client = console.login("member")
+    assert client.get(f"/workflow-instances/{inst}").status_code == 200  # the workflow's group is theirs
+    refused = post_form(client, f"/workflow-instances/{inst}/rerun", {"from_step": ""})
+    html = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert f"workflow instance {inst} not found" in html and _step_state(html, "extract") == "wf-state-failed FAILED"
