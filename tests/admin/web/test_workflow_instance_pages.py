@@ -177,3 +177,12 @@ def test_a_viewer_without_a_steps_group_sees_the_instance_but_is_refused_its_ope
     refused = post_form(client, f"/workflow-instances/{inst}/rerun", {"from_step": ""})
     html = client.get(refused.headers["Location"]).get_data(as_text=True)
     assert f"workflow instance {inst} not found" in html and _step_state(html, "extract") == "wf-state-failed FAILED"
+
+
+def test_the_runs_list_shows_one_steps_runs(console: Console) -> None:
+    client = _admin(console)
+    ids = _etl(console)
+    html = client.get(f"/runs?step_run_id={ids['load_step_run']}").get_data(as_text=True)
+    assert f'data-run-id="{ids["bad_run"]}"' in html and f'data-run-id="{ids["ok_run"]}"' not in html
+    bad = client.get("/runs?step_run_id=abc")
+    assert bad.status_code == 400 and "step_run_id" in bad.get_data(as_text=True)
