@@ -29,7 +29,10 @@ def _etl(console: Console, status: WorkflowStatus = WorkflowStatus.FAILED) -> di
     inst = add_instance(db, w, definition, status=status, created_at_ms=now, finished_at_ms=None if status == WorkflowStatus.RUNNING else now + 65_000)
     done = add_step_run(db, inst, "extract", extract, StepStatus.SUCCEEDED, result={"rows": 3}, started_at_ms=now, finished_at_ms=now + 4200)
     last = StepStatus.FIRED if status == WorkflowStatus.RUNNING else StepStatus.FAILED
-    second = add_step_run(db, inst, "load", load, last, started_at_ms=now + 5000, finished_at_ms=None if last == StepStatus.FIRED else now + 65_000, message="disk full")
+    second = add_step_run(
+        db, inst, "load", load, last, started_at_ms=now + 5000, finished_at_ms=None if last == StepStatus.FIRED else now + 65_000, message="disk full",
+        param="rows=3", upstream_json='{"extract": {"rows": 3}}',
+    )
     ok_run = add_step_run_log(db, done, extract, g)
     bad_run = add_step_run_log(db, second, load, g, status=RunStatus.RUNNING if last == StepStatus.FIRED else RunStatus.FAILED, handle_msg="disk full")
     return {"group": g, "workflow": w, "instance": inst, "ok_run": ok_run, "bad_run": bad_run, "load_step_run": second}
@@ -54,6 +57,7 @@ def test_the_instance_page_colours_and_labels_each_step_and_links_runs_and_logs(
     assert f'href="/runs/{ids["bad_run"]}#log-state"' in html
     assert f'href="/runs?step_run_id={ids["load_step_run"]}"' in html
     assert "disk full" in html and "data-autorefresh" not in html  # finished: no refresh
+    assert "rows=3" in html and '{"extract": {"rows": 3}}' in html  # what the step was sent
 
 
 def test_a_running_instance_refreshes_itself_and_a_missing_one_is_404(console: Console) -> None:
