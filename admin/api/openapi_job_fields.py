@@ -196,4 +196,5 @@ RUN_PROPERTIES: dict[str, Schema] = {
     "checkpoint_seq": {"type": "integer", "description": "Its number within the run; 0: the checkpoint the run resumed from."},
     "checkpoint_at_ms": MS_OR_NULL,
     "resume_from_run_id": {"type": ["integer", "null"], "description": "The run whose checkpoint this run was sent with; null: it started fresh."},
+    "step_run_id": {"type": ["integer", "null"], "description": "The workflow step run this run belongs to (GET /workflow-instances/{id} names it); null: none."},
 }

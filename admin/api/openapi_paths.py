@@ -157,6 +157,7 @@ PATHS: dict[str, Schema] = {
             params=[
                 param("group_id", "query", ID),
                 param("job_id", "query", ID),
+                param("step_run_id", "query", ID, "The runs of one workflow step run (its shards and retries)."),
                 param("status", "query", enum_of(RunStatus)),
                 param("trigger_type", "query", enum_of(TriggerType)),
                 param("from_ms", "query", MS_PARAM, "Trigger time >= from_ms."),

@@ -84,6 +84,8 @@ class RunView:
     checkpoint_at_ms: int | None = None
     #: The run whose checkpoint this one was sent with (None: it started fresh).
     resume_from_run_id: int | None = None
+    #: The workflow step run this run belongs to (None: not a workflow step's run).
+    step_run_id: int | None = None
 
     @property
     def result_note(self) -> str | None:
@@ -144,6 +146,7 @@ def run_view(row: RunLog, job_name: str | None) -> RunView:
         checkpoint_seq=row.checkpoint_seq or 0,
         checkpoint_at_ms=row.checkpoint_at_ms,
         resume_from_run_id=row.resume_from_run_id,
+        step_run_id=row.step_run_id,
     )
 
 
@@ -171,6 +174,8 @@ class RunFilter:
     #: Trigger time window, UTC epoch ms: from_ms <= trigger_at_ms < to_ms.
     from_ms: int | None = None
     to_ms: int | None = None
+    #: The runs of one workflow step run (its shards and retries).
+    step_run_id: int | None = None
     sort: str = "trigger_at_ms"
     descending: bool = True
 
@@ -182,6 +187,7 @@ class RunFilter:
         for name, low, high, what in (
             ("group_id", ID_MIN, ID_MAX, _t("an id")),
             ("job_id", ID_MIN, ID_MAX, _t("an id")),
+            ("step_run_id", ID_MIN, ID_MAX, _t("an id")),
             ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
             ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
         ):
@@ -225,6 +231,8 @@ def _filtered(actor: Actor, flt: RunFilter) -> sa.Select:
         stmt = stmt.where(RunLog.job_id == flt.job_id)
     if flt.job_name is not None:
         stmt = stmt.where(RunLog.job_id.in_(sa.select(Job.id).where(Job.name == flt.job_name)))
+    if flt.step_run_id is not None:
+        stmt = stmt.where(RunLog.step_run_id == flt.step_run_id)
     if flt.status is not None:
         stmt = stmt.where(RunLog.status == flt.status)
     if flt.trigger_type is not None:

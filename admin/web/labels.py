@@ -21,6 +21,15 @@ _LABELS: dict[str, LazyString] = {
     # A backfill's state (RUNNING as above).
     "DONE": _l("DONE"),
     "CANCELLED": _l("CANCELLED"),
+    # Workflow instance and step states (RUNNING, FAILED, CANCELLED as above), edge conditions.
+    "WAITING": _l("WAITING"),
+    "FIRED": _l("FIRED"),
+    "SUCCEEDED": _l("SUCCEEDED"),
+    "SKIPPED": _l("SKIPPED"),
+    "NOT_RUN": _l("NOT_RUN"),
+    "TIMED_OUT": _l("TIMED_OUT"),
+    "FAILURE": _l("FAILURE"),
+    "ALWAYS": _l("ALWAYS"),
     # Trigger types of a run.
     "CRON": _l("CRON"),
     "MISFIRE": _l("MISFIRE"),
@@ -29,6 +38,7 @@ _LABELS: dict[str, LazyString] = {
     "RETRY": _l("RETRY"),
     "PARENT": _l("PARENT"),
     "BACKFILL": _l("BACKFILL"),
+    "WORKFLOW": _l("WORKFLOW"),
     # Routing strategies.
     "FIRST": _l("FIRST"),
     "LAST": _l("LAST"),

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..auth import csrf_token, current_actor
 from .labels import code_label
-from .times import iso_utc, time_text
+from .times import duration_text, iso_utc, time_text
 
 
 def js_texts() -> dict[str, str]:
@@ -51,5 +51,5 @@ def _handle_http_error(exc: HTTPException):
 
 def install(app: Flask) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, current_actor=current_actor, js_texts=js_texts)
-    app.jinja_env.filters.update(iso_utc=iso_utc, time_text=time_text, code_label=code_label)
+    app.jinja_env.filters.update(iso_utc=iso_utc, time_text=time_text, code_label=code_label, duration_text=duration_text)
     app.register_error_handler(HTTPException, _handle_http_error)

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor
 from ..enums import FireStatus, RunStatus, TriggerType
-from ..services import job_names, repair, runs, triggers
+from ..services import job_names, repair, runs, triggers, workflow_instances
 from ..services.errors import NotFound, ServiceError
 from ..services.numbers import ID_MAX, ID_MIN, whole, whole_in_range
 from ..texts import _t
@@ -27,12 +27,12 @@ from .times import utc_input_to_ms
 RANGES = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
 ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 REFRESH_MS = 2000
-FILTER_KEYS = ("group_id", "job", "job_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
+FILTER_KEYS = ("group_id", "job", "job_id", "step_run_id", "status", "trigger_type", "range", "from", "to", "order", "per_page")
 
 
 def _filter_args(args: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
     errors: dict[str, str] = {}
-    values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "status", "trigger_type", "order")}
+    values: dict[str, str | None] = {k: args.get(k) for k in ("group_id", "job_id", "step_run_id", "status", "trigger_type", "order")}
     # The job field takes a job's name (picked from the suggestions) or, typed, its id.
     job = (args.get("job") or "").strip()
     if job:
@@ -146,6 +146,7 @@ def run_detail(run_id: int):
         with admin_ctx().db.read_session() as session:
             run = runs.get_run(session, g.actor, run_id)
             shards = runs.list_fire_runs(session, g.actor, run.fire_id) if run.fire_id is not None else [run]
+            workflow_step = workflow_instances.step_of_run(session, g.actor, run.step_run_id) if run.step_run_id is not None else None
     except NotFound:
         abort(404)
     active = run.status in ACTIVE or any(s.status in ACTIVE for s in shards)
@@ -153,6 +154,7 @@ def run_detail(run_id: int):
         "run_detail.html", run=run, shards=shards, refresh_ms=REFRESH_MS if active else None, can_kill=runs.may_kill(run),
         can_repair=run.status == RunStatus.RUNNING,
         unknown_note=str(UNKNOWN_NOTE) if run.status == RunStatus.UNKNOWN else None,
+        workflow_step=workflow_step,
     )
 
 

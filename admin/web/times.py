@@ -67,3 +67,17 @@ def utc_input_to_ms(value: str, field: str, errors: dict[str, str]) -> str | Non
     except (ValueError, OverflowError):
         errors[field] = _("%(value)s is not a date and time (YYYY-MM-DD HH:MM)", value=repr(value[:40]))
         return None
+
+
+def duration_text(duration_ms: int | None) -> str:
+    """A duration as people read it: 850 ms, 4.2 s, 3 min 5 s, 2 h 10 min; "—" for None."""
+    if duration_ms is None:
+        return "—"
+    if duration_ms < 1000:
+        return _("%(num)s ms", num=duration_ms)
+    if duration_ms < 60_000:
+        return _("%(num)s s", num=f"{duration_ms / 1000:.1f}")
+    seconds = duration_ms // 1000
+    if seconds < 3600:
+        return _("%(min)s min %(sec)s s", min=seconds // 60, sec=seconds % 60)
+    return _("%(hours)s h %(min)s min", hours=seconds // 3600, min=seconds % 3600 // 60)

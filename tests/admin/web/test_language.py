@@ -18,6 +18,7 @@ from shardcron.admin.models import AuditEntry, User
 from shardcron.admin.services import api_tokens, users
 from tests.admin.web.test_translations import marked_messages
 from tests.support import admin_data as data
+from tests.support import workflow_view_rows
 from tests.support.console import Console, page_csrf, post_form
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
@@ -203,6 +204,11 @@ def _fill(console: Console) -> tuple[int, int, list[int], int]:
     assert post_form(root, "/account", {"action": "issue_token", "token_name": "laptop", "expires_in_days": "30"}).status_code == 200
     calendar = {"name": "holidays", "timezone": "UTC", "description": "office", "entries": "2026-12-24..2026-12-26 office closed"}
     assert post_form(root, "/calendars/new", calendar).status_code == 302
+    flow = {"name": "flow", "group_id": str(billing), "schedule_type": "NONE", "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL",
+            "timeout_s": "0", "step_key": ["a", "b"], "step_job": [str(job), str(job)], "step_param": ["", ""], "step_join": ["ALL", "ANY"],
+            "edge_from": ["a"], "edge_to": ["b"], "edge_on": ["FAILURE"]}
+    assert post_form(root, "/workflows/new", flow).status_code == 302
+    workflow_view_rows.add_failed_instance(console.db, 1, "a", job)  # instance 1, its step failed
     return billing, job, runs, bob
 
 
@@ -211,6 +217,8 @@ def _pages(billing: int, job: int, runs: list[int], bob: int) -> list[str]:
         "/", "/?days=30", "/groups", "/groups/new", f"/groups/{billing}", "/jobs", "/jobs?q=nothing", "/jobs/new", f"/jobs/{job}",
         f"/jobs/{job}/trigger", f"/jobs/{job}/versions", "/runs", "/runs?status=FAILED&from=yesterday", *[f"/runs/{r}" for r in runs],
         "/audit", "/audit?actor=nobody", "/users", f"/users/{bob}", "/account", "/jobs/999999", "/calendars", "/calendars/new", "/calendars/1",
+        "/workflows", "/workflows/new", "/workflows/1", "/workflow-instances", "/workflow-instances?status=DONE", "/workflow-instances/1",
+        "/workflows/1/trigger",
     ]
 
 

@@ -21,7 +21,7 @@ def _state_changing_routes(console: Console) -> list[str]:
     paths = []
     for rule in console.app.url_map.iter_rules():
         if rule.endpoint.startswith("web.") and rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
-            paths.append(re.sub(r"<id:[a-z_]+>", "1", rule.rule))
+            paths.append(re.sub(r"<[a-z_]+>", "a", re.sub(r"<id:[a-z_]+>", "1", rule.rule)))
     return sorted(paths)
 
 
@@ -48,6 +48,9 @@ def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(consol
         "/jobs/1/trigger",
         "/jobs/1/versions/1/rollback", "/jobs/new",
         "/login", "/logout", "/runs/1/kill", "/runs/1/repair", "/runs/cleanup", "/setup", "/transfer/check", "/transfer/import", "/users", "/users/1",
+        "/workflow-instances/1/cancel", "/workflow-instances/1/rerun", "/workflow-instances/1/steps/a/skip",
+        "/workflows/1", "/workflows/1/copy", "/workflows/1/delete", "/workflows/1/start", "/workflows/1/stop", "/workflows/1/trigger", "/workflows/new",
+        "/workflows/preview",
     ]
     before = _snapshot(console)
     for path in routes:
