@@ -42,6 +42,7 @@ from ..models import Fire, SchedulerNode
 from ..monitors import build_monitors
 from ..transport.executor_client import ExecutorClient
 from ..workflows.instances import instances_running
+from ..workflows.planner import WorkflowPlanner
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
@@ -176,7 +177,11 @@ class SchedulerRunner:
             self.store, self.dispatcher, config.tick_interval_ms / 1000,
             busy=lambda: instances_running(self.db), busy_interval_s=config.workflow_tick_ms / 1000,
         )
-        self.loops: list[Loop] = [fire_loop, self.heartbeat, BackfillAdvancer(ctx.db)]
+        planner = WorkflowPlanner(
+            ctx.db, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms, client=self.client,
+            upstream_max_bytes=config.workflow_upstream_max_bytes,
+        )
+        self.loops: list[Loop] = [fire_loop, self.heartbeat, BackfillAdvancer(ctx.db), planner]
         self.loops += build_monitors(ctx, self.node_id) if monitors is None else monitors
         self.drain_timeout_s = config.lookahead_ms / 1000 + 2 * config.executor_timeout_s
         self._stop = threading.Event()
