@@ -205,3 +205,24 @@ def test_a_planned_instance_runs_to_the_end_on_executors(cluster: WorkflowCluste
     assert root.log_date_ms == first  # the root's trigger time is the planned time
     assert states(admin_db, instance.id) == {"a": StepStatus.SUCCEEDED, "b": StepStatus.SUCCEEDED}
     assert root.log_id != after.log_id and after.job_id == job
+
+
+def test_every_scheduler_node_runs_the_planner(admin_db, fake_clock, tmp_path) -> None:
+    from shardcron.admin import AdminContext
+    from shardcron.admin.config import load_config
+    from shardcron.admin.scheduling.runner import SchedulerRunner
+
+    now = fake_clock.now_ms()
+    wf = _scheduled(admin_db, now, ScheduleType.FIX_RATE, "60", now + 500)
+    config = load_config(env={}, overrides={"instance_dir": str(tmp_path), "database_url": admin_db.url, "access_token": "t" * 32, "lookahead_ms": 1000})
+    runner = SchedulerRunner(AdminContext(config=config, db=admin_db, clock=fake_clock), node_id="node-p", monitors=[])
+    try:
+        [planner] = [loop for loop in runner.loops if loop.name == "workflow-planner"]
+        assert isinstance(planner, WorkflowPlanner) and planner.lookahead_ms == 1000
+        planner.tick(now)
+        [instance] = _instances(admin_db, wf)
+        assert instance.planned_at_ms == now + 500
+    finally:
+        runner.client.close()
+        if runner.db is not admin_db:
+            runner.db.dispose()
