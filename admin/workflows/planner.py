@@ -102,14 +102,14 @@ class WorkflowPlanner:
         if self._locking:
             query = query.with_for_update(skip_locked=True)
         started: list[int] = []
+        kills: list[Kill] = []
         with self.db.session() as session:
             due = session.scalars(query).all()
             for workflow in due:
-                started += self._plan_one(session, workflow, now_ms)
-            kills = take_kills(session)
+                started += self._plan_one(session, workflow, now_ms, kills)
         return Planned(started, len(due)), kills
 
-    def _plan_one(self, session: Session, workflow: Workflow, now_ms: int) -> list[int]:
+    def _plan_one(self, session: Session, workflow: Workflow, now_ms: int, kills: list[Kill]) -> list[int]:
         misfire = MisfireStrategy(workflow.misfire_strategy)
         try:
             plan = plan_job_fires(
@@ -128,7 +128,7 @@ class WorkflowPlanner:
             )
         started: list[int] = []
         for planned_at_ms, trigger_type in plan.fires:
-            instance_id = self._start(session, workflow, planned_at_ms, trigger_type, now_ms)
+            instance_id = self._start(session, workflow, planned_at_ms, trigger_type, now_ms, kills)
             if instance_id is not None:
                 started.append(instance_id)
         if plan.next_fire_at_ms is None:
@@ -139,19 +139,25 @@ class WorkflowPlanner:
         session.flush()
         return started
 
-    def _start(self, session: Session, workflow: Workflow, planned_at_ms: int, trigger_type: TriggerType, now_ms: int) -> int | None:
-        """One planned instance. A definition the engine cannot start (a row written by hand, a
-        bug) loses this planned time, logged, and not the other workflows' tick: its writes are
-        rolled back to a savepoint. Database errors (a deadlock) abort the whole tick, which is
-        retried."""
+    def _start(
+        self, session: Session, workflow: Workflow, planned_at_ms: int, trigger_type: TriggerType, now_ms: int, kills: list[Kill],
+    ) -> int | None:
+        """One planned instance; the kills its start asks for (CANCEL_OTHER) join `kills`. A
+        definition the engine cannot start (a row written by hand, a bug) loses this planned
+        time, logged, and not the other workflows' tick: its writes are rolled back to a
+        savepoint, its kills dropped. Database errors (a deadlock) abort the whole tick, which
+        is retried."""
         try:
             with session.begin_nested():
-                return start_instance(
+                instance_id = start_instance(
                     session, workflow, trigger_type=trigger_type, planned_at_ms=planned_at_ms, origin_ref=0, params=None,
                     now_ms=now_ms, triggered_by=TRIGGERED_BY, upstream_max_bytes=self.upstream_max_bytes,
                 )
         except SQLAlchemyError:
             raise
         except Exception:
+            take_kills(session)  # of writes rolled back
             log.exception("workflow %s: the instance planned at %s could not start", workflow.id, planned_at_ms, extra={"workflow_id": workflow.id})
             return None
+        kills += take_kills(session)
+        return instance_id

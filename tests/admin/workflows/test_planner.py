@@ -226,3 +226,16 @@ def test_every_scheduler_node_runs_the_planner(admin_db, fake_clock, tmp_path) -
         runner.client.close()
         if runner.db is not admin_db:
             runner.db.dispose()
+
+
+def test_a_definition_that_cannot_start_loses_its_planned_time_only(admin_db, fake_clock) -> None:
+    now = fake_clock.now_ms()
+    broken = _scheduled(admin_db, now, ScheduleType.FIX_RATE, "60", now + 100)
+    ok = _scheduled(admin_db, now, ScheduleType.FIX_RATE, "60", now + 100)
+    with admin_db.session() as s:
+        s.get_one(Workflow, broken).definition_json = '{"steps": "not a list"}'  # a row written by hand
+    planned = _planner(admin_db).plan(now)
+    assert _instances(admin_db, broken) == []  # its writes were rolled back to the savepoint
+    [instance] = _instances(admin_db, ok)
+    assert planned.instance_ids == [instance.id] and planned.workflows == 2
+    assert _workflow(admin_db, broken).next_fire_at_ms == now + 60_100  # the schedule moves on
