@@ -14,8 +14,9 @@ callbacks. It answers:
 - `/beat`, `/idleBeat`, `/kill`: 200 (never busy).
 
 Given an admin's address (`callback_to`), it also reports every logId it accepts as succeeded,
-once, through that admin's `/api/callback` (batched, from a thread of its own, after the `/run`
-answer went out; retried until the admin takes it): what workflow steps need to go on.
+once, through that admin's `/api/callback` (batched, from CALLBACK_SENDERS threads of its own,
+after the `/run` answer went out; retried until the admin takes it): what workflow steps need to
+go on.
 
 Every call needs the access token (`XXL-JOB-ACCESS-TOKEN`). Envelopes carry both `content` and
 `data`. As a process (`python -m tests.support.accepting_executor PORT TOKEN OUTFILE`, from the
@@ -51,6 +52,9 @@ from shardcron.core.protocol import (
 
 from .net import free_port
 
+#: Callback batches in flight at once (as several executors would send them), and their size.
+CALLBACK_SENDERS = 4
+CALLBACK_BATCH = 50
 #: pyxxl's `/log` content for a logId it has no log of.
 NO_SUCH_LOG = "No such logid logs."
 
@@ -123,7 +127,7 @@ class AcceptingExecutor:
         """Report accepted logIds as succeeded, a batch per POST, until the admin answers 200."""
         while True:
             batch = [self._callbacks.get()]
-            while len(batch) < 200:
+            while len(batch) < CALLBACK_BATCH:
                 try:
                     batch.append(self._callbacks.get_nowait())
                 except queue.Empty:
@@ -191,7 +195,8 @@ class AcceptingExecutor:
         self._server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, name=f"accepting-executor-{self.port}", daemon=True).start()
         if self.callback_to is not None:
-            threading.Thread(target=self._send_callbacks, name="accepting-executor-callbacks", daemon=True).start()
+            for n in range(CALLBACK_SENDERS):
+                threading.Thread(target=self._send_callbacks, name=f"accepting-executor-callbacks-{n}", daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -8,7 +8,7 @@ by the accepting executor for every run it accepts (tests/support/workflow_chaos
 Asserted: every planned instance of the window exists and ended SUCCEEDED, every step of every
 instance reached the executor, none twice (no logId sent again — no job here is AT_LEAST_ONCE —,
 no second logId, no second run row for a step), every fault caught a node holding fires, and the
-nodes exited as signalled. About 60 s of wall time.
+nodes exited as signalled. About 50 s of wall time.
 """
 
 from __future__ import annotations
