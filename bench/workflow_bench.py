@@ -3,7 +3,7 @@
     python bench/workflow_bench.py [--mysql-url URL] [--quick]
 
 One scheduler (`SchedulerRunner`, the code `shardcron scheduler` runs, with its monitors) and the
-admin app (`/api/callback`, served by waitress as `shardcron admin` serves it) run in this
+admin app (`/api/callback`, served by waitress with 16 threads as `shardcron admin` serves it) run in this
 process, as `shardcron admin` runs both; a fresh SQLite file by default, and the same again on
 MariaDB/MySQL with `--mysql-url` (a scratch database that is emptied). The executor is
 tests/support/accepting_executor.py in its own process: it accepts every `/run`, notes its
@@ -29,7 +29,6 @@ import json
 import math
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -68,8 +67,6 @@ class Stack:
     """A fresh database, the scheduler and the admin app on it, the accepting executor."""
 
     def __init__(self, url: str | None, tmp: Path, name: str, *, serve: bool = True) -> None:
-        from waitress import create_server
-
         from shardcron.admin import AdminContext, create_app
         from shardcron.admin.config import load_config
         from shardcron.admin.db import Database, init_schema
@@ -77,8 +74,8 @@ class Stack:
         from shardcron.admin.schema import ADMIN_SCHEMA
         from shardcron.admin.scheduling.runner import SchedulerRunner
         from shardcron.core.clock import SYSTEM_CLOCK
+        from shardcron.executor.embedded import EmbeddedServer
         from tests.support.chaos import start_accepting_executor
-        from tests.support.net import free_port
         from tests.support.scheduler_rows import add_group
 
         self.url = url or f"sqlite:///{tmp / f'{name}.db'}"
@@ -95,10 +92,9 @@ class Stack:
         self.server = self.executor = None
         address = "http://127.0.0.1:9"  # (c) sends nothing
         if serve:
-            port = free_port()
             app = create_app(self.config, db=self.db, clock=SYSTEM_CLOCK)
-            self.server = create_server(app, host="127.0.0.1", port=port, threads=8)
-            threading.Thread(target=self.server.run, name="bench-admin", daemon=True).start()
+            self.server = EmbeddedServer(app, "127.0.0.1:0", threads=16, ident="shardcron")  # waitress, stoppable from here
+            port = self.server.start()
             self.executor, address = start_accepting_executor(self.calls, tmp / f"{name}-executor.log", TOKEN, callback_to=f"http://127.0.0.1:{port}")
         self.group = add_group(self.db, "bench", SYSTEM_CLOCK.now_ms(), manual=[address])
         self.runner = SchedulerRunner(AdminContext(config=self.config, db=self.db, clock=SYSTEM_CLOCK), node_id=f"bench-{name}")
@@ -106,7 +102,7 @@ class Stack:
     def close(self) -> None:
         self.runner.stop()
         if self.server is not None:
-            self.server.close()
+            self.server.stop()
         if self.executor is not None:
             self.executor.terminate()
             self.executor.wait(timeout=30)
