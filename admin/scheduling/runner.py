@@ -43,6 +43,7 @@ from ..monitors import build_monitors
 from ..transport.executor_client import ExecutorClient
 from ..workflows.advance import advance_step_runs
 from ..workflows.instances import instances_running
+from ..workflows.planner import WorkflowPlanner
 
 log = logging.getLogger("shardcron.admin.scheduling")
 
@@ -178,7 +179,11 @@ class SchedulerRunner:
             busy=lambda: instances_running(self.db), busy_interval_s=config.workflow_tick_ms / 1000,
             on_steps_ended=lambda steps, now_ms: advance_step_runs(ctx.db, steps, now_ms, upstream_max_bytes=config.workflow_upstream_max_bytes),
         )
-        self.loops: list[Loop] = [fire_loop, self.heartbeat, BackfillAdvancer(ctx.db)]
+        planner = WorkflowPlanner(
+            ctx.db, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms, client=self.client,
+            upstream_max_bytes=config.workflow_upstream_max_bytes,
+        )
+        self.loops: list[Loop] = [fire_loop, self.heartbeat, BackfillAdvancer(ctx.db), planner]
         self.loops += build_monitors(ctx, self.node_id) if monitors is None else monitors
         self.drain_timeout_s = config.lookahead_ms / 1000 + 2 * config.executor_timeout_s
         self._stop = threading.Event()

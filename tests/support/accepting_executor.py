@@ -13,9 +13,15 @@ callbacks. It answers:
   `isEnd` false. A scheduler settling an ambiguous `/run` asks exactly this.
 - `/beat`, `/idleBeat`, `/kill`: 200 (never busy).
 
+Given an admin's address (`callback_to`), it also reports every logId it accepts as succeeded,
+once, through that admin's `/api/callback` (batched, from CALLBACK_SENDERS threads of its own,
+after the `/run` answer went out; retried until the admin takes it): what workflow steps need to
+go on.
+
 Every call needs the access token (`XXL-JOB-ACCESS-TOKEN`). Envelopes carry both `content` and
 `data`. As a process (`python -m tests.support.accepting_executor PORT TOKEN OUTFILE`, from the
-repository root) it writes one JSON line per `/run` and per `/log` to OUTFILE, so that the
+repository root, `ADMIN_URL` after OUTFILE for callbacks) it writes one JSON line per `/run`,
+per `/log` and per callback batch sent (its logIds and when) to OUTFILE, so that the
 process checking the arrivals never slows the one receiving them; `read_calls` reads that file.
 """
 
@@ -23,9 +29,11 @@ from __future__ import annotations
 
 import hmac
 import json
+import queue
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import datetime, UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +52,9 @@ from shardcron.core.protocol import (
 
 from .net import free_port
 
+#: Callback batches in flight at once (as several executors would send them), and their size.
+CALLBACK_SENDERS = 4
+CALLBACK_BATCH = 50
 #: pyxxl's `/log` content for a logId it has no log of.
 NO_SUCH_LOG = "No such logid logs."
 
@@ -70,8 +81,10 @@ class LogQuery:
 
 
 class AcceptingExecutor:
-    def __init__(self, token: str, *, port: int | None = None, out_path: str | Path | None = None) -> None:
+    def __init__(self, token: str, *, port: int | None = None, out_path: str | Path | None = None, callback_to: str | None = None) -> None:
         self.token = token
+        self.callback_to = callback_to
+        self._callbacks: queue.Queue[int] = queue.Queue()
         self.port = port or free_port()
         self.arrivals: list[Arrival] = []
         self.log_queries: list[LogQuery] = []
@@ -101,11 +114,41 @@ class AcceptingExecutor:
         got = Arrival(trigger.job_id, trigger.log_id, trigger.log_date_time_ms, trigger.broadcast_index, trigger.broadcast_total, arrived_ms)
         stamp = datetime.fromtimestamp(arrived_ms / 1000, UTC).isoformat(timespec="milliseconds")
         with self._lock:
+            first = trigger.log_id not in self._logs
             self.arrivals.append(got)
             self._logs.setdefault(trigger.log_id, []).append(f"accepted at {stamp} (job {trigger.job_id}, shard {trigger.broadcast_index}/{trigger.broadcast_total})\n")
             if self._out is not None:
                 self._out.write(json.dumps({"kind": "run", **asdict(got)}) + "\n")
+        if first and self.callback_to is not None:
+            self._callbacks.put(trigger.log_id)
         return Envelope.success()
+
+    def _send_callbacks(self) -> None:
+        """Report accepted logIds as succeeded, a batch per POST, until the admin answers 200."""
+        while True:
+            batch = [self._callbacks.get()]
+            while len(batch) < CALLBACK_BATCH:
+                try:
+                    batch.append(self._callbacks.get_nowait())
+                except queue.Empty:
+                    break
+            now_ms = time.time_ns() // 1_000_000
+            body = json.dumps([{"logId": log_id, "logDateTim": now_ms, "handleCode": 200, "handleMsg": None} for log_id in batch]).encode()
+            request = urllib.request.Request(
+                f"{self.callback_to}/api/callback", data=body, method="POST",
+                headers={ACCESS_TOKEN_HEADER: self.token, "Content-Type": "application/json"},
+            )
+            if self._out is not None:
+                with self._lock:  # when each result left, for latency figures (bench/workflow_bench.py)
+                    self._out.write(json.dumps({"kind": "callback", "log_ids": batch, "sent_ms": now_ms}) + "\n")
+            while True:
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as reply:
+                        if json.loads(reply.read()).get("code") == 200:
+                            break
+                except OSError:
+                    pass
+                time.sleep(0.05)  # the admin is not answering yet: try the same batch again
 
     def _log(self, ask: LogParam) -> Envelope:
         with self._lock:
@@ -151,6 +194,9 @@ class AcceptingExecutor:
 
         self._server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, name=f"accepting-executor-{self.port}", daemon=True).start()
+        if self.callback_to is not None:
+            for n in range(CALLBACK_SENDERS):
+                threading.Thread(target=self._send_callbacks, name=f"accepting-executor-callbacks-{n}", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -184,12 +230,12 @@ class CallFile:
             kind = record.pop("kind")
             if kind == "run":
                 arrivals.append(Arrival(**record))
-            else:
+            elif kind == "log":
                 queries.append(LogQuery(**record))
         return arrivals, queries
 
 
 if __name__ == "__main__":
     port, token, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    AcceptingExecutor(token, port=port, out_path=out).start()
+    AcceptingExecutor(token, port=port, out_path=out, callback_to=sys.argv[4] if len(sys.argv) > 4 else None).start()
     threading.Event().wait()

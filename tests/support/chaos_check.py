@@ -218,3 +218,114 @@ def check(plan: Plan, arrivals: Iterable[Arrival], run_rows: Iterable[RunRow], f
         faults=figures,
         missed_examples=missed[:5],
     )
+
+
+# ---------------------------------------------------------------------- workflows
+
+
+@dataclass(frozen=True)
+class StepRunRow:
+    id: int
+    instance_id: int
+    step_key: str
+    generation: int
+    status: str
+    job_id: int
+
+
+@dataclass(frozen=True)
+class WorkflowReport:
+    """Every planned instance of the window against what the executor received for its steps.
+
+    - **missing instances**: a planned (workflow, time) with no instance row;
+    - **steps not sent**: a step run with no `/run` arrival for any of its runs;
+    - **duplicates, same logId**: arrivals beyond the first under one logId of a step's run, for
+      jobs whose delivery is not AT_LEAST_ONCE (which re-sends under the same logId by design);
+    - **duplicates, other logId**: a step run whose `/run` arrived under more than one logId;
+    - **extra run rows**: run rows beyond the first for one step run (no job here retries);
+    - **stray arrivals**: arrivals for the steps' jobs whose logId has no run row of a step.
+    """
+
+    instances_expected: int
+    instances_by_status: dict[str, int]
+    missing_instances: int
+    step_runs: int
+    step_runs_by_status: dict[str, int]
+    steps_not_sent: int
+    duplicates_same_log_id: int
+    duplicates_other_log_id: int
+    extra_run_rows: int
+    stray_arrivals: int
+    end_to_end: Spread  # planned time -> the instance's end
+    missing_examples: list[tuple[int, int]] = field(default_factory=list)
+    not_sent_examples: list[tuple[int, str]] = field(default_factory=list)  # (instance id, step key)
+
+    @property
+    def duplicates(self) -> int:
+        return self.duplicates_same_log_id + self.duplicates_other_log_id + self.extra_run_rows
+
+    def lines(self) -> list[str]:
+        out = [
+            f"workflow instances: expected {self.instances_expected}, by status {dict(sorted(self.instances_by_status.items()))}, "
+            f"missing {self.missing_instances}; step runs {self.step_runs} {dict(sorted(self.step_runs_by_status.items()))}, not sent {self.steps_not_sent}; "
+            f"duplicates same-logId {self.duplicates_same_log_id} other-logId {self.duplicates_other_log_id} extra-run-rows {self.extra_run_rows}, "
+            f"stray arrivals {self.stray_arrivals}; planned -> ended {self.end_to_end.text()}"
+        ]
+        if self.missing_examples:
+            out.append(f"  first missing instances (workflow, planned ms): {self.missing_examples}")
+        if self.not_sent_examples:
+            out.append(f"  first steps not sent (instance, step): {self.not_sent_examples}")
+        return out
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    id: int
+    workflow_id: int
+    planned_at_ms: int
+    status: str
+    finished_at_ms: int | None
+
+
+def check_workflows(
+    expected: set[tuple[int, int]], instances: Iterable[InstanceRow], steps: Iterable[StepRunRow], runs: Iterable[tuple[int, int]],
+    arrivals: Iterable[Arrival], *, at_least_once_jobs: frozenset[int] = frozenset(),
+) -> WorkflowReport:
+    """`expected`: (workflow id, planned time) of the window; `instances`, `steps`: their rows;
+    `runs`: (log id, step run id) of every run row that carries a step."""
+    mine = [i for i in instances if (i.workflow_id, i.planned_at_ms) in expected]
+    ids = {i.id for i in mine}
+    step_rows = [s for s in steps if s.instance_id in ids]
+    step_ids = {s.id for s in step_rows}
+    step_job = {s.id: s.job_id for s in step_rows}
+    every_run = dict(runs)
+    log_step = {log_id: step_id for log_id, step_id in every_run.items() if step_id in step_ids}
+    rows_per_step = Counter(log_step.values())
+    per_log: Counter[int] = Counter()
+    stray = 0
+    jobs = set(step_job.values())
+    for a in arrivals:
+        if a.log_id in log_step:
+            per_log[a.log_id] += 1
+        elif a.job_id in jobs and a.log_id not in every_run:
+            stray += 1  # (runs of instances planned after the window are not checked)
+    logs_per_step: dict[int, set[int]] = defaultdict(set)
+    for log_id in per_log:
+        logs_per_step[log_step[log_id]].add(log_id)
+    missing = sorted(expected - {(i.workflow_id, i.planned_at_ms) for i in mine}, key=lambda k: (k[1], k[0]))
+    not_sent = sorted((s.instance_id, s.step_key) for s in step_rows if not logs_per_step.get(s.id))
+    return WorkflowReport(
+        instances_expected=len(expected),
+        instances_by_status=dict(Counter(i.status for i in mine)),
+        missing_instances=len(missing),
+        step_runs=len(step_rows),
+        step_runs_by_status=dict(Counter(s.status for s in step_rows)),
+        steps_not_sent=len(not_sent),
+        duplicates_same_log_id=sum(n - 1 for log_id, n in per_log.items() if step_job[log_step[log_id]] not in at_least_once_jobs),
+        duplicates_other_log_id=sum(len(logs) - 1 for logs in logs_per_step.values()),
+        extra_run_rows=sum(n - 1 for n in rows_per_step.values()),
+        stray_arrivals=stray,
+        end_to_end=Spread.of(i.finished_at_ms - i.planned_at_ms for i in mine if i.finished_at_ms is not None),
+        missing_examples=missing[:5],
+        not_sent_examples=not_sent[:5],
+    )

@@ -1,0 +1,22 @@
+"""bench/workflow_bench.py runs end to end on its small size (`--quick`), so that it cannot rot:
+every part prints its figures, every instance succeeds and every step's /run arrives once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_workflow_benchmark_runs_quick_to_the_end() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "workflow_bench.py"), "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    lines = out.splitlines()
+    assert any(line.startswith("(a) SQLite: baseline") and "n=4" in line for line in lines), out
+    assert any("5 chains of 5 steps at once" in line and "n=20" in line for line in lines), out
+    assert "(all instances {'SUCCEEDED': 5}" in out, out
+    assert sum(1 for line in lines if line.startswith("(b)") and "{'SUCCEEDED': 1}" in line and "(every step once: True)" in line) == 2, out
+    assert any(line.startswith("(c) scheduler CPU idle") and "(baseline)" in line for line in lines), out
