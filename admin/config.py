@@ -177,6 +177,7 @@ class Config:
     )
     default_timezone: str = setting("UTC", "Time zone for new jobs when none is given.", check=_check_zone)
     calendar_max_entries: int = setting(1000, "Most entries (dates or date ranges) one calendar may hold.", min=1, max=100_000)
+    workflow_max_steps: int = setting(1000, "Most steps one workflow may have: a larger definition is refused when it is saved.", min=1, max=10_000)
     # --- housekeeping
     run_log_retention_days: int = setting(30, "Run-log rows older than this are deleted (0 keeps them forever).", min=0, max=3650)
     audit_retention_days: int = setting(180, "Audit-trail entries older than this are deleted (0 keeps them forever).", min=0, max=36500)

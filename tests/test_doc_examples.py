@@ -123,6 +123,8 @@ def test_every_runnable_example_runs_against_a_real_admin(admin, tmp_path: Path)
     # What the API examples made is there.
     headers = {"Authorization": f"Bearer {env['SHARDCRON_TOKEN']}"}
     jobs = requests.get(f"{url}/api/v1/jobs", headers=headers, timeout=10).json()["items"]
-    assert [job["name"] for job in jobs] == ["drain retry tasks"]
+    assert [job["name"] for job in jobs] == ["drain retry tasks", "extract", "load", "report"]  # docs/workflows.md adds the last three
     groups = requests.get(f"{url}/api/v1/groups", headers=headers, timeout=10).json()["items"]
-    assert [group["app_name"] for group in groups] == ["billing"]
+    assert [group["app_name"] for group in groups] == ["billing", "etl-docs"]
+    flows = requests.get(f"{url}/api/v1/workflows", headers=headers, timeout=10).json()["items"]
+    assert [(flow["name"], flow["version"], flow["step_count"], flow["enabled"]) for flow in flows] == [("nightly etl", 2, 3, False)]

@@ -16,7 +16,7 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
 def _register_routes() -> None:
-    from . import audit, auth, backfills, calendars, dashboard, errors, glue_versions, groups, jobs, openapi, runs, tokens, transfer, users  # noqa: F401  (after bp exists: they add routes to it)
+    from . import audit, auth, backfills, calendars, dashboard, errors, glue_versions, groups, jobs, openapi, runs, tokens, transfer, users, workflows  # noqa: F401  (after bp exists: they add routes to it)
 
 
 _register_routes()

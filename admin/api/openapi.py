@@ -6,8 +6,8 @@ that does not exist, documented required fields really required, documented resp
 really returned).
 
 The document is put together here from openapi_parts.py (building blocks), openapi_job_fields.py
-and openapi_schemas.py (components), openapi_paths.py (routes) and openapi_transfer.py
-(export/import).
+and openapi_schemas.py (components), openapi_paths.py (routes), openapi_transfer.py
+(export/import) and openapi_workflows.py (workflows and their instances).
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from .openapi_parts import Schema
 from .openapi_paths import PATHS
 from .openapi_schemas import SCHEMAS
 from .openapi_transfer import SCHEMAS as TRANSFER_SCHEMAS
+from .openapi_workflows import workflow_paths, workflow_schemas
 
 SCHEMAS.update(TRANSFER_SCHEMAS)
+SCHEMAS.update(workflow_schemas())
+PATHS.update(workflow_paths())
 
 DOCUMENT: Schema = {
     "openapi": "3.1.0",
@@ -37,7 +40,7 @@ DOCUMENT: Schema = {
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerToken": []}],
-    "tags": [{"name": t} for t in ("groups", "calendars", "jobs", "runs", "dashboard", "users", "audit", "transfer", "meta")],
+    "tags": [{"name": t} for t in ("groups", "calendars", "jobs", "workflows", "runs", "dashboard", "users", "audit", "transfer", "meta")],
     "paths": PATHS,
     "components": {
         "securitySchemes": {

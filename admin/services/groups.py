@@ -27,6 +27,7 @@ from .actor import Actor
 from .caps import GROUP_CAP_DEFAULTS, clean_group_caps
 from ..texts import _nt, _t
 from .errors import Conflict, FieldErrors
+from .workflows import workflows_of_group
 
 APP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_TITLE = 128
@@ -223,6 +224,14 @@ def delete_group(session: Session, actor: Actor, group_id: int, *, now_ms: int) 
             ),
             object_id=group_id,
         )
+    using = workflows_of_group(session, group.id)
+    if using:
+        raise Conflict(
+            _nt("executor group %(name)s is used by workflow %(names)s; delete or change it first",
+                "executor group %(name)s is used by workflows %(names)s; delete or change them first",
+                len(using), name=repr(group.app_name), names=", ".join(map(repr, using))),
+            object_id=group_id,
+        )  # fmt: skip
     _audit(session, actor, AuditAction.GROUP_DELETE, group, before=_fields(group), now_ms=now_ms)
     try:
         with session.begin_nested():

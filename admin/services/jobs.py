@@ -34,6 +34,7 @@ from .job_calendars import calendar_names, job_exclusions, names_of, preview_wit
 from .job_form import JOB_FIELDS, clean_job, current_values, parse_email_list, parse_id_list
 from .paging import Page, PageRequest, count_rows
 from .script_rights import SCRIPT_FIELDS, require_script_right, same_source
+from .workflows import workflows_using_job
 
 PREVIEW_COUNT = 5
 SORTS = {
@@ -344,7 +345,7 @@ def rollback_script(session: Session, actor: Actor, job_id: int, version_id: int
 
 def delete_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> None:
     """Delete the job and its fires not yet dispatched. Its run history stays (retention removes it).
-    Refused while another job names it as a child."""
+    Refused while another job names it as a child, or a workflow has a step running it."""
     job = load_job(session, actor, job_id, for_update=True)
     parents = [
         pid for pid, text in session.execute(sa.select(Job.id, Job.child_job_ids).where(Job.child_job_ids != "", Job.id != job.id))
@@ -361,6 +362,13 @@ def delete_job(session: Session, actor: Actor, job_id: int, *, now_ms: int) -> N
             ),
             object_id=job.id,
         )
+    using = workflows_using_job(session, job.id)
+    if using:
+        raise Conflict(
+            _nt("job %(id)s is a step of workflow %(names)s; remove it there first", "job %(id)s is a step of workflows %(names)s; remove it there first",
+                len(using), id=job.id, names=", ".join(map(repr, using))),
+            object_id=job.id,
+        )  # fmt: skip
     _audit(session, actor, AuditAction.JOB_DELETE, job, before={**current_values(job), "enabled": job.enabled}, now_ms=now_ms)
     session.execute(sa.delete(Fire).where(Fire.job_id == job.id, Fire.status.in_([FireStatus.PENDING, FireStatus.BUFFERED])))
     session.delete(job)

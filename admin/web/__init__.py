@@ -23,7 +23,7 @@ def _configure_app(state) -> None:
 
 
 def _register_pages() -> None:
-    from . import audit, backfills, calendars, dashboard, groups, jobs, language, login, run_cleanup, runs, transfer, users  # noqa: F401  (they add routes to bp)
+    from . import audit, backfills, calendars, dashboard, groups, jobs, language, login, run_cleanup, runs, transfer, users, workflows  # noqa: F401  (they add routes to bp)
 
 
 _register_pages()

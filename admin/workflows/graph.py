@@ -28,6 +28,7 @@ from typing import Any
 from shardcron.core.errors import ShardcronError
 
 from ..enums import STEP_FINAL, EdgeCondition, JoinMode, StepStatus, WorkflowStatus
+from ..texts import Text, _t
 
 #: A step key: what edges, templates and the console name a step by.
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -40,7 +41,8 @@ class Problem:
     """One thing wrong with a definition: where (`steps[2].key`, `edges[0].to`) and what."""
 
     where: str
-    message: str
+    #: Translatable (texts.Text); its str() is the English.
+    message: Text
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -163,18 +165,18 @@ def parse_definition(obj: Any, *, max_steps: int) -> Definition:
     the database and the user's rights)."""
     problems: list[Problem] = []
     if not isinstance(obj, Mapping):
-        raise DefinitionError([Problem("definition", "must be an object with steps and edges")])
+        raise DefinitionError([Problem("definition", _t("must be an object with steps and edges"))])
     unknown = sorted(set(obj) - {"steps", "edges"})
     if unknown:
-        problems.append(Problem("definition", f"unknown field(s): {', '.join(map(str, unknown))}"))
+        problems.append(Problem("definition", _t("unknown field(s): %(names)s", names=", ".join(map(str, unknown)))))
     raw_steps = obj.get("steps")
     raw_edges = obj.get("edges", [])
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise DefinitionError([*problems, Problem("steps", "a workflow needs at least one step")])
+        raise DefinitionError([*problems, Problem("steps", _t("a workflow needs at least one step"))])
     if len(raw_steps) > max_steps:
-        raise DefinitionError([*problems, Problem("steps", f"{len(raw_steps)} steps; at most {max_steps} are allowed (workflow_max_steps)")])
+        raise DefinitionError([*problems, Problem("steps", _t("%(count)s steps; at most %(max)s are allowed (workflow_max_steps)", count=len(raw_steps), max=max_steps))])
     if not isinstance(raw_edges, list):
-        raise DefinitionError([*problems, Problem("edges", "must be a list")])
+        raise DefinitionError([*problems, Problem("edges", _t("must be a list"))])
     steps: list[Step] = []
     seen_keys: set[str] = set()
     for i, raw in enumerate(raw_steps):
@@ -182,7 +184,7 @@ def parse_definition(obj: Any, *, max_steps: int) -> Definition:
         if step is None:
             continue
         if step.key in seen_keys:
-            problems.append(Problem(f"steps[{i}].key", f"step {step.key!r} appears twice"))
+            problems.append(Problem(f"steps[{i}].key", _t("step %(key)s appears twice", key=repr(step.key))))
             continue
         seen_keys.add(step.key)
         steps.append(step)
@@ -193,7 +195,7 @@ def parse_definition(obj: Any, *, max_steps: int) -> Definition:
         if edge is None:
             continue
         if (edge.source, edge.target) in seen_edges:
-            problems.append(Problem(f"edges[{i}]", f"a second edge from {edge.source!r} to {edge.target!r}"))
+            problems.append(Problem(f"edges[{i}]", _t("a second edge from %(source)s to %(target)s", source=repr(edge.source), target=repr(edge.target))))
             continue
         seen_edges.add((edge.source, edge.target))
         edges.append(edge)
@@ -202,7 +204,7 @@ def parse_definition(obj: Any, *, max_steps: int) -> Definition:
     definition = Definition(tuple(steps), tuple(edges))
     cycle = find_cycle(definition)
     if cycle:
-        problems.append(Problem("edges", "the steps form a cycle: " + " -> ".join(cycle)))
+        problems.append(Problem("edges", _t("the steps form a cycle: %(cycle)s", cycle=" -> ".join(cycle))))
     for i, step in enumerate(definition.steps):
         for ref in template_refs(step.param or ""):
             problem = _check_ref(definition, step, ref)
@@ -220,24 +222,24 @@ def load_definition(text: str) -> Definition:
 
 def _parse_step(raw: Any, where: str, problems: list[Problem]) -> Step | None:
     if not isinstance(raw, Mapping):
-        problems.append(Problem(where, "must be an object with key and job_id"))
+        problems.append(Problem(where, _t("must be an object with key and job_id")))
         return None
     unknown = sorted(set(raw) - {"key", "job_id", "param", "join"})
     if unknown:
-        problems.append(Problem(where, f"unknown field(s): {', '.join(map(str, unknown))}"))
+        problems.append(Problem(where, _t("unknown field(s): %(names)s", names=", ".join(map(str, unknown)))))
     key, job_id, param, join = raw.get("key"), raw.get("job_id"), raw.get("param"), raw.get("join", JoinMode.ALL.value)
     ok = True
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
-        problems.append(Problem(f"{where}.key", "a key is 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit"))
+        problems.append(Problem(f"{where}.key", _t("a key is 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit")))
         ok = False
     if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id <= 0:
-        problems.append(Problem(f"{where}.job_id", "must be a job id (a positive integer)"))
+        problems.append(Problem(f"{where}.job_id", _t("must be a job id (a positive integer)")))
         ok = False
     if param is not None and (not isinstance(param, str) or len(param) > 65_535 or "\x00" in param):
-        problems.append(Problem(f"{where}.param", "must be text of at most 65535 characters, or null"))
+        problems.append(Problem(f"{where}.param", _t("must be text of at most 65535 characters, or null")))
         ok = False
-    if join not in JoinMode.__members__:
-        problems.append(Problem(f"{where}.join", f"must be one of {', '.join(JoinMode)}"))
+    if not isinstance(join, str) or join not in JoinMode.__members__:  # a list or object is unhashable
+        problems.append(Problem(f"{where}.join", _t("must be one of %(values)s", values=", ".join(JoinMode))))
         ok = False
     if not ok or not isinstance(key, str) or not isinstance(job_id, int):
         return None
@@ -246,22 +248,22 @@ def _parse_step(raw: Any, where: str, problems: list[Problem]) -> Step | None:
 
 def _parse_edge(raw: Any, where: str, keys: set[str], problems: list[Problem]) -> Edge | None:
     if not isinstance(raw, Mapping):
-        problems.append(Problem(where, "must be an object with from and to"))
+        problems.append(Problem(where, _t("must be an object with from and to")))
         return None
     unknown = sorted(set(raw) - {"from", "to", "on"})
     if unknown:
-        problems.append(Problem(where, f"unknown field(s): {', '.join(map(str, unknown))}"))
+        problems.append(Problem(where, _t("unknown field(s): %(names)s", names=", ".join(map(str, unknown)))))
     source, target, on = raw.get("from"), raw.get("to"), raw.get("on", EdgeCondition.SUCCESS.value)
     ok = True
     for name, value in (("from", source), ("to", target)):
         if not isinstance(value, str) or value not in keys:
-            problems.append(Problem(f"{where}.{name}", f"no step has the key {value!r}"))
+            problems.append(Problem(f"{where}.{name}", _t("no step has the key %(key)s", key=repr(value))))
             ok = False
-    if on not in EdgeCondition.__members__:
-        problems.append(Problem(f"{where}.on", f"must be one of {', '.join(EdgeCondition)}"))
+    if not isinstance(on, str) or on not in EdgeCondition.__members__:  # a list or object is unhashable
+        problems.append(Problem(f"{where}.on", _t("must be one of %(values)s", values=", ".join(EdgeCondition))))
         ok = False
     if ok and source == target:
-        problems.append(Problem(where, f"step {source!r} cannot follow itself"))
+        problems.append(Problem(where, _t("step %(key)s cannot follow itself", key=repr(source))))
         ok = False
     return Edge(str(source), str(target), EdgeCondition(on)) if ok else None
 
@@ -315,12 +317,12 @@ def template_refs(text: str) -> list[str]:
     return [match.group(1) for match in TEMPLATE.finditer(text)]
 
 
-def _check_ref(definition: Definition, step: Step, ref: str) -> str | None:
+def _check_ref(definition: Definition, step: Step, ref: str) -> Text | None:
     match = _REF.match(ref)
     if match is None:
-        return f"{{{{{ref}}}}} is not a template shardcron knows (upstream.STEP.FIELD, params.NAME, instance.id, instance.planned_at_ms)"
+        return _t("%(template)s is not a template shardcron knows (upstream.STEP.FIELD, params.NAME, instance.id, instance.planned_at_ms)", template="{{" + ref + "}}")
     if match.group(1) == "upstream" and match.group(2) not in definition.predecessors(step.key):
-        return f"{{{{{ref}}}}} names step {match.group(2)!r}, which has no edge into {step.key!r}"
+        return _t("%(template)s names step %(source)s, which has no edge into %(key)s", template="{{" + ref + "}}", source=repr(match.group(2)), key=repr(step.key))
     return None
 
 

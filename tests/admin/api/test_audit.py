@@ -17,7 +17,7 @@ from tests.support.admin_data import NOW, add_run
 
 MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
 #: Routes that change nothing a person made: the catch-all that answers 404/405.
-NOT_CHANGES = {"api_v1.not_a_route"}
+NOT_CHANGES = {"api_v1.not_a_route", "api_v1.preview_workflow_definition"}
 
 
 DAY_MS = 24 * 3600 * 1000
@@ -76,6 +76,14 @@ def test_every_state_changing_route_leaves_an_entry(admin_app: AdminApp, admin: 
         ("api_v1.create_backfill", lambda: remember("backfill", admin.post(f"/jobs/{state['job']}/backfills", json={"from_ms": NOW - 3 * DAY_MS, "to_ms": NOW - 1}))),
         ("api_v1.cancel_backfill", lambda: admin.post(f"/backfills/{state['backfill']}/cancel")),
         ("api_v1.import_document_route", lambda: admin.post("/import", json={"shardcron_export": 1, "groups": [{"app_name": "imported"}], "jobs": []})),
+        ("api_v1.create_workflow", lambda: remember("workflow", admin.post("/workflows", json={
+            "group_id": state["group"], "name": "nightly flow", "definition": {"steps": [{"key": "a", "job_id": state["job"]}]},
+            "schedule_type": "CRON", "schedule_conf": "0 0 3 * * ?"}))),
+        ("api_v1.update_workflow", lambda: admin.put(f"/workflows/{state['workflow']}", json={"description": "every night"})),
+        ("api_v1.start_workflow", lambda: admin.post(f"/workflows/{state['workflow']}/start")),
+        ("api_v1.stop_workflow", lambda: admin.post(f"/workflows/{state['workflow']}/stop")),
+        ("api_v1.copy_workflow", lambda: remember("workflow_copy", admin.post(f"/workflows/{state['workflow']}/copy"))),
+        ("api_v1.delete_workflow", lambda: (admin.delete(f"/workflows/{state['workflow_copy']}"), admin.delete(f"/workflows/{state['workflow']}"))[1]),
         ("api_v1.copy_job", lambda: remember("copy", admin.post(f"/jobs/{state['job']}/copy", json={"name": "nightly 2"}))),
         ("api_v1.delete_job", lambda: admin.delete(f"/jobs/{state['copy']}")),
         ("api_v1.kill_run", kill),

@@ -12,7 +12,7 @@ import pytest
 from shardcron.admin.api.openapi import DOCUMENT
 from shardcron.admin.enums import Delivery, RunStatus
 from shardcron.admin.services.job_form import JOB_FIELDS
-from shardcron.admin.services import dashboard, glue_versions, groups, jobs, runs, triggers, users
+from shardcron.admin.services import dashboard, glue_versions, groups, jobs, runs, triggers, users, workflows
 from tests.admin.api.conftest import AdminApp, Api
 from tests.support.admin_data import NOW, add_executor, add_run
 
@@ -85,13 +85,14 @@ def world(admin_app: AdminApp, admin: Api) -> dict[str, Any]:
     calendar = admin.post("/calendars", json={"name": "holidays", "entries": ["2026-12-25 Christmas"]}).get_json()
     # Its executor is not registered in the group: a kill marks it failed without calling anyone.
     run = add_run(admin_app.db, job["id"], group["id"], status=RunStatus.RUNNING, executor_address="http://127.0.0.1:9")
-    return {"group": group, "job": job, "user": user, "run": run, "calendar": calendar}
+    workflow = admin.post("/workflows", json={"group_id": group["id"], "name": "w", "definition": {"steps": [{"key": "a", "job_id": job["id"]}]}}).get_json()
+    return {"group": group, "job": job, "user": user, "run": run, "calendar": calendar, "workflow": workflow}
 
 
 def _path(template: str, world: dict[str, Any]) -> str:
     ids = {
         "group_id": world["group"]["id"], "job_id": world["job"]["id"], "user_id": world["user"]["id"], "run_id": world["run"], "fire_id": 0,
-        "token_id": 0, "backfill_id": 0, "calendar_id": world["calendar"]["id"],
+        "token_id": 0, "backfill_id": 0, "calendar_id": world["calendar"]["id"], "workflow_id": world["workflow"]["id"],
     }
     return template.format(**ids)
 
@@ -109,6 +110,8 @@ def minimal_bodies(world: dict[str, Any], counter: list[int]) -> dict[str, dict[
         "CleanupRequest": {"group_id": world["group"]["id"], "keep_last": 0},
         "ExportDocument": {"shardcron_export": 1},
         "BackfillRequest": {"from_ms": NOW - 3 * 3_600_000, "to_ms": NOW - 1},
+        "WorkflowCreate": {"group_id": world["group"]["id"], "name": f"workflow {n}", "definition": {"steps": [{"key": "a", "job_id": world["job"]["id"]}]}},
+        "WorkflowPreviewRequest": {"definition": {"steps": [{"key": "a", "job_id": world["job"]["id"]}]}},
     }
 
 
@@ -151,8 +154,9 @@ def test_documented_required_fields_are_exactly_the_required_ones(admin_app: Adm
             if schema.get("additionalProperties") is False:
                 assert unknown.status_code == 400 and "no_such_field" in unknown.get_json()["error"]["fields"], (path, method)
             checked.add((path, method))
-    # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens, import, backfills, calendars (2).
-    assert len(checked) == 15
+    # Every operation with a body: groups (2), jobs (4), users (2), me/password, me/tokens, import, backfills, calendars (2),
+    # workflows (create, preview, change, copy).
+    assert len(checked) == 19
 
 
 SCHEMA_TYPES = {
@@ -171,6 +175,7 @@ SCHEMA_TYPES = {
     "User": users.UserView,
     "GlueVersion": glue_versions.GlueVersionView,
     "GlueVersionDetail": glue_versions.GlueVersionDetail,
+    "Workflow": workflows.WorkflowView,
 }
 
 
@@ -202,7 +207,11 @@ def test_live_responses_have_the_documented_properties(admin_app: AdminApp, admi
     board = admin.get("/dashboard").get_json()
     assert set(board) == keys("Dashboard") and set(board["runs"]) == keys("RangeCounts") and set(board["runs"]["daily"][0]) == keys("DayCounts")
     assert set(board["runs"]["totals"]) == keys("Counts") and set(board["runs"]["per_group"][0]) == keys("Counts")
-    for path, page in (("/jobs", "JobPage"), ("/runs", "RunPage"), ("/groups", "GroupPage"), ("/users", "UserPage"), ("/calendars", "CalendarPage")):
+    assert set(admin.get(f"/workflows/{world['workflow']['id']}").get_json()) == keys("Workflow")
+    preview = admin.post("/workflows/preview", json={"definition": world["workflow"]["definition"]}).get_json()
+    assert set(preview) == keys("WorkflowPreview") and set(preview["layout"]) == set(schemas["WorkflowPreview"]["properties"]["layout"]["properties"])
+    for path, page in (("/jobs", "JobPage"), ("/runs", "RunPage"), ("/groups", "GroupPage"), ("/users", "UserPage"), ("/calendars", "CalendarPage"),
+                       ("/workflows", "WorkflowPage")):
         assert set(admin.get(path).get_json()) == keys(page)
     assert set(admin.get("/jobs/0").get_json()) == keys("Error")
     assert set(admin.post(f"/runs/{world['run']}/kill").get_json()) == keys("KillResult")

@@ -17,7 +17,7 @@ from tests.support.console import PASSWORD, Console, post_form
 #: Console forms that change nothing a person made: a login opens a session, a logout ends it,
 #: the language switch keeps a display preference.
 #: transfer_check is an import's dry run: it writes nothing.
-NOT_CHANGES = {"web.login", "web.logout", "web.account_language", "web.transfer_check"}
+NOT_CHANGES = {"web.login", "web.logout", "web.account_language", "web.transfer_check", "web.workflow_preview"}
 NEW_PASSWORD = "a brand new password"
 
 
@@ -37,6 +37,14 @@ def _job_form(group_id: int, **overrides) -> dict:
         "alarm_webhook": "", "child_job_ids": "",
     }  # fmt: skip
     form.update(overrides)
+    return form
+
+
+def _workflow_form(group_id: int, job_id: int, **over) -> dict:
+    form = {"name": "flow", "group_id": str(group_id), "description": "", "author": "", "schedule_type": "CRON", "schedule_conf": "0 0 3 * * ?",
+            "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL", "timeout_s": "0", "alarm_emails": "", "alarm_webhook": "",
+            "step_key": ["a"], "step_job": [str(job_id)], "step_param": [""], "step_join": ["ALL"]}
+    form.update(over)
     return form
 
 
@@ -62,6 +70,9 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
 
     def group():
         return _scalar(console, sa.text("SELECT id FROM sc_executor_group ORDER BY id LIMIT 1"))
+
+    def workflow(name: str = "flow"):
+        return _scalar(console, sa.text("SELECT id FROM sc_workflow WHERE name = :n").bindparams(n=name))
 
     def job(name: str = "nightly"):
         return _scalar(console, sa.text("SELECT id FROM sc_job WHERE name = :n").bindparams(n=name))
@@ -109,6 +120,12 @@ def test_every_console_form_that_changes_something_leaves_an_entry(console: Cons
         ("web.calendar_edit", lambda: post(f"/calendars/{calendar()}", {"name": "holidays", "timezone": "UTC", "description": "office", "entries": "2026-12-24..2026-12-26"})),
         ("web.calendar_delete", lambda: post(f"/calendars/{calendar()}/delete", {})),
         ("web.transfer_import", lambda: post("/transfer/import", {"document": '{"shardcron_export": 1, "groups": [{"app_name": "imported"}], "jobs": []}'})),
+        ("web.workflow_new", lambda: post("/workflows/new", _workflow_form(group(), job()))),
+        ("web.workflow_edit", lambda: post(f"/workflows/{workflow()}", _workflow_form(group(), job(), description="every night"))),
+        ("web.workflow_start", lambda: post(f"/workflows/{workflow()}/start", {})),
+        ("web.workflow_stop", lambda: post(f"/workflows/{workflow()}/stop", {})),
+        ("web.workflow_copy", lambda: post(f"/workflows/{workflow()}/copy", {})),
+        ("web.workflow_delete", lambda: (post(f"/workflows/{workflow('flow (copy)')}/delete", {}), post(f"/workflows/{workflow()}/delete", {}))[1]),
         ("web.job_copy", lambda: post(f"/jobs/{job()}/copy", {})),
         ("web.job_delete", lambda: post(f"/jobs/{job('nightly (copy)')}/delete", {})),
         ("web.run_kill", kill),

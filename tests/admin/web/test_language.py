@@ -203,6 +203,10 @@ def _fill(console: Console) -> tuple[int, int, list[int], int]:
     assert post_form(root, "/account", {"action": "issue_token", "token_name": "laptop", "expires_in_days": "30"}).status_code == 200
     calendar = {"name": "holidays", "timezone": "UTC", "description": "office", "entries": "2026-12-24..2026-12-26 office closed"}
     assert post_form(root, "/calendars/new", calendar).status_code == 302
+    flow = {"name": "flow", "group_id": str(billing), "schedule_type": "NONE", "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL",
+            "timeout_s": "0", "step_key": ["a", "b"], "step_job": [str(job), str(job)], "step_param": ["", ""], "step_join": ["ALL", "ANY"],
+            "edge_from": ["a"], "edge_to": ["b"], "edge_on": ["FAILURE"]}
+    assert post_form(root, "/workflows/new", flow).status_code == 302
     return billing, job, runs, bob
 
 
@@ -211,6 +215,7 @@ def _pages(billing: int, job: int, runs: list[int], bob: int) -> list[str]:
         "/", "/?days=30", "/groups", "/groups/new", f"/groups/{billing}", "/jobs", "/jobs?q=nothing", "/jobs/new", f"/jobs/{job}",
         f"/jobs/{job}/trigger", f"/jobs/{job}/versions", "/runs", "/runs?status=FAILED&from=yesterday", *[f"/runs/{r}" for r in runs],
         "/audit", "/audit?actor=nobody", "/users", f"/users/{bob}", "/account", "/jobs/999999", "/calendars", "/calendars/new", "/calendars/1",
+        "/workflows", "/workflows/new", "/workflows/1",
     ]
 
 

@@ -36,7 +36,8 @@ QUERY_KEYS = [
 ]
 FORM_KEYS = sorted(
     {*JOB_FIELDS, "username", "password", "password_again", "role", "group_ids", "new_password", "current_password", "action",
-     "title", "app_name", "address_type", "manual_addresses", "target", "shard_index", "shard_total", "address", "param", "name"}
+     "title", "app_name", "address_type", "manual_addresses", "target", "shard_index", "shard_total", "address", "param", "name",
+     "description", "step_key", "step_job", "step_param", "step_join", "edge_from", "edge_to", "edge_on"}
 )
 ACTIONS = ["role", "grants", "password", "delete", "issue_token", "revoke_token", "bogus", ""]
 #: Random mixes of several hostile fields per route, on top of the systematic variants.

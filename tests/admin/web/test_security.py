@@ -48,6 +48,7 @@ def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(consol
         "/jobs/1/trigger",
         "/jobs/1/versions/1/rollback", "/jobs/new",
         "/login", "/logout", "/runs/1/kill", "/runs/1/repair", "/runs/cleanup", "/setup", "/transfer/check", "/transfer/import", "/users", "/users/1",
+        "/workflows/1", "/workflows/1/copy", "/workflows/1/delete", "/workflows/1/start", "/workflows/1/stop", "/workflows/new", "/workflows/preview",
     ]
     before = _snapshot(console)
     for path in routes:

@@ -72,6 +72,14 @@ def test_every_problem_is_named_at_once():
     assert any(p.startswith("edges[2].on:") for p in found)
 
 
+def test_a_list_or_object_where_a_name_belongs_is_a_problem_not_a_crash():
+    found = problems_of({"steps": [{"key": "a", "job_id": 1, "join": ["ALL"]}, {"key": "b", "job_id": 1}],
+                         "edges": [{"from": "a", "to": "b", "on": {}}, {"from": ["a"], "to": {"b": 1}}]})
+    assert any(p.startswith("steps[0].join: must be one of") for p in found)
+    assert any(p.startswith("edges[0].on: must be one of") for p in found)
+    assert any(p.startswith("edges[1].from:") for p in found) and any(p.startswith("edges[1].to:") for p in found)
+
+
 def test_duplicates_cycles_and_limits_are_refused():
     assert problems_of({"steps": [{"key": "a", "job_id": 1}, {"key": "a", "job_id": 2}], "edges": []}) == ["steps[1].key: step 'a' appears twice"]
     cyclic = {"steps": [{"key": k, "job_id": 1} for k in "abcd"],

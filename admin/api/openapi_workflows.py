@@ -1,0 +1,143 @@
+"""The OpenAPI entries of workflows (api/workflows.py), added to openapi.py's document.
+
+Kept as small functions, one per group of routes, so the instance routes (api/workflow_instances.py)
+add theirs beside these without touching them.
+"""
+
+from __future__ import annotations
+
+from ..enums import WORKFLOW_OVERLAP_POLICIES, EdgeCondition, JoinMode, ScheduleType
+from ..services.job_form import MAX_TIMEOUT_S
+from ..services.workflow_form import WORKFLOW_MISFIRE_STRATEGIES
+from ..workflows.graph import KEY_PATTERN
+from .openapi_parts import (
+    BOOL, ID, INT, MS, NO_CONTENT, PAGING, STR, Schema, json_response, object_schema, operation, page_of, param, path_id, ref,
+)
+
+NUMBER: Schema = {"type": "number"}
+
+
+def definition_schemas() -> dict[str, Schema]:
+    """A definition: steps and the edges between them (docs/workflows.md)."""
+    return {
+        "WorkflowStep": object_schema(
+            {
+                "key": {"type": "string", "pattern": KEY_PATTERN.pattern, "description": "What edges and templates name the step by."},
+                "job_id": {**ID, "description": "The job the step runs (in a group the caller may see)."},
+                "param": {
+                    "type": ["string", "null"], "maxLength": 65535,
+                    "description": "Parameter override; templates {{upstream.STEP.FIELD}}, {{params.NAME}}, {{instance.id}}, {{instance.planned_at_ms}}. null: the job's own.",
+                },
+                "join": {"type": "string", "enum": [j.value for j in JoinMode], "default": "ALL", "description": "With several inbound edges: wait for all, or run on the first taken."},
+            },
+            ["key", "job_id"],
+        ),
+        "WorkflowEdge": object_schema(
+            {
+                "from": STR,
+                "to": STR,
+                "on": {"type": "string", "enum": [c.value for c in EdgeCondition], "default": "SUCCESS", "description": "When the edge is taken, from how its source step ended."},
+            },
+            ["from", "to"],
+        ),
+        "WorkflowDefinition": object_schema(
+            {"steps": {"type": "array", "items": ref("WorkflowStep"), "minItems": 1}, "edges": {"type": "array", "items": ref("WorkflowEdge")}},
+            ["steps"],
+            "A DAG of steps; at most workflow_max_steps steps. Problems are named by their place: steps[2].job_id, edges[0].to, edges (a cycle).",
+        ),
+    }
+
+
+def _input_properties() -> dict[str, Schema]:
+    return {
+        "group_id": {**ID, "description": "The group the workflow is listed under; its users see it."},
+        "name": {"type": "string", "minLength": 1, "maxLength": 128, "description": "Unique among workflows."},
+        "description": {"type": "string", "maxLength": 512, "default": ""},
+        "author": {"type": "string", "maxLength": 64, "default": ""},
+        "definition": ref("WorkflowDefinition"),
+        "schedule_type": {"type": "string", "enum": [t.value for t in ScheduleType], "default": "NONE"},
+        "schedule_conf": {"type": "string", "maxLength": 255, "default": "", "description": "Cron expression or fixed rate in seconds, as for jobs."},
+        "timezone": {"type": "string", "maxLength": 64, "description": "IANA zone of the schedule; default_timezone when left out."},
+        "misfire_strategy": {"type": "string", "enum": [m.value for m in WORKFLOW_MISFIRE_STRATEGIES], "default": "DO_NOTHING"},
+        "overlap_policy": {"type": "string", "enum": [p.value for p in WORKFLOW_OVERLAP_POLICIES], "default": "ALLOW_ALL", "description": "Between this workflow's instances."},
+        "timeout_s": {"type": "integer", "minimum": 0, "maximum": MAX_TIMEOUT_S, "default": 0, "description": "An instance still running this long ends TIMED_OUT; 0: never."},
+        "alarm_emails": {"oneOf": [{"type": "array", "items": STR}, STR], "description": "Addresses, a list or one text separated by , ; or spaces."},
+        "alarm_webhook": {"type": "string", "maxLength": 512, "description": "http(s) URL; only an admin may set a new one."},
+    }
+
+
+def workflow_schemas() -> dict[str, Schema]:
+    inputs = _input_properties()
+    return {
+        **definition_schemas(),
+        "Workflow": object_schema(
+            {
+                "id": INT, "group_id": INT, "group_app_name": STR, "name": STR, "description": STR, "author": STR, "definition": ref("WorkflowDefinition"),
+                "step_count": INT, "version": {"type": "integer", "description": "Grows by 1 with every save; each instance keeps the version it ran."},
+                "schedule_type": inputs["schedule_type"], "schedule_conf": STR, "timezone": STR, "misfire_strategy": inputs["misfire_strategy"],
+                "overlap_policy": inputs["overlap_policy"], "timeout_s": INT, "alarm_emails": {"type": "array", "items": STR}, "alarm_webhook": STR,
+                "enabled": BOOL, "next_fire_at_ms": MS, "last_fire_at_ms": MS, "created_at_ms": MS, "updated_at_ms": MS,
+            }
+        ),
+        "WorkflowPage": page_of("Workflow"),
+        "WorkflowCreate": object_schema(inputs, ["group_id", "name", "definition"]),
+        "WorkflowUpdate": object_schema(inputs, description="Only the given fields change (the definition is replaced whole); version + 1."),
+        "WorkflowCopy": object_schema({"name": {"type": "string", "minLength": 1, "maxLength": 128, "description": "Default: the name + \" (copy)\"."}}),
+        "WorkflowPreviewRequest": object_schema(
+            {"definition": {"description": "A definition as typed, even one with problems."}, "schedule_type": STR, "schedule_conf": STR, "timezone": STR},
+            ["definition"],
+        ),
+        "WorkflowPreview": object_schema(
+            {
+                "problems": {"type": "object", "additionalProperties": STR, "description": "Field -> what is wrong; empty when the definition and schedule would save."},
+                "layout": _layout_schema(),
+                "job_names": {"type": "object", "additionalProperties": STR, "description": "Step key -> the name of its job (jobs the caller may see)."},
+                "fire_times_ms": {"type": "array", "items": MS, "description": "The next planned times; empty for schedule NONE or a bad schedule."},
+            },
+            ["problems", "layout", "job_names", "fire_times_ms"],
+        ),
+    }
+
+
+def _layout_schema() -> Schema:
+    node = object_schema({"key": STR, "x": NUMBER, "y": NUMBER, "width": NUMBER, "height": NUMBER, "layer": INT, "order": INT})
+    edge = object_schema(
+        {"from": STR, "to": STR, "on": STR, "d": {"type": "string", "description": "SVG path data"}, "label_x": NUMBER, "label_y": NUMBER,
+         "backward": {"type": "boolean", "description": "The edge closes a cycle (drawn against the flow)."}}
+    )  # fmt: skip
+    return object_schema(
+        {"width": NUMBER, "height": NUMBER, "nodes": {"type": "array", "items": node}, "edges": {"type": "array", "items": edge}},
+        description="Positions for drawing: layers top to bottom by longest path from a root.",
+    )
+
+
+def workflow_paths() -> dict[str, Schema]:
+    wid = path_id("workflow_id")
+    return {
+        "/workflows": {
+            "get": operation(
+                "Workflows the caller may see, paged", {"200": json_response("WorkflowPage")},
+                params=[param("group_id", "query", ID), param("name", "query", {"type": "string", "maxLength": 128}, "Part of the name."), *PAGING],
+                errors=("400", "401"), tag="workflows",
+            ),
+            "post": operation("Create a workflow (stopped, version 1)", {"201": json_response("Workflow", "Created")}, body="WorkflowCreate", errors=("400", "401"), tag="workflows"),
+        },
+        "/workflows/preview": {
+            "post": operation(
+                "Check a definition and schedule being edited, lay its graph out, list its next fire times (nothing saved)",
+                {"200": json_response("WorkflowPreview")}, body="WorkflowPreviewRequest", errors=("400", "401"), tag="workflows",
+            ),
+        },
+        "/workflows/{workflow_id}": {
+            "get": operation("One workflow with its definition", {"200": json_response("Workflow")}, params=wid, tag="workflows"),
+            "put": operation("Change a workflow", {"200": json_response("Workflow")}, body="WorkflowUpdate", params=wid, errors=("400", "401", "404"), tag="workflows"),
+            "delete": operation("Delete a workflow (its instances stay as history)", {"204": NO_CONTENT}, params=wid, errors=("401", "404", "409"), tag="workflows"),
+        },
+        "/workflows/{workflow_id}/start": {"post": operation("Start: schedule the next instance", {"200": json_response("Workflow")}, params=wid, errors=("400", "401", "404"), tag="workflows")},
+        "/workflows/{workflow_id}/stop": {"post": operation("Stop: no further scheduled instance", {"200": json_response("Workflow")}, params=wid, tag="workflows")},
+        "/workflows/{workflow_id}/copy": {
+            "post": operation("Copy a workflow (stopped)", {"201": json_response("Workflow", "Created")}, body="WorkflowCopy", body_required=False, params=wid,
+                              errors=("400", "401", "404"), tag="workflows"),
+        },
+    }
+
