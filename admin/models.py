@@ -31,6 +31,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shardcron.core.schema_versions.spec import NAMING_CONVENTION
@@ -57,6 +58,10 @@ from .enums import (
 
 #: BIGINT everywhere but SQLite, where only INTEGER PRIMARY KEY is the auto-incrementing rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+#: Text that may be larger than MySQL's TEXT (65,535 bytes): a 1,000-step workflow's definition,
+#: a step's upstream data (workflow_upstream_max_bytes) or a broadcast step's result. MEDIUMTEXT
+#: (16 MiB) there; TEXT is unbounded on SQLite and PostgreSQL.
+LargeText = Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
 
 MYSQL_TABLE_ARGS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 #: Tables with a surrogate id: on SQLite, AUTOINCREMENT so an id is never handed out twice (a run
@@ -652,7 +657,7 @@ class Workflow(Base):
     description: Mapped[str] = mapped_column(String(512), default="")
     author: Mapped[str] = mapped_column(String(64), default="")
     #: {"steps": [...], "edges": [...]} (workflows.graph.Definition).
-    definition_json: Mapped[str] = mapped_column(Text)
+    definition_json: Mapped[str] = mapped_column(LargeText)
     version: Mapped[int] = mapped_column(Integer, default=1)
     schedule_type: Mapped[ScheduleType] = mapped_column(EnumText(ScheduleType, 16), default=ScheduleType.NONE)
     schedule_conf: Mapped[str] = mapped_column(String(255), default="")
@@ -688,14 +693,14 @@ class WorkflowInstance(Base):
     workflow_id: Mapped[int] = mapped_column(BigInteger)
     workflow_version: Mapped[int] = mapped_column(Integer)
     #: The workflow's definition when the instance was created.
-    definition_json: Mapped[str] = mapped_column(Text)
+    definition_json: Mapped[str] = mapped_column(LargeText)
     trigger_type: Mapped[TriggerType] = mapped_column(EnumText(TriggerType, 16))
     #: The planned time (scheduled), or when it was asked for (by hand).
     planned_at_ms: Mapped[int] = mapped_column(BigInteger)
     #: 0 for scheduled instances; a request id for those started by hand.
     origin_ref: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Parameters given when started by hand (JSON object; templates read them as `params.*`).
-    params_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params_json: Mapped[str | None] = mapped_column(LargeText, nullable=True)
     status: Mapped[WorkflowStatus] = mapped_column(EnumText(WorkflowStatus, 16), default=WorkflowStatus.RUNNING)
     #: Why it ended as it did (or why it waits / was skipped).
     message: Mapped[str | None] = mapped_column(String(512), nullable=True)
@@ -730,9 +735,9 @@ class WorkflowStepRun(Base):
     param: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: What it was sent as `upstream` (ctx.upstream): {step key: result data} of the steps with an
     #: edge into it that left result data (JSON); NULL: none.
-    upstream_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    upstream_json: Mapped[str | None] = mapped_column(LargeText, nullable=True)
     #: Its result data (the handler's JSON object; a broadcast's: {"shards": [...]}) for the steps after it.
-    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result_json: Mapped[str | None] = mapped_column(LargeText, nullable=True)
     message: Mapped[str | None] = mapped_column(String(512), nullable=True)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     started_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

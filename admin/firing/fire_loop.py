@@ -43,6 +43,7 @@ class FireLoop:
     def __init__(
         self, store: FireStore, dispatcher: ClaimedFireSink, interval_s: float,
         *, busy: Callable[[], bool] | None = None, busy_interval_s: float | None = None,
+        on_steps_ended: Callable[[list[int], int], None] | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -51,6 +52,9 @@ class FireLoop:
         self.busy_interval_s = interval_s if busy_interval_s is None else min(busy_interval_s, interval_s)
         self._fast = False
         self._checked_at_ms: int | None = None
+        #: Called after a claim committed with the workflow step runs whose fire ended without a
+        #: run (Prepared.ended_steps) and the time: the runner advances their instances.
+        self.on_steps_ended = on_steps_ended
 
     @property
     def interval_s(self) -> float:
@@ -90,5 +94,7 @@ class FireLoop:
             except LeaseLost:
                 return
             self.dispatcher.accept(prepared)
+            if prepared.ended_steps and self.on_steps_ended is not None:
+                self.on_steps_ended(prepared.ended_steps, now_ms)
             if not self.store.last_claim_full:
                 break

@@ -116,6 +116,9 @@ class Prepared:
     term: LeaseTerm | None = None
     #: Kills the fires' overlap policies asked for, sent before the sends: (address, job id, run id).
     kills: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Workflow step runs whose fire ended here without a run to report it (skipped by its job's
+    #: overlap policy or a cap, job gone): their instances are advanced after the commit.
+    ended_steps: list[int] = field(default_factory=list)
 
 
 #: What preparing a fire reads of its job (in _Job's field order) and group: plain rows from
@@ -314,6 +317,9 @@ class RunStore:
             session.execute(
                 sa.update(Fire.__table__).where(in_ids(fire_t.id, out.done)).values(status=FireStatus.DONE, done_at_ms=now_ms)
             )
+            if any(f.step_run_id is not None for f in fires):
+                done = set(out.done)
+                out.ended_steps = [f.step_run_id for f in fires if f.step_run_id is not None and f.id in done]
         if overlap is not None:
             overlap.write(session, now_ms)
             out.kills = overlap.kills

@@ -41,6 +41,7 @@ from ..firing.run_store import RunStore
 from ..models import Fire, SchedulerNode
 from ..monitors import build_monitors
 from ..transport.executor_client import ExecutorClient
+from ..workflows.advance import advance_step_runs
 from ..workflows.instances import instances_running
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -175,6 +176,7 @@ class SchedulerRunner:
         fire_loop = FireLoop(
             self.store, self.dispatcher, config.tick_interval_ms / 1000,
             busy=lambda: instances_running(self.db), busy_interval_s=config.workflow_tick_ms / 1000,
+            on_steps_ended=lambda steps, now_ms: advance_step_runs(ctx.db, steps, now_ms, upstream_max_bytes=config.workflow_upstream_max_bytes),
         )
         self.loops: list[Loop] = [fire_loop, self.heartbeat, BackfillAdvancer(ctx.db)]
         self.loops += build_monitors(ctx, self.node_id) if monitors is None else monitors

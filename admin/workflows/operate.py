@@ -5,7 +5,10 @@ Stopping: RUNNING/WAITING -> CANCELLED or TIMED_OUT; WAITING steps -> CANCELLED;
 CANCELLED, their fires still waiting to be sent marked DONE, their active runs failed here (as
 overlap TERMINATE_OTHER fails a run: no retry, no alarm) and returned as kills for the caller to
 send (`send_kills`) once the transaction committed — HTTP never runs under the lock. A late
-result of a killed run changes the run, never the ended instance.
+result of a killed run changes the run, never the ended instance. A run whose `/run` is still
+on its way (PENDING, sent or about to be) is failed too and its kill sent if it names an
+executor; the dispatcher does not look at the row again before sending, so such a run may still
+start on its executor (it reports into a finished row).
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ from .step_rows import StepRow, end_move, move_steps, results_of
 
 #: The default of config `workflow_upstream_max_bytes`.
 UPSTREAM_MAX_BYTES = 262_144
+#: What a fire's (and a run's) parameter holds: a job's parameter's bound (services.job_form).
+PARAM_MAX_BYTES = 65_535
 #: Instances started by people or scripts: their root steps fire now, not at a planned time.
 _BY_HAND = (TriggerType.MANUAL, TriggerType.API)
 
@@ -77,6 +79,8 @@ def start_steps(
                 param = render_param(step.param, upstream, params, instance.id, instance.planned_at_ms)
             except TemplateError as exc:
                 problem = str(exc)
+            if param is not None and len(param.encode("utf-8")) > PARAM_MAX_BYTES:
+                problem = f"the parameter of step {key!r}, templates filled in, is {len(param.encode('utf-8'))} bytes; at most {PARAM_MAX_BYTES} fit"
         if problem is not None:
             failed.append(end_move(row.id, StepStatus.FAILED, now_ms, problem))
             continue

@@ -136,12 +136,11 @@ def _retry_coming(session: Session, run: _Run, job: Job) -> bool:
     if run.followup == FollowupStatus.PENDING:
         return True
     fire_t = Fire.__table__.c
-    status = session.execute(
-        sa.select(fire_t.status).where(
-            fire_t.job_id == run.job_id, fire_t.fire_at_ms == run.finished_at_ms + retry_delay_ms(job, run.attempt),
-            fire_t.trigger_type == TriggerType.RETRY.value, fire_t.origin_ref == run.id,
-        )
-    ).scalar()
+    retry = (fire_t.job_id == run.job_id, fire_t.trigger_type == TriggerType.RETRY.value, fire_t.origin_ref == run.id)
+    status = session.execute(sa.select(fire_t.status).where(*retry, fire_t.fire_at_ms == run.finished_at_ms + retry_delay_ms(job, run.attempt))).scalar()
+    if status is None:
+        # The job's retry delay was edited since: look the fire up by its origin alone.
+        status = session.execute(sa.select(fire_t.status).where(*retry).limit(1)).scalar()
     return status is not None and status != FireStatus.DONE
 
 

@@ -1,4 +1,4 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0015.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0017.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
@@ -262,11 +262,11 @@ CREATE TABLE sc_workflow_instance (
   id BIGINT NOT NULL AUTO_INCREMENT,
   workflow_id BIGINT NOT NULL,
   workflow_version INTEGER NOT NULL,
-  definition_json TEXT NOT NULL,
+  definition_json MEDIUMTEXT NOT NULL,
   trigger_type VARCHAR(16) NOT NULL,
   planned_at_ms BIGINT NOT NULL,
   origin_ref BIGINT NOT NULL,
-  params_json TEXT,
+  params_json MEDIUMTEXT,
   status VARCHAR(16) NOT NULL,
   message VARCHAR(512),
   triggered_by VARCHAR(64) NOT NULL,
@@ -290,8 +290,8 @@ CREATE TABLE sc_workflow_step_run (
   status VARCHAR(16) NOT NULL,
   fire_id BIGINT,
   param TEXT,
-  upstream_json TEXT,
-  result_json TEXT,
+  upstream_json MEDIUMTEXT,
+  result_json MEDIUMTEXT,
   message VARCHAR(512),
   created_at_ms BIGINT NOT NULL,
   started_at_ms BIGINT,
@@ -400,7 +400,7 @@ CREATE TABLE sc_workflow (
   name VARCHAR(128) NOT NULL,
   description VARCHAR(512) NOT NULL,
   author VARCHAR(64) NOT NULL,
-  definition_json TEXT NOT NULL,
+  definition_json MEDIUMTEXT NOT NULL,
   version INTEGER NOT NULL,
   schedule_type VARCHAR(16) NOT NULL,
   schedule_conf VARCHAR(255) NOT NULL,
@@ -442,4 +442,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0015');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0017');

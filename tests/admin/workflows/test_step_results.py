@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, StepStatus, WorkflowStatus
 from shardcron.admin.models import Job, RunLog
-from shardcron.admin.workflows.advance import advance_instance
+from shardcron.admin.workflows.advance import advance_step_runs
 from shardcron.admin.services import workflow_runs
 from shardcron.admin.services.actor import cli_actor
 from tests.support.scheduler_rows import add_job
@@ -152,10 +152,10 @@ def test_a_fire_its_jobs_overlap_policy_skips_fails_the_step_with_the_note(clust
         s.add(RunLog(job_id=job, group_id=cluster.group_id, trigger_type="MANUAL", fire_at_ms=now, trigger_at_ms=now, handler="echo", status=RunStatus.RUNNING))
     wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "a", "job_id": job}], "edges": []}, now)
     instance_id = start(cluster.db, wf, now)
+    # No run, so no callback: the fire loop advances the instance once the claim committed (as the
+    # runner wires it), and the workflow monitor's sweep would.
+    cluster.node.loop.on_steps_ended = lambda ids, at: advance_step_runs(cluster.db, ids, at)
     cluster.pump()
-    # No run, so no callback: the workflow monitor's sweep ends the step.
-    with cluster.db.session() as s:
-        advance_instance(s, instance_id, cluster.clock.now_ms())
     row = steps(cluster.db, instance_id)["a"]
     assert row.status == StepStatus.FAILED and row.message.startswith("skipped: run ")
     assert status(cluster.db, instance_id) == WorkflowStatus.FAILED

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from shardcron.admin.enums import RunStatus, StepStatus, WorkflowStatus
+from shardcron.admin.enums import OverlapPolicy, RunStatus, StepStatus, WorkflowStatus
 from shardcron.admin.firing.fire_loop import FireLoop
 from shardcron.admin.models import RunLog
 from shardcron.admin.monitors.workflow_instances import WorkflowInstances
@@ -71,3 +71,19 @@ def test_the_fire_loop_ticks_fast_while_an_instance_runs_and_slow_again_after(cl
     assert status(cluster.db, instance_id) == WorkflowStatus.SUCCEEDED
     loop.tick(now + 2010)
     assert loop.interval_s == 0.2 and len(asked) == 3
+
+
+def test_the_sweep_ends_a_step_whose_fire_ended_without_a_run(cluster) -> None:
+    now = cluster.clock.now_ms()
+    job = add_job(cluster.db, cluster.group_id, now, overlap_policy=OverlapPolicy.SKIP)
+    with cluster.db.session() as s:
+        s.add(RunLog(job_id=job, group_id=cluster.group_id, trigger_type="MANUAL", fire_at_ms=now, trigger_at_ms=now, handler="echo", status=RunStatus.RUNNING))
+    wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "a", "job_id": job}], "edges": []}, now)
+    instance_id = start(cluster.db, wf, now)
+    cluster.pump()  # the node's loop has no on_steps_ended: nothing moves the step
+    assert states(cluster.db, instance_id) == {"a": StepStatus.FIRED}
+    monitor = _monitor(cluster)
+    monitor.tick(cluster.clock.now_ms())
+    assert states(cluster.db, instance_id) == {"a": StepStatus.FAILED}
+    assert status(cluster.db, instance_id) == WorkflowStatus.FAILED
+    monitor.client.close()
