@@ -55,11 +55,20 @@ def current_values(workflow: Workflow) -> dict[str, Any]:
     return values
 
 
+#: What MySQL/MariaDB's text column types hold, in bytes.
+_MYSQL_TEXT_BYTES = {"TEXT": 65_535, "MEDIUMTEXT": 16_777_215, "LONGTEXT": 4_294_967_295}
+
+
 def stored_definition_limit(session: Session) -> int:
-    """The most bytes a definition may take stored: a TEXT column holds 65,535 on MySQL/MariaDB
-    (about 900 steps with short keys); SQLite's and PostgreSQL's hold far more than
-    workflow_max_steps steps can take, so there the bound is only a guard."""
-    return MAX_TEXT_BYTES if session.get_bind().dialect.name == "mysql" else 16 * 1024 * 1024
+    """The most bytes a definition may take stored: on MySQL/MariaDB what the column type of
+    sc_workflow.definition_json holds there (read from the model, so a wider type raises it);
+    SQLite's and PostgreSQL's TEXT holds far more than workflow_max_steps steps take, so there
+    the bound (16 MiB) is only a guard."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "mysql":
+        return 16 * 1024 * 1024
+    column_type = Workflow.__table__.c.definition_json.type.compile(dialect=dialect).split("(")[0].split()[0].upper()
+    return _MYSQL_TEXT_BYTES.get(column_type, MAX_TEXT_BYTES)
 
 
 def check_definition(session: Session, actor: Actor, errors: FieldErrors, raw: Any, *, max_steps: int) -> Definition | None:

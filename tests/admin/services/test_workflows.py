@@ -17,6 +17,7 @@ from shardcron.admin.services import groups, jobs, workflows
 from shardcron.admin.services.actor import SYSTEM_ACTOR
 from shardcron.admin.services.errors import Conflict, NotFound, ServiceError
 from shardcron.admin.services.paging import PageRequest
+from shardcron.admin.services.workflow_form import stored_definition_limit
 from tests.support.admin_data import NOW, add_group, add_job, add_user
 
 MAX_STEPS = 50
@@ -228,15 +229,22 @@ def test_deleting_a_job_or_group_a_workflow_uses_is_refused(database: Database, 
 
 
 def test_a_large_definition_is_refused_only_where_it_cannot_be_stored(database: Database, setup: dict) -> None:
-    # 1,000 steps in a chain with 40-character keys: ~118,000 bytes of JSON
+    # 1,000 steps in a chain with 40-character keys: ~118,000 bytes of JSON, more than MySQL's TEXT
     keys = [f"step-{i:04d}-" + "x" * 30 for i in range(1000)]
     chain = {"steps": [{"key": k, "job_id": setup["jobs"][0]} for k in keys],
              "edges": [{"from": a, "to": b} for a, b in zip(keys, keys[1:], strict=False)]}
     data = valid(setup, definition=chain)
+    with database.session() as s:
+        limit = stored_definition_limit(s)
     if database.engine.dialect.name == "mysql":
+        column = str(Workflow.__table__.c.definition_json.type.compile(dialect=database.engine.dialect))
+        assert limit == {"TEXT": 65_535, "MEDIUMTEXT": 16_777_215}[column]
+    else:
+        assert limit == 16 * 1024 * 1024
+    if limit < 118_000:
         with pytest.raises(ServiceError) as caught, database.session() as s:
             workflows.create_workflow(s, SYSTEM_ACTOR, data, now_ms=NOW, max_steps=1000)
-        assert "at most 65535 fit" in caught.value.field_errors["definition"]
+        assert f"at most {limit} fit" in caught.value.field_errors["definition"]
         assert count(database) == 0
     else:
         with database.session() as s:
@@ -244,3 +252,5 @@ def test_a_large_definition_is_refused_only_where_it_cannot_be_stored(database: 
         assert view.step_count == 1000
         entry = audit_rows(database)[-1]
         assert json.loads(entry.after_json)["definition"]["steps"] == 1000  # audited by its digest
+        with database.session() as s:
+            assert len(s.get(Workflow, view.id).definition_json) > 118_000
