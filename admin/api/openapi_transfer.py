@@ -14,7 +14,8 @@ DOCUMENT_DESCRIPTION = (
     "An export document: `shardcron_export` (the version, 1), `groups` (app_name, title, address_type, manual_addresses), "
     "`calendars` (name, timezone, description, entries: lines such as `2026-12-24..2026-12-26 office closed`) "
     "and `jobs` (each job's settings, `group`: its group's app name, `children`: [{group, job}] by name, "
-    "`calendars`: calendar names). docs/operations.md describes it."
+    "`calendars`: calendar names) and `workflows` (each workflow's settings, `group`, `enabled`, and its `definition` "
+    "whose steps name their job as `job`: {group, job}). docs/operations.md describes it."
 )
 
 SCHEMAS: dict[str, Schema] = {
@@ -26,6 +27,7 @@ SCHEMAS: dict[str, Schema] = {
             "groups": {"type": "array", "items": {"type": "object"}},
             "calendars": {"type": "array", "items": {"$ref": "#/components/schemas/ExportCalendar"}},
             "jobs": {"type": "array", "items": {"type": "object"}},
+            "workflows": {"type": "array", "items": {"type": "object"}},
         },
         "required": ["shardcron_export"],
         "additionalProperties": False,
@@ -89,6 +91,19 @@ SCHEMAS: dict[str, Schema] = {
                     },
                 },
             },
+            "workflows": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "group": {"type": "string"},
+                        "name": {"type": "string"},
+                        "action": {"type": "string", "enum": _ACTIONS},
+                        "id": {"type": ["integer", "null"]},
+                        "enabled": {"type": ["boolean", "null"], "description": "Whether the workflow is enabled after the import; null for one left as it is."},
+                    },
+                },
+            },
         },
         "required": ["dry_run", "on_conflict", "keep_state", "groups", "calendars", "jobs"],
     },
@@ -99,7 +114,7 @@ def transfer_paths(op: Callable[..., Schema], param: Callable[..., Schema], erro
     doc_ref = {"$ref": "#/components/schemas/ExportDocument"}
     document_content = {"application/json": {"schema": doc_ref}, "application/yaml": {"schema": doc_ref}}
     export = op(
-        "Groups, their jobs and calendars the caller may see, as an export document",
+        "Groups, their jobs, calendars and workflows the caller may see, as an export document",
         {"200": {"description": "The document", "content": document_content}},
         params=[
             param("format", "query", {"type": "string", "enum": ["json", "yaml"], "default": "json"}),

@@ -66,6 +66,10 @@ def plan_json(plan: ImportPlan, *, dry_run: bool) -> dict[str, Any]:
             {"group": step.app_name, "name": step.name, "action": step.action.value, "id": step.target_id, "enabled": step.ends_enabled if step.action.value != "skip" else None}
             for step in plan.jobs
         ],
+        "workflows": [
+            {"group": step.app_name, "name": step.name, "action": step.action.value, "id": step.target_id, "enabled": step.ends_enabled if step.action.value != "skip" else None}
+            for step in plan.workflows
+        ],
     }
 
 
@@ -80,6 +84,7 @@ def import_document_route():
     session_of = ctx.db.read_session if dry_run else ctx.db.session
     with session_of() as session:
         plan = import_document(
-            session, actor(), document, options, dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone, max_calendar_entries=ctx.config.calendar_max_entries
+            session, actor(), document, options, dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone, max_calendar_entries=ctx.config.calendar_max_entries,
+                max_workflow_steps=ctx.config.workflow_max_steps,
         )
     return plan_json(plan, dry_run=dry_run), 200 if dry_run else 201

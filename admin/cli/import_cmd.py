@@ -19,6 +19,10 @@ def _print_report(plan: ImportPlan, *, dry_run: bool) -> None:
         kept = plan.count(kind, Action.EXISTS)
         skipped = plan.count(kind, Action.SKIP)
         click.echo(f"{kind}: {created} {verb}, {kept} already in shardcron (left unchanged), {skipped} skipped")
+    for chain in plan.chains:
+        where = f"workflow {chain.new_id}" if chain.new_id is not None else "new workflow"
+        state = "enabled" if chain.enabled else "stopped"
+        click.echo(f"  child jobs of xxl-job {chain.root_xxl_id} -> {where} {chain.name!r}: {len(chain.steps)} steps ({state})")
     for job in plan.jobs:
         if job.action is Action.CREATE:
             where = f"job {job.new_id}" if job.new_id is not None else "new job"
@@ -39,8 +43,12 @@ def _print_report(plan: ImportPlan, *, dry_run: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print what would be imported and what would not carry over; write nothing.")
 @click.option("--timezone", default=None, help="Zone XXL-JOB's cron expressions ran in (its JVM's zone; default: the default_timezone setting).")
 @click.option("--stopped", is_flag=True, help="Import every job stopped, e.g. while the XXL-JOB admin still fires them.")
+@click.option(
+    "--child-jobs-as-workflows", "as_workflows", is_flag=True,
+    help="Carry each chain of child jobs as a workflow (SUCCESS edges) that takes over its first job's schedule, instead of child job ids.",
+)  # fmt: skip
 @click.pass_obj
-def import_xxljob(state, source_url: str, url: str | None, dry_run: bool, timezone: str | None, stopped: bool) -> None:
+def import_xxljob(state, source_url: str, url: str | None, dry_run: bool, timezone: str | None, stopped: bool, as_workflows: bool) -> None:
     """Create executor groups and jobs from an XXL-JOB 2.4/3.x database, in one transaction.
 
     Safe to run again: groups (by app name) and jobs (by group and name) that already exist are
@@ -61,11 +69,11 @@ def import_xxljob(state, source_url: str, url: str | None, dry_run: bool, timezo
         click.echo(f"reading XXL-JOB {snapshot.schema} database {snapshot.url}: {len(snapshot.groups)} groups, {len(snapshot.jobs)} jobs")
         if dry_run:
             with database.read_session() as session:
-                plan = plan_import(session, snapshot, timezone=zone, now_ms=now_ms, stop_all=stopped)
+                plan = plan_import(session, snapshot, timezone=zone, now_ms=now_ms, stop_all=stopped, children_as_workflows=as_workflows)
         else:
             with database.session() as session:
-                plan = plan_import(session, snapshot, timezone=zone, now_ms=now_ms, stop_all=stopped)
-                apply_plan(session, plan, now_ms=now_ms)
+                plan = plan_import(session, snapshot, timezone=zone, now_ms=now_ms, stop_all=stopped, children_as_workflows=as_workflows)
+                apply_plan(session, plan, now_ms=now_ms, max_workflow_steps=config.workflow_max_steps)
         _print_report(plan, dry_run=dry_run)
         target = redact_url(database.url)
         click.echo(f"dry run: nothing was written to {target}" if dry_run else f"imported into {target} in one transaction")

@@ -39,7 +39,13 @@ def print_plan(plan: ImportPlan, *, dry_run: bool) -> None:
             state = ", enabled" if job.ends_enabled else ", stopped"
         target = f" (job {job.target_id})" if job.target_id is not None else ""
         click.echo(f"job {job.app_name}/{job.name}{target}: {verbs[job.action]}{state}")
-    for kind in ("groups", "calendars", "jobs"):
+    for workflow in plan.workflows:
+        state = ""
+        if workflow.action is not Action.SKIP:
+            state = ", enabled" if workflow.ends_enabled else ", stopped"
+        target = f" (workflow {workflow.target_id})" if workflow.target_id is not None else ""
+        click.echo(f"workflow {workflow.name!r}{target}: {verbs[workflow.action]}{state}")
+    for kind in ("groups", "calendars", "jobs", "workflows"):
         counts = ", ".join(f"{plan.count(kind, action)} {verbs[action].split(',')[0]}" for action in Action)
         click.echo(f"{kind}: {counts}")
 
@@ -94,12 +100,14 @@ def import_(state, file: str, dry_run: bool, on_conflict: str, keep_state: bool,
             if dry_run:
                 with database.read_session() as session:
                     plan = import_document(
-                        session, cli_actor(), document, options, dry_run=True, now_ms=now_ms, default_timezone=config.default_timezone, max_calendar_entries=config.calendar_max_entries
+                        session, cli_actor(), document, options, dry_run=True, now_ms=now_ms, default_timezone=config.default_timezone, max_calendar_entries=config.calendar_max_entries,
+                        max_workflow_steps=config.workflow_max_steps,
                     )
             else:
                 with database.session() as session:
                     plan = import_document(
-                        session, cli_actor(), document, options, dry_run=False, now_ms=now_ms, default_timezone=config.default_timezone, max_calendar_entries=config.calendar_max_entries
+                        session, cli_actor(), document, options, dry_run=False, now_ms=now_ms, default_timezone=config.default_timezone, max_calendar_entries=config.calendar_max_entries,
+                        max_workflow_steps=config.workflow_max_steps,
                     )
         except ImportRefused as exc:
             click.echo(f"error: {file}: import refused, nothing written ({len(exc.problems)} problems):", err=True)

@@ -37,7 +37,7 @@ from ..config import load_config, read_or_create_secret
 from ..db import Database
 from ..enums import RunStatus
 from ..models import RunLog
-from . import recipes
+from . import pipeline, recipes
 from .control import ControlServer, KillDone, KillOutcome, KillRefused
 from .setup import APP_NAME, DemoSetup, prepare_demo, registered_executors, start_demo_jobs
 from .webhook import AlarmReceiver
@@ -155,7 +155,9 @@ class DemoSupervisor:
         for index in range(2):
             batch_env = {recipes.DATABASE_URL_ENV: f"sqlite:///{self.workdir / 'batch.db'}"}
             self._spawn_executor(f"batch-executor-{index + 1}", recipes.BATCH_APP, recipes.BATCH_TARGET, token, batch_env, fixed_port=True)
-        wanted = {APP_NAME: self.executors, recipes.SHIFT_APP: 1, recipes.BATCH_APP: 2}
+        for index in range(pipeline.PIPELINE_EXECUTORS):
+            self._spawn_executor(f"pipeline-executor-{index + 1}", pipeline.PIPELINE_APP, pipeline.PIPELINE_TARGET, token, {})
+        wanted = {APP_NAME: self.executors, recipes.SHIFT_APP: 1, recipes.BATCH_APP: 2, pipeline.PIPELINE_APP: pipeline.PIPELINE_EXECUTORS}
         self._wait_for("the console", lambda: _answers(f"http://127.0.0.1:{self.port}/healthz"))
 
         def all_registered() -> bool:
@@ -165,7 +167,7 @@ class DemoSupervisor:
         self._wait_for("the executors to register", all_registered)
         jobs_start_ms = SYSTEM_CLOCK.now_ms()
         self.shift_starts_at_ms = recipes.write_roster(shift_url, jobs_start_ms, self.shift_after_s)
-        start_demo_jobs(db, self.setup, webhook_url=self.alarms.url, now_ms=jobs_start_ms)
+        self.setup = start_demo_jobs(db, self.setup, webhook_url=self.alarms.url, now_ms=jobs_start_ms)
 
     def _wait_for(self, what: str, ready: Callable[[], bool], timeout_s: float = 60.0) -> None:
         deadline = SYSTEM_CLOCK.monotonic() + timeout_s
@@ -251,6 +253,11 @@ class DemoSupervisor:
             f"    long batch of {recipes.BATCH_ITEMS:,} items (group {recipes.BATCH_APP}, 2 executors): it pauses at item {recipes.BATCH_PAUSE_AT:,};",
             f"      kill its executor on {console}/demo, then press Repair now: it resumes on the other executor",
             f"      watch its runs: {console}/runs?job_id={self.setup.jobs[recipes.BATCH_JOB]}",
+            f"  workflow:  {pipeline.WORKFLOW_NAME} (group {pipeline.PIPELINE_APP}, {pipeline.PIPELINE_EXECUTORS} executors): extract on every executor,",
+            "      then load orders, customers and invoices from its result, then a report of what they left;",
+            "      the invoices load fails in the first instance and every third after it, and is compensated;",
+            f"      its first instance (#{self.setup.first_instance_id}) started now; its schedule: each minute at :30",
+            f"      watch its instances: {console}/workflow-instances?workflow_id={self.setup.workflow_id}",
         ]
         kept = "deleted when the demo stops; pass --dir to keep them" if self.removes_workdir else "kept after the demo stops"
         lines += [

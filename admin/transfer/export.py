@@ -4,11 +4,16 @@ Calendars are a top-level list `{"name", "timezone", "description", "entries"}` 
 lines as the console and the API take them (`"2026-12-24..2026-12-26 office closed"`); a job
 names its calendars in `"calendars"`. A whole export carries every calendar; an export of
 chosen groups carries the calendars their jobs use.
+
+Workflows (`"workflows"`, those of the exported groups) carry their fields, `group`, `enabled`
+and their definition, whose steps name their job as `"job": {"group": app name, "job": name}`
+(null for a job that no longer exists or that the actor may not see).
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..calendar_rows import load_calendars, parse_calendar_ids
-from ..models import ExecutorGroup, Job
+from ..models import ExecutorGroup, Job, Workflow
 from ..services.actor import Actor
 from ..services.errors import ServiceError
+from ..services.workflow_form import WORKFLOW_FIELDS
 from ..texts import _t
 from .fields import EXPORT_VERSION, group_fields, job_fields
 
@@ -83,4 +89,24 @@ def build_export(session: Session, app_names: Sequence[str] | None = None, actor
             if app_names is None or c.name in used
         ],
         "jobs": jobs_out,
+        "workflows": _workflows(session, groups, all_jobs, app_by_group_id),
     }
+
+
+def _workflows(session: Session, groups: Sequence[ExecutorGroup], jobs: dict[int, Job], app_by_group_id: dict[int, str]) -> list[dict[str, Any]]:
+    """The exported groups' workflows, sorted by name, their steps' jobs named."""
+    group_ids = [group.id for group in groups]
+    out: list[dict[str, Any]] = []
+    for workflow in session.scalars(select(Workflow).where(Workflow.group_id.in_(group_ids)).order_by(Workflow.name, Workflow.id)) if group_ids else ():
+        entry: dict[str, Any] = {"group": app_by_group_id[workflow.group_id]}
+        entry.update({field: _plain(getattr(workflow, field)) for field in WORKFLOW_FIELDS if field not in ("group_id", "definition")})
+        entry["enabled"] = workflow.enabled
+        definition = json.loads(workflow.definition_json)
+        steps = []
+        for step in definition.get("steps", []):
+            job = jobs.get(step.get("job_id"))
+            ref = {"group": app_by_group_id[job.group_id], "job": job.name} if job is not None else None
+            steps.append({("job" if k == "job_id" else k): (ref if k == "job_id" else v) for k, v in step.items()})
+        entry["definition"] = {**definition, "steps": steps}
+        out.append(entry)
+    return out

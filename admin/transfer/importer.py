@@ -7,7 +7,7 @@ each group, calendar and job is checked, audited and rolled back with the rest.
 
 The document has one top-level key per section besides `shardcron_export`; each section is one
 pair of functions (`SECTIONS`: check and plan, then apply), in the order they depend on each
-other. A new section (workflows) is a new pair there.
+other.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 from ..services.actor import Actor
 from ..services.errors import ServiceError
 from ..texts import _nt, _t
-from .apply import apply_calendars, apply_groups, apply_jobs
+from .apply import apply_calendars, apply_groups, apply_jobs, apply_workflows
 from .fields import EXPORT_VERSION
 from .plan import ImportOptions, ImportPlan, Problem
 from .plan_calendars import plan_calendars
 from .plan_children import Node, plan_children
 from .plan_groups import plan_groups
 from .plan_jobs import plan_jobs
+from .plan_workflows import plan_workflows
 
 VERSION_KEY = "shardcron_export"
 
@@ -55,6 +56,8 @@ class ImportRun:
     #: Most entries one calendar may hold (setting calendar_max_entries).
     max_calendar_entries: int
     plan: ImportPlan
+    #: Most steps one workflow may have (setting workflow_max_steps).
+    max_workflow_steps: int = 1000
     resolved_children: dict[int, list[Node]] = field(default_factory=dict)
 
 
@@ -71,6 +74,10 @@ def _plan_jobs(run: ImportRun, entries: list[Any]) -> None:
     run.resolved_children = plan_children(run.plan, run.session, run.actor)
 
 
+def _plan_workflows(run: ImportRun, entries: list[Any]) -> None:
+    plan_workflows(run.plan, run.session, run.actor, entries, now_ms=run.now_ms, default_timezone=run.default_timezone, max_steps=run.max_workflow_steps)
+
+
 def _apply_groups(run: ImportRun) -> None:
     apply_groups(run.plan, run.session, run.actor, now_ms=run.now_ms)
 
@@ -83,6 +90,10 @@ def _apply_jobs(run: ImportRun) -> None:
     apply_jobs(run.plan, run.session, run.actor, run.resolved_children, now_ms=run.now_ms, default_timezone=run.default_timezone)
 
 
+def _apply_workflows(run: ImportRun) -> None:
+    apply_workflows(run.plan, run.session, run.actor, now_ms=run.now_ms, default_timezone=run.default_timezone, max_steps=run.max_workflow_steps)
+
+
 @dataclass(frozen=True)
 class Section:
     key: str
@@ -91,11 +102,13 @@ class Section:
 
 
 #: The document's sections in the order they are planned and applied (jobs name their groups
-#: and calendars; a job is saved only with calendars that leave it a planned time).
+#: and calendars; a job is saved only with calendars that leave it a planned time; workflows
+#: name their groups and their steps' jobs).
 SECTIONS = (
     Section("groups", _plan_groups, _apply_groups),
     Section("calendars", _plan_calendars, _apply_calendars),
     Section("jobs", _plan_jobs, _apply_jobs),
+    Section("workflows", _plan_workflows, _apply_workflows),
 )
 
 
@@ -111,10 +124,11 @@ def _check_version(plan: ImportPlan, document: dict[str, Any]) -> bool:
 
 
 def plan_import(
-    session: Session, actor: Actor, document: dict[str, Any], options: ImportOptions, *, now_ms: int, default_timezone: str, max_calendar_entries: int
+    session: Session, actor: Actor, document: dict[str, Any], options: ImportOptions, *, now_ms: int, default_timezone: str, max_calendar_entries: int,
+    max_workflow_steps: int = 1000,
 ) -> ImportRun:
     """Check the whole document against the database (read only); the plan lists every problem."""
-    run = ImportRun(session, actor, now_ms, default_timezone, max_calendar_entries, ImportPlan(options))
+    run = ImportRun(session, actor, now_ms, default_timezone, max_calendar_entries, ImportPlan(options), max_workflow_steps)
     known = {VERSION_KEY} | {section.key for section in SECTIONS}
     for key in sorted(set(document) - known, key=str):
         run.plan.problem(str(key), _t("unknown field"))
@@ -141,10 +155,14 @@ def import_document(
     now_ms: int,
     default_timezone: str,
     max_calendar_entries: int,
+    max_workflow_steps: int = 1000,
 ) -> ImportPlan:
     """The plan of the import, carried out in `session` unless `dry_run`; ImportRefused (400)
     with every problem when there is any, before anything is written."""
-    run = plan_import(session, actor, document, options, now_ms=now_ms, default_timezone=default_timezone, max_calendar_entries=max_calendar_entries)
+    run = plan_import(
+        session, actor, document, options, now_ms=now_ms, default_timezone=default_timezone, max_calendar_entries=max_calendar_entries,
+        max_workflow_steps=max_workflow_steps,
+    )  # fmt: skip
     if run.plan.problems:
         raise ImportRefused(run.plan.problems)
     if not dry_run:

@@ -2,7 +2,8 @@
 
 A plan is made by `importer.plan_import` (reading the database only) and carried out by
 `apply.apply_plan` in the same transaction. Places name the document's parts the way a reader
-finds them: `groups[0].app_name`, `calendars[1].entries`, `jobs[3].schedule_conf`, `jobs[3].children[1]`.
+finds them: `groups[0].app_name`, `calendars[1].entries`, `jobs[3].schedule_conf`, `jobs[3].children[1]`,
+`workflows[0].definition.steps[2].job`.
 """
 
 from __future__ import annotations
@@ -110,11 +111,29 @@ class JobStep(_Target):
 
 
 @dataclass
+class WorkflowStep(_Target):
+    index: int
+    app_name: str
+    name: str
+    #: Workflow fields (services.workflow_form.WORKFLOW_FIELDS) as the document gave them, without
+    #: group and definition.
+    values: dict[str, Any]
+    #: The definition with each step's job as (group app name, job name) in `job` (None: unnamed).
+    definition: dict[str, Any]
+    action: Action
+    existing_id: int | None = None
+    #: Whether the workflow will be enabled after the import.
+    ends_enabled: bool = False
+    new_id: int | None = None
+
+
+@dataclass
 class ImportPlan:
     options: ImportOptions
     groups: list[GroupStep] = field(default_factory=list)
     calendars: list[CalendarStep] = field(default_factory=list)
     jobs: list[JobStep] = field(default_factory=list)
+    workflows: list[WorkflowStep] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     #: App names of the document's groups that were refused: their jobs are still checked,
     #: without a second complaint about the group.
@@ -126,5 +145,6 @@ class ImportPlan:
         self.problems.append(Problem(place, message))
 
     def count(self, kind: str, action: Action) -> int:
-        steps: list[Any] = self.groups if kind == "groups" else self.calendars if kind == "calendars" else self.jobs
+        by_kind: dict[str, list[Any]] = {"groups": self.groups, "calendars": self.calendars, "workflows": self.workflows}
+        steps = by_kind.get(kind, self.jobs)
         return sum(1 for step in steps if step.action is action)

@@ -80,7 +80,8 @@ def _run(raw: bytes | str, filename: str | None, *, dry_run: bool) -> tuple[Impo
         session_of = ctx.db.read_session if dry_run else ctx.db.session
         with session_of() as session:
             plan = import_document(
-                session, g.actor, document, _options(), dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone, max_calendar_entries=ctx.config.calendar_max_entries
+                session, g.actor, document, _options(), dry_run=dry_run, now_ms=now_ms(), default_timezone=ctx.config.default_timezone, max_calendar_entries=ctx.config.calendar_max_entries,
+                max_workflow_steps=ctx.config.workflow_max_steps,
             )
     except ImportRefused as exc:
         return None, [localize(problem.line()) for problem in exc.problems], localize(exc.message)

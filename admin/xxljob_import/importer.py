@@ -28,6 +28,7 @@ from shardcron.admin.services.glue_versions import record_version
 from shardcron.admin.services.job_form import MAX_CHILD_JOBS, current_values
 from shardcron.core.protocol import GlueType
 
+from .chains import PlannedChain, create_chains, plan_chains
 from .convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
 from .source import XxlSnapshot
 
@@ -70,6 +71,8 @@ class ImportPlan:
     groups: list[PlannedGroup] = field(default_factory=list)
     jobs: list[PlannedJob] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    #: With --child-jobs-as-workflows: the workflows carrying the child-job chains.
+    chains: list[PlannedChain] = field(default_factory=list)
 
     def count(self, kind: str, action: Action) -> int:
         rows = self.groups if kind == "groups" else self.jobs
@@ -88,8 +91,11 @@ def _dedupe_names(drafts: list[tuple[JobDraft, str]]) -> None:
             draft.values["name"] = renamed
 
 
-def plan_import(session: Session, snapshot: XxlSnapshot, *, timezone: str, now_ms: int, stop_all: bool = False) -> ImportPlan:
-    """What an import of `snapshot` would do to the admin database behind `session` (read only)."""
+def plan_import(
+    session: Session, snapshot: XxlSnapshot, *, timezone: str, now_ms: int, stop_all: bool = False, children_as_workflows: bool = False
+) -> ImportPlan:
+    """What an import of `snapshot` would do to the admin database behind `session` (read only).
+    With `children_as_workflows`, child-job chains become workflows (chains.py)."""
     plan = ImportPlan(snapshot.url, snapshot.schema)
     existing_groups = {g.app_name: g.id for g in session.scalars(select(ExecutorGroup))}
     by_xxl_group: dict[int, PlannedGroup] = {}
@@ -140,6 +146,8 @@ def plan_import(session: Session, snapshot: XxlSnapshot, *, timezone: str, now_m
         plan.jobs.append(planned_job)
 
     _plan_children(plan)
+    if children_as_workflows:
+        plan.chains = plan_chains(session, plan)
     for job_plan in plan.jobs:
         if job_plan.action is Action.CREATE or job_plan.action is Action.SKIP:
             plan.issues.extend(job_plan.draft.issues)
@@ -189,8 +197,9 @@ def _plan_children(plan: ImportPlan) -> None:
 IMPORT_ACTOR = Actor(user_id=None, username="import-xxljob", role=UserRole.ADMIN, kind=ActorKind.CLI, client_address="local")
 
 
-def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
-    """Create the plan's new groups and jobs in `session`'s transaction; fills in their new ids."""
+def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int, max_workflow_steps: int = 1000) -> None:
+    """Create the plan's new groups, jobs and chain workflows in `session`'s transaction; fills
+    in their new ids."""
     for group in plan.groups:
         if group.action is not Action.CREATE:
             continue
@@ -239,3 +248,6 @@ def apply_plan(session: Session, plan: ImportPlan, *, now_ms: int) -> None:
         if job_row.glue_type != GlueType.BEAN.value:
             # Its script as XXL-JOB last saved it is the first version shardcron keeps.
             record_version(session, IMPORT_ACTOR, job_row, job.draft.glue_remark or "imported from XXL-JOB", now_ms=job_row.glue_updated_at_ms or now_ms)
+    if plan.chains:
+        group_ids = {job.draft.source.id: job.group.target_id for job in plan.jobs if job.group is not None and job.group.target_id is not None}
+        create_chains(session, IMPORT_ACTOR, plan.chains, target_ids, group_ids, now_ms=now_ms, max_steps=max_workflow_steps)

@@ -1,6 +1,7 @@
 """`shardcron demo` as a user runs it: it comes up, runs the demo jobs and the two recipes (work
 orders delivered once somebody comes on shift; the long batch, whose executor the Demo page
-kills, resumed by "repair now" from its checkpoint), and Ctrl-C leaves no process behind."""
+kills, resumed by "repair now" from its checkpoint), its workflow "nightly-pipeline" runs an
+instance to the end, and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -21,15 +22,16 @@ import sqlalchemy as sa
 
 from shardcron.admin.config import load_config
 from shardcron.admin.db import Database
-from shardcron.admin.demo import recipes
+from shardcron.admin.demo import pipeline, recipes
 from shardcron.admin.demo.control import ControlServer, KillRefused
-from shardcron.admin.enums import AuditAction, RunStatus
+from shardcron.admin.enums import WORKFLOW_FINAL, AuditAction, RunStatus, StepStatus, WorkflowStatus
 from shardcron.admin.factory import create_app
-from shardcron.admin.models import AuditEntry, Job, RunLog
+from shardcron.admin.models import AuditEntry, Job, RunLog, WorkflowInstance, WorkflowStepRun
 from shardcron.admin.services.users import authenticate
 from shardcron.core.clock import SYSTEM_CLOCK
 from shardcron.core.errors import ConfigError
 from shardcron.executor.examples.long_batch import LongBatch
+from shardcron.executor.examples.nightly_pipeline import invoices_fail
 from shardcron.executor.examples.roster import roster_shift
 from shardcron.executor.examples.work_orders import TASK_CODE, WorkOrders, period_of
 from shardcron.executor.retry_tasks import RetryTasks, TaskStatus
@@ -123,6 +125,7 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
             drained = s.scalars(sa.select(RunLog.result_json).join(Job, Job.id == RunLog.job_id).where(Job.name == "retry-task drainer", RunLog.status == RunStatus.SUCCESS)).all()
         assert any('"claimed"' in (data or "") for data in drained)
 
+        _check_the_pipeline_instance_ran(db, text, port)
         killed = _kill_the_batch_executor_and_repair(browser, f"http://127.0.0.1:{port}", db, children, workdir)
         _check_work_orders_waited_then_reached_carol(db, workdir)
         _check_the_batch_resumed_without_redoing_items(browser, f"http://127.0.0.1:{port}", db, workdir, killed)
@@ -144,6 +147,46 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
     # the long job was killed by the executors' shutdown and its result still reached the admin
     assert _count(db, "long job (watch it, kill it)", RunStatus.FAILED) == 1
     db.dispose()
+
+
+def _check_the_pipeline_instance_ran(db: Database, banner: str, port: int) -> None:
+    """The banner's first instance of nightly-pipeline ran to the end: extract on both pipeline
+    executors, the three loaders fed from its result, the invoices' failure compensated when it
+    failed, and the report, which got what the loaders left as ctx.upstream."""
+    link = re.search(rf"watch its instances: http://127\.0\.0\.1:{port}/workflow-instances\?workflow_id=(\d+)", banner)
+    first = re.search(r"its first instance \(#(\d+)\) started now", banner)
+    assert link is not None and first is not None, banner
+    instance_id = int(first.group(1))
+
+    def instance_status() -> WorkflowStatus:
+        with db.read_session() as s:
+            return s.scalar(sa.select(WorkflowInstance.status).where(WorkflowInstance.id == instance_id))
+
+    wait_until(lambda: instance_status() in WORKFLOW_FINAL, timeout_s=90, interval_s=0.5, what="the pipeline's first instance to end")
+    with db.read_session() as s:
+        instance = s.get(WorkflowInstance, instance_id)
+        assert instance is not None and instance.workflow_id == int(link.group(1))
+        rows = s.scalars(sa.select(WorkflowStepRun).where(WorkflowStepRun.instance_id == instance_id).order_by(WorkflowStepRun.generation)).all()
+        steps = {row.step_key: row for row in rows}  # the latest generation of each
+        extract_runs = s.scalars(sa.select(RunLog).where(RunLog.step_run_id == steps["extract"].id)).all()
+    fails = invoices_fail(instance_id)
+    assert instance.status == WorkflowStatus.SUCCEEDED, instance.message  # a compensated failure is handled
+    assert sorted(run.shard_index for run in extract_runs) == list(range(pipeline.PIPELINE_EXECUTORS))
+    assert json.loads(steps["extract"].result_json or "null") == {"shards": [{"rows": 1000, "shard": 0}, {"rows": 1250, "shard": 1}]}
+    for table in pipeline.LOADERS:
+        load = steps[f"load_{table}"]
+        assert f"table={table} instance={instance_id} shards=" in (load.param or "")
+        failed = table == "invoices" and fails
+        assert load.status == (StepStatus.FAILED if failed else StepStatus.SUCCEEDED), (table, load.message)
+        assert json.loads(load.result_json or "null")["rows"] == (0 if failed else 2250)
+    assert steps["compensate_invoices"].status == (StepStatus.SUCCEEDED if fails else StepStatus.NOT_RUN)
+    report = steps["report"]
+    assert report.status == StepStatus.SUCCEEDED, report.message
+    assert set(json.loads(report.upstream_json or "{}")) == {"load_orders", "load_customers", "load_invoices"}
+    # the report handler's result is made from ctx.upstream: it reached the executor
+    assert json.loads(report.result_json or "null") == {
+        "loaded": {"load_customers": 2250, "load_invoices": 0 if fails else 2250, "load_orders": 2250}, "failed": ["load_invoices"] if fails else [],
+    }
 
 
 SHIFT_AFTER_S = 15

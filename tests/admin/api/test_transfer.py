@@ -51,15 +51,18 @@ def test_import_dry_run_then_apply_then_refusals(admin_app: AdminApp, admin: Api
     document = _document(admin)
     document["groups"][0]["app_name"] = "orders2"
     document["jobs"][0]["group"] = "orders2"
+    document["workflows"] = [{"group": "orders2", "name": "wf", "definition": {"steps": [{"key": "a", "job": {"group": "orders2", "job": "close"}}], "edges": []}}]
     dry = admin.post("/import?dry_run=1", json=document)
     assert dry.status_code == 200, dry.get_json()
     assert dry.get_json()["groups"] == [{"app_name": "orders2", "action": "create", "id": None, "unchanged": False}]
+    assert dry.get_json()["workflows"] == [{"group": "orders2", "name": "wf", "action": "create", "id": None, "enabled": False}]
     assert admin.get("/export?group=orders2").status_code == 400  # nothing written
     text = yaml.safe_dump(document)
     done = admin.post("/import", data=text, headers={"Content-Type": "application/yaml"})
     assert done.status_code == 201, done.get_json()
     body = done.get_json()
     assert body["jobs"][0]["action"] == "create" and body["jobs"][0]["id"] and body["jobs"][0]["enabled"] is False
+    assert body["workflows"][0]["action"] == "create" and body["workflows"][0]["id"]
     audit = admin.get("/audit?action=job.create").get_json()["items"]
     assert [(e["actor_name"], e["actor_kind"], e["target_name"]) for e in audit] == [("root", "API_TOKEN", "close")]
 

@@ -57,6 +57,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(document: dict, target: Data
     assert "group 'mail': would create" in result.stdout
     assert "job orders/close: would create, stopped" in result.stdout
     assert "jobs: 3 would create, 0 would update, 0 exists" in result.stdout
+    assert "workflows: 0 would create, 0 would update, 0 exists" in result.stdout
     assert "dry run: nothing was written" in result.stdout
     assert _jobs(target) == []
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from shardcron.admin.enums import UserRole
-from shardcron.admin.models import AuditEntry, Calendar, Job
+from shardcron.admin.models import AuditEntry, Calendar, Job, Workflow
 from tests.support import admin_data as data
 from tests.support.console import Console, page_csrf
 
@@ -25,6 +25,11 @@ def _document() -> dict:
             {"group": "orders", "name": "close", "handler": "close", "schedule_conf": "0 2 * * *", "enabled": True, "children": [{"group": "orders", "job": "mail"}],
              "calendars": ["holidays"]},
             {"group": "orders", "name": "mail", "handler": "mail", "schedule_conf": "0 3 * * *"},
+        ],
+        "workflows": [
+            {"group": "orders", "name": "nightly", "schedule_type": "CRON", "schedule_conf": "0 0 4 * * ?", "enabled": True,
+             "definition": {"steps": [{"key": "close", "job": {"group": "orders", "job": "close"}}, {"key": "mail", "job": {"group": "orders", "job": "mail"}}],
+                            "edges": [{"from": "close", "to": "mail"}]}},
         ],
     }
 
@@ -48,6 +53,7 @@ def test_upload_shows_the_plan_and_confirming_imports(console: Console) -> None:
     assert checked.status_code == 200, text
     assert "What the import would do" in text and "orders/close" in text and "Nothing has been written yet." in text
     assert re.search(r"<td>Calendar</td><td class=\"mono\">holidays</td>\s*<td>create</td>", text)
+    assert re.search(r"<td>Workflow</td><td class=\"mono\">orders/nightly</td>\s*<td>create</td>\s*<td>enabled</td>", text), text
     with console.db.read_session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Job)) == 0
     hidden = html.unescape(re.search(r'name="document" value="([^"]*)"', text, re.S).group(1))  # type: ignore[union-attr]
@@ -60,6 +66,8 @@ def test_upload_shows_the_plan_and_confirming_imports(console: Console) -> None:
         assert jobs["close"].enabled and not jobs["mail"].enabled
         assert jobs["close"].child_job_ids == str(jobs["mail"].id)
         assert jobs["close"].calendar_ids == str(s.scalars(sa.select(Calendar.id)).one())
+        nightly = s.scalars(sa.select(Workflow)).one()
+        assert nightly.enabled and [step["job_id"] for step in json.loads(nightly.definition_json)["steps"]] == [jobs["close"].id, jobs["mail"].id]
         assert {e.actor_name for e in s.scalars(sa.select(AuditEntry).where(AuditEntry.target_type.in_(["group", "job"])))} == {"root"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from shardcron.admin.db import Database, init_schema
 from shardcron.admin.xxljob_import.importer import apply_plan, plan_import
 from shardcron.admin.xxljob_import.source import read_xxljob
-from shardcron.admin.models import AuditEntry, ExecutorGroup, GlueVersion, Job
+from shardcron.admin.models import AuditEntry, ExecutorGroup, GlueVersion, Job, Workflow
 from tests.support.cli import assert_one_line_error, run_cli
 from tests.support.net import free_port
 from tests.support.xxljob import create_xxljob_database
@@ -279,4 +280,40 @@ def test_every_imported_job_and_group_passes_the_console_rules(xxljob_url: str, 
         # the two BEAN jobs without a handler are reported as needing one: the console asks for it too
         for job in s.scalars(sa.select(Job).where(Job.name.not_in(["no handler", "unknown glue"]))).all():
             update_job(s, SYSTEM_ACTOR, job.id, {}, now_ms=1_800_000_000_000)
+    database.dispose()
+
+
+def test_child_jobs_as_workflows(xxljob_url: str, db_url: str, tmp_path: Path) -> None:
+    """Each chain of child jobs becomes a workflow of SUCCESS edges holding its first job's
+    schedule; the jobs keep no child ids, and the root no schedule of its own."""
+    create_xxljob_database(xxljob_url)
+    database = _target(db_url)
+    result = run_cli("import-xxljob", "--from", xxljob_url, "--url", db_url, "--timezone", "Europe/Berlin", "--child-jobs-as-workflows", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    jobs = _jobs(database)
+    assert all(job.child_job_ids == "" for job in jobs.values())
+    with database.read_session() as s:
+        flows = {w.name: w for w in s.scalars(sa.select(Workflow))}
+        audited = sorted(e.action for e in s.scalars(sa.select(AuditEntry)) if e.action.startswith("workflow."))
+    assert set(flows) == {"sync orders (chain)", "python script (chain)", "loop a (chain)"}
+    sync = flows["sync orders (chain)"]
+    assert json.loads(sync.definition_json) == {
+        "steps": [{"key": "job-11", "job_id": jobs["sync orders"].id}, {"key": "job-12", "job_id": jobs["rate job"].id}],
+        "edges": [{"from": "job-11", "to": "job-12", "on": "SUCCESS"}],
+    }
+    assert (sync.schedule_type, sync.schedule_conf, sync.timezone, sync.misfire_strategy) == ("CRON", "0 0 2 * * ? *", "Europe/Berlin", "FIRE_ONCE_NOW")
+    assert sync.enabled and sync.next_fire_at_ms > 0 and sync.group_id == jobs["sync orders"].group_id
+    # the chain's first job is fired by the workflow only
+    assert (jobs["sync orders"].schedule_type, jobs["sync orders"].enabled, jobs["sync orders"].next_fire_at_ms) == ("NONE", False, 0)
+    assert jobs["rate job"].enabled  # a child with its own schedule keeps it
+    loop = json.loads(flows["loop a (chain)"].definition_json)
+    assert [step["job_id"] for step in loop["steps"]] == [jobs["loop a"].id, jobs["loop b"].id]  # the loop back was dropped
+    assert audited.count("workflow.create") == 3
+    assert "moved with its child jobs to workflow 'sync orders (chain)'" in result.stdout
+    assert f"child jobs of xxl-job 11 -> workflow {sync.id} 'sync orders (chain)': 2 steps (enabled)" in result.stdout, result.stdout
+    # a second run creates nothing more
+    again = run_cli("import-xxljob", "--from", xxljob_url, "--url", db_url, "--child-jobs-as-workflows", home=tmp_path)
+    assert again.returncode == 0, again.stderr
+    with database.read_session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Workflow)) == 3
     database.dispose()
