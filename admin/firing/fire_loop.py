@@ -34,7 +34,9 @@ class FireLoop:
     """`interval_s` is read by the runner before every wait: `base_interval_s`, or
     `busy_interval_s` while `busy()` says so (workflow instances run: a step's successor is
     fired by the callback and should be sent at once). `busy()` is asked at most once per
-    BUSY_CHECK_MS of the ticks' clock, so an idle scheduler costs what it did."""
+    BUSY_CHECK_MS of the ticks' clock, so an idle scheduler costs what it did; a tick that
+    claims a workflow step's fire turns fast at once (an instance runs: its next steps follow
+    within milliseconds, not after the next check)."""
 
     name = "fire"
     #: How often the loop asks whether it should tick fast.
@@ -93,6 +95,8 @@ class FireLoop:
                 prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms, term), limit, term)  # noqa: B023 (called before the loop moves on)
             except LeaseLost:
                 return
+            if self.busy is not None and not self._fast and any(fire.step_run_id is not None for fire in prepared.fired):
+                self._fast, self._checked_at_ms = True, now_ms
             self.dispatcher.accept(prepared)
             if prepared.ended_steps and self.on_steps_ended is not None:
                 self.on_steps_ended(prepared.ended_steps, now_ms)

@@ -62,15 +62,36 @@ def test_the_fire_loop_ticks_fast_while_an_instance_runs_and_slow_again_after(cl
     held: list[int] = []
     cluster.answer = lambda run: (held.append(run.log_id), None)[1]
     instance_id = start(cluster.db, wf, now + 20)
+    # the tick that claims the step's fire turns fast at once, without asking busy() again
     loop.tick(now + 500)
-    assert loop.interval_s == 0.2 and len(asked) == 1  # asked at most once a second
+    assert loop.interval_s == 0.01 and len(asked) == 1
     loop.tick(now + 1010)
-    assert loop.interval_s == 0.01 and len(asked) == 2
+    assert loop.interval_s == 0.01 and len(asked) == 1  # asked at most once a second (from 500)
+    loop.tick(now + 1500)
+    assert loop.interval_s == 0.01 and len(asked) == 2  # still running: stays fast
     cluster.pump()
     cluster.callback(held[0])
     assert status(cluster.db, instance_id) == WorkflowStatus.SUCCEEDED
-    loop.tick(now + 2010)
+    loop.tick(now + 2500)
     assert loop.interval_s == 0.2 and len(asked) == 3
+
+
+def test_an_instance_started_elsewhere_turns_the_loop_fast_by_the_next_check(cluster) -> None:
+    now = cluster.clock.now_ms()
+    job = add_job(cluster.db, cluster.group_id, now)
+    wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "a", "job_id": job}], "edges": []}, now)
+    node = cluster.node
+    loop = FireLoop(node.store, node.dispatcher, 0.2, busy=lambda: instances_running(cluster.db), busy_interval_s=0.01)
+    node.live(now + 10)
+    loop.tick(now + 10)
+    assert loop.interval_s == 0.2
+    cluster.answer = lambda run: None
+    start(cluster.db, wf, now + 20)
+    cluster.pump()  # another node claimed and sent the step's fire: this loop claims nothing
+    loop.tick(now + 500)
+    assert loop.interval_s == 0.2
+    loop.tick(now + 1010)
+    assert loop.interval_s == 0.01
 
 
 def test_the_sweep_ends_a_step_whose_fire_ended_without_a_run(cluster) -> None:
