@@ -140,9 +140,12 @@ def begin(session: Session, instance: WorkflowInstance, now_ms: int, *, upstream
 
 
 def advance_step_runs(db: Database, step_run_ids: Collection[int], now_ms: int, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> None:
-    """Advance the instances of these step runs, one transaction per instance, after the results
-    that finished them were committed. Errors are logged: the follow-up monitor advances them
-    again (the catch-all)."""
+    """Advance the instances of these step runs after the results that finished them were
+    committed: all in one transaction, the instances locked in id order (two callers lock in the
+    same order, so they never deadlock) — one transaction per callback batch, not per instance,
+    since on SQLite every transaction queues for the one write lock. Should that transaction
+    fail, each instance is tried alone, so one bad instance does not hold back the others.
+    Errors are logged: the follow-up monitor advances them again (the catch-all)."""
     if not step_run_ids:
         return
     step_t = WorkflowStepRun.__table__.c
@@ -150,13 +153,21 @@ def advance_step_runs(db: Database, step_run_ids: Collection[int], now_ms: int, 
         by_instance: dict[int, set[int]] = {}
         for step_id, instance_id in session.execute(sa.select(step_t.id, step_t.instance_id).where(in_ids(step_t.id, set(step_run_ids)))):
             by_instance.setdefault(instance_id, set()).add(step_id)
-    for instance_id, steps in sorted(by_instance.items()):
+    instances = sorted(by_instance.items())
+    if len(instances) > 1:
         try:
-            retry_on_deadlock(lambda: _advance_alone(db, instance_id, steps, now_ms, upstream_max_bytes))  # noqa: B023 (called at once)
+            retry_on_deadlock(lambda: _advance_together(db, instances, now_ms, upstream_max_bytes))
+            return
+        except Exception:
+            log.warning("workflow instances not advanced together; advancing each alone", exc_info=True)
+    for instance_id, steps in instances:
+        try:
+            retry_on_deadlock(lambda: _advance_together(db, [(instance_id, steps)], now_ms, upstream_max_bytes))  # noqa: B023 (called at once)
         except Exception:  # the follow-up monitor's catch-all does it again
             log.exception("workflow instance %d not advanced; the follow-up monitor will", instance_id)
 
 
-def _advance_alone(db: Database, instance_id: int, steps: set[int], now_ms: int, upstream_max_bytes: int) -> None:
+def _advance_together(db: Database, instances: list[tuple[int, set[int]]], now_ms: int, upstream_max_bytes: int) -> None:
     with db.session() as session:
-        advance_instance(session, instance_id, now_ms, upstream_max_bytes=upstream_max_bytes, finished=steps)
+        for instance_id, steps in instances:
+            advance_instance(session, instance_id, now_ms, upstream_max_bytes=upstream_max_bytes, finished=steps)

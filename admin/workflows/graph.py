@@ -95,6 +95,9 @@ class Definition:
             outbound.setdefault(edge.source, []).append(edge)
         self._inbound.update({key: tuple(edges) for key, edges in inbound.items()})
         self._outbound.update({key: tuple(edges) for key, edges in outbound.items()})
+        # Worked out here, not on first use: a parsed definition is shared between threads
+        # (step_rows.definition_of), so nothing in it may change after construction.
+        self._order.extend(topological_order(self))
 
     @property
     def keys(self) -> list[str]:
@@ -105,8 +108,6 @@ class Definition:
 
     def order(self) -> list[str]:
         """topological_order, worked out once per definition (a definition is immutable)."""
-        if not self._order:
-            self._order.extend(topological_order(self))
         return self._order
 
     def inbound(self, key: str) -> tuple[Edge, ...]:

@@ -56,9 +56,10 @@ def lock_workflow(session: Session, workflow_id: int) -> None:
         session.execute(sa.select(Workflow.__table__.c.id).where(Workflow.__table__.c.id == workflow_id).with_for_update())
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def definition_of(text: str) -> Definition:
-    """An instance's stored definition, parsed once per process (it never changes)."""
+    """An instance's stored definition, parsed once per process (it never changes; the text is
+    the key, so an edited workflow's new instances get their own entry)."""
     return load_definition(text)
 
 
