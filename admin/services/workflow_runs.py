@@ -29,25 +29,35 @@ from ..workflows.step_fires import UPSTREAM_MAX_BYTES
 from ..workflows.step_rows import definition_of
 from . import audit
 from .actor import Actor
-from .errors import Conflict, FieldErrors, NotFound
+from .errors import Conflict, FieldErrors, Forbidden, NotFound
 
 #: The default of config `workflow_params_max_bytes`.
 PARAMS_MAX_BYTES = 65_536
 
 
-def _may_see(session: Session, actor: Actor, group_id: int, definition: Definition) -> bool:
+def _hidden_groups(session: Session, actor: Actor, definition: Definition) -> list[int]:
+    """The groups of the definition's jobs the actor may not see (none for admins)."""
     if actor.is_admin:
-        return True
-    if not actor.can_access_group(group_id):
-        return False
+        return []
     groups = set(session.execute(sa.select(Job.group_id).where(Job.id.in_(sorted(definition.job_ids())))).scalars())
-    return all(actor.can_access_group(group) for group in groups)
+    return sorted(group for group in groups if not actor.can_access_group(group))
+
+
+def _may_operate(session: Session, actor: Actor, name: str, definition: Definition, object_id: int) -> None:
+    """Who sees a workflow (its group) may read it and its instances; starting or changing them
+    also needs every step's job's group, or the user would run jobs not granted to them."""
+    if _hidden_groups(session, actor, definition):
+        raise Forbidden(
+            _t("workflow %(name)s runs jobs of groups not granted to you: ask an admin to start or change its instances", name=name),
+            object_id=object_id,
+        )
 
 
 def _load_workflow(session: Session, actor: Actor, workflow_id: Any) -> Workflow:
     row = session.get(Workflow, workflow_id) if isinstance(workflow_id, int) and not isinstance(workflow_id, bool) else None
-    if row is None or not _may_see(session, actor, row.group_id, load_definition(row.definition_json)):
+    if row is None or not (actor.is_admin or actor.can_access_group(row.group_id)):
         raise NotFound("workflow", workflow_id)
+    _may_operate(session, actor, row.name, load_definition(row.definition_json), row.id)
     return row
 
 
@@ -55,12 +65,12 @@ def _load_instance(session: Session, actor: Actor, instance_id: Any) -> tuple[Wo
     """The instance, its workflow's group and name (a deleted workflow's instance: admins only)."""
     row = session.get(WorkflowInstance, instance_id) if isinstance(instance_id, int) and not isinstance(instance_id, bool) else None
     workflow = session.get(Workflow, row.workflow_id) if row is not None else None
-    visible = row is not None and (
-        actor.is_admin if workflow is None else _may_see(session, actor, workflow.group_id, definition_of(row.definition_json))
-    )
+    visible = row is not None and (actor.is_admin if workflow is None else actor.is_admin or actor.can_access_group(workflow.group_id))
     if row is None or not visible:
         raise NotFound("workflow instance", instance_id)
-    return row, (workflow.group_id if workflow is not None else 0), (workflow.name if workflow is not None else f"workflow {row.workflow_id}")
+    name = workflow.name if workflow is not None else f"workflow {row.workflow_id}"
+    _may_operate(session, actor, name, definition_of(row.definition_json), row.id)
+    return row, (workflow.group_id if workflow is not None else 0), name
 
 
 def check_params(params: Any, max_bytes: int) -> dict[str, Any] | None:

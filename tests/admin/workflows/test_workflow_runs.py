@@ -10,7 +10,7 @@ from shardcron.admin.enums import ActorKind, AuditAction, StepStatus, TriggerTyp
 from shardcron.admin.models import AuditEntry, WorkflowInstance
 from shardcron.admin.services import workflow_runs
 from shardcron.admin.services.actor import Actor
-from shardcron.admin.services.errors import Conflict, NotFound, ServiceError
+from shardcron.admin.services.errors import Conflict, Forbidden, NotFound, ServiceError
 from tests.support.scheduler_rows import add_group, add_job
 from tests.support.workflow_cluster import succeed
 from tests.support.workflow_rows import add_workflow, all_step_rows, instance, states, status
@@ -68,9 +68,16 @@ def test_a_user_must_see_the_workflows_group_and_every_steps_jobs_group(cluster,
     wf_foreign = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "x", "job_id": foreign}], "edges": []}, now)
     with pytest.raises(NotFound):
         workflow_runs.trigger_workflow(cluster.db, _user(other), two_steps[0], None, now_ms=now)
-    with pytest.raises(NotFound):
+    # the workflow's group lets a user read it; starting it would run a job of a group not theirs
+    with pytest.raises(Forbidden) as refused:
         workflow_runs.trigger_workflow(cluster.db, _user(cluster.group_id), wf_foreign, None, now_ms=now)
-    assert workflow_runs.trigger_workflow(cluster.db, _user(cluster.group_id, other), wf_foreign, None, now_ms=now) > 0
+    assert refused.value.status == 403 and "runs jobs of groups not granted to you" in refused.value.message
+    instance_id = workflow_runs.trigger_workflow(cluster.db, _user(cluster.group_id, other), wf_foreign, None, now_ms=now)
+    assert instance_id > 0
+    with pytest.raises(Forbidden):
+        workflow_runs.cancel_instance(cluster.db, _user(cluster.group_id), instance_id, now_ms=now)
+    with pytest.raises(NotFound):
+        workflow_runs.cancel_instance(cluster.db, _user(other), instance_id, now_ms=now)
     with pytest.raises(NotFound):
         workflow_runs.cancel_instance(cluster.db, _user(cluster.group_id), 10**9, now_ms=now)
 
