@@ -20,7 +20,7 @@ from .access import scope_to_groups
 from .actor import Actor
 from ..texts import _t
 from .errors import FieldErrors
-from .numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, check_whole
+from .numbers import filter_numbers
 from .paging import Page, PageRequest, count_rows_capped
 
 #: The list counts matching entries up to this many; past it the total reads "more than 10,000".
@@ -96,19 +96,7 @@ class AuditFilter:
     def parse(cls, args: dict[str, Any]) -> AuditFilter:
         """From query-string style values (strings), naming every bad one."""
         errors = FieldErrors()
-        values: dict[str, Any] = {}
-        for name, low, high, what in (
-            ("target_id", ID_MIN, ID_MAX, _t("an id")),
-            ("group_id", ID_MIN, ID_MAX, _t("an id")),
-            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
-            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
-        ):
-            raw = args.get(name)
-            if raw in (None, ""):
-                continue
-            number = check_whole(errors, name, raw, low, high, what=what)
-            if number is not None:
-                values[name] = number
+        values: dict[str, Any] = dict(filter_numbers(errors, args, ("target_id", "group_id")))
         actor = args.get("actor")
         if actor not in (None, ""):
             if not isinstance(actor, str) or len(actor) > MAX_ACTOR_CHARS or "\x00" in actor:

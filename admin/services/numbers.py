@@ -14,7 +14,7 @@ from shardcron.core.numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, I
 from ..texts import Text, _t
 from .errors import FieldErrors, ServiceError
 
-__all__ = ["EPOCH_MS_MAX", "EPOCH_MS_MIN", "ID_MAX", "ID_MIN", "INT_MAX", "check_whole", "optional_id", "parse_id_list", "whole", "whole_in_range"]
+__all__ = ["EPOCH_MS_MAX", "EPOCH_MS_MIN", "ID_MAX", "ID_MIN", "INT_MAX", "check_whole", "filter_numbers", "optional_id", "parse_id_list", "whole", "whole_in_range"]
 
 #: The defaults of what a number must be, and of the message of a refused one.
 A_WHOLE_NUMBER = _t("a whole number")
@@ -75,3 +75,20 @@ def parse_id_list(errors: FieldErrors, field: str, values: Iterable[object]) -> 
             return []
         ids.append(number)
     return ids
+
+
+def filter_numbers(errors: FieldErrors, args: dict, ids: Iterable[str]) -> dict[str, int]:
+    """A list filter's numbers from query-string style values: the id fields named by `ids` and
+    the time window `from_ms` / `to_ms` (UTC epoch ms), each absent when None or ""; a bad one is
+    noted in `errors` under its name."""
+    fields = [(name, ID_MIN, ID_MAX, _t("an id")) for name in ids]
+    fields += [(name, EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")) for name in ("from_ms", "to_ms")]
+    values: dict[str, int] = {}
+    for name, low, high, what in fields:
+        raw = args.get(name)
+        if raw in (None, ""):
+            continue
+        number = check_whole(errors, name, raw, low, high, what=what)
+        if number is not None:
+            values[name] = number
+    return values

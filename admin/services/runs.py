@@ -28,7 +28,7 @@ from .access import scope_to_groups
 from .actor import Actor
 from ..texts import Text, _t
 from .errors import Conflict, FieldErrors, NotFound, ServiceError
-from .numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, INT_MAX, check_whole
+from .numbers import INT_MAX, filter_numbers
 from .paging import Page, PageRequest, count_rows_capped
 
 #: The list counts matching rows up to this many; past it the total reads "more than 10,000".
@@ -183,20 +183,7 @@ class RunFilter:
     def parse(cls, args: dict[str, Any]) -> RunFilter:
         """From query-string style values (strings), naming every bad one."""
         errors = FieldErrors()
-        values: dict[str, Any] = {}
-        for name, low, high, what in (
-            ("group_id", ID_MIN, ID_MAX, _t("an id")),
-            ("job_id", ID_MIN, ID_MAX, _t("an id")),
-            ("step_run_id", ID_MIN, ID_MAX, _t("an id")),
-            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
-            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
-        ):
-            raw = args.get(name)
-            if raw in (None, ""):
-                continue
-            number = check_whole(errors, name, raw, low, high, what=what)
-            if number is not None:
-                values[name] = number
+        values: dict[str, Any] = dict(filter_numbers(errors, args, ("group_id", "job_id", "step_run_id")))
         job_name = args.get("job_name")
         if job_name not in (None, ""):
             if not isinstance(job_name, str) or len(job_name) > 128:

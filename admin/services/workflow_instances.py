@@ -23,7 +23,7 @@ from ..workflows.graph import Definition, load_definition, topological_order
 from .access import scope_to_groups
 from .actor import Actor
 from .errors import FieldErrors, NotFound
-from .numbers import EPOCH_MS_MAX, EPOCH_MS_MIN, ID_MAX, ID_MIN, check_whole
+from .numbers import filter_numbers
 from .paging import Page, PageRequest, count_rows_capped
 
 #: The list counts matching rows up to this many; past it the total reads "more than 10,000".
@@ -44,18 +44,7 @@ class InstanceFilter:
     def parse(cls, args: dict[str, Any]) -> InstanceFilter:
         """From query-string style values (strings), naming every bad one."""
         errors = FieldErrors()
-        values: dict[str, Any] = {}
-        for name, low, high, what in (
-            ("workflow_id", ID_MIN, ID_MAX, _t("an id")),
-            ("from_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
-            ("to_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, _t("epoch milliseconds")),
-        ):
-            raw = args.get(name)
-            if raw in (None, ""):
-                continue
-            number = check_whole(errors, name, raw, low, high, what=what)
-            if number is not None:
-                values[name] = number
+        values: dict[str, Any] = dict(filter_numbers(errors, args, ("workflow_id",)))
         raw_status = args.get("status")
         if raw_status not in (None, ""):
             try:
