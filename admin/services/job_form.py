@@ -244,14 +244,7 @@ def clean_job(
         merged["timezone"] = default_timezone
     out: dict[str, Any] = {}
 
-    group_id = None
-    if merged["group_id"] in (None, ""):
-        errors.add("group_id", _t("is required"))
-    else:
-        group_id = check_whole(errors, "group_id", merged["group_id"], ID_MIN, ID_MAX, what=_t("a group id"))
-    if group_id is not None and (not actor.can_access_group(group_id) or session.get(ExecutorGroup, group_id) is None):
-        errors.add("group_id", _t("no executor group %(id)s", id=group_id))
-    out["group_id"] = group_id
+    out["group_id"] = group_id = check_group(errors, session, actor, merged["group_id"])
 
     name = _text(errors, "name", merged["name"], max_chars=128, required=True)
     out["name"] = name.strip() if name else name
@@ -334,3 +327,14 @@ def clean_job(
 
     errors.raise_if_any(_t("job not saved") if current is None else _t("job %(id)s not saved", id=current.id), object_id=current.id if current else None)
     return out
+
+
+def check_group(errors: FieldErrors, session: Session, actor: Actor, value: Any) -> int | None:
+    """A form's `group_id`: required, an id, a group that exists and the actor may use."""
+    if value in (None, ""):
+        errors.add("group_id", _t("is required"))
+        return None
+    group_id = check_whole(errors, "group_id", value, ID_MIN, ID_MAX, what=_t("a group id"))
+    if group_id is not None and (not actor.can_access_group(group_id) or session.get(ExecutorGroup, group_id) is None):
+        errors.add("group_id", _t("no executor group %(id)s", id=group_id))
+    return group_id

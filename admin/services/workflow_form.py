@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..enums import WORKFLOW_OVERLAP_POLICIES, MisfireStrategy, OverlapPolicy, ScheduleType
-from ..models import ExecutorGroup, Job, Workflow
+from ..models import Job, Workflow
 from ..schedules.schedule import ScheduleError, validate_schedule
 from ..texts import _t
 from ..workflows.graph import Definition, DefinitionError, parse_definition
 from .actor import Actor
 from .errors import FieldErrors
-from .job_form import MAX_TEXT_BYTES, MAX_TIMEOUT_S, _emails, _text, _webhook
+from .job_form import MAX_TEXT_BYTES, MAX_TIMEOUT_S, _emails, _text, _webhook, check_group
 from .numbers import ID_MAX, ID_MIN, check_whole
 
 #: A workflow fires like a job, but has no catch-up window: these misfire strategies only.
@@ -151,14 +151,7 @@ def clean_workflow(
         merged["timezone"] = default_timezone
     out: dict[str, Any] = {}
 
-    group_id = None
-    if merged["group_id"] in (None, ""):
-        errors.add("group_id", _t("is required"))
-    else:
-        group_id = check_whole(errors, "group_id", merged["group_id"], ID_MIN, ID_MAX, what=_t("a group id"))
-    if group_id is not None and (not actor.can_access_group(group_id) or session.get(ExecutorGroup, group_id) is None):
-        errors.add("group_id", _t("no executor group %(id)s", id=group_id))
-    out["group_id"] = group_id
+    out["group_id"] = check_group(errors, session, actor, merged["group_id"])
 
     name = _text(errors, "name", merged["name"], max_chars=128, required=True)
     out["name"] = name.strip() if name else name
