@@ -72,7 +72,7 @@ BAD = [
     ({"misfire_strategy": "CATCH_UP_ALL"}, "misfire_strategy"),
     ({"overlap_policy": "DISCARD_LATER"}, "overlap_policy"),
     ({"schedule_conf": "* * *"}, "schedule_conf"),
-    ({"alarm_emails": {"a": 1}}, "alarm_emails"),
+    ({"alarm_emails": "ops@example.com"}, "alarm_emails"),
 ]
 
 

@@ -39,7 +39,7 @@ def seed_workflows(db: Database) -> None:
         }
         created = workflows.create_workflow(
             s, actor, {"group_id": orders, "name": "nightly", "definition": pipeline, "schedule_type": "CRON", "schedule_conf": "0 0 3 * * ?",
-                       "timezone": "Asia/Shanghai", "overlap_policy": "BUFFER_ONE", "timeout_s": 600, "alarm_emails": "ops@example.com"},
+                       "timezone": "Asia/Shanghai", "overlap_policy": "BUFFER_ONE", "timeout_s": 600},
             now_ms=NOW, max_steps=1000,
         )  # fmt: skip
         workflows.start_workflow(s, actor, created.id, now_ms=NOW)

@@ -18,7 +18,7 @@ from tests.support.console import Console, post_form
 def workflow_form(group_id: int, jobs: list[int], **over) -> dict:
     form = {
         "name": "nightly", "group_id": str(group_id), "description": "", "author": "", "schedule_type": "CRON", "schedule_conf": "0 0 2 * * ?",
-        "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL", "timeout_s": "0", "alarm_emails": "", "alarm_webhook": "",
+        "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL", "timeout_s": "0",
         # a blank row in the middle, as a user leaves one: it is skipped, and rows keep their numbers for the messages
         "step_key": ["extract", "", "load", "report"], "step_job": [str(jobs[0]), "", str(jobs[1]), str(jobs[2])],
         "step_param": ["", "", "day={{upstream.extract.day}}", ""], "step_join": ["ALL", "ALL", "ALL", "ANY"],
