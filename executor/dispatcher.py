@@ -77,9 +77,6 @@ class Dispatcher:
         self._pool = RunnerPool(self._lock, clock, self._run_worker)
         self._active: dict[int, Run] = {}  # log id -> queued or running run
         self._recent: set[int] = set()
-        #: job id (None: not known, replayed from the spool at start) -> log ids whose result went
-        #: to the callback spool; pruned as an admin accepts them (holds_unsent_result).
-        self._unsent: dict[int | None, set[int]] = {}
         self._recent_order: deque[int] = deque()
         self._refusal: str | None = "executor is not running"  # why triggers are refused, None = open
 
@@ -145,21 +142,6 @@ class Dispatcher:
         with self._lock:
             worker = self._workers.get(job_id)
             return worker is not None and worker.busy
-
-    def holds_unsent_result(self, job_id: int) -> bool:
-        """True while a result of this job (or one replayed from the spool, whose job is not
-        known here) waits in the callback spool for an admin to accept it. `/idleBeat` counts it
-        as busy: the run finished, and an admin that took the executor for idle would re-run it."""
-        with self._lock:
-            for key in (job_id, None):
-                log_ids = self._unsent.get(key)
-                if not log_ids:
-                    continue
-                log_ids.difference_update([log_id for log_id in log_ids if not self._is_result_pending(log_id)])
-                if log_ids:
-                    return True
-                del self._unsent[key]
-            return False
 
     def is_active(self, log_id: int) -> bool:
         """True until the run is over: queued, running, or its result not yet in the spool."""
@@ -310,8 +292,6 @@ class Dispatcher:
         with self._lock:
             for log_id in log_ids:
                 self._remember(log_id)
-            if log_ids:
-                self._unsent.setdefault(None, set()).update(log_ids)
 
     def _remember(self, log_id: int) -> None:
         if log_id in self._recent:
@@ -432,9 +412,5 @@ class Dispatcher:
         result = CallbackParam(run.log_id, run.trigger.log_date_time_ms, outcome.code, outcome.msg, result_data=data, checkpoint=checkpoint)
         try:
             self._submit_result(result, lambda: self._settle(run))
-            # After the submit, which marks the result pending: noted before, a concurrent
-            # /idleBeat could prune it as not pending. The job's worker is busy until then.
-            with self._lock:
-                self._unsent.setdefault(run.job_id, set()).add(run.log_id)
         finally:
             run.report_finished()

@@ -109,8 +109,6 @@ class ExecutorWsgiApp:
         job_id = JobIdParam.from_wire(decode_json(body)).job_id
         if self._dispatcher.is_busy(job_id):
             return Envelope.failure("job thread is running or has trigger queue.")
-        if self._dispatcher.holds_unsent_result(job_id):
-            return Envelope.failure("job result not yet accepted by an admin.")
         return Envelope.success()
 
     def _run(self, body: bytes) -> Envelope:

@@ -143,36 +143,6 @@ def test_idle_beat_reflects_running_and_queued(executor, fake_admin) -> None:
     assert call(executor.port, "/idleBeat", {"jobid": 5}).code == 500  # malformed body
 
 
-def test_idle_beat_is_busy_while_a_finished_runs_result_waits_for_an_admin(executor, fake_admin) -> None:
-    # The run is over but its result is still in the spool: an admin taking the executor for
-    # idle would re-run finished work ("repair now", lost-run checks). Busy until accepted.
-    fake_admin.refuse("/api/callback")
-    assert run(executor.port, 8, 81).ok
-    wait_until(lambda: executor.spool.spooled_log_ids() == [81], what="result spooled")
-    wait_until(lambda: not executor.dispatcher.is_busy(8), what="handler returned")
-    held = call(executor.port, "/idleBeat", {"jobId": 8})
-    assert (held.code, held.msg) == (500, "job result not yet accepted by an admin.")
-    assert call(executor.port, "/idleBeat", {"jobId": 9}).ok  # other jobs are not affected
-    fake_admin.accept("/api/callback")
-    fake_admin.wait_for_result(81)
-    wait_until(lambda: call(executor.port, "/idleBeat", {"jobId": 8}).ok, what="job 8 idle once its result was accepted")
-
-
-def test_idle_beat_is_busy_for_results_replayed_from_the_spool_until_accepted(make_executor, fake_admin, tmp_path) -> None:
-    fake_admin.refuse("/api/callback")
-    first = make_executor(data_dir=str(tmp_path / "shared")).start()
-    assert run(first.port, 3, 78).ok
-    wait_until(lambda: first.spool.spooled_log_ids() == [78], what="result spooled")
-    first.stop(timeout_s=5)
-    # the restarted process does not know the replayed result's job: every job counts as busy
-    second = make_executor(data_dir=str(tmp_path / "shared")).start()
-    assert call(second.port, "/idleBeat", {"jobId": 3}).code == 500
-    assert call(second.port, "/idleBeat", {"jobId": 4}).code == 500
-    fake_admin.accept("/api/callback")
-    fake_admin.wait_for_result(78)
-    wait_until(lambda: call(second.port, "/idleBeat", {"jobId": 4}).ok, what="idle once the replayed result was accepted")
-
-
 def test_kill_without_a_running_job(executor) -> None:
     envelope = call(executor.port, "/kill", {"jobId": 42})
     assert (envelope.code, envelope.msg) == (200, "job thread already killed.")
