@@ -35,6 +35,8 @@ ADMIN_USES_OF_THE_EXECUTOR = {
     "executor application in two processes, one of which the Demo page kills",
     "shardcron.executor.examples.roster": "`shardcron demo` writes the work-orders recipe's roster (who comes on "
     "shift when) into the recipe's database, so that the demo's orders wait and then reach a person",
+    "shardcron.executor.examples.nightly_pipeline": "`shardcron demo` shows the nightly-pipeline workflow: it "
+    "starts this executor application in two processes and names its handlers in the workflow's jobs",
 }
 
 _MODULE_STRING = re.compile(r"^shardcron\.(admin|core|executor)(\.\w+)*(:[\w.]+)?$")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardcron.executor.examples import nightly_pipeline as handlers
+import shardcron.executor.examples.nightly_pipeline as handlers
 
 from .recipes import RecipeGroup
 

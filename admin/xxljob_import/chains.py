@@ -27,6 +27,8 @@ from shardcron.admin.services.actor import Actor
 from shardcron.admin.services.workflow_form import WORKFLOW_MISFIRE_STRATEGIES
 from shardcron.admin.services.workflows import create_workflow, start_workflow
 
+from .actions import Action
+
 from .convert import Issue
 
 NAME_SUFFIX = " (chain)"
@@ -54,7 +56,6 @@ def step_key(xxl_id: int) -> str:
 def plan_chains(session: Session, plan: Any) -> list[PlannedChain]:
     """The chains among the plan's created jobs (their kept child ids); roots lose their
     schedule to their workflow. `plan` is importer.ImportPlan (jobs already planned)."""
-    from .importer import Action  # the importer imports this module
 
     created = {job.draft.source.id: job for job in plan.jobs if job.action is Action.CREATE}
     children = {xxl_id: [c for c in job.draft.child_xxl_ids] for xxl_id, job in created.items()}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -28,15 +27,10 @@ from shardcron.admin.services.glue_versions import record_version
 from shardcron.admin.services.job_form import MAX_CHILD_JOBS, current_values
 from shardcron.core.protocol import GlueType
 
+from .actions import Action
 from .chains import PlannedChain, create_chains, plan_chains
 from .convert import MAX_CHILD_IDS_CHARS, MAX_NAME_CHARS, GroupDraft, Issue, JobDraft, convert_group, convert_job
 from .source import XxlSnapshot
-
-
-class Action(StrEnum):
-    CREATE = "create"
-    EXISTS = "exists"  # already in shardcron: left unchanged
-    SKIP = "skip"  # cannot be imported (see the issues)
 
 
 @dataclass
