@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError
 from . import private_files
 from .clock import SYSTEM_CLOCK
 from .errors import ShardcronError
+from .sqlite_gate import GatedConnection, WriteGate, begin_write, end_write, gate_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -175,13 +176,11 @@ def create_db_engine(url: str, *, pool_size: int = 10, error: type[ShardcronErro
                 private_files.create_empty(path)
             except OSError as exc:
                 raise error(f"cannot create SQLite file {path}: {exc.strerror}") from None
-        engine = create_engine(
-            parsed,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=pool_size,
-            max_overflow=pool_size,
-        )
-        _configure_sqlite(engine)
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if path is not None:
+            connect_args["factory"] = GatedConnection
+        engine = create_engine(parsed, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size)
+        _configure_sqlite(engine, gate_for(path) if path is not None else None)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(
@@ -242,11 +241,25 @@ def _enter_wal(cur: Any) -> None:
 
 def _on_sqlite_begin(conn: Any) -> None:
     mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    if mode == "DEFERRED":
+        conn.exec_driver_sql("BEGIN DEFERRED")
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    begin_write(dbapi_connection, SQLITE_BUSY_TIMEOUT_MS / 1000)  # this process's writers queue here first
+    try:
+        conn.exec_driver_sql(f"BEGIN {mode}")
+    except BaseException:
+        end_write(dbapi_connection)
+        raise
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    event.listen(engine, "connect", _on_sqlite_connect)
+def _configure_sqlite(engine: Engine, gate: WriteGate | None = None) -> None:
+    def on_connect(dbapi_conn: Any, record: Any) -> None:
+        if isinstance(dbapi_conn, GatedConnection):
+            dbapi_conn.gate = gate
+        _on_sqlite_connect(dbapi_conn, record)
+
+    event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
 
 
