@@ -6,6 +6,12 @@ placeholder to render, a name to invent and a value to bind, on every execution,
 more than the statement's own work in the database. Ids are integers (checked here), so writing
 them into the SQL is safe and the same on every engine, and no engine's limit on the number of
 bound parameters applies.
+
+A short list (at most SHORT_LIST ids: a workflow advancing one instance, a page of runs) is the
+opposite case: written as literals, every new set of ids is a new SQL text, compiled afresh and
+cached under its own key, which cost a workflow step's advance a fifth of its CPU
+(docs/benchmarks.md, "Workflows"). Those are an expanding bound parameter instead, so the
+statement is compiled once.
 """
 
 from __future__ import annotations
@@ -16,11 +22,18 @@ from typing import cast
 import sqlalchemy as sa
 
 
+#: Lists up to this long are bound (one compiled statement); longer ones are literals.
+SHORT_LIST = 32
+
+
 def in_ids(column: sa.ColumnElement, ids: Iterable[int]) -> sa.ColumnElement[bool]:
-    """`column IN (…)` with `ids` as integer literals; false for no ids."""
-    literals = ",".join(map(str, map(_as_int, ids)))
-    if not literals:
+    """`column IN (…)` with `ids` as integer literals (a bound list when short); false for no ids."""
+    values = list(map(_as_int, ids))
+    if not values:
         return sa.false()
+    if len(values) <= SHORT_LIST:
+        return column.in_(values)
+    literals = ",".join(map(str, values))
     # A text clause stands wherever a boolean column expression may (WHERE, and_, &).
     return cast(sa.ColumnElement[bool], sa.text(f"{column.table.name}.{column.name} IN ({literals})"))
 

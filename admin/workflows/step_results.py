@@ -82,7 +82,11 @@ def step_ends(session: Session, step_run_ids: Collection[int]) -> dict[int, Step
             row.id, row.job_id, row.shard_index, row.shard_total, RunStatus(row.status), row.retry_remaining, row.attempt,
             FollowupStatus(row.followup_status), row.handle_msg or row.trigger_msg, row.result_json, row.handle_at_ms or row.trigger_at_ms,
         ))
-    jobs = {job.id: job for job in session.scalars(sa.select(Job).where(in_ids(Job.__table__.c.id, {s.job_id for s in steps})))}
+    job_t = Job.__table__.c
+    jobs = {job.id: job for job in session.execute(
+        sa.select(job_t.id, job_t.route_strategy, job_t.retry_delay_s, job_t.retry_max_delay_s, job_t.retry_backoff_multiplier)
+        .where(in_ids(job_t.id, {s.job_id for s in steps}))
+    )}
     without_runs = [s.fire_id for s in steps if s.id not in runs]
     fires = {}
     if without_runs:
@@ -104,7 +108,7 @@ def step_ends(session: Session, step_run_ids: Collection[int]) -> dict[int, Step
     return ends
 
 
-def _end_of_runs(session: Session, runs: list[_Run], job: Job | None) -> StepEnd | None:
+def _end_of_runs(session: Session, runs: list[_Run], job: sa.Row | None) -> StepEnd | None:
     latest: dict[int, _Run] = {}
     for run in runs:  # in id order: the last one of a shard is its latest
         latest[run.shard_index] = run
@@ -130,7 +134,7 @@ def _end_of_runs(session: Session, runs: list[_Run], job: Job | None) -> StepEnd
     return StepEnd(StepStatus.FAILED, message[:512], result)
 
 
-def _retry_coming(session: Session, run: _Run, job: Job) -> bool:
+def _retry_coming(session: Session, run: _Run, job: sa.Row) -> bool:
     """A failed run with retries left: its follow-up still writes the RETRY fire, or that fire
     (found by its unique key, uq_fire_once) has not ended yet."""
     if run.followup == FollowupStatus.PENDING:

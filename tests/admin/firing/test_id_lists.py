@@ -54,3 +54,21 @@ def test_more_ids_than_a_statement_may_bind(admin_db):
 def test_anything_but_an_int_is_refused_before_any_sql(bad):
     with pytest.raises(TypeError):
         in_ids(Fire.__table__.c.id, [1, bad])
+
+
+def test_short_lists_share_one_compiled_statement(admin_db):
+    """Up to SHORT_LIST ids are bound: other ids, same SQL text, compiled once and cached."""
+    from shardcron.admin.firing.id_lists import SHORT_LIST
+
+    ids = add_fires(admin_db, SHORT_LIST + 1)
+    fire = Fire.__table__.c
+    texts = set()
+    with admin_db.read_session() as s:
+        for chosen in (ids[:1], ids[1:3], ids[3:SHORT_LIST]):
+            stmt = sa.select(fire.id).where(in_ids(fire.id, chosen)).order_by(fire.id)
+            assert list(s.execute(stmt).scalars()) == chosen
+            texts.add(str(stmt.compile(dialect=admin_db.engine.dialect)))
+        longer = sa.select(fire.id).where(in_ids(fire.id, ids)).order_by(fire.id)
+        assert list(s.execute(longer).scalars()) == ids
+    assert len(texts) == 1
+    assert str(ids[-1]) in str(longer.compile(dialect=admin_db.engine.dialect))  # a long list: literals
