@@ -7,6 +7,7 @@ The loop knows the dispatcher only as a `ClaimedFireSink` (the dispatch package'
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from shardcron.core.clock import Clock
 
+from .fire_bell import FireBell
 from .fire_store import ClaimedFire, FireStore, LeaseLost
 from .node_lease import LeaseTerm
 from .run_store import Prepared
@@ -36,7 +38,13 @@ class FireLoop:
     fired by the callback and should be sent at once). `busy()` is asked at most once per
     BUSY_CHECK_MS of the ticks' clock, so an idle scheduler costs what it did; a tick that
     claims a workflow step's fire turns fast at once (an instance runs: its next steps follow
-    within milliseconds, not after the next check)."""
+    within milliseconds, not after the next check).
+
+    A fast tick between two full ones (`base_interval_s` apart) first asks, in a read, whether
+    any PENDING fire is due, and claims only then: a claim is a write transaction, and on SQLite
+    every poll would queue for the one write lock with the callbacks it waits for. With a `bell`
+    (fire_bell: rung after this process wrote fires) the runner waits on it through `wait`, and
+    a rung tick claims at once."""
 
     name = "fire"
     #: How often the loop asks whether it should tick fast.
@@ -45,9 +53,13 @@ class FireLoop:
     def __init__(
         self, store: FireStore, dispatcher: ClaimedFireSink, interval_s: float,
         *, busy: Callable[[], bool] | None = None, busy_interval_s: float | None = None,
-        on_steps_ended: Callable[[list[int], int], None] | None = None,
+        on_steps_ended: Callable[[list[int], int], None] | None = None, bell: FireBell | None = None,
     ) -> None:
         self.store = store
+        self.bell = bell
+        self._heard = bell.rings if bell is not None else 0
+        self._rung = False
+        self._full_at_ms: int | None = None
         self.dispatcher = dispatcher
         self.base_interval_s = interval_s
         self.busy = busy
@@ -78,10 +90,26 @@ class FireLoop:
     FIRST_ROUND_SHARE = 25
     GROWTH = 5
 
+    def wait(self, timeout_s: float, stop: threading.Event) -> None:
+        """The runner's wait between ticks: until `timeout_s` passed, the bell rang or `stop`
+        was set (the runner rings the bell when it stops)."""
+        if self.bell is None:
+            stop.wait(timeout_s)
+            return
+        heard = self.bell.wait(self._heard, timeout_s)
+        if heard != self._heard:
+            self._heard, self._rung = heard, True
+
     def tick(self, now_ms: int) -> None:
         """Claim and prepare under the node's current lease term; nothing while it has none (the
         lease loop starts a new term within `lease_renew_ms`)."""
         self._check_busy(now_ms)
+        rung, self._rung = self._rung, False
+        full = self._full_at_ms is None or now_ms - self._full_at_ms >= (self.base_interval_s - self.busy_interval_s) * 1000
+        if full:
+            self._full_at_ms = now_ms
+        elif not rung and not self.store.pending_due(now_ms):
+            return  # a fast tick with nothing due: no write transaction
         for round_no in range(self.MAX_ROUNDS):
             if round_no:
                 # Later rounds of a long tick use the current time: what is due is judged from

@@ -235,6 +235,14 @@ class FireStore:
         self._recovered = True
         return result
 
+    def pending_due(self, now_ms: int) -> bool:
+        """Whether a PENDING fire is due within the lookahead (a read: no write lock, no claim)."""
+        fire = Fire.__table__.c
+        with self.db.read_session() as session:
+            return session.execute(
+                sa.select(fire.id).where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= now_ms + self.lookahead_ms).limit(1)
+            ).first() is not None
+
     def _claim(self, term: LeaseTerm, now_ms: int, limit: int, then: Callable[[Session, list[ClaimedFire]], T]) -> T:
         horizon_ms = now_ms + self.lookahead_ms
         owner = term.owner

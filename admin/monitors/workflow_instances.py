@@ -25,7 +25,7 @@ from ..enums import WorkflowStatus
 from ..firing.fire_store import retry_on_deadlock
 from ..models import WorkflowInstance
 from ..transport.executor_client import ExecutorClient
-from ..workflows.advance import advance_instance
+from ..workflows.advance import advance_instance, has_moves
 from ..workflows.operate import Kill, send_kills, stop_instance
 from ..workflows.step_fires import UPSTREAM_MAX_BYTES
 from .lease import Lease, LeaseHolder
@@ -88,7 +88,9 @@ class WorkflowInstances(LeaseHolder):
             running = list(session.execute(
                 sa.select(t.id).where(t.status == WorkflowStatus.RUNNING.value).order_by(t.id).limit(BATCH)
             ).scalars())
-        for instance_id in running:
+        with self.db.read_session() as session:
+            moving = [instance_id for instance_id in running if has_moves(session, instance_id)]
+        for instance_id in moving:
 
             def advance(instance_id: int = instance_id) -> None:
                 with self.db.session() as session:

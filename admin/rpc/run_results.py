@@ -59,6 +59,9 @@ class BatchOutcome:
     #: Workflow step runs whose runs this batch finished: their instances are advanced once the
     #: batch is committed (the callback's fast path).
     step_run_ids: set[int] = field(default_factory=set)
+    #: Succeeded step runs followed up only as the catch-all of their instance's advance: once
+    #: the advance was done in the batch's own transaction, `clear_step_followups` drops it.
+    step_only_followups: list[int] = field(default_factory=list)
 
     def describe(self, what: str) -> str | None:
         parts = []
@@ -76,18 +79,20 @@ def _statuses(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, 
     return {row.id: (row.job_id, row.status) for row in rows}
 
 
-def _statuses_and_steps(session: Session, log_ids: Sequence[int]) -> tuple[dict[int, tuple[int, RunStatus]], dict[int, int]]:
-    """`_statuses`, and logId -> its workflow step run for the runs that belong to one (one query)."""
-    rows = session.execute(sa.select(RunLog.id, RunLog.job_id, RunLog.status, RunLog.step_run_id).where(RunLog.id.in_(sorted(set(log_ids))))).all()
-    return {row.id: (row.job_id, row.status) for row in rows}, {row.id: row.step_run_id for row in rows if row.step_run_id is not None}
-
-
-def _run_facts(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
-    """trigger_at_ms, shard_index, shard_total of these runs."""
+def _statuses_and_steps(
+    session: Session, log_ids: Sequence[int]
+) -> tuple[dict[int, tuple[int, RunStatus]], dict[int, int], dict[int, tuple[int, int, int]]]:
+    """`_statuses`, logId -> its workflow step run for the runs that belong to one, and logId ->
+    (trigger_at_ms, shard_index, shard_total) for the log line and the duration metric (one query)."""
     rows = session.execute(
-        sa.select(RunLog.id, RunLog.trigger_at_ms, RunLog.shard_index, RunLog.shard_total).where(RunLog.id.in_(sorted(set(log_ids))))
+        sa.select(RunLog.id, RunLog.job_id, RunLog.status, RunLog.step_run_id, RunLog.trigger_at_ms, RunLog.shard_index, RunLog.shard_total)
+        .where(RunLog.id.in_(sorted(set(log_ids))))
     ).all()
-    return {row.id: (row.trigger_at_ms, row.shard_index, row.shard_total) for row in rows}
+    return (
+        {row.id: (row.job_id, row.status) for row in rows},
+        {row.id: row.step_run_id for row in rows if row.step_run_id is not None},
+        {row.id: (row.trigger_at_ms, row.shard_index, row.shard_total) for row in rows},
+    )
 
 
 def _json_or_none(data: object) -> str | None:
@@ -98,7 +103,7 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
     outcome = BatchOutcome()
     if not results:
         return outcome
-    known, steps = _statuses_and_steps(session, [r.log_id for r in results])
+    known, steps, facts = _statuses_and_steps(session, [r.log_id for r in results])
     job_ids = {job_id for job_id, _ in known.values()}
     # A success is followed up when it fires child jobs, or resets a pause-on-failure count.
     followed_on_success = set(
@@ -121,6 +126,8 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
         # A workflow step's run is always followed up: the follow-up monitor is the catch-all that
         # advances its instance if the fast path after this commit did not.
         followup = FollowupStatus.PENDING if (not succeeded or job_id in followed_on_success or result.log_id in steps) else FollowupStatus.NONE
+        if succeeded and job_id not in followed_on_success and result.log_id in steps:
+            outcome.step_only_followups.append(result.log_id)
         params.append(
             {
                 "b_id": result.log_id,
@@ -151,13 +158,22 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
         outcome.step_run_ids.update(steps[p["b_id"]] for p in params if p["b_id"] in steps)
         # The last checkpoint travels with the result; stored whatever became of the result.
         store_checkpoints(session, [r.checkpoint for r in results if r.checkpoint is not None and r.log_id in known], now_ms)
-        facts = _run_facts(session, outcome.applied)
         for p in params:
             trigger_at_ms, index, total = facts.get(p["b_id"], (now_ms, 0, 1))
             outcome.finished.append(
                 FinishedRun(p["b_id"], known[p["b_id"]][0], f"{index}/{total}", RunStatus(p["b_status"]), p["b_code"], now_ms - trigger_at_ms)
             )
     return outcome
+
+
+def clear_step_followups(session: Session, log_ids: Sequence[int]) -> None:
+    """The follow-up of these succeeded step runs is not needed: their instances were advanced
+    in this transaction (it would only advance them again)."""
+    if log_ids:
+        session.execute(
+            sa.update(_RUNS).where(_RUNS.c.id.in_(sorted(log_ids)), _RUNS.c.followup_status == FollowupStatus.PENDING.value)
+            .values(followup_status=FollowupStatus.NONE.value)
+        )
 
 
 def store_checkpoints(session: Session, items: Sequence[CheckpointParam], now_ms: int) -> None:

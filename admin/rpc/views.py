@@ -28,12 +28,14 @@ from shardcron.core.protocol import (
 )
 from shardcron.core.sqlengine import describe_db_error
 
+from ..firing.fire_bell import bell_for
+from ..firing.fire_store import retry_on_deadlock
 from ..metrics import record_run_finished
-from ..workflows.advance import advance_step_runs
+from ..workflows.advance import advance_in, advance_step_runs
 from .auto_groups import ensure_group
 from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted
 from .registry_store import record_heartbeat, remove_registration
-from .run_results import apply_callbacks, apply_checkpoints, apply_progress
+from .run_results import apply_callbacks, apply_checkpoints, apply_progress, clear_step_followups
 
 log = logging.getLogger("shardcron.admin.rpc")
 
@@ -64,17 +66,25 @@ def _handle(parse: Callable[[Any], Any], apply: Callable[[Any, Any, int], str | 
         return _answer(Envelope.failure(str(exc)))
     ctx = current_app.extensions["shardcron"]
     try:
-        with ctx.db.session() as session:
-            msg = apply(session, message, ctx.clock.now_ms())
+        msg = retry_on_deadlock(lambda: _apply(ctx.db, apply, message, ctx.clock.now_ms()))
     except SQLAlchemyError as exc:
+        g.pop("workflow_step_runs", None)  # nothing was committed
         # The executor keeps the call (heartbeat, spooled result) and sends it again later.
         reason = describe_db_error(exc, ctx.db.engine.url)
         log.error("%s not applied: %s", request.path, reason)
         return _answer(Envelope.failure(f"admin database unavailable, try again: {reason}"))
     except Exception:  # noqa: BLE001  (a peer is answered in the protocol's shape, never a bare 500)
+        g.pop("workflow_step_runs", None)
         log.exception("%s failed", request.path)
         return _answer(Envelope.failure(f"admin error in {request.path}; the admin's log has the details"))
     return _answer(Envelope.success(msg=msg))
+
+
+def _apply(db, apply: Callable[[Any, Any, int], str | None], message: Any, now_ms: int) -> str | None:
+    # Retried whole on a deadlock: a callback's transaction locks workflow instances after the
+    # run rows it wrote, and cancelling an instance locks the other way round.
+    with db.session() as session:
+        return apply(session, message, now_ms)
 
 
 def _register(session, param: RegistryParam, now_ms: int) -> str | None:
@@ -98,7 +108,13 @@ def _callbacks(session, results, now_ms: int) -> str | None:
     if outcome.unknown:
         log.warning("callback for unknown logId(s) %s ignored", outcome.unknown[:20])
     if outcome.step_run_ids:
-        g.workflow_step_runs = outcome.step_run_ids
+        # The steps these results finished move their instances on in this same transaction
+        # (a step's successor is fired at once); if that fails, after the commit on their own.
+        ctx = current_app.extensions["shardcron"]
+        advanced = advance_in(session, outcome.step_run_ids, now_ms, upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
+        if advanced:
+            clear_step_followups(session, outcome.step_only_followups)
+        g.workflow_step_runs = (advanced, outcome.step_run_ids)
     return outcome.describe("results")
 
 
@@ -126,12 +142,14 @@ def registry_remove():
 @blueprint.post("/callback", strict_slashes=False)
 def callback():
     answer = _handle(parse_callback_body, _callbacks)
-    steps = g.pop("workflow_step_runs", None)
-    if steps:
-        # The results are committed: now, in transactions of their own, the workflow steps they
-        # finished move their instances on (a step's successor is fired at once).
+    advanced = g.pop("workflow_step_runs", None)
+    if advanced is not None:
         ctx = current_app.extensions["shardcron"]
-        advance_step_runs(ctx.db, steps, ctx.clock.now_ms(), upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
+        done, steps = advanced
+        if done:
+            bell_for(ctx.db).ring()  # committed: this process's fire loops claim the new fires now
+        else:
+            advance_step_runs(ctx.db, steps, ctx.clock.now_ms(), upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
     return answer
 
 

@@ -34,6 +34,7 @@ from ..db import Database
 from ..dispatch.dispatcher import FireDispatcher
 from ..enums import FireStatus
 from ..firing.backfill_advance import BackfillAdvancer
+from ..firing.fire_bell import bell_for
 from ..firing.fire_loop import FireLoop
 from ..firing.fire_store import FireStore
 from ..firing.node_lease import LeaseClock, NodeLease
@@ -178,6 +179,7 @@ class SchedulerRunner:
             self.store, self.dispatcher, config.tick_interval_ms / 1000,
             busy=lambda: instances_running(self.db), busy_interval_s=config.workflow_tick_ms / 1000,
             on_steps_ended=lambda steps, now_ms: advance_step_runs(ctx.db, steps, now_ms, upstream_max_bytes=config.workflow_upstream_max_bytes),
+            bell=bell_for(ctx.db),
         )
         planner = WorkflowPlanner(
             ctx.db, lookahead_ms=config.lookahead_ms, misfire_grace_ms=config.misfire_grace_ms, client=self.client,
@@ -221,12 +223,21 @@ class SchedulerRunner:
                 loop.tick(self.clock.now_ms())
             except Exception:  # one bad tick must not end the loop; the next one retries
                 log.exception("scheduler loop tick failed", extra={"loop": loop.name, "node_id": self.node_id})
-            stop.wait(max(0.0, loop.interval_s - (SYSTEM_CLOCK.monotonic() - started)))
+            remaining = max(0.0, loop.interval_s - (SYSTEM_CLOCK.monotonic() - started))
+            wait = getattr(loop, "wait", None)  # the fire loop's: it also wakes on its bell
+            if wait is not None:
+                wait(remaining, stop)
+            else:
+                stop.wait(remaining)
 
     def stop(self) -> None:
         if self._stop.is_set():
             return
         self._stop.set()
+        for loop in self.loops:
+            bell = getattr(loop, "bell", None)
+            if bell is not None:
+                bell.ring()  # ends the fire loop's wait
         for thread in self._threads:
             thread.join(timeout=30)
         for loop in self.loops:

@@ -13,10 +13,12 @@ import logging
 from collections.abc import Collection
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..enums import StepStatus, WorkflowStatus
 from ..db import Database, changed_rows
+from ..firing.fire_bell import bell_for
 from ..firing.fire_store import retry_on_deadlock
 from ..firing.id_lists import in_ids
 from ..models import Workflow, WorkflowInstance, WorkflowStepRun
@@ -52,6 +54,25 @@ def advance_instance(
                 if end is not None:
                     row.status = end.status
     progress(session, instance, definition, rows, now_ms, upstream_max_bytes=upstream_max_bytes, forced=forced)
+
+
+def has_moves(session: Session, instance_id: int) -> bool:
+    """Whether `advance_instance` would change anything now, read without the instance's lock
+    (a read transaction: on SQLite it does not take the write lock). The sweep asks this first
+    and advances only the instances that answer yes; a change between the read and the advance
+    is judged again under the lock."""
+    t = WorkflowInstance.__table__.c
+    row = session.execute(sa.select(t.status, t.definition_json).where(t.id == instance_id)).first()
+    if row is None or row.status != WorkflowStatus.RUNNING:
+        return False
+    definition = definition_of(row.definition_json)
+    rows = current_steps(session, instance_id)
+    fired = [r.id for r in rows.values() if r.status == StepStatus.FIRED]
+    if fired and step_ends(session, fired):
+        return True
+    states = {key: r.status for key, r in rows.items()}
+    moves = graph.advance(definition, states)
+    return bool(moves.ready or moves.not_run) or graph.outcome(definition, states) is not None
 
 
 def progress(
@@ -142,29 +163,59 @@ def begin(session: Session, instance: WorkflowInstance, now_ms: int, *, upstream
 def advance_step_runs(db: Database, step_run_ids: Collection[int], now_ms: int, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> None:
     """Advance the instances of these step runs after the results that finished them were
     committed: all in one transaction, the instances locked in id order (two callers lock in the
-    same order, so they never deadlock) — one transaction per callback batch, not per instance,
-    since on SQLite every transaction queues for the one write lock. Should that transaction
-    fail, each instance is tried alone, so one bad instance does not hold back the others.
-    Errors are logged: the follow-up monitor advances them again (the catch-all)."""
+    same order, so they never deadlock) — one transaction per batch, not per instance, since on
+    SQLite every transaction queues for the one write lock. Should that transaction fail, each
+    instance is tried alone, so one bad instance does not hold back the others. Errors are
+    logged: the follow-up monitor advances them again (the catch-all). The fire bell rings after
+    each commit: this process's fire loops claim the new steps' fires at once."""
     if not step_run_ids:
         return
-    step_t = WorkflowStepRun.__table__.c
     with db.read_session() as session:
-        by_instance: dict[int, set[int]] = {}
-        for step_id, instance_id in session.execute(sa.select(step_t.id, step_t.instance_id).where(in_ids(step_t.id, set(step_run_ids)))):
-            by_instance.setdefault(instance_id, set()).add(step_id)
-    instances = sorted(by_instance.items())
+        instances = instances_of(session, step_run_ids)
+    bell = bell_for(db)
     if len(instances) > 1:
         try:
             retry_on_deadlock(lambda: _advance_together(db, instances, now_ms, upstream_max_bytes))
+            bell.ring()
             return
         except Exception:
             log.warning("workflow instances not advanced together; advancing each alone", exc_info=True)
     for instance_id, steps in instances:
         try:
             retry_on_deadlock(lambda: _advance_together(db, [(instance_id, steps)], now_ms, upstream_max_bytes))  # noqa: B023 (called at once)
+            bell.ring()
         except Exception:  # the follow-up monitor's catch-all does it again
             log.exception("workflow instance %d not advanced; the follow-up monitor will", instance_id)
+
+
+def advance_in(session: Session, step_run_ids: Collection[int], now_ms: int, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> bool:
+    """Advance the instances of these step runs inside the caller's transaction, the one that
+    wrote their results (the callback's: one transaction per result batch instead of two, so
+    a step's successor waits for one turn at SQLite's write lock, not two). Under a savepoint:
+    should it fail, what it did is undone, the results stay, and False says so (the caller
+    leaves the instances to `advance_step_runs` or the follow-up monitor). The caller rings
+    the fire bell after its commit (`ring_after_commit`)."""
+    if not step_run_ids:
+        return True
+    try:
+        with session.begin_nested():
+            for instance_id, steps in instances_of(session, step_run_ids):
+                advance_instance(session, instance_id, now_ms, upstream_max_bytes=upstream_max_bytes, finished=steps)
+    except OperationalError:
+        raise  # a deadlock or a lost connection: the whole transaction is retried or fails
+    except Exception:
+        log.exception("workflow instances of step runs %s not advanced with their results; advancing after the commit", sorted(step_run_ids)[:20])
+        return False
+    return True
+
+
+def instances_of(session: Session, step_run_ids: Collection[int]) -> list[tuple[int, set[int]]]:
+    """(instance id, its step run ids among these), in instance id order (the lock order)."""
+    step_t = WorkflowStepRun.__table__.c
+    by_instance: dict[int, set[int]] = {}
+    for step_id, instance_id in session.execute(sa.select(step_t.id, step_t.instance_id).where(in_ids(step_t.id, set(step_run_ids)))):
+        by_instance.setdefault(instance_id, set()).add(step_id)
+    return sorted(by_instance.items())
 
 
 def _advance_together(db: Database, instances: list[tuple[int, set[int]]], now_ms: int, upstream_max_bytes: int) -> None:

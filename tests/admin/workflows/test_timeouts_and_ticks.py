@@ -108,3 +108,81 @@ def test_the_sweep_ends_a_step_whose_fire_ended_without_a_run(cluster) -> None:
     assert states(cluster.db, instance_id) == {"a": StepStatus.FAILED}
     assert status(cluster.db, instance_id) == WorkflowStatus.FAILED
     monitor.client.close()
+
+
+def test_fast_ticks_claim_only_when_a_fire_is_due_or_the_bell_rang(cluster) -> None:
+    """Between two full ticks a fast tick reads first and writes (claims) only for a due
+    PENDING fire; a bell rung since the last tick claims without asking."""
+    import threading
+
+    from shardcron.admin.firing.fire_bell import FireBell
+
+    now = cluster.clock.now_ms()
+    job = add_job(cluster.db, cluster.group_id, now)
+    wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "a", "job_id": job}, {"key": "b", "job_id": job}], "edges": [{"from": "a", "to": "b"}]}, now)
+    node = cluster.node
+    bell = FireBell()
+    loop = FireLoop(node.store, node.dispatcher, 1.0, busy=lambda: instances_running(cluster.db), busy_interval_s=0.01, bell=bell)
+    claims: list[int] = []
+    claim_then = node.store.claim_then
+    mine = [False]
+
+    def counting(now_ms, *args, **kwargs):
+        if mine[0]:  # this loop's claims, not those of the node's own loop (cluster.pump)
+            claims.append(now_ms)
+        return claim_then(now_ms, *args, **kwargs)
+
+    def tick(at: int) -> None:
+        mine[0] = True
+        try:
+            loop.tick(at)
+        finally:
+            mine[0] = False
+
+    node.store.claim_then = counting  # type: ignore[method-assign]
+    held: list[int] = []
+    cluster.answer = lambda run: (held.append(run.log_id), None)[1]
+    node.live(now + 10)
+    start(cluster.db, wf, now + 20)
+    tick(now + 30)  # the first, full tick: claims a's fire and turns fast
+    assert loop.interval_s == 0.01 and len(claims) == 1
+    cluster.pump()  # a's run is sent (by the node's loop) and held
+    at = cluster.clock.now_ms()
+    for step in range(1, 30):  # fast ticks, nothing due: no claim at all
+        tick(at + 10 * step)
+    assert len(claims) == 1 and held
+    cluster.callback(held[0])  # writes b's PENDING fire
+    tick(at + 300)  # a fast tick that finds it due claims
+    assert len(claims) == 2
+    tick(at + 310)
+    assert len(claims) == 2
+    bell.ring()
+    loop.wait(5.0, threading.Event())  # returns at once: the bell rang
+    tick(at + 320)  # rung: claims without reading first
+    assert len(claims) == 3
+    tick(now + 30 + 1000)  # a full tick (a second after the last full one) always claims
+    assert len(claims) == 4
+
+
+def test_the_sweep_takes_no_write_lock_for_an_instance_with_nothing_to_move(cluster, monkeypatch) -> None:
+    from shardcron.admin.monitors import workflow_instances
+
+    now = cluster.clock.now_ms()
+    job = add_job(cluster.db, cluster.group_id, now)
+    wf = add_workflow(cluster.db, cluster.group_id, {"steps": [{"key": "a", "job_id": job}], "edges": []}, now)
+    cluster.answer = lambda run: None  # the run stays RUNNING
+    instance_id = start(cluster.db, wf, now)
+    cluster.pump()
+    advanced: list[int] = []
+    real = workflow_instances.advance_instance
+    monkeypatch.setattr(workflow_instances, "advance_instance", lambda session, iid, *a, **kw: (advanced.append(iid), real(session, iid, *a, **kw))[1])
+    monitor = _monitor(cluster)
+    monitor.tick(cluster.clock.now_ms())
+    assert advanced == [] and states(cluster.db, instance_id) == {"a": StepStatus.FIRED}
+    # its run fails, and no callback tells (as if the node died before advancing): the sweep does
+    with cluster.db.session() as s:
+        s.execute(sa.update(RunLog).values(status=RunStatus.FAILED, retry_remaining=0))
+    monitor.tick(cluster.clock.now_ms() + workflow_instances.WorkflowInstances.SWEEP_MS)
+    assert advanced == [instance_id]
+    assert status(cluster.db, instance_id) == WorkflowStatus.FAILED
+    monitor.client.close()
