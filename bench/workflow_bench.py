@@ -12,6 +12,11 @@ arrival, and reports it succeeded through `/api/callback` at once, noting when i
   (a) 100 workflows of 20 steps (chains) started at once: the time from a step's result leaving
       the executor (its callback sent) to its successor's `/run` arriving, p50/p99/max (issue
       target: p99 <= 50 ms). Baseline, measured in the same run: the same from one chain alone.
+      Twice: with steps that take a while (each run reported 1-3 s after it arrived, at random:
+      100 workflows then make about 50 step transitions a second), and with steps that take no
+      time (reported at once), which is a throughput test — every chain always has a transition
+      waiting, so by Little's law the latency there is 100 / (transitions per second): it shows
+      the scheduler's capacity, printed with it.
   (b) a 1,000-step chain and a 1,000-wide fan-out (root -> 1,000 branches -> join) run to the
       end; every step's `/run` counted at the executor: none missing, none twice.
   (c) the scheduler's CPU (this process, user + system) over 30 s idle with 100 enabled
@@ -47,9 +52,10 @@ class Sizes:
     cpu_s: float = 30.0
     idle_workflows: int = 100
     timeout_s: float = 600.0
+    step_ms: tuple[int, int] = (1000, 3000)
 
 
-QUICK = Sizes(workflows=5, steps=5, large=30, cpu_s=2.0, idle_workflows=10, timeout_s=120.0)
+QUICK = Sizes(workflows=5, steps=5, large=30, cpu_s=2.0, idle_workflows=10, timeout_s=120.0, step_ms=(50, 150))
 
 
 def percentile(values: list[int], q: float) -> int:
@@ -66,7 +72,7 @@ def spread(values: list[int]) -> str:
 class Stack:
     """A fresh database, the scheduler and the admin app on it, the accepting executor."""
 
-    def __init__(self, url: str | None, tmp: Path, name: str, *, serve: bool = True) -> None:
+    def __init__(self, url: str | None, tmp: Path, name: str, *, serve: bool = True, run_ms: tuple[int, int] | None = None) -> None:
         from shardcron.admin import AdminContext, create_app
         from shardcron.admin.config import load_config
         from shardcron.admin.db import Database, init_schema
@@ -95,7 +101,9 @@ class Stack:
             app = create_app(self.config, db=self.db, clock=SYSTEM_CLOCK)
             self.server = EmbeddedServer(app, "127.0.0.1:0", threads=16, ident="shardcron")  # waitress, stoppable from here
             port = self.server.start()
-            self.executor, address = start_accepting_executor(self.calls, tmp / f"{name}-executor.log", TOKEN, callback_to=f"http://127.0.0.1:{port}")
+            self.executor, address = start_accepting_executor(
+                self.calls, tmp / f"{name}-executor.log", TOKEN, callback_to=f"http://127.0.0.1:{port}", run_ms=run_ms,
+            )
         self.group = add_group(self.db, "bench", SYSTEM_CLOCK.now_ms(), manual=[address])
         self.runner = SchedulerRunner(AdminContext(config=self.config, db=self.db, clock=SYSTEM_CLOCK), node_id=f"bench-{name}")
 
@@ -202,22 +210,28 @@ def chain_latencies(stack: Stack, instance_ids: list[int]) -> list[int]:
 
 
 def part_a(url: str | None, tmp: Path, sizes: Sizes, label: str) -> None:
-    stack = Stack(url, tmp, f"a-{label}")
-    try:
-        stack.runner.start()
-        alone = start_all(stack, [stack.workflow(chain, sizes.steps, "alone")])
-        ended = stack.wait_ended(alone, sizes.timeout_s)
-        baseline = chain_latencies(stack, alone)
-        many = [stack.workflow(chain, sizes.steps, f"chain{i}") for i in range(sizes.workflows)]
-        started = time.perf_counter()
-        instances = start_all(stack, many)
-        ended_many = stack.wait_ended(instances, sizes.timeout_s)
-        took = time.perf_counter() - started
-        print(f"(a) {label}: baseline, one chain of {sizes.steps} steps alone: result -> next /run {spread(baseline)}; instance {ended}")
-        print(f"    {sizes.workflows} chains of {sizes.steps} steps at once: result -> next /run {spread(chain_latencies(stack, instances))}")
-        print(f"    (all instances {ended_many} in {took:.1f} s; target p99 <= 50 ms)")
-    finally:
-        stack.close()
+    low, high = sizes.step_ms
+    for run_ms in ((low, high), None):
+        stack = Stack(url, tmp, f"a-{label}-{'timed' if run_ms else 'instant'}", run_ms=run_ms)
+        try:
+            stack.runner.start()
+            alone = start_all(stack, [stack.workflow(chain, sizes.steps, "alone")])
+            ended = stack.wait_ended(alone, sizes.timeout_s)
+            baseline = chain_latencies(stack, alone)
+            many = [stack.workflow(chain, sizes.steps, f"chain{i}") for i in range(sizes.workflows)]
+            started = time.perf_counter()
+            instances = start_all(stack, many)
+            ended_many = stack.wait_ended(instances, sizes.timeout_s)
+            took = time.perf_counter() - started
+            latencies = chain_latencies(stack, instances)
+            steps = "taking no time" if run_ms is None else f"taking {low}-{high} ms"
+            print(f"(a) {label}, steps {steps}: one chain of {sizes.steps} steps alone: result -> next /run {spread(baseline)}; instance {ended}")
+            print(f"    {sizes.workflows} chains of {sizes.steps} steps at once: result -> next /run {spread(latencies)}")
+            rate = len(latencies) / took if took > 0 else 0.0
+            print(f"    (all instances {ended_many} in {took:.1f} s: {rate:.0f} step transitions/s"
+                  + ("; saturated: latency ~ chains / rate" if run_ms is None else "; target p99 <= 50 ms") + ")")
+        finally:
+            stack.close()
 
 
 def part_b(url: str | None, tmp: Path, sizes: Sizes) -> None:

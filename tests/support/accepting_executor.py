@@ -16,11 +16,12 @@ callbacks. It answers:
 Given an admin's address (`callback_to`), it also reports every logId it accepts as succeeded,
 once, through that admin's `/api/callback` (batched, from CALLBACK_SENDERS threads of its own,
 after the `/run` answer went out; retried until the admin takes it): what workflow steps need to
-go on.
+go on. With `run_ms=(low, high)` each report waits a random time in [low, high] ms after the
+`/run` arrived, as if the step ran that long (bench/workflow_bench.py: steps that take time).
 
 Every call needs the access token (`XXL-JOB-ACCESS-TOKEN`). Envelopes carry both `content` and
 `data`. As a process (`python -m tests.support.accepting_executor PORT TOKEN OUTFILE`, from the
-repository root, `ADMIN_URL` after OUTFILE for callbacks) it writes one JSON line per `/run`,
+repository root, `ADMIN_URL` after OUTFILE for callbacks, then `LOW-HIGH` for `run_ms`) it writes one JSON line per `/run`,
 per `/log` and per callback batch sent (its logIds and when) to OUTFILE, so that the
 process checking the arrivals never slows the one receiving them; `read_calls` reads that file.
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hmac
 import json
 import queue
+import random
 import sys
 import threading
 import time
@@ -81,9 +83,14 @@ class LogQuery:
 
 
 class AcceptingExecutor:
-    def __init__(self, token: str, *, port: int | None = None, out_path: str | Path | None = None, callback_to: str | None = None) -> None:
+    def __init__(
+        self, token: str, *, port: int | None = None, out_path: str | Path | None = None, callback_to: str | None = None,
+        run_ms: tuple[int, int] | None = None,
+    ) -> None:
         self.token = token
         self.callback_to = callback_to
+        self.run_ms = run_ms
+        self._random = random.Random(port)
         self._callbacks: queue.Queue[int] = queue.Queue()
         self.port = port or free_port()
         self.arrivals: list[Arrival] = []
@@ -120,7 +127,14 @@ class AcceptingExecutor:
             if self._out is not None:
                 self._out.write(json.dumps({"kind": "run", **asdict(got)}) + "\n")
         if first and self.callback_to is not None:
-            self._callbacks.put(trigger.log_id)
+            if self.run_ms is None:
+                self._callbacks.put(trigger.log_id)
+            else:
+                with self._lock:
+                    delay_s = self._random.uniform(*self.run_ms) / 1000
+                timer = threading.Timer(delay_s, self._callbacks.put, (trigger.log_id,))
+                timer.daemon = True
+                timer.start()
         return Envelope.success()
 
     def _send_callbacks(self) -> None:
@@ -237,5 +251,9 @@ class CallFile:
 
 if __name__ == "__main__":
     port, token, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    AcceptingExecutor(token, port=port, out_path=out, callback_to=sys.argv[4] if len(sys.argv) > 4 else None).start()
+    low_high = tuple(int(v) for v in sys.argv[5].split("-", 1)) if len(sys.argv) > 5 else None
+    AcceptingExecutor(
+        token, port=port, out_path=out, callback_to=sys.argv[4] if len(sys.argv) > 4 else None,
+        run_ms=(low_high[0], low_high[1]) if low_high else None,
+    ).start()
     threading.Event().wait()

@@ -126,15 +126,22 @@ def start_scheduler(env: Mapping[str, str], node_id: str, log_path: Path) -> sub
         return subprocess.Popen([str(script), "scheduler", "--node-id", node_id], env=dict(env), stdout=out, stderr=subprocess.STDOUT)
 
 
-def start_accepting_executor(out_path: Path, log_path: Path, token: str = TOKEN, callback_to: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_accepting_executor(
+    out_path: Path, log_path: Path, token: str = TOKEN, callback_to: str | None = None, run_ms: tuple[int, int] | None = None,
+) -> tuple[subprocess.Popen, str]:
     """The accepting executor in its own process; returns it and its address once it listens.
-    `callback_to`: an admin's address to report every accepted run to as succeeded."""
+    `callback_to`: an admin's address to report every accepted run to as succeeded; `run_ms`:
+    (low, high) ms each run "takes" before that report."""
+    extra = [callback_to] if callback_to else []
+    if run_ms is not None:
+        assert callback_to, "run_ms needs callback_to"
+        extra.append(f"{run_ms[0]}-{run_ms[1]}")
     import socket
 
     port = free_port()
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.accepting_executor", str(port), token, str(out_path), *([callback_to] if callback_to else [])],
+            [sys.executable, "-m", "tests.support.accepting_executor", str(port), token, str(out_path), *extra],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
         )
 
