@@ -258,6 +258,7 @@ class DemoSupervisor:
             "      the invoices load fails in the first instance and every third after it, and is compensated;",
             f"      its first instance (#{self.setup.first_instance_id}) started now; its schedule: each minute at :30",
             f"      watch its instances: {console}/workflow-instances?workflow_id={self.setup.workflow_id}",
+            f"      the Demo page tells its story, with its latest instances and how to trigger it: {console}/demo",
         ]
         kept = "deleted when the demo stops; pass --dir to keep them" if self.removes_workdir else "kept after the demo stops"
         lines += [

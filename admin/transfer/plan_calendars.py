@@ -21,9 +21,9 @@ from ..services.actor import Actor
 from ..services.calendar_form import CALENDAR_FIELDS, clean_calendar, entries_text
 from ..services.calendars import check_jobs_keep_a_time
 from ..services.job_calendars import MAX_CALENDARS
-from ..texts import _t
+from ..texts import Text, _t
 from .plan import Action, CalendarStep, ImportPlan, OnConflict
-from .plan_groups import unknown_fields
+from .named_entries import named_entries
 
 
 def _existing(session: Session, name: str) -> Calendar | None:
@@ -46,28 +46,17 @@ def _check_values(
     return values, ranges or []
 
 
+def _also_at(name: str, index: int) -> Text:
+    return _t("%(name)s is also at calendars[%(index)s]", name=name, index=index)
+
+
 def plan_calendars(plan: ImportPlan, session: Session, actor: Actor, entries: list[Any], *, now_ms: int, default_timezone: str, max_entries: int) -> None:
     """One step per entry of `calendars`, or the problems that refuse it."""
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        place = f"calendars[{index}]"
-        if not isinstance(entry, dict):
-            plan.problem(place, _t("must be an object"))
-            continue
-        unknown_fields(plan, place, entry, CALENDAR_FIELDS)
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
-            plan.problem(f"{place}.name", _t("is required") if name is None or isinstance(name, str) else _t("must be text"))
-            continue
-        name = name.strip()
-        if name in seen:
-            plan.problem(f"{place}.name", _t("%(name)s is also at calendars[%(index)s]", name=repr(name), index=seen[name]))
-            continue
-        seen[name] = index
+    for named in named_entries(plan, "calendars", entries, CALENDAR_FIELDS, also_at=_also_at):
         before = len(plan.problems)
-        _plan_calendar(plan, session, actor, index, entry, name, now_ms=now_ms, default_timezone=default_timezone, max_entries=max_entries)
+        _plan_calendar(plan, session, actor, named.index, named.entry, named.name, now_ms=now_ms, default_timezone=default_timezone, max_entries=max_entries)
         if len(plan.problems) > before:
-            plan.refused_calendars.add(name)
+            plan.refused_calendars.add(named.name)
 
 
 def _kept(index: int, name: str, current: Calendar, session: Session) -> CalendarStep:

@@ -28,9 +28,9 @@ from ..services.actor import Actor
 from ..services.errors import ServiceError
 from ..services.numbers import ID_MAX
 from ..services.workflow_form import WORKFLOW_FIELDS, clean_workflow
-from ..texts import _t
+from ..texts import Text, _t
 from .plan import Action, ImportPlan, OnConflict, WorkflowStep
-from .plan_groups import unknown_fields
+from .named_entries import named_entries
 
 #: Keys of a workflow entry besides its fields.
 REFERENCE_KEYS = ("group", "enabled")
@@ -141,27 +141,17 @@ def _clean(
     return True
 
 
+def _also_at(name: str, index: int) -> Text:
+    return _t("workflow %(name)s is also at workflows[%(index)s]", name=name, index=index)
+
+
 def plan_workflows(plan: ImportPlan, session: Session, actor: Actor, entries: list[Any], *, now_ms: int, default_timezone: str, max_steps: int) -> None:
     """One step per entry of `workflows`, or the problems that refuse it."""
     allowed = (set(WORKFLOW_FIELDS) - {"group_id"}) | set(REFERENCE_KEYS)
     existing_jobs = visible_job_ids(session, actor)
     in_file = {step.key for step in plan.jobs if step.action is Action.CREATE}
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        place = f"workflows[{index}]"
-        if not isinstance(entry, dict):
-            plan.problem(place, _t("must be an object"))
-            continue
-        unknown_fields(plan, place, entry, allowed)
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
-            plan.problem(f"{place}.name", _t("is required") if name is None or isinstance(name, str) else _t("must be text"))
-            continue
-        name = name.strip()
-        if name in seen:
-            plan.problem(f"{place}.name", _t("workflow %(name)s is also at workflows[%(index)s]", name=repr(name), index=seen[name]))
-            continue
-        seen[name] = index
+    for named in named_entries(plan, "workflows", entries, allowed, also_at=_also_at):
+        index, place, entry, name = named.index, named.place, named.entry, named.name
         enabled = entry.get("enabled", False)
         if not isinstance(enabled, bool):
             plan.problem(f"{place}.enabled", _t("must be true or false"))

@@ -1,7 +1,10 @@
 """The Demo page: registered only in the admin `shardcron demo` starts (`demo_control_url` set).
 
 It tells the two recipes' stories with links to their runs, and has the batch recipe's kill
-button. The button asks the demo's supervisor (control.py, on 127.0.0.1, with the token the demo
+button. It tells the workflow "nightly-pipeline"'s story too, with what the database holds of it
+now (demo_pipeline.py): its schedule, its latest instances and their states, links to its editor,
+its instances and its trigger form; the page refreshes that part by itself while the workflow is
+scheduled or an instance runs. The button asks the demo's supervisor (control.py, on 127.0.0.1, with the token the demo
 made for this run) to SIGKILL the executor process running the batch; the supervisor decides
 which of its own children that is, so the request names no process. Logged-in admins only, CSRF
 checked like every console form; the kill is audited (`run.executor_kill`) once it is done — a
@@ -17,14 +20,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..auth import require_actor, require_admin
-from ..demo import recipes
+from ..demo import pipeline, recipes
 from ..demo.control import KILL_PATH
 from ..enums import AuditAction, AuditTarget
 from ..models import ExecutorGroup, Job
 from ..services import audit
 from .context import admin_ctx, now_ms
+from .demo_pipeline import read_demo_pipeline
 
 bp = Blueprint("demo", __name__)
+#: How often the page refreshes the workflow's part while it is scheduled or an instance runs.
+REFRESH_MS = 3000
 
 #: The supervisor's reasons for refusing a kill, in the reader's language.
 REFUSED = {
@@ -52,7 +58,12 @@ def _job_ids() -> dict[str, int]:
 @bp.get("/demo")
 @require_actor
 def demo_page():
-    return render_template("demo.html", jobs=_job_ids(), batch_job=recipes.BATCH_JOB, shift_job=recipes.SHIFT_JOB, can_kill=g.actor.is_admin)
+    with admin_ctx().db.read_session() as session:
+        found = read_demo_pipeline(session, g.actor, now_ms=now_ms())
+    return render_template(
+        "demo.html", jobs=_job_ids(), batch_job=recipes.BATCH_JOB, shift_job=recipes.SHIFT_JOB, can_kill=g.actor.is_admin,
+        pipeline=found, workflow_name=pipeline.WORKFLOW_NAME, pipeline_app=pipeline.PIPELINE_APP, refresh_ms=REFRESH_MS if found and found.active else None,
+    )  # fmt: skip
 
 
 @bp.post("/demo/kill-batch-executor")

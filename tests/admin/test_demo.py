@@ -126,6 +126,7 @@ def test_demo_runs_the_jobs_and_ctrl_c_stops_every_process(tmp_path: Path) -> No
         assert any('"claimed"' in (data or "") for data in drained)
 
         _check_the_pipeline_instance_ran(db, text, port)
+        _check_the_demo_page_shows_the_pipeline(browser, f"http://127.0.0.1:{port}", db, text)
         killed = _kill_the_batch_executor_and_repair(browser, f"http://127.0.0.1:{port}", db, children, workdir)
         _check_work_orders_waited_then_reached_carol(db, workdir)
         _check_the_batch_resumed_without_redoing_items(browser, f"http://127.0.0.1:{port}", db, workdir, killed)
@@ -187,6 +188,20 @@ def _check_the_pipeline_instance_ran(db: Database, banner: str, port: int) -> No
     assert json.loads(report.result_json or "null") == {
         "loaded": {"load_customers": 2250, "load_invoices": 0 if fails else 2250, "load_orders": 2250}, "failed": ["load_invoices"] if fails else [],
     }
+
+
+def _check_the_demo_page_shows_the_pipeline(browser: requests.Session, console: str, db: Database, banner: str) -> None:
+    """The banner sends to the Demo page, which links the workflow and lists its first instance
+    with the state the database holds."""
+    assert f"the Demo page tells its story, with its latest instances and how to trigger it: {console}/demo" in banner
+    first = re.search(r"its first instance \(#(\d+)\) started now", banner)
+    link = re.search(r"/workflow-instances\?workflow_id=(\d+)", banner)
+    assert first is not None and link is not None
+    page = browser.get(f"{console}/demo", timeout=10).text
+    with db.read_session() as s:
+        status = s.scalar(sa.select(WorkflowInstance.status).where(WorkflowInstance.id == int(first.group(1))))
+    assert f'id="demo-pipeline-editor" href="/workflows/{link.group(1)}"' in page and f'href="/workflows/{link.group(1)}/trigger"' in page
+    assert f'<tr data-instance-id="{first.group(1)}" data-status="{WorkflowStatus(status).value}">' in page
 
 
 SHIFT_AFTER_S = 15
