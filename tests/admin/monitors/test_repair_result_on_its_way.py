@@ -3,7 +3,8 @@ while its result is on its way: a real executor process (`shardcron executor run
 callbacks the real admin does not accept yet answers `/idleBeat` idle and `/log` with
 `resultPending: true`. Repair is refused (409, the reason), the monitor does not fail the run,
 and once the admin accepts the result the run is SUCCESS and nothing ran it again. An executor
-that does not say (XXL-JOB's) keeps the old behaviour: idle is lost."""
+that does not say (XXL-JOB's) keeps the old behaviour: idle is lost. BUSYOVER still takes an
+executor whose result is on its way for idle."""
 
 from __future__ import annotations
 
@@ -225,3 +226,37 @@ def test_a_stub_saying_pending_is_refused_and_the_monitor_keeps_the_run(db, clie
         assert run_row(db, run).status == RunStatus.FAILED
     finally:
         stub.stop()
+
+
+def test_busyover_still_picks_an_executor_whose_result_is_on_its_way(tmp_path: Path, db, fake_clock, gated_admin, client) -> None:
+    """/idleBeat kept its meaning: a quick run's result waiting in the spool does not make its
+    executor busy, so BUSYOVER sends every fire of the job to the first idle executor."""
+    from shardcron.admin.enums import RouteStrategy
+    from shardcron.executor import Executor
+
+    admin_url, gate = gated_admin
+    executors = []
+    try:
+        for i in range(3):
+            executor = Executor(app_name="busyover", admin_addresses=[admin_url], access_token=TOKEN, listen="127.0.0.1:0",
+                                data_dir=str(tmp_path / f"executor{i}"), shutdown_timeout_s=2, callback_retry_s=0.2, env={})
+            executor.job("echo")(lambda ctx: ctx.param)
+            executors.append(executor.start())
+        job = add_job(db, add_group(db, "busyover"), name="quick", handler="echo", route_strategy=RouteStrategy.BUSYOVER)
+        wait_until(lambda: len(registrations(db)) == 3, what="three registrations")
+        first = sorted(registrations(db))[0]
+        node = build_node(db, fake_clock, client)
+        for i in range(6):
+            with db.session() as s:
+                s.add(Fire(job_id=job, fire_at_ms=T0 + i * 1_000, trigger_type=TriggerType.MANUAL, origin_ref=i + 1,
+                           status=FireStatus.PENDING, created_at_ms=T0))
+            node.step(T0 + i * 1_000)
+            wait_until(lambda n=i + 1: len(runs_of(db, job)) == n and runs_of(db, job)[-1].id in gate.held, what=f"run {i + 1} ended, result held")
+            latest = runs_of(db, job)[-1]
+            assert client.result_pending(first, latest.log_date_ms, latest.id) is True
+        assert [r.executor_address for r in runs_of(db, job)] == [first] * 6
+        gate.open.set()
+        wait_until(lambda: all(r.status == RunStatus.SUCCESS for r in runs_of(db, job)), what="six results accepted")
+    finally:
+        for executor in executors:
+            executor.stop(timeout_s=2)
