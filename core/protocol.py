@@ -434,13 +434,21 @@ class LogResult:
 
     `log_id_known` (wire `logIdKnown`, shardcron's extension; None when the executor does not
     say): whether the executor has ever accepted this logId, so that a scheduler can settle a
-    `/run` whose answer it never got. XXL-JOB admins ignore the key."""
+    `/run` whose answer it never got.
+
+    `result_pending` (wire `resultPending`, shardcron's extension; None when the executor does
+    not say): True from the moment the run ended there until an admin accepted its result (also
+    a result replayed from the executor's spool after a restart), so that an admin does not take
+    an executor that answers `/idleBeat` idle for a lost run while the result is on its way.
+    False: no result of this logId waits there (the run is still going, its result was
+    accepted, or the executor never had it). XXL-JOB admins ignore both keys."""
 
     from_line_num: int
     to_line_num: int
     log_content: str
     is_end: bool
     log_id_known: bool | None = None
+    result_pending: bool | None = None
 
     @classmethod
     def from_wire(cls, obj: Any) -> LogResult:
@@ -451,6 +459,7 @@ class LogResult:
             log_content=f.str("logContent", default="", max_chars=MAX_BODY_BYTES),
             is_end=f.bool("isEnd", "end", default=False),
             log_id_known=f.optional_bool("logIdKnown"),
+            result_pending=f.optional_bool("resultPending"),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -462,6 +471,8 @@ class LogResult:
         }
         if self.log_id_known is not None:
             wire["logIdKnown"] = self.log_id_known
+        if self.result_pending is not None:
+            wire["resultPending"] = self.result_pending
         return wire
 
 

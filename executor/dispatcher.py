@@ -90,6 +90,24 @@ class Dispatcher:
                 return True
         return self._is_result_pending(log_id)
 
+    def result_pending(self, log_id: int) -> bool:
+        """Whether the run of `log_id` ended here and no admin has accepted its result yet: from
+        the moment its result is decided (reported, or a queued run taken from its worker to be
+        dropped) until an admin took it from the callback spool, including results replayed from
+        the spool at start. False while the run is still going, and for a logId never taken.
+
+        The instant `/idleBeat` turns idle for the job, this is already true: a run's result is
+        handed to the spool before its worker lets go of it."""
+        with self._lock:
+            run = self._active.get(log_id)
+            ended = run is not None and (run.reported or not self._holds(run))
+        return ended or self._is_result_pending(log_id)
+
+    def _holds(self, run: Run) -> bool:
+        """Under the lock: whether the run's job worker still runs or queues it."""
+        worker = self._workers.get(run.job_id)
+        return worker is not None and (worker.current is run or run in worker.queue)
+
     def submit(self, trigger: TriggerParam) -> str:
         """Accept a trigger (it runs asynchronously) or raise TriggerRefused with the reason."""
         handler = self._resolve(trigger)

@@ -133,10 +133,16 @@ class ExecutorWsgiApp:
         # answer to asks this): running or queued, recently accepted, its result still in the
         # spool, or a log file on disk.
         known = active or page is not None or self._dispatcher.has_accepted(param.log_id)
+        # Whether the run ended and its result waits for an admin (an admin deciding whether a
+        # run is lost asks this after /idleBeat said idle: idle alone cannot tell a restarted
+        # executor from one whose result is still on its way).
+        pending = self._dispatcher.result_pending(param.log_id)
         if page is None:
-            result = LogResult(param.from_line_num, param.from_line_num - 1, "", is_end=not active, log_id_known=known)
+            result = LogResult(param.from_line_num, param.from_line_num - 1, "", is_end=not active, log_id_known=known, result_pending=pending)
         else:
-            result = LogResult(page.from_line, page.to_line, page.content, is_end=page.at_eof and not active, log_id_known=known)
+            result = LogResult(
+                page.from_line, page.to_line, page.content, is_end=page.at_eof and not active, log_id_known=known, result_pending=pending
+            )
         return Envelope.success(result.to_wire())
 
 

@@ -219,7 +219,10 @@ PATHS: dict[str, Schema] = {
             "Repair now: fail a running run whose executor is lost and re-run it at once, resuming from its checkpoint",
             {
                 "202": json_response("RepairResult", "The run was marked failed and a fire re-runs it (the same shard of a broadcast)."),
-                "409": error_response("The run is not RUNNING, or it is still alive (its executor answers /beat and runs the job)."),
+                "409": error_response(
+                    "The run is not RUNNING, or it is still alive (its executor answers /beat and runs the job), or it has ended and its executor "
+                    "says its result is on its way (resultPending)."
+                ),
             },
             params=path_id("run_id"),
             tag="runs",

@@ -11,7 +11,11 @@
     monitor asks the executor `/idleBeat` for the job; "idle" (no worker running or queued for
     it) is noted the same way, and an executor that stays idle for the job `lost_run_after_s`
     longer fails the run. The wait covers a result still on its way (executors re-send spooled
-    results every 10-30 s); a busy answer (any run of the job) counts as still running.
+    results every 10-30 s); a busy answer (any run of the job) counts as still running. After an
+    idle answer the executor is asked about the run's logId (`/log`): a shardcron executor that
+    says its result is pending (ended, not yet accepted by an admin) keeps the run RUNNING (the
+    result finishes it), however long that takes; one that does not say (XXL-JOB's executors)
+    is judged by the wait alone.
   * PENDING, never acknowledged: the scheduler wrote the row but no answer of `/run` was ever
     recorded; after `lost_run_after_s` (far above the dispatcher's call timeout) the run is
     FAILED "lost: trigger never acknowledged" — unless its fire is still CLAIMED: then a
@@ -35,7 +39,7 @@ import sqlalchemy as sa
 
 from ..db import Database, changed_rows
 from ..enums import AddressType, FireStatus, FollowupStatus, RunStatus
-from ..models import ExecutorGroup, Fire, RunLog
+from ..models import ExecutorGroup, Fire, RunLog, log_date_ms
 from ..registry_view import live_addresses
 from ..transport.executor_client import ExecutorClient
 from .lease import Lease, LeaseHolder
@@ -99,7 +103,8 @@ class LostRuns(LeaseHolder):
     def _check_running(self, now_ms: int) -> None:
         with self.db.read_session() as session:
             rows = session.execute(
-                sa.select(RunLog.id, RunLog.job_id, RunLog.group_id, RunLog.executor_address, RunLog.trigger_at_ms, RunLog.executor_gone_at_ms)
+                sa.select(RunLog.id, RunLog.job_id, RunLog.group_id, RunLog.executor_address, RunLog.trigger_at_ms, RunLog.executor_gone_at_ms,
+                          RunLog.fire_at_ms, RunLog.planned_at_ms)
                 .where(RunLog.status == RunStatus.RUNNING)
                 .order_by(RunLog.id)
                 .limit(BATCH)
@@ -125,7 +130,8 @@ class LostRuns(LeaseHolder):
                 key = (address, row.job_id)
                 if key not in idle:
                     idle[key] = self.client.idle_beat(address, row.job_id).ok
-                if idle[key]:
+                # Asked after /idleBeat (within this tick): a run that ended in between reads pending.
+                if idle[key] and not self._result_on_its_way(address, row):
                     reason = (
                         f"lost: executor {address} no longer runs it (job {row.job_id} idle there for "
                         f"{self.lost_after_ms // 1000} s or more; the executor restarted or dropped the run)"
@@ -135,6 +141,14 @@ class LostRuns(LeaseHolder):
             elif row.executor_gone_at_ms is not None:
                 back.append(row.id)
         self._record(now_ms, rows, missing, back)
+
+    def _result_on_its_way(self, address: str, row: Any) -> bool:
+        """Whether the executor says the run ended and its result is not yet accepted (None, an
+        executor that does not say, counts as no)."""
+        if self.client.result_pending(address, log_date_ms(row.fire_at_ms, row.planned_at_ms), row.id):
+            log.info("run ended on its executor, its result is on its way; not lost", extra={"run_id": row.id, "address": address})
+            return True
+        return False
 
     def _answers_beat(self, address: str, beats: dict[str, bool]) -> bool:
         if address not in beats:

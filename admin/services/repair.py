@@ -7,12 +7,19 @@ that it no longer runs the job (`/idleBeat` idle: it restarted). A run still ali
 with the reason (409), and so is a run that is not RUNNING: a PENDING one is still being
 delivered by the scheduler, an UNKNOWN one belongs to a job that delivers at most once.
 
+"Idle" alone cannot tell a restarted executor from one that has just finished the run and holds
+its result in its callback spool (re-sent every 10-30 s until an admin accepts it): re-running
+then would run finished work twice. So after an idle answer the executor is asked about the
+run's logId (`/log`): a shardcron executor answers `resultPending`, and a run whose result is on
+its way is refused (409) until it arrives. XXL-JOB's executors (Java, pyxxl) do not say; for
+them an idle answer is taken as lost, as before.
+
 The claim is one conditional UPDATE (`status = RUNNING` -> FAILED, follow-up DONE), the same guard
 the monitor's UPDATE has: whichever commits first wins and the other changes nothing, so the two
 paths never both start a re-run. The winner here records, in the same transaction, a MANUAL fire
 of the same job (the same shard of a broadcast) that resumes from the run's checkpoint and keeps
-its planned time (the logDateTime it was sent with), and the audit entry. A result that was still on its way when the run was repaired is ignored (the run has
-finished), as for any lost run.
+its planned time (the logDateTime it was sent with), and the audit entry. A result that was still on its way when the run was repaired
+(from an executor that does not say so) is ignored (the run has finished), as for any lost run.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from ..transport.executor_client import ExecutorClient
 from . import audit
 from .actor import Actor
 from .errors import Conflict
-from .runs import run_target
+from .runs import RunTarget, run_target
 from ..texts import Text, _t
 
 REPAIR_CODE = 500
@@ -45,18 +52,27 @@ class RepairResult:
     message: Text
 
 
-def lost_reason(client: ExecutorClient, address: str | None, live: bool, job_id: int, app_name: str) -> Text | None:
+def lost_reason(client: ExecutorClient, target: RunTarget) -> Text | None:
     """Why the run's executor is lost, or None while it is alive and running the job. Calls the
-    executor (outside any transaction)."""
+    executor (outside any transaction). Raises Conflict when the executor says the run ended and
+    its result is on its way."""
+    address, job_id = target.address, target.job_id
     if not address:
         return _t("it names no executor")
-    if not live:
-        return _t("executor %(address)s is not a live executor of group %(group)s", address=address, group=app_name)
+    if not target.live:
+        return _t("executor %(address)s is not a live executor of group %(group)s", address=address, group=target.app_name)
     if not client.beat(address).ok:
         return _t("executor %(address)s does not answer /beat", address=address)
-    if client.idle_beat(address, job_id).ok:
-        return _t("executor %(address)s no longer runs job %(job)s (it restarted or dropped the run)", address=address, job=job_id)
-    return None
+    if not client.idle_beat(address, job_id).ok:
+        return None
+    # Asked after /idleBeat, never before: a run that ends in between has its result pending by
+    # the time it reads idle (the executor spools a result before its worker lets go of the run).
+    if client.result_pending(address, target.log_date_ms, target.run_id):
+        raise Conflict(
+            _t("run %(run)s has ended: its result is on its way from executor %(address)s; wait for it (repair now would run it again)", run=target.run_id, address=address),
+            object_id=target.run_id,
+        )
+    return _t("executor %(address)s no longer runs job %(job)s (it restarted or dropped the run)", address=address, job=job_id)
 
 
 def repair_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, *, now_ms: int) -> RepairResult:
@@ -67,7 +83,7 @@ def repair_run(db: Database, actor: Actor, run_id: int, client: ExecutorClient, 
             RunStatus.UNKNOWN: _t("whether its executor got it is unknown, and the job delivers at most once"),
         }.get(target.status, _t("it has finished"))
         raise Conflict(_t("run %(run)s is %(status)s, not RUNNING: %(why)s; repair now is for a running run whose executor is lost", run=run_id, status=target.status.value, why=why), object_id=run_id)
-    reason = lost_reason(client, target.address, target.live, target.job_id, target.app_name)
+    reason = lost_reason(client, target)
     if reason is None:
         raise Conflict(
             _t("run %(run)s is still alive: executor %(address)s answers /beat and is running job %(job)s; kill it first, or wait for it", run=run_id, address=target.address, job=target.job_id),

@@ -98,6 +98,13 @@ class ExecutorClient:
         except ProtocolError as exc:
             return Envelope.failure(f"executor {address} sent a malformed log page: {exc}")
 
+    def result_pending(self, address: str, log_date_ms: int, log_id: int) -> bool | None:
+        """Whether the run `log_id` ended on `address` and its result is still on its way to an
+        admin (`/log`'s `resultPending`, shardcron's extension). None when the executor does not
+        say: an XXL-JOB executor (Java, pyxxl) or an older shardcron one, or `/log` failed."""
+        answer = self.log(address, log_date_ms, log_id)
+        return None if isinstance(answer, Envelope) else answer.result_pending
+
     def _call(self, address: str, path: str, body: object) -> Envelope:
         return self._post(address, path, b"" if body is None else encode_json(body))
 

@@ -133,6 +133,24 @@ def test_log_request_both_spellings(raw: bytes) -> None:
     assert wire["logDateTim"] == wire["logDateTime"] == 1767225600123
 
 
+@pytest.mark.parametrize("pending", [True, False])
+def test_log_result_pending_extension_round_trips(pending: bool) -> None:
+    result = LogResult(1, 0, "", True, log_id_known=True, result_pending=pending)
+    wire = result.to_wire()
+    assert (wire["logIdKnown"], wire["resultPending"]) == (True, pending)
+    assert LogResult.from_wire(parse(json.dumps(wire).encode())) == result
+
+
+def test_log_result_without_the_pending_key_says_nothing() -> None:
+    """XXL-JOB's executors never send `resultPending`: unknown (None), and not sent back."""
+    xxljob = LogResult.from_wire(parse(b'{"fromLineNum":1,"toLineNum":1,"logContent":"a\\n","isEnd":false}'))
+    assert (xxljob.log_id_known, xxljob.result_pending) == (None, None)
+    assert "resultPending" not in xxljob.to_wire() and "logIdKnown" not in xxljob.to_wire()
+    assert LogResult.from_wire(parse(b'{"isEnd":true,"resultPending":null}')).result_pending is None
+    with pytest.raises(ProtocolError, match="'resultPending' must be true or false"):
+        LogResult.from_wire(parse(b'{"isEnd":true,"resultPending":"yes"}'))
+
+
 def test_log_request_rejects_line_zero() -> None:
     with pytest.raises(ProtocolError, match="fromLineNum"):
         LogParam.from_wire(parse(b'{"logDateTim":1,"logId":1,"fromLineNum":0}'))

@@ -1,7 +1,7 @@
 """A stub executor on loopback: answers every POST with an envelope and records what it got.
 
 For monitor tests that only need to see the admin's calls (`/kill`, `/beat`); `answers` sets the
-envelope code per path (default 200).
+envelope code per path (default 200), `contents` the envelope's content per path (default none).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ class RecordingExecutor:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any, str | None]] = []  # (path, JSON body or None, token)
         self.answers: dict[str, int] = {}
+        #: The envelope's content (and data) per path, e.g. a `/log` page; None when not set.
+        self.contents: dict[str, Any] = {}
         #: When set: the envelope code for a body (overrides `answers`).
         self.answer_for: Callable[[Any], int] | None = None
         self._lock = threading.Lock()
@@ -31,7 +33,8 @@ class RecordingExecutor:
                     stub.calls.append((self.path, json.loads(raw) if raw else None, self.headers.get("XXL-JOB-ACCESS-TOKEN")))
                     body_json = json.loads(raw) if raw else None
                     code = stub.answer_for(body_json) if stub.answer_for else stub.answers.get(self.path, 200)
-                body = json.dumps({"code": code, "msg": None if code == 200 else "refused", "content": None}).encode()
+                    content = stub.contents.get(self.path)
+                body = json.dumps({"code": code, "msg": None if code == 200 else "refused", "content": content, "data": content}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -61,3 +61,18 @@ def test_repair_of_a_lost_run_and_refusals(admin_app: AdminApp, admin: Api) -> N
     assert_error(admin.post("/runs/999999/repair"), 404)
     entry = admin.get(f"/audit?target_type=job&target_id={job}").get_json()["items"][0]
     assert (entry["action"], entry["actor_name"], entry["after"]["repair_of_run_id"]) == ("job.trigger", "root", lost)
+
+
+def test_repair_of_a_run_whose_result_is_on_its_way_is_refused(admin_app: AdminApp, admin: Api) -> None:
+    from tests.support.recording_executor import RecordingExecutor
+
+    stub = RecordingExecutor().start()  # idle for the job, and its /log says the result waits there
+    stub.contents["/log"] = {"fromLineNum": 1, "toLineNum": 0, "logContent": "", "isEnd": True, "logIdKnown": True, "resultPending": True}
+    try:
+        group = _group(admin)
+        add_executor(admin_app.db, "ckpt-app", stub.address)
+        run = add_run(admin_app.db, add_job(admin_app.db, group), group, status=RunStatus.RUNNING, executor_address=stub.address)
+        assert_error(admin.post(f"/runs/{run}/repair"), 409, f"run {run} has ended: its result is on its way from executor {stub.address}; wait for it")
+        assert admin.get(f"/runs/{run}").get_json()["status"] == "RUNNING"
+    finally:
+        stub.stop()

@@ -147,8 +147,16 @@ def test_manual_group_executor_is_checked_with_beat(db, client) -> None:
         stub.stop()
 
 
+#: A `/log` page as XXL-JOB's Java executor writes it for a logId without a log file: no
+#: `resultPending`, so whether a result is on its way is not known.
+XXLJOB_NO_LOG = {"fromLineNum": 1, "toLineNum": 0, "logContent": "readLog fail, logFile not exists", "isEnd": True}
+
+
 def test_live_executor_that_no_longer_runs_the_job_loses_the_run(db, client) -> None:
+    """An executor that does not say whether a result is on its way (XXL-JOB's): idle for
+    lost_run_after_s after the first idle answer fails the run."""
     stub = RecordingExecutor().start()  # answers /idleBeat 200: the job is idle there (it restarted)
+    stub.contents["/log"] = XXLJOB_NO_LOG
     try:
         job = add_job(db, add_group(db, "billing"))
         busy_job = add_job(db, add_group(db, "other"), name="busy")
@@ -165,14 +173,17 @@ def test_live_executor_that_no_longer_runs_the_job_loses_the_run(db, client) -> 
 
         tick(T0 + 120_000)  # not older than lost_run_after_s yet: not asked
         assert stub.calls == []
-        tick(T0 + 120_001)  # both answer idle (the stub's default)
-        assert [(p, b) for p, b, _ in stub.calls] == [("/idleBeat", {"jobId": job}), ("/idleBeat", {"jobId": busy_job})]
+        tick(T0 + 120_001)  # both answer idle (the stub's default); each run's logId is asked about after
+        asked = [(p, b) for p, b, _ in stub.calls]
+        assert [(p, b) for p, b in asked if p == "/idleBeat"] == [("/idleBeat", {"jobId": job}), ("/idleBeat", {"jobId": busy_job})]
+        assert [b["logId"] for p, b in asked if p == "/log"] == [run, busy]
+        assert asked.index(("/idleBeat", {"jobId": job})) < [p for p, _ in asked].index("/log")
         assert run_row(db, run).executor_gone_at_ms == T0 + 120_001
         assert run_row(db, busy).executor_gone_at_ms == T0 + 120_001
         stub.calls.clear()
         # the busy job's worker shows up (e.g. the run was queued): its note is cleared
         busy_job_answers = {job: 200, busy_job: 500}
-        stub.answer_for = lambda body: busy_job_answers[body["jobId"]]
+        stub.answer_for = lambda body: busy_job_answers.get(body.get("jobId"), 200)
         tick(T0 + 240_001)
         row = run_row(db, run)
         assert (row.status, row.handle_code) == (RunStatus.FAILED, 500)

@@ -80,3 +80,34 @@ def test_repair_now_button_re_runs_a_lost_run_and_refuses_a_live_one(console: Co
     assert "lost: repaired by hand" in page and 'id="repair-run"' not in page
     assert fake.calls == [("beat", LIVE), ("idleBeat", LIVE)]  # the lost run's executor is not live: not called
     assert post_form(client, "/runs/999999/repair", {}).status_code == 404
+
+
+class FinishedExecutor(BeatingExecutor):
+    """Idle for the job, with the run's result still in its callback spool (`resultPending`)."""
+
+    def idle_beat(self, address, job_id):
+        self.calls.append(("idleBeat", address))
+        return Envelope.success()
+
+    def result_pending(self, address, log_date_ms, log_id):
+        self.calls.append(("log", address))
+        return True
+
+
+def test_repair_now_refuses_a_run_whose_result_is_on_its_way_in_both_languages(console: Console) -> None:
+    client = _admin(console)
+    fake = FinishedExecutor()
+    console.app.extensions["shardcron.executor_client"] = fake
+    group_id = data.add_group(console.db, "billing")
+    job_id = data.add_job(console.db, group_id, "batch")
+    data.add_executor(console.db, "billing", LIVE, heartbeat_at_ms=console.clock.now_ms())
+    run = data.add_run(console.db, job_id, group_id, status=RunStatus.RUNNING, executor_address=LIVE)
+    refused = post_form(client, f"/runs/{run}/repair", {})
+    assert refused.status_code == 302 and refused.headers["Location"] == f"/runs/{run}"
+    assert f"run {run} has ended: its result is on its way from executor {LIVE}; wait for it" in client.get(f"/runs/{run}").get_data(as_text=True)
+    client.set_cookie("lang", "zh")  # the language switch's choice
+    assert post_form(client, f"/runs/{run}/repair", {}).status_code == 302
+    zh = client.get(f"/runs/{run}").get_data(as_text=True)
+    assert f"调度日志 {run} 已结束：其结果正在从执行器 {LIVE} 回调途中，请等待它到达" in zh
+    assert fake.calls == [("beat", LIVE), ("idleBeat", LIVE), ("log", LIVE)] * 2
+    assert _fires(console) == []
