@@ -152,6 +152,7 @@ def test_the_editor_in_chinese(console: Console) -> None:
     post_form(client, "/account/language", {"locale": "zh"})
     page = client.get("/workflows/new").get_data(as_text=True)
     assert "工作流" in page and "添加步骤" in page and "成功时" in page
+    assert "实例与报警" in page and "报警邮件" in page and "实例以 FAILED 或 TIMED_OUT 结束时通知的邮箱" in page
 
 
 def test_many_steps_times_many_jobs_take_a_job_id_with_one_list(console: Console, monkeypatch) -> None:
