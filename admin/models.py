@@ -551,18 +551,23 @@ class DailyReport(Base):
 
 
 class Alarm(Base):
-    """One alarm for one failed run on one channel, with its delivery state."""
+    """One alarm for one failed run, or one failed or timed-out workflow instance, on one channel, with its delivery state.
+
+    A run's alarm has `run_log_id` and `job_id`; a workflow instance's has `workflow_instance_id`
+    (and neither of the others). Each unique key holds once per (run or instance, channel); rows
+    of the other kind hold NULL there, which no unique key compares equal on any backend."""
 
     __tablename__ = "sc_alarm"
     __table_args__ = (
         UniqueConstraint("run_log_id", "channel", name="uq_alarm_run_channel"),
+        UniqueConstraint("workflow_instance_id", "channel", name="uq_alarm_instance_channel"),
         Index("ix_alarm_due", "status", "next_attempt_at_ms"),
         ID_TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    run_log_id: Mapped[int] = mapped_column(BigInteger)
-    job_id: Mapped[int] = mapped_column(BigInteger)
+    run_log_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     channel: Mapped[AlarmChannel] = mapped_column(EnumText(AlarmChannel, 16))
     target: Mapped[str] = mapped_column(String(512))
     status: Mapped[AlarmStatus] = mapped_column(EnumText(AlarmStatus, 16), default=AlarmStatus.PENDING)
@@ -573,6 +578,8 @@ class Alarm(Base):
     sent_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     #: The run's failure paused its job (pause on failure): the alarm says so.
     job_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: The workflow instance this alarm is about (it ended FAILED or TIMED_OUT); NULL for a run's.
+    workflow_instance_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SchedulerNode(Base):

@@ -1,5 +1,8 @@
 """AlarmSender: the loop that delivers due sc_alarm rows, retried with backoff, outcome recorded.
 
+A row is a failed run's alarm (message.build_message) or a workflow instance's
+(instance_message.build_instance_message); both are claimed, retried and ended alike.
+
 Claiming is a compare-and-set on `next_attempt_at_ms` (moved past the attempt's longest
 duration), so several scheduler nodes share the work without sending an alarm twice; a node that
 dies mid-attempt leaves the alarm to be picked up once the claim passes. The attempt itself
@@ -24,6 +27,7 @@ from ..models import Alarm, ExecutorGroup, Job, RunLog
 from .delivery import AlarmDeliveryError
 from .email import SmtpSettings, send_email
 from ..texts import catalog_for
+from .instance_message import build_instance_message, read_instance_facts
 from .message import AlarmMessage, build_message
 from .webhook import WebhookPoster
 
@@ -106,11 +110,16 @@ class AlarmSender:
             alarm = session.get(Alarm, claim.alarm_id)
             if alarm is None:  # deleted since the claim (retention): nothing left to send
                 return
-            run = session.get(RunLog, alarm.run_log_id)
-            job = session.get(Job, alarm.job_id)
-            group = session.get(ExecutorGroup, job.group_id) if job else None
-            run_id, channel, target, attempts, paused = alarm.run_log_id, alarm.channel, alarm.target, alarm.attempts + 1, alarm.job_paused
-        message = build_message(run_id, run, job, group, self.public_url, self.clock.now_ms(), self.catalog, job_paused=paused)
+            channel, target, attempts = alarm.channel, alarm.target, alarm.attempts + 1
+            if alarm.workflow_instance_id is not None:  # a workflow instance's alarm: no run
+                facts = read_instance_facts(session, alarm.workflow_instance_id)
+                message = build_instance_message(facts, self.public_url, self.clock.now_ms(), self.catalog)
+            else:
+                run_id = alarm.run_log_id or 0
+                run = session.get(RunLog, run_id)
+                job = session.get(Job, alarm.job_id) if alarm.job_id is not None else None
+                group = session.get(ExecutorGroup, job.group_id) if job else None
+                message = build_message(run_id, run, job, group, self.public_url, self.clock.now_ms(), self.catalog, job_paused=alarm.job_paused)
         error: AlarmDeliveryError | None = None
         try:
             self._send[channel](target, message)

@@ -62,6 +62,16 @@ def _input_properties() -> dict[str, Schema]:
         "misfire_strategy": {"type": "string", "enum": [m.value for m in WORKFLOW_MISFIRE_STRATEGIES], "default": "DO_NOTHING"},
         "overlap_policy": {"type": "string", "enum": [p.value for p in WORKFLOW_OVERLAP_POLICIES], "default": "ALLOW_ALL", "description": "Between this workflow's instances."},
         "timeout_s": {"type": "integer", "minimum": 0, "maximum": MAX_TIMEOUT_S, "default": 0, "description": "An instance still running this long ends TIMED_OUT; 0: never."},
+        "alarm_emails": {
+            "oneOf": [{"type": "array", "items": STR}, STR],
+            "description": "Told when an instance ends FAILED or TIMED_OUT (one e-mail per instance): addresses, a list or one text separated by , ; or spaces; empty: none.",
+        },
+        "alarm_webhook": {
+            "type": "string",
+            "maxLength": 512,
+            "description": "http(s) URL that receives a JSON POST per instance that ends FAILED or TIMED_OUT; empty: none. "
+            "Only an ADMIN may set a new one (the admin POSTs to it); a USER may keep or clear it.",
+        },
     }
 
 
@@ -74,7 +84,7 @@ def workflow_schemas() -> dict[str, Schema]:
                 "id": INT, "group_id": INT, "group_app_name": STR, "name": STR, "description": STR, "author": STR, "definition": ref("WorkflowDefinition"),
                 "step_count": INT, "version": {"type": "integer", "description": "Grows by 1 with every save; each instance keeps the version it ran."},
                 "schedule_type": inputs["schedule_type"], "schedule_conf": STR, "timezone": STR, "misfire_strategy": inputs["misfire_strategy"],
-                "overlap_policy": inputs["overlap_policy"], "timeout_s": INT,
+                "overlap_policy": inputs["overlap_policy"], "timeout_s": INT, "alarm_emails": {"type": "array", "items": STR}, "alarm_webhook": STR,
                 "enabled": BOOL, "next_fire_at_ms": MS, "last_fire_at_ms": MS, "created_at_ms": MS, "updated_at_ms": MS,
             }
         ),

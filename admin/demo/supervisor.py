@@ -180,6 +180,11 @@ class DemoSupervisor:
         raise ShardcronError(f"timed out after {timeout_s:g} s waiting for {what}; see the logs in {self.workdir / 'logs'}")
 
     def _print_alarm(self, body: dict[str, Any]) -> None:
+        workflow = body.get("workflow")
+        if isinstance(workflow, dict):  # a workflow instance's alarm: no run
+            instance = workflow.get("instance") or {}
+            self.echo(f"alarm (webhook): {body.get('text', 'workflow failed')} [workflow instance {instance.get('id', '?')}]")
+            return
         run = body.get("run") or {}
         self.echo(f"alarm (webhook): {body.get('text', 'run failed')} [log id {run.get('id', '?')}, attempt {run.get('attempt', '?')}]")
 

@@ -24,7 +24,7 @@ from ..texts import _t
 from ..workflows.graph import Definition, DefinitionError, parse_definition
 from .actor import Actor
 from .errors import FieldErrors
-from .job_form import MAX_TEXT_BYTES, MAX_TIMEOUT_S, _text, check_group
+from .job_form import MAX_TEXT_BYTES, MAX_TIMEOUT_S, _emails, _text, _webhook, check_group
 from .numbers import ID_MAX, ID_MIN, check_whole
 
 #: A workflow fires like a job, but has no catch-up window: these misfire strategies only.
@@ -43,6 +43,8 @@ WORKFLOW_FIELDS: dict[str, tuple[Any, int | None]] = {
     "misfire_strategy": (MisfireStrategy.DO_NOTHING, None),
     "overlap_policy": (OverlapPolicy.ALLOW_ALL, None),
     "timeout_s": (0, None),
+    "alarm_emails": ("", 512),
+    "alarm_webhook": ("", 512),
 }
 
 
@@ -134,11 +136,12 @@ def clean_workflow(
     *,
     max_steps: int,
     default_timezone: str = "UTC",
+    approved_webhook: str = "",
 ) -> tuple[dict[str, Any], Definition | None]:
     """The column values for a new workflow (`current` None) or an update, and its definition.
 
-    A workflow has no alarm fields of its own yet (sc_workflow.alarm_emails / alarm_webhook stay
-    empty): a failed step's job alarms as configured on the job."""
+    As for jobs, only an ADMIN may point the alarm webhook somewhere new (the admin calls it);
+    a USER may keep the current one (or `approved_webhook`, that of a workflow being copied)."""
     errors = FieldErrors()
     for unknown in sorted(set(data) - set(WORKFLOW_FIELDS)):
         errors.add(unknown, _t("unknown field"))
@@ -173,6 +176,12 @@ def clean_workflow(
     out["misfire_strategy"] = _enum(errors, "misfire_strategy", merged["misfire_strategy"], WORKFLOW_MISFIRE_STRATEGIES)
     out["overlap_policy"] = _enum(errors, "overlap_policy", merged["overlap_policy"], WORKFLOW_OVERLAP_POLICIES)
     out["timeout_s"] = check_whole(errors, "timeout_s", merged["timeout_s"], 0, MAX_TIMEOUT_S)
+
+    out["alarm_emails"] = ",".join(_emails(errors, merged["alarm_emails"]))
+    out["alarm_webhook"] = _webhook(errors, merged["alarm_webhook"])
+    allowed = {"", approved_webhook, current.alarm_webhook if current is not None else ""}
+    if not actor.is_admin and "alarm_webhook" not in errors and out["alarm_webhook"] not in allowed:
+        errors.add("alarm_webhook", _t("only an admin may set a webhook URL (the admin calls it); ask one, or use alarm e-mails"))
 
     errors.raise_if_any(_t("workflow not saved") if current is None else _t("workflow %(id)s not saved", id=current.id), object_id=current.id if current else None)
     return out, definition

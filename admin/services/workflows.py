@@ -28,6 +28,7 @@ from . import audit
 from .access import scope_to_groups
 from .actor import Actor
 from .errors import Conflict, FieldErrors, NotFound, ServiceError
+from .job_form import parse_email_list
 from .paging import Page, PageRequest, count_rows
 from .workflow_form import clean_workflow, current_values
 
@@ -56,6 +57,8 @@ class WorkflowView:
     #: Between this workflow's instances: ALLOW_ALL, SKIP, BUFFER_ONE or CANCEL_OTHER.
     overlap_policy: OverlapPolicy
     timeout_s: int
+    alarm_emails: list[str]
+    alarm_webhook: str
     enabled: bool
     next_fire_at_ms: int
     last_fire_at_ms: int
@@ -81,6 +84,8 @@ def workflow_view(workflow: Workflow, app_name: str) -> WorkflowView:
         misfire_strategy=MisfireStrategy(workflow.misfire_strategy),
         overlap_policy=OverlapPolicy(workflow.overlap_policy),
         timeout_s=workflow.timeout_s,
+        alarm_emails=parse_email_list(workflow.alarm_emails),
+        alarm_webhook=workflow.alarm_webhook,
         enabled=workflow.enabled,
         next_fire_at_ms=workflow.next_fire_at_ms,
         last_fire_at_ms=workflow.last_fire_at_ms,
@@ -157,10 +162,10 @@ def _audit(session: Session, actor: Actor, action: AuditAction, workflow: Workfl
 
 def create_workflow(
     session: Session, actor: Actor, data: Mapping[str, Any], *, now_ms: int, max_steps: int, default_timezone: str = "UTC",
-    action: AuditAction = AuditAction.WORKFLOW_CREATE, audit_extra: Mapping[str, Any] | None = None,
+    approved_webhook: str = "", action: AuditAction = AuditAction.WORKFLOW_CREATE, audit_extra: Mapping[str, Any] | None = None,
 ) -> WorkflowView:
     """A new, stopped workflow (version 1)."""
-    values, _definition = clean_workflow(session, actor, data, None, max_steps=max_steps, default_timezone=default_timezone)
+    values, _definition = clean_workflow(session, actor, data, None, max_steps=max_steps, default_timezone=default_timezone, approved_webhook=approved_webhook)
     workflow = Workflow(**values, version=1, enabled=False, next_fire_at_ms=0, last_fire_at_ms=0, created_at_ms=now_ms, updated_at_ms=now_ms)
     session.add(workflow)
     session.flush()
@@ -174,7 +179,7 @@ def copy_workflow(session: Session, actor: Actor, workflow_id: int, *, now_ms: i
     data = current_values(source)
     data["name"] = name if name is not None else (source.name + " (copy)")[:128]
     return create_workflow(
-        session, actor, data, now_ms=now_ms, max_steps=max_steps, default_timezone=source.timezone,
+        session, actor, data, now_ms=now_ms, max_steps=max_steps, default_timezone=source.timezone, approved_webhook=source.alarm_webhook,
         action=AuditAction.WORKFLOW_CREATE, audit_extra={"copied_from_workflow_id": source.id},
     )  # fmt: skip
 

@@ -39,7 +39,7 @@ MAX_JOB_CHOICES = 5000
 #: A select per step row repeats every job: beyond this many options in all, the rows take a
 #: job id with one shared list of choices instead (the page stays small with many steps).
 MAX_SELECT_OPTIONS = 100_000
-_FIELDS = ("name", "group_id", "description", "author", "schedule_type", "schedule_conf", "timezone", "misfire_strategy", "overlap_policy", "timeout_s")
+_FIELDS = ("name", "group_id", "description", "author", "schedule_type", "schedule_conf", "timezone", "misfire_strategy", "overlap_policy", "timeout_s", "alarm_emails", "alarm_webhook")
 _INDEXED = re.compile(r"^(steps|edges)\[(\d+)\](.*)$")
 
 
@@ -132,7 +132,8 @@ def _data(form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[int]]]:
 
 
 def _form_of(view: workflows.WorkflowView) -> dict[str, Any]:
-    form: dict[str, Any] = {name: getattr(view, name) for name in _FIELDS}
+    form: dict[str, Any] = {name: getattr(view, name) for name in _FIELDS if name != "alarm_emails"}
+    form["alarm_emails"] = ", ".join(view.alarm_emails)
     form["steps"] = [{"key": s["key"], "job": str(s["job_id"]), "param": s.get("param") or "", "join": s.get("join", "ALL")} for s in view.definition["steps"]]
     form["edges"] = [{"from": e["from"], "to": e["to"], "on": e.get("on", "SUCCESS")} for e in view.definition.get("edges", [])]
     return form

@@ -24,6 +24,7 @@ from ..firing.id_lists import in_ids
 from ..models import Workflow, WorkflowInstance, WorkflowStepRun
 from . import graph
 from .graph import Definition
+from .instance_alarms import write_instance_alarms
 from .step_fires import UPSTREAM_MAX_BYTES, start_steps
 from .step_results import step_ends
 from .step_rows import StepRow, add_generation, current_steps, definition_of, end_move, lock_instance, lock_workflow, move_steps
@@ -108,8 +109,9 @@ def end_instance(
     session: Session, instance: WorkflowInstance, status: WorkflowStatus, now_ms: int, message: str | None,
     *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES,
 ) -> None:
-    """End the (locked, RUNNING or WAITING) instance, then start the workflow's oldest WAITING
-    instance (overlap BUFFER_ONE) in the same transaction."""
+    """End the (locked, RUNNING or WAITING) instance, write its alarms (FAILED, TIMED_OUT:
+    instance_alarms), then start the workflow's oldest WAITING instance (overlap BUFFER_ONE),
+    all in the same transaction. An instance that had ended already changes nothing."""
     t = WorkflowInstance.__table__.c
     ended = changed_rows(session.execute(
         sa.update(WorkflowInstance.__table__)
@@ -120,6 +122,7 @@ def end_instance(
         return
     instance.status, instance.finished_at_ms, instance.message = status, now_ms, message
     log.info("workflow instance %d ended %s", instance.id, status, extra={"workflow_id": instance.workflow_id, "instance_id": instance.id})
+    write_instance_alarms(session, instance.id, instance.workflow_id, status, now_ms)
     start_next_waiting(session, instance.workflow_id, now_ms, upstream_max_bytes=upstream_max_bytes)
 
 

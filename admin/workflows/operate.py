@@ -28,6 +28,7 @@ from ..texts import Text, _t
 from ..transport.executor_client import ExecutorClient
 from . import graph
 from .advance import end_instance, progress
+from .instance_alarms import write_instance_alarms
 from .step_fires import UPSTREAM_MAX_BYTES
 from .step_rows import add_generation, current_steps, definition_of, end_move, lock_instance, move_steps
 
@@ -64,6 +65,7 @@ def stop_instance(session: Session, instance_id: int, status: WorkflowStatus, me
         t = WorkflowInstance.__table__.c
         session.execute(sa.update(WorkflowInstance.__table__).where(t.id == instance_id).values(status=status.value, finished_at_ms=now_ms, message=message[:512]))
         instance.status = status
+        write_instance_alarms(session, instance_id, instance.workflow_id, status, now_ms)
     return kills
 
 

@@ -1,15 +1,15 @@
--- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0017.
+-- shardcron admin schema, MySQL 8 / MariaDB >= 10.6 (InnoDB, utf8mb4), revision 0018.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
 -- To upgrade an existing database, print the DDL for it: `shardcron db upgrade --sql --url ...`.
 -- Instants are UTC epoch milliseconds (BIGINT columns named *_at_ms).
 
--- One alarm for one failed run on one channel, with its delivery state.
+-- One alarm for one failed run, or one failed or timed-out workflow instance, on one channel, with its delivery state.
 CREATE TABLE sc_alarm (
   id BIGINT NOT NULL AUTO_INCREMENT,
-  run_log_id BIGINT NOT NULL,
-  job_id BIGINT NOT NULL,
+  run_log_id BIGINT,
+  job_id BIGINT,
   channel VARCHAR(16) NOT NULL,
   target VARCHAR(512) NOT NULL,
   status VARCHAR(16) NOT NULL,
@@ -19,8 +19,10 @@ CREATE TABLE sc_alarm (
   created_at_ms BIGINT NOT NULL,
   sent_at_ms BIGINT,
   job_paused BOOL NOT NULL DEFAULT '0',
+  workflow_instance_id BIGINT,
   PRIMARY KEY (id),
-  CONSTRAINT uq_alarm_run_channel UNIQUE (run_log_id, channel)
+  CONSTRAINT uq_alarm_run_channel UNIQUE (run_log_id, channel),
+  CONSTRAINT uq_alarm_instance_channel UNIQUE (workflow_instance_id, channel)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
 CREATE INDEX ix_alarm_due ON sc_alarm (status, next_attempt_at_ms);
 
@@ -444,4 +446,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0017');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0018');

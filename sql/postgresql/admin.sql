@@ -1,4 +1,4 @@
--- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0017.
+-- shardcron admin schema, PostgreSQL >= 13 (UTF8), revision 0018.
 -- Create the database with ENCODING 'UTF8'; text equality is case-sensitive, as under MySQL's utf8mb4_bin.
 --
 -- Generated from the models by `python -m shardcron.admin.schema sql`: do not edit (a test fails
@@ -6,11 +6,11 @@
 -- To upgrade an existing database, print the DDL for it: `shardcron db upgrade --sql --url ...`.
 -- Instants are UTC epoch milliseconds (BIGINT columns named *_at_ms).
 
--- One alarm for one failed run on one channel, with its delivery state.
+-- One alarm for one failed run, or one failed or timed-out workflow instance, on one channel, with its delivery state.
 CREATE TABLE sc_alarm (
   id BIGSERIAL NOT NULL,
-  run_log_id BIGINT NOT NULL,
-  job_id BIGINT NOT NULL,
+  run_log_id BIGINT,
+  job_id BIGINT,
   channel VARCHAR(16) NOT NULL,
   target VARCHAR(512) NOT NULL,
   status VARCHAR(16) NOT NULL,
@@ -20,8 +20,10 @@ CREATE TABLE sc_alarm (
   created_at_ms BIGINT NOT NULL,
   sent_at_ms BIGINT,
   job_paused BOOLEAN DEFAULT '0' NOT NULL,
+  workflow_instance_id BIGINT,
   PRIMARY KEY (id),
-  CONSTRAINT uq_alarm_run_channel UNIQUE (run_log_id, channel)
+  CONSTRAINT uq_alarm_run_channel UNIQUE (run_log_id, channel),
+  CONSTRAINT uq_alarm_instance_channel UNIQUE (workflow_instance_id, channel)
 );
 CREATE INDEX ix_alarm_due ON sc_alarm (status, next_attempt_at_ms);
 
@@ -445,4 +447,4 @@ CREATE TABLE sc_alembic_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT sc_alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO sc_alembic_version (version_num) VALUES ('0017');
+INSERT INTO sc_alembic_version (version_num) VALUES ('0018');

@@ -72,7 +72,11 @@ BAD = [
     ({"misfire_strategy": "CATCH_UP_ALL"}, "misfire_strategy"),
     ({"overlap_policy": "DISCARD_LATER"}, "overlap_policy"),
     ({"schedule_conf": "* * *"}, "schedule_conf"),
-    ({"alarm_emails": "ops@example.com"}, "alarm_emails"),
+    ({"alarm_emails": {"a": 1}}, "alarm_emails"),
+    ({"alarm_emails": "not-an-address"}, "alarm_emails"),
+    ({"alarm_webhook": "ftp://hooks.example.com/x"}, "alarm_webhook"),
+    ({"alarm_webhook": ["https://hooks.example.com/x"]}, "alarm_webhook"),
+    ({"alarm_webhook": "https://hooks.example.com/" + "x" * 600}, "alarm_webhook"),
 ]
 
 
@@ -82,6 +86,20 @@ def test_bad_input_is_a_400_naming_the_field(admin: Api, world: dict, change: di
     assert response.status_code == 400, response.get_json()
     assert field in response.get_json()["error"]["fields"], response.get_json()
     assert admin.get("/workflows").get_json()["total"] == 0
+
+
+def test_alarm_settings_round_trip_and_a_user_may_not_set_a_new_webhook(admin_app: AdminApp, admin: Api, world: dict) -> None:
+    created = admin.post("/workflows", json=body(world, alarm_emails="ops@example.com; oncall@example.com", alarm_webhook="https://hooks.example.com/wf"))
+    assert created.status_code == 201, created.get_json()
+    wf = created.get_json()
+    assert (wf["alarm_emails"], wf["alarm_webhook"]) == (["ops@example.com", "oncall@example.com"], "https://hooks.example.com/wf")
+    assert admin.get(f"/workflows/{wf['id']}").get_json()["alarm_emails"] == ["ops@example.com", "oncall@example.com"]
+    ann = admin_app.user("ann", UserRole.USER, groups=[world["gid"]])
+    refused = ann.put(f"/workflows/{wf['id']}", json={"alarm_webhook": "https://elsewhere.example.com/x"})
+    assert refused.status_code == 400 and "only an admin" in refused.get_json()["error"]["fields"]["alarm_webhook"]
+    kept = ann.put(f"/workflows/{wf['id']}", json={"alarm_emails": [], "description": "mine"})  # keeps the admin's webhook, clears the e-mails
+    assert kept.status_code == 200, kept.get_json()
+    assert (kept.get_json()["alarm_emails"], kept.get_json()["alarm_webhook"]) == ([], "https://hooks.example.com/wf")
 
 
 def test_a_user_sees_and_uses_their_groups_only(admin_app: AdminApp, admin: Api, world: dict) -> None:

@@ -56,6 +56,19 @@ def test_retention_deletes_only_rows_older_than_the_retention(db) -> None:
     assert old_alarm not in ids(db, Alarm) and old_fire not in ids(db, Fire)
 
 
+def test_retention_deletes_old_workflow_instance_alarms_which_have_no_run(db) -> None:
+    now = T0 + 40 * DAY
+    with db.session() as s:
+        rows = [Alarm(workflow_instance_id=instance_id, run_log_id=None, job_id=None, channel=AlarmChannel.EMAIL, target="ops@example.com", status=status,
+                      attempts=1, next_attempt_at_ms=at, created_at_ms=at) for instance_id, at, status in
+                ((1, now - 31 * DAY, AlarmStatus.SENT), (2, now - 31 * DAY, AlarmStatus.PENDING), (3, now - DAY, AlarmStatus.FAILED))]
+        s.add_all(rows)
+        s.flush()
+        old, pending, new = (row.id for row in rows)
+    RunLogRetention(db, "node-a", retention_days=30).tick(now)
+    assert ids(db, Alarm) == [pending, new]
+
+
 def test_retention_runs_hourly_in_batches_and_zero_keeps_everything(db, monkeypatch) -> None:
     import shardcron.admin.monitors.retention as retention
 

@@ -65,11 +65,11 @@ def audit_rows(db: Database) -> list[AuditEntry]:
 
 
 def test_create_stores_the_canonical_definition_stopped_at_version_1(database: Database, setup: dict) -> None:
-    view = create(database, valid(setup, timeout_s="3600", overlap_policy="BUFFER_ONE"))
+    view = create(database, valid(setup, alarm_emails="ops@example.com", timeout_s="3600", overlap_policy="BUFFER_ONE"))
     assert (view.version, view.enabled, view.next_fire_at_ms, view.step_count, view.group_app_name) == (1, False, 0, 3, "etl")
     assert view.definition["steps"][2] == {"key": "report", "job_id": setup["jobs"][2], "join": "ANY"}
     assert view.definition["edges"][0] == {"from": "extract", "to": "load", "on": "SUCCESS"}
-    assert (view.timeout_s, view.overlap_policy) == (3600, "BUFFER_ONE")
+    assert (view.timeout_s, view.overlap_policy, view.alarm_emails) == (3600, "BUFFER_ONE", ["ops@example.com"])
     [entry] = audit_rows(database)
     assert entry.action == "workflow.create" and entry.target_id == view.id and entry.group_id == setup["gid"]
     assert json.loads(entry.after_json)["definition"] == view.definition
@@ -106,10 +106,10 @@ def test_every_problem_is_reported_at_once(database: Database, setup: dict) -> N
     user = add_user(database, "ann", groups=[setup["gid"]])
     with pytest.raises(ServiceError) as caught:
         create(database, valid(setup, name="", definition=definition, schedule_conf="61 * * * *", timezone="Mars/Base", overlap_policy="DISCARD_LATER",
-                               misfire_strategy="CATCH_UP_ALL", timeout_s=7 * 86_400 + 1, colour="red"), actor=user)
+                               misfire_strategy="CATCH_UP_ALL", timeout_s=7 * 86_400 + 1, alarm_emails="nope", alarm_webhook="ftp://x", colour="red"), actor=user)
     errors = caught.value.field_errors
     assert set(errors) == {"name", "steps[2].key", "steps[0].job_id", "steps[1].job_id", "schedule_conf", "timezone", "overlap_policy", "misfire_strategy",
-                           "timeout_s", "colour"}, errors
+                           "timeout_s", "alarm_emails", "alarm_webhook", "colour"}, errors
     # a job of a group the user may not see: refused by id, its name not told
     assert "may not see" in errors["steps[0].job_id"] and "payroll" not in str(caught.value)
     assert count(database) == 0
@@ -130,12 +130,11 @@ def test_step_count_and_name_rules(database: Database, setup: dict) -> None:
     assert count(database) == 1
 
 
-def test_a_workflow_has_no_alarm_fields_of_its_own_yet(database: Database, setup: dict) -> None:
-    # Nothing would send them: refused as unknown rather than stored and never used.
+def test_a_user_webhook_needs_an_admin(database: Database, setup: dict) -> None:
+    user = add_user(database, "cy", groups=[setup["gid"]])
     with pytest.raises(ServiceError) as caught:
-        create(database, valid(setup, alarm_emails="ops@example.com", alarm_webhook="https://hooks.example.com/x"))
-    assert set(caught.value.field_errors) == {"alarm_emails", "alarm_webhook"}
-    assert count(database) == 0
+        create(database, valid(setup, alarm_webhook="https://hooks.example.com/x"), actor=user)
+    assert "only an admin" in caught.value.field_errors["alarm_webhook"]
 
 
 def test_update_bumps_the_version_and_audits_the_changed_fields(database: Database, setup: dict) -> None:

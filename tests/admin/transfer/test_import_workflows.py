@@ -39,7 +39,8 @@ def seed_workflows(db: Database) -> None:
         }
         created = workflows.create_workflow(
             s, actor, {"group_id": orders, "name": "nightly", "definition": pipeline, "schedule_type": "CRON", "schedule_conf": "0 0 3 * * ?",
-                       "timezone": "Asia/Shanghai", "overlap_policy": "BUFFER_ONE", "timeout_s": 600},
+                       "timezone": "Asia/Shanghai", "overlap_policy": "BUFFER_ONE", "timeout_s": 600, "alarm_emails": "ops@example.com",
+                       "alarm_webhook": "https://hooks.example.com/wf"},
             now_ms=NOW, max_steps=1000,
         )  # fmt: skip
         workflows.start_workflow(s, actor, created.id, now_ms=NOW)
@@ -61,6 +62,7 @@ def test_export_names_each_steps_job_by_group_and_name(source: Database) -> None
     assert [w["name"] for w in document["workflows"]] == ["by hand", "nightly"]
     nightly = document["workflows"][1]
     assert nightly["group"] == "orders" and nightly["enabled"] is True and nightly["overlap_policy"] == "BUFFER_ONE"
+    assert (nightly["alarm_emails"], nightly["alarm_webhook"]) == ("ops@example.com", "https://hooks.example.com/wf")
     assert [step["job"] for step in nightly["definition"]["steps"]] == [{"group": "orders", "job": "close"}, {"group": "orders", "job": "report"}, {"group": "mail", "job": "send"}]
     assert all("job_id" not in step for step in nightly["definition"]["steps"])
 
@@ -79,6 +81,7 @@ def test_round_trip_remaps_ids_and_gives_the_same_document(source: Database, tar
         nightly = s.scalars(sa.select(Workflow).where(Workflow.name == "nightly")).one()
         assert [step["job_id"] for step in json.loads(nightly.definition_json)["steps"]] == [ids["close"], ids["report"], ids["send"]]
         assert nightly.enabled and nightly.next_fire_at_ms > NOW
+        assert (nightly.alarm_emails, nightly.alarm_webhook) == ("ops@example.com", "https://hooks.example.com/wf")
         actions = sorted(e.action for e in s.scalars(sa.select(AuditEntry)) if e.action.startswith("workflow."))
         assert actions == ["workflow.create", "workflow.create", "workflow.start"]
     # and again: everything exists, skipped by default
@@ -96,6 +99,7 @@ def test_every_problem_is_reported_at_its_place_and_nothing_is_written(source: D
     nightly["definition"]["edges"].append({"from": "mail", "to": "close"})  # a cycle
     nightly["timeout_s"] = -1
     nightly["colour"] = "red"
+    nightly["alarm_webhook"] = "ftp://hooks.example.com/wf"
     bad["workflows"][0]["definition"]["steps"][0]["job"] = "send"  # not a reference
     bad["workflows"].append({**copy.deepcopy(bad["workflows"][0]), "name": "elsewhere", "group": "billing"})
     bad["workflows"].append({**copy.deepcopy(document["workflows"][0])})  # the same name twice
@@ -108,6 +112,7 @@ def test_every_problem_is_reported_at_its_place_and_nothing_is_written(source: D
         "workflows[1].definition.edges",
         "workflows[1].timeout_s",
         "workflows[1].colour",
+        "workflows[1].alarm_webhook",
         "workflows[0].definition.steps[0].job",
         "workflows[2].group",
         "workflows[3].name",

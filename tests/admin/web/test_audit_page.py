@@ -43,7 +43,7 @@ def _job_form(group_id: int, **overrides) -> dict:
 
 def _workflow_form(group_id: int, job_id: int, **over) -> dict:
     form = {"name": "flow", "group_id": str(group_id), "description": "", "author": "", "schedule_type": "CRON", "schedule_conf": "0 0 3 * * ?",
-            "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL", "timeout_s": "0",
+            "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL", "timeout_s": "0", "alarm_emails": "", "alarm_webhook": "",
             "step_key": ["a"], "step_job": [str(job_id)], "step_param": [""], "step_join": ["ALL"]}
     form.update(over)
     return form

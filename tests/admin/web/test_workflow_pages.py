@@ -18,7 +18,7 @@ from tests.support.console import Console, post_form
 def workflow_form(group_id: int, jobs: list[int], **over) -> dict:
     form = {
         "name": "nightly", "group_id": str(group_id), "description": "", "author": "", "schedule_type": "CRON", "schedule_conf": "0 0 2 * * ?",
-        "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL", "timeout_s": "0",
+        "timezone": "UTC", "misfire_strategy": "DO_NOTHING", "overlap_policy": "ALLOW_ALL", "timeout_s": "0", "alarm_emails": "", "alarm_webhook": "",
         # a blank row in the middle, as a user leaves one: it is skipped, and rows keep their numbers for the messages
         "step_key": ["extract", "", "load", "report"], "step_job": [str(jobs[0]), "", str(jobs[1]), str(jobs[2])],
         "step_param": ["", "", "day={{upstream.extract.day}}", ""], "step_join": ["ALL", "ALL", "ALL", "ANY"],
@@ -78,6 +78,24 @@ def test_problems_show_at_their_rows_and_nothing_is_saved(console: Console) -> N
     assert 'value="424242" selected' in page  # what was typed stays in the form
 
 
+def test_alarm_settings_are_saved_shown_and_checked(console: Console) -> None:
+    client, gid, jobs = setup(console)
+    created = post_form(client, "/workflows/new", workflow_form(gid, jobs, alarm_emails="ops@example.com; oncall@example.com", alarm_webhook="https://hooks.example.com/wf"))
+    assert created.status_code == 302, created.get_data(as_text=True)[:3000]
+    wf_id = int(created.location.rsplit("/", 1)[1])
+    with console.db.read_session() as s:
+        wf = s.get(Workflow, wf_id)
+        assert (wf.alarm_emails, wf.alarm_webhook) == ("ops@example.com,oncall@example.com", "https://hooks.example.com/wf")
+    page = client.get(created.location).get_data(as_text=True)
+    assert 'value="ops@example.com, oncall@example.com"' in page and 'value="https://hooks.example.com/wf"' in page
+    bad = post_form(client, f"/workflows/{wf_id}", workflow_form(gid, jobs, alarm_emails="nope", alarm_webhook="ftp://hooks.example.com/x"))
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert "&#39;nope&#39; is not an e-mail address" in text and "must be an http:// or https:// URL with a host" in text
+    with console.db.read_session() as s:
+        assert s.get(Workflow, wf_id).version == 1
+
+
 def test_preview_redraws_from_the_form(console: Console) -> None:
     client, gid, jobs = setup(console)
     answer = post_form(client, "/workflows/preview", workflow_form(gid, jobs), csrf_from="/workflows/new")
@@ -134,6 +152,7 @@ def test_the_editor_in_chinese(console: Console) -> None:
     post_form(client, "/account/language", {"locale": "zh"})
     page = client.get("/workflows/new").get_data(as_text=True)
     assert "工作流" in page and "添加步骤" in page and "成功时" in page
+    assert "实例与报警" in page and "报警邮件" in page and "实例以 FAILED 或 TIMED_OUT 结束时通知的邮箱" in page
 
 
 def test_many_steps_times_many_jobs_take_a_job_id_with_one_list(console: Console, monkeypatch) -> None:
