@@ -19,11 +19,13 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ..db import Database
 from ..enums import WorkflowStatus
 from ..firing.fire_store import retry_on_deadlock
-from ..models import WorkflowInstance
+from ..enums import RunStatus, StepStatus
+from ..models import RunLog, WorkflowInstance, WorkflowStepRun
 from ..transport.executor_client import ExecutorClient
 from ..workflows.advance import advance_instance, has_moves
 from ..workflows.operate import Kill, send_kills, stop_instance
@@ -83,13 +85,8 @@ class WorkflowInstances(LeaseHolder):
         return ended
 
     def sweep(self, now_ms: int) -> None:
-        t = WorkflowInstance.__table__.c
         with self.db.read_session() as session:
-            running = list(session.execute(
-                sa.select(t.id).where(t.status == WorkflowStatus.RUNNING.value).order_by(t.id).limit(BATCH)
-            ).scalars())
-        with self.db.read_session() as session:
-            moving = [instance_id for instance_id in running if has_moves(session, instance_id)]
+            moving = [instance_id for instance_id in candidates(session) if has_moves(session, instance_id)]
         for instance_id in moving:
 
             def advance(instance_id: int = instance_id) -> None:
@@ -100,3 +97,21 @@ class WorkflowInstances(LeaseHolder):
                 retry_on_deadlock(advance)
             except Exception:  # one instance must not stop the sweep of the others
                 log.exception("workflow instance %d not advanced by the sweep", instance_id)
+
+
+def candidates(session: Session) -> list[int]:
+    """RUNNING instances (at most BATCH, by id) that may have something to move: a FIRED step with
+    no run PENDING or RUNNING (it may have ended), or no FIRED step at all (a ready step not
+    started, or every step ended). Instances whose every FIRED step still has a run going are
+    left out: their runs' results move them."""
+    i, s, r = WorkflowInstance.__table__.c, WorkflowStepRun.__table__.c, RunLog.__table__.c
+    running = i.status == WorkflowStatus.RUNNING.value
+    active_run = sa.exists().where(r.step_run_id == s.id, r.status.in_([RunStatus.PENDING.value, RunStatus.RUNNING.value]))
+    ended_fired = (
+        sa.select(s.instance_id).join_from(WorkflowStepRun.__table__, WorkflowInstance.__table__, i.id == s.instance_id)
+        .where(running, s.status == StepStatus.FIRED.value, ~active_run)
+    )
+    no_fired = sa.select(i.id).where(running, ~sa.exists().where(s.instance_id == i.id, s.status == StepStatus.FIRED.value))
+    found = set(session.execute(ended_fired.distinct().order_by(s.instance_id).limit(BATCH)).scalars())
+    found |= set(session.execute(no_fired.order_by(i.id).limit(BATCH)).scalars())
+    return sorted(found)[:BATCH]

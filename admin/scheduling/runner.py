@@ -20,6 +20,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import threading
 from typing import Any, Protocol
 
@@ -68,6 +69,21 @@ def settle_garbage_collector() -> None:
     young, middle, old = gc.get_threshold()
     if young < GC_YOUNG_THRESHOLD:
         gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
+#: The interpreter's thread switch interval while a scheduler runs (Python's default: 5 ms).
+SWITCH_INTERVAL_S = 0.001
+
+
+def settle_thread_switching() -> None:
+    """A scheduler process is many threads that each do a little and wait (web requests, the
+    loops, the dispatcher's timer, sender and recorder): a thread that gives up the interpreter
+    lock for a database call or a socket waits for it again up to the switch interval when
+    another thread is busy, once per call. At Python's 5 ms a workflow step's hand-over
+    (callback, advance, claim, send) spent more time there than in its own work; 1 ms halves
+    the tail of step-to-step latency under load (docs/benchmarks.md, "Workflows")."""
+    if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 class Loop(Protocol):
@@ -195,6 +211,7 @@ class SchedulerRunner:
 
     def start(self) -> SchedulerRunner:
         settle_garbage_collector()
+        settle_thread_switching()
         try:
             self.lease.tick(self.clock.now_ms())  # a term before the first claim
         except Exception:
