@@ -44,7 +44,8 @@ class FireLoop:
     any PENDING fire is due, and claims only then: a claim is a write transaction, and on SQLite
     every poll would queue for the one write lock with the callbacks it waits for. With a `bell`
     (fire_bell: rung after this process wrote fires) the runner waits on it through `wait`, and
-    a rung tick claims at once."""
+    a rung tick claims at once. A fast tick claims PENDING fires only (FireStore.claim_then
+    `pending_only`): adoption, scheduled fires and waiting fires are the full ticks' work."""
 
     name = "fire"
     #: How often the loop asks whether it should tick fast.
@@ -120,7 +121,10 @@ class FireLoop:
                 return
             limit = min(self.store.batch, max(1, self.store.batch // self.FIRST_ROUND_SHARE) * self.GROWTH**round_no)
             try:
-                prepared = self.store.claim_then(now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms, term), limit, term)  # noqa: B023 (called before the loop moves on)
+                prepared = self.store.claim_then(
+                    now_ms, lambda session, fires: self.dispatcher.prepare_claimed(session, fires, now_ms, term), limit, term,  # noqa: B023 (called before the loop moves on)
+                    pending_only=not full,
+                )
             except LeaseLost:
                 return
             if self.busy is not None and not self._fast and any(fire.step_run_id is not None for fire in prepared.fired):

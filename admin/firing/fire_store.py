@@ -215,17 +215,20 @@ class FireStore:
         return self.claim_then(now_ms, lambda session, fires: fires, limit)
 
     def claim_then(
-        self, now_ms: int, then: Callable[[Session, list[ClaimedFire]], T], limit: int | None = None, term: LeaseTerm | None = None
+        self, now_ms: int, then: Callable[[Session, list[ClaimedFire]], T], limit: int | None = None, term: LeaseTerm | None = None,
+        *, pending_only: bool = False,
     ) -> T:
         """`claim`, then `then(session, fires)` in the same transaction (the dispatcher writes the
         fires' run rows there); returns what `then` returns. `term`: the lease term to claim under
-        (default: the node's current one)."""
+        (default: the node's current one). `pending_only`: claim PENDING fires only (the fire
+        loop's fast ticks between full ones, for workflow steps' fires); adopting ended terms,
+        writing scheduled fires and starting waiting ones are left to the full ticks."""
         term = term or self.lease.current()
         if term is None or not term.alive():
             self.last_claim_full = False
             raise LeaseLost("this node holds no lease term")
         try:
-            result = retry_on_deadlock(lambda: self._claim(term, now_ms, limit or self.batch, then))
+            result = retry_on_deadlock(lambda: self._claim(term, now_ms, limit or self.batch, then, pending_only))
         except LeaseLost:
             self.lease.end(term, "another node took it over")
             raise
@@ -243,7 +246,7 @@ class FireStore:
                 sa.select(fire.id).where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= now_ms + self.lookahead_ms).limit(1)
             ).first() is not None
 
-    def _claim(self, term: LeaseTerm, now_ms: int, limit: int, then: Callable[[Session, list[ClaimedFire]], T]) -> T:
+    def _claim(self, term: LeaseTerm, now_ms: int, limit: int, then: Callable[[Session, list[ClaimedFire]], T], pending_only: bool = False) -> T:
         horizon_ms = now_ms + self.lookahead_ms
         owner = term.owner
         fire = Fire.__table__.c
@@ -253,13 +256,17 @@ class FireStore:
             own = _LEASE_ROW.where(_LEASE.c.owner == owner)
             if session.execute(own.with_for_update(read=True) if self._locking else own).first() is None:
                 raise LeaseLost(f"lease term {owner} was taken over")
-            adopted = self._adopt_ended(session, owner)
-            if now_ms - self._orphans_checked_ms >= ORPHAN_CHECK_MS:
-                adopted += self._adopt_orphans(session, owner)
-                self._orphans_checked_ms = now_ms
-            due_ids = self._create_scheduled(session, owner, now_ms, horizon_ms, limit)
+            adopted: list[ClaimedFire] = []
+            due_ids: list[int] = []
+            if not pending_only:
+                adopted = self._adopt_ended(session, owner)
+                if now_ms - self._orphans_checked_ms >= ORPHAN_CHECK_MS:
+                    adopted += self._adopt_orphans(session, owner)
+                    self._orphans_checked_ms = now_ms
+                due_ids = self._create_scheduled(session, owner, now_ms, horizon_ms, limit)
             claimed, waiting = self._claim_pending(session, owner, horizon_ms, limit)
-            claimed += self._claim_waiting(session, owner, now_ms, limit)
+            if not pending_only:
+                claimed += self._claim_waiting(session, owner, now_ms, limit)
             self.last_claim_full = len(due_ids) >= limit or waiting >= limit
             mine = (fire.owner == owner) & (fire.status == FireStatus.CLAIMED)
             if not self._recovered:
