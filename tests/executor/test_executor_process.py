@@ -29,16 +29,6 @@ def settings(tmp_path: Path, fake_admin) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def processes():
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-
-
 def _port(settings: dict[str, str]) -> int:
     return int(settings["listen"].rsplit(":", 1)[1])
 

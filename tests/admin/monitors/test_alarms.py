@@ -3,7 +3,6 @@ failures retried with backoff and finally FAILED with last_error."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import email.policy
 import json
 from email import message_from_bytes, message_from_string
@@ -20,23 +19,8 @@ from shardcron.admin.texts import catalog_for
 from shardcron.core.errors import ConfigError
 from shardcron.core.protocol import encode_json
 from shardcron.admin.monitors.followups import FollowupMonitor
-from tests.support.alarm_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.net import free_port
 from tests.support.run_rows import T0, add_group, add_job, add_run
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    server = SmtpReceiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def config(**overrides):

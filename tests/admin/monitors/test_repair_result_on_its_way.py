@@ -78,16 +78,6 @@ def client() -> Iterator[ExecutorClient]:
     c.close()
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen]]:
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-
-
 def registrations(db) -> list[str]:
     with db.read_session() as s:
         return list(s.scalars(sa.select(ExecutorRegistry.address)))

@@ -5,10 +5,8 @@ English and Chinese, retried as run alarms are."""
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Iterator
 from email import message_from_bytes
 
-import pytest
 import sqlalchemy as sa
 
 from shardcron.admin.alarms import AlarmSender
@@ -19,20 +17,6 @@ from tests.support.alarm_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.scheduler_rows import add_job
 from tests.support.workflow_cluster import succeed
 from tests.support.workflow_rows import add_workflow, instance, start
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    server = SmtpReceiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def settings(smtp: SmtpReceiver, **overrides):
