@@ -197,7 +197,7 @@ def advance_in(session: Session, step_run_ids: Collection[int], now_ms: int, *, 
     a step's successor waits for one turn at SQLite's write lock, not two). Under a savepoint:
     should it fail, what it did is undone, the results stay, and False says so (the caller
     leaves the instances to `advance_step_runs` or the follow-up monitor). The caller rings
-    the fire bell after its commit (`ring_after_commit`)."""
+    the fire bell after its commit (rpc/views.py)."""
     if not step_run_ids:
         return True
     try:
