@@ -50,7 +50,7 @@ from ..workflows.planner import WorkflowPlanner
 log = logging.getLogger("shardcron.admin.scheduling")
 
 NODE_HEARTBEAT_S = 5.0
-#: MySQL's error for a system variable it does not have (idle_write_transaction_timeout is MariaDB's).
+#: MySQL's error for a system variable it does not have (idle_transaction_timeout is MariaDB's).
 UNKNOWN_SYSTEM_VARIABLE = 1193
 #: Container objects allocated between two young-generation collections in a scheduler process
 #: (the interpreter's default is 700).
@@ -130,10 +130,13 @@ class NodeHeartbeat:
 def scheduler_database(db: Database, lease_ms: int) -> Database:
     """The database the fire loop, the recorder and the lease use. On MySQL/MariaDB an engine of
     their own, whose connections MariaDB cuts when a transaction sits idle for about a lease
-    (`idle_write_transaction_timeout`): a node stalled inside a claim then releases the jobs it
-    locked within seconds, instead of when it wakes up. MySQL 8 has no such setting (its
-    connections keep their locks until the node resumes or `wait_timeout`). PostgreSQL: the same
-    with `idle_in_transaction_session_timeout`. SQLite: the same database (one process, one file)."""
+    (`idle_transaction_timeout`): a node stalled inside a claim then releases the rows it locked
+    within seconds, instead of when it wakes up. Every transaction, not only writing ones: a
+    claim share-locks its term's lease row before it writes anything, and a node stopped there
+    would keep its fires from every adopter (`idle_write_transaction_timeout` does not count a
+    locking read as a write). MySQL 8 has no such setting (its connections keep their locks until
+    the node resumes or `wait_timeout`). PostgreSQL: the same with
+    `idle_in_transaction_session_timeout`. SQLite: the same database (one process, one file)."""
     if db.dialect == "postgresql":
         return _postgresql_scheduler_database(db, lease_ms)
     if db.dialect != "mysql":
@@ -145,7 +148,7 @@ def scheduler_database(db: Database, lease_ms: int) -> Database:
     def _cut_idle_transactions(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         try:
-            cursor.execute(f"SET SESSION idle_write_transaction_timeout = {int(timeout_s)}")
+            cursor.execute(f"SET SESSION idle_transaction_timeout = {int(timeout_s)}")
         except Exception as exc:  # MySQL: ER_UNKNOWN_SYSTEM_VARIABLE
             if not (exc.args and exc.args[0] == UNKNOWN_SYSTEM_VARIABLE):
                 raise

@@ -8,7 +8,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from shardcron.admin.db import Database
+from shardcron.admin.db import Database, init_schema
 from shardcron.admin.enums import FireStatus, TriggerType
 from shardcron.admin.models import Fire, SchedulerLease
 from shardcron.admin.firing.node_lease import LeaseClock, LeaseTerm, NodeLease
@@ -143,7 +143,7 @@ def test_on_mariadb_a_schedulers_connections_cut_transactions_left_idle_for_a_le
         with own.engine.connect() as conn:
             version = conn.exec_driver_sql("SELECT version()").scalar_one()
             if "mariadb" in version.lower():
-                value = conn.exec_driver_sql("SELECT @@session.idle_write_transaction_timeout").scalar_one()
+                value = conn.exec_driver_sql("SELECT @@session.idle_transaction_timeout").scalar_one()
                 assert int(value) == math.ceil(1500 / 1000)
             else:  # MySQL has no such setting: the connection works without it
                 assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
@@ -177,6 +177,44 @@ def test_on_postgresql_a_schedulers_connections_cut_transactions_left_idle_for_a
         with own.engine.connect() as conn:
             assert conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar_one() == "1500ms"
             assert conn.exec_driver_sql("SHOW transaction_isolation").scalar_one() == "read committed"
+    finally:
+        own.dispose()
+        db.dispose()
+
+
+def test_a_scheduler_stalled_inside_a_claim_before_writing_lets_its_lease_row_go_within_a_lease(server_url: str) -> None:
+    """A claim's first statement share-locks its term's lease row; a node stopped (SIGSTOP, a
+    frozen VM) right after it has written nothing yet. Its connection must still be cut within
+    about a lease, or every adopter's `FOR UPDATE SKIP LOCKED` skips the term until it wakes."""
+    db = Database(server_url, pool_size=2)
+    init_schema(db.engine)
+    own = scheduler_database(db, lease_ms=1000)
+    lease_row = sa.select(SchedulerLease.owner)
+    try:
+        term_owner = "stalled#00000001"
+        with db.session() as s:
+            s.add(SchedulerLease(owner=term_owner, node_id="stalled", lease_until_ms=0, send_horizon_ms=0, started_at_ms=0, renewed_at_ms=0))
+        stalled = own.engine.connect()
+        try:
+            assert stalled.execute(lease_row.where(SchedulerLease.owner == term_owner).with_for_update(read=True)).first() is not None
+            began = time.monotonic()
+            freed_after_s = None
+            locked_at_first = None
+            while time.monotonic() - began < 10:  # the server's timeout runs on its own clock: poll it, bounded
+                with db.session() as adopter:
+                    free = adopter.execute(lease_row.with_for_update(skip_locked=True)).first() is not None
+                if locked_at_first is None:
+                    locked_at_first = not free
+                if free:
+                    freed_after_s = time.monotonic() - began
+                    break
+                time.sleep(0.05)
+            assert locked_at_first, "the adopter saw the row before the stalled transaction was cut: nothing was tested"
+            assert freed_after_s is not None and freed_after_s < 5, f"the stalled node kept its lease row locked for {freed_after_s} s"
+            with pytest.raises(sa.exc.DBAPIError):  # the node wakes to a transaction that is gone
+                stalled.execute(sa.select(1))
+        finally:
+            stalled.close()
     finally:
         own.dispose()
         db.dispose()
