@@ -175,8 +175,9 @@ class FireDispatcher:
 
     @property
     def held(self) -> set[int]:
+        """Fires prepared here, and those reserved by a local claim not yet accepted."""
         with self._lock:
-            return set(self._ledger.held)
+            return self._ledger.held | self._reserved
 
     def next_due_ms(self) -> int | None:
         with self._lock:
