@@ -107,9 +107,6 @@ class FireDispatcher:
         # The timers and the ledger are changed only with self._lock held.
         self._timers = SendTimers()
         self._ledger = FireLedger()
-        #: Fires claimed in a transaction that has not told yet whether it committed (local
-        #: claims: local_claims.py): a claim of the fire loop that finds them leaves them alone.
-        self._reserved: set[int] = set()
         self._stop = threading.Event()
         self._recorder = AnswerRecorder(runs, clock, self._ledger, self._changed, self._stop)
         self._threads: list[threading.Thread] = []
@@ -121,22 +118,10 @@ class FireDispatcher:
         loop's tick: claims and run rows commit together, or neither does). Fires already
         prepared here are left out."""
         with self._lock:
-            fresh = [f for f in fires if f.id not in self._ledger.held and f.id not in self._reserved]
+            fresh = [f for f in fires if f.id not in self._ledger.held]
         prepared = self.runs.prepare_in(session, fresh, now_ms, self.route_state, term)
         prepared.term = term
         return prepared
-
-    def reserve(self, fire_ids: list[int]) -> None:
-        """`fire_ids` were claimed in a transaction still open (a local claim): until `unreserve`,
-        `prepare_claimed` leaves them out, so a claim of the fire loop that selects everything
-        the term holds (its first, or the one after a failed one) never prepares them twice."""
-        with self._lock:
-            self._reserved.update(fire_ids)
-
-    def unreserve(self, fire_ids: list[int]) -> None:
-        """The transaction of `reserve` ended: accepted (the fires are held now) or rolled back."""
-        with self._lock:
-            self._reserved.difference_update(fire_ids)
 
     def accept(self, prepared: Prepared) -> int:
         """Queue the sends of prepared fires (after their transaction committed); returns how many."""
@@ -175,9 +160,8 @@ class FireDispatcher:
 
     @property
     def held(self) -> set[int]:
-        """Fires prepared here, and those reserved by a local claim not yet accepted."""
         with self._lock:
-            return self._ledger.held | self._reserved
+            return set(self._ledger.held)
 
     def next_due_ms(self) -> int | None:
         with self._lock:

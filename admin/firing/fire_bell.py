@@ -5,9 +5,7 @@ often the callback that brought the step's result, in the same process as the fi
 (`shardcron admin` serves both). Polling for it every `workflow_tick_ms` costs a write
 transaction per poll (on SQLite, a turn at the one write lock). So the writer rings this bell
 after its commit, and the fire loops of the process on that database wake at once and claim;
-fires written by another process are still found by the loop's own polling. A started fire
-loop also joins its bell, so a writer can claim the fires it wrote in its own transaction for
-that loop (local_claims).
+fires written by another process are still found by the loop's own polling.
 
 One bell per database URL in the process (the scheduler may use its own engine on the admin's
 database). `ring()` counts; a waiter remembers the count it has seen, so several loops on one
@@ -17,34 +15,14 @@ bell (two scheduler nodes in one test process) each hear every ring.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from ..db import Database
-
-if TYPE_CHECKING:
-    from .fire_loop import FireLoop
 
 
 class FireBell:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._rings = 0
-        #: The started fire loops of this process on this database (local_claims claims for the first).
-        self._loops: list[FireLoop] = []
-
-    def join(self, loop: FireLoop) -> None:
-        with self._cond:
-            self._loops.append(loop)
-
-    def leave(self, loop: FireLoop) -> None:
-        with self._cond:
-            if loop in self._loops:
-                self._loops.remove(loop)
-
-    def local_loop(self) -> FireLoop | None:
-        """A fire loop of this process on this database that may claim now (local_claims), or None."""
-        with self._cond:
-            return self._loops[0] if self._loops else None
 
     @property
     def rings(self) -> int:

@@ -17,7 +17,6 @@ from shardcron.core.clock import Clock
 
 from .fire_bell import FireBell
 from .fire_store import ClaimedFire, FireStore, LeaseLost
-from .local_claims import LocalClaim
 from .node_lease import LeaseTerm
 from .run_store import Prepared
 
@@ -31,10 +30,6 @@ class ClaimedFireSink(Protocol):
     def prepare_claimed(self, session: Session, fires: list[ClaimedFire], now_ms: int, term: LeaseTerm) -> Prepared: ...
 
     def accept(self, prepared: Prepared) -> int: ...
-
-    def reserve(self, fire_ids: list[int]) -> None: ...
-
-    def unreserve(self, fire_ids: list[int]) -> None: ...
 
 
 class FireLoop:
@@ -105,23 +100,6 @@ class FireLoop:
         heard = self.bell.wait(self._heard, timeout_s)
         if heard != self._heard:
             self._heard, self._rung = heard, True
-
-    def claim_in(self, session: Session, fire_ids: list[int], now_ms: int) -> LocalClaim | None:
-        """Claim `fire_ids` (PENDING, written by `session`'s transaction) under this loop's
-        current lease term in that transaction and write their run rows (local_claims); None
-        when no term holds or none of them could be claimed."""
-        term = self.store.lease.current()
-        if term is None or not term.alive():
-            return None
-        fires = self.store.claim_in(session, term, fire_ids)
-        if not fires:
-            return None
-        prepared = self.dispatcher.prepare_claimed(session, fires, now_ms, term)
-        ids = [fire.id for fire in fires]
-        # Reserved until the transaction tells how it ended (no other claim can see the fires
-        # before it commits: they are locked, and CLAIMED only in this transaction).
-        self.dispatcher.reserve(ids)
-        return LocalClaim(self, prepared, ids, now_ms, complete=len(ids) == len(set(fire_ids)))
 
     def tick(self, now_ms: int) -> None:
         """Claim and prepare under the node's current lease term; nothing while it has none (the

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import operator
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -194,7 +194,6 @@ class FireStore:
         self.catchup_max_fires = catchup_max_fires
         self._locking = db.dialect != "sqlite"
         self._recovered = False
-        self._recovery_epoch = self._recovered_epoch = 0
         self._orphans_checked_ms = -ORPHAN_CHECK_MS
         self.last_claim_full = False
         #: The calendars' excluded dates, reloaded per calendar when its version moves.
@@ -228,41 +227,16 @@ class FireStore:
         if term is None or not term.alive():
             self.last_claim_full = False
             raise LeaseLost("this node holds no lease term")
-        epoch = self._recovery_epoch
-        recover = not self._recovered or epoch != self._recovered_epoch
         try:
-            result = retry_on_deadlock(lambda: self._claim(term, now_ms, limit or self.batch, then, pending_only, recover))
+            result = retry_on_deadlock(lambda: self._claim(term, now_ms, limit or self.batch, then, pending_only))
         except LeaseLost:
             self.lease.end(term, "another node took it over")
             raise
         except Exception:
             self._recovered = False  # whatever this attempt claimed is picked up by the next one
             raise
-        self._recovered, self._recovered_epoch = True, epoch
+        self._recovered = True
         return result
-
-    def recover_held(self) -> None:
-        """The next claim selects every fire the term holds, as after a failed claim (a local
-        claim's commit failed with its outcome unknown: local_claims). Safe from any thread: a
-        claim already under way does not count as that next one."""
-        self._recovery_epoch += 1
-
-    def claim_in(self, session: Session, term: LeaseTerm, fire_ids: Collection[int]) -> list[ClaimedFire]:
-        """Claim for `term`, in the caller's transaction, those of `fire_ids` that are PENDING and
-        not locked by another claim: the fires a workflow callback just wrote (local_claims).
-        The term's lease row is share-locked first, as in every claim, so an adopter of the term
-        sees these fires; nothing is claimed when the row is gone (the term was taken over)."""
-        if not fire_ids or not term.alive():
-            return []
-        own = _LEASE_ROW.where(_LEASE.c.owner == term.owner)
-        if session.execute(own.with_for_update(read=True) if self._locking else own).first() is None:
-            return []
-        fire = Fire.__table__.c
-        rows = session.execute(self._for_update(_CLAIMED_COLUMNS.where(in_ids(fire.id, set(fire_ids)), fire.status == FireStatus.PENDING))).all()
-        if not rows:
-            return []
-        session.execute(sa.update(Fire.__table__).where(in_ids(fire.id, [row[0] for row in rows])).values(status=FireStatus.CLAIMED, owner=term.owner))
-        return sorted((_claimed(row, may_have_runs=False) for row in rows), key=_FIRE_ORDER)
 
     def pending_due(self, now_ms: int) -> bool:
         """Whether a PENDING fire is due within the lookahead (a read: no write lock, no claim)."""
@@ -272,9 +246,7 @@ class FireStore:
                 sa.select(fire.id).where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= now_ms + self.lookahead_ms).limit(1)
             ).first() is not None
 
-    def _claim(
-        self, term: LeaseTerm, now_ms: int, limit: int, then: Callable[[Session, list[ClaimedFire]], T], pending_only: bool = False, recover: bool = False,
-    ) -> T:
+    def _claim(self, term: LeaseTerm, now_ms: int, limit: int, then: Callable[[Session, list[ClaimedFire]], T], pending_only: bool = False) -> T:
         horizon_ms = now_ms + self.lookahead_ms
         owner = term.owner
         fire = Fire.__table__.c
@@ -297,7 +269,7 @@ class FireStore:
                 claimed += self._claim_waiting(session, owner, now_ms, limit)
             self.last_claim_full = len(due_ids) >= limit or waiting >= limit
             mine = (fire.owner == owner) & (fire.status == FireStatus.CLAIMED)
-            if recover:
+            if not self._recovered:
                 # The first claim of this store, or the one after a failed claim (whose commit
                 # may have gone through): everything the term holds, locked like any claim.
                 seen = {f.id for f in adopted}

@@ -30,7 +30,6 @@ from shardcron.core.sqlengine import describe_db_error
 
 from ..firing.fire_bell import bell_for
 from ..firing.fire_store import retry_on_deadlock
-from ..firing.local_claims import claim_written
 from ..metrics import record_run_finished
 from ..workflows.advance import advance_in, advance_step_runs
 from .auto_groups import ensure_group
@@ -84,17 +83,8 @@ def _handle(parse: Callable[[Any], Any], apply: Callable[[Any, Any, int], str | 
 def _apply(db, apply: Callable[[Any, Any, int], str | None], message: Any, now_ms: int) -> str | None:
     # Retried whole on a deadlock: a callback's transaction locks workflow instances after the
     # run rows it wrote, and cancelling an instance locks the other way round.
-    committing = False
-    try:
-        with db.session() as session:
-            msg = apply(session, message, now_ms)
-            committing = True  # leaving the block commits
-        return msg
-    except BaseException:
-        claim = g.pop("local_claim", None)
-        if claim is not None:  # this attempt's claims were rolled back, or maybe not if the commit failed
-            claim.abandon(commit_unknown=committing)
-        raise
+    with db.session() as session:
+        return apply(session, message, now_ms)
 
 
 def _register(session, param: RegistryParam, now_ms: int) -> str | None:
@@ -124,9 +114,6 @@ def _callbacks(session, results, now_ms: int) -> str | None:
         advanced = advance_in(session, outcome.step_run_ids, now_ms, upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
         if advanced:
             clear_step_followups(session, outcome.step_only_followups)
-            # The successors' fires, claimed here for this process's fire loop when it holds a
-            # lease term: sent as soon as this commits (firing/local_claims.py).
-            g.local_claim = claim_written(session, ctx.db, now_ms)
         g.workflow_step_runs = (advanced, outcome.step_run_ids)
     return outcome.describe("results")
 
@@ -156,15 +143,11 @@ def registry_remove():
 def callback():
     answer = _handle(parse_callback_body, _callbacks)
     advanced = g.pop("workflow_step_runs", None)
-    claim = g.pop("local_claim", None)
-    if claim is not None:
-        claim.accept()  # committed: the claimed fires' sends are queued
     if advanced is not None:
         ctx = current_app.extensions["shardcron"]
         done, steps = advanced
         if done:
-            if claim is None or not claim.complete:
-                bell_for(ctx.db).ring()  # committed: this process's fire loops claim the new fires now
+            bell_for(ctx.db).ring()  # committed: this process's fire loops claim the new fires now
         else:
             advance_step_runs(ctx.db, steps, ctx.clock.now_ms(), upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
     return answer

@@ -211,7 +211,6 @@ class SchedulerRunner:
         self._lease_stop = threading.Event()  # the lease is renewed until the dispatcher has drained
         self._threads: list[threading.Thread] = []
         self._lease_thread: threading.Thread | None = None
-        self.fire_loop = fire_loop
 
     def start(self) -> SchedulerRunner:
         settle_garbage_collector()
@@ -227,8 +226,6 @@ class SchedulerRunner:
             thread = threading.Thread(target=self._drive, args=(loop, self._stop), name=f"shardcron-{loop.name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        if self.fire_loop.bell is not None:
-            self.fire_loop.bell.join(self.fire_loop)  # callbacks of this process claim the fires they write (local_claims)
         log.info("scheduler started", extra={"node_id": self.node_id, "loops": ",".join(loop.name for loop in self.loops)})
         return self
 
@@ -257,8 +254,6 @@ class SchedulerRunner:
         if self._stop.is_set():
             return
         self._stop.set()
-        if self.fire_loop.bell is not None:
-            self.fire_loop.bell.leave(self.fire_loop)
         for loop in self.loops:
             bell = getattr(loop, "bell", None)
             if bell is not None:

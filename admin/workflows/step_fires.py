@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from ..enums import FireStatus, StepStatus, TriggerType
 from ..firing.id_lists import in_ids
-from ..firing.local_claims import note_written
 from ..models import Fire, Job, WorkflowInstance, WorkflowStepRun
 from ..upserts import insert_ignoring_duplicates
 from .graph import Definition, TemplateError, render_param
@@ -121,5 +120,3 @@ def start_steps(
     for row, _, _ in started:
         row.status = StepStatus.FIRED
         row.fire_id = fire_ids.get(row.id)
-    due = {f["origin_ref"] for f in fires if f["fire_at_ms"] <= now_ms}
-    note_written(session, [fire_id for step_id, fire_id in fire_ids.items() if step_id in due])
