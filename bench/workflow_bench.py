@@ -16,7 +16,9 @@ arrival, and reports it succeeded through `/api/callback` at once, noting when i
       100 workflows then make about 50 step transitions a second), and with steps that take no
       time (reported at once), which is a throughput test — every chain always has a transition
       waiting, so by Little's law the latency there is 100 / (transitions per second): it shows
-      the scheduler's capacity, printed with it.
+      the scheduler's capacity, printed with it. Each prints the CPU one step transition cost
+      this process (admin + scheduler, every thread) and, on MariaDB/MySQL running on this
+      machine, the database server.
   (b) a 1,000-step chain and a 1,000-wide fan-out (root -> 1,000 branches -> join) run to the
       end; every step's `/run` counted at the executor: none missing, none twice.
   (c) the scheduler's CPU (this process, user + system) over 30 s idle with 100 enabled
@@ -32,6 +34,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -209,6 +213,28 @@ def chain_latencies(stack: Stack, instance_ids: list[int]) -> list[int]:
     return out
 
 
+def process_cpu_s() -> float:
+    """This process's CPU time, user + system, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_s(url: str | None) -> float:
+    """The CPU time of a MariaDB/MySQL server on this machine (0 when there is none to read)."""
+    if not url:
+        return 0.0
+    for name in ("mariadbd", "mysqld"):
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            if f"({name})" in text:
+                fields = text.rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 def part_a(url: str | None, tmp: Path, sizes: Sizes, label: str) -> None:
     low, high = sizes.step_ms
     for run_ms in ((low, high), None):
@@ -219,10 +245,12 @@ def part_a(url: str | None, tmp: Path, sizes: Sizes, label: str) -> None:
             ended = stack.wait_ended(alone, sizes.timeout_s)
             baseline = chain_latencies(stack, alone)
             many = [stack.workflow(chain, sizes.steps, f"chain{i}") for i in range(sizes.workflows)]
+            cpu_before, server_before = process_cpu_s(), server_cpu_s(url)
             started = time.perf_counter()
             instances = start_all(stack, many)
             ended_many = stack.wait_ended(instances, sizes.timeout_s)
             took = time.perf_counter() - started
+            cpu_s, server_s = process_cpu_s() - cpu_before, server_cpu_s(url) - server_before
             latencies = chain_latencies(stack, instances)
             steps = "taking no time" if run_ms is None else f"taking {low}-{high} ms"
             print(f"(a) {label}, steps {steps}: one chain of {sizes.steps} steps alone: result -> next /run {spread(baseline)}; instance {ended}")
@@ -230,6 +258,9 @@ def part_a(url: str | None, tmp: Path, sizes: Sizes, label: str) -> None:
             rate = len(latencies) / took if took > 0 else 0.0
             print(f"    (all instances {ended_many} in {took:.1f} s: {rate:.0f} step transitions/s"
                   + ("; saturated: latency ~ chains / rate" if run_ms is None else "; target p99 <= 50 ms") + ")")
+            per = max(1, len(latencies))
+            server = f", database server {server_s * 1000 / per:.1f} ms" if url and server_s > 0 else ""
+            print(f"    CPU per step transition: this process (admin + scheduler) {cpu_s * 1000 / per:.1f} ms{server}")
         finally:
             stack.close()
 

@@ -20,5 +20,7 @@ def test_the_workflow_benchmark_runs_quick_to_the_end() -> None:
     assert sum(1 for line in lines if "5 chains of 5 steps at once" in line and "n=20" in line) == 2, out
     assert out.count("(all instances {'SUCCEEDED': 5}") == 2, out
     assert "step transitions/s; target p99 <= 50 ms" in out and "saturated: latency ~ chains / rate" in out, out
+    cpu = [line for line in lines if line.startswith("    CPU per step transition: this process (admin + scheduler) ")]
+    assert len(cpu) == 2 and all(float(line.split(") ")[1].split(" ms")[0]) > 0 for line in cpu), out
     assert sum(1 for line in lines if line.startswith("(b)") and "{'SUCCEEDED': 1}" in line and "(every step once: True)" in line) == 2, out
     assert any(line.startswith("(c) scheduler CPU idle") and "(baseline)" in line for line in lines), out
