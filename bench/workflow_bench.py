@@ -34,8 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import resource
 import sys
 import tempfile
 import time
@@ -213,29 +211,9 @@ def chain_latencies(stack: Stack, instance_ids: list[int]) -> list[int]:
     return out
 
 
-def process_cpu_s() -> float:
-    """This process's CPU time, user + system, every thread."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def server_cpu_s(url: str | None) -> float:
-    """The CPU time of a MariaDB/MySQL server on this machine (0 when there is none to read)."""
-    if not url:
-        return 0.0
-    for name in ("mariadbd", "mysqld"):
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                text = stat.read_text()
-            except OSError:
-                continue
-            if f"({name})" in text:
-                fields = text.rsplit(")", 1)[1].split()
-                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
-
-
 def part_a(url: str | None, tmp: Path, sizes: Sizes, label: str) -> None:
+    from retry_drain_bench import server_cpu_reader  # the database server's CPU, where it runs here
+
     low, high = sizes.step_ms
     for run_ms in ((low, high), None):
         stack = Stack(url, tmp, f"a-{label}-{'timed' if run_ms else 'instant'}", run_ms=run_ms)
@@ -245,12 +223,13 @@ def part_a(url: str | None, tmp: Path, sizes: Sizes, label: str) -> None:
             ended = stack.wait_ended(alone, sizes.timeout_s)
             baseline = chain_latencies(stack, alone)
             many = [stack.workflow(chain, sizes.steps, f"chain{i}") for i in range(sizes.workflows)]
-            cpu_before, server_before = process_cpu_s(), server_cpu_s(url)
+            server_cpu = server_cpu_reader(url) if url else lambda: None
+            cpu_before, server_before = time.process_time(), server_cpu()
             started = time.perf_counter()
             instances = start_all(stack, many)
             ended_many = stack.wait_ended(instances, sizes.timeout_s)
             took = time.perf_counter() - started
-            cpu_s, server_s = process_cpu_s() - cpu_before, server_cpu_s(url) - server_before
+            cpu_s, server_after = time.process_time() - cpu_before, server_cpu()
             latencies = chain_latencies(stack, instances)
             steps = "taking no time" if run_ms is None else f"taking {low}-{high} ms"
             print(f"(a) {label}, steps {steps}: one chain of {sizes.steps} steps alone: result -> next /run {spread(baseline)}; instance {ended}")
@@ -259,7 +238,7 @@ def part_a(url: str | None, tmp: Path, sizes: Sizes, label: str) -> None:
             print(f"    (all instances {ended_many} in {took:.1f} s: {rate:.0f} step transitions/s"
                   + ("; saturated: latency ~ chains / rate" if run_ms is None else "; target p99 <= 50 ms") + ")")
             per = max(1, len(latencies))
-            server = f", database server {server_s * 1000 / per:.1f} ms" if url and server_s > 0 else ""
+            server = "" if server_before is None or server_after is None else f", database server {(server_after - server_before) * 1000 / per:.1f} ms"
             print(f"    CPU per step transition: this process (admin + scheduler) {cpu_s * 1000 / per:.1f} ms{server}")
         finally:
             stack.close()
