@@ -8,6 +8,7 @@ loop is needed around a unique-key race.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,19 +27,22 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence
     """Insert `rows`; a row whose unique key already exists is skipped (any other error raises)."""
     if not rows:
         return
-    dialect = _dialect(session)
-    stmt: sa.Insert
+    session.execute(_ignoring_insert(_dialect(session), table), [dict(row) for row in rows])
+
+
+@functools.lru_cache(maxsize=64)
+def _ignoring_insert(dialect: str, table: sa.Table) -> sa.Insert:
+    """The statement, built once per engine kind and table (a workflow step's fire is one: a
+    statement built per call cost more CPU than the database's work for it)."""
     if dialect == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing()
-    elif dialect == "postgresql":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":
         # Skips unique-key conflicts only: any other error (NOT NULL, too long) still raises.
-        stmt = postgresql_insert(table).on_conflict_do_nothing()
-    else:
-        # A no-op update rather than INSERT IGNORE, which would also swallow truncation and
-        # NOT NULL errors.
-        first_key = table.primary_key.columns.values()[0]
-        stmt = mysql_insert(table).on_duplicate_key_update({first_key.name: first_key})
-    session.execute(stmt, [dict(row) for row in rows])
+        return postgresql_insert(table).on_conflict_do_nothing()
+    # A no-op update rather than INSERT IGNORE, which would also swallow truncation and
+    # NOT NULL errors.
+    first_key = table.primary_key.columns.values()[0]
+    return mysql_insert(table).on_duplicate_key_update({first_key.name: first_key})
 
 
 def upsert(session: Session, table: sa.Table, row: Mapping[str, Any], *, key: Sequence[str], update: Sequence[str]) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from shardcron.core.protocol import CallbackParam, CheckpointParam, ProgressParam, ResultCode, encode_json
 
 from ..enums import FollowupStatus, RunStatus
-from ..models import Job, RunLog
+from ..models import Job, RunLog, WorkflowStepRun
 
 _RUNS = RunLog.__table__
 #: Statuses a reported result or progress still applies to.
@@ -59,6 +59,8 @@ class BatchOutcome:
     #: Workflow step runs whose runs this batch finished: their instances are advanced once the
     #: batch is committed (the callback's fast path).
     step_run_ids: set[int] = field(default_factory=set)
+    #: Those step runs' instances (step run id -> instance id).
+    step_instances: dict[int, int] = field(default_factory=dict)
     #: Succeeded step runs followed up only as the catch-all of their instance's advance: once
     #: the advance was done in the batch's own transaction, `clear_step_followups` drops it.
     step_only_followups: list[int] = field(default_factory=list)
@@ -74,24 +76,51 @@ class BatchOutcome:
         return "; ".join(parts) or None
 
 
+_BY_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+# Built once: a statement built per call cost more CPU than the database's work for it
+# (docs/benchmarks.md, "Workflows"); a prebuilt one skips building and its cache key.
+_STATUSES = sa.select(_RUNS.c.id, _RUNS.c.job_id, _RUNS.c.status).where(_RUNS.c.id.in_(_BY_IDS))
+_JOBS = Job.__table__.c
+_STEPS = WorkflowStepRun.__table__.c
+#: With each run: its workflow step run and that step's instance (when it is a step's), and
+#: whether its job follows up a success (it fires child jobs, or resets a pause-on-failure count).
+_STATUSES_AND_STEPS = (
+    sa.select(
+        _RUNS.c.id, _RUNS.c.job_id, _RUNS.c.status, _RUNS.c.step_run_id, _RUNS.c.trigger_at_ms, _RUNS.c.shard_index, _RUNS.c.shard_total,
+        _STEPS.instance_id, sa.or_(_JOBS.child_job_ids != "", _JOBS.pause_after_failures > 0).label("followed_on_success"),
+    )
+    .select_from(_RUNS.outerjoin(Job.__table__, _JOBS.id == _RUNS.c.job_id).outerjoin(WorkflowStepRun.__table__, _STEPS.id == _RUNS.c.step_run_id))
+    .where(_RUNS.c.id.in_(_BY_IDS))
+)
+
+
 def _statuses(session: Session, log_ids: Sequence[int]) -> dict[int, tuple[int, RunStatus]]:
-    rows = session.execute(sa.select(RunLog.id, RunLog.job_id, RunLog.status).where(RunLog.id.in_(sorted(set(log_ids))))).all()
+    rows = session.connection().execute(_STATUSES, {"ids": sorted(set(log_ids))}).all()
     return {row.id: (row.job_id, row.status) for row in rows}
 
 
-def _statuses_and_steps(
-    session: Session, log_ids: Sequence[int]
-) -> tuple[dict[int, tuple[int, RunStatus]], dict[int, int], dict[int, tuple[int, int, int]]]:
-    """`_statuses`, logId -> its workflow step run for the runs that belong to one, and logId ->
-    (trigger_at_ms, shard_index, shard_total) for the log line and the duration metric (one query)."""
-    rows = session.execute(
-        sa.select(RunLog.id, RunLog.job_id, RunLog.status, RunLog.step_run_id, RunLog.trigger_at_ms, RunLog.shard_index, RunLog.shard_total)
-        .where(RunLog.id.in_(sorted(set(log_ids))))
-    ).all()
-    return (
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What a callback batch reads of its runs, in one query."""
+
+    statuses: dict[int, tuple[int, RunStatus]]
+    #: logId -> its workflow step run (runs that belong to one); step run -> its instance.
+    steps: dict[int, int]
+    instances: dict[int, int]
+    #: logId -> (trigger_at_ms, shard_index, shard_total), for the log line and the duration metric.
+    facts: dict[int, tuple[int, int, int]]
+    #: Jobs (of these runs) whose successes are followed up.
+    followed_on_success: set[int]
+
+
+def _statuses_and_steps(session: Session, log_ids: Sequence[int]) -> _Known:
+    rows = session.connection().execute(_STATUSES_AND_STEPS, {"ids": sorted(set(log_ids))}).all()
+    return _Known(
         {row.id: (row.job_id, row.status) for row in rows},
         {row.id: row.step_run_id for row in rows if row.step_run_id is not None},
+        {row.step_run_id: row.instance_id for row in rows if row.step_run_id is not None and row.instance_id is not None},
         {row.id: (row.trigger_at_ms, row.shard_index, row.shard_total) for row in rows},
+        {row.job_id for row in rows if row.followed_on_success},
     )
 
 
@@ -99,18 +128,30 @@ def _json_or_none(data: object) -> str | None:
     return None if data is None else encode_json(dict(data)).decode("utf-8")  # type: ignore[call-overload]
 
 
+_RESULT = (
+    sa.update(_RUNS)
+    .where(_RUNS.c.id == sa.bindparam("b_id"), _unfinished())
+    .values(
+        status=sa.bindparam("b_status"),
+        handle_code=sa.bindparam("b_code"),
+        handle_msg=sa.bindparam("b_msg"),
+        handle_at_ms=sa.bindparam("b_at"),
+        result_json=sa.func.coalesce(sa.bindparam("b_result", type_=sa.Text), _RUNS.c.result_json),
+        followup_status=sa.bindparam("b_followup"),
+    )
+)
+_CLEAR_FOLLOWUPS = (
+    sa.update(_RUNS).where(_RUNS.c.id.in_(_BY_IDS), _RUNS.c.followup_status == FollowupStatus.PENDING.value)
+    .values(followup_status=FollowupStatus.NONE.value)
+)
+
+
 def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: int) -> BatchOutcome:
     outcome = BatchOutcome()
     if not results:
         return outcome
-    known, steps, facts = _statuses_and_steps(session, [r.log_id for r in results])
-    job_ids = {job_id for job_id, _ in known.values()}
-    # A success is followed up when it fires child jobs, or resets a pause-on-failure count.
-    followed_on_success = set(
-        session.execute(
-            sa.select(Job.id).where(Job.id.in_(sorted(job_ids)), sa.or_(Job.child_job_ids != "", Job.pause_after_failures > 0))
-        ).scalars()
-    ) if job_ids else set()
+    read = _statuses_and_steps(session, [r.log_id for r in results])
+    known, steps, facts, followed_on_success = read.statuses, read.steps, read.facts, read.followed_on_success
     params: list[dict[str, Any]] = []
     seen: set[int] = set()
     for result in results:
@@ -141,21 +182,10 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
         )
     if params:
         params.sort(key=lambda p: p["b_id"])  # rows locked in key order, as every other writer does
-        stmt = (
-            sa.update(_RUNS)
-            .where(_RUNS.c.id == sa.bindparam("b_id"), _unfinished())
-            .values(
-                status=sa.bindparam("b_status"),
-                handle_code=sa.bindparam("b_code"),
-                handle_msg=sa.bindparam("b_msg"),
-                handle_at_ms=sa.bindparam("b_at"),
-                result_json=sa.func.coalesce(sa.bindparam("b_result", type_=sa.Text), _RUNS.c.result_json),
-                followup_status=sa.bindparam("b_followup"),
-            )
-        )
-        session.connection().execute(stmt, params)
+        session.connection().execute(_RESULT, params)
         outcome.applied.extend(p["b_id"] for p in params)
         outcome.step_run_ids.update(steps[p["b_id"]] for p in params if p["b_id"] in steps)
+        outcome.step_instances.update((step, read.instances[step]) for step in outcome.step_run_ids if step in read.instances)
         # The last checkpoint travels with the result; stored whatever became of the result.
         store_checkpoints(session, [r.checkpoint for r in results if r.checkpoint is not None and r.log_id in known], now_ms)
         for p in params:
@@ -170,10 +200,7 @@ def clear_step_followups(session: Session, log_ids: Sequence[int]) -> None:
     """The follow-up of these succeeded step runs is not needed: their instances were advanced
     in this transaction (it would only advance them again)."""
     if log_ids:
-        session.execute(
-            sa.update(_RUNS).where(_RUNS.c.id.in_(sorted(log_ids)), _RUNS.c.followup_status == FollowupStatus.PENDING.value)
-            .values(followup_status=FollowupStatus.NONE.value)
-        )
+        session.connection().execute(_CLEAR_FOLLOWUPS, {"ids": sorted(log_ids)})
 
 
 def store_checkpoints(session: Session, items: Sequence[CheckpointParam], now_ms: int) -> None:

@@ -111,7 +111,7 @@ def _callbacks(session, results, now_ms: int) -> str | None:
         # The steps these results finished move their instances on in this same transaction
         # (a step's successor is fired at once); if that fails, after the commit on their own.
         ctx = current_app.extensions["shardcron"]
-        advanced = advance_in(session, outcome.step_run_ids, now_ms, upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
+        advanced = advance_in(session, outcome.step_instances, now_ms, upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
         if advanced:
             clear_step_followups(session, outcome.step_only_followups)
         g.workflow_step_runs = (advanced, outcome.step_run_ids)

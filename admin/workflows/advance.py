@@ -10,7 +10,7 @@ is fired once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
@@ -20,7 +20,6 @@ from ..enums import StepStatus, WorkflowStatus
 from ..db import Database, changed_rows
 from ..firing.fire_bell import bell_for
 from ..firing.fire_store import retry_on_deadlock
-from ..firing.id_lists import in_ids
 from ..models import Workflow, WorkflowInstance, WorkflowStepRun
 from . import graph
 from .graph import Definition
@@ -30,6 +29,8 @@ from .step_results import step_ends
 from .step_rows import StepRow, add_generation, current_steps, definition_of, end_move, lock_instance, lock_workflow, move_steps
 
 log = logging.getLogger("shardcron.admin.workflows")
+_STEP = WorkflowStepRun.__table__.c
+_INSTANCES_OF = sa.select(_STEP.id, _STEP.instance_id).where(_STEP.id.in_(sa.bindparam("ids", expanding=True)))  # built once
 
 
 def advance_instance(
@@ -45,7 +46,8 @@ def advance_instance(
         return
     definition = definition_of(instance.definition_json)
     rows = current_steps(session, instance_id)
-    fired = [row.id for row in rows.values() if row.status == StepStatus.FIRED and (finished is None or row.id in finished)]
+    fired = [row for row in rows.values() if row.status == StepStatus.FIRED and (finished is None or row.id in finished)]
+    known: dict[int, str | None] = {}
     if fired:
         ends = step_ends(session, fired)
         if ends:
@@ -54,7 +56,8 @@ def advance_instance(
                 end = ends.get(row.id)
                 if end is not None:
                     row.status = end.status
-    progress(session, instance, definition, rows, now_ms, upstream_max_bytes=upstream_max_bytes, forced=forced)
+            known = {step_id: end.result_json for step_id, end in ends.items()}
+    progress(session, instance, definition, rows, now_ms, upstream_max_bytes=upstream_max_bytes, forced=forced, known_results=known)
 
 
 def has_moves(session: Session, instance_id: int) -> bool:
@@ -68,7 +71,7 @@ def has_moves(session: Session, instance_id: int) -> bool:
         return False
     definition = definition_of(row.definition_json)
     rows = current_steps(session, instance_id)
-    fired = [r.id for r in rows.values() if r.status == StepStatus.FIRED]
+    fired = [r for r in rows.values() if r.status == StepStatus.FIRED]
     if fired and step_ends(session, fired):
         return True
     states = {key: r.status for key, r in rows.items()}
@@ -78,13 +81,15 @@ def has_moves(session: Session, instance_id: int) -> bool:
 
 def progress(
     session: Session, instance: WorkflowInstance, definition: Definition, rows: dict[str, StepRow], now_ms: int,
-    *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES, forced: frozenset[str] = frozenset(),
+    *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES, forced: frozenset[str] = frozenset(), known_results: Mapping[int, str | None] | None = None,
 ) -> None:
     """With the instance locked and `rows` current: fire ready steps (and `forced` ones), mark
-    NOT_RUN ones, until nothing moves; then end the instance if every step ended."""
+    NOT_RUN ones, until nothing moves; then end the instance if every step ended.
+    `known_results`: step run id -> result data of steps that ended in this transaction (not
+    read again for their successors)."""
     first = [key for key in definition.order() if key in forced and rows[key].status == StepStatus.WAITING]
     if first:
-        start_steps(session, instance, definition, rows, first, now_ms, upstream_max_bytes=upstream_max_bytes, forced=forced)
+        start_steps(session, instance, definition, rows, first, now_ms, upstream_max_bytes=upstream_max_bytes, forced=forced, known_results=known_results)
     while True:
         states = {key: row.status for key, row in rows.items()}
         moves = graph.advance(definition, states)
@@ -95,7 +100,7 @@ def progress(
             for key in moves.not_run:
                 rows[key].status = StepStatus.NOT_RUN
         # Steps whose start fails at once (a template, a deleted job) change what is ready next.
-        start_steps(session, instance, definition, rows, moves.ready, now_ms, upstream_max_bytes=upstream_max_bytes)
+        start_steps(session, instance, definition, rows, moves.ready, now_ms, upstream_max_bytes=upstream_max_bytes, known_results=known_results)
     states = {key: row.status for key, row in rows.items()}
     result = graph.outcome(definition, states)
     if result is not None:
@@ -191,34 +196,39 @@ def advance_step_runs(db: Database, step_run_ids: Collection[int], now_ms: int, 
             log.exception("workflow instance %d not advanced; the follow-up monitor will", instance_id)
 
 
-def advance_in(session: Session, step_run_ids: Collection[int], now_ms: int, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> bool:
-    """Advance the instances of these step runs inside the caller's transaction, the one that
-    wrote their results (the callback's: one transaction per result batch instead of two, so
-    a step's successor waits for one turn at SQLite's write lock, not two). Under a savepoint:
-    should it fail, what it did is undone, the results stay, and False says so (the caller
-    leaves the instances to `advance_step_runs` or the follow-up monitor). The caller rings
-    the fire bell after its commit (rpc/views.py)."""
-    if not step_run_ids:
+def advance_in(session: Session, step_instances: Mapping[int, int], now_ms: int, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> bool:
+    """Advance the instances of these step runs (step run id -> its instance id) inside the
+    caller's transaction, the one that wrote their results (the callback's: one transaction per
+    result batch instead of two, so a step's successor waits for one turn at SQLite's write
+    lock, not two). Under a savepoint: should it fail, what it did is undone, the results stay,
+    and False says so (the caller leaves the instances to `advance_step_runs` or the follow-up
+    monitor). The caller rings the fire bell after its commit (rpc/views.py)."""
+    if not step_instances:
         return True
     try:
         with session.begin_nested():
-            for instance_id, steps in instances_of(session, step_run_ids):
+            for instance_id, steps in by_instance(step_instances.items()):
                 advance_instance(session, instance_id, now_ms, upstream_max_bytes=upstream_max_bytes, finished=steps)
     except OperationalError:
         raise  # a deadlock or a lost connection: the whole transaction is retried or fails
     except Exception:
-        log.exception("workflow instances of step runs %s not advanced with their results; advancing after the commit", sorted(step_run_ids)[:20])
+        log.exception("workflow instances of step runs %s not advanced with their results; advancing after the commit", sorted(step_instances)[:20])
         return False
     return True
 
 
 def instances_of(session: Session, step_run_ids: Collection[int]) -> list[tuple[int, set[int]]]:
     """(instance id, its step run ids among these), in instance id order (the lock order)."""
-    step_t = WorkflowStepRun.__table__.c
-    by_instance: dict[int, set[int]] = {}
-    for step_id, instance_id in session.execute(sa.select(step_t.id, step_t.instance_id).where(in_ids(step_t.id, set(step_run_ids)))):
-        by_instance.setdefault(instance_id, set()).add(step_id)
-    return sorted(by_instance.items())
+    return by_instance((row.id, row.instance_id) for row in session.connection().execute(_INSTANCES_OF, {"ids": sorted(set(step_run_ids))}))
+
+
+def by_instance(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, set[int]]]:
+    """(step run id, instance id) pairs as (instance id, its step run ids), in instance id
+    order (the lock order)."""
+    grouped: dict[int, set[int]] = {}
+    for step_id, instance_id in pairs:
+        grouped.setdefault(instance_id, set()).add(step_id)
+    return sorted(grouped.items())
 
 
 def _advance_together(db: Database, instances: list[tuple[int, set[int]]], now_ms: int, upstream_max_bytes: int) -> None:

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..enums import FireStatus, StepStatus, TriggerType
-from ..firing.id_lists import in_ids
 from ..models import Fire, Job, WorkflowInstance, WorkflowStepRun
 from ..upserts import insert_ignoring_duplicates
 from .graph import Definition, TemplateError, render_param
@@ -31,6 +30,21 @@ UPSTREAM_MAX_BYTES = 262_144
 PARAM_MAX_BYTES = 65_535
 #: Instances started by people or scripts: their root steps fire now, not at a planned time.
 _BY_HAND = (TriggerType.MANUAL, TriggerType.API)
+
+# Built once (a statement built per call cost more CPU than the database's work for it:
+# docs/benchmarks.md, "Workflows"); lists of ids are expanding parameters (one instance's steps).
+_JOB, _FIRE, _STEP = Job.__table__.c, Fire.__table__.c, WorkflowStepRun.__table__.c
+_EXISTING_JOBS = sa.select(_JOB.id).where(_JOB.id.in_(sa.bindparam("ids", expanding=True)))
+_STEP_FIRES = sa.select(_FIRE.step_run_id, _FIRE.id).where(
+    _FIRE.job_id.in_(sa.bindparam("jobs", expanding=True)), _FIRE.fire_at_ms.in_(sa.bindparam("times", expanding=True)),
+    _FIRE.trigger_type == TriggerType.WORKFLOW.value, _FIRE.origin_ref.in_(sa.bindparam("steps", expanding=True)),
+)
+_FIRED = (
+    sa.update(WorkflowStepRun.__table__)
+    .where(_STEP.id == sa.bindparam("b_id"), _STEP.status == StepStatus.WAITING.value)
+    .values(status=StepStatus.FIRED.value, fire_id=sa.bindparam("b_fire"), param=sa.bindparam("b_param"),
+            upstream_json=sa.bindparam("b_upstream"), started_at_ms=sa.bindparam("b_now"))
+)
 
 
 def compact(value: Any) -> str:
@@ -50,14 +64,19 @@ def upstream_of(definition: Definition, key: str, rows: Mapping[str, StepRow], r
 
 def start_steps(
     session: Session, instance: WorkflowInstance, definition: Definition, rows: dict[str, StepRow], ready: list[str], now_ms: int,
-    *, upstream_max_bytes: int, forced: frozenset[str] = frozenset(),
+    *, upstream_max_bytes: int, forced: frozenset[str] = frozenset(), known_results: Mapping[int, str | None] | None = None,
 ) -> None:
-    """Fire the WAITING steps `ready` (their rows in `rows` are updated to what they became)."""
+    """Fire the WAITING steps `ready` (their rows in `rows` are updated to what they became).
+    `known_results`: step run id -> result data, of steps that ended in this transaction (the
+    others' are read)."""
     if not ready:
         return
     preds = {rows[p].id for key in ready for p in definition.predecessors(key) if p in rows}
-    results = results_of(session, preds)
-    existing = set(session.execute(sa.select(Job.__table__.c.id).where(in_ids(Job.__table__.c.id, {rows[k].job_id for k in ready}))).scalars())
+    known = known_results or {}
+    results: dict[int, str] = {step_id: text for step_id in preds if (text := known.get(step_id)) is not None}
+    results.update(results_of(session, preds - known.keys()))
+    connection = session.connection()
+    existing = set(connection.execute(_EXISTING_JOBS, {"ids": sorted({rows[k].job_id for k in ready})}).scalars())
     params = json.loads(instance.params_json) if instance.params_json else {}
     fires: list[dict] = []
     started: list[tuple[StepRow, str | None, str | None]] = []
@@ -101,22 +120,14 @@ def start_steps(
     if not started:
         return
     insert_ignoring_duplicates(session, Fire.__table__, fires)
-    fire_t = Fire.__table__.c
-    fire_ids = dict(session.execute(
-        sa.select(fire_t.step_run_id, fire_t.id).where(
-            in_ids(fire_t.job_id, {row.job_id for row, _, _ in started}), in_ids(fire_t.fire_at_ms, {f["fire_at_ms"] for f in fires}),
-            fire_t.trigger_type == TriggerType.WORKFLOW.value,
-            in_ids(fire_t.origin_ref, [row.id for row, _, _ in started]),
-        )
-    ).all())
-    step_t = WorkflowStepRun.__table__.c
-    session.connection().execute(
-        sa.update(WorkflowStepRun.__table__)
-        .where(step_t.id == sa.bindparam("b_id"), step_t.status == StepStatus.WAITING.value)
-        .values(status=StepStatus.FIRED.value, fire_id=sa.bindparam("b_fire"), param=sa.bindparam("b_param"),
-                upstream_json=sa.bindparam("b_upstream"), started_at_ms=now_ms),
-        [{"b_id": row.id, "b_fire": fire_ids.get(row.id), "b_param": param, "b_upstream": upstream_json} for row, param, upstream_json in started],
-    )
+    fire_ids = dict(connection.execute(_STEP_FIRES, {
+        "jobs": sorted({row.job_id for row, _, _ in started}), "times": sorted({f["fire_at_ms"] for f in fires}),
+        "steps": [row.id for row, _, _ in started],
+    }).all())
+    connection.execute(_FIRED, [
+        {"b_id": row.id, "b_fire": fire_ids.get(row.id), "b_param": param, "b_upstream": upstream_json, "b_now": now_ms}
+        for row, param, upstream_json in started
+    ])
     for row, _, _ in started:
         row.status = StepStatus.FIRED
         row.fire_id = fire_ids.get(row.id)

@@ -26,11 +26,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..enums import FireStatus, FollowupStatus, RouteStrategy, RunStatus, StepStatus, TriggerType
-from ..firing.id_lists import in_ids
 from ..firing.retry_delay import retry_delay_ms
-from ..models import Fire, Job, RunLog, WorkflowStepRun
+from ..models import Fire, Job, RunLog
+from .step_rows import StepRow
 
 _ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
+
+# Built once (a statement built per call cost more CPU than the database's work for it:
+# docs/benchmarks.md, "Workflows"); `ids` lists one instance's steps, or a callback batch's.
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+_FIRE, _RUN, _JOB = Fire.__table__.c, RunLog.__table__.c, Job.__table__.c
+_STEP_RUNS = sa.select(
+    _RUN.id, _RUN.step_run_id, _RUN.job_id, _RUN.shard_index, _RUN.shard_total, _RUN.status, _RUN.retry_remaining,
+    _RUN.attempt, _RUN.followup_status, _RUN.handle_msg, _RUN.trigger_msg, _RUN.result_json, _RUN.handle_at_ms, _RUN.trigger_at_ms,
+).where(_RUN.step_run_id.in_(_IDS)).order_by(_RUN.id)
+_JOBS = sa.select(_JOB.id, _JOB.route_strategy, _JOB.retry_delay_s, _JOB.retry_max_delay_s, _JOB.retry_backoff_multiplier).where(_JOB.id.in_(_IDS))
+_FIRES = sa.select(_FIRE.id, _FIRE.status, _FIRE.overlap_note).where(_FIRE.id.in_(_IDS))
 
 
 @dataclass(frozen=True)
@@ -61,36 +72,24 @@ def job_gone(job_id: int) -> str:
     return f"job {job_id} no longer exists"
 
 
-def step_ends(session: Session, step_run_ids: Collection[int]) -> dict[int, StepEnd]:
-    """For the given FIRED step runs, those that ended and how (the others are left out)."""
-    if not step_run_ids:
-        return {}
-    step_t, fire_t, run_t = WorkflowStepRun.__table__.c, Fire.__table__.c, RunLog.__table__.c
-    steps = session.execute(
-        sa.select(step_t.id, step_t.job_id, step_t.fire_id).where(in_ids(step_t.id, set(step_run_ids)), step_t.fire_id.is_not(None))
-    ).all()
+def step_ends(session: Session, fired: Collection[StepRow]) -> dict[int, StepEnd]:
+    """For the given FIRED step runs (their current rows, read under the instance's lock), those
+    that ended and how (the others are left out)."""
+    steps = sorted((step for step in fired if step.fire_id is not None), key=lambda step: step.id)
     if not steps:
         return {}
+    connection = session.connection()
     runs: dict[int, list[_Run]] = {}
-    for row in session.execute(
-        sa.select(
-            run_t.id, run_t.step_run_id, run_t.job_id, run_t.shard_index, run_t.shard_total, run_t.status, run_t.retry_remaining,
-            run_t.attempt, run_t.followup_status, run_t.handle_msg, run_t.trigger_msg, run_t.result_json, run_t.handle_at_ms, run_t.trigger_at_ms,
-        ).where(in_ids(run_t.step_run_id, [s.id for s in steps])).order_by(run_t.id)
-    ):
+    for row in connection.execute(_STEP_RUNS, {"ids": [s.id for s in steps]}):
         runs.setdefault(row.step_run_id, []).append(_Run(
             row.id, row.job_id, row.shard_index, row.shard_total, RunStatus(row.status), row.retry_remaining, row.attempt,
             FollowupStatus(row.followup_status), row.handle_msg or row.trigger_msg, row.result_json, row.handle_at_ms or row.trigger_at_ms,
         ))
-    job_t = Job.__table__.c
-    jobs = {job.id: job for job in session.execute(
-        sa.select(job_t.id, job_t.route_strategy, job_t.retry_delay_s, job_t.retry_max_delay_s, job_t.retry_backoff_multiplier)
-        .where(in_ids(job_t.id, {s.job_id for s in steps}))
-    )}
+    jobs = {job.id: job for job in connection.execute(_JOBS, {"ids": sorted({s.job_id for s in steps})})}
     without_runs = [s.fire_id for s in steps if s.id not in runs]
     fires = {}
     if without_runs:
-        fires = {row.id: row for row in session.execute(sa.select(fire_t.id, fire_t.status, fire_t.overlap_note).where(in_ids(fire_t.id, without_runs)))}
+        fires = {row.id: row for row in connection.execute(_FIRES, {"ids": without_runs})}
     ends: dict[int, StepEnd] = {}
     for step in steps:
         mine = runs.get(step.id)

@@ -17,13 +17,21 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..enums import StepStatus
-from ..firing.id_lists import in_ids
 from ..models import Workflow, WorkflowInstance, WorkflowStepRun
 from ..upserts import insert_ignoring_duplicates
 from .graph import Definition, load_definition
 
 _STEPS = WorkflowStepRun.__table__
 _INSTANCES = WorkflowInstance.__table__
+_C = _STEPS.c
+
+# The statements of a step transition are built once (a statement built per call cost more
+# CPU than the database's work for it: docs/benchmarks.md, "Workflows"); lists of ids are an
+# expanding parameter `ids` (a callback batch or one instance's steps: bounded).
+_INSTANCE = sa.select(WorkflowInstance).where(WorkflowInstance.id == sa.bindparam("id")).execution_options(populate_existing=True)
+_INSTANCE_LOCKED = _INSTANCE.with_for_update()
+_CURRENT = sa.select(_C.id, _C.step_key, _C.generation, _C.job_id, _C.status, _C.fire_id).where(_C.instance_id == sa.bindparam("id")).order_by(_C.generation, _C.id)
+_RESULTS = sa.select(_C.id, _C.result_json).where(_C.id.in_(sa.bindparam("ids", expanding=True)), _C.result_json.is_not(None))
 
 
 @dataclass(slots=True)
@@ -44,10 +52,7 @@ def locking(session: Session) -> bool:
 
 def lock_instance(session: Session, instance_id: int) -> WorkflowInstance | None:
     """The instance, its row locked for the rest of the transaction (None: no such instance)."""
-    stmt = sa.select(WorkflowInstance).where(WorkflowInstance.id == instance_id)
-    if locking(session):
-        stmt = stmt.with_for_update()
-    return session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    return session.execute(_INSTANCE_LOCKED if locking(session) else _INSTANCE, {"id": instance_id}).scalar_one_or_none()
 
 
 def lock_workflow(session: Session, workflow_id: int) -> None:
@@ -65,11 +70,8 @@ def definition_of(text: str) -> Definition:
 
 def current_steps(session: Session, instance_id: int) -> dict[str, StepRow]:
     """step key -> its current row."""
-    c = _STEPS.c
     rows: dict[str, StepRow] = {}
-    for row in session.execute(
-        sa.select(c.id, c.step_key, c.generation, c.job_id, c.status, c.fire_id).where(c.instance_id == instance_id).order_by(c.generation, c.id)
-    ):
+    for row in session.connection().execute(_CURRENT, {"id": instance_id}):
         rows[row.step_key] = StepRow(row.id, row.step_key, row.generation, row.job_id, StepStatus(row.status), row.fire_id)
     return rows
 
@@ -79,8 +81,7 @@ def results_of(session: Session, step_ids: Iterable[int]) -> dict[int, str]:
     ids = set(step_ids)
     if not ids:
         return {}
-    c = _STEPS.c
-    return dict(session.execute(sa.select(c.id, c.result_json).where(in_ids(c.id, ids), c.result_json.is_not(None))).all())
+    return dict(session.connection().execute(_RESULTS, {"ids": sorted(ids)}).all())
 
 
 def add_generation(session: Session, instance_id: int, entries: list[tuple[str, int, int]], status: StepStatus, now_ms: int) -> dict[str, StepRow]:
@@ -111,14 +112,14 @@ def move_steps(session: Session, moves: list[dict], from_status: StepStatus) -> 
     b_result, b_finished); returns how many rows moved."""
     if not moves:
         return 0
-    c = _STEPS.c
-    stmt = (
-        sa.update(_STEPS)
-        .where(c.id == sa.bindparam("b_id"), c.status == from_status.value)
-        .values(status=sa.bindparam("b_status"), message=sa.bindparam("b_message"), result_json=sa.bindparam("b_result"), finished_at_ms=sa.bindparam("b_finished"))
-    )
-    result = session.connection().execute(stmt, moves)
-    return result.rowcount
+    return session.connection().execute(_MOVE, [{**move, "b_from": from_status.value} for move in moves]).rowcount
+
+
+_MOVE = (
+    sa.update(_STEPS)
+    .where(_C.id == sa.bindparam("b_id"), _C.status == sa.bindparam("b_from"))
+    .values(status=sa.bindparam("b_status"), message=sa.bindparam("b_message"), result_json=sa.bindparam("b_result"), finished_at_ms=sa.bindparam("b_finished"))
+)
 
 
 def end_move(step_id: int, status: StepStatus, now_ms: int, message: str | None = None, result_json: str | None = None) -> dict:

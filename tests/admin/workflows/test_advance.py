@@ -41,3 +41,27 @@ def test_a_chain_runs_in_order_passing_result_data_downstream(cluster) -> None:
     assert result(rows["extract"]) == {"rows": 42} and result(rows["report"]) is None
     assert rows["load"].param == f"rows=42 of {instance_id}" and rows["report"].param is None
     assert len(workflow_fires(cluster.db)) == 3
+
+
+def test_a_join_gets_the_data_of_predecessors_that_ended_in_earlier_callbacks_and_in_its_own(cluster) -> None:
+    # Each run is answered by its own callback: the join starts in the callback of the last
+    # branch to end, with that branch's data from the same transaction and the others' read back.
+    now = cluster.clock.now_ms()
+    jobs = {key: add_job(cluster.db, cluster.group_id, now, name=key) for key in ("root", "a", "b", "c", "join")}
+    definition = {
+        "steps": [{"key": key, "job_id": job_id} for key, job_id in jobs.items()],
+        "edges": [{"from": "root", "to": key} for key in ("a", "b", "c")] + [{"from": key, "to": "join"} for key in ("a", "b", "c")],
+    }
+    wf = add_workflow(cluster.db, cluster.group_id, definition, now)
+    key_of = {job_id: key for key, job_id in jobs.items()}
+    data = {"root": {"day": 1}, "a": {"rows": 1}, "b": None, "c": {"rows": 3}, "join": None}
+    cluster.answer = lambda run: succeed(data[key_of[run.job_id]])
+    instance_id = start(cluster.db, wf, now)
+    assert instance_id is not None
+    cluster.pump()
+
+    assert status(cluster.db, instance_id) == WorkflowStatus.SUCCEEDED
+    upstream = {key_of[run.job_id]: run.upstream for run in cluster.received}
+    assert [key_of[run.job_id] for run in cluster.received][-1] == "join"
+    assert upstream["join"] == {"a": {"rows": 1}, "c": {"rows": 3}}
+    assert upstream["a"] == upstream["b"] == upstream["c"] == {"root": {"day": 1}}
