@@ -12,6 +12,11 @@ opposite case: written as literals, every new set of ids is a new SQL text, comp
 cached under its own key, which cost a workflow step's advance a fifth of its CPU
 (docs/benchmarks.md, "Workflows"). Those are an expanding bound parameter instead, so the
 statement is compiled once.
+
+Statements built once, at import (a workflow step transition's: rpc/run_results.py,
+workflows/step_rows.py, step_results.py, step_fires.py), take their lists as an expanding
+parameter of any length instead: their lists are bounded (a callback batch, one instance's
+steps), and building a statement per call cost more than running it.
 """
 
 from __future__ import annotations

@@ -31,6 +31,11 @@ _C = _STEPS.c
 _INSTANCE = sa.select(WorkflowInstance).where(WorkflowInstance.id == sa.bindparam("id")).execution_options(populate_existing=True)
 _INSTANCE_LOCKED = _INSTANCE.with_for_update()
 _CURRENT = sa.select(_C.id, _C.step_key, _C.generation, _C.job_id, _C.status, _C.fire_id).where(_C.instance_id == sa.bindparam("id")).order_by(_C.generation, _C.id)
+_MOVE = (
+    sa.update(_STEPS)
+    .where(_C.id == sa.bindparam("b_id"), _C.status == sa.bindparam("b_from"))
+    .values(status=sa.bindparam("b_status"), message=sa.bindparam("b_message"), result_json=sa.bindparam("b_result"), finished_at_ms=sa.bindparam("b_finished"))
+)
 _RESULTS = sa.select(_C.id, _C.result_json).where(_C.id.in_(sa.bindparam("ids", expanding=True)), _C.result_json.is_not(None))
 
 
@@ -113,13 +118,6 @@ def move_steps(session: Session, moves: list[dict], from_status: StepStatus) -> 
     if not moves:
         return 0
     return session.connection().execute(_MOVE, [{**move, "b_from": from_status.value} for move in moves]).rowcount
-
-
-_MOVE = (
-    sa.update(_STEPS)
-    .where(_C.id == sa.bindparam("b_id"), _C.status == sa.bindparam("b_from"))
-    .values(status=sa.bindparam("b_status"), message=sa.bindparam("b_message"), result_json=sa.bindparam("b_result"), finished_at_ms=sa.bindparam("b_finished"))
-)
 
 
 def end_move(step_id: int, status: StepStatus, now_ms: int, message: str | None = None, result_json: str | None = None) -> dict:
