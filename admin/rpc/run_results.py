@@ -61,9 +61,6 @@ class BatchOutcome:
     step_run_ids: set[int] = field(default_factory=set)
     #: Those step runs' instances (step run id -> instance id).
     step_instances: dict[int, int] = field(default_factory=dict)
-    #: Succeeded step runs followed up only as the catch-all of their instance's advance: once
-    #: the advance was done in the batch's own transaction, `clear_step_followups` drops it.
-    step_only_followups: list[int] = field(default_factory=list)
 
     def describe(self, what: str) -> str | None:
         parts = []
@@ -140,13 +137,11 @@ _RESULT = (
         followup_status=sa.bindparam("b_followup"),
     )
 )
-_CLEAR_FOLLOWUPS = (
-    sa.update(_RUNS).where(_RUNS.c.id.in_(_BY_IDS), _RUNS.c.followup_status == FollowupStatus.PENDING.value)
-    .values(followup_status=FollowupStatus.NONE.value)
-)
 
-
-def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: int) -> BatchOutcome:
+def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: int, *, advancing: bool = False) -> BatchOutcome:
+    """Write the batch's results. `advancing`: the caller advances the finished steps'
+    instances in this same transaction (workflows/advance.advance_in), so a succeeded step run
+    whose job has no child jobs needs no follow-up."""
     outcome = BatchOutcome()
     if not results:
         return outcome
@@ -164,11 +159,10 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
             continue
         seen.add(result.log_id)
         succeeded = result.handle_code == ResultCode.SUCCESS
-        # A workflow step's run is always followed up: the follow-up monitor is the catch-all that
-        # advances its instance if the fast path after this commit did not.
-        followup = FollowupStatus.PENDING if (not succeeded or job_id in followed_on_success or result.log_id in steps) else FollowupStatus.NONE
-        if succeeded and job_id not in followed_on_success and result.log_id in steps:
-            outcome.step_only_followups.append(result.log_id)
+        # A workflow step's run is followed up (the follow-up monitor is the catch-all that
+        # advances its instance) unless its instance is advanced in this transaction.
+        step_only = succeeded and job_id not in followed_on_success and result.log_id in steps
+        followup = FollowupStatus.PENDING if (not succeeded or job_id in followed_on_success or (step_only and not advancing)) else FollowupStatus.NONE
         params.append(
             {
                 "b_id": result.log_id,
@@ -194,13 +188,6 @@ def apply_callbacks(session: Session, results: Sequence[CallbackParam], now_ms: 
                 FinishedRun(p["b_id"], known[p["b_id"]][0], f"{index}/{total}", RunStatus(p["b_status"]), p["b_code"], now_ms - trigger_at_ms)
             )
     return outcome
-
-
-def clear_step_followups(session: Session, log_ids: Sequence[int]) -> None:
-    """The follow-up of these succeeded step runs is not needed: their instances were advanced
-    in this transaction (it would only advance them again)."""
-    if log_ids:
-        session.connection().execute(_CLEAR_FOLLOWUPS, {"ids": sorted(log_ids)})
 
 
 def store_checkpoints(session: Session, items: Sequence[CheckpointParam], now_ms: int) -> None:

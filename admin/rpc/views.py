@@ -31,11 +31,11 @@ from shardcron.core.sqlengine import describe_db_error
 from ..firing.fire_bell import bell_for
 from ..firing.fire_store import retry_on_deadlock
 from ..metrics import record_run_finished
-from ..workflows.advance import advance_in, advance_step_runs
+from ..workflows.advance import AdvanceFailed, advance_in, advance_step_runs
 from .auto_groups import ensure_group
 from .auth import WRONG_TOKEN_MSG, expected_token, token_accepted
 from .registry_store import record_heartbeat, remove_registration
-from .run_results import apply_callbacks, apply_checkpoints, apply_progress, clear_step_followups
+from .run_results import BatchOutcome, apply_callbacks, apply_checkpoints, apply_progress
 
 log = logging.getLogger("shardcron.admin.rpc")
 
@@ -53,7 +53,9 @@ def _answer(envelope: Envelope):
     return jsonify(envelope.to_wire()), 200
 
 
-def _handle(parse: Callable[[Any], Any], apply: Callable[[Any, Any, int], str | None]):
+def _handle(parse: Callable[[Any], Any], run: Callable[[Any, Any, int], str | None]):
+    """Check the token, parse the body, `run(db, message, now_ms)` (retried whole on a deadlock)
+    and answer in the protocol's envelope."""
     if not token_accepted(current_app.extensions[_TOKEN_KEY], request.headers):
         log.warning("refused %s from %s: wrong or missing access token", request.path, request.remote_addr)
         return _answer(Envelope.failure(WRONG_TOKEN_MSG))
@@ -66,25 +68,26 @@ def _handle(parse: Callable[[Any], Any], apply: Callable[[Any, Any, int], str | 
         return _answer(Envelope.failure(str(exc)))
     ctx = current_app.extensions["shardcron"]
     try:
-        msg = retry_on_deadlock(lambda: _apply(ctx.db, apply, message, ctx.clock.now_ms()))
+        msg = retry_on_deadlock(lambda: run(ctx.db, message, ctx.clock.now_ms()))
     except SQLAlchemyError as exc:
-        g.pop("workflow_step_runs", None)  # nothing was committed
-        # The executor keeps the call (heartbeat, spooled result) and sends it again later.
+        # Nothing was committed. The executor keeps the call (heartbeat, spooled result) and sends it again later.
         reason = describe_db_error(exc, ctx.db.engine.url)
         log.error("%s not applied: %s", request.path, reason)
         return _answer(Envelope.failure(f"admin database unavailable, try again: {reason}"))
     except Exception:  # noqa: BLE001  (a peer is answered in the protocol's shape, never a bare 500)
-        g.pop("workflow_step_runs", None)
         log.exception("%s failed", request.path)
         return _answer(Envelope.failure(f"admin error in {request.path}; the admin's log has the details"))
     return _answer(Envelope.success(msg=msg))
 
 
-def _apply(db, apply: Callable[[Any, Any, int], str | None], message: Any, now_ms: int) -> str | None:
-    # Retried whole on a deadlock: a callback's transaction locks workflow instances after the
-    # run rows it wrote, and cancelling an instance locks the other way round.
-    with db.session() as session:
-        return apply(session, message, now_ms)
+def _in_session(apply: Callable[[Any, Any, int], str | None]) -> Callable[[Any, Any, int], str | None]:
+    """`apply(session, message, now_ms)` in one transaction of its own."""
+
+    def run(db, message: Any, now_ms: int) -> str | None:
+        with db.session() as session:
+            return apply(session, message, now_ms)
+
+    return run
 
 
 def _register(session, param: RegistryParam, now_ms: int) -> str | None:
@@ -97,8 +100,31 @@ def _unregister(session, param: RegistryParam, now_ms: int) -> str | None:
     return None if remove_registration(session, param) else "not registered"
 
 
-def _callbacks(session, results, now_ms: int) -> str | None:
-    outcome = apply_callbacks(session, results, now_ms)
+def _callbacks(db, results, now_ms: int) -> str | None:
+    """Write the results and, in the same transaction, move on the workflow instances of the
+    steps they finished (a step's successor is fired at once). Should that advance fail, the
+    transaction is rolled back and the results written again on their own, their steps marked
+    for follow-up; the view then advances the instances after that commit. Retried whole on a
+    deadlock (the transaction locks workflow instances after the run rows it wrote, and
+    cancelling an instance locks the other way round): what it did is handed to the view (`g`)
+    only once committed, and the view logs it, once."""
+    upstream_max_bytes = current_app.extensions["shardcron"].config.workflow_upstream_max_bytes
+    try:
+        with db.session() as session:
+            outcome = apply_callbacks(session, results, now_ms, advancing=True)
+            advance_in(session, outcome.step_instances, now_ms, upstream_max_bytes=upstream_max_bytes)
+        advanced = True
+    except AdvanceFailed:
+        with db.session() as session:
+            outcome = apply_callbacks(session, results, now_ms)
+        advanced = False
+    g.callback_outcome = (outcome, advanced)
+    return outcome.describe("results")
+
+
+def _after_callbacks(outcome: BatchOutcome, advanced: bool) -> None:
+    """After the commit: the log lines and metrics of the runs the batch finished, then the fire
+    bell (the instances moved on) or the advance the transaction could not do."""
     for run in outcome.finished:
         record_run_finished(run.status.value, run.duration_ms)
         log.info(
@@ -107,15 +133,13 @@ def _callbacks(session, results, now_ms: int) -> str | None:
         )
     if outcome.unknown:
         log.warning("callback for unknown logId(s) %s ignored", outcome.unknown[:20])
-    if outcome.step_run_ids:
-        # The steps these results finished move their instances on in this same transaction
-        # (a step's successor is fired at once); if that fails, after the commit on their own.
-        ctx = current_app.extensions["shardcron"]
-        advanced = advance_in(session, outcome.step_instances, now_ms, upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
-        if advanced:
-            clear_step_followups(session, outcome.step_only_followups)
-        g.workflow_step_runs = (advanced, outcome.step_run_ids)
-    return outcome.describe("results")
+    if not outcome.step_run_ids:
+        return
+    ctx = current_app.extensions["shardcron"]
+    if advanced:
+        bell_for(ctx.db).ring()  # this process's fire loops claim the new fires now
+    else:
+        advance_step_runs(ctx.db, outcome.step_run_ids, ctx.clock.now_ms(), upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
 
 
 def _progress(session, reports, now_ms: int) -> str | None:
@@ -131,33 +155,28 @@ def _checkpoints(session, items, now_ms: int) -> str | None:
 
 @blueprint.post("/registry", strict_slashes=False)
 def registry():
-    return _handle(RegistryParam.from_wire, _register)
+    return _handle(RegistryParam.from_wire, _in_session(_register))
 
 
 @blueprint.post("/registryRemove", strict_slashes=False)
 def registry_remove():
-    return _handle(RegistryParam.from_wire, _unregister)
+    return _handle(RegistryParam.from_wire, _in_session(_unregister))
 
 
 @blueprint.post("/callback", strict_slashes=False)
 def callback():
     answer = _handle(parse_callback_body, _callbacks)
-    advanced = g.pop("workflow_step_runs", None)
-    if advanced is not None:
-        ctx = current_app.extensions["shardcron"]
-        done, steps = advanced
-        if done:
-            bell_for(ctx.db).ring()  # committed: this process's fire loops claim the new fires now
-        else:
-            advance_step_runs(ctx.db, steps, ctx.clock.now_ms(), upstream_max_bytes=ctx.config.workflow_upstream_max_bytes)
+    done = g.pop("callback_outcome", None)
+    if done is not None:
+        _after_callbacks(*done)
     return answer
 
 
 @blueprint.post("/progress", strict_slashes=False)
 def progress():
-    return _handle(parse_progress_body, _progress)
+    return _handle(parse_progress_body, _in_session(_progress))
 
 
 @blueprint.post("/checkpoint", strict_slashes=False)
 def checkpoint():
-    return _handle(parse_checkpoint_body, _checkpoints)
+    return _handle(parse_checkpoint_body, _in_session(_checkpoints))

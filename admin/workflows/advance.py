@@ -196,25 +196,29 @@ def advance_step_runs(db: Database, step_run_ids: Collection[int], now_ms: int, 
             log.exception("workflow instance %d not advanced; the follow-up monitor will", instance_id)
 
 
-def advance_in(session: Session, step_instances: Mapping[int, int], now_ms: int, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> bool:
+class AdvanceFailed(Exception):
+    """`advance_in` failed with something other than a database's operational error: the
+    caller's transaction holds part of an advance and must be rolled back whole."""
+
+
+def advance_in(session: Session, step_instances: Mapping[int, int], now_ms: int, *, upstream_max_bytes: int = UPSTREAM_MAX_BYTES) -> None:
     """Advance the instances of these step runs (step run id -> its instance id) inside the
     caller's transaction, the one that wrote their results (the callback's: one transaction per
     result batch instead of two, so a step's successor waits for one turn at SQLite's write
-    lock, not two). Under a savepoint: should it fail, what it did is undone, the results stay,
-    and False says so (the caller leaves the instances to `advance_step_runs` or the follow-up
-    monitor). The caller rings the fire bell after its commit (rpc/views.py)."""
-    if not step_instances:
-        return True
+    lock, not two). No savepoint (two round trips per callback): should it fail, AdvanceFailed
+    says so and the caller rolls back and writes the results again without it, leaving the
+    instances to `advance_step_runs` after that commit or to the follow-up monitor
+    (rpc/views.py); an OperationalError (a deadlock, a lost connection) is raised as it is, for
+    the whole transaction to be retried or to fail. The caller rings the fire bell after its
+    commit."""
     try:
-        with session.begin_nested():
-            for instance_id, steps in by_instance(step_instances.items()):
-                advance_instance(session, instance_id, now_ms, upstream_max_bytes=upstream_max_bytes, finished=steps)
+        for instance_id, steps in by_instance(step_instances.items()):
+            advance_instance(session, instance_id, now_ms, upstream_max_bytes=upstream_max_bytes, finished=steps)
     except OperationalError:
-        raise  # a deadlock or a lost connection: the whole transaction is retried or fails
-    except Exception:
+        raise
+    except Exception as exc:
         log.exception("workflow instances of step runs %s not advanced with their results; advancing after the commit", sorted(step_instances)[:20])
-        return False
-    return True
+        raise AdvanceFailed(str(exc)) from exc
 
 
 def instances_of(session: Session, step_run_ids: Collection[int]) -> list[tuple[int, set[int]]]:

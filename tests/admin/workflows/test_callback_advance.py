@@ -1,8 +1,10 @@
 """The callback advances a step's instance in the results' own transaction: the successor's fire
-is written with the result, the run needs no follow-up, and a failing advance leaves the results
-committed and the instance to the catch-all."""
+is written with the result, the run needs no follow-up, and a failing advance is rolled back with
+the transaction: the results are written again on their own and the instance advanced after."""
 
 from __future__ import annotations
+
+import logging
 
 import sqlalchemy as sa
 
@@ -50,7 +52,7 @@ def test_the_result_writes_the_successors_fire_and_rings_the_bell(cluster) -> No
     assert bell.rings == rings + 1
 
 
-def test_a_failing_advance_keeps_the_results_and_leaves_the_instance_to_the_catch_all(cluster, monkeypatch) -> None:
+def test_a_failing_advance_keeps_the_results_and_leaves_the_instance_to_the_catch_all(cluster, monkeypatch, caplog) -> None:
     now = cluster.clock.now_ms()
     wf = _chain(cluster, now)
     cluster.answer = lambda run: None
@@ -63,14 +65,17 @@ def test_a_failing_advance_keeps_the_results_and_leaves_the_instance_to_the_catc
     def broken(session, instance_id, now_ms, **kw):  # fails inside the callback's transaction only
         calls.append(instance_id)
         if len(calls) == 1:
-            real(session, instance_id, now_ms, **kw)  # its writes are undone with the savepoint
+            real(session, instance_id, now_ms, **kw)  # its writes are rolled back with the results'
             raise RuntimeError("boom")
         return real(session, instance_id, now_ms, **kw)
 
     monkeypatch.setattr(advance, "advance_instance", broken)
-    cluster.callback(run.log_id)  # answered 200: the result is kept
+    with caplog.at_level(logging.INFO, logger="shardcron.admin.rpc"):
+        cluster.callback(run.log_id)  # answered 200: the result is kept
     [row] = _runs(cluster)
     assert row.status == "SUCCESS" and row.followup_status == FollowupStatus.PENDING
+    # the result was written twice (the first transaction rolled back), logged once: after the commit
+    assert [r.log_id for r in caplog.records if r.getMessage() == "run finished"] == [run.log_id]
     # the advance after the commit (its own transaction) moved the instance on, once
     assert len(calls) == 2
     assert states(cluster.db, instance_id) == {"a": StepStatus.SUCCEEDED, "b": StepStatus.FIRED}
