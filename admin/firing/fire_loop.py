@@ -101,6 +101,10 @@ class FireLoop:
         if heard != self._heard:
             self._heard, self._rung = heard, True
 
+    def close(self) -> None:
+        """(The runner's, once the loop's thread ended.) Gives back the store's held connection."""
+        self.store.close()
+
     def tick(self, now_ms: int) -> None:
         """Claim and prepare under the node's current lease term; nothing while it has none (the
         lease loop starts a new term within `lease_renew_ms`)."""

@@ -54,6 +54,7 @@ from ..models import Fire, Job, RunLog, SchedulerLease
 from ..schedules.due_fires import CATCHUP_MAX_FIRES, JobPlan, plan_job_fires
 from ..schedules.schedule import ScheduleError
 from .calendar_cache import CalendarCache
+from .held_reader import HeldReader
 from .bulk_insert import insert_ignoring_duplicates
 from .id_lists import in_ids
 from .node_lease import LeaseTerm, NodeLease
@@ -197,6 +198,8 @@ class FireStore:
         self.batch = batch
         self.catchup_max_fires = catchup_max_fires
         self._locking = db.dialect != "sqlite"
+        #: The fast ticks' question, on a connection of its own (not on SQLite: held_reader.py).
+        self._poll = HeldReader(db.engine) if self._locking else None
         self._recovered = False
         self._orphans_checked_ms = -ORPHAN_CHECK_MS
         self.last_claim_full = False
@@ -244,8 +247,16 @@ class FireStore:
 
     def pending_due(self, now_ms: int) -> bool:
         """Whether a PENDING fire is due within the lookahead (a read: no write lock, no claim)."""
+        params = {"until": now_ms + self.lookahead_ms}
+        if self._poll is not None:
+            return self._poll.first(_PENDING_DUE, params) is not None
         with self.db.read_session() as session:
-            return session.connection().execute(_PENDING_DUE, {"until": now_ms + self.lookahead_ms}).first() is not None
+            return session.connection().execute(_PENDING_DUE, params).first() is not None
+
+    def close(self) -> None:
+        """Give back the connection `pending_due` holds (the fire loop's close, when the node stops)."""
+        if self._poll is not None:
+            self._poll.close()
 
     def _claim(self, term: LeaseTerm, now_ms: int, limit: int, then: Callable[[Session, list[ClaimedFire]], T], pending_only: bool = False) -> T:
         horizon_ms = now_ms + self.lookahead_ms
