@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..db import Database
-from ..enums import CapPolicy, Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
+from ..enums import AddressType, CapPolicy, Delivery, FireStatus, FollowupStatus, OverlapPolicy, RouteStrategy, RunStatus, TriggerType
 from ..models import ExecutorGroup, Fire, Job, RunLog, SchedulerLease, WorkflowStepRun, log_date_ms
 from ..registry_view import live_addresses
 from ..schedules.jitter import jitter_ms
@@ -129,17 +129,32 @@ class Prepared:
     ended_steps: list[int] = field(default_factory=list)
 
 
-#: What preparing a fire reads of its job (in _Job's field order) and group: plain rows from
-#: Core selects on the table columns, not ORM objects (whose construction cost more than the rest
-#: of preparing a fire) and not the ORM's row loading.
-_JOB_FACTS = sa.select(*(Job.__table__.c[name] for name in (
+#: What preparing a fire reads of its job (in _Job's field order) and of its job's group (in
+#: _Group's), in one query: plain rows from a Core select on the table columns, not ORM objects
+#: (whose construction cost more than the rest of preparing a fire) and not the ORM's row loading.
+_JOB_COLUMNS = (
     "id", "group_id", "enabled", "handler", "param", "route_strategy", "block_strategy", "timeout_s",
     "retry_count", "glue_type", "glue_source", "glue_updated_at_ms", "delivery", "overlap_policy", "jitter_s",
     "cap_runs",
-)))
-_GROUP_FACTS = sa.select(*(ExecutorGroup.__table__.c[name] for name in (
-    "id", "app_name", "address_type", "manual_addresses", "cap_runs", "cap_policy", "cap_wait_s",
-)))
+)
+_GROUP_COLUMNS = ("id", "app_name", "address_type", "manual_addresses", "cap_runs", "cap_policy", "cap_wait_s")
+_JOB_AND_GROUP_FACTS = sa.select(
+    *(Job.__table__.c[name] for name in _JOB_COLUMNS),
+    *(ExecutorGroup.__table__.c[name].label(f"group_{name}") for name in _GROUP_COLUMNS),
+).select_from(Job.__table__.outerjoin(ExecutorGroup.__table__, ExecutorGroup.__table__.c.id == Job.__table__.c.group_id))
+
+
+class _Group(NamedTuple):
+    """A job's group as preparing its fires reads it (what registry_view.live_addresses and the
+    caps read of an ExecutorGroup)."""
+
+    id: int
+    app_name: str
+    address_type: AddressType
+    manual_addresses: str | None
+    cap_runs: int | None
+    cap_policy: CapPolicy
+    cap_wait_s: int
 
 
 class _Job:
@@ -201,9 +216,13 @@ class RunStore:
             for run in session.execute(sa.select(RunLog).where(in_ids(run_t.fire_id, maybe_sent))).scalars():
                 if run.fire_id is not None:  # always, by the query
                     existing.setdefault(run.fire_id, []).append(run)
-        jobs = {row[0]: _Job(*row) for row in session.execute(_JOB_FACTS.where(in_ids(Job.__table__.c.id, {f.job_id for f in fires})))}
-        # Rows with the group's addressing columns: all live_addresses reads of an ExecutorGroup.
-        groups: dict[int, Any] = {g.id: g for g in session.execute(_GROUP_FACTS.where(ExecutorGroup.__table__.c.id.in_({j.group_id for j in jobs.values()})))}
+        jobs: dict[int, _Job] = {}
+        groups: dict[int, Any] = {}  # _Group: all live_addresses reads of an ExecutorGroup
+        split = len(_JOB_COLUMNS)
+        for row in session.execute(_JOB_AND_GROUP_FACTS.where(in_ids(Job.__table__.c.id, {f.job_id for f in fires}))):
+            jobs[row[0]] = _Job(*row[:split])
+            if row[split] is not None and row[split] not in groups:
+                groups[row[split]] = _Group(*row[split:])
         live_cache: dict[int, list[str]] = {}
 
         def live_of(job: _Job) -> list[str]:

@@ -76,7 +76,10 @@ def start_steps(
     results: dict[int, str] = {step_id: text for step_id in preds if (text := known.get(step_id)) is not None}
     results.update(results_of(session, preds - known.keys()))
     connection = session.connection()
-    existing = set(connection.execute(_EXISTING_JOBS, {"ids": sorted({rows[k].job_id for k in ready})}).scalars())
+    unknown = sorted({rows[k].job_id for k in ready if rows[k].job_exists is None})  # rows read by current_steps know
+    existing = {rows[k].job_id for k in ready if rows[k].job_exists}
+    if unknown:
+        existing.update(connection.execute(_EXISTING_JOBS, {"ids": unknown}).scalars())
     params = json.loads(instance.params_json) if instance.params_json else {}
     fires: list[dict] = []
     started: list[tuple[StepRow, str | None, str | None]] = []

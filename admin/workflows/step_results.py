@@ -36,12 +36,16 @@ _ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 # docs/benchmarks.md, "Workflows"); `ids` lists one instance's steps, or a callback batch's.
 _IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
 _FIRE, _RUN, _JOB = Fire.__table__.c, RunLog.__table__.c, Job.__table__.c
+#: A step's runs, each with what its job says of retries and routing (job_found NULL: deleted).
 _STEP_RUNS = sa.select(
     _RUN.id, _RUN.step_run_id, _RUN.job_id, _RUN.shard_index, _RUN.shard_total, _RUN.status, _RUN.retry_remaining,
     _RUN.attempt, _RUN.followup_status, _RUN.handle_msg, _RUN.trigger_msg, _RUN.result_json, _RUN.handle_at_ms, _RUN.trigger_at_ms,
-).where(_RUN.step_run_id.in_(_IDS)).order_by(_RUN.id)
-_JOBS = sa.select(_JOB.id, _JOB.route_strategy, _JOB.retry_delay_s, _JOB.retry_max_delay_s, _JOB.retry_backoff_multiplier).where(_JOB.id.in_(_IDS))
-_FIRES = sa.select(_FIRE.id, _FIRE.status, _FIRE.overlap_note).where(_FIRE.id.in_(_IDS))
+    _JOB.id.label("job_found"), _JOB.route_strategy, _JOB.retry_delay_s, _JOB.retry_max_delay_s, _JOB.retry_backoff_multiplier,
+).select_from(RunLog.__table__.outerjoin(Job.__table__, _JOB.id == _RUN.job_id)).where(_RUN.step_run_id.in_(_IDS)).order_by(_RUN.id)
+_FIRES = (
+    sa.select(_FIRE.id, _FIRE.status, _FIRE.overlap_note, _JOB.id.label("job_found"))
+    .select_from(Fire.__table__.outerjoin(Job.__table__, _JOB.id == _FIRE.job_id)).where(_FIRE.id.in_(_IDS))
+)
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,14 @@ def step_ends(session: Session, fired: Collection[StepRow]) -> dict[int, StepEnd
         return {}
     connection = session.connection()
     runs: dict[int, list[_Run]] = {}
+    jobs: dict[int, sa.Row] = {}  # a run's job id -> the run's row, which carries its job's settings
     for row in connection.execute(_STEP_RUNS, {"ids": [s.id for s in steps]}):
         runs.setdefault(row.step_run_id, []).append(_Run(
             row.id, row.job_id, row.shard_index, row.shard_total, RunStatus(row.status), row.retry_remaining, row.attempt,
             FollowupStatus(row.followup_status), row.handle_msg or row.trigger_msg, row.result_json, row.handle_at_ms or row.trigger_at_ms,
         ))
-    jobs = {job.id: job for job in connection.execute(_JOBS, {"ids": sorted({s.job_id for s in steps})})}
+        if row.job_found is not None:
+            jobs[row.job_id] = row
     without_runs = [s.fire_id for s in steps if s.id not in runs]
     fires = {}
     if without_runs:
@@ -93,15 +99,14 @@ def step_ends(session: Session, fired: Collection[StepRow]) -> dict[int, StepEnd
     ends: dict[int, StepEnd] = {}
     for step in steps:
         mine = runs.get(step.id)
-        job = jobs.get(step.job_id)
         if mine is None:
             fire = fires.get(step.fire_id)
             if fire is None or fire.status != FireStatus.DONE:
                 continue  # not sent yet (or its run rows are being written)
-            note = job_gone(step.job_id) if job is None else fire.overlap_note or f"fire {step.fire_id} of job {step.job_id} ended without a run"
+            note = job_gone(step.job_id) if fire.job_found is None else fire.overlap_note or f"fire {step.fire_id} of job {step.job_id} ended without a run"
             ends[step.id] = StepEnd(StepStatus.FAILED, note[:512], None)
             continue
-        end = _end_of_runs(session, mine, job)
+        end = _end_of_runs(session, mine, jobs.get(mine[-1].job_id))
         if end is not None:
             ends[step.id] = end
     return ends

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..enums import StepStatus
-from ..models import Workflow, WorkflowInstance, WorkflowStepRun
+from ..models import Job, Workflow, WorkflowInstance, WorkflowStepRun
 from ..upserts import insert_ignoring_duplicates
 from .graph import Definition, load_definition
 
@@ -30,7 +30,13 @@ _C = _STEPS.c
 # expanding parameter `ids` (a callback batch or one instance's steps: bounded).
 _INSTANCE = sa.select(WorkflowInstance).where(WorkflowInstance.id == sa.bindparam("id")).execution_options(populate_existing=True)
 _INSTANCE_LOCKED = _INSTANCE.with_for_update()
-_CURRENT = sa.select(_C.id, _C.step_key, _C.generation, _C.job_id, _C.status, _C.fire_id).where(_C.instance_id == sa.bindparam("id")).order_by(_C.generation, _C.id)
+#: Each step row with whether its job still exists (job_found NULL: deleted), which a step
+#: that becomes ready needs.
+_CURRENT = (
+    sa.select(_C.id, _C.step_key, _C.generation, _C.job_id, _C.status, _C.fire_id, Job.__table__.c.id.label("job_found"))
+    .select_from(_STEPS.outerjoin(Job.__table__, Job.__table__.c.id == _C.job_id))
+    .where(_C.instance_id == sa.bindparam("id")).order_by(_C.generation, _C.id)
+)
 _MOVE = (
     sa.update(_STEPS)
     .where(_C.id == sa.bindparam("b_id"), _C.status == sa.bindparam("b_from"))
@@ -49,6 +55,8 @@ class StepRow:
     job_id: int
     status: StepStatus
     fire_id: int | None
+    #: Whether the step's job exists, as read with the row (None: not read).
+    job_exists: bool | None = None
 
 
 def locking(session: Session) -> bool:
@@ -77,7 +85,7 @@ def current_steps(session: Session, instance_id: int) -> dict[str, StepRow]:
     """step key -> its current row."""
     rows: dict[str, StepRow] = {}
     for row in session.connection().execute(_CURRENT, {"id": instance_id}):
-        rows[row.step_key] = StepRow(row.id, row.step_key, row.generation, row.job_id, StepStatus(row.status), row.fire_id)
+        rows[row.step_key] = StepRow(row.id, row.step_key, row.generation, row.job_id, StepStatus(row.status), row.fire_id, row.job_found is not None)
     return rows
 
 

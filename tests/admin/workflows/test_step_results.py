@@ -131,6 +131,50 @@ def test_steps_that_cannot_start_fail_with_the_reason(cluster) -> None:
     assert len(cluster.received) == 1
 
 
+def _a_then_b(cluster, now: int) -> tuple[int, int, int]:
+    """A workflow a -> b (on success), each step a job of its own: (workflow, a's job, b's job)."""
+    first = add_job(cluster.db, cluster.group_id, now)
+    second = add_job(cluster.db, cluster.group_id, now, name="second")
+    definition = {"steps": [{"key": "a", "job_id": first}, {"key": "b", "job_id": second}], "edges": _edges(("a", "b", "SUCCESS"))}
+    return add_workflow(cluster.db, cluster.group_id, definition, now), first, second
+
+
+def _delete_job(cluster, job_id: int) -> None:
+    with cluster.db.session() as s:
+        s.execute(sa.delete(Job).where(Job.id == job_id))
+
+
+def test_a_root_step_whose_job_was_deleted_fails_when_the_instance_starts(cluster) -> None:
+    now = cluster.clock.now_ms()
+    wf, gone, _ = _a_then_b(cluster, now)
+    _delete_job(cluster, gone)
+    instance_id = start(cluster.db, wf, now)  # its steps' rows are new: the job is looked up
+    rows = steps(cluster.db, instance_id)
+    assert rows["a"].status == StepStatus.FAILED and rows["a"].message == f"job {gone} no longer exists"
+    assert rows["b"].status == StepStatus.NOT_RUN
+    assert status(cluster.db, instance_id) == WorkflowStatus.FAILED
+
+
+def test_a_step_whose_job_is_deleted_after_its_fire_was_written_fails_naming_the_job(cluster) -> None:
+    now = cluster.clock.now_ms()
+    wf, _, second = _a_then_b(cluster, now)
+    cluster.answer = lambda run: None  # a's result is sent by hand below
+    instance_id = start(cluster.db, wf, now)
+    cluster.pump()
+    [run] = cluster.received
+    cluster.callback(run.log_id)  # a succeeded: b's fire is written, not yet claimed
+    assert states(cluster.db, instance_id) == {"a": StepStatus.SUCCEEDED, "b": StepStatus.FIRED}
+    _delete_job(cluster, second)
+    cluster.pump()  # the claim finds no job: the fire ends without a run
+    assert states(cluster.db, instance_id)["b"] == StepStatus.FIRED
+    # what the runner does with the claim's ended steps (FireLoop.on_steps_ended)
+    advance_step_runs(cluster.db, [steps(cluster.db, instance_id)["b"].id], cluster.clock.now_ms())
+    rows = steps(cluster.db, instance_id)
+    assert rows["b"].status == StepStatus.FAILED and rows["b"].message == f"job {second} no longer exists"
+    assert status(cluster.db, instance_id) == WorkflowStatus.FAILED
+    assert len(cluster.received) == 1
+
+
 @pytest.mark.parametrize("admin_overrides", [{"workflow_upstream_max_bytes": 1024}])
 def test_upstream_data_over_the_bound_fails_the_step_naming_size_and_bound(cluster) -> None:
     now = cluster.clock.now_ms()
