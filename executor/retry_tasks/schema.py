@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Tab
 from shardcron.core.schema_versions.spec import NAMING_CONVENTION, VersionedSchema
 
 TABLE_NAME = "shardcron_retry_task"
+CLAIM_TABLE_NAME = "shardcron_retry_claim"
 
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -61,6 +62,27 @@ retry_task = Table(
     Index("ix_retry_task_due", "status", "next_attempt_at_ms"),
     # Retention: finished rows by finish time.
     Index("ix_retry_task_finished", "status", "finished_at_ms"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+    sqlite_autoincrement=True,
+)
+
+#: On PostgreSQL a drainer holds the row locks of a batch it claimed in an open transaction and
+#: writes each row once, at its outcome (store.HeldClaim). Before any handler runs it commits a
+#: row here naming the ids of the batch: the durable trace that their attempts began. The
+#: batch's commit deletes the row with its outcomes; a claim that died (its transaction rolled
+#: back) leaves it behind, and the next claim to lock those rows counts the lost attempt and
+#: takes its ids out. Unused on MySQL/MariaDB and SQLite, where a claim leases its rows.
+retry_claim = Table(
+    CLAIM_TABLE_NAME,
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    #: The claim's token (the lease owner it would have written).
+    Column("owner", String(128), nullable=False),
+    #: JSON array of the ids whose attempts this claim began and nobody has counted yet.
+    Column("task_ids", Text, nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
     mysql_collate="utf8mb4_bin",

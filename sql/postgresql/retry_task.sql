@@ -1,4 +1,4 @@
--- shardcron retry-task schema, PostgreSQL >= 13 (UTF8), revision 0001.
+-- shardcron retry-task schema, PostgreSQL >= 13 (UTF8), revision 0002.
 -- Create it in your application's own database (the business database), next to the rows whose
 -- work it tracks, so a task can be enqueued in the same transaction as the business change.
 --
@@ -6,6 +6,14 @@
 -- when this file is stale). It creates the schema in an EMPTY database and records its revision.
 -- To upgrade an existing database, print the DDL for it: `shardcron tasks upgrade --sql --url ...`.
 -- Instants are UTC epoch milliseconds (BIGINT columns named *_at_ms).
+
+CREATE TABLE shardcron_retry_claim (
+  id BIGSERIAL NOT NULL,
+  owner VARCHAR(128) NOT NULL,
+  task_ids TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (id)
+);
 
 CREATE TABLE shardcron_retry_task (
   id BIGSERIAL NOT NULL,
@@ -35,4 +43,4 @@ CREATE TABLE shardcron_retry_task_version (
   version_num VARCHAR(32) NOT NULL,
   CONSTRAINT shardcron_retry_task_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO shardcron_retry_task_version (version_num) VALUES ('0001');
+INSERT INTO shardcron_retry_task_version (version_num) VALUES ('0002');

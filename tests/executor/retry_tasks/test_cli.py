@@ -22,9 +22,10 @@ DAY_MS = 86_400_000
 def test_init_creates_the_table_once(db_url: str, tmp_path: Path) -> None:
     first = run_cli("tasks", "init", "--url", db_url, home=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("created table shardcron_retry_task in ")
+    assert first.stdout.startswith("created 2 tables in ")
     engine = sa.create_engine(db_url)
     try:
+        assert {"shardcron_retry_task", "shardcron_retry_claim"} <= set(sa.inspect(engine).get_table_names())
         indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("shardcron_retry_task")}
         assert {"ix_retry_task_due", "ix_retry_task_finished"} <= indexes
     finally:
