@@ -13,22 +13,26 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shardcron.core.clock import Clock
 from .backoff import Backoff
 from .errors import TaskInputError, TaskLeaseLost
 from .record import clip_error, decode_stages, dump_json, encode_json_text
-from .store import Claim, ClaimedRow, ExhaustedRow, Outcome, OutcomeKind, TaskStore, WriteCounts
+from .store import Claim, ClaimedRow, ExhaustedRow, HeldBatch, Outcome, OutcomeKind, TaskStore, WriteCounts
 from .handling import GiveUp, RetryLater, Task
 
 log = logging.getLogger("shardcron.retry_tasks")
 
 #: Errors of this many rows per run are also written to the run log (all go to the rows).
 MAX_LOGGED_ERRORS = 20
+#: How often a held batch looks whether a stage write asks for its commit (its handlers
+#: finishing end the wait at once).
+HELD_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,16 @@ class HandlerSpec:
     task_code: str
     fn: Callable[[Task], Any]
     backoff: Backoff | None = None
+
+
+@dataclass
+class _StageGate:
+    """A held batch's commit, as a stage write waits for it."""
+
+    #: Set by a handler recording a stage: commit the held batch now.
+    asked: threading.Event = field(default_factory=threading.Event)
+    #: Set once the held batch is committed (or abandoned): the rows are leased, or lost.
+    open: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -68,6 +82,7 @@ class BatchRunner:
         on_flush: Callable[[WriteCounts], None],
         run_log: Callable[[str], None],
         flush_interval_s: float = 1.0,
+        committer: Executor | None = None,
     ) -> None:
         self.store = store
         self.token = token
@@ -85,10 +100,17 @@ class BatchRunner:
         self.flush_interval_s = flush_interval_s
         self.logged_errors = 0
         self.note_lock = threading.Lock()
+        self._stage_gate: _StageGate | None = None
+        #: Commits held batches whose handlers are all done, while the next batch is claimed.
+        self.committer = committer
+        self._in_flight: tuple[Future[WriteCounts], int] | None = None
 
     # ------------------------------------------------------------------ one batch
 
-    def run(self, rows: Sequence[ClaimedRow]) -> BatchCounts:
+    def run(self, rows: Sequence[ClaimedRow], held: HeldBatch | None = None) -> BatchCounts:
+        """Run `rows`; with `held`, their locks are held by the claim's open transaction until
+        the batch ends, or until the first flush interval or a stage write asks for a commit,
+        after which the rest runs under leases (held_claim.py)."""
         lock = threading.Lock()
         next_index = 0
         finished: set[int] = set()
@@ -119,11 +141,51 @@ class BatchRunner:
                 lost_in_handler = 0
             return taken, lost
 
+        def unfinished() -> list[int]:
+            with lock:
+                return [row.id for row in rows if row.id not in finished]
+
         total = WriteCounts()
         # The lease was taken just before this batch started: count from here, before any handler runs.
         renew_every_s = self.lease_ms / 3000
         next_renew = self.clock.monotonic() + renew_every_s
+        gate = _StageGate()
+        self._stage_gate = gate if held is not None else None
         futures: list[Future[None]] = [self.pool.submit(worker) for _ in range(min(self.concurrency, len(rows)))]
+        if held is not None:
+            handed_off = False
+            try:
+                # Real time, like the flush interval's waits below: it bounds how long a result
+                # (and a callback waiting for a held row) is held back.
+                flush_at = time.monotonic() + self.flush_interval_s
+                while True:
+                    done, not_done = wait(futures, timeout=HELD_POLL_S, return_when=FIRST_EXCEPTION)
+                    for future in done:
+                        future.result()
+                    if not not_done or gate.asked.is_set() or time.monotonic() >= flush_at:
+                        break
+                taken, lost = take()
+                self.settle()
+                if not not_done and self.committer is not None:
+                    # The whole batch is done: it commits beside the next claim (`settle`).
+                    self._in_flight = (self.committer.submit(held.commit, taken, [], 0, self.clock.now_ms()), lost)
+                    handed_off = True
+                    # Nothing was written for rows never started: no attempt was counted for them.
+                    return BatchCounts(total, len(rows) - next_index)
+                # Rows still running or waiting: lease them (the batch goes on under leases).
+                waiting = unfinished() if not_done else []
+                now_ms = self.clock.now_ms()
+                written = held.commit(taken, waiting, now_ms + self.lease_ms, now_ms)
+            finally:
+                if not held.committed and not handed_off:
+                    held.abandon()
+                gate.open.set()
+            written.lost += lost
+            total.add(written)
+            self.on_flush(written)
+            if not not_done:
+                return BatchCounts(total, len(rows) - next_index)
+            next_renew = self.clock.monotonic() + renew_every_s
         while True:
             done, not_done = wait(futures, timeout=self.flush_interval_s, return_when=FIRST_EXCEPTION)
             for future in done:
@@ -137,14 +199,25 @@ class BatchRunner:
             if not not_done:
                 break
             if self.clock.monotonic() >= next_renew:
-                with lock:
-                    waiting = [row.id for row in rows if row.id not in finished]
+                waiting = unfinished()
                 now_ms = self.clock.now_ms()
                 self.store.renew(self.token, waiting, now_ms + self.lease_ms, now_ms)
                 next_renew = self.clock.monotonic() + renew_every_s
         never_started = [row.id for row in rows[next_index:]]
         released = self.store.release(self.token, never_started, self.clock.now_ms())
         return BatchCounts(total, released)
+
+    def settle(self) -> bool:
+        """Wait for the commit of the previous held batch, which runs beside the next claim,
+        and report what it wrote; its error, if any, is raised here. True if there was one."""
+        if self._in_flight is None:
+            return False
+        future, lost = self._in_flight
+        self._in_flight = None
+        written = future.result()
+        written.lost += lost
+        self.on_flush(written)
+        return True
 
     # ------------------------------------------------------------------ one row
 
@@ -188,6 +261,12 @@ class BatchRunner:
         return Outcome(row.id, OutcomeKind.SUCCEEDED, result_json=self._result_json(row, value))
 
     def _record_stages(self, row: ClaimedRow, text: str) -> None:
+        gate = self._stage_gate
+        if gate is not None and not gate.open.is_set():
+            # A stage must be on the row before the handler goes on: have the held batch
+            # committed (this row leased) first.
+            gate.asked.set()
+            gate.open.wait()
         if not self.store.record_stages(self.token, row.id, text, self.clock.now_ms()):
             raise TaskLeaseLost(row.id, row.task_code, row.request_no)
 

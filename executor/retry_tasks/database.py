@@ -70,6 +70,7 @@ class TaskDatabase:
             raise TasksDatabaseError("retry tasks need SQLite 3.35 or newer (UPDATE ... RETURNING)")
         self._tx_engine = self.engine.execution_options(isolation_level="READ COMMITTED") if self.is_server else self.engine
         self._read_engine = self._tx_engine if self.is_server else self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_mysql(self) -> bool:
@@ -117,6 +118,14 @@ class TaskDatabase:
             except SQLAlchemyError as exc:
                 raise TasksDatabaseError(self.describe(exc)) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def connection(self, *, autocommit: bool = False) -> Connection:
+        """A connection of its own for work that spans calls (a drain run's held claims), at
+        READ COMMITTED or autocommitting; the caller closes it."""
+        try:
+            return (self._autocommit_engine if autocommit else self._tx_engine).connect()
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise TasksDatabaseError(self.describe(exc)) from None
 
     def create_table(self) -> bool:
         """Create the retry-task table, or bring an existing one to this code's revision

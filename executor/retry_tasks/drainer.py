@@ -13,6 +13,7 @@ import logging
 import random
 import secrets
 import threading
+from contextlib import closing, nullcontext
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -25,12 +26,15 @@ from .batch import BatchRunner, HandlerSpec
 from .errors import RetryTaskError
 from .maintenance import Maintenance
 from .params import DrainerParams, parse_drainer_params
-from .store import TaskStore, WriteCounts
+from .held_claim import HeldClaims, collect_claim_records
+from .store import TaskStore, WriteCounts, due_condition
 
 #: The handler name the drainer is registered under (the job's executorHandler).
 DRAINER_HANDLER = "retryTaskDrainer"
 #: Progress is reported at most this often (it may travel to the admin).
 PROGRESS_INTERVAL_S = 1.0
+#: A running batch writes the outcomes it has this often (see BatchRunner).
+FLUSH_INTERVAL_S = 1.0
 #: Pause before claiming again when every due row was locked by another claim at that instant.
 CONTENDED_WAIT_S = 0.02
 
@@ -114,6 +118,9 @@ class Drainer:
         # Tokens must differ between processes even when two are configured with one owner name.
         self._token_prefix = f"{owner}/{secrets.token_hex(3)}"
         self._claim_seq = itertools.count(1)
+        #: How often a batch writes the outcomes it has (and a held batch goes over to leases).
+        self.flush_interval_s = FLUSH_INTERVAL_S
+        self._told_no_claim_table = False
         self._rng_lock = threading.Lock()
 
     # ------------------------------------------------------------------ as a job handler
@@ -176,10 +183,16 @@ class Drainer:
             hooks.progress(report)
 
         token = f"{self._token_prefix}/{next(self._claim_seq)}"
+        held = self._held_claims()
         handlers = dict(self.handlers())
         with self._rng_lock:  # one generator per run: random.Random is not shared across threads
             run_rng = random.Random(self.rng.getrandbits(64))
-        with ThreadPoolExecutor(max_workers=params.concurrency, thread_name_prefix="retry-task") as pool:
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retry-task-commit") if held is not None else None
+        with (
+            ThreadPoolExecutor(max_workers=params.concurrency, thread_name_prefix="retry-task") as pool,
+            closing(held) if held is not None else nullcontext(),
+            committer if committer is not None else nullcontext(),
+        ):
             runner = BatchRunner(
                 store=self.store,
                 token=token,
@@ -193,15 +206,52 @@ class Drainer:
                 should_stop=should_stop,
                 on_flush=on_flush,
                 run_log=hooks.log,
+                flush_interval_s=self.flush_interval_s,
+                committer=committer,
             )
-            while True:
-                if hooks.cancelled():
-                    report.stopped = "cancelled"
-                    break
-                if out_of_budget():
-                    report.stopped = "budget"
-                    break
-                now_ms = self.clock.now_ms()
+            try:
+                self._claim_and_run(report, params, token, held, runner, hooks, out_of_budget, started)
+            finally:
+                runner.settle()
+        report.elapsed_s = self.clock.monotonic() - started
+        log.info(
+            "retry tasks drained",
+            extra={"shard": f"{report.shard_index}/{report.shard_total}", **report.counts(), "stopped": report.stopped},
+        )
+        return report
+
+    def _held_claims(self) -> HeldClaims | None:
+        """On PostgreSQL a batch's rows are held by its claim's transaction rather than leased
+        (held_claim.py); that needs the claim table of revision 0002. Without it (the table not
+        upgraded yet) the run leases its rows, as every drainer did before, and says so."""
+        if not self.store.db.is_postgresql:
+            return None
+        if collect_claim_records(self.store.db) is None:
+            if not self._told_no_claim_table:
+                self._told_no_claim_table = True
+                log.warning(
+                    "retry-task table without its claim table (revision 0001): draining with leases; run `shardcron tasks upgrade` to claim PostgreSQL rows faster",
+                )
+            return None
+        return HeldClaims(self.store.db)
+
+    def _claim_and_run(
+        self, report: DrainReport, params: DrainerParams, token: str, held: HeldClaims | None, runner: BatchRunner, hooks: DrainHooks, out_of_budget: Callable[[], bool], started: float
+    ) -> None:
+        """Claim batches and run them until none is due, the budget is spent or the run is cancelled."""
+        lease_ms = round(params.lease_s * 1000)
+        while True:
+            if hooks.cancelled():
+                report.stopped = "cancelled"
+                return
+            if out_of_budget():
+                report.stopped = "budget"
+                return
+            now_ms = self.clock.now_ms()
+            if held is not None:
+                due = due_condition(shard_index=report.shard_index, shard_total=report.shard_total, now_ms=now_ms, task_codes=params.task_codes)
+                claim = held.claim(token=token, due=due, limit=params.batch, now_ms=now_ms, lease_until_ms=now_ms + lease_ms)
+            else:
                 claim = self.store.claim(
                     token=token,
                     shard_index=report.shard_index,
@@ -211,27 +261,29 @@ class Drainer:
                     lease_until_ms=now_ms + lease_ms,
                     task_codes=params.task_codes,
                 )
-                if claim.empty:
-                    if claim.contended:
-                        hooks.wait(CONTENDED_WAIT_S)
-                        continue
-                    report.stopped = "drained"
-                    break
-                report.claimed += len(claim.rows) + len(claim.exhausted)
-                report.batches += 1
-                report.dead += len(claim.exhausted)
-                report.lease_expired += claim.lapsed
-                if claim.exhausted or claim.lapsed:
-                    runner.note_lapses(claim)
-                if claim.rows:
-                    counts = runner.run(claim.rows)
-                    report.released += counts.released
-                else:  # only rows made DEAD by the claim: nothing to run, report them all the same
-                    report.elapsed_s = self.clock.monotonic() - started
-                    hooks.progress(report)
-        report.elapsed_s = self.clock.monotonic() - started
-        log.info(
-            "retry tasks drained",
-            extra={"shard": f"{report.shard_index}/{report.shard_total}", **report.counts(), "stopped": report.stopped},
-        )
-        return report
+            if claim.empty:
+                if runner.settle():
+                    continue  # the previous batch was still committing: its rows may have hidden due ones
+                if claim.contended:
+                    hooks.wait(CONTENDED_WAIT_S)
+                    continue
+                report.stopped = "drained"
+                return
+            report.claimed += len(claim.rows) + len(claim.exhausted)
+            report.batches += 1
+            report.dead += len(claim.exhausted)
+            report.lease_expired += claim.lapsed
+            if claim.exhausted or claim.lapsed:
+                runner.note_lapses(claim)
+            if claim.held is not None:
+                try:
+                    runner.settle()  # the previous batch's commit, before this batch runs anything
+                except BaseException:
+                    claim.held.abandon(started=False)
+                    raise
+            if claim.rows:
+                counts = runner.run(claim.rows, claim.held)
+                report.released += counts.released
+            else:  # only rows made DEAD by the claim: nothing to run, report them all the same
+                report.elapsed_s = self.clock.monotonic() - started
+                hooks.progress(report)

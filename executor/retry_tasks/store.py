@@ -23,7 +23,9 @@ Claims, per dialect:
     InnoDB locks each row a range scan visits before the `id % n` filter drops it, so drainers of
     other shards would make each other skip rows — and take an empty claim for "nothing due".
   * PostgreSQL, one transaction: `SELECT ... WHERE due ORDER BY next_attempt_at_ms LIMIT n FOR
-    UPDATE SKIP LOCKED`, then the same UPDATE (3). PostgreSQL locks a row only once it has passed
+    UPDATE SKIP LOCKED`, then the same UPDATE (3). (A drain run on PostgreSQL holds those locks
+    for the batch instead of leasing, and writes each row once: held_claim.py. This lease claim
+    serves it only on a table not yet upgraded to the claim table.) PostgreSQL locks a row only once it has passed
     the whole WHERE (the shard filter included) and re-checks a row another claim changed
     meanwhile, so the range scan is safe here. An empty claim looks once more without locks to
     tell "nothing due" from "due rows held by another claim".
@@ -36,10 +38,10 @@ from __future__ import annotations
 
 import json
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import ColumnElement, Connection, bindparam, case, func, select, text, update
 
@@ -52,12 +54,12 @@ WRITE_CHUNK = 500
 t = retry_task
 
 #: What a claim reads of each due row (as it was before the claim).
-_CLAIM_COLUMNS = (t.c.id, t.c.task_code, t.c.request_no, t.c.payload, t.c.attempts, t.c.max_attempts, t.c.stages_done, t.c.lease_owner)
+CLAIM_COLUMNS = (t.c.id, t.c.task_code, t.c.request_no, t.c.payload, t.c.attempts, t.c.max_attempts, t.c.stages_done, t.c.lease_owner)
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedRow:
-    """A row leased to run one attempt."""
+class ClaimedRow(NamedTuple):
+    """A row leased (or held) to run one attempt. A named tuple: a claim makes hundreds at a
+    time, and a frozen dataclass cost three times as much to build."""
 
     id: int
     task_code: str
@@ -87,6 +89,37 @@ class ExhaustedRow:
     error: str
 
 
+def due_condition(*, shard_index: int, shard_total: int, now_ms: int, task_codes: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    """A claim's WHERE: due PENDING rows of the shard (and of the task codes, if given). The
+    first two terms are the due test alone."""
+    due = [t.c.status == TaskStatus.PENDING.value, t.c.next_attempt_at_ms <= now_ms]
+    if shard_total > 1:
+        due.append(t.c.id % shard_total == shard_index)
+    if task_codes:
+        due.append(t.c.task_code.in_(list(task_codes)))
+    return due
+
+
+class HeldBatch(Protocol):
+    """A claimed batch whose rows stay locked by an open transaction until `commit` (PostgreSQL,
+    held_claim.py): its rows carry no lease, and each is written once, at its outcome."""
+
+    #: True once `commit` ran (whatever it found): the rows are no longer held by the transaction.
+    committed: bool
+
+    def commit(self, outcomes: Sequence[Outcome], lease_ids: Sequence[int], lease_until_ms: int, now_ms: int) -> WriteCounts:
+        """Write `outcomes` (counting their attempts), lease `lease_ids` (rows still running or
+        waiting, counting theirs) and commit; rows in neither were never started and are left as
+        they were. An outcome that could not land (the transaction was ended by the server after
+        a stall) counts as lost."""
+        ...
+
+    def abandon(self, *, started: bool = True) -> None:
+        """Roll back (nothing of the batch is written) and give the connection back. With
+        `started` False no handler of the batch ran, and no attempt is counted for its rows."""
+        ...
+
+
 @dataclass(frozen=True)
 class Claim:
     #: Rows leased to this claim, to run.
@@ -97,6 +130,8 @@ class Claim:
     exhausted: list[ExhaustedRow] = field(default_factory=list)
     #: How many rows (run or exhausted) had a previous attempt whose lease expired without an outcome.
     lapsed: int = 0
+    #: Set when the rows are held by an open transaction rather than leased (PostgreSQL).
+    held: HeldBatch | None = None
 
     @property
     def empty(self) -> bool:
@@ -109,7 +144,7 @@ def lapsed_error(attempt: int, max_attempts: int, owner: str) -> str:
     return f"attempt {attempt} of {max_attempts} crashed or stalled: its lease (held by {owner}) expired before an outcome was written"
 
 
-def _exhausted_error(attempts: int, max_attempts: int, owner: str | None) -> str:
+def exhausted_error(attempts: int, max_attempts: int, owner: str | None) -> str:
     if owner is None:  # only after a hand edit: attempts used up, yet PENDING and unleased
         return f"no attempts left ({attempts} of {max_attempts} used)"
     return lapsed_error(attempts, max_attempts, owner) + "; no attempts left"
@@ -151,7 +186,7 @@ def _chunks(items: Sequence[Any], size: int = WRITE_CHUNK) -> Iterable[Sequence[
         yield items[start : start + size]
 
 
-def _id_in(ids: Iterable[int]) -> ColumnElement[bool]:
+def id_in(ids: Iterable[int]) -> ColumnElement[bool]:
     """`id IN (1,2,3)` with the ids inlined. They are integers read from the table (`int()`
     makes sure), and binding 500 parameters per statement costs the client more than the rest
     of the statement; the hot path runs three such statements per batch."""
@@ -159,13 +194,64 @@ def _id_in(ids: Iterable[int]) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], text(f"{t.c.id.name} IN ({','.join(str(int(i)) for i in ids)})"))
 
 
-def _per_row(column: Any, values: dict[int, Any]) -> Any:
+def per_row(column: Any, values: dict[int, Any]) -> Any:
     """One value for all rows when they agree (the common case, and a cacheable statement),
     else `CASE id WHEN .. THEN .. END`."""
     distinct = set(values.values())
     if len(distinct) == 1:
         return bindparam(None, next(iter(distinct)), type_=column.type)
     return case(values, value=t.c.id)
+
+
+def write_outcome_rows(
+    conn: Connection,
+    outcomes: Sequence[Outcome],
+    now_ms: int,
+    where: Callable[[Sequence[int]], list[ColumnElement[bool]]],
+    extra: dict[str, Any] | None = None,
+) -> WriteCounts:
+    """The outcome UPDATEs (per kind, per 500 rows) on `conn`, each limited to `where(ids)` and
+    setting `extra` too; the counts of rows they changed."""
+    groups: dict[OutcomeKind, list[Outcome]] = {kind: [] for kind in OutcomeKind}
+    for outcome in outcomes:
+        groups[outcome.kind].append(outcome)
+    released = {"lease_owner": None, "lease_until_ms": 0, "updated_at_ms": now_ms, **(extra or {})}
+
+    def write(chunk: Sequence[Outcome], values: dict[str, Any]) -> int:
+        return conn.execute(update(t).where(*where([o.task_id for o in chunk])).values(**values)).rowcount
+
+    counts = WriteCounts()
+    for chunk in _chunks(groups[OutcomeKind.SUCCEEDED]):
+        values = dict(released, status=TaskStatus.SUCCEEDED.value, finished_at_ms=now_ms)
+        values["result"] = per_row(t.c.result, {o.task_id: o.result_json for o in chunk})
+        counts.succeeded += write(chunk, values)
+    for chunk in _chunks(groups[OutcomeKind.RETRY]):
+        values = dict(released)
+        values["next_attempt_at_ms"] = per_row(t.c.next_attempt_at_ms, {o.task_id: o.next_attempt_at_ms for o in chunk})
+        values["last_error"] = per_row(t.c.last_error, {o.task_id: o.error for o in chunk})
+        counts.retried += write(chunk, values)
+    for chunk in _chunks(groups[OutcomeKind.DEAD]):
+        values = dict(released, status=TaskStatus.DEAD.value, finished_at_ms=now_ms)
+        values["last_error"] = per_row(t.c.last_error, {o.task_id: o.error for o in chunk})
+        counts.dead += write(chunk, values)
+    counts.lost = len(outcomes) - counts.succeeded - counts.retried - counts.dead
+    return counts
+
+
+def write_exhausted(conn: Connection, exhausted: Sequence[ExhaustedRow], now_ms: int) -> None:
+    """Make the rows a claim found out of attempts DEAD, each with its count and its error."""
+    if not exhausted:
+        return
+    dead = {
+        "status": TaskStatus.DEAD.value,
+        "attempts": per_row(t.c.attempts, {r.id: r.attempts for r in exhausted}),
+        "lease_owner": None,
+        "lease_until_ms": 0,
+        "finished_at_ms": now_ms,
+        "updated_at_ms": now_ms,
+        "last_error": per_row(t.c.last_error, {r.id: r.error for r in exhausted}),
+    }
+    conn.execute(update(t).where(id_in(r.id for r in exhausted)).values(**dead))
 
 
 class TaskStore:
@@ -186,12 +272,9 @@ class TaskStore:
         task_codes: Sequence[str] | None = None,
     ) -> Claim:
         """Lease up to `limit` due rows of shard `shard_index` of `shard_total` to `token`,
-        counting an attempt on each; rows out of attempts are made DEAD instead (`exhausted`)."""
-        due = [t.c.status == TaskStatus.PENDING.value, t.c.next_attempt_at_ms <= now_ms]
-        if shard_total > 1:
-            due.append(t.c.id % shard_total == shard_index)
-        if task_codes:
-            due.append(t.c.task_code.in_(list(task_codes)))
+        counting an attempt on each; rows out of attempts are made DEAD instead (`exhausted`).
+        (A drain run on PostgreSQL holds its rows instead: held_claim.py.)"""
+        due = due_condition(shard_index=shard_index, shard_total=shard_total, now_ms=now_ms, task_codes=task_codes)
         lease = {"lease_owner": token, "lease_until_ms": lease_until_ms, "next_attempt_at_ms": lease_until_ms, "updated_at_ms": now_ms}
 
         def work(conn: Connection) -> Claim:
@@ -204,20 +287,20 @@ class TaskStore:
                 if not ids:
                     return Claim([], contended=False)
                 locking = (
-                    select(*_CLAIM_COLUMNS)
+                    select(*CLAIM_COLUMNS)
                     .with_hint(t, "FORCE INDEX (PRIMARY)", "mysql")
-                    .where(_id_in(ids), *due[:2])
+                    .where(id_in(ids), *due[:2])
                     .with_for_update(skip_locked=True)
                 )
                 found = conn.execute(locking).all()
             elif self.db.is_postgresql:
-                locking = select(*_CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
+                locking = select(*CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
                 found = conn.execute(locking).all()
                 # Only after an empty claim: is anything due that another claim holds?
                 ids = [] if found else list(conn.execute(select(t.c.id).where(*due).limit(1)).scalars())
             else:
                 ids = []
-                found = conn.execute(select(*_CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit)).all()
+                found = conn.execute(select(*CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit)).all()
             claim = self._take(conn, found, lease, now_ms)
             # Due rows seen but none taken: another claim holds them this instant (overlapping
             # shards while the shard count changes). Not "nothing due": the caller tries again.
@@ -232,7 +315,7 @@ class TaskStore:
         lapsed: dict[int, str] = {}
         for task_id, task_code, request_no, payload_json, attempts, max_attempts, stages_json, owner in found:
             if attempts >= max_attempts:
-                error = _exhausted_error(attempts, max_attempts, owner)
+                error = exhausted_error(attempts, max_attempts, owner)
                 exhausted.append(ExhaustedRow(task_id, task_code, request_no, attempts, max_attempts, owner, error))
                 continue
             if owner is not None:
@@ -245,26 +328,17 @@ class TaskStore:
             if lapsed:  # rare: only rows of a drainer that died (one statement either way)
                 values["last_error"] = case(lapsed, value=t.c.id, else_=t.c.last_error)
             conn.execute(update(t).where(self._taken(r.id for r in rows)).values(**values))
-        if exhausted:
-            dead = {
-                "status": TaskStatus.DEAD.value,
-                "lease_owner": None,
-                "lease_until_ms": 0,
-                "finished_at_ms": now_ms,
-                "updated_at_ms": now_ms,
-                "last_error": _per_row(t.c.last_error, {r.id: r.error for r in exhausted}),
-            }
-            conn.execute(update(t).where(_id_in(r.id for r in exhausted)).values(**dead))
+        write_exhausted(conn, exhausted, now_ms)
         return Claim(rows, exhausted=exhausted, lapsed=len(lapsed) + sum(1 for r in exhausted if r.lapsed_owner is not None))
 
     def _taken(self, ids: Iterable[int]) -> ColumnElement[bool]:
-        """`id IN (...)` for the claim's UPDATE. On MySQL and PostgreSQL the ids are inlined (see `_id_in`); on
+        """`id IN (...)` for the claim's UPDATE. On MySQL and PostgreSQL the ids are inlined (see `id_in`); on
         SQLite they are bound (a batch is at most 5,000 ids, far below SQLite's limit on
         variables), so the statement compiles once and stays in SQLAlchemy's and sqlite3's
         statement caches: compiling a fresh statement for every batch cost the claim more than
         its two statements did."""
         if self.db.is_server:
-            return _id_in(ids)
+            return id_in(ids)
         return t.c.id.in_(bindparam("claimed_ids", list(ids), expanding=True))
 
     # ------------------------------------------------------------------ writes under the lease
@@ -274,39 +348,16 @@ class TaskStore:
         # row (ours, complete/fail) clears it. So the owner check alone says "still ours". A
         # `status` test here would also tempt MySQL into scanning the due index instead of
         # looking the ids up by primary key.
-        return [_id_in(ids), t.c.lease_owner == token]
+        return [id_in(ids), t.c.lease_owner == token]
 
     def write_outcomes(self, token: str, outcomes: Sequence[Outcome], now_ms: int) -> WriteCounts:
         """Write finished attempts in bulk (one transaction, a few statements per 500 rows)."""
-        groups: dict[OutcomeKind, list[Outcome]] = {kind: [] for kind in OutcomeKind}
-        for outcome in outcomes:
-            groups[outcome.kind].append(outcome)
-        # The claim counted the attempt: an outcome does not touch `attempts`.
-        released = {"lease_owner": None, "lease_until_ms": 0, "updated_at_ms": now_ms}
 
         def work(conn: Connection) -> WriteCounts:
-            counts = WriteCounts()
-            for chunk in _chunks(groups[OutcomeKind.SUCCEEDED]):
-                values = dict(released, status=TaskStatus.SUCCEEDED.value, finished_at_ms=now_ms)
-                values["result"] = _per_row(t.c.result, {o.task_id: o.result_json for o in chunk})
-                counts.succeeded += self._update(conn, token, chunk, values)
-            for chunk in _chunks(groups[OutcomeKind.RETRY]):
-                values = dict(released)
-                values["next_attempt_at_ms"] = _per_row(t.c.next_attempt_at_ms, {o.task_id: o.next_attempt_at_ms for o in chunk})
-                values["last_error"] = _per_row(t.c.last_error, {o.task_id: o.error for o in chunk})
-                counts.retried += self._update(conn, token, chunk, values)
-            for chunk in _chunks(groups[OutcomeKind.DEAD]):
-                values = dict(released, status=TaskStatus.DEAD.value, finished_at_ms=now_ms)
-                values["last_error"] = _per_row(t.c.last_error, {o.task_id: o.error for o in chunk})
-                counts.dead += self._update(conn, token, chunk, values)
-            counts.lost = len(outcomes) - counts.succeeded - counts.retried - counts.dead
-            return counts
+            # The claim counted the attempt: an outcome does not touch `attempts`.
+            return write_outcome_rows(conn, outcomes, now_ms, lambda ids: self._held(token, ids))
 
         return self.db.transaction(work) if outcomes else WriteCounts()
-
-    def _update(self, conn: Connection, token: str, chunk: Sequence[Outcome], values: dict[str, Any]) -> int:
-        ids = [o.task_id for o in chunk]
-        return conn.execute(update(t).where(*self._held(token, ids)).values(**values)).rowcount
 
     def release(self, token: str, ids: Sequence[int], now_ms: int) -> int:
         """Give back rows that were claimed but never started: due again at once, and the attempt

@@ -10,7 +10,8 @@ cycle: like an executor whose broadcast job fires again and again while the grou
        every run gets shard `p % n` of n, where n walks through SHARD_TOTALS (shifted by
        --offset, so concurrent processes see different n at the same time). Runs are short
        (small batches, small budget); it exits once no PENDING task is left.
-block: claims one batch and blocks inside the first handler forever (to be SIGKILLed).
+block: claims one batch and blocks inside the first handler forever (to be SIGKILLed or
+       SIGSTOPped); with --flush-s long, a PostgreSQL batch stays held (not leased) meanwhile.
 crash: like an executor whose drainer job fires every FIRE_INTERVAL_S on shard 0/1; the handler
        records its execution and then kills the process with `os._exit(1)` (as an out-of-memory
        kill or a segfault would). It prints each run's summary and exits 0 once no PENDING task
@@ -40,8 +41,11 @@ def main() -> None:
     parser.add_argument("--mode", choices=["cycle", "block", "crash"], required=True)
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--lease-s", type=float, default=60)
+    parser.add_argument("--flush-s", type=float, default=None, help="the drainer's flush interval (on PostgreSQL: how long a batch stays held)")
     args = parser.parse_args()
     tasks = RetryTasks(args.url, owner=args.worker, pool_size=6)
+    if args.flush_s is not None:
+        tasks._drainer.flush_interval_s = args.flush_s
     engine = tasks.engine
     never = threading.Event()
 

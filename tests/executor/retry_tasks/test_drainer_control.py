@@ -117,6 +117,9 @@ def test_leases_of_a_long_batch_are_renewed(tasks: RetryTasks, fake_clock: FakeC
     runner.start()
     try:
         assert started.wait(60)
+        # On PostgreSQL the batch is first held by its claim's transaction and leased once the
+        # first flush interval has passed (held_claim.py); elsewhere it is leased at the claim.
+        wait_until(lambda: tasks.get("R", "1").lease_until_ms != 0, timeout_s=60, what="the lease")
         first_lease = tasks.get("R", "1").lease_until_ms
         assert first_lease == fake_clock.now_ms() + 30_000
         fake_clock.advance(20_000)  # past a third of the lease: the drainer renews it

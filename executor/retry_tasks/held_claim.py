@@ -1,0 +1,324 @@
+"""PostgreSQL claims that hold their rows' locks for the batch, so each row is written once.
+
+On PostgreSQL every row version written costs a new tuple and an entry in each index (the
+lease's UPDATE cannot be HOT: it moves `next_attempt_at_ms`, an indexed column), and the
+drainer's two writes per row (lease, then outcome) made it 0.36-0.48 of the database's bare
+one-write loop (docs/benchmarks.md). Here a claim instead keeps the transaction that locked its
+rows (`FOR UPDATE SKIP LOCKED`) open while the handlers run, and writes each row once: its
+outcome, with the attempt counted, in the same transaction, committed when the batch is done.
+Other drainers skip the locked rows exactly as they skip leased ones.
+
+What stands in for the lease:
+  * **The attempt count survives a crash.** Before any handler runs, the claim commits one row
+    of `shardcron_retry_claim` (on a connection of its own) listing the batch's ids; the batch's
+    commit deletes it with the outcomes. A drainer that dies (kill -9, `os._exit` in a handler,
+    out of memory) has its transaction rolled back by the server, its rows become due at once,
+    and that row stays behind: the next claim to lock one of them counts the lost attempt
+    (`attempts` + 1 per such row, `last_error` naming the owner) and takes the id out of it. So
+    a task that kills its drainer is still run at most `max_attempts` times.
+  * **A stalled drainer loses its rows after the lease.** The claim's session has
+    `idle_in_transaction_session_timeout` = the lease: a drainer stopped (SIGSTOP, a frozen VM)
+    that long has its session ended by the server, and then the same as a crash applies. Its late
+    outcomes find the transaction gone and count as lost.
+  * **Slow batches fall back to leases.** A batch still running after the first flush interval
+    (`BatchRunner.flush_interval_s`, 1 s), or one whose handler records a stage (which must be
+    durable at once), is committed part-way: outcomes so far written, every row not finished
+    leased as the lease claim would have, and the rest of the batch runs under the lease (see
+    store.py). So a row's result is never held back more than a flush interval, and a crash
+    loses no more finished work than it does with leases.
+
+A batch whose handlers are all done commits on a thread of its own while the next batch is
+claimed (`BatchRunner.settle`): the two transactions' server work overlaps, on two connections.
+A callback (`complete`/`fail`) or an enqueue that touches a held row waits for the batch's
+commit, at most the flush interval; it then applies to the row as the batch left it.
+Rows never started (the run was cancelled or out of budget) are simply not written: their
+attempts were never counted. Claim rows whose tasks all left PENDING otherwise (finished by a
+callback, purged) are deleted by `collect_claim_records` at the start of each drain run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Connection, RootTransaction, Text, any_, bindparam, cast, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from .database import TaskDatabase
+from .errors import TasksDatabaseError
+from .schema import TaskStatus, retry_claim, retry_task
+from .store import (
+    CLAIM_COLUMNS,
+    Claim,
+    ClaimedRow,
+    ExhaustedRow,
+    Outcome,
+    WriteCounts,
+    exhausted_error,
+    id_in,
+    per_row,
+    lapsed_error,
+    write_exhausted,
+    write_outcome_rows,
+)
+
+t = retry_task
+c = retry_claim
+
+#: SQLSTATE of a session the server ended for idling in its transaction past the timeout.
+_IDLE_TIMEOUT = "25P03"
+
+
+def _any_id(ids: Sequence[int]) -> list[ColumnElement[bool]]:
+    """`id = ANY(:ids)`, the ids bound as one array literal (`{1,2,3}`, a string the driver
+    sends as is): the statement stays the same from batch to batch, so SQLAlchemy compiles it
+    once (inlined ids made every batch's statement new), and no list is adapted element by
+    element."""
+    literal = "{" + ",".join(str(int(i)) for i in ids) + "}"
+    return [t.c.id == any_(cast(bindparam("ids", literal, type_=Text()), _ID_ARRAY))]
+
+
+_ID_ARRAY = ARRAY(BigInteger())
+
+
+class HeldClaims:
+    """The held claims of one drain run on PostgreSQL, on connections the run keeps: those of
+    the claims' transactions (one per batch; two while a batch commits beside the next claim,
+    see `BatchRunner.settle`) and one autocommitting for the claim records. `close` gives them
+    back. `claim` is called from one thread; a batch may be committed from another."""
+
+    def __init__(self, db: TaskDatabase) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._idle: list[Connection] = []  # connections of no open batch, ready for the next claim
+        self._busy: set[Connection] = set()
+        self._side: Connection | None = None
+        self._timeouts: dict[Connection, int] = {}
+
+    def claim(self, *, token: str, due: list[Any], limit: int, now_ms: int, lease_until_ms: int) -> Claim:
+        """Lock up to `limit` due rows in a transaction left open; rows out of attempts are
+        made DEAD instead. The claim's `held` batch writes the outcomes and commits."""
+        conn = self._take_connection(max(1, int(lease_until_ms - now_ms)))
+        tx = conn.begin()
+        try:
+            locking = select(*CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
+            found = conn.execute(locking).all()
+            if not found:
+                # Is anything due that another claim holds right now?
+                held_elsewhere = conn.execute(select(t.c.id).where(*due).limit(1)).first() is not None
+                self._end(tx)
+                return Claim([], contended=held_elsewhere)
+            lapses = _count_lost_attempts(conn, {row[0] for row in found})
+            rows, exhausted, lapsed = _take(conn, found, lapses, now_ms)
+            if not rows:  # only rows made DEAD: nothing to hold
+                tx.commit()
+                self._end(tx)
+                return Claim([], exhausted=exhausted, lapsed=lapsed)
+            record = {"owner": token, "task_ids": json.dumps([row.id for row in rows]), "created_at_ms": now_ms}
+            record_id = self._side_connection().execute(insert(c).values(**record).returning(c.c.id)).scalar_one()
+        except BaseException as exc:
+            self._end(tx)
+            if isinstance(exc, (DBAPIError, SQLAlchemyError)):
+                raise TasksDatabaseError(self.db.describe(exc)) from exc
+            raise
+        return Claim(rows, exhausted=exhausted, lapsed=lapsed, held=_Batch(self, tx, token, record_id))
+
+    def close(self) -> None:
+        """Give the connections back (a batch still open is rolled back)."""
+        with self._lock:
+            conns = [*self._idle, *self._busy]
+            side, self._idle, self._busy, self._side = self._side, [], set(), None
+        for conn in conns:
+            self._give_back(conn)
+        if side is not None:
+            side.close()
+
+    def _take_connection(self, timeout_ms: int) -> Connection:
+        """An idle connection of the run (or a new one) whose session ends after idling in a
+        transaction for `timeout_ms`: set for the session rather than per transaction, which
+        saved a round trip per claim; `_give_back` resets it."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self.db.connection()
+        if self._timeouts.get(conn) != timeout_ms:
+            try:
+                conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+                conn.commit()
+            except (DBAPIError, SQLAlchemyError) as exc:
+                conn.close()
+                raise TasksDatabaseError(self.db.describe(exc)) from exc
+            self._timeouts[conn] = timeout_ms
+        with self._lock:
+            self._busy.add(conn)
+        return conn
+
+    def _give_back(self, conn: Connection) -> None:
+        """Close `conn` (back to the pool) with the session's timeout reset: the pool serves the
+        application's own work too. A connection that cannot be reset is discarded."""
+        self._timeouts.pop(conn, None)
+        try:
+            if not conn.invalidated:
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.exec_driver_sql("RESET idle_in_transaction_session_timeout")
+                conn.commit()
+        except (DBAPIError, SQLAlchemyError):
+            conn.invalidate()
+        conn.close()
+
+    def _side_connection(self) -> Connection:
+        if self._side is None or self._side.invalidated or self._side.closed:
+            if self._side is not None:
+                self._side.close()
+            self._side = self.db.connection(autocommit=True)
+        return self._side
+
+    def _end(self, tx: RootTransaction) -> None:
+        """Roll back what is left of `tx` and make its connection idle again; a connection the
+        server ended is given up."""
+        conn = tx.connection
+        try:
+            if tx.is_active:
+                tx.rollback()
+        except (DBAPIError, SQLAlchemyError):
+            pass  # the connection is gone: the server has rolled the transaction back already
+        with self._lock:
+            if conn not in self._busy:  # closed meanwhile (`close`)
+                return
+            self._busy.discard(conn)
+            if not conn.invalidated:
+                self._idle.append(conn)
+                return
+        self._timeouts.pop(conn, None)
+        conn.close()
+
+
+class _Batch:
+    """The open transaction of one held claim (see the module docstring)."""
+
+    def __init__(self, claims: HeldClaims, tx: RootTransaction, token: str, record_id: int) -> None:
+        self.claims = claims
+        self.tx = tx
+        self.token = token
+        self.record_id = record_id
+        self.committed = False
+
+    def commit(self, outcomes: Sequence[Outcome], lease_ids: Sequence[int], lease_until_ms: int, now_ms: int) -> WriteCounts:
+        self.committed = True
+        conn = self.tx.connection
+        try:
+            # Every row of the batch is locked by this transaction: no owner test is needed, and
+            # the attempt is counted here, with its outcome.
+            counts = write_outcome_rows(conn, outcomes, now_ms, _any_id, {"attempts": t.c.attempts + 1})
+            if lease_ids:
+                lease = {"lease_owner": self.token, "lease_until_ms": lease_until_ms, "next_attempt_at_ms": lease_until_ms, "updated_at_ms": now_ms, "attempts": t.c.attempts + 1}
+                conn.execute(update(t).where(*_any_id(lease_ids)).values(**lease))
+            conn.execute(delete(c).where(c.c.id == self.record_id))
+            self.tx.commit()
+            return counts
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == _IDLE_TIMEOUT:
+                # Stalled past the lease: the server rolled the batch back; its rows are due again
+                # and the claim record tells the next claim that these attempts happened.
+                return WriteCounts(lost=len(outcomes))
+            raise TasksDatabaseError(self.claims.db.describe(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise TasksDatabaseError(self.claims.db.describe(exc)) from exc
+        finally:
+            self.claims._end(self.tx)
+
+    def abandon(self, *, started: bool = True) -> None:
+        self.committed = True
+        self.claims._end(self.tx)
+        if not started:
+            # No handler ran: no attempt to count. Best effort; a record left behind only
+            # counts one attempt too many on these rows.
+            try:
+                self.claims._side_connection().execute(delete(c).where(c.c.id == self.record_id))
+            except (DBAPIError, SQLAlchemyError, TasksDatabaseError):
+                pass
+
+
+def _count_lost_attempts(conn: Connection, ids: set[int]) -> dict[int, tuple[int, str]]:
+    """For the locked `ids` listed by claim records left behind (their claims died): how many
+    such attempts each had, and the owner of the latest. Takes the ids out of those records
+    (deleting a record left empty) in this transaction, so they are counted once."""
+    listed = [rid for rid, text_ids in conn.execute(select(c.c.id, c.c.task_ids)).all() if ids.intersection(json.loads(text_ids))]
+    if not listed:
+        return {}
+    lost: dict[int, tuple[int, str]] = {}
+    # Locked in id order (no deadlock between claims doing the same) and read again: another
+    # claim may have taken its own ids out meanwhile.
+    fresh = conn.execute(select(c.c.id, c.c.owner, c.c.task_ids).where(c.c.id.in_(listed)).order_by(c.c.id).with_for_update()).all()
+    for rid, owner, text_ids in fresh:
+        record_ids = json.loads(text_ids)
+        for task_id in ids.intersection(record_ids):
+            count, _ = lost.get(task_id, (0, owner))
+            lost[task_id] = (count + 1, owner)
+        left = [task_id for task_id in record_ids if task_id not in ids]
+        if left:
+            conn.execute(update(c).where(c.c.id == rid).values(task_ids=json.dumps(left)))
+        else:
+            conn.execute(delete(c).where(c.c.id == rid))
+    return lost
+
+
+def _take(conn: Connection, found: Sequence[Any], lost: dict[int, tuple[int, str]], now_ms: int) -> tuple[list[ClaimedRow], list[ExhaustedRow], int]:
+    """The rows to run and those out of attempts (made DEAD here), and how many of them had a
+    previous attempt that died. Each claim record left behind that lists a row is one attempt
+    not yet counted; a row that still carries an expired lease (from a batch that had fallen
+    back to leases) had its attempt counted by the lease. Lost attempts are written to the row
+    now, with the lapse noted in `last_error`, like the lease claim does."""
+    rows: list[ClaimedRow] = []
+    exhausted: list[ExhaustedRow] = []
+    noted: dict[int, tuple[int, str]] = {}  # run rows with a lapse: id -> (attempts used, last_error)
+    lapsed = 0
+    for task_id, task_code, request_no, payload_json, attempts, max_attempts, stages_json, lease_owner in found:
+        recorded, owner = lost.get(task_id, (0, lease_owner))
+        used = attempts + recorded
+        lapsed += owner is not None
+        if used >= max_attempts:
+            error = exhausted_error(used, max_attempts, owner)
+            exhausted.append(ExhaustedRow(task_id, task_code, request_no, used, max_attempts, owner, error))
+            continue
+        if owner is not None:
+            noted[task_id] = (used, lapsed_error(used, max_attempts, owner))
+        rows.append(ClaimedRow(task_id, task_code, request_no, payload_json, used + 1, max_attempts, stages_json, owner))
+    if noted:  # rare: only rows whose previous attempt died with its drainer
+        values = {
+            "attempts": per_row(t.c.attempts, {i: used for i, (used, _) in noted.items()}),
+            "last_error": per_row(t.c.last_error, {i: error for i, (_, error) in noted.items()}),
+            "lease_owner": None,
+            "lease_until_ms": 0,
+            "updated_at_ms": now_ms,
+        }
+        conn.execute(update(t).where(id_in(noted)).values(**values))
+    write_exhausted(conn, exhausted, now_ms)
+    return rows, exhausted, lapsed
+
+
+def collect_claim_records(db: TaskDatabase) -> int | None:
+    """Delete claim records none of whose tasks is PENDING any more (finished by a callback or
+    purged after their claim died): nobody will lock those rows to count the lost attempts.
+    A live claim's record always lists PENDING rows (its own, locked), so it is never taken.
+    None when the claim table does not exist yet (a table at revision 0001: `shardcron tasks
+    upgrade` adds it); the drainer then leases its rows as on the other databases."""
+    try:
+        return db.transaction(lambda conn: conn.execute(_COLLECT, {"pending": TaskStatus.PENDING.value}).rowcount)
+    except TasksDatabaseError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, DBAPIError) and getattr(cause.orig, "sqlstate", None) == _UNDEFINED_TABLE:
+            return None
+        raise
+
+
+#: SQLSTATE of a statement naming a table that does not exist.
+_UNDEFINED_TABLE = "42P01"
+_COLLECT = text(
+    f"DELETE FROM {c.name} WHERE NOT EXISTS (SELECT 1 FROM {t.name} WHERE {t.name}.status = :pending"
+    f" AND {t.name}.id IN (SELECT jsonb_array_elements_text({c.name}.task_ids::jsonb)::bigint))"
+)
