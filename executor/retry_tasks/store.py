@@ -156,8 +156,9 @@ class OutcomeKind(StrEnum):
     DEAD = "DEAD"
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """A finished attempt to write (a named tuple: one per row, built on the handler threads)."""
+
     task_id: int
     kind: OutcomeKind
     result_json: str | None = None
