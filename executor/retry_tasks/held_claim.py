@@ -15,7 +15,9 @@ What stands in for the lease:
     out of memory) has its transaction rolled back by the server, its rows become due at once,
     and that row stays behind: the next claim to lock one of them counts the lost attempt
     (`attempts` + 1 per such row, `last_error` naming the owner) and takes the id out of it. So
-    a task that kills its drainer is still run at most `max_attempts` times.
+    a task that kills its drainer is still run at most `max_attempts` times. The record holds
+    its claim's transaction id; a claim reads only records whose transaction is no longer in
+    progress (`pg_xact_status`), so live batches' records are never parsed.
   * **A stalled drainer loses its rows after the lease.** The claim's session has
     `idle_in_transaction_session_timeout` = the lease: a drainer stopped (SIGSTOP, a frozen VM)
     that long has its session ended by the server, and then the same as a crash applies. Its late
@@ -43,7 +45,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, RootTransaction, Text, any_, bindparam, cast, delete, insert, select, text, update
+from sqlalchemy import BigInteger, ColumnElement, Connection, RootTransaction, Text, any_, bindparam, cast, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -104,7 +106,9 @@ class HeldClaims:
         conn = self._take_connection(max(1, int(lease_until_ms - now_ms)))
         tx = conn.begin()
         try:
-            locking = select(*CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
+            # With each row, the transaction's id (the lock gives it one anyway): the record says
+            # by it whether its claim is still alive.
+            locking = select(*CLAIM_COLUMNS, _XID).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
             found = conn.execute(locking).all()
             if not found:
                 # Is anything due that another claim holds right now?
@@ -112,12 +116,13 @@ class HeldClaims:
                 self._end(tx)
                 return Claim([], contended=held_elsewhere)
             lapses = _count_lost_attempts(conn, {row[0] for row in found})
+            xid = found[0][-1]
             rows, exhausted, lapsed = _take(conn, found, lapses, now_ms)
             if not rows:  # only rows made DEAD: nothing to hold
                 tx.commit()
                 self._end(tx)
                 return Claim([], exhausted=exhausted, lapsed=lapsed)
-            record = {"owner": token, "task_ids": json.dumps([row.id for row in rows]), "created_at_ms": now_ms}
+            record = {"owner": token, "task_ids": json.dumps([row.id for row in rows]), "claim_xid": xid, "created_at_ms": now_ms}
             record_id = self._side_connection().execute(insert(c).values(**record).returning(c.c.id)).scalar_one()
         except BaseException as exc:
             self._end(tx)
@@ -247,14 +252,14 @@ def _count_lost_attempts(conn: Connection, ids: set[int]) -> dict[int, tuple[int
     """For the locked `ids` listed by claim records left behind (their claims died): how many
     such attempts each had, and the owner of the latest. Takes the ids out of those records
     (deleting a record left empty) in this transaction, so they are counted once."""
-    listed = [rid for rid, text_ids in conn.execute(select(c.c.id, c.c.task_ids)).all() if ids.intersection(json.loads(text_ids))]
-    if not listed:
-        return {}
+    # Only a dead claim's record can list one of our ids (a live claim holds its rows' locks), and
+    # the server tells a dead claim by its transaction, no longer in progress: the records of
+    # live claims, one per running batch, are not even parsed. Locked in id order (no deadlock
+    # between claims doing the same); a record another claim changed meanwhile is read as it
+    # is after that claim's commit.
+    found = conn.execute(_LISTING, {"ids": "{" + ",".join(str(int(i)) for i in ids) + "}"}).all()
     lost: dict[int, tuple[int, str]] = {}
-    # Locked in id order (no deadlock between claims doing the same) and read again: another
-    # claim may have taken its own ids out meanwhile.
-    fresh = conn.execute(select(c.c.id, c.c.owner, c.c.task_ids).where(c.c.id.in_(listed)).order_by(c.c.id).with_for_update()).all()
-    for rid, owner, text_ids in fresh:
+    for rid, owner, text_ids in found:
         record_ids = json.loads(text_ids)
         for task_id in ids.intersection(record_ids):
             count, _ = lost.get(task_id, (0, owner))
@@ -267,6 +272,15 @@ def _count_lost_attempts(conn: Connection, ids: set[int]) -> dict[int, tuple[int
     return lost
 
 
+_LISTING = text(
+    f"SELECT id, owner, task_ids FROM {c.name} WHERE pg_xact_status(claim_xid::text::xid8) IS DISTINCT FROM 'in progress'"
+    f" AND EXISTS (SELECT 1 FROM jsonb_array_elements_text({c.name}.task_ids::jsonb) AS listed(value)"
+    " WHERE listed.value::bigint = ANY(CAST(:ids AS BIGINT[]))) ORDER BY id FOR UPDATE"
+)
+#: The claim transaction's id, as a number (`pg_current_xact_id()` is an xid8).
+_XID = cast(cast(func.pg_current_xact_id(), Text()), BigInteger())
+
+
 def _take(conn: Connection, found: Sequence[Any], lost: dict[int, tuple[int, str]], now_ms: int) -> tuple[list[ClaimedRow], list[ExhaustedRow], int]:
     """The rows to run and those out of attempts (made DEAD here), and how many of them had a
     previous attempt that died. Each claim record left behind that lists a row is one attempt
@@ -277,7 +291,7 @@ def _take(conn: Connection, found: Sequence[Any], lost: dict[int, tuple[int, str
     exhausted: list[ExhaustedRow] = []
     noted: dict[int, tuple[int, str]] = {}  # run rows with a lapse: id -> (attempts used, last_error)
     lapsed = 0
-    for task_id, task_code, request_no, payload_json, attempts, max_attempts, stages_json, lease_owner in found:
+    for task_id, task_code, request_no, payload_json, attempts, max_attempts, stages_json, lease_owner, _xid in found:
         recorded, owner = lost.get(task_id, (0, lease_owner))
         used = attempts + recorded
         lapsed += owner is not None

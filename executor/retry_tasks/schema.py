@@ -82,6 +82,9 @@ retry_claim = Table(
     Column("owner", String(128), nullable=False),
     #: JSON array of the ids whose attempts this claim began and nobody has counted yet.
     Column("task_ids", Text, nullable=False),
+    #: The claim's transaction (PostgreSQL's `pg_current_xact_id()`): while it is in progress the
+    #: claim is alive, and other claims need not read its ids.
+    Column("claim_xid", BigInteger, nullable=False),
     Column("created_at_ms", BigInteger, nullable=False),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",

@@ -11,6 +11,7 @@ CREATE TABLE shardcron_retry_claim (
   id BIGINT NOT NULL AUTO_INCREMENT,
   owner VARCHAR(128) NOT NULL,
   task_ids TEXT NOT NULL,
+  claim_xid BIGINT NOT NULL,
   created_at_ms BIGINT NOT NULL,
   PRIMARY KEY (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;

@@ -11,6 +11,7 @@ CREATE TABLE shardcron_retry_claim (
   id BIGSERIAL NOT NULL,
   owner VARCHAR(128) NOT NULL,
   task_ids TEXT NOT NULL,
+  claim_xid BIGINT NOT NULL,
   created_at_ms BIGINT NOT NULL,
   PRIMARY KEY (id)
 );

@@ -135,14 +135,26 @@ def _lockable(engine: sa.Engine, task_id: int) -> bool:
     return locked is not None
 
 
+def _aborted_xid(engine: sa.Engine) -> int:
+    """The id of a transaction that rolled back (as a claim's does when its drainer dies)."""
+    with engine.connect() as conn:
+        xid = int(conn.exec_driver_sql("SELECT pg_current_xact_id()::text::bigint").scalar_one())
+        conn.rollback()
+    return xid
+
+
+def _note(engine: sa.Engine, owner: str, ids: list[int], xid: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(retry_claim.insert().values(owner=owner, task_ids=json.dumps(ids), claim_xid=xid, created_at_ms=0))
+
+
 def test_records_of_dead_claims_are_counted_once_across_shards_and_then_removed(tasks: RetryTasks, fake_clock: FakeClock) -> None:
     """A dead claim's record lists rows of two shards: each shard's claim counts and removes its
     own ids, and the record is gone once both have."""
     ids = [tasks.enqueue("T", f"R{i}", {}).id for i in range(4)]
     assert ids[0] % 2 == 1  # ids 1-4 in a fresh table: ids[0] is in shard 1 of 2
-    with tasks.engine.begin() as conn:
-        conn.execute(retry_claim.insert().values(owner="gone/1", task_ids=json.dumps(ids), created_at_ms=0))
-        conn.execute(retry_claim.insert().values(owner="gone/2", task_ids=json.dumps(ids[:1]), created_at_ms=0))
+    _note(tasks.engine, "gone/1", ids, _aborted_xid(tasks.engine))
+    _note(tasks.engine, "gone/2", ids[:1], _aborted_xid(tasks.engine))
     tasks.handler("T")(lambda task: task.attempt)
     even = tasks.drain(shard_index=0, shard_total=2)
     assert (even.succeeded, even.lease_expired) == (2, 2)
@@ -160,12 +172,27 @@ def test_records_of_dead_claims_are_counted_once_across_shards_and_then_removed(
 def test_records_whose_tasks_left_pending_otherwise_are_collected(tasks: RetryTasks) -> None:
     finished = tasks.enqueue("T", "finished", {}).id
     waiting = tasks.enqueue("T", "waiting", {}, run_at=tasks.clock.now_ms() + 3_600_000).id
-    with tasks.engine.begin() as conn:
-        conn.execute(retry_claim.insert().values(owner="gone/1", task_ids=json.dumps([finished]), created_at_ms=0))
-        conn.execute(retry_claim.insert().values(owner="gone/2", task_ids=json.dumps([finished, waiting]), created_at_ms=0))
+    _note(tasks.engine, "gone/1", [finished], _aborted_xid(tasks.engine))
+    _note(tasks.engine, "gone/2", [finished, waiting], _aborted_xid(tasks.engine))
     tasks.complete("T", "finished", "by callback")
     tasks.drain()  # nothing due; the run starts by collecting records nobody will count
     assert _records(tasks.engine) == [("gone/2", [finished, waiting])]
+
+
+def test_the_record_of_a_claim_whose_transaction_is_in_progress_is_not_counted(tasks: RetryTasks) -> None:
+    """Whether a claim is alive is read from its transaction, not its ids: a record whose
+    transaction is still in progress counts nothing (a live claim's rows are locked anyway, so
+    this one is made by hand)."""
+    task_id = tasks.enqueue("T", "1", {}).id
+    tasks.handler("T")(lambda task: task.attempt)
+    with tasks.engine.connect() as alive:
+        xid = int(alive.exec_driver_sql("SELECT pg_current_xact_id()::text::bigint").scalar_one())
+        _note(tasks.engine, "alive/1", [task_id], xid)
+        assert (tasks.drain().succeeded, row(tasks.engine, task_id).result) == (1, "1")
+        alive.rollback()
+    assert _records(tasks.engine) == [("alive/1", [task_id])]
+    assert tasks.drain().claimed == 0
+    assert _records(tasks.engine) == []  # its task is no longer PENDING: collected at the run's start
 
 
 def _spawn(url: str, worker: str, mode: str, **extra: object) -> subprocess.Popen:

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.Column("owner", sa.String(length=128), nullable=False),
         sa.Column("task_ids", sa.Text(), nullable=False),
+        sa.Column("claim_xid", sa.BigInteger(), nullable=False),
         sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         **ID_TABLE_OPTIONS,
