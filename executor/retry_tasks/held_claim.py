@@ -18,8 +18,8 @@ What stands in for the lease:
     a task that kills its drainer is still run at most `max_attempts` times. The record holds
     its claim's transaction id; a claim reads only records whose transaction is no longer in
     progress (`pg_xact_status`), so live batches' records are never parsed.
-  * **A stalled drainer loses its rows after the lease.** The claim's session has
-    `idle_in_transaction_session_timeout` = the lease: a drainer stopped (SIGSTOP, a frozen VM)
+  * **A stalled drainer loses its rows after the lease.** The claim's transaction sets
+    `idle_in_transaction_session_timeout` to the lease (SET LOCAL): a drainer stopped (SIGSTOP, a frozen VM)
     that long has its session ended by the server, and then the same as a crash applies. Its late
     outcomes find the transaction gone and count as lost.
   * **Slow batches fall back to leases.** A batch still running after the first flush interval
@@ -98,14 +98,16 @@ class HeldClaims:
         self._idle: list[Connection] = []  # connections of no open batch, ready for the next claim
         self._busy: set[Connection] = set()
         self._side: Connection | None = None
-        self._timeouts: dict[Connection, int] = {}
 
     def claim(self, *, token: str, due: list[Any], limit: int, now_ms: int, lease_until_ms: int) -> Claim:
         """Lock up to `limit` due rows in a transaction left open; rows out of attempts are
         made DEAD instead. The claim's `held` batch writes the outcomes and commits."""
-        conn = self._take_connection(max(1, int(lease_until_ms - now_ms)))
+        conn = self._take_connection()
         tx = conn.begin()
         try:
+            # For this transaction only (SET LOCAL): a session setting would outlive the run on
+            # a pooled connection, and behind a transaction-pooling proxy reach other clients.
+            conn.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {max(1, int(lease_until_ms - now_ms))}")
             # With each row, the transaction's id (the lock gives it one anyway): the record says
             # by it whether its claim is still alive.
             locking = select(*CLAIM_COLUMNS, _XID).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
@@ -137,43 +139,19 @@ class HeldClaims:
             conns = [*self._idle, *self._busy]
             side, self._idle, self._busy, self._side = self._side, [], set(), None
         for conn in conns:
-            self._give_back(conn)
+            conn.close()
         if side is not None:
             side.close()
 
-    def _take_connection(self, timeout_ms: int) -> Connection:
-        """An idle connection of the run (or a new one) whose session ends after idling in a
-        transaction for `timeout_ms`: set for the session rather than per transaction, which
-        saved a round trip per claim; `_give_back` resets it."""
+    def _take_connection(self) -> Connection:
+        """An idle connection of the run, or a new one."""
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
             conn = self.db.connection()
-        if self._timeouts.get(conn) != timeout_ms:
-            try:
-                conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
-                conn.commit()
-            except (DBAPIError, SQLAlchemyError) as exc:
-                conn.close()
-                raise TasksDatabaseError(self.db.describe(exc)) from exc
-            self._timeouts[conn] = timeout_ms
         with self._lock:
             self._busy.add(conn)
         return conn
-
-    def _give_back(self, conn: Connection) -> None:
-        """Close `conn` (back to the pool) with the session's timeout reset: the pool serves the
-        application's own work too. A connection that cannot be reset is discarded."""
-        self._timeouts.pop(conn, None)
-        try:
-            if not conn.invalidated:
-                if conn.in_transaction():
-                    conn.rollback()
-                conn.exec_driver_sql("RESET idle_in_transaction_session_timeout")
-                conn.commit()
-        except (DBAPIError, SQLAlchemyError):
-            conn.invalidate()
-        conn.close()
 
     def _side_connection(self) -> Connection:
         if self._side is None or self._side.invalidated or self._side.closed:
@@ -198,7 +176,6 @@ class HeldClaims:
             if not conn.invalidated:
                 self._idle.append(conn)
                 return
-        self._timeouts.pop(conn, None)
         conn.close()
 
 

@@ -73,6 +73,14 @@ def test_a_drain_writes_each_row_once_and_leaves_no_claim_record(tasks: RetryTas
     assert (done.status, done.attempts, done.lease_owner, done.result) == (TaskStatus.SUCCEEDED.value, 1, None, "0")
     retried = row(tasks.engine, ids[3])
     assert (retried.status, retried.attempts, retried.lease_owner, retried.last_error) == (TaskStatus.PENDING.value, 1, None, "RuntimeError: flaky")
+    # The claims' lease timeout was their transactions' own: the connections the run gave back
+    # to the application's pool carry no setting of it.
+    conns = [tasks.engine.connect() for _ in range(4)]
+    try:
+        assert {conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar_one() for conn in conns} == {"0"}
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def test_a_cancelled_held_batch_writes_nothing_for_rows_never_started(tasks: RetryTasks) -> None:
