@@ -19,7 +19,7 @@ from shardcron.core.schema_versions.status import SchemaState, head_revision
 from shardcron.core.schema_versions.upgrade import upgrade_schema
 from shardcron.core.sqlengine import create_db_engine
 from tests.support.cli import assert_one_line_error, read_line, run_cli, start_cli
-from tests.support.released import RELEASES, assert_rows_kept, released_database
+from tests.support.released import RELEASES, assert_rows_kept, released_database, table_names
 from tests.support.schema_copies import failing_revision, schema_copy
 from tests.support.schema_snapshot import snapshot
 
@@ -31,14 +31,6 @@ def _columns(url: str, table: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
         return {c["name"] for c in sa.inspect(engine).get_columns(table)}
-    finally:
-        engine.dispose()
-
-
-def _tables(url: str) -> set[str]:
-    engine = sa.create_engine(url)
-    try:
-        return set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
 
@@ -67,16 +59,16 @@ def test_a_revision_failing_half_way_leaves_sqlite_as_it_was_and_mysql_resumable
         assert "\n" not in line and f"revision {failing} failed (RuntimeError: the disk is full)" in line
         if engine.dialect.name in ("sqlite", "postgresql"):  # transactional DDL
             assert line.endswith("the upgrade was rolled back, nothing changed")
-            assert _snapshot(db_url) == before and ADMIN_SCHEMA.version_table not in _tables(db_url)
+            assert _snapshot(db_url) == before and ADMIN_SCHEMA.version_table not in table_names(db_url)
         else:
             assert re.search(rf"revisions? (\d{{4}}, )*{head} (is|are) applied; fix the cause and run `shardcron db upgrade` again to resume$", line), line
-            assert "owner" in _columns(db_url, "sc_job") and "sc_node_lease" not in _tables(db_url)  # DDL committed as it ran
+            assert "owner" in _columns(db_url, "sc_job") and "sc_node_lease" not in table_names(db_url)  # DDL committed as it ran
         marker.unlink()  # the cause is fixed: the same upgrade runs again and completes
         result = upgrade_schema(schema, engine)
     finally:
         engine.dispose()
     assert result.after.state is SchemaState.CURRENT and result.after.revision == failing
-    assert "owner" in _columns(db_url, "sc_job") and "sc_node_lease" in _tables(db_url)
+    assert "owner" in _columns(db_url, "sc_job") and "sc_node_lease" in table_names(db_url)
     assert_rows_kept(db_url, RELEASE.admin_rows)
 
 
@@ -102,11 +94,11 @@ def test_an_upgrade_waits_for_another_nodes_lock_or_gives_up_in_one_line(mysql_u
         assert holder.exec_driver_sql("SELECT GET_LOCK(%s, 0)", (name,)).scalar() == 1
         refused = run_cli("db", "upgrade", "--url", mysql_url, "--lock-timeout", "1", home=tmp_path)
         assert_one_line_error(refused, f"another upgrade has held lock '{name}' for 1 s", "run `shardcron db upgrade` again")
-        assert ADMIN_SCHEMA.version_table not in _tables(mysql_url)
+        assert ADMIN_SCHEMA.version_table not in table_names(mysql_url)
 
         waiting = start_cli("db", "upgrade", "--url", mysql_url, home=tmp_path)
         assert "another upgrade of the admin database" in read_line(waiting, 60) and waiting.poll() is None
-        assert ADMIN_SCHEMA.version_table not in _tables(mysql_url)  # nothing done while waiting
+        assert ADMIN_SCHEMA.version_table not in table_names(mysql_url)  # nothing done while waiting
         holder.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
         out, err = waiting.communicate(timeout=120)
     finally:
@@ -148,11 +140,11 @@ def test_on_postgresql_an_upgrade_waits_for_the_advisory_lock_or_gives_up_in_one
         assert holder.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%s)", (advisory_key(name),)).scalar() is True
         refused = run_cli("db", "upgrade", "--url", postgres_url, "--lock-timeout", "1", home=tmp_path)
         assert_one_line_error(refused, f"another upgrade has held lock '{name}' for 1 s", "run `shardcron db upgrade` again")
-        assert ADMIN_SCHEMA.version_table not in _tables(postgres_url)
+        assert ADMIN_SCHEMA.version_table not in table_names(postgres_url)
 
         waiting = start_cli("db", "upgrade", "--url", postgres_url, home=tmp_path)
         assert "another upgrade of the admin database" in read_line(waiting, 60) and waiting.poll() is None
-        assert ADMIN_SCHEMA.version_table not in _tables(postgres_url)  # nothing done while waiting
+        assert ADMIN_SCHEMA.version_table not in table_names(postgres_url)  # nothing done while waiting
         holder.rollback()  # the other node's transaction ends: its lock goes with it
         out, err = waiting.communicate(timeout=120)
     finally:

@@ -9,22 +9,14 @@ import sqlalchemy as sa
 from shardcron.core.clock import FakeClock
 from shardcron.executor.retry_tasks import RetryTasks
 from shardcron.executor.retry_tasks.schema import CLAIM_TABLE_NAME, RETRY_TASK_SCHEMA, retry_claim
-from tests.support.released import RELEASES, assert_rows_kept, database_at
+from tests.support.released import RELEASES, assert_rows_kept, database_at, table_names
 from tests.support.released import rows_0_1_0 as facts
-
-
-def _tables(url: str) -> set[str]:
-    engine = sa.create_engine(url)
-    try:
-        return set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def test_0002_adds_the_claim_table_and_keeps_every_task(db_url: str) -> None:
     rows = RELEASES[0].retry_task_rows
     database_at(db_url, RETRY_TASK_SCHEMA, "0001", rows)
-    assert CLAIM_TABLE_NAME not in _tables(db_url)
+    assert CLAIM_TABLE_NAME not in table_names(db_url)
     tasks = RetryTasks(db_url, clock=FakeClock(facts.T), owner="upgraded")
     try:
         assert tasks.create_table() is False

@@ -73,6 +73,15 @@ def database_at(url: str, schema: VersionedSchema, revision: str, rows: Rows) ->
         engine.dispose()
 
 
+def table_names(url: str) -> set[str]:
+    """The tables of the database at `url`."""
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
 def insert_rows(engine: sa.Engine, rows: Rows) -> None:
     """Insert `rows` as an installation wrote them, ids included. On PostgreSQL a given id does
     not move the column's sequence on (MySQL's AUTO_INCREMENT and SQLite's do), so each sequence
