@@ -249,8 +249,11 @@ def _count_lost_attempts(conn: Connection, ids: set[int]) -> dict[int, tuple[int
     return lost
 
 
+#: Whether a record's claim transaction has ended (committed claims delete their record, so an
+#: ended one was rolled back: its drainer died). Live claims' records are skipped unread.
+_ENDED = "pg_xact_status(claim_xid::text::xid8) IS DISTINCT FROM 'in progress'"
 _LISTING = text(
-    f"SELECT id, owner, task_ids FROM {c.name} WHERE pg_xact_status(claim_xid::text::xid8) IS DISTINCT FROM 'in progress'"
+    f"SELECT id, owner, task_ids FROM {c.name} WHERE {_ENDED}"
     f" AND EXISTS (SELECT 1 FROM jsonb_array_elements_text({c.name}.task_ids::jsonb) AS listed(value)"
     " WHERE listed.value::bigint = ANY(CAST(:ids AS BIGINT[]))) ORDER BY id FOR UPDATE"
 )
@@ -295,7 +298,7 @@ def _take(conn: Connection, found: Sequence[Any], lost: dict[int, tuple[int, str
 def collect_claim_records(db: TaskDatabase) -> int | None:
     """Delete claim records none of whose tasks is PENDING any more (finished by a callback or
     purged after their claim died): nobody will lock those rows to count the lost attempts.
-    A live claim's record always lists PENDING rows (its own, locked), so it is never taken.
+    A live claim's record is skipped unread (its transaction is still in progress).
     None when the claim table does not exist yet (a table at revision 0001: `shardcron tasks
     upgrade` adds it); the drainer then leases its rows as on the other databases."""
     try:
@@ -310,6 +313,6 @@ def collect_claim_records(db: TaskDatabase) -> int | None:
 #: SQLSTATE of a statement naming a table that does not exist.
 _UNDEFINED_TABLE = "42P01"
 _COLLECT = text(
-    f"DELETE FROM {c.name} WHERE NOT EXISTS (SELECT 1 FROM {t.name} WHERE {t.name}.status = :pending"
+    f"DELETE FROM {c.name} WHERE {_ENDED} AND NOT EXISTS (SELECT 1 FROM {t.name} WHERE {t.name}.status = :pending"
     f" AND {t.name}.id IN (SELECT jsonb_array_elements_text({c.name}.task_ids::jsonb)::bigint))"
 )
