@@ -5,6 +5,11 @@ in bulk (every `flush_interval_s`, and when the batch is done) and renews the le
 still waiting or running, so a slow batch neither holds its results back nor loses its rows.
 When the run must stop (budget spent, cancelled), workers start no new row; rows never started
 are released at once, and the attempt their claim counted is given back.
+
+A batch held by its claim's transaction (PostgreSQL, held_claim.py) writes nothing until its
+handlers are done, or until the first flush interval or a stage write asks for a commit, which
+leases what is left; a batch done in time commits on the run's commit thread while the next one
+is claimed (`settle` waits for it and reports it).
 """
 
 from __future__ import annotations
