@@ -18,13 +18,12 @@ import json
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from shardcron.core.clock import Clock
+from shardcron.core.clock import Clock, SystemClock
 from .backoff import Backoff
 from .errors import TaskInputError, TaskLeaseLost
 from .record import clip_error, decode_stages, dump_json, encode_json_text
@@ -35,6 +34,9 @@ log = logging.getLogger("shardcron.retry_tasks")
 
 #: Errors of this many rows per run are also written to the run log (all go to the rows).
 MAX_LOGGED_ERRORS = 20
+#: The held phase's deadline is real time, like the flush interval's waits (`wait(timeout=)`),
+#: whatever clock the run was given: it bounds how long results and callbacks wait.
+_REAL_TIME = SystemClock()
 #: How often a held batch looks whether a stage write asks for its commit (its handlers
 #: finishing end the wait at once).
 HELD_POLL_S = 0.01
@@ -162,12 +164,12 @@ class BatchRunner:
             try:
                 # Real time, like the flush interval's waits below: it bounds how long a result
                 # (and a callback waiting for a held row) is held back.
-                flush_at = time.monotonic() + self.flush_interval_s
+                flush_at = _REAL_TIME.monotonic() + self.flush_interval_s
                 while True:
                     done, not_done = wait(futures, timeout=HELD_POLL_S, return_when=FIRST_EXCEPTION)
                     for future in done:
                         future.result()
-                    if not not_done or gate.asked.is_set() or time.monotonic() >= flush_at:
+                    if not not_done or gate.asked.is_set() or _REAL_TIME.monotonic() >= flush_at:
                         break
                 taken, lost = take()
                 self.settle()
