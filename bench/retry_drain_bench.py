@@ -58,8 +58,14 @@ def _raw_connection(url: str):
     if _is_postgresql(parsed):
         import psycopg
 
-        # PostgreSQL's default isolation level is READ COMMITTED already.
-        return psycopg.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username or "postgres", password=parsed.password or "", dbname=parsed.database, autocommit=False)
+        # PostgreSQL's default isolation level is READ COMMITTED already. The claim's plan as
+        # the drainer gets it (store.pg_claim_settings), for the whole session at no cost per
+        # claim: without it the planner reads and sorts the whole table for a sharded claim.
+        conn = psycopg.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 5432, user=parsed.username or "postgres", password=parsed.password or "", dbname=parsed.database, autocommit=True)
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        conn.autocommit = False
+        return conn
     import pymysql
 
     conn = pymysql.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 3306, user=parsed.username or "root", password=parsed.password or "", database=parsed.database, autocommit=False)

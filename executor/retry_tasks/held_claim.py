@@ -19,7 +19,7 @@ What stands in for the lease:
     its claim's transaction id; a claim reads only records whose transaction is no longer in
     progress (`pg_xact_status`), so live batches' records are never parsed.
   * **A stalled drainer loses its rows after the lease.** The claim's transaction sets
-    `idle_in_transaction_session_timeout` to the lease (SET LOCAL): a drainer stopped (SIGSTOP, a frozen VM)
+    `idle_in_transaction_session_timeout` to the lease (for itself only): a drainer stopped (SIGSTOP, a frozen VM)
     that long has its session ended by the server, and then the same as a crash applies. Its late
     outcomes find the transaction gone and count as lost.
   * **Slow batches fall back to leases.** A batch still running after the first flush interval
@@ -61,8 +61,9 @@ from .store import (
     WriteCounts,
     exhausted_error,
     id_in,
-    per_row,
     lapsed_error,
+    per_row,
+    pg_claim_settings,
     write_exhausted,
     write_outcome_rows,
 )
@@ -105,9 +106,9 @@ class HeldClaims:
         conn = self._take_connection()
         tx = conn.begin()
         try:
-            # For this transaction only (SET LOCAL): a session setting would outlive the run on
-            # a pooled connection, and behind a transaction-pooling proxy reach other clients.
-            conn.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {max(1, int(lease_until_ms - now_ms))}")
+            # The lease as the server's idle limit, and the claim's plan (store.py), for this
+            # transaction only.
+            conn.exec_driver_sql(pg_claim_settings(lease_until_ms - now_ms))
             # With each row, the transaction's id (the lock gives it one anyway): the record says
             # by it whether its claim is still alive.
             locking = select(*CLAIM_COLUMNS, _XID).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)

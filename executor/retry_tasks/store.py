@@ -28,7 +28,11 @@ Claims, per dialect:
     serves it only on a table not yet upgraded to the claim table.) PostgreSQL locks a row only once it has passed
     the whole WHERE (the shard filter included) and re-checks a row another claim changed
     meanwhile, so the range scan is safe here. An empty claim looks once more without locks to
-    tell "nothing due" from "due rows held by another claim".
+    tell "nothing due" from "due rows held by another claim". The claim's transaction first turns
+    off sequential and bitmap scans for itself (`pg_claim_settings`): PostgreSQL has no statistics
+    for `id % n = i` and guesses it keeps 0.5 % of the rows, so with many rows due it would read
+    the whole table and sort it for every claim (27 ms for 100,000 rows, against 0.4 ms reading
+    the due index in order).
   * SQLite, one transaction under SQLite's single write lock (taken by BEGIN IMMEDIATE): a read
     of the due rows, then the same UPDATE (3).
   Rows out of attempts get one more UPDATE in the same transaction, only when there are any.
@@ -87,6 +91,20 @@ class ExhaustedRow:
     lapsed_owner: str | None
     #: What the claim wrote to `last_error`.
     error: str
+
+
+def pg_claim_settings(idle_timeout_ms: int | None = None) -> str:
+    """One statement setting, for the current transaction only, what a PostgreSQL claim needs:
+    no sequential or bitmap scan (the planner's guess for the shard filter `id % n = i` is 0.5 %
+    of the rows, which with many rows due makes it read and sort the whole table rather than
+    walk `ix_retry_task_due` in order), and with `idle_timeout_ms` the server's limit on the
+    transaction's idle time (a held claim's lease, held_claim.py). Transaction-local: a session
+    setting would outlive the claim on a pooled connection, and behind a transaction-pooling
+    proxy reach other clients."""
+    settings = ["set_config('enable_seqscan', 'off', true)", "set_config('enable_bitmapscan', 'off', true)"]
+    if idle_timeout_ms is not None:
+        settings.append(f"set_config('idle_in_transaction_session_timeout', '{max(1, int(idle_timeout_ms))}', true)")
+    return "SELECT " + ", ".join(settings)
 
 
 def due_condition(*, shard_index: int, shard_total: int, now_ms: int, task_codes: Sequence[str] | None) -> list[ColumnElement[bool]]:
@@ -295,6 +313,7 @@ class TaskStore:
                 )
                 found = conn.execute(locking).all()
             elif self.db.is_postgresql:
+                conn.exec_driver_sql(pg_claim_settings())
                 locking = select(*CLAIM_COLUMNS).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
                 found = conn.execute(locking).all()
                 # Only after an empty claim: is anything due that another claim holds?

@@ -19,7 +19,7 @@ from shardcron.core.clock import FakeClock, SystemClock
 from shardcron.executor.retry_tasks import DrainerParams, RetryTasks, TasksDatabaseError, TaskStatus, retry_task
 from shardcron.executor.retry_tasks.schema import retry_claim
 from shardcron.executor.retry_tasks.held_claim import HeldClaims
-from shardcron.executor.retry_tasks.store import Outcome, OutcomeKind, due_condition
+from shardcron.executor.retry_tasks.store import Outcome, OutcomeKind, TaskStore, due_condition
 from tests.support.net import wait_until
 from tests.support.retry_tasks import executions_per_task, row, side_metadata, status_counts
 
@@ -73,11 +73,12 @@ def test_a_drain_writes_each_row_once_and_leaves_no_claim_record(tasks: RetryTas
     assert (done.status, done.attempts, done.lease_owner, done.result) == (TaskStatus.SUCCEEDED.value, 1, None, "0")
     retried = row(tasks.engine, ids[3])
     assert (retried.status, retried.attempts, retried.lease_owner, retried.last_error) == (TaskStatus.PENDING.value, 1, None, "RuntimeError: flaky")
-    # The claims' lease timeout was their transactions' own: the connections the run gave back
-    # to the application's pool carry no setting of it.
+    # The claims' lease timeout and plan settings were their transactions' own: the connections
+    # the run gave back to the application's pool carry none of them.
     conns = [tasks.engine.connect() for _ in range(4)]
     try:
-        assert {conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar_one() for conn in conns} == {"0"}
+        settings = {(conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar_one(), conn.exec_driver_sql("SHOW enable_seqscan").scalar_one()) for conn in conns}
+        assert settings == {("0", "on")}
     finally:
         for conn in conns:
             conn.close()
@@ -293,3 +294,54 @@ def test_a_table_not_upgraded_to_the_claim_table_is_drained_with_leases(tasks: R
     ]
     assert _updates_per_row(tasks.engine)[task_id] == 2  # the lease, then the outcome
     assert row(tasks.engine, task_id).result == '"leased"'
+
+
+def _fill_due(engine: sa.Engine, count: int, now_ms: int) -> None:
+    common = {"task_code": "T", "payload": "{}", "status": "PENDING", "attempts": 0, "max_attempts": 5, "lease_until_ms": 0}
+    times = {"next_attempt_at_ms": now_ms - 1000, "created_at_ms": now_ms, "updated_at_ms": now_ms}
+    rows = [{"request_no": f"R{i}", **common, **times} for i in range(count)]
+    with engine.begin() as conn:
+        conn.execute(retry_task.insert(), rows)
+        conn.exec_driver_sql(f"ANALYZE {retry_task.name}")
+
+
+def _plan(engine: sa.Engine, statements: list[tuple[str, object]], *, settings: bool) -> str:
+    """The plan PostgreSQL makes for the claim's locking statement, with or without the
+    settings statement the claim ran before it in its transaction."""
+    (settings_sql, _), (locking_sql, params) = statements
+    with engine.connect() as conn, conn.begin():
+        if settings:
+            conn.exec_driver_sql(settings_sql)
+        return "\n".join(conn.exec_driver_sql("EXPLAIN " + locking_sql, params).scalars())  # type: ignore[arg-type]
+
+
+def test_a_sharded_claim_walks_the_due_index_rather_than_reading_the_whole_table(tasks: RetryTasks, fake_clock: FakeClock) -> None:
+    # The planner guesses `id % n = i` keeps 0.5 % of the rows: with 20,000 due, it would read
+    # the whole table and sort it for a batch of 500. Both claims (held, and leased on a table
+    # without the claim table) run what they run here, and PostgreSQL plans it with their settings.
+    now = fake_clock.now_ms()
+    _fill_due(tasks.engine, 20_000, now)
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "set_config('enable_seqscan'" in statement or "FOR UPDATE SKIP LOCKED" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(tasks.engine, "before_cursor_execute", capture)
+    claims = HeldClaims(tasks.db)
+    try:
+        held = claims.claim(token="plan/1", due=due_condition(shard_index=1, shard_total=2, now_ms=now, task_codes=None), limit=500, now_ms=now, lease_until_ms=now + 60_000)
+        assert held.held is not None and len(held.rows) == 500 and {r.id % 2 for r in held.rows} == {1}
+        held.held.abandon(started=False)
+        leased = TaskStore(tasks.db).claim(token="plan/2", shard_index=0, shard_total=2, limit=500, now_ms=now, lease_until_ms=now + 60_000)
+        assert len(leased.rows) == 500 and {r.id % 2 for r in leased.rows} == {0}
+    finally:
+        sa.event.remove(tasks.engine, "before_cursor_execute", capture)
+        claims.close()
+    assert len(seen) == 4, seen
+    assert "idle_in_transaction_session_timeout" in seen[0][0] and "idle_in_transaction_session_timeout" not in seen[2][0]
+    for statements in (seen[:2], seen[2:]):
+        plan = _plan(tasks.engine, statements, settings=True)
+        assert "Index Scan using ix_retry_task_due" in plan and "Seq Scan" not in plan and "Sort" not in plan, plan
+        # The same statement without the settings: the plan the claim avoids.
+        assert "Seq Scan" in _plan(tasks.engine, statements, settings=False)
