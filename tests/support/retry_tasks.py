@@ -70,6 +70,19 @@ side_effect = sa.Table(
 )
 
 
+def insert_due(engine: sa.Engine, count: int, *, task_code: str = "WORK", max_attempts: int = 5) -> list[int]:
+    """`count` PENDING rows due since the epoch, written in one statement (as another service or
+    a backlog would leave them, not through enqueue); their ids in order."""
+    rows = [
+        {"task_code": task_code, "request_no": f"R{i:05d}", "payload": "{}", "status": "PENDING", "attempts": 0, "max_attempts": max_attempts,
+         "next_attempt_at_ms": 0, "lease_until_ms": 0, "created_at_ms": 0, "updated_at_ms": 0}
+        for i in range(count)
+    ]
+    with engine.begin() as conn:
+        conn.execute(retry_task.insert(), rows)
+        return sorted(conn.execute(sa.select(retry_task.c.id).where(retry_task.c.task_code == task_code)).scalars())
+
+
 def executions_per_task(engine: sa.Engine) -> dict[int, int]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(side_effect.c.task_id, sa.func.count()).group_by(side_effect.c.task_id)).all()

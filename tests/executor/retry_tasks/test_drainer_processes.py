@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from shardcron.core.clock import FakeClock, SystemClock
 from shardcron.executor.retry_tasks import RetryTasks, TaskStatus, retry_task
 from tests.support.net import wait_until
-from tests.support.retry_tasks import executions_per_task, row, side_metadata, status_counts
+from tests.support.retry_tasks import executions_per_task, insert_due, row, side_metadata, status_counts
 
 ROOT = Path(__file__).resolve().parents[3]
 TASKS = 1_500
@@ -33,12 +33,7 @@ def _prepare(url: str, count: int, max_attempts: int = 5) -> tuple[RetryTasks, l
     tasks = RetryTasks(url)
     tasks.create_table()
     side_metadata.create_all(tasks.engine)
-    rows = [{"task_code": "WORK", "request_no": f"R{i:05d}", "payload": "{}", "status": "PENDING", "attempts": 0, "max_attempts": max_attempts,
-             "next_attempt_at_ms": 0, "lease_until_ms": 0, "created_at_ms": 0, "updated_at_ms": 0} for i in range(count)]
-    with tasks.engine.begin() as conn:
-        conn.execute(retry_task.insert(), rows)
-        ids = conn.execute(sa.select(retry_task.c.id)).scalars().all()
-    return tasks, sorted(ids)
+    return tasks, insert_due(tasks.engine, count, max_attempts=max_attempts)
 
 
 def _leased(engine: sa.Engine, owner_like: str) -> list[sa.Row]:

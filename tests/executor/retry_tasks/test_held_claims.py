@@ -21,7 +21,7 @@ from shardcron.executor.retry_tasks.schema import retry_claim
 from shardcron.executor.retry_tasks.held_claim import HeldClaims
 from shardcron.executor.retry_tasks.store import Outcome, OutcomeKind, TaskStore, due_condition
 from tests.support.net import wait_until
-from tests.support.retry_tasks import executions_per_task, row, side_metadata, status_counts
+from tests.support.retry_tasks import executions_per_task, insert_due, row, side_metadata, status_counts
 
 pytestmark = pytest.mark.postgres
 
@@ -220,10 +220,7 @@ def test_a_held_batch_of_a_drainer_killed_or_stopped_is_run_again_with_its_attem
     tasks = RetryTasks(postgres_url)
     tasks.create_table()
     side_metadata.create_all(tasks.engine)
-    rows = [{"task_code": "WORK", "request_no": f"R{i:05d}", "payload": "{}", "status": "PENDING", "attempts": 0, "max_attempts": 5,
-             "next_attempt_at_ms": 0, "lease_until_ms": 0, "created_at_ms": 0, "updated_at_ms": 0} for i in range(30)]
-    with tasks.engine.begin() as conn:
-        conn.execute(retry_task.insert(), rows)
+    insert_due(tasks.engine, 30)
     victim = _spawn(postgres_url, "victim", "block", lease_s=2, flush_s=600)
     try:
         wait_until(lambda: executions_per_task(tasks.engine) != {}, timeout_s=120, what="the victim to start its batch")
@@ -296,15 +293,6 @@ def test_a_table_not_upgraded_to_the_claim_table_is_drained_with_leases(tasks: R
     assert row(tasks.engine, task_id).result == '"leased"'
 
 
-def _fill_due(engine: sa.Engine, count: int, now_ms: int) -> None:
-    common = {"task_code": "T", "payload": "{}", "status": "PENDING", "attempts": 0, "max_attempts": 5, "lease_until_ms": 0}
-    times = {"next_attempt_at_ms": now_ms - 1000, "created_at_ms": now_ms, "updated_at_ms": now_ms}
-    rows = [{"request_no": f"R{i}", **common, **times} for i in range(count)]
-    with engine.begin() as conn:
-        conn.execute(retry_task.insert(), rows)
-        conn.exec_driver_sql(f"ANALYZE {retry_task.name}")
-
-
 def _plan(engine: sa.Engine, statements: list[tuple[str, object]], *, settings: bool) -> str:
     """The plan PostgreSQL makes for the claim's locking statement, with or without the
     settings statement the claim ran before it in its transaction."""
@@ -320,7 +308,9 @@ def test_a_sharded_claim_walks_the_due_index_rather_than_reading_the_whole_table
     # the whole table and sort it for a batch of 500. Both claims (held, and leased on a table
     # without the claim table) run what they run here, and PostgreSQL plans it with their settings.
     now = fake_clock.now_ms()
-    _fill_due(tasks.engine, 20_000, now)
+    insert_due(tasks.engine, 20_000, task_code="T")
+    with tasks.engine.begin() as conn:
+        conn.exec_driver_sql(f"ANALYZE {retry_task.name}")
     seen: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
