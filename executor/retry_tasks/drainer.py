@@ -27,7 +27,7 @@ from .errors import RetryTaskError
 from .maintenance import Maintenance
 from .params import DrainerParams, parse_drainer_params
 from .held_claim import HeldClaims, collect_claim_records
-from .store import TaskStore, WriteCounts, due_condition
+from .store import TaskStore, WriteCounts
 
 #: The handler name the drainer is registered under (the job's executorHandler).
 DRAINER_HANDLER = "retryTaskDrainer"
@@ -249,8 +249,15 @@ class Drainer:
                 return
             now_ms = self.clock.now_ms()
             if held is not None:
-                due = due_condition(shard_index=report.shard_index, shard_total=report.shard_total, now_ms=now_ms, task_codes=params.task_codes)
-                claim = held.claim(token=token, due=due, limit=params.batch, now_ms=now_ms, lease_until_ms=now_ms + lease_ms)
+                claim = held.claim(
+                    token=token,
+                    shard_index=report.shard_index,
+                    shard_total=report.shard_total,
+                    task_codes=params.task_codes,
+                    limit=params.batch,
+                    now_ms=now_ms,
+                    lease_until_ms=now_ms + lease_ms,
+                )
             else:
                 claim = self.store.claim(
                     token=token,

@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, RootTransaction, Text, any_, bindparam, cast, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -61,7 +61,9 @@ from .store import (
     WriteCounts,
     exhausted_error,
     id_in,
+    id_list,
     lapsed_error,
+    due_condition,
     per_row,
     pg_claim_settings,
     write_exhausted,
@@ -80,11 +82,25 @@ def _any_id(ids: Sequence[int]) -> list[ColumnElement[bool]]:
     sends as is): the statement stays the same from batch to batch, so SQLAlchemy compiles it
     once (inlined ids made every batch's statement new), and no list is adapted element by
     element."""
-    literal = "{" + ",".join(str(int(i)) for i in ids) + "}"
+    literal = "{" + id_list(ids) + "}"
     return [t.c.id == any_(cast(bindparam("ids", literal, type_=Text()), _ID_ARRAY))]
 
 
 _ID_ARRAY = ARRAY(BigInteger())
+
+
+#: The claim's `now`, set at each claim; the statements are compiled once per run.
+_NOW = bindparam("now_ms", 0, type_=BigInteger())
+
+
+class _ClaimSql(NamedTuple):
+    """One shard's claim statements as SQL text for the driver, each with its parameters
+    (`now_ms` is set at each claim)."""
+
+    locking: str
+    locking_params: dict[str, Any]
+    probe: str
+    probe_params: dict[str, Any]
 
 
 class HeldClaims:
@@ -99,23 +115,25 @@ class HeldClaims:
         self._idle: list[Connection] = []  # connections of no open batch, ready for the next claim
         self._busy: set[Connection] = set()
         self._side: Connection | None = None
+        self._compiled: dict[tuple[Any, ...], _ClaimSql] = {}
+        self._record: str | None = None
 
-    def claim(self, *, token: str, due: list[Any], limit: int, now_ms: int, lease_until_ms: int) -> Claim:
-        """Lock up to `limit` due rows in a transaction left open; rows out of attempts are
-        made DEAD instead. The claim's `held` batch writes the outcomes and commits."""
+    def claim(self, *, token: str, shard_index: int, shard_total: int, task_codes: Sequence[str] | None, limit: int, now_ms: int, lease_until_ms: int) -> Claim:
+        """Lock up to `limit` due rows of the shard in a transaction left open; rows out of
+        attempts are made DEAD instead. The claim's `held` batch writes the outcomes and commits."""
+        sql = self._statements(shard_index, shard_total, task_codes, limit)
         conn = self._take_connection()
         tx = conn.begin()
         try:
             # The lease as the server's idle limit, and the claim's plan (store.py), for this
             # transaction only.
             conn.exec_driver_sql(pg_claim_settings(lease_until_ms - now_ms))
-            # With each row, the transaction's id (the lock gives it one anyway): the record says
-            # by it whether its claim is still alive.
-            locking = select(*CLAIM_COLUMNS, _XID).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True)
-            found = conn.execute(locking).all()
+            # Plain tuples from the driver's cursor: SQLAlchemy's rows cost a drain run more
+            # than reading them did (docs/benchmarks.md).
+            found = conn.exec_driver_sql(sql.locking, {**sql.locking_params, "now_ms": now_ms}).cursor.fetchall()
             if not found:
                 # Is anything due that another claim holds right now?
-                held_elsewhere = conn.execute(select(t.c.id).where(*due).limit(1)).first() is not None
+                held_elsewhere = conn.exec_driver_sql(sql.probe, {**sql.probe_params, "now_ms": now_ms}).first() is not None
                 self._end(tx)
                 return Claim([], contended=held_elsewhere)
             lapses = _count_lost_attempts(conn, {row[0] for row in found})
@@ -126,13 +144,40 @@ class HeldClaims:
                 self._end(tx)
                 return Claim([], exhausted=exhausted, lapsed=lapsed)
             record = {"owner": token, "task_ids": json.dumps([row.id for row in rows]), "claim_xid": xid, "created_at_ms": now_ms}
-            record_id = self._side_connection().execute(insert(c).values(**record).returning(c.c.id)).scalar_one()
+            record_id = self._side_connection().exec_driver_sql(self._record_sql(), record).scalar_one()
         except BaseException as exc:
             self._end(tx)
             if isinstance(exc, (DBAPIError, SQLAlchemyError)):
                 raise TasksDatabaseError(self.db.describe(exc)) from exc
             raise
         return Claim(rows, exhausted=exhausted, lapsed=lapsed, held=_Batch(self, tx, token, record_id))
+
+    def _statements(self, shard_index: int, shard_total: int, task_codes: Sequence[str] | None, limit: int) -> _ClaimSql:
+        """The claim's statements for this shard, compiled once per run: a drain run claims
+        dozens of batches a second, and building and compiling them each time cost it more
+        per row than reading the rows did."""
+        key = (shard_index, shard_total, tuple(task_codes or ()), limit)
+        sql = self._compiled.get(key)
+        if sql is None:
+            due = due_condition(shard_index=shard_index, shard_total=shard_total, now_ms=_NOW, task_codes=task_codes)
+            # With each row, the transaction's id (the lock gives it one anyway): the record says
+            # by it whether its claim is still alive.
+            locking = self._compile(select(*CLAIM_COLUMNS, _XID).where(*due).order_by(t.c.next_attempt_at_ms).limit(limit).with_for_update(skip_locked=True))
+            probe = self._compile(select(t.c.id).where(*due).limit(1))
+            sql = self._compiled[key] = _ClaimSql(*locking, *probe)
+        return sql
+
+    def _record_sql(self) -> str:
+        """The claim record's INSERT, as SQL text (compiled once per run, like the claim's)."""
+        if self._record is None:
+            columns = ("owner", "task_ids", "claim_xid", "created_at_ms")
+            self._record = self._compile(insert(c).values({name: bindparam(name) for name in columns}).returning(c.c.id))[0]
+        return self._record
+
+    def _compile(self, statement: Any) -> tuple[str, dict[str, Any]]:
+        """SQL text for the driver and its parameters (a list of task codes spelled out)."""
+        compiled = statement.compile(dialect=self.db.engine.dialect, compile_kwargs={"render_postcompile": True})
+        return str(compiled), dict(compiled.params)
 
     def close(self) -> None:
         """Give the connections back (a batch still open is rolled back)."""
@@ -235,7 +280,7 @@ def _count_lost_attempts(conn: Connection, ids: set[int]) -> dict[int, tuple[int
     # live claims, one per running batch, are not even parsed. Locked in id order (no deadlock
     # between claims doing the same); a record another claim changed meanwhile is read as it
     # is after that claim's commit.
-    found = conn.execute(_LISTING, {"ids": "{" + ",".join(str(int(i)) for i in ids) + "}"}).all()
+    found = conn.execute(_LISTING, {"ids": "{" + id_list(ids) + "}"}).all()
     lost: dict[int, tuple[int, str]] = {}
     for rid, owner, text_ids in found:
         record_ids = json.loads(text_ids)

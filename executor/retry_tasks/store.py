@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import ColumnElement, Connection, bindparam, case, func, select, text, update
+from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, case, func, select, text, update
 
 from .database import TaskDatabase
 from .schema import TaskStatus, retry_task
@@ -107,7 +107,7 @@ def pg_claim_settings(idle_timeout_ms: int | None = None) -> str:
     return "SELECT " + ", ".join(settings)
 
 
-def due_condition(*, shard_index: int, shard_total: int, now_ms: int, task_codes: Sequence[str] | None) -> list[ColumnElement[bool]]:
+def due_condition(*, shard_index: int, shard_total: int, now_ms: int | BindParameter[int], task_codes: Sequence[str] | None) -> list[ColumnElement[bool]]:
     """A claim's WHERE: due PENDING rows of the shard (and of the task codes, if given). The
     first two terms are the due test alone."""
     due = [t.c.status == TaskStatus.PENDING.value, t.c.next_attempt_at_ms <= now_ms]
@@ -205,12 +205,17 @@ def _chunks(items: Sequence[Any], size: int = WRITE_CHUNK) -> Iterable[Sequence[
         yield items[start : start + size]
 
 
+def id_list(ids: Iterable[int]) -> str:
+    """Ids as SQL text, `1,2,3`: integers read from the table (`int()` makes sure)."""
+    return ",".join(map(str, map(int, ids)))
+
+
 def id_in(ids: Iterable[int]) -> ColumnElement[bool]:
     """`id IN (1,2,3)` with the ids inlined. They are integers read from the table (`int()`
     makes sure), and binding 500 parameters per statement costs the client more than the rest
     of the statement; the hot path runs three such statements per batch."""
     # A text clause stands wherever a boolean column expression may (WHERE, and_).
-    return cast(ColumnElement[bool], text(f"{t.c.id.name} IN ({','.join(str(int(i)) for i in ids)})"))
+    return cast(ColumnElement[bool], text(f"{t.c.id.name} IN ({id_list(ids)})"))
 
 
 def per_row(column: Any, values: dict[int, Any]) -> Any:

@@ -19,7 +19,7 @@ from shardcron.core.clock import FakeClock, SystemClock
 from shardcron.executor.retry_tasks import DrainerParams, RetryTasks, TasksDatabaseError, TaskStatus, retry_task
 from shardcron.executor.retry_tasks.schema import retry_claim
 from shardcron.executor.retry_tasks.held_claim import HeldClaims
-from shardcron.executor.retry_tasks.store import Outcome, OutcomeKind, TaskStore, due_condition
+from shardcron.executor.retry_tasks.store import Outcome, OutcomeKind, TaskStore
 from tests.support.net import wait_until
 from tests.support.retry_tasks import executions_per_task, insert_due, row, side_metadata, status_counts
 
@@ -113,14 +113,14 @@ def test_a_held_batch_stalled_past_its_lease_loses_its_rows_and_its_late_outcome
     batch's outcome, written late, lands nowhere."""
     task_id = tasks.enqueue("T", "1", {}, max_attempts=3).id
     now = fake_clock.now_ms()
-    due = due_condition(shard_index=0, shard_total=1, now_ms=now, task_codes=None)
+    due = {"shard_index": 0, "shard_total": 1, "task_codes": None}
     stalled_claims, other_claims = HeldClaims(tasks.db), HeldClaims(tasks.db)
     try:
-        stalled = stalled_claims.claim(token="stalled/1", due=due, limit=10, now_ms=now, lease_until_ms=now + 300)
+        stalled = stalled_claims.claim(token="stalled/1", **due, limit=10, now_ms=now, lease_until_ms=now + 300)
         assert stalled.held is not None and [r.attempt for r in stalled.rows] == [1]
         assert _records(tasks.engine) == [("stalled/1", [task_id])]
         # Held, not leased: another claim skips the row and says so.
-        assert other_claims.claim(token="other/1", due=due, limit=10, now_ms=now, lease_until_ms=now + 60_000).contended
+        assert other_claims.claim(token="other/1", **due, limit=10, now_ms=now, lease_until_ms=now + 60_000).contended
     finally:
         other_claims.close()
     wait_until(lambda: _lockable(tasks.engine, task_id), timeout_s=30, what="the server to end the stalled transaction")
@@ -130,7 +130,7 @@ def test_a_held_batch_stalled_past_its_lease_loses_its_rows_and_its_late_outcome
     late = stalled.held.commit([Outcome(task_id, OutcomeKind.RETRY, error="late", next_attempt_at_ms=now)], [], now, now)
     assert (late.retried, late.lost) == (0, 1)
     # The run's connection the server ended is given up; its next claim starts on a fresh one.
-    assert stalled_claims.claim(token="stalled/2", due=due, limit=10, now_ms=now, lease_until_ms=now + 60_000).empty
+    assert stalled_claims.claim(token="stalled/2", **due, limit=10, now_ms=now, lease_until_ms=now + 60_000).empty
     stalled_claims.close()
     record = row(tasks.engine, task_id)
     assert (record.status, record.result, record.attempts) == (TaskStatus.SUCCEEDED.value, '"taken over as attempt 2"', 2)
@@ -320,7 +320,7 @@ def test_a_sharded_claim_walks_the_due_index_rather_than_reading_the_whole_table
     sa.event.listen(tasks.engine, "before_cursor_execute", capture)
     claims = HeldClaims(tasks.db)
     try:
-        held = claims.claim(token="plan/1", due=due_condition(shard_index=1, shard_total=2, now_ms=now, task_codes=None), limit=500, now_ms=now, lease_until_ms=now + 60_000)
+        held = claims.claim(token="plan/1", shard_index=1, shard_total=2, task_codes=None, limit=500, now_ms=now, lease_until_ms=now + 60_000)
         assert held.held is not None and len(held.rows) == 500 and {r.id % 2 for r in held.rows} == {1}
         held.held.abandon(started=False)
         leased = TaskStore(tasks.db).claim(token="plan/2", shard_index=0, shard_total=2, limit=500, now_ms=now, lease_until_ms=now + 60_000)
