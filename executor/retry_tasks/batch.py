@@ -14,7 +14,6 @@ is claimed (`settle` waits for it and reports it).
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -26,7 +25,7 @@ from typing import Any
 from shardcron.core.clock import Clock, SystemClock
 from .backoff import Backoff
 from .errors import TaskInputError, TaskLeaseLost
-from .record import clip_error, decode_stages, dump_json, encode_json_text
+from .record import clip_error, decode_stages, dump_json, encode_json_text, load_json
 from .store import Claim, ClaimedRow, ExhaustedRow, HeldBatch, Outcome, OutcomeKind, TaskStore, WriteCounts
 from .handling import GiveUp, RetryLater, Task
 
@@ -232,7 +231,7 @@ class BatchRunner:
         """Run one claimed row's handler; the outcome to write, or None if the row was lost."""
         attempt_no = row.attempt
         try:
-            payload = json.loads(row.payload_json)
+            payload = load_json(row.payload_json)
             if not isinstance(payload, dict):
                 raise ValueError(f"expected a JSON object, got {type(payload).__name__}")
         except ValueError as exc:
@@ -265,7 +264,7 @@ class BatchRunner:
             return self._dead(row, describe_exception(exc))
         except Exception as exc:
             return self._failed(row, attempt_no, describe_exception(exc), None, exc=exc)
-        return Outcome(row.id, OutcomeKind.SUCCEEDED, result_json=self._result_json(row, value))
+        return Outcome(row.id, OutcomeKind.SUCCEEDED, self._result_json(row, value))
 
     def _record_stages(self, row: ClaimedRow, text: str) -> None:
         gate = self._stage_gate
