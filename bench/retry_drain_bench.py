@@ -17,6 +17,10 @@ each in P worker processes started before the clock and released together:
              owner — the ceiling of the drainer's design before any client work;
   drainer    RetryTasks.drain(shard i of P) with a no-op handler, until nothing is due.
 
+With `--threads` it also prints the drainer's CPU per row per thread (the claiming thread, the
+handler threads, the commit thread), read from /proc every 20 ms while the drain runs (the
+reading costs the drainer about half a microsecond per row of its own).
+
 It prints rows/s, the drainer's share of the better raw rate at the same P, the CPU time per
 row of the worker processes (`client us/row`) and of the database server (`db us/row`, when the
 server runs on this machine and its pid file is readable: MariaDB's one process, or
@@ -34,6 +38,7 @@ import argparse
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -46,6 +51,8 @@ from shardcron.executor.retry_tasks import DrainerParams, RetryTasks, metadata, 
 
 NOOP = "BENCH_NOOP"
 INSERT_CHUNK = 5_000
+#: Set by `--threads` before the workers are forked.
+THREAD_CPU = False
 
 
 def _is_postgresql(url: str | sa.engine.URL) -> bool:
@@ -154,7 +161,7 @@ def raw_worker(url: str, index: int, total: int, batch: int, ready, go, out, *, 
             handled.extend(ids)
     cpu_s = time.process_time() - cpu_started
     conn.close()
-    out.put((handled, cpu_s))
+    out.put((handled, cpu_s, {}))
 
 
 def raw_queue_worker(url: str, index: int, total: int, batch: int, ready, go, out) -> None:
@@ -174,14 +181,70 @@ def drainer_worker(url: str, index: int, total: int, batch: int, ready, go, out)
         handled.append(task.id)
 
     tasks.drain(shard_index=0, shard_total=1, params=DrainerParams(task_codes=("NOTHING",)))  # warm the pool and caches
+    sampler = ThreadCpu() if THREAD_CPU else None
     ready.set()
     go.wait()
     cpu_started = time.process_time()  # all threads of the process: the handler pool included
+    if sampler is not None:
+        sampler.start()
     report = tasks.drain(shard_index=index, shard_total=total, params=DrainerParams(batch=batch), budget_s=3600)
     cpu_s = time.process_time() - cpu_started
+    per_thread = sampler.stop() if sampler is not None else {}
     assert report.stopped == "drained", report.summary()
     tasks.close()
-    out.put((handled, cpu_s))
+    out.put((handled, cpu_s, per_thread))
+
+
+class ThreadCpu:
+    """CPU seconds of this process's threads while the drain runs, by role: the drain's own
+    threads end with it, so /proc/self/task is read every 20 ms and each thread's last reading
+    kept."""
+
+    ROLES = (("MainThread", "claiming"), ("retry-task-commit", "commit"), ("retry-task", "handlers"))
+
+    def __init__(self) -> None:
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-thread-cpu", daemon=True)
+        self._first: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+
+    def start(self) -> None:
+        self._first = {tid: cpu for tid, (_, cpu) in self._read().items()}
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        roles: Counter[str] = Counter()
+        for tid, (name, cpu) in self._last.items():
+            if name == "bench-thread-cpu":
+                continue
+            role = next((label for prefix, label in self.ROLES if name.startswith(prefix)), "other")
+            roles[role] += cpu - self._first.get(tid, 0.0)
+        return dict(roles)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def _sample(self) -> None:
+        for tid, reading in self._read().items():
+            self._last[tid] = reading
+
+    def _read(self) -> dict[int, tuple[str, float]]:
+        names = {thread.native_id: thread.name for thread in threading.enumerate()}
+        readings: dict[int, tuple[str, float]] = {}
+        for entry in Path("/proc/self/task").iterdir():
+            try:
+                fields = _stat_fields(f"self/task/{entry.name}")
+            except OSError:
+                continue  # ended meanwhile: its last reading stands
+            tid = int(entry.name)
+            name = names.get(tid) or self._last.get(tid, ("other", 0.0))[0]
+            readings[tid] = (name, (int(fields[11]) + int(fields[12])) / self._ticks)
+        return readings
 
 
 def _stat_fields(pid: int | str) -> list[str]:
@@ -236,7 +299,7 @@ def server_cpu_reader(url: str):
     return read
 
 
-def timed(target, url: str, processes: int, batch: int, server_cpu) -> tuple[float, list[int], float, float | None]:
+def timed(target, url: str, processes: int, batch: int, server_cpu) -> tuple[float, list[int], float, float | None, Counter[str]]:
     ctx = mp.get_context("fork")
     go = ctx.Event()
     out = ctx.Queue()
@@ -252,10 +315,12 @@ def timed(target, url: str, processes: int, batch: int, server_cpu) -> tuple[flo
     go.set()
     handled: list[int] = []
     client_cpu_s = 0.0
+    per_thread: Counter[str] = Counter()
     for _ in procs:
-        ids, cpu_s = out.get(timeout=1800)
+        ids, cpu_s, threads = out.get(timeout=1800)
         handled.extend(ids)
         client_cpu_s += cpu_s
+        per_thread.update(threads)
     elapsed = time.perf_counter() - started
     server_ended = server_cpu()
     server_cpu_s = None if server_started is None or server_ended is None else server_ended - server_started
@@ -263,7 +328,7 @@ def timed(target, url: str, processes: int, batch: int, server_cpu) -> tuple[flo
         proc.join(60)
         if proc.exitcode != 0:
             raise SystemExit(f"worker exited with {proc.exitcode}")
-    return elapsed, handled, client_cpu_s, server_cpu_s
+    return elapsed, handled, client_cpu_s, server_cpu_s, per_thread
 
 
 def leftovers(url: str) -> int:
@@ -280,7 +345,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--processes", default="1,2,4")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--threads", action="store_true", help="also print the drainer's CPU per row per thread")
     args = parser.parse_args()
+    global THREAD_CPU
+    THREAD_CPU = args.threads
     url = sa.engine.make_url(args.url)
     if url.get_backend_name() not in ("mysql", "postgresql") or not url.database:
         parser.error(f"--url: a MySQL/MariaDB or PostgreSQL URL naming a scratch database, not {args.url!r}")
@@ -303,7 +371,7 @@ def main() -> None:
             raw_rate = 0.0
             for name, target in (("raw-shard", raw_worker), ("raw-queue", raw_queue_worker), ("raw-lease", raw_lease_worker), ("drainer", drainer_worker)):
                 fill(db_url, args.tasks)
-                elapsed, handled, client_cpu_s, server_cpu_s = timed(target, db_url, processes, args.batch, server_cpu)
+                elapsed, handled, client_cpu_s, server_cpu_s, per_thread = timed(target, db_url, processes, args.batch, server_cpu)
                 dupes = sum(n - 1 for n in Counter(handled).values() if n > 1)
                 left = leftovers(db_url) + (args.tasks - len(set(handled)))
                 rate = args.tasks / elapsed
@@ -313,6 +381,9 @@ def main() -> None:
                 client_us = f"{client_cpu_s / args.tasks * 1e6:.1f}"
                 db_us = "-" if server_cpu_s is None else f"{server_cpu_s / args.tasks * 1e6:.1f}"
                 print(f"{processes:>5} {name:>9} {elapsed:>8.2f} {rate:>9.0f} {ratio:>7} {client_us:>13} {db_us:>9} {dupes:>6} {left:>6}", flush=True)
+                if per_thread:
+                    split = ", ".join(f"{role} {cpu_s / args.tasks * 1e6:.1f}" for role, cpu_s in per_thread.most_common())
+                    print(f"{'':>15} client us/row by thread: {split}", flush=True)
     finally:
         with server.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
