@@ -59,11 +59,11 @@ from .store import (
     ExhaustedRow,
     Outcome,
     WriteCounts,
+    due_condition,
     exhausted_error,
     id_in,
     id_list,
     lapsed_error,
-    due_condition,
     per_row,
     pg_claim_settings,
     write_exhausted,
@@ -130,7 +130,9 @@ class HeldClaims:
             conn.exec_driver_sql(pg_claim_settings(lease_until_ms - now_ms))
             # Plain tuples from the driver's cursor: SQLAlchemy's rows cost a drain run more
             # than reading them did (docs/benchmarks.md).
-            found = conn.exec_driver_sql(sql.locking, {**sql.locking_params, "now_ms": now_ms}).cursor.fetchall()
+            result = conn.exec_driver_sql(sql.locking, {**sql.locking_params, "now_ms": now_ms})
+            found = result.cursor.fetchall()
+            result.close()
             if not found:
                 # Is anything due that another claim holds right now?
                 held_elsewhere = conn.exec_driver_sql(sql.probe, {**sql.probe_params, "now_ms": now_ms}).first() is not None
