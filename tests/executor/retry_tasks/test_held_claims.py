@@ -335,3 +335,29 @@ def test_a_sharded_claim_walks_the_due_index_rather_than_reading_the_whole_table
         assert "Index Scan using ix_retry_task_due" in plan and "Seq Scan" not in plan and "Sort" not in plan, plan
         # The same statement without the settings: the plan the claim avoids.
         assert "Seq Scan" in _plan(tasks.engine, statements, settings=False)
+
+
+def test_one_run_claims_each_shard_and_set_of_task_codes_with_its_own_statements(tasks: RetryTasks, fake_clock: FakeClock) -> None:
+    # The claim's statements are compiled once per run and kept by shard, task codes and batch
+    # size: a claim of another shape must not reuse them.
+    now = fake_clock.now_ms()
+    ids = {code: [tasks.enqueue(code, f"R{i}", {}).id for i in range(6)] for code in ("A", "B", "C")}
+    claims = HeldClaims(tasks.db)
+
+    def claim(shard_index: int, shard_total: int, task_codes: tuple[str, ...] | None, limit: int) -> set[int]:
+        got = claims.claim(token="shapes/1", shard_index=shard_index, shard_total=shard_total, task_codes=task_codes, limit=limit, now_ms=now, lease_until_ms=now + 60_000)
+        assert got.held is not None
+        got.held.abandon(started=False)
+        return {r.id for r in got.rows}
+
+    try:
+        assert claim(0, 1, ("A",), 100) == set(ids["A"])
+        assert claim(0, 1, ("B", "C"), 100) == set(ids["B"] + ids["C"])
+        assert claim(1, 2, ("B", "C"), 100) == {i for i in ids["B"] + ids["C"] if i % 2 == 1}
+        assert claim(0, 2, ("B", "C"), 100) == {i for i in ids["B"] + ids["C"] if i % 2 == 0}
+        assert claim(0, 1, None, 100) == set(ids["A"] + ids["B"] + ids["C"])
+        assert len(claim(0, 1, None, 4)) == 4
+        assert claim(0, 1, ("A",), 100) == set(ids["A"])  # the first shape again, from the run's cache
+    finally:
+        claims.close()
+    assert _records(tasks.engine) == []  # abandoned before any handler ran: no record left
