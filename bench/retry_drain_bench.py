@@ -278,23 +278,37 @@ def server_cpu_reader(url: str):
     ticks = os.sysconf("SC_CLK_TCK")
 
     def read() -> float | None:
-        try:
-            own = _stat_fields(pid)
-        except OSError:
-            return None
-        total = int(own[11]) + int(own[12])  # utime + stime
-        if postgresql:
-            total += int(own[13]) + int(own[14])  # children it reaped
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit():
-                    continue
+        # A backend that ends while /proc is walked moves its CPU into the postmaster's
+        # cutime/cstime when reaped; read between the two, it would be counted in neither (the
+        # end of a run, when the workers' backends end, once read 0.0 us/row). So the walk is
+        # done again until no child was reaped during it.
+        for _ in range(20):
+            try:
+                before = _stat_fields(pid)
+            except OSError:
+                return None
+            children = 0
+            if postgresql:
+                for entry in Path("/proc").iterdir():
+                    if not entry.name.isdigit():
+                        continue
+                    try:
+                        fields = _stat_fields(entry.name)
+                    except OSError:
+                        continue  # ended meanwhile: the check below sees its reaping
+                    if fields[1] == str(pid):
+                        children += int(fields[11]) + int(fields[12])
                 try:
-                    fields = _stat_fields(entry.name)
+                    after = _stat_fields(pid)
                 except OSError:
-                    continue  # ended meanwhile: counted once its parent reaped it
-                if fields[1] == str(pid):
-                    total += int(fields[11]) + int(fields[12])
-        return total / ticks
+                    return None
+                if after[13:15] != before[13:15]:
+                    continue  # a child was reaped during the walk
+            total = int(before[11]) + int(before[12])  # utime + stime
+            if postgresql:
+                total += int(before[13]) + int(before[14]) + children  # the children it reaped, and the live ones
+            return total / ticks
+        return None
 
     return read
 
