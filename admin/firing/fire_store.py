@@ -56,7 +56,7 @@ from ..schedules.schedule import ScheduleError
 from .calendar_cache import CalendarCache
 from .held_reader import HeldReader
 from .bulk_insert import insert_ignoring_duplicates
-from .id_lists import in_ids
+from .id_lists import in_ids, short_ids
 from .node_lease import LeaseTerm, NodeLease
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -147,6 +147,25 @@ _PENDING_DUE = sa.select(Fire.__table__.c.id).where(
     Fire.__table__.c.status == FireStatus.PENDING, Fire.__table__.c.fire_at_ms <= sa.bindparam("until"),
 ).limit(1)
 _LEASE_ROW = sa.select(_LEASE.c.owner)
+# A claim's own statements, built once (a fast tick claims a workflow step's fire within
+# milliseconds of its predecessor's result: building these per claim cost more than running
+# them). The locking forms for MySQL/MariaDB and PostgreSQL, the plain ones for SQLite.
+_OWN_LEASE = _LEASE_ROW.where(_LEASE.c.owner == sa.bindparam("owner"))
+_OWN_LEASE_LOCKED = _OWN_LEASE.with_for_update(read=True)
+_PENDING_FIRES = (
+    _CLAIMED_COLUMNS.where(Fire.__table__.c.status == FireStatus.PENDING, Fire.__table__.c.fire_at_ms <= sa.bindparam("until"))
+    .order_by(Fire.__table__.c.fire_at_ms)
+    .limit(sa.bindparam("limit"))
+)
+_PENDING_FIRES_LOCKED = _PENDING_FIRES.with_for_update(skip_locked=True)
+
+
+def _claim_fires_where(ids: sa.ColumnElement[bool]) -> sa.Update:
+    return sa.update(Fire.__table__).where(ids).values(status=FireStatus.CLAIMED, owner=sa.bindparam("b_owner"))
+
+
+#: Claims a short list of PENDING fires (a longer one is written as literals, see id_lists).
+_CLAIM_FIRES = _claim_fires_where(Fire.__table__.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def advance_jobs(session: Session, updates: list[tuple[int, int, int, bool]]) -> None:
@@ -265,8 +284,8 @@ class FireStore:
         with self.db.session() as session:
             # The term's own row, share-locked for the whole transaction: no node can adopt the
             # term while it claims, so every fire claimed here is visible to its adopter.
-            own = _LEASE_ROW.where(_LEASE.c.owner == owner)
-            if session.execute(own.with_for_update(read=True) if self._locking else own).first() is None:
+            own = _OWN_LEASE_LOCKED if self._locking else _OWN_LEASE
+            if session.connection().execute(own, {"owner": owner}).first() is None:
                 raise LeaseLost(f"lease term {owner} was taken over")
             adopted: list[ClaimedFire] = []
             due_ids: list[int] = []
@@ -415,17 +434,15 @@ class FireStore:
     def _claim_pending(self, session: Session, owner: str, horizon_ms: int, limit: int) -> tuple[list[ClaimedFire], int]:
         """Claims PENDING fires (manual, API, retry, child) due within the lookahead."""
         fire = Fire.__table__.c
-        pending = session.execute(
-            self._for_update(
-                _CLAIMED_COLUMNS.where(fire.status == FireStatus.PENDING, fire.fire_at_ms <= horizon_ms)
-                .order_by(fire.fire_at_ms)
-                .limit(limit)
-            )
-        ).all()
+        conn = session.connection()
+        pending = conn.execute(_PENDING_FIRES_LOCKED if self._locking else _PENDING_FIRES, {"until": horizon_ms, "limit": limit}).all()
         if pending:
-            session.execute(
-                sa.update(Fire.__table__).where(in_ids(fire.id, [row[0] for row in pending])).values(status=FireStatus.CLAIMED, owner=owner)
-            )
+            ids = [row[0] for row in pending]
+            short = short_ids(ids)
+            if short is not None:
+                conn.execute(_CLAIM_FIRES, {"ids": short, "b_owner": owner})
+            else:
+                session.execute(_claim_fires_where(in_ids(fire.id, ids)), {"b_owner": owner})
         return [_claimed(row, may_have_runs=False) for row in pending], len(pending)
 
     def _claim_waiting(self, session: Session, owner: str, now_ms: int, limit: int) -> list[ClaimedFire]:
@@ -439,7 +456,7 @@ class FireStore:
         ).all()
         if not rows:
             return []
-        session.execute(sa.update(Fire.__table__).where(in_ids(fire.id, [row[0] for row in rows])).values(status=FireStatus.CLAIMED, owner=owner))
+        session.execute(_claim_fires_where(in_ids(fire.id, [row[0] for row in rows])), {"b_owner": owner})
         out = [_claimed(row, may_have_runs=False) for row in rows]
         for claimed in out:
             claimed.from_waiting = True

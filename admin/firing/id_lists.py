@@ -43,6 +43,14 @@ def in_ids(column: sa.ColumnElement, ids: Iterable[int]) -> sa.ColumnElement[boo
     return cast(sa.ColumnElement[bool], sa.text(f"{column.table.name}.{column.name} IN ({literals})"))
 
 
+def short_ids(ids: Iterable[int]) -> list[int] | None:
+    """`ids` checked as ints when there are at most SHORT_LIST of them, for a statement built once
+    with the list as an expanding parameter (`column.in_(sa.bindparam(name, expanding=True))`);
+    None for a longer list, which goes into a statement built for it with `in_ids`."""
+    values = list(map(_as_int, ids))
+    return values if len(values) <= SHORT_LIST else None
+
+
 def _as_int(value: int) -> int:
     if type(value) is not int:
         if isinstance(value, bool) or not isinstance(value, int):

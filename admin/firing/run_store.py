@@ -36,7 +36,7 @@ from .backfill_advance import backfill_overlap_policies
 from .bulk_insert import insert_values_returning_ids
 from .caps import CapBatch, lock_rows
 from .fire_store import ClaimedFire, retry_on_deadlock
-from .id_lists import in_ids
+from .id_lists import in_ids, short_ids
 from .node_lease import LeaseTerm
 from .overlap import OverlapBatch, Verdict
 from .run_body import RunBody, resume_suffix, upstream_suffix
@@ -144,6 +144,47 @@ _JOB_AND_GROUP_FACTS = sa.select(
 ).select_from(Job.__table__.outerjoin(ExecutorGroup.__table__, ExecutorGroup.__table__.c.id == Job.__table__.c.group_id))
 
 
+# Statements of the claim and of the answers' transaction, each built once with its ids as an
+# expanding parameter for the short lists of a workflow step's fire, and built per call with the
+# ids written as literals for longer lists (id_lists).
+def _expanding(column: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    return column.in_(sa.bindparam("ids", expanding=True))
+
+
+def _upstreams_where(ids: sa.ColumnElement[bool]) -> sa.Select:
+    step_t = WorkflowStepRun.__table__.c
+    return sa.select(step_t.id, step_t.upstream_json).where(ids, step_t.upstream_json.is_not(None))
+
+
+def _fires_done_where(ids: sa.ColumnElement[bool]) -> sa.Update:
+    fire_t = Fire.__table__.c
+    return (
+        sa.update(Fire.__table__)
+        .where(ids, fire_t.status == FireStatus.CLAIMED, fire_t.owner == sa.bindparam("b_owner"))
+        .values(status=FireStatus.DONE, done_at_ms=sa.bindparam("now_ms"))
+    )
+
+
+_UNANSWERED = sa.or_(*(RunLog.__table__.c.status == status for status in (RunStatus.PENDING.value, RunStatus.UNKNOWN.value)))
+
+
+def _accepted_where(ids: sa.ColumnElement[bool]) -> sa.Update:
+    run_t = RunLog.__table__.c
+    return (
+        sa.update(RunLog.__table__)
+        .where(ids, run_t.trigger_code == 0)
+        .values(trigger_code=200, status=sa.case((_UNANSWERED, RunStatus.RUNNING.value), else_=run_t.status))
+    )
+
+
+_JOBS_BY_ID = _JOB_AND_GROUP_FACTS.where(_expanding(Job.__table__.c.id))
+_UPSTREAMS = _upstreams_where(_expanding(WorkflowStepRun.__table__.c.id))
+_FIRES_DONE = _fires_done_where(_expanding(Fire.__table__.c.id))
+_ACCEPTED = _accepted_where(_expanding(RunLog.__table__.c.id))
+_LIVE_TERMS = sa.select(SchedulerLease.__table__.c.owner).where(SchedulerLease.__table__.c.owner.in_(sa.bindparam("owners", expanding=True)))
+_LIVE_TERMS_LOCKED = _LIVE_TERMS.with_for_update(read=True)
+
+
 class _Group(NamedTuple):
     """A job's group as preparing its fires reads it (what registry_view.live_addresses and the
     caps read of an ExecutorGroup)."""
@@ -219,7 +260,10 @@ class RunStore:
         jobs: dict[int, _Job] = {}
         groups: dict[int, Any] = {}  # _Group: all live_addresses reads of an ExecutorGroup
         split = len(_JOB_COLUMNS)
-        for row in session.execute(_JOB_AND_GROUP_FACTS.where(in_ids(Job.__table__.c.id, {f.job_id for f in fires}))):
+        job_ids = {f.job_id for f in fires}
+        short = short_ids(job_ids)
+        job_rows = session.connection().execute(_JOBS_BY_ID, {"ids": short}) if short is not None else session.execute(_JOB_AND_GROUP_FACTS.where(in_ids(Job.__table__.c.id, job_ids)))
+        for row in job_rows:
             jobs[row[0]] = _Job(*row[:split])
             if row[split] is not None and row[split] not in groups:
                 groups[row[split]] = _Group(*row[split:])
@@ -392,10 +436,11 @@ class RunStore:
         predecessors left result data); other fires cost nothing here."""
         if not step_run_ids:
             return {}
-        step_t = WorkflowStepRun.__table__.c
-        return dict(session.execute(
-            sa.select(step_t.id, step_t.upstream_json).where(in_ids(step_t.id, set(step_run_ids)), step_t.upstream_json.is_not(None))
-        ).all())
+        ids = set(step_run_ids)
+        short = short_ids(ids)
+        if short is not None:
+            return dict(session.connection().execute(_UPSTREAMS, {"ids": short}).all())
+        return dict(session.execute(_upstreams_where(in_ids(WorkflowStepRun.__table__.c.id, ids))).all())
 
     @staticmethod
     def _row(fire: ClaimedFire, job: _Job, plan: PlannedRun, now_ms: int) -> tuple:
@@ -472,12 +517,12 @@ class RunStore:
         return retry_on_deadlock(lambda: self._record(answers, finished, now_ms))
 
     def _record(self, answers: list[Answer], finished: list[tuple[int, str]], now_ms: int) -> int:
-        fire_t, lease_t = Fire.__table__.c, SchedulerLease.__table__.c
+        fire_t = Fire.__table__.c
         with self.db.session() as session:
             owners = {a.owner for a in answers} | {owner for _, owner in finished}
-            held = sa.select(lease_t.owner).where(lease_t.owner.in_(sorted(owners)))
             # Share locks: no node can adopt these terms until the answers are written.
-            live = set(session.execute(held.with_for_update(read=True) if self._locking else held).scalars())
+            held = _LIVE_TERMS_LOCKED if self._locking else _LIVE_TERMS
+            live = set(session.connection().execute(held, {"owners": sorted(owners)}).scalars())
             if len(live) < len(owners):
                 kept = [a for a in answers if a.owner in live]
                 left_out = len(answers) - len(kept)
@@ -490,18 +535,18 @@ class RunStore:
             self._write_answers(session, answers)
             for owner in {owner for _, owner in finished}:
                 ids = [fire_id for fire_id, o in finished if o == owner]
-                session.execute(
-                    sa.update(Fire.__table__)
-                    .where(in_ids(fire_t.id, ids), fire_t.status == FireStatus.CLAIMED, fire_t.owner == owner)
-                    .values(status=FireStatus.DONE, done_at_ms=now_ms)
-                )
+                short = short_ids(ids)
+                params = {"b_owner": owner, "now_ms": now_ms}
+                if short is not None:
+                    session.connection().execute(_FIRES_DONE, {"ids": short, **params})
+                else:
+                    session.execute(_fires_done_where(in_ids(fire_t.id, ids)), params)
         return left_out
 
     @staticmethod
     def _write_answers(session: Session, answers: list[Answer]) -> None:
         run_t = RunLog.__table__.c
-        unanswered = (RunStatus.PENDING.value, RunStatus.UNKNOWN.value)
-        waiting = sa.or_(*(run_t.status == status for status in unanswered))
+        waiting = _UNANSWERED
         # Plain acceptances (most answers) differ only by id: one UPDATE ... IN for all of them.
         plain = [a.run_id for a in answers if a.accepted and not a.msg and a.address is None]
         params = [
@@ -517,11 +562,11 @@ class RunStore:
             if not (a.accepted and not a.msg and a.address is None)
         ]
         for chunk in (plain[i : i + 1000] for i in range(0, len(plain), 1000)):
-            session.execute(
-                sa.update(RunLog.__table__)
-                .where(in_ids(run_t.id, chunk), run_t.trigger_code == 0)
-                .values(trigger_code=200, status=sa.case((waiting, RunStatus.RUNNING.value), else_=run_t.status))
-            )
+            short = short_ids(chunk)
+            if short is not None:
+                session.connection().execute(_ACCEPTED, {"ids": short})
+            else:
+                session.execute(_accepted_where(in_ids(run_t.id, chunk)))
         if params:
             # followup_status is assigned before status: MySQL evaluates SET left to right.
             stmt = (

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, TriggerType
 from shardcron.admin.models import Fire
-from shardcron.admin.firing.id_lists import in_ids
+from shardcron.admin.firing.id_lists import SHORT_LIST, in_ids, short_ids
 
 T0 = 1_767_225_600_000
 
@@ -72,3 +72,14 @@ def test_short_lists_share_one_compiled_statement(admin_db):
         assert list(s.execute(longer).scalars()) == ids
     assert len(texts) == 1
     assert str(ids[-1]) in str(longer.compile(dialect=admin_db.engine.dialect))  # a long list: literals
+
+
+def test_short_ids_gives_a_checked_list_only_while_it_is_short() -> None:
+    assert short_ids([]) == []
+    assert short_ids({7}) == [7]
+    assert short_ids(range(SHORT_LIST)) == list(range(SHORT_LIST))
+    assert short_ids(range(SHORT_LIST + 1)) is None
+    with pytest.raises(TypeError, match="an id must be an int"):
+        short_ids([1, "2; DROP TABLE sc_fire"])
+    with pytest.raises(TypeError):
+        short_ids([True])

@@ -151,3 +151,24 @@ def test_an_unreachable_executor_fails_the_run_with_the_transport_error(admin_db
     make_scheduler(admin_db).step()
     [row] = runs(admin_db, fire)
     assert row.status == RunStatus.FAILED and "unreachable" in row.trigger_msg
+
+
+def test_more_fires_than_a_short_id_list_are_claimed_sent_and_recorded_like_a_few(admin_db, receivers, make_scheduler):
+    """A claim of a few fires runs statements built once (their ids an expanding parameter); one
+    of more than SHORT_LIST fires, jobs and answers writes the ids as literals (id_lists). Both
+    claim every fire once, send it, record its answer and end it."""
+    from shardcron.admin.firing.id_lists import SHORT_LIST
+
+    rec = receivers()
+    group = add_group(admin_db, "app", T0, manual=[rec.address])
+    node = make_scheduler(admin_db)
+    for count in (SHORT_LIST + 8, 3):
+        jobs = [add_job(admin_db, group, T0, name=f"j{count}-{k}", param=f"p{count}-{k}") for k in range(count)]
+        fires = [add_fire(admin_db, job, 1) for job in jobs]
+        sent_before = len(rec.runs)
+        node.step()
+        assert sorted(r.params for r in rec.runs[sent_before:]) == sorted(f"p{count}-{k}" for k in range(count))
+        for fire in fires:
+            [row] = runs(admin_db, fire)
+            assert (row.status, row.trigger_code) == (RunStatus.RUNNING, 200)
+            assert fire_status(admin_db, fire) == FireStatus.DONE
