@@ -27,7 +27,8 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence
     """Insert `rows`; a row whose unique key already exists is skipped (any other error raises)."""
     if not rows:
         return
-    session.execute(_ignoring_insert(_dialect(session), table), [dict(row) for row in rows])
+    # On the session's connection: a Core statement of a table, nothing for the ORM to do.
+    session.connection().execute(_ignoring_insert(_dialect(session), table), [dict(row) for row in rows])
 
 
 @functools.lru_cache(maxsize=64)
