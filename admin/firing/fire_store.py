@@ -56,7 +56,7 @@ from ..schedules.schedule import ScheduleError
 from .calendar_cache import CalendarCache
 from .held_reader import HeldReader
 from .bulk_insert import insert_ignoring_duplicates
-from .id_lists import in_ids, short_ids
+from .id_lists import execute_for_ids, in_ids
 from .node_lease import LeaseTerm, NodeLease
 
 log = logging.getLogger("shardcron.admin.scheduling")
@@ -163,9 +163,6 @@ _PENDING_FIRES_LOCKED = _PENDING_FIRES.with_for_update(skip_locked=True)
 def _claim_fires_where(ids: sa.ColumnElement[bool]) -> sa.Update:
     return sa.update(Fire.__table__).where(ids).values(status=FireStatus.CLAIMED, owner=sa.bindparam("b_owner"))
 
-
-#: Claims a short list of PENDING fires (a longer one is written as literals, see id_lists).
-_CLAIM_FIRES = _claim_fires_where(Fire.__table__.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def advance_jobs(session: Session, updates: list[tuple[int, int, int, bool]]) -> None:
@@ -437,12 +434,7 @@ class FireStore:
         conn = session.connection()
         pending = conn.execute(_PENDING_FIRES_LOCKED if self._locking else _PENDING_FIRES, {"until": horizon_ms, "limit": limit}).all()
         if pending:
-            ids = [row[0] for row in pending]
-            short = short_ids(ids)
-            if short is not None:
-                conn.execute(_CLAIM_FIRES, {"ids": short, "b_owner": owner})
-            else:
-                session.execute(_claim_fires_where(in_ids(fire.id, ids)), {"b_owner": owner})
+            execute_for_ids(session, _claim_fires_where, fire.id, [row[0] for row in pending], {"b_owner": owner})
         return [_claimed(row, may_have_runs=False) for row in pending], len(pending)
 
     def _claim_waiting(self, session: Session, owner: str, now_ms: int, limit: int) -> list[ClaimedFire]:

@@ -21,10 +21,13 @@ steps), and building a statement per call cost more than running it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import cast
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 
 #: Lists up to this long are bound (one compiled statement); longer ones are literals.
@@ -43,12 +46,23 @@ def in_ids(column: sa.ColumnElement, ids: Iterable[int]) -> sa.ColumnElement[boo
     return cast(sa.ColumnElement[bool], sa.text(f"{column.table.name}.{column.name} IN ({literals})"))
 
 
-def short_ids(ids: Iterable[int]) -> list[int] | None:
-    """`ids` checked as ints when there are at most SHORT_LIST of them, for a statement built once
-    with the list as an expanding parameter (`column.in_(sa.bindparam(name, expanding=True))`);
-    None for a longer list, which goes into a statement built for it with `in_ids`."""
+def execute_for_ids(
+    session: Session, build: Callable[[sa.ColumnElement[bool]], Executable], column: sa.ColumnElement, ids: Iterable[int], params: Mapping[str, Any] | None = None,
+) -> sa.Result[*tuple[Any, ...]]:
+    """Run `build(column IN ids)` with `params`. For at most SHORT_LIST ids the statement is built
+    once per `build` and column, the ids an expanding parameter, and runs on the session's
+    connection (building a workflow step's statements per call cost more than running them);
+    a longer list goes into a statement built for it with the ids as literals (`in_ids`).
+    `build` must be a function defined once (a module's), not a new lambda per call."""
     values = list(map(_as_int, ids))
-    return values if len(values) <= SHORT_LIST else None
+    if len(values) <= SHORT_LIST:
+        return session.connection().execute(_built_once(build, column), {**(params or {}), "ids": values})
+    return session.execute(build(in_ids(column, values)), params or {})
+
+
+@functools.lru_cache(maxsize=64)
+def _built_once(build: Callable[[sa.ColumnElement[bool]], Executable], column: sa.ColumnElement) -> Executable:
+    return build(column.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _as_int(value: int) -> int:

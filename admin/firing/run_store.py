@@ -36,7 +36,7 @@ from .backfill_advance import backfill_overlap_policies
 from .bulk_insert import insert_values_returning_ids
 from .caps import CapBatch, lock_rows
 from .fire_store import ClaimedFire, retry_on_deadlock
-from .id_lists import in_ids, short_ids
+from .id_lists import execute_for_ids, in_ids
 from .node_lease import LeaseTerm
 from .overlap import OverlapBatch, Verdict
 from .run_body import RunBody, resume_suffix, upstream_suffix
@@ -144,11 +144,10 @@ _JOB_AND_GROUP_FACTS = sa.select(
 ).select_from(Job.__table__.outerjoin(ExecutorGroup.__table__, ExecutorGroup.__table__.c.id == Job.__table__.c.group_id))
 
 
-# Statements of the claim and of the answers' transaction, each built once with its ids as an
-# expanding parameter for the short lists of a workflow step's fire, and built per call with the
-# ids written as literals for longer lists (id_lists).
-def _expanding(column: sa.ColumnElement) -> sa.ColumnElement[bool]:
-    return column.in_(sa.bindparam("ids", expanding=True))
+# Statements of the claim and of the answers' transaction, given their ids' clause
+# (id_lists.execute_for_ids builds each once for short lists).
+def _jobs_where(ids: sa.ColumnElement[bool]) -> sa.Select:
+    return _JOB_AND_GROUP_FACTS.where(ids)
 
 
 def _upstreams_where(ids: sa.ColumnElement[bool]) -> sa.Select:
@@ -177,10 +176,6 @@ def _accepted_where(ids: sa.ColumnElement[bool]) -> sa.Update:
     )
 
 
-_JOBS_BY_ID = _JOB_AND_GROUP_FACTS.where(_expanding(Job.__table__.c.id))
-_UPSTREAMS = _upstreams_where(_expanding(WorkflowStepRun.__table__.c.id))
-_FIRES_DONE = _fires_done_where(_expanding(Fire.__table__.c.id))
-_ACCEPTED = _accepted_where(_expanding(RunLog.__table__.c.id))
 _LIVE_TERMS = sa.select(SchedulerLease.__table__.c.owner).where(SchedulerLease.__table__.c.owner.in_(sa.bindparam("owners", expanding=True)))
 _LIVE_TERMS_LOCKED = _LIVE_TERMS.with_for_update(read=True)
 
@@ -260,10 +255,7 @@ class RunStore:
         jobs: dict[int, _Job] = {}
         groups: dict[int, Any] = {}  # _Group: all live_addresses reads of an ExecutorGroup
         split = len(_JOB_COLUMNS)
-        job_ids = {f.job_id for f in fires}
-        short = short_ids(job_ids)
-        job_rows = session.connection().execute(_JOBS_BY_ID, {"ids": short}) if short is not None else session.execute(_JOB_AND_GROUP_FACTS.where(in_ids(Job.__table__.c.id, job_ids)))
-        for row in job_rows:
+        for row in execute_for_ids(session, _jobs_where, Job.__table__.c.id, {f.job_id for f in fires}):
             jobs[row[0]] = _Job(*row[:split])
             if row[split] is not None and row[split] not in groups:
                 groups[row[split]] = _Group(*row[split:])
@@ -436,11 +428,7 @@ class RunStore:
         predecessors left result data); other fires cost nothing here."""
         if not step_run_ids:
             return {}
-        ids = set(step_run_ids)
-        short = short_ids(ids)
-        if short is not None:
-            return dict(session.connection().execute(_UPSTREAMS, {"ids": short}).all())
-        return dict(session.execute(_upstreams_where(in_ids(WorkflowStepRun.__table__.c.id, ids))).all())
+        return {row[0]: row[1] for row in execute_for_ids(session, _upstreams_where, WorkflowStepRun.__table__.c.id, set(step_run_ids))}
 
     @staticmethod
     def _row(fire: ClaimedFire, job: _Job, plan: PlannedRun, now_ms: int) -> tuple:
@@ -535,12 +523,7 @@ class RunStore:
             self._write_answers(session, answers)
             for owner in {owner for _, owner in finished}:
                 ids = [fire_id for fire_id, o in finished if o == owner]
-                short = short_ids(ids)
-                params = {"b_owner": owner, "now_ms": now_ms}
-                if short is not None:
-                    session.connection().execute(_FIRES_DONE, {"ids": short, **params})
-                else:
-                    session.execute(_fires_done_where(in_ids(fire_t.id, ids)), params)
+                execute_for_ids(session, _fires_done_where, fire_t.id, ids, {"b_owner": owner, "now_ms": now_ms})
         return left_out
 
     @staticmethod
@@ -562,11 +545,7 @@ class RunStore:
             if not (a.accepted and not a.msg and a.address is None)
         ]
         for chunk in (plain[i : i + 1000] for i in range(0, len(plain), 1000)):
-            short = short_ids(chunk)
-            if short is not None:
-                session.connection().execute(_ACCEPTED, {"ids": short})
-            else:
-                session.execute(_accepted_where(in_ids(run_t.id, chunk)))
+            execute_for_ids(session, _accepted_where, run_t.id, chunk)
         if params:
             # followup_status is assigned before status: MySQL evaluates SET left to right.
             stmt = (

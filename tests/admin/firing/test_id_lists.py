@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from shardcron.admin.enums import FireStatus, TriggerType
 from shardcron.admin.models import Fire
-from shardcron.admin.firing.id_lists import SHORT_LIST, in_ids, short_ids
+from shardcron.admin.firing.id_lists import SHORT_LIST, execute_for_ids, in_ids
 
 T0 = 1_767_225_600_000
 
@@ -74,12 +74,18 @@ def test_short_lists_share_one_compiled_statement(admin_db):
     assert str(ids[-1]) in str(longer.compile(dialect=admin_db.engine.dialect))  # a long list: literals
 
 
-def test_short_ids_gives_a_checked_list_only_while_it_is_short() -> None:
-    assert short_ids([]) == []
-    assert short_ids({7}) == [7]
-    assert short_ids(range(SHORT_LIST)) == list(range(SHORT_LIST))
-    assert short_ids(range(SHORT_LIST + 1)) is None
-    with pytest.raises(TypeError, match="an id must be an int"):
-        short_ids([1, "2; DROP TABLE sc_fire"])
-    with pytest.raises(TypeError):
-        short_ids([True])
+def _refs_where(ids: sa.ColumnElement[bool]) -> sa.Select:
+    return sa.select(Fire.__table__.c.origin_ref).where(ids)
+
+
+def test_execute_for_ids_reads_the_same_rows_for_a_short_list_and_a_long_one(admin_db):
+    """A short list runs the statement built once (ids expanding), a longer one the statement
+    built with literals: the same rows either way, and anything but ints refused first."""
+    ids = add_fires(admin_db, SHORT_LIST + 8)
+    refs = dict(zip(ids, range(1, len(ids) + 1), strict=True))
+    with admin_db.read_session() as s:
+        for chosen in (ids[:1], ids[2:SHORT_LIST + 2], ids[: SHORT_LIST + 5]):
+            got = execute_for_ids(s, _refs_where, Fire.__table__.c.id, chosen).scalars().all()
+            assert sorted(got) == [refs[i] for i in chosen]
+        with pytest.raises(TypeError, match="an id must be an int"):
+            execute_for_ids(s, _refs_where, Fire.__table__.c.id, [ids[0], "2; DROP TABLE sc_fire"])
