@@ -31,6 +31,28 @@ def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: Sequence
     session.connection().execute(_ignoring_insert(_dialect(session), table), [dict(row) for row in rows])
 
 
+def insert_ignoring_duplicates_returning(
+    session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], columns: tuple[sa.Column, ...],
+) -> list[sa.Row] | None:
+    """`insert_ignoring_duplicates`, in the same round trip reading `columns` of the rows it
+    wrote: on MariaDB (10.5 and later) of every row, an existing one included; on PostgreSQL and
+    SQLite only of the rows it inserted. None where the database cannot return rows from an
+    INSERT (MySQL) and nothing was written: the caller writes with `insert_ignoring_duplicates`
+    and reads what it needs."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if not (dialect.insert_executemany_returning if len(rows) > 1 else dialect.insert_returning):
+        return None
+    stmt = _ignoring_insert_returning(dialect.name, table, columns)
+    return list(session.connection().execute(stmt, [dict(row) for row in rows]))
+
+
+@functools.lru_cache(maxsize=64)
+def _ignoring_insert_returning(dialect: str, table: sa.Table, columns: tuple[sa.Column, ...]) -> sa.Insert:
+    return _ignoring_insert(dialect, table).returning(*columns)
+
+
 @functools.lru_cache(maxsize=64)
 def _ignoring_insert(dialect: str, table: sa.Table) -> sa.Insert:
     """The statement, built once per engine kind and table (a workflow step's fire is one: a

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..enums import FireStatus, StepStatus, TriggerType
 from ..models import Fire, Job, WorkflowInstance, WorkflowStepRun
-from ..upserts import insert_ignoring_duplicates
+from ..upserts import insert_ignoring_duplicates, insert_ignoring_duplicates_returning
 from .graph import Definition, TemplateError, render_param
 from .step_results import job_gone
 from .step_rows import StepRow, end_move, move_steps, results_of
@@ -39,6 +39,7 @@ _STEP_FIRES = sa.select(_FIRE.step_run_id, _FIRE.id).where(
     _FIRE.job_id.in_(sa.bindparam("jobs", expanding=True)), _FIRE.fire_at_ms.in_(sa.bindparam("times", expanding=True)),
     _FIRE.trigger_type == TriggerType.WORKFLOW.value, _FIRE.origin_ref.in_(sa.bindparam("steps", expanding=True)),
 )
+_FIRE_OF_STEP = (_FIRE.step_run_id, _FIRE.id)
 _FIRED = (
     sa.update(WorkflowStepRun.__table__)
     .where(_STEP.id == sa.bindparam("b_id"), _STEP.status == StepStatus.WAITING.value)
@@ -60,6 +61,25 @@ def upstream_of(definition: Definition, key: str, rows: Mapping[str, StepRow], r
         if text is not None:
             out[pred] = json.loads(text)
     return out
+
+
+def _write_fires(session: Session, fires: list[dict]) -> dict[int, int]:
+    """Write the steps' fires (a fire written already, by whoever advanced the instance first,
+    is kept); step run id -> its fire's id. Read back in the INSERT's own round trip where the
+    database can (a step's successor starts within the callback that brought the result: one
+    round trip fewer there), and by their unique key for what that did not return."""
+    returned = insert_ignoring_duplicates_returning(session, Fire.__table__, fires, _FIRE_OF_STEP)
+    if returned is None:
+        insert_ignoring_duplicates(session, Fire.__table__, fires)
+        returned = []
+    fire_ids: dict[int, int] = {step_id: fire_id for step_id, fire_id in returned}
+    missing = [fire for fire in fires if fire["step_run_id"] not in fire_ids]
+    if missing:
+        fire_ids.update(session.connection().execute(_STEP_FIRES, {
+            "jobs": sorted({f["job_id"] for f in missing}), "times": sorted({f["fire_at_ms"] for f in missing}),
+            "steps": [f["step_run_id"] for f in missing],
+        }).all())
+    return fire_ids
 
 
 def start_steps(
@@ -122,11 +142,7 @@ def start_steps(
                 row.status = StepStatus.FAILED
     if not started:
         return
-    insert_ignoring_duplicates(session, Fire.__table__, fires)
-    fire_ids = dict(connection.execute(_STEP_FIRES, {
-        "jobs": sorted({row.job_id for row, _, _ in started}), "times": sorted({f["fire_at_ms"] for f in fires}),
-        "steps": [row.id for row, _, _ in started],
-    }).all())
+    fire_ids = _write_fires(session, fires)
     connection.execute(_FIRED, [
         {"b_id": row.id, "b_fire": fire_ids.get(row.id), "b_param": param, "b_upstream": upstream_json, "b_now": now_ms}
         for row, param, upstream_json in started
