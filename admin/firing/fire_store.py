@@ -164,7 +164,6 @@ def _claim_fires_where(ids: sa.ColumnElement[bool]) -> sa.Update:
     return sa.update(Fire.__table__).where(ids).values(status=FireStatus.CLAIMED, owner=sa.bindparam("b_owner"))
 
 
-
 def advance_jobs(session: Session, updates: list[tuple[int, int, int, bool]]) -> None:
     """Move every due job's schedule on: `(job id, next fire, last fire, enabled)` each.
 
